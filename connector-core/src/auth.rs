@@ -1,0 +1,66 @@
+//! Access tokens: a static token, or an OAuth refresh-token grant with single-flight refresh and
+//! a persistence callback for rotated tokens.
+//!
+//! SKELETON: signatures are the contract other crates build against; bodies to be completed.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use futures::future::BoxFuture;
+
+use crate::{Result, Secret};
+
+/// Gives the connector an access token for each provider call.
+///
+/// The server plugs in its own implementation (database lock across replicas); the library
+/// default is [`OAuthTokenSource`] or [`StaticToken`].
+#[async_trait]
+pub trait TokenProvider: Send + Sync {
+    /// A token valid for at least the next request: refreshes first when the token is missing
+    /// or within 5 minutes of expiry.
+    async fn access_token(&self) -> Result<Secret>;
+
+    /// The provider answered 401 to `rejected`: refresh (once, shared by every caller that saw
+    /// the same token rejected) and return the new token. A provider without refresh returns
+    /// `unauthenticated`.
+    async fn refresh_after_unauthorized(&self, rejected: &Secret) -> Result<Secret>;
+}
+
+/// Tokens a refresh produced, handed to the persistence callback before the access token is used.
+#[derive(Debug, Clone)]
+pub struct RefreshedTokens {
+    pub access_token: Secret,
+    pub expires_at: Option<SystemTime>,
+    /// Present when the provider rotated the refresh token.
+    pub refresh_token: Option<Secret>,
+    /// Granted scopes when the token response names them.
+    pub scope: Option<String>,
+}
+
+/// Called with every refresh's tokens; the new access token is used only after it completes.
+/// An error fails the refresh (the rotated token would otherwise be lost).
+pub type OnRefresh = Arc<dyn Fn(RefreshedTokens) -> BoxFuture<'static, Result<()>> + Send + Sync>;
+
+/// Credentials for [`OAuthTokenSource`]: an access token, or a refresh token with client
+/// credentials and a token URL (or both).
+#[derive(Debug, Clone, Default)]
+pub struct OAuthCredentials {
+    pub access_token: Option<Secret>,
+    pub expires_at: Option<SystemTime>,
+    pub refresh_token: Option<Secret>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<Secret>,
+    pub token_url: Option<String>,
+    /// Extra form fields sent with a refresh (Microsoft's `scope`).
+    pub scope: Option<String>,
+}
+
+/// A fixed token that is never refreshed.
+#[derive(Debug, Clone)]
+pub struct StaticToken(pub Secret);
+
+/// OAuth refresh-token grant with single-flight refresh.
+pub struct OAuthTokenSource {
+    // to be completed
+}

@@ -1,0 +1,169 @@
+//! Provider HTTP client: reqwest + rustls, keep-alive pool, no redirects, timeouts, an optional
+//! per-instance concurrency limit, and the retry policy (by action idempotency).
+//!
+//! SKELETON: signatures are the contract other crates build against; bodies to be completed.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::header::HeaderMap;
+use serde::de::DeserializeOwned;
+
+use crate::{ConnectorError, Result};
+
+/// Retry policy knobs.
+#[derive(Debug, Clone)]
+pub struct RetryConfig {
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    /// First backoff step; each further step doubles (full jitter).
+    pub base_delay: Duration,
+    /// Cap on one wait.
+    pub max_delay: Duration,
+    /// Cap on the sum of waits (Retry-After included); past it the error is returned.
+    pub max_total_wait: Duration,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig {
+            max_attempts: 5,
+            base_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(8),
+            max_total_wait: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Client settings of one connector instance.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Root of the provider API (`https://gmail.googleapis.com`, `https://graph.microsoft.com/v1.0`).
+    /// Request paths are appended to it.
+    pub base_url: String,
+    pub connect_timeout: Duration,
+    /// Per read (time between bytes).
+    pub read_timeout: Duration,
+    /// Whole request, body included.
+    pub total_timeout: Duration,
+    /// Concurrent requests this instance may have in flight; further calls wait in line.
+    pub max_concurrency: Option<usize>,
+    pub retry: RetryConfig,
+    pub user_agent: String,
+}
+
+impl HttpConfig {
+    pub fn new(base_url: impl Into<String>) -> Self {
+        HttpConfig {
+            base_url: base_url.into(),
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(60),
+            total_timeout: Duration::from_secs(120),
+            max_concurrency: None,
+            retry: RetryConfig::default(),
+            user_agent: concat!("agent-connectors/", env!("CARGO_PKG_VERSION")).into(),
+        }
+    }
+}
+
+/// A request body.
+#[derive(Debug, Clone, Default)]
+pub enum Body {
+    #[default]
+    Empty,
+    Json(serde_json::Value),
+    /// Raw bytes with their content type (multipart batch, uploads).
+    Bytes {
+        content_type: String,
+        data: Bytes,
+    },
+}
+
+/// One provider request, relative to the base URL unless `path` is absolute (`http(s)://...`,
+/// used for `@odata.nextLink` and upload session URLs).
+#[derive(Debug, Clone)]
+pub struct ProviderRequest {
+    pub method: reqwest::Method,
+    pub path: String,
+    /// Already wire-named pairs; repeated keys allowed.
+    pub query: Vec<(String, String)>,
+    pub headers: HeaderMap,
+    pub body: Body,
+    /// Overrides the action's idempotency for this request (a GET inside a send handler is
+    /// idempotent; a POST in a read handler such as a batch of GETs may be marked idempotent).
+    pub idempotent: Option<bool>,
+    /// Send without the Authorization header (token endpoints, pre-signed upload URLs).
+    pub no_auth: bool,
+}
+
+impl ProviderRequest {
+    pub fn new(method: reqwest::Method, path: impl Into<String>) -> Self {
+        ProviderRequest {
+            method,
+            path: path.into(),
+            query: Vec::new(),
+            headers: HeaderMap::new(),
+            body: Body::Empty,
+            idempotent: None,
+            no_auth: false,
+        }
+    }
+    pub fn get(path: impl Into<String>) -> Self {
+        Self::new(reqwest::Method::GET, path)
+    }
+    pub fn post(path: impl Into<String>) -> Self {
+        Self::new(reqwest::Method::POST, path)
+    }
+    pub fn query(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.query.push((key.into(), value.into()));
+        self
+    }
+    pub fn json(mut self, body: serde_json::Value) -> Self {
+        self.body = Body::Json(body);
+        self
+    }
+    pub fn bytes(mut self, content_type: impl Into<String>, data: impl Into<Bytes>) -> Self {
+        self.body = Body::Bytes {
+            content_type: content_type.into(),
+            data: data.into(),
+        };
+        self
+    }
+    pub fn header(mut self, name: &'static str, value: &str) -> Self {
+        if let Ok(v) = reqwest::header::HeaderValue::from_str(value) {
+            self.headers.insert(name, v);
+        }
+        self
+    }
+    pub fn idempotent(mut self, idempotent: bool) -> Self {
+        self.idempotent = Some(idempotent);
+        self
+    }
+}
+
+/// A successful (2xx) provider response. Non-2xx answers are turned into [`ConnectorError`]s by
+/// the client, with the provider's status, code/reason and message kept in `details`.
+#[derive(Debug, Clone)]
+pub struct ProviderResponse {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl ProviderResponse {
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            ConnectorError::new(
+                crate::ErrorCode::ProviderError,
+                "the provider answered with a body that is not the expected JSON",
+            )
+            .with_source(e)
+        })
+    }
+}
+
+/// The HTTP client of one connector instance (cheap to clone; shares the pool).
+#[derive(Clone)]
+pub struct ProviderClient {
+    // to be completed
+}

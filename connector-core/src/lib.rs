@@ -1,0 +1,27 @@
+//! connector-core: what every connector shares.
+//!
+//! * [`spec`]: the spec model (entities, actions, params/result schemas, request mappings).
+//! * [`validate`]: params validation with compiled, cached validators.
+//! * [`connector`]: `execute(entity, action, params)` dispatch, declarative executor, handlers.
+//! * [`http`]: the provider HTTP client (timeouts, keep-alive pool, retries, concurrency limit).
+//! * [`auth`]: access tokens, OAuth refresh with single-flight, rotation callback.
+//! * [`tools`]: tool definitions for agents (single execute tool; OpenAI, Anthropic, MCP).
+//! * [`error`]: the one error table.
+
+pub mod auth;
+pub mod connector;
+pub mod error;
+pub mod http;
+pub mod secret;
+pub mod spec;
+pub mod tools;
+pub mod validate;
+
+pub use auth::{OAuthCredentials, OAuthTokenSource, RefreshedTokens, StaticToken, TokenProvider};
+pub use connector::{
+    ActionHandler, CallContext, CompiledSpec, Connector, ConnectorBuilder, ExecuteOptions, Output,
+};
+pub use error::{ConnectorError, ErrorCode, Result};
+pub use http::{HttpConfig, ProviderClient, ProviderRequest, ProviderResponse, RetryConfig};
+pub use secret::Secret;
+pub use spec::ConnectorSpec;

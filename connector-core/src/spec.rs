@@ -1,0 +1,222 @@
+//! The connector spec model: what a connector declares about its entities and actions.
+//!
+//! Specs are data (`specs/<connector>.json`). The types derive [`schemars::JsonSchema`]; the
+//! generated meta-schema is checked in at `specs/schema/connector-spec.schema.json`.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A whole connector: its auth schema and its entities with their actions.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorSpec {
+    /// Machine name, e.g. `gmail`.
+    pub name: String,
+    /// Spec version (semver).
+    pub version: String,
+    /// What the connector is, for humans and LLMs.
+    pub description: String,
+    /// The credential fields this connector accepts.
+    pub auth: AuthSchema,
+    /// How paging works in this connector, in words an LLM can follow. Included in tool
+    /// descriptions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pagination_guidance: Option<String>,
+    /// Entities by name (`messages`, `labels`, ...).
+    pub entities: BTreeMap<String, EntitySpec>,
+}
+
+/// Which credential fields exist and which are required.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSchema {
+    /// Field name -> description.
+    pub fields: BTreeMap<String, AuthField>,
+    /// Alternatives: at least one of these groups must be fully present
+    /// (e.g. `[["access_token"], ["refresh_token"]]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub one_of: Vec<Vec<String>>,
+}
+
+/// One credential field.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuthField {
+    pub description: String,
+    /// Always required, whatever alternative is chosen.
+    #[serde(default)]
+    pub required: bool,
+    /// A secret: never returned by any API and redacted in logs.
+    #[serde(default)]
+    pub secret: bool,
+    /// Default value when not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+}
+
+/// An entity and its actions.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EntitySpec {
+    pub description: String,
+    pub actions: BTreeMap<String, ActionSpec>,
+}
+
+/// One action: `execute(entity, action, params)`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionSpec {
+    /// Written for an LLM: what it does, when to use it, how to page.
+    pub description: String,
+    /// JSON Schema 2020-12 of the params object (`additionalProperties: false`).
+    #[schemars(with = "serde_json::Map<String, Value>")]
+    pub params: Value,
+    /// JSON Schema of `result`.
+    #[schemars(with = "serde_json::Map<String, Value>")]
+    pub result: Value,
+    /// How the action runs: a declarative request mapping or a named Rust handler.
+    #[serde(flatten)]
+    pub implementation: Implementation,
+    /// OAuth scopes any one of which lets the action run (the first is the narrowest).
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Safe to retry after the request may have reached the provider.
+    pub idempotent: bool,
+    /// Paging, for list actions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pagination: Option<PaginationSpec>,
+    /// Example calls.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub examples: Vec<Example>,
+}
+
+/// Either `"request": {...}` or `"handler": "name"`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Implementation {
+    /// Runs without Rust code from this mapping.
+    Request(RequestMapping),
+    /// The name of a Rust handler registered by the connector crate.
+    Handler(String),
+}
+
+/// HTTP methods a mapping may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl HttpMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpMethod::Get => "GET",
+            HttpMethod::Post => "POST",
+            HttpMethod::Put => "PUT",
+            HttpMethod::Patch => "PATCH",
+            HttpMethod::Delete => "DELETE",
+        }
+    }
+}
+
+/// A declarative provider request.
+///
+/// `path` is relative to the connector's base URL and may hold `{param}` placeholders named
+/// after params (snake_case); their values are percent-encoded. `query` and `body` map a param
+/// name to its wire name. Arrays in `query` become repeated keys.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestMapping {
+    pub method: HttpMethod,
+    /// e.g. `/gmail/v1/users/me/labels/{label_id}`.
+    pub path: String,
+    /// param name -> query key.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub query: BTreeMap<String, String>,
+    /// Constant query pairs always sent (e.g. `format=full`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fixed_query: BTreeMap<String, String>,
+    /// param name -> JSON body field (dotted paths like `a.b` nest).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub body: BTreeMap<String, String>,
+    /// A param whose value is sent as the whole JSON body (merged under `body` fields).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_param: Option<String>,
+    /// How to shape the response.
+    #[serde(default)]
+    pub response: ResponseMapping,
+}
+
+/// Where the result, the next page token and other metadata live in the response.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResponseMapping {
+    /// JSON pointer of the result (`/labels`); the whole body when absent. For list actions a
+    /// missing array becomes `[]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
+    /// JSON pointer of the next page token (`/nextPageToken`), returned as
+    /// `metadata.next_page_token`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+    /// Other metadata: metadata key -> JSON pointer (`result_size_estimate` ->
+    /// `/resultSizeEstimate`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, String>,
+    /// Rename keys of the result record(s) from wire camelCase to snake_case, recursively.
+    #[serde(default)]
+    pub snake_case_keys: bool,
+}
+
+/// How an action pages.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaginationSpec {
+    /// The param that takes the token (`page_token`).
+    pub token_param: String,
+    /// The param that sets the page size (`max_results`, `top`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_param: Option<String>,
+    /// The metadata key holding the next token (`next_page_token`).
+    pub next_token_metadata: String,
+}
+
+/// An example call.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Example {
+    pub description: String,
+    #[schemars(with = "serde_json::Map<String, Value>")]
+    pub params: Value,
+}
+
+impl ConnectorSpec {
+    /// Parses a spec from JSON text, naming the JSON path of any error.
+    pub fn from_json(text: &str) -> crate::Result<ConnectorSpec> {
+        let de = &mut serde_json::Deserializer::from_str(text);
+        serde_path_to_error_free(de)
+    }
+
+    /// The meta-schema of spec files.
+    pub fn meta_schema() -> Value {
+        serde_json::to_value(schemars::schema_for!(ConnectorSpec)).expect("schema serializes")
+    }
+
+    pub fn action(&self, entity: &str, action: &str) -> Option<&ActionSpec> {
+        self.entities.get(entity)?.actions.get(action)
+    }
+}
+
+fn serde_path_to_error_free(
+    de: &mut serde_json::Deserializer<serde_json::de::StrRead<'_>>,
+) -> crate::Result<ConnectorSpec> {
+    ConnectorSpec::deserialize(de)
+        .map_err(|e| crate::ConnectorError::internal(format!("connector spec does not parse: {e}")))
+}

@@ -1,0 +1,1 @@
+//! Tool definitions from a spec. SKELETON.

@@ -1,0 +1,1 @@
+//! Params validation (jsonschema), compiled once per action. SKELETON.
