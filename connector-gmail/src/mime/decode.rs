@@ -1,0 +1,429 @@
+//! RFC 5322 / MIME decoding with mail-parser: the one decoder every message goes through
+//! (Gmail `format=raw` bytes, `format=full` payload trees rebuilt as MIME, and the test corpus).
+//!
+//! Decoding never fails: whatever cannot be decoded is reported in `warnings`.
+
+use mail_parser::{
+    decoders::charsets::map::charset_decoder, Address, HeaderName, HeaderValue, Message,
+    MessageParser, MessagePart, MimeHeaders, PartType,
+};
+use serde::Serialize;
+
+/// Headers the payload rebuilder adds to carry Gmail's part metadata through MIME.
+pub(crate) const X_ATTACHMENT_ID: &str = "X-Gcon-Attachment-Id";
+pub(crate) const X_PART_ID: &str = "X-Gcon-Part-Id";
+pub(crate) const X_BODY_SIZE: &str = "X-Gcon-Body-Size";
+pub(crate) const X_MIME_TYPE: &str = "X-Gcon-Mime-Type";
+
+/// A parsed address: `{name, email}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EmailAddress {
+    pub name: Option<String>,
+    pub email: String,
+}
+
+/// One header as it appeared (unfolded; RFC 2047 words decoded in unstructured headers).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HeaderField {
+    pub name: String,
+    pub value: String,
+}
+
+/// An attachment of a decoded message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AttachmentInfo {
+    /// Gmail's attachment id (absent when the bytes were inline or decoded from raw MIME).
+    pub attachment_id: Option<String>,
+    /// Gmail's part id, when known.
+    pub part_id: Option<String>,
+    pub filename: Option<String>,
+    pub mime_type: String,
+    /// Size of the decoded bytes.
+    pub size: u64,
+    pub content_id: Option<String>,
+    /// Shown inline (Content-Disposition: inline) rather than attached.
+    pub inline: bool,
+    /// Decoded bytes when they were present in the MIME (not serialized).
+    #[serde(skip)]
+    pub data: Option<Vec<u8>>,
+}
+
+/// What a message's MIME decodes to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct MimeDecoded {
+    pub subject: Option<String>,
+    pub from: Option<EmailAddress>,
+    /// Every From address (RFC 5322 allows several); `from` is the first.
+    #[serde(skip)]
+    pub from_all: Vec<EmailAddress>,
+    pub to: Vec<EmailAddress>,
+    pub cc: Vec<EmailAddress>,
+    pub bcc: Vec<EmailAddress>,
+    pub reply_to: Vec<EmailAddress>,
+    /// The Date header as RFC 3339.
+    pub date: Option<String>,
+    pub message_id: Option<String>,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    pub headers: Vec<HeaderField>,
+    pub text: Option<String>,
+    pub html: Option<String>,
+    pub attachments: Vec<AttachmentInfo>,
+    pub warnings: Vec<String>,
+}
+
+/// Decodes a whole RFC 5322 message. Never fails; see `warnings`.
+pub fn decode_mime(raw: &[u8]) -> MimeDecoded {
+    let mut out = MimeDecoded::default();
+    let parser = MessageParser::new();
+    let Some(msg) = parser.parse(raw) else {
+        out.warnings
+            .push("the message could not be parsed as MIME: no headers or body found".into());
+        return out;
+    };
+    decode_headers(&msg, &mut out);
+    decode_bodies(&msg, &mut out);
+    out
+}
+
+fn decode_headers(msg: &Message<'_>, out: &mut MimeDecoded) {
+    // The first Subject when there are several (mail-parser keeps the last).
+    out.subject = msg
+        .root_part()
+        .headers
+        .iter()
+        .find(|h| h.name == HeaderName::Subject)
+        .and_then(|h| h.value().as_text())
+        .map(clean_line);
+    out.from_all = addresses(msg.from());
+    out.from = out.from_all.first().cloned();
+    out.to = msg.all_to().flat_map(|a| addresses(Some(a))).collect();
+    out.cc = msg.all_cc().flat_map(|a| addresses(Some(a))).collect();
+    out.bcc = msg.all_bcc().flat_map(|a| addresses(Some(a))).collect();
+    out.reply_to = addresses(msg.reply_to());
+    out.date = msg.date().map(|d| d.to_rfc3339());
+    out.message_id = msg.message_id().map(|s| format!("<{s}>"));
+    out.in_reply_to = id_list(msg.in_reply_to()).into_iter().next();
+    out.references = id_list(msg.references());
+
+    let raw = msg.raw_message();
+    let root = msg.root_part();
+    for h in &root.headers {
+        let name = h.name().to_string();
+        if is_internal_header(&name) {
+            continue;
+        }
+        out.headers.push(HeaderField {
+            value: header_text(h.value(), raw, h.offset_start, h.offset_end),
+            name,
+        });
+    }
+    for (name, kind) in [
+        (HeaderName::From, "From"),
+        (HeaderName::To, "To"),
+        (HeaderName::Cc, "Cc"),
+        (HeaderName::Date, "Date"),
+    ] {
+        if let Some(h) = root.headers.iter().find(|h| h.name == name) {
+            let bad = match (&name, h.value()) {
+                (HeaderName::Date, v) => v.as_datetime().is_none(),
+                (_, v) => v.as_address().is_none_or(|a| a.iter().next().is_none()),
+            };
+            let raw_value = header_raw(raw, h.offset_start, h.offset_end);
+            if bad && !raw_value.trim().is_empty() {
+                out.warnings.push(format!(
+                    "the {kind} header could not be parsed: {:?}",
+                    truncate(&raw_value, 120)
+                ));
+            }
+        }
+    }
+}
+
+fn decode_bodies(msg: &Message<'_>, out: &mut MimeDecoded) {
+    let text_parts: Vec<u32> = msg
+        .text_body
+        .iter()
+        .copied()
+        .filter(|id| {
+            matches!(
+                msg.parts.get(*id as usize).map(|p| &p.body),
+                Some(PartType::Text(_) | PartType::Html(_))
+            )
+        })
+        .collect();
+    // The first text/plain body (mail-parser converts an HTML-only body to text for us).
+    out.text = msg.body_text(0).map(|t| t.into_owned());
+    // Only a real text/html part counts as html (mail-parser would render text as html).
+    let html_part = msg.html_body.iter().copied().find(|id| {
+        matches!(
+            msg.parts.get(*id as usize).map(|p| &p.body),
+            Some(PartType::Html(_))
+        )
+    });
+    out.html = html_part.and_then(|id| match &msg.parts[id as usize].body {
+        PartType::Html(h) => Some(h.to_string()),
+        _ => None,
+    });
+
+    for (index, part) in msg.parts.iter().enumerate() {
+        check_part(index, part, out);
+    }
+    let mut attachments: Vec<u32> = msg.attachments.clone();
+    if out.text.is_none() && out.html.is_none() {
+        // A text part mail-parser did not take as the body (e.g. `Content-Type: text` without a
+        // subtype): an unnamed, not-attached text part is still the body.
+        if let Some(pos) = attachments.iter().position(|id| {
+            let part = &msg.parts[*id as usize];
+            matches!(part.body, PartType::Text(_))
+                && part.attachment_name().is_none()
+                && !part
+                    .content_disposition()
+                    .is_some_and(|cd| cd.c_type.eq_ignore_ascii_case("attachment"))
+        }) {
+            if let PartType::Text(t) = &msg.parts[attachments[pos] as usize].body {
+                out.text = Some(t.to_string());
+            }
+            attachments.remove(pos);
+        }
+    }
+    // Further inline text parts (multipart/mixed with several text parts) are not part of the
+    // first body: list them as attachments so nothing is lost.
+    for id in text_parts.iter().skip(1) {
+        if Some(*id) != html_part && !attachments.contains(id) {
+            attachments.push(*id);
+        }
+    }
+    attachments.sort_unstable();
+    for id in attachments {
+        if let Some(part) = msg.parts.get(id as usize) {
+            out.attachments.push(attachment_info(part));
+        }
+    }
+}
+
+fn check_part(index: usize, part: &MessagePart<'_>, out: &mut MimeDecoded) {
+    if part.is_encoding_problem {
+        out.warnings.push(format!(
+            "MIME part {index} is malformed or truncated; its content was decoded as far as possible"
+        ));
+    }
+    if matches!(part.body, PartType::Text(_) | PartType::Html(_)) {
+        if let Some(charset) = part.content_type().and_then(|ct| ct.attribute("charset")) {
+            let known = charset_decoder(charset.as_bytes()).is_some()
+                || ["utf-8", "utf8", "us-ascii", "ascii", "7bit", "8bit"]
+                    .iter()
+                    .any(|c| charset.trim().eq_ignore_ascii_case(c));
+            if !known {
+                out.warnings.push(format!(
+                    "MIME part {index} declares the unknown charset {:?}: decoded as UTF-8, invalid bytes replaced",
+                    truncate(charset, 60)
+                ));
+            }
+        }
+    }
+}
+
+fn attachment_info(part: &MessagePart<'_>) -> AttachmentInfo {
+    let header = |name: &str| {
+        part.headers
+            .iter()
+            .find(|h| h.name().eq_ignore_ascii_case(name))
+            .and_then(|h| match h.value() {
+                HeaderValue::Text(t) => Some(t.trim().to_string()),
+                _ => None,
+            })
+    };
+    let content_type = part
+        .content_type()
+        .map(|ct| match &ct.c_subtype {
+            Some(sub) => format!("{}/{}", ct.c_type, sub),
+            None => ct.c_type.to_string(),
+        })
+        .map(|t| t.to_ascii_lowercase());
+    let mime_type = header(X_MIME_TYPE).or(content_type).unwrap_or_else(|| {
+        match &part.body {
+            PartType::Message(_) => "message/rfc822",
+            PartType::Text(_) => "text/plain",
+            PartType::Html(_) => "text/html",
+            _ => "application/octet-stream",
+        }
+        .into()
+    });
+    let data: Option<Vec<u8>> = match &part.body {
+        PartType::Text(t) | PartType::Html(t) => Some(t.as_bytes().to_vec()),
+        PartType::Binary(b) | PartType::InlineBinary(b) => Some(b.to_vec()),
+        PartType::Message(m) => Some(m.raw_message().to_vec()),
+        PartType::Multipart(_) => None,
+    };
+    let attachment_id = header(X_ATTACHMENT_ID);
+    let size = header(X_BODY_SIZE)
+        .and_then(|s| s.parse().ok())
+        .filter(|_| attachment_id.is_some())
+        .unwrap_or_else(|| data.as_ref().map_or(0, |d| d.len() as u64));
+    let filename = part.attachment_name().map(clean_line);
+    AttachmentInfo {
+        attachment_id: attachment_id.clone(),
+        part_id: header(X_PART_ID),
+        filename,
+        mime_type,
+        size,
+        content_id: part.content_id().map(|s| s.to_string()),
+        inline: part
+            .content_disposition()
+            .is_some_and(|cd| cd.c_type.eq_ignore_ascii_case("inline")),
+        data: if attachment_id.is_some() { None } else { data },
+    }
+}
+
+fn addresses(addr: Option<&Address<'_>>) -> Vec<EmailAddress> {
+    let Some(addr) = addr else { return Vec::new() };
+    addr.iter()
+        .filter_map(|a| {
+            let email = a.address.as_deref().map(clean_address).unwrap_or_default();
+            let name = a.name.as_deref().map(clean_line).filter(|n| !n.is_empty());
+            if email.is_empty() {
+                // A bare word with no address (e.g. `From: foo`): keep it as the address.
+                name.map(|n| EmailAddress {
+                    name: None,
+                    email: n,
+                })
+            } else {
+                Some(EmailAddress {
+                    name,
+                    email: email.to_string(),
+                })
+            }
+        })
+        .collect()
+}
+
+/// Drops an obsolete source route (`@relay:user@host`) and the folding whitespace RFC 5322's
+/// obsolete syntax allows around `.` and `@`.
+fn clean_address(raw: &str) -> String {
+    let mut addr = raw.trim();
+    if addr.starts_with('@') {
+        if let Some((_, rest)) = addr.rsplit_once(':') {
+            addr = rest.trim();
+        }
+    }
+    let mut out = String::with_capacity(addr.len());
+    let chars: Vec<char> = addr.chars().collect();
+    for (i, c) in chars.iter().enumerate() {
+        if c.is_whitespace() {
+            let prev = chars[..i].iter().rev().find(|c| !c.is_whitespace());
+            let next = chars[i + 1..].iter().find(|c| !c.is_whitespace());
+            if matches!(prev, Some('.' | '@')) || matches!(next, Some('.' | '@')) {
+                continue;
+            }
+        }
+        out.push(*c);
+    }
+    out
+}
+
+fn id_list(v: &HeaderValue<'_>) -> Vec<String> {
+    match v {
+        HeaderValue::Text(t) => vec![format!("<{}>", t.trim())],
+        HeaderValue::TextList(l) => l.iter().map(|t| format!("<{}>", t.trim())).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn header_text(v: &HeaderValue<'_>, raw: &[u8], start: u32, end: u32) -> String {
+    match v {
+        HeaderValue::Text(t) => clean_line(t),
+        _ => header_raw(raw, start, end),
+    }
+}
+
+fn header_raw(raw: &[u8], start: u32, end: u32) -> String {
+    let bytes = raw.get(start as usize..end as usize).unwrap_or_default();
+    clean_line(&String::from_utf8_lossy(bytes))
+}
+
+/// Unfolds a header value and trims it.
+fn clean_line(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for piece in s.split(['\r', '\n']) {
+        let piece = piece.trim_start_matches(['\t']);
+        if !out.is_empty() && !piece.is_empty() && !out.ends_with(' ') && !piece.starts_with(' ') {
+            out.push(' ');
+        }
+        out.push_str(piece);
+    }
+    out.trim().to_string()
+}
+
+fn is_internal_header(name: &str) -> bool {
+    [X_ATTACHMENT_ID, X_PART_ID, X_BODY_SIZE, X_MIME_TYPE]
+        .iter()
+        .any(|h| h.eq_ignore_ascii_case(name))
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_quoted_printable_latin1_and_encoded_words() {
+        let raw = b"From: =?ISO-8859-1?Q?Andr=E9?= <andre@example.com>\r\nTo: a@example.com, \"B, Bee\" <b@example.com>\r\nSubject: =?UTF-8?B?w6l0w6k=?=\r\nDate: Tue, 1 Jul 2003 10:52:37 +0200\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nCaf=E9\r\n";
+        let d = decode_mime(raw);
+        assert_eq!(d.subject.as_deref(), Some("été"));
+        assert_eq!(d.from.as_ref().unwrap().name.as_deref(), Some("André"));
+        assert_eq!(d.from.as_ref().unwrap().email, "andre@example.com");
+        assert_eq!(d.to.len(), 2);
+        assert_eq!(d.to[1].name.as_deref(), Some("B, Bee"));
+        assert_eq!(d.text.as_deref().map(str::trim_end), Some("Café"));
+        assert_eq!(d.html, None);
+        assert_eq!(d.date.as_deref(), Some("2003-07-01T10:52:37+02:00"));
+        assert!(d.warnings.is_empty(), "{:?}", d.warnings);
+    }
+
+    #[test]
+    fn html_only_mail_gets_a_readable_text() {
+        let raw = b"From: a@example.com\r\nSubject: hi\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<html><body><p>Hello <b>world</b></p></body></html>\r\n";
+        let d = decode_mime(raw);
+        assert!(d.html.as_deref().unwrap().contains("<b>world</b>"));
+        let text = d.text.unwrap();
+        assert!(text.contains("Hello world"), "{text:?}");
+        assert!(!text.contains('<'));
+    }
+
+    #[test]
+    fn unknown_charset_and_garbage_never_fail() {
+        let raw =
+            b"Subject: x\r\nContent-Type: text/plain; charset=x-no-such-charset\r\n\r\nabc\xff\r\n";
+        let d = decode_mime(raw);
+        assert!(d.text.unwrap().starts_with("abc"));
+        assert!(
+            d.warnings.iter().any(|w| w.contains("x-no-such-charset")),
+            "{:?}",
+            d.warnings
+        );
+        let d = decode_mime(b"");
+        assert!(!d.warnings.is_empty());
+        let d = decode_mime(b"\xff\xfe\x00garbage without headers");
+        let _ = d.text;
+    }
+
+    #[test]
+    fn attachments_are_listed_with_decoded_size() {
+        let raw = b"Subject: a\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\nContent-Type: text/plain\r\n\r\nbody\r\n--XX\r\nContent-Type: application/pdf; name=\"r\xc3\xa9sum\xc3\xa9.pdf\"\r\nContent-Disposition: attachment\r\nContent-Transfer-Encoding: base64\r\n\r\nAAECAwQ=\r\n--XX--\r\n";
+        let d = decode_mime(raw);
+        assert_eq!(d.text.as_deref().map(str::trim_end), Some("body"));
+        assert_eq!(d.attachments.len(), 1);
+        let a = &d.attachments[0];
+        assert_eq!(a.filename.as_deref(), Some("résumé.pdf"));
+        assert_eq!(a.mime_type, "application/pdf");
+        assert_eq!(a.size, 5);
+        assert_eq!(a.data.as_deref(), Some(&[0u8, 1, 2, 3, 4][..]));
+    }
+}
