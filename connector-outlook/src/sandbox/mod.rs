@@ -1,0 +1,345 @@
+//! A Microsoft Graph mail emulator: in memory, several users, real HTTP, the paths of
+//! `https://graph.microsoft.com/v1.0` (`/v1.0/me/...` and `/v1.0/users/{id}/...`), a
+//! Microsoft-shaped token endpoint, OData paging, delta, `$batch` and Outlook's throttling.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use connector_outlook::sandbox::{OutlookSandbox, SandboxConfig};
+//! let sandbox = OutlookSandbox::start(SandboxConfig::default())?;
+//! println!("Graph at {}", sandbox.base_url()); // http://127.0.0.1:PORT/v1.0
+//! # Ok(()) }
+//! ```
+
+mod auth;
+mod batch;
+mod folders;
+mod graph;
+mod messages;
+mod model;
+mod odata;
+mod reply;
+mod seed;
+mod state;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::post;
+use axum::Router;
+
+pub use model::{html_to_text, WELL_KNOWN};
+pub use seed::NewMessage;
+pub use state::{LoggedRequest, Stats};
+
+use state::Inner;
+
+/// What the mailboxes hold at start.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Seed {
+    /// ada@example.com and grace@example.com with folders, conversations, attachments,
+    /// categories, html and text bodies and a mix of read and unread mail.
+    #[default]
+    Demo,
+    /// `n` generated messages in ada's inbox (ada's folders and categories as in the demo;
+    /// grace empty).
+    Count(usize),
+    /// Both users, well-known folders and categories only.
+    Empty,
+}
+
+impl FromStr for Seed {
+    type Err = String;
+    /// `demo`, `empty` or a number.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "demo" => Ok(Seed::Demo),
+            "empty" => Ok(Seed::Empty),
+            n => n
+                .parse()
+                .map(Seed::Count)
+                .map_err(|_| format!("seed must be demo, empty or a number, not {n:?}")),
+        }
+    }
+}
+
+/// A bearer token the emulator accepts, for one user with these scopes (short names like
+/// `Mail.Read` or full `https://graph.microsoft.com/Mail.Read`; none or `*` = every scope).
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenRule {
+    pub token: String,
+    pub user: String,
+    pub scopes: Vec<String>,
+}
+
+impl TokenRule {
+    pub fn new(token: impl Into<String>, user: impl Into<String>, scopes: &[&str]) -> TokenRule {
+        TokenRule {
+            token: token.into(),
+            user: user.into(),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
+
+impl fmt::Debug for TokenRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenRule")
+            .field("token", &"[redacted]")
+            .field("user", &self.user)
+            .field("scopes", &self.scopes)
+            .finish()
+    }
+}
+
+impl FromStr for TokenRule {
+    type Err = String;
+    /// The CLI form `TOKEN=user:scope,scope` (`TOKEN=user` gives every scope).
+    fn from_str(spec: &str) -> Result<TokenRule, String> {
+        let (token, rest) = spec
+            .split_once('=')
+            .ok_or("expected TOKEN=user:scope,scope")?;
+        let (user, scopes) = rest.split_once(':').unwrap_or((rest, "*"));
+        if token.is_empty() || !user.contains('@') {
+            return Err("expected TOKEN=user@domain:scope,scope".into());
+        }
+        let scopes: Vec<&str> = scopes.split([',', ' ']).filter(|s| !s.is_empty()).collect();
+        Ok(TokenRule::new(token, user, &scopes))
+    }
+}
+
+/// How to start the emulator.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// Address to listen on; port 0 picks a free port.
+    pub bind: SocketAddr,
+    pub seed: Seed,
+    /// When empty, any non-empty bearer token is the default user (ada) with every scope.
+    pub tokens: Vec<TokenRule>,
+    /// Throttling (10,000 requests per 10 minutes and 4 concurrent requests per mailbox).
+    pub quotas: bool,
+    /// Every refresh returns a new refresh token and retires the old one (Microsoft's rule).
+    pub rotate_refresh_tokens: bool,
+    /// Added to every API request (not the token endpoint).
+    pub latency: Option<Duration>,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            seed: Seed::Demo,
+            tokens: Vec::new(),
+            quotas: true,
+            rotate_refresh_tokens: true,
+            latency: None,
+        }
+    }
+}
+
+/// The default user of every emulator.
+pub const DEFAULT_USER: &str = seed::ADA;
+
+/// A running emulator. Dropping it stops the server.
+pub struct OutlookSandbox {
+    inner: Arc<Inner>,
+    addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl fmt::Debug for OutlookSandbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OutlookSandbox")
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
+impl Drop for OutlookSandbox {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl OutlookSandbox {
+    /// Binds `cfg.bind` and serves on a Tokio task. Must be called inside a Tokio runtime.
+    pub fn start(cfg: SandboxConfig) -> std::io::Result<OutlookSandbox> {
+        let listener = std::net::TcpListener::bind(cfg.bind)?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        let inner = Arc::new(Inner::new(&cfg, format!("http://{addr}")));
+        let app = router(inner.clone());
+        let task = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "outlook sandbox stopped");
+            }
+        });
+        Ok(OutlookSandbox { inner, addr, task })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT/v1.0`: the Graph base URL to give a connector.
+    pub fn base_url(&self) -> String {
+        format!("{}/v1.0", self.inner.root)
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn root_url(&self) -> String {
+        self.inner.root.clone()
+    }
+
+    /// `{root}/common/oauth2/v2.0/token`.
+    pub fn token_url(&self) -> String {
+        format!("{}/common/oauth2/v2.0/token", self.inner.root)
+    }
+
+    /// A refresh token for `user` with these scopes, redeemable at [`Self::token_url`].
+    pub fn issue_refresh_token(&self, user: &str, scopes: &[&str]) -> String {
+        self.inner.issue_refresh_token(user, scopes)
+    }
+
+    /// An access token for `user` with these scopes (valid for an hour).
+    pub fn issue_access_token(&self, user: &str, scopes: &[&str]) -> String {
+        self.inner.issue_access_token(user, scopes)
+    }
+
+    /// Makes an access token answer 401 from now on.
+    pub fn revoke_access_token(&self, token: &str) {
+        self.inner.revoke(token);
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.inner.stats()
+    }
+
+    pub fn reset_stats(&self) {
+        self.inner.reset_stats();
+    }
+
+    /// Records every API request (batch parts included) with its answer; see [`Self::requests`].
+    pub fn set_recording(&self, on: bool) {
+        self.inner.set_recording(on);
+    }
+
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.inner.logged()
+    }
+
+    /// Switches throttling on or off.
+    pub fn set_quotas(&self, on: bool) {
+        self.inner.limits.lock().expect("limits").enabled = on;
+    }
+
+    /// Per-mailbox request quota (default 10,000 per 10 minutes); starts fresh windows.
+    pub fn set_rate_limit(&self, max_requests: u64, window: Duration) {
+        let mut l = self.inner.limits.lock().expect("limits");
+        l.rate_max = max_requests;
+        l.rate_window = window;
+        for entry in l.mailboxes.values_mut() {
+            entry.1 = std::time::Instant::now();
+            entry.2 = 0;
+        }
+    }
+
+    /// The next `n` API requests answer 429 with `Retry-After: retry_after_secs`.
+    pub fn throttle_next(&self, n: u32, retry_after_secs: u64) {
+        let mut l = self.inner.limits.lock().expect("limits");
+        l.forced = n;
+        l.forced_retry_after = retry_after_secs;
+    }
+
+    pub fn set_latency(&self, latency: Option<Duration>) {
+        *self.inner.latency.lock().expect("latency") = latency;
+    }
+
+    /// Expires every delta token of `user` issued so far (their next use answers 410).
+    pub fn expire_delta_tokens(&self, user: &str) {
+        self.inner.with_mailbox(user, |mb| mb.delta_epoch += 1);
+    }
+
+    /// Puts a new message in a folder (id or well-known name); returns its id.
+    pub fn deliver(&self, user: &str, folder: &str, msg: NewMessage) -> Option<String> {
+        self.inner
+            .with_mailbox(user, |mb| seed::deliver(mb, folder, msg))
+            .flatten()
+    }
+
+    /// Marks a message read or unread (a change delta reports).
+    pub fn set_read(&self, user: &str, message_id: &str, read: bool) -> bool {
+        self.inner
+            .with_mailbox(user, |mb| {
+                let mut m = mb.messages.get(message_id)?.clone();
+                m.is_read = read;
+                mb.put_message(m);
+                Some(())
+            })
+            .flatten()
+            .is_some()
+    }
+
+    /// Moves a message to another folder (same id, as Graph keeps it within a mailbox).
+    pub fn move_message(&self, user: &str, message_id: &str, folder: &str) -> bool {
+        self.inner
+            .with_mailbox(user, |mb| {
+                let target = mb.folder(folder)?.id.clone();
+                let mut m = mb.messages.get(message_id)?.clone();
+                m.folder_id = target;
+                mb.put_message(m);
+                Some(())
+            })
+            .flatten()
+            .is_some()
+    }
+
+    /// Deletes a message for good.
+    pub fn delete_message(&self, user: &str, message_id: &str) -> bool {
+        self.inner
+            .with_mailbox(user, |mb| mb.remove_message(message_id).is_some())
+            .unwrap_or(false)
+    }
+
+    /// Ids of the messages in a folder (id or well-known name), newest first.
+    pub fn message_ids(&self, user: &str, folder: &str) -> Vec<String> {
+        self.inner
+            .with_mailbox(user, |mb| {
+                let Some(f) = mb.folder(folder).map(|f| f.id.clone()) else {
+                    return Vec::new();
+                };
+                let mut ms: Vec<_> = mb.messages.values().filter(|m| m.folder_id == f).collect();
+                ms.sort_by(|a, b| b.received.cmp(&a.received).then(a.id.cmp(&b.id)));
+                ms.into_iter().map(|m| m.id.clone()).collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The id of a folder by well-known name or display path (`Inbox/Projects`).
+    pub fn folder_id(&self, user: &str, name: &str) -> Option<String> {
+        self.inner
+            .with_mailbox(user, |mb| seed::folder_by_path(mb, name))
+            .flatten()
+    }
+
+    /// A message as Graph renders it (for assertions).
+    pub fn message_json(&self, user: &str, message_id: &str) -> Option<serde_json::Value> {
+        self.inner
+            .with_mailbox(user, |mb| {
+                mb.messages
+                    .get(message_id)
+                    .map(|m| serde_json::Value::Object(m.to_json(Default::default())))
+            })
+            .flatten()
+    }
+}
+
+fn router(inner: Arc<Inner>) -> Router {
+    Router::new()
+        .route("/{tenant}/oauth2/v2.0/token", post(auth::token_endpoint))
+        .fallback(graph::entry)
+        .with_state(inner)
+}
