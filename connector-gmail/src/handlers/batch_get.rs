@@ -1,0 +1,120 @@
+//! GETs of many messages through the batch endpoint, with per-id failures.
+
+use std::time::Duration;
+
+use connector_core::{CallContext, ConnectorError, ErrorCode, ProviderRequest};
+use serde_json::{json, Value};
+
+use super::{seg, USER};
+use crate::batch::{self, PartResponse};
+
+/// Rounds of re-asking for parts that were throttled or failed transiently.
+const PART_RETRIES: u32 = 2;
+
+/// One id's outcome: the message resource, or an error object `{code, message, ...}`.
+pub type PartResult = Result<Value, Value>;
+
+/// Fetches `ids` with `GET .../messages/{id}?{query}` in batches of `batch_size` (at most 100).
+/// The order of the results follows `ids`. A failed id is an `Err` entry, not a failed call; the
+/// call fails only when a whole batch request fails.
+pub async fn batch_get_messages(
+    cx: &CallContext<'_>,
+    ids: &[String],
+    query: &str,
+    batch_size: usize,
+) -> Result<Vec<PartResult>, ConnectorError> {
+    let batch_size = batch_size.clamp(1, batch::MAX_PARTS);
+    let mut results: Vec<Option<PartResult>> = vec![None; ids.len()];
+    let mut pending: Vec<usize> = (0..ids.len()).collect();
+    for round in 0..=PART_RETRIES {
+        let mut retry = Vec::new();
+        for chunk in pending.chunks(batch_size) {
+            let paths: Vec<String> = chunk
+                .iter()
+                .map(|&i| format!("{USER}/messages/{}?{query}", seg(&ids[i])))
+                .collect();
+            let (content_type, body) = batch::build(&paths);
+            let response = cx
+                .send(
+                    ProviderRequest::post(batch::BATCH_PATH)
+                        .bytes(content_type, body)
+                        .idempotent(true),
+                )
+                .await?;
+            let response_type = response
+                .headers
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            let parts = batch::parse(&response_type, &response.body, chunk.len());
+            for (slot, part) in chunk.iter().zip(parts) {
+                match part {
+                    Some(PartResponse { status, body }) if (200..300).contains(&status) => {
+                        results[*slot] = Some(Ok(body));
+                    }
+                    Some(p) if round < PART_RETRIES && transient(&p) => retry.push(*slot),
+                    Some(p) => results[*slot] = Some(Err(part_error(&ids[*slot], &p))),
+                    None if round < PART_RETRIES => retry.push(*slot),
+                    None => {
+                        results[*slot] = Some(Err(json!({
+                            "code": ErrorCode::ProviderError.as_str(),
+                            "message": "the batch response had no answer for this message",
+                        })))
+                    }
+                }
+            }
+        }
+        if retry.is_empty() {
+            break;
+        }
+        tracing::debug!(
+            count = retry.len(),
+            round,
+            "re-asking for throttled batch parts"
+        );
+        tokio::time::sleep(Duration::from_millis(500 << round)).await;
+        pending = retry;
+    }
+    Ok(results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(json!({"code": "internal", "message": "not fetched"}))))
+        .collect())
+}
+
+fn reason(p: &PartResponse) -> &str {
+    p.body["error"]["errors"][0]["reason"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+fn transient(p: &PartResponse) -> bool {
+    p.status == 429
+        || p.status >= 500
+        || (p.status == 403 && reason(p).to_ascii_lowercase().contains("ratelimitexceeded"))
+}
+
+fn part_error(id: &str, p: &PartResponse) -> Value {
+    let code = match p.status {
+        404 => ErrorCode::NotFound,
+        400 => ErrorCode::InvalidParams,
+        401 => ErrorCode::Unauthenticated,
+        429 => ErrorCode::RateLimited,
+        403 if transient(p) => ErrorCode::RateLimited,
+        403 => ErrorCode::PermissionDenied,
+        s if s >= 500 => ErrorCode::ProviderUnavailable,
+        _ => ErrorCode::ProviderError,
+    };
+    let provider_message = p.body["error"]["message"].as_str().unwrap_or_default();
+    let message = match code {
+        ErrorCode::NotFound => format!("message {id} was not found (deleted, or a wrong id)"),
+        _ if !provider_message.is_empty() => provider_message.to_string(),
+        _ => format!("Gmail answered HTTP {} for message {id}", p.status),
+    };
+    json!({
+        "code": code.as_str(),
+        "message": message,
+        "provider_status": p.status,
+        "provider_reason": reason(p),
+    })
+}

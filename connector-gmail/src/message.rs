@@ -1,0 +1,205 @@
+//! Gmail `Message` resources -> decoded, LLM-ready records.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde_json::{json, Map, Value};
+
+use crate::mime::{decode_base64url, decode_mime, payload_to_mime, MimeDecoded};
+
+/// The `format` a message was fetched in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Full,
+    Metadata,
+    Minimal,
+    Raw,
+}
+
+impl Format {
+    pub fn parse(s: Option<&str>) -> Format {
+        match s {
+            Some("metadata") => Format::Metadata,
+            Some("minimal") => Format::Minimal,
+            Some("raw") => Format::Raw,
+            _ => Format::Full,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Full => "full",
+            Format::Metadata => "metadata",
+            Format::Minimal => "minimal",
+            Format::Raw => "raw",
+        }
+    }
+}
+
+/// Headers asked for when listing summaries with `format=metadata`.
+pub const SUMMARY_HEADERS: &[&str] = &["Subject", "From", "Date", "Content-Type"];
+
+/// Decodes one Gmail message resource fetched with `format`.
+pub fn decode_message(msg: &Value, format: Format) -> Value {
+    let mut out = base_fields(msg);
+    let mut warnings: Vec<String> = Vec::new();
+    let decoded: Option<MimeDecoded> = match format {
+        Format::Minimal => None,
+        Format::Raw => match msg["raw"].as_str() {
+            Some(raw) => match decode_base64url(raw) {
+                Some(bytes) => {
+                    out.insert("raw".into(), json!(STANDARD.encode(&bytes)));
+                    Some(decode_mime(&bytes))
+                }
+                None => {
+                    warnings.push("the raw message is not valid base64url".into());
+                    None
+                }
+            },
+            None => None,
+        },
+        Format::Full | Format::Metadata => msg
+            .get("payload")
+            .filter(|p| p.is_object())
+            .map(|p| decode_mime(&payload_to_mime(p, &mut warnings))),
+    };
+    if let Some(d) = decoded {
+        warnings.extend(d.warnings.iter().cloned());
+        out.insert("subject".into(), json!(d.subject));
+        out.insert("from".into(), json!(d.from));
+        out.insert("to".into(), json!(d.to));
+        out.insert("cc".into(), json!(d.cc));
+        out.insert("bcc".into(), json!(d.bcc));
+        out.insert("reply_to".into(), json!(d.reply_to));
+        out.insert("date".into(), json!(d.date));
+        out.insert("message_id".into(), json!(d.message_id));
+        out.insert("in_reply_to".into(), json!(d.in_reply_to));
+        out.insert("references".into(), json!(d.references));
+        out.insert("headers".into(), json!(d.headers));
+        if format != Format::Metadata {
+            out.insert("text".into(), json!(d.text));
+            out.insert("html".into(), json!(d.html));
+            out.insert("attachments".into(), json!(d.attachments));
+        }
+    }
+    if let Some(raw) = out.remove("raw") {
+        out.insert("raw".into(), raw);
+    }
+    out.insert("decode_warnings".into(), json!(warnings));
+    Value::Object(out)
+}
+
+/// A list summary from a `format=metadata` message.
+pub fn summary(msg: &Value) -> Value {
+    let base = base_fields(msg);
+    let mut warnings = Vec::new();
+    let d = msg
+        .get("payload")
+        .filter(|p| p.is_object())
+        .map(|p| decode_mime(&payload_to_mime(p, &mut warnings)))
+        .unwrap_or_default();
+    let content_type = msg["payload"]["mimeType"]
+        .as_str()
+        .map(str::to_ascii_lowercase)
+        .or_else(|| {
+            d.headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case("content-type"))
+                .map(|h| h.value.to_ascii_lowercase())
+        })
+        .unwrap_or_default();
+    json!({
+        "id": base["id"],
+        "thread_id": base["thread_id"],
+        "subject": d.subject,
+        "from": d.from,
+        "date": d.date,
+        "snippet": base["snippet"],
+        "label_ids": base["label_ids"],
+        "has_attachments": content_type.starts_with("multipart/mixed"),
+    })
+}
+
+fn base_fields(msg: &Value) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert("id".into(), json!(msg["id"].as_str().unwrap_or_default()));
+    out.insert(
+        "thread_id".into(),
+        json!(msg["threadId"].as_str().unwrap_or_default()),
+    );
+    out.insert(
+        "label_ids".into(),
+        msg.get("labelIds").cloned().unwrap_or_else(|| json!([])),
+    );
+    out.insert(
+        "snippet".into(),
+        json!(msg["snippet"].as_str().map(unescape_html)),
+    );
+    out.insert("history_id".into(), json!(msg["historyId"].as_str()));
+    out.insert(
+        "internal_date".into(),
+        json!(internal_date(&msg["internalDate"])),
+    );
+    out.insert("size_estimate".into(), json!(msg["sizeEstimate"].as_i64()));
+    out
+}
+
+/// Gmail's `internalDate` (epoch milliseconds, as a string) as RFC 3339.
+fn internal_date(v: &Value) -> Option<String> {
+    let ms = match v {
+        Value::String(s) => s.parse::<i64>().ok()?,
+        Value::Number(n) => n.as_i64()?,
+        _ => return None,
+    };
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+/// Gmail snippets are HTML-escaped; agents want plain text.
+fn unescape_html(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_string();
+    }
+    s.replace("&#39;", "'")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&nbsp;", " ")
+        .replace("&amp;", "&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    #[test]
+    fn raw_format_is_decoded_and_kept_as_standard_base64() {
+        let raw = b"From: Ada <ada@example.com>\r\nSubject: hi\r\n\r\nbody?>\r\n";
+        let msg = json!({"id": "m1", "threadId": "t1", "labelIds": ["INBOX"], "snippet": "it&#39;s",
+                         "historyId": "7", "internalDate": "1700000000000", "sizeEstimate": 40,
+                         "raw": URL_SAFE_NO_PAD.encode(raw)});
+        let d = decode_message(&msg, Format::Raw);
+        assert_eq!(d["subject"], "hi");
+        assert_eq!(
+            d["from"],
+            json!({"name": "Ada", "email": "ada@example.com"})
+        );
+        assert_eq!(d["snippet"], "it's");
+        assert_eq!(d["internal_date"], "2023-11-14T22:13:20Z");
+        assert_eq!(STANDARD.decode(d["raw"].as_str().unwrap()).unwrap(), raw);
+        assert_eq!(d["text"], "body?>\r\n");
+    }
+
+    #[test]
+    fn minimal_has_no_headers_and_metadata_no_bodies() {
+        let msg = json!({"id": "m1", "threadId": "t1", "payload": {"mimeType": "multipart/mixed",
+            "headers": [{"name": "Subject", "value": "S"}]}});
+        let d = decode_message(&msg, Format::Minimal);
+        assert!(d.get("subject").is_none());
+        let d = decode_message(&msg, Format::Metadata);
+        assert_eq!(d["subject"], "S");
+        assert!(d.get("text").is_none());
+        let s = summary(&msg);
+        assert_eq!(s["has_attachments"], true);
+        assert_eq!(s["subject"], "S");
+    }
+}
