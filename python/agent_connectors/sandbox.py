@@ -1,0 +1,176 @@
+"""In-process sandbox emulators of the Gmail and Microsoft Graph APIs, for your own tests.
+
+``sandbox.gmail()`` starts an emulator with the demo mailbox (``ada@example.com``) on
+127.0.0.1 and returns a :class:`GmailConnector` bound to it; nothing leaves the machine and no
+credentials are needed. The emulator stops when that connector is closed or garbage collected.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Literal
+
+from . import _native
+from .auth import GmailAuthConfig, OutlookAuthConfig
+from .connectors import GmailConnector, OutlookConnector, RefreshedTokens
+
+__all__ = ["Sandbox", "start", "gmail", "outlook", "DEMO_USER"]
+
+#: The default user of both emulators.
+DEMO_USER = "ada@example.com"
+
+Seed = Literal["demo", "empty"] | int
+
+
+class Sandbox:
+    """A running emulator: its URLs, a way to mint refresh tokens, and its request counters."""
+
+    def __init__(
+        self,
+        kind: Literal["gmail", "outlook"],
+        *,
+        seed: Seed = "demo",
+        latency_ms: int | None = None,
+        quotas: bool = True,
+        rotate_refresh_tokens: bool | None = None,
+    ) -> None:
+        self._native = _native.NativeSandbox(
+            kind,
+            seed=seed,
+            latency_ms=latency_ms,
+            quotas=quotas,
+            rotate_refresh_tokens=rotate_refresh_tokens,
+        )
+
+    @property
+    def kind(self) -> str:
+        return self._native.kind
+
+    @property
+    def base_url(self) -> str:
+        """Root of the emulated API: pass it as a connector's ``base_url``."""
+        return self._native.base_url
+
+    @property
+    def token_url(self) -> str:
+        """The emulator's OAuth token endpoint."""
+        return self._native.token_url
+
+    def issue_refresh_token(self, user: str = DEMO_USER, scopes: list[str] | None = None) -> str:
+        """A refresh token the emulator's token endpoint accepts (every scope by default)."""
+        return self._native.issue_refresh_token(user, scopes)
+
+    def stats(self) -> dict[str, Any]:
+        """Request counters: API calls, token requests, batch parts."""
+        stats: dict[str, Any] = json.loads(self._native.stats_json())
+        return stats
+
+    def set_quotas(self, on: bool) -> None:
+        """Quotas and throttling on (the default) or off."""
+        self._native.set_quotas(on)
+
+    def close(self) -> None:
+        self._native.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._native.closed
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Sandbox(kind={self.kind!r}, base_url={self.base_url!r}, closed={self.closed})"
+
+    def connector(
+        self,
+        *,
+        user: str = DEMO_USER,
+        refresh: bool = False,
+        scopes: list[str] | None = None,
+        on_token_refresh: Callable[[RefreshedTokens], None] | None = None,
+        timeout: float | None = None,
+    ) -> GmailConnector | OutlookConnector:
+        """A connector bound to this emulator. With ``refresh=True`` (or ``scopes`` or
+        ``on_token_refresh``) it holds a refresh token for ``user`` and gets its access tokens
+        from the emulator's token endpoint; otherwise it uses a plain access token, which the
+        emulator accepts as the default user with every scope."""
+        if refresh or scopes is not None or on_token_refresh is not None or user != DEMO_USER:
+            tokens: dict[str, Any] = dict(
+                refresh_token=self.issue_refresh_token(user, scopes),
+                client_id="sandbox-client",
+                client_secret="sandbox-secret",
+                token_url=self.token_url,
+            )
+        else:
+            tokens = dict(access_token="sandbox-access-token")
+        connector: GmailConnector | OutlookConnector
+        if self.kind == "gmail":
+            connector = GmailConnector(
+                GmailAuthConfig(**tokens),
+                base_url=self.base_url,
+                timeout=timeout,
+                on_token_refresh=on_token_refresh,
+            )
+        else:
+            connector = OutlookConnector(
+                OutlookAuthConfig(**tokens),
+                base_url=self.base_url,
+                timeout=timeout,
+                on_token_refresh=on_token_refresh,
+            )
+        connector._keepalive = self
+        return connector
+
+
+def start(
+    kind: Literal["gmail", "outlook"],
+    *,
+    seed: Seed = "demo",
+    latency_ms: int | None = None,
+    quotas: bool = True,
+    rotate_refresh_tokens: bool | None = None,
+) -> Sandbox:
+    """Starts an emulator without a connector (use :meth:`Sandbox.connector` for one or more)."""
+    return Sandbox(
+        kind,
+        seed=seed,
+        latency_ms=latency_ms,
+        quotas=quotas,
+        rotate_refresh_tokens=rotate_refresh_tokens,
+    )
+
+
+def gmail(
+    *,
+    seed: Seed = "demo",
+    latency_ms: int | None = None,
+    quotas: bool = True,
+    refresh: bool = False,
+    on_token_refresh: Callable[[RefreshedTokens], None] | None = None,
+) -> GmailConnector:
+    """A :class:`GmailConnector` bound to a fresh in-process Gmail emulator (``.sandbox``)."""
+    sb = start("gmail", seed=seed, latency_ms=latency_ms, quotas=quotas)
+    c = sb.connector(refresh=refresh, on_token_refresh=on_token_refresh)
+    assert isinstance(c, GmailConnector)
+    c._owned = sb
+    return c
+
+
+def outlook(
+    *,
+    seed: Seed = "demo",
+    latency_ms: int | None = None,
+    quotas: bool = True,
+    refresh: bool = False,
+    on_token_refresh: Callable[[RefreshedTokens], None] | None = None,
+) -> OutlookConnector:
+    """An :class:`OutlookConnector` bound to a fresh in-process Graph emulator (``.sandbox``)."""
+    sb = start("outlook", seed=seed, latency_ms=latency_ms, quotas=quotas)
+    c = sb.connector(refresh=refresh, on_token_refresh=on_token_refresh)
+    assert isinstance(c, OutlookConnector)
+    c._owned = sb
+    return c
