@@ -1,1 +1,99 @@
-//! Placeholder.
+//! The `connectors` server: an actix-web API over the connector crates, with organizations,
+//! API applications, an encrypted credential vault, and a sandbox mode.
+//!
+//! [`create_app`] builds the application from an [`AppState`]; `main.rs` only parses the
+//! command line.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod credentials;
+pub mod error;
+pub mod extract;
+pub mod logging;
+pub mod registry;
+pub mod routes;
+pub mod runtime;
+pub mod sandbox;
+pub mod store;
+pub mod vault;
+
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{web, App};
+use tracing_actix_web::TracingLogger;
+
+pub use config::Config;
+use registry::Registry;
+use runtime::Runtime;
+use store::Store;
+use vault::{MasterKey, Vault};
+
+/// Everything a request handler needs.
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub vault: Vault,
+    pub registry: Arc<Registry>,
+    pub runtime: Arc<Runtime>,
+}
+
+impl AppState {
+    /// Opens the database (running migrations) and loads the master key; the built-in
+    /// connector types.
+    pub async fn new(config: Config) -> anyhow::Result<AppState> {
+        let registry = Registry::builtin(&config.providers);
+        AppState::with_registry(config, registry).await
+    }
+
+    pub async fn with_registry(config: Config, registry: Registry) -> anyhow::Result<AppState> {
+        let store = Store::open(&config.database_url).await?;
+        let master = MasterKey::load(&config)?;
+        let vault = Vault::new(master, store.clone());
+        let registry = Arc::new(registry);
+        let runtime = Arc::new(Runtime::new(store.clone(), vault.clone(), registry.clone()));
+        Ok(AppState {
+            config: Arc::new(config),
+            store,
+            vault,
+            registry,
+            runtime,
+        })
+    }
+}
+
+/// The actix application: routes, JSON errors, request logging.
+pub fn create_app(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(state)
+        .app_data(extract::query_config())
+        .app_data(extract::path_config())
+        .configure(routes::configure)
+        .default_service(web::to(error::not_found_route))
+        .wrap(actix_web::middleware::from_fn(auth::middleware))
+        .wrap(TracingLogger::<logging::RequestSpan>::new())
+}
+
+/// Serves until the process is stopped.
+pub async fn serve(state: AppState) -> anyhow::Result<()> {
+    let bind = state.config.bind;
+    let state = web::Data::new(state);
+    let server = actix_web::HttpServer::new(move || create_app(state.clone()))
+        .bind(bind)?
+        .run();
+    tracing::info!(%bind, "listening");
+    server.await?;
+    Ok(())
+}

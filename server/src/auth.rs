@@ -1,0 +1,216 @@
+//! API applications and bearer tokens.
+//!
+//! Client secrets are stored as argon2 hashes; bearer tokens are 32 random bytes, stored as
+//! their SHA-256 (a fast hash is enough for a high-entropy token). Every protected handler
+//! takes an [`Auth`], which requires `Authorization: Bearer` and a matching
+//! `X-Organization-Id`.
+
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use base64::Engine;
+use connector_core::{ConnectorError, ErrorCode, Secret};
+use rand::rngs::OsRng;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::store::{now, Application, Store};
+use crate::AppState;
+
+fn random_token(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    OsRng.fill_bytes(&mut buf);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+}
+
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A new application's credentials (the secret is shown once).
+pub struct NewApplication {
+    pub organization_id: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+}
+
+/// Creates an application for an organization.
+pub async fn create_application(
+    store: &Store,
+    organization_id: &str,
+) -> anyhow::Result<NewApplication> {
+    let client_id = format!("app_{}", uuid::Uuid::new_v4().simple());
+    let client_secret = Secret::new(format!("cs_{}", random_token(32)));
+    let hash = hash_secret(client_secret.expose())?;
+    store
+        .create_application(organization_id, &client_id, &hash)
+        .await?;
+    Ok(NewApplication {
+        organization_id: organization_id.to_string(),
+        client_id,
+        client_secret,
+    })
+}
+
+pub fn hash_secret(secret: &str) -> anyhow::Result<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(secret.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| anyhow::anyhow!("hashing the client secret: {e}"))
+}
+
+fn verify_secret(secret: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|h| {
+            Argon2::default()
+                .verify_password(secret.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// An issued bearer token.
+pub struct IssuedToken {
+    pub access_token: Secret,
+    pub expires_in: u64,
+}
+
+/// Checks the client credentials and issues a token. Wrong id and wrong secret look the same.
+pub async fn issue_token(
+    store: &Store,
+    client_id: &str,
+    client_secret: &str,
+    ttl_secs: u64,
+) -> Result<IssuedToken, ApiError> {
+    let app = store.find_application(client_id).await?;
+    let ok = match &app {
+        Some(app) if !app.revoked => {
+            let (secret, hash) = (client_secret.to_string(), app.secret_hash.clone());
+            // argon2 is deliberately slow: keep it off the async workers.
+            tokio::task::spawn_blocking(move || verify_secret(&secret, &hash))
+                .await
+                .unwrap_or(false)
+        }
+        _ => false,
+    };
+    let app: Application = match (ok, app) {
+        (true, Some(app)) => app,
+        _ => {
+            return Err(ApiError::unauthenticated(
+                "invalid client_id or client_secret",
+            ))
+        }
+    };
+    let token = format!("cat_{}", random_token(32));
+    store
+        .insert_token(&hash_token(&token), &app, now() + ttl_secs as i64)
+        .await?;
+    Ok(IssuedToken {
+        access_token: Secret::new(token),
+        expires_in: ttl_secs,
+    })
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct Auth {
+    pub organization_id: String,
+    pub application_id: String,
+}
+
+/// Paths under `/api/` that need no token.
+const PUBLIC_API_PATHS: &[&str] = &[
+    "/api/v1/account/applications/token",
+    "/api/v1/integrations/connectors/oauth/callback",
+];
+
+/// Whether a path needs the bearer token: everything under `/api/` except the token endpoint
+/// and the OAuth callback (`/healthz`, `/readyz`, `/openapi.json` live outside `/api/`).
+pub fn requires_auth(path: &str) -> bool {
+    path.starts_with("/api/") && !PUBLIC_API_PATHS.contains(&path.trim_end_matches('/'))
+}
+
+/// Middleware: authenticates every protected request before any extractor runs (so a bad
+/// token is a 401 even when the body is also bad) and stores the [`Auth`] in the request.
+pub async fn middleware(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<
+    actix_web::dev::ServiceResponse<actix_web::body::EitherBody<impl actix_web::body::MessageBody>>,
+    actix_web::Error,
+> {
+    if requires_auth(req.path()) {
+        let result = match req.app_data::<web::Data<AppState>>().cloned() {
+            Some(state) => authenticate(&state, req.request()).await,
+            None => Err(ApiError::internal("app state missing")),
+        };
+        match result {
+            Ok(auth) => {
+                actix_web::HttpMessage::extensions_mut(&req).insert(auth);
+            }
+            Err(e) => return Ok(req.error_response(e).map_into_right_body()),
+        }
+    }
+    next.call(req).await.map(|r| r.map_into_left_body())
+}
+
+async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Auth, ApiError> {
+    let bearer = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(|t| t.trim().to_string());
+    let org = req
+        .headers()
+        .get("X-Organization-Id")
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim().to_string());
+    let token = bearer.filter(|t| !t.is_empty()).ok_or_else(|| {
+        ApiError::unauthenticated(
+            "missing bearer token: send `Authorization: Bearer <token>` from POST /api/v1/account/applications/token",
+        )
+    })?;
+    let record = state
+        .store
+        .find_token(&hash_token(&token))
+        .await?
+        .ok_or_else(|| ApiError::unauthenticated("invalid bearer token"))?;
+    if record.expires_at <= now() {
+        return Err(ApiError::unauthenticated(
+            "the bearer token has expired: request a new one",
+        ));
+    }
+    let org = org
+        .filter(|o| !o.is_empty())
+        .ok_or_else(|| ApiError::unauthenticated("missing X-Organization-Id header"))?;
+    if org != record.organization_id {
+        return Err(ApiError::from(ConnectorError::new(
+            ErrorCode::PermissionDenied,
+            "X-Organization-Id does not match the organization of the bearer token",
+        )));
+    }
+    Ok(Auth {
+        organization_id: record.organization_id,
+        application_id: record.application_id,
+    })
+}
+
+/// The caller, as authenticated by [`middleware`].
+impl FromRequest for Auth {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Auth, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let auth = actix_web::HttpMessage::extensions(req)
+            .get::<Auth>()
+            .cloned();
+        std::future::ready(auth.ok_or_else(|| ApiError::unauthenticated("missing bearer token")))
+    }
+}

@@ -1,0 +1,343 @@
+//! The `connectors` command line and the server configuration.
+//!
+//! Precedence: TOML file (`--config FILE`) < environment (`CONNECTORS_*`) < command line.
+//! Secrets may also come from a file named by the matching `*_FILE` variable.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use connector_core::Secret;
+use serde::Deserialize;
+
+/// Self-hosted agent connectors for Gmail and Outlook.
+#[derive(Debug, Parser)]
+#[command(name = "connectors", version)]
+pub struct Cli {
+    /// Log output format.
+    #[arg(
+        long,
+        global = true,
+        env = "CONNECTORS_LOG_FORMAT",
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP API server.
+    Serve(Box<ServeArgs>),
+    /// Manage organizations.
+    Orgs {
+        #[command(subcommand)]
+        command: OrgsCommand,
+    },
+    /// Manage API applications (client id + secret) of an organization.
+    Apps {
+        #[command(subcommand)]
+        command: AppsCommand,
+    },
+    /// Run one provider emulator on its own (no server).
+    Sandbox(SandboxArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgsCommand {
+    /// Create an organization; prints `{"organization_id", "name"}`.
+    Create {
+        name: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppsCommand {
+    /// Create an application; prints `{"organization_id", "client_id", "client_secret"}` (the
+    /// secret is shown once and stored only as an argon2 hash).
+    Create {
+        /// Organization id or name.
+        #[arg(long)]
+        org: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+/// Where the CLI finds the database (same options as `serve`).
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Data directory (SQLite database and generated key file).
+    #[arg(long, env = "CONNECTORS_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// TOML config file.
+    #[arg(long, env = "CONNECTORS_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Provider {
+    Gmail,
+    Outlook,
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Which emulator.
+    pub provider: Provider,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8090")]
+    pub bind: SocketAddr,
+    /// Accept only these tokens: `TOKEN=user@example.com:scope,scope` (repeatable). Without
+    /// any, every non-empty bearer token is the default user with every scope.
+    #[arg(long = "token")]
+    pub tokens: Vec<String>,
+    /// Mailbox seed: `demo` or a number of generated messages.
+    #[arg(long, default_value = "demo")]
+    pub seed: String,
+}
+
+/// Options of `connectors serve`. Every field can also be set in the TOML file (same name) or
+/// the environment (`CONNECTORS_` + upper-case name).
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "CONNECTORS_BIND")]
+    pub bind: Option<SocketAddr>,
+    /// Data directory: SQLite database, generated master key file, sandbox.json [default: ./data].
+    #[arg(long, env = "CONNECTORS_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// TOML config file.
+    #[arg(long, env = "CONNECTORS_CONFIG")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Database URL [default: sqlite://<data-dir>/connectors.db].
+    #[arg(long, env = "CONNECTORS_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Master key (32 bytes, base64 or hex) that wraps the per-organization data keys.
+    /// Without it (or `master_key_file`) a key file is generated in the data directory.
+    #[arg(long, env = "CONNECTORS_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
+    /// File holding the master key.
+    #[arg(long, env = "CONNECTORS_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+    /// Lifetime of application access tokens in seconds [default: 3600, minimum 900].
+    #[arg(long, env = "CONNECTORS_TOKEN_TTL_SECS")]
+    pub token_ttl_secs: Option<u64>,
+    /// Largest execute request body in bytes [default: 50 MiB].
+    #[arg(long, env = "CONNECTORS_MAX_EXECUTE_BODY")]
+    pub max_execute_body: Option<usize>,
+    /// Start the Gmail and Outlook emulators in process with a demo organization, application
+    /// and connectors (written to <data-dir>/sandbox.json).
+    #[arg(long)]
+    #[serde(default)]
+    pub sandbox: bool,
+    /// Platform OAuth apps per provider (TOML `[providers.gmail]`, env
+    /// `CONNECTORS_GMAIL_CLIENT_ID`, `CONNECTORS_GMAIL_CLIENT_SECRET[_FILE]`, ...).
+    #[arg(skip)]
+    #[serde(default)]
+    pub providers: ProvidersConfig,
+}
+
+/// Per-provider settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProvidersConfig {
+    #[serde(default)]
+    pub gmail: ProviderConfig,
+    #[serde(default)]
+    pub outlook: ProviderConfig,
+}
+
+/// A provider's endpoints and the platform OAuth app used for connectors whose credentials
+/// carry no client id/secret.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    pub client_id: Option<String>,
+    pub client_secret: Option<Secret>,
+    /// API root override (tests, proxies).
+    pub base_url: Option<String>,
+    /// Token endpoint override.
+    pub token_url: Option<String>,
+}
+
+impl std::fmt::Debug for ProviderConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderConfig")
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "[redacted]"),
+            )
+            .field("base_url", &self.base_url)
+            .field("token_url", &self.token_url)
+            .finish()
+    }
+}
+
+impl ProviderConfig {
+    /// A platform OAuth app is configured.
+    pub fn has_platform_app(&self) -> bool {
+        self.client_id.is_some() && self.client_secret.is_some()
+    }
+}
+
+/// The resolved configuration the server runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub master_key: Option<Secret>,
+    pub master_key_file: Option<PathBuf>,
+    pub token_ttl_secs: u64,
+    pub max_execute_body: usize,
+    pub sandbox: bool,
+    pub providers: ProvidersConfig,
+}
+
+pub const MIN_TOKEN_TTL_SECS: u64 = 15 * 60;
+pub const DEFAULT_MAX_EXECUTE_BODY: usize = 50 * 1024 * 1024;
+
+impl Config {
+    /// Defaults for a data directory (tests, the CLI).
+    pub fn for_data_dir(data_dir: impl AsRef<Path>) -> Config {
+        Config::resolve(ServeArgs {
+            data_dir: Some(data_dir.as_ref().to_path_buf()),
+            ..Default::default()
+        })
+        .expect("defaults resolve")
+    }
+
+    /// Merges the TOML file named by `args.config` (lowest), then `args` (env and CLI), then
+    /// `*_FILE` secrets, then defaults.
+    pub fn resolve(args: ServeArgs) -> anyhow::Result<Config> {
+        let file: ServeArgs = match &args.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading config file {}", path.display()))?;
+                toml::from_str(&text)
+                    .with_context(|| format!("parsing config file {}", path.display()))?
+            }
+            None => ServeArgs::default(),
+        };
+        let data_dir = args
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("./data"));
+        let database_url = args
+            .database_url
+            .or(file.database_url)
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("connectors.db").display()));
+        let token_ttl_secs = args.token_ttl_secs.or(file.token_ttl_secs).unwrap_or(3600);
+        if token_ttl_secs < MIN_TOKEN_TTL_SECS {
+            anyhow::bail!("token_ttl_secs must be at least {MIN_TOKEN_TTL_SECS} (15 minutes)");
+        }
+        let mut providers = file.providers;
+        provider_env(&mut providers.gmail, "GMAIL")?;
+        provider_env(&mut providers.outlook, "OUTLOOK")?;
+        Ok(Config {
+            bind: args
+                .bind
+                .or(file.bind)
+                .unwrap_or_else(|| "127.0.0.1:8080".parse().expect("valid address")),
+            data_dir,
+            database_url,
+            master_key: args.master_key.or(file.master_key).map(Secret::new),
+            master_key_file: args.master_key_file.or(file.master_key_file),
+            token_ttl_secs,
+            max_execute_body: args
+                .max_execute_body
+                .or(file.max_execute_body)
+                .unwrap_or(DEFAULT_MAX_EXECUTE_BODY),
+            sandbox: args.sandbox || file.sandbox,
+            providers,
+        })
+    }
+}
+
+/// Reads `CONNECTORS_<P>_CLIENT_ID`, `..._CLIENT_SECRET`, `..._CLIENT_SECRET_FILE`,
+/// `..._BASE_URL`, `..._TOKEN_URL` over the file's values.
+fn provider_env(p: &mut ProviderConfig, name: &str) -> anyhow::Result<()> {
+    let var = |suffix: &str| std::env::var(format!("CONNECTORS_{name}_{suffix}")).ok();
+    if let Some(v) = var("CLIENT_ID") {
+        p.client_id = Some(v);
+    }
+    if let Some(v) = var("CLIENT_SECRET") {
+        p.client_secret = Some(Secret::new(v));
+    } else if let Some(path) = var("CLIENT_SECRET_FILE") {
+        let v = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading CONNECTORS_{name}_CLIENT_SECRET_FILE {path}"))?;
+        p.client_secret = Some(Secret::new(v.trim()));
+    }
+    if let Some(v) = var("BASE_URL") {
+        p.base_url = Some(v);
+    }
+    if let Some(v) = var("TOKEN_URL") {
+        p.token_url = Some(v);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_wins_over_file_and_defaults_fill_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "bind = \"127.0.0.1:9000\"\ntoken_ttl_secs = 1800\n[providers.gmail]\nclient_id = \"cid\"\nclient_secret = \"cs\"\n",
+        )
+        .unwrap();
+        let cfg = Config::resolve(ServeArgs {
+            config: Some(file),
+            bind: Some("127.0.0.1:9001".parse().unwrap()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(cfg.bind.port(), 9001);
+        assert_eq!(cfg.token_ttl_secs, 1800);
+        assert_eq!(cfg.data_dir, PathBuf::from("./data"));
+        assert!(cfg.providers.gmail.has_platform_app());
+        assert!(!format!("{cfg:?}").contains("\"cs\""));
+    }
+
+    #[test]
+    fn token_lifetime_below_fifteen_minutes_is_refused() {
+        let err = Config::resolve(ServeArgs {
+            token_ttl_secs: Some(60),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("15 minutes"));
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "bnd = \"x\"\n").unwrap();
+        let err = Config::resolve(ServeArgs {
+            config: Some(file),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("bnd"));
+    }
+}

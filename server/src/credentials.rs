@@ -1,0 +1,220 @@
+//! Connector credentials: validation against the connector's auth schema, and the stored form
+//! (a map of fields, encrypted as a whole by the vault).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use connector_core::spec::AuthSchema;
+use connector_core::{OAuthCredentials, Secret};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::error::ApiError;
+
+/// What the vault stores for one connector. `Debug` shows field names only.
+#[derive(Clone, Default, Serialize, Deserialize)]
+pub struct StoredCredentials {
+    pub fields: BTreeMap<String, Secret>,
+    /// Unix seconds when `access_token` expires, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+}
+
+impl std::fmt::Debug for StoredCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredCredentials")
+            .field("fields", &self.fields.keys().collect::<Vec<_>>())
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+impl StoredCredentials {
+    pub fn get(&self, name: &str) -> Option<&Secret> {
+        self.fields.get(name).filter(|s| !s.expose().is_empty())
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("credentials serialize")
+    }
+
+    pub fn from_json(bytes: &[u8]) -> Result<Self, ApiError> {
+        serde_json::from_slice(bytes)
+            .map_err(|_| ApiError::internal("stored credentials do not parse"))
+    }
+
+    /// The OAuth inputs: stored fields, the platform app for missing client credentials, and
+    /// the token URL chosen by the caller.
+    pub fn to_oauth(
+        &self,
+        platform_client_id: Option<&str>,
+        platform_client_secret: Option<&Secret>,
+        token_url: &str,
+        scope: Option<String>,
+    ) -> OAuthCredentials {
+        let from_platform = self.get("client_id").is_none();
+        OAuthCredentials {
+            access_token: self.get("access_token").cloned(),
+            expires_at: self
+                .expires_at
+                .map(|s| UNIX_EPOCH + Duration::from_secs(s.max(0) as u64)),
+            refresh_token: self.get("refresh_token").cloned(),
+            client_id: self
+                .get("client_id")
+                .map(|s| s.expose().to_string())
+                .or_else(|| platform_client_id.map(str::to_string)),
+            client_secret: if from_platform {
+                platform_client_secret.cloned()
+            } else {
+                self.get("client_secret").cloned()
+            },
+            token_url: Some(token_url.to_string()),
+            scope: self.get("scope").map(|s| s.expose().to_string()).or(scope),
+        }
+    }
+}
+
+pub fn unix(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Checks `credentials` (the request's JSON object) against the auth schema: only known fields,
+/// string values, required fields present, one `one_of` alternative complete. A refresh token
+/// needs `client_id` and `client_secret` unless `platform_app` is true. Errors name the field
+/// (`credentials.<name>`) and never echo a value.
+pub fn validate(
+    auth: &AuthSchema,
+    credentials: &Value,
+    platform_app: bool,
+) -> Result<StoredCredentials, ApiError> {
+    let obj = credentials
+        .as_object()
+        .ok_or_else(|| field_error("credentials", "credentials must be a JSON object"))?;
+    let mut fields = BTreeMap::new();
+    for (name, value) in obj {
+        if !auth.fields.contains_key(name) {
+            let known: Vec<&String> = auth.fields.keys().collect();
+            return Err(field_error(
+                &format!("credentials.{name}"),
+                &format!("unknown credential field `{name}`; this connector accepts {known:?}"),
+            ));
+        }
+        let s = value.as_str().ok_or_else(|| {
+            field_error(
+                &format!("credentials.{name}"),
+                &format!("credential field `{name}` must be a string"),
+            )
+        })?;
+        if !s.is_empty() {
+            fields.insert(name.clone(), Secret::new(s));
+        }
+    }
+    for (name, field) in &auth.fields {
+        if !fields.contains_key(name) {
+            if let Some(default) = &field.default {
+                fields.insert(name.clone(), Secret::new(default.clone()));
+            } else if field.required {
+                return Err(field_error(
+                    &format!("credentials.{name}"),
+                    &format!("missing credential field `{name}`"),
+                ));
+            }
+        }
+    }
+    let has = |n: &str| {
+        fields.contains_key(n) || (platform_app && (n == "client_id" || n == "client_secret"))
+    };
+    let alternatives: Vec<Vec<String>> = if auth.one_of.is_empty() {
+        vec![vec!["access_token".into()], vec!["refresh_token".into()]]
+    } else {
+        auth.one_of.clone()
+    };
+    if !alternatives
+        .iter()
+        .any(|group| group.iter().all(|n| has(n)))
+    {
+        return Err(field_error(
+            "credentials",
+            &format!(
+                "credentials must contain one of these field sets: {alternatives:?}{}",
+                if platform_app {
+                    ""
+                } else {
+                    " (no platform OAuth app is configured for this provider, so a refresh token needs client_id and client_secret)"
+                }
+            ),
+        ));
+    }
+    if fields.contains_key("refresh_token") && !platform_app {
+        for n in ["client_id", "client_secret"] {
+            if !fields.contains_key(n) {
+                return Err(field_error(
+                    &format!("credentials.{n}"),
+                    &format!("a refresh_token needs `{n}` because no platform OAuth app is configured for this provider"),
+                ));
+            }
+        }
+    }
+    Ok(StoredCredentials {
+        fields,
+        expires_at: None,
+    })
+}
+
+fn field_error(path: &str, message: &str) -> ApiError {
+    ApiError::from(
+        connector_core::ConnectorError::invalid_params(message.to_string())
+            .with_details(json!({"path": path})),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema() -> AuthSchema {
+        serde_json::from_value(json!({
+            "fields": {
+                "access_token": {"description": "a", "secret": true},
+                "refresh_token": {"description": "r", "secret": true},
+                "client_id": {"description": "c"},
+                "client_secret": {"description": "s", "secret": true}
+            },
+            "one_of": [["access_token"], ["refresh_token", "client_id", "client_secret"]]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn access_token_alone_is_enough() {
+        let c = validate(&schema(), &json!({"access_token": "ya29.x"}), false).unwrap();
+        assert_eq!(c.get("access_token").unwrap().expose(), "ya29.x");
+        assert!(!format!("{c:?}").contains("ya29"));
+    }
+
+    #[test]
+    fn refresh_token_needs_client_credentials_unless_platform_app() {
+        let creds = json!({"refresh_token": "1//r"});
+        let e = validate(&schema(), &creds, false).unwrap_err();
+        assert!(!e.0.message.contains("1//r"));
+        assert!(validate(&schema(), &creds, true).is_ok());
+        let full = json!({"refresh_token": "1//r", "client_id": "c", "client_secret": "s"});
+        assert!(validate(&schema(), &full, false).is_ok());
+    }
+
+    #[test]
+    fn unknown_and_non_string_fields_are_named() {
+        let e = validate(
+            &schema(),
+            &json!({"access_token": "x", "password": "p"}),
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(e.0.details["path"], "credentials.password");
+        let e = validate(&schema(), &json!({"access_token": 5}), false).unwrap_err();
+        assert_eq!(e.0.details["path"], "credentials.access_token");
+        assert!(validate(&schema(), &json!({}), false).is_err());
+    }
+}

@@ -1,0 +1,77 @@
+//! HTTP rendering of the core error table: `{"error":{"code","message","details"}}` with the
+//! status from `ErrorCode::http_status()`. Internal causes are logged, never rendered.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use connector_core::{ConnectorError, ErrorCode};
+use serde_json::json;
+
+/// The error every handler returns.
+#[derive(Debug)]
+pub struct ApiError(pub Box<ConnectorError>);
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl From<ConnectorError> for ApiError {
+    fn from(e: ConnectorError) -> Self {
+        ApiError(Box::new(e))
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        ApiError::from(ConnectorError::internal("the database failed; try again").with_source(e))
+    }
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError::from(ConnectorError::new(code, message))
+    }
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Unauthenticated, message)
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::NotFound, message)
+    }
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidParams, message)
+    }
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(cause = %cause, "internal error");
+        Self::new(ErrorCode::Internal, "internal error; try again later")
+    }
+    pub fn connector_not_found() -> Self {
+        Self::not_found("no connector with this id in your organization")
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Some(source) = &self.0.source {
+            tracing::warn!(code = %self.0.code, cause = %source, "request failed");
+        }
+        let mut builder = HttpResponse::build(self.status_code());
+        if let Some(ra) = self.0.retry_after {
+            builder.insert_header(("Retry-After", ra.as_secs().max(1).to_string()));
+        }
+        builder.json(self.0.to_body())
+    }
+}
+
+/// Renders an unmatched route as a JSON 404.
+pub async fn not_found_route() -> HttpResponse {
+    HttpResponse::NotFound().json(json!({"error": {
+        "code": "not_found", "message": "no such route", "details": {}
+    }}))
+}

@@ -1,0 +1,160 @@
+//! Request body and query extractors whose errors name the failing field.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest};
+use connector_core::ErrorCode;
+use futures::StreamExt;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use crate::error::ApiError;
+
+/// The body size limit of a route (`app_data`); 1 MiB when not set.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// A JSON body decoded with `serde_path_to_error`: a malformed body or a wrong/unknown field
+/// is a 400 `invalid_params` naming the JSON path; a body over the limit is a 413
+/// `payload_too_large`.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<BodyLimit>()
+            .map(|l| l.0)
+            .unwrap_or(DEFAULT_BODY_LIMIT);
+        Self::from_request_with_limit(req, payload, limit)
+    }
+}
+
+impl<T: DeserializeOwned + 'static> ApiJson<T> {
+    /// Reads and decodes the body, refusing more than `limit` bytes.
+    pub fn from_request_with_limit(
+        req: &HttpRequest,
+        payload: &mut Payload,
+        limit: usize,
+    ) -> Pin<Box<dyn Future<Output = Result<Self, ApiError>>>> {
+        let declared = req
+            .headers()
+            .get(actix_web::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if declared.is_some_and(|n| n > limit) {
+                return Err(too_large(limit));
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| {
+                    ApiError::invalid("the request body could not be read").with_cause(e)
+                })?;
+                if body.len() + chunk.len() > limit {
+                    return Err(too_large(limit));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            decode(&body).map(ApiJson)
+        })
+    }
+}
+
+impl ApiError {
+    fn with_cause(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.0.source = Some(Box::new(cause));
+        self
+    }
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::from(
+        connector_core::ConnectorError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("the request body is larger than the limit of {limit} bytes"),
+        )
+        .with_details(json!({"limit_bytes": limit})),
+    )
+}
+
+/// Decodes JSON, naming the path of the first error.
+pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let message = if inner.is_syntax() || inner.is_eof() {
+            format!("the request body is not valid JSON: {inner}")
+        } else if path == "." {
+            format!("invalid request body: {inner}")
+        } else {
+            format!("invalid request body at `{path}`: {inner}")
+        };
+        let mut details = json!({ "path": path });
+        if let Some(field) = unknown_field(&inner.to_string()) {
+            details["field"] = json!(field);
+        }
+        ApiError::from(
+            connector_core::ConnectorError::invalid_params(message).with_details(details),
+        )
+    })
+}
+
+/// `unknown field `x`, expected ...` -> `x`; `missing field `y`` -> `y`.
+fn unknown_field(message: &str) -> Option<String> {
+    for prefix in ["unknown field `", "missing field `"] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            return rest.split('`').next().map(str::to_string);
+        }
+    }
+    None
+}
+
+/// Query-string extractor config: a bad query is a 400 naming the problem.
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default()
+        .error_handler(|err, _req| ApiError::invalid(format!("invalid query string: {err}")).into())
+}
+
+/// Path extractor config: a malformed id is a 404 (the object does not exist).
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|_err, _req| ApiError::not_found("not found").into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Outer {
+        inner: Inner,
+    }
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        count: u32,
+    }
+
+    #[test]
+    fn errors_name_the_path_and_field() {
+        let e = decode::<Outer>(br#"{"inner":{"count":"x"}}"#).unwrap_err();
+        assert_eq!(e.0.details["path"], "inner.count");
+        let e = decode::<Outer>(br#"{"inner":{"count":1,"extra":2}}"#).unwrap_err();
+        assert_eq!(e.0.details["field"], "extra");
+        assert!(e.0.message.contains("extra"), "{}", e.0.message);
+        let e = decode::<Outer>(b"{nope").unwrap_err();
+        assert!(e.0.message.contains("not valid JSON"));
+    }
+}

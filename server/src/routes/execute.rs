@@ -1,0 +1,87 @@
+//! `POST /api/v1/integrations/connectors/{id}/execute` (bodies up to `max_execute_body`).
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::ApiJson;
+use crate::runtime::ExecuteCall;
+use crate::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    // The limit comes from the app state's config (see `create_app`).
+    cfg.route(
+        "/api/v1/integrations/connectors/{id}/execute",
+        web::post().to(execute),
+    );
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExecuteRequest {
+    entity: String,
+    action: String,
+    #[serde(default = "empty_object")]
+    params: Value,
+    #[serde(default)]
+    idempotency_key: Option<String>,
+}
+
+fn empty_object() -> Value {
+    json!({})
+}
+
+async fn execute(
+    auth: Auth,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: ExecuteBody,
+) -> ApiResult<HttpResponse> {
+    let row = state
+        .store
+        .get_connector(&auth.organization_id, &path)
+        .await?
+        .ok_or_else(ApiError::connector_not_found)?;
+    let req = body.0;
+    let (entity, action) = (req.entity.clone(), req.action.clone());
+    let output = state
+        .runtime
+        .execute(
+            &row,
+            ExecuteCall {
+                entity: req.entity,
+                action: req.action,
+                params: req.params,
+                idempotency_key: req.idempotency_key,
+            },
+        )
+        .await?;
+    let mut meta = output.metadata;
+    meta.insert("connector_id".into(), json!(row.id));
+    meta.insert("connector_type".into(), json!(row.connector_type));
+    meta.insert("entity".into(), json!(entity));
+    meta.insert("action".into(), json!(action));
+    Ok(HttpResponse::Ok().json(json!({"result": output.result, "connector_metadata": meta})))
+}
+
+/// The execute body with the execute limit.
+struct ExecuteBody(ExecuteRequest);
+
+impl actix_web::FromRequest for ExecuteBody {
+    type Error = ApiError;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(
+        req: &actix_web::HttpRequest,
+        payload: &mut actix_web::dev::Payload,
+    ) -> Self::Future {
+        let limit = req
+            .app_data::<web::Data<AppState>>()
+            .map(|s| s.config.max_execute_body)
+            .unwrap_or(crate::config::DEFAULT_MAX_EXECUTE_BODY);
+        let inner = ApiJson::<ExecuteRequest>::from_request_with_limit(req, payload, limit);
+        Box::pin(async move { inner.await.map(|j| ExecuteBody(j.0)) })
+    }
+}

@@ -1,0 +1,19 @@
+//! One module per resource; each exposes `configure`.
+
+pub mod connector_types;
+pub mod connectors;
+pub mod execute;
+pub mod health;
+pub mod tokens;
+
+use actix_web::web;
+
+/// Every route of the API.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    health::configure(cfg);
+    tokens::configure(cfg);
+    connector_types::configure(cfg);
+    // execute before the generic `/{id}` routes of connectors.
+    execute::configure(cfg);
+    connectors::configure(cfg);
+}

@@ -1,0 +1,243 @@
+//! Runs `execute` for stored connectors: builds connector instances from decrypted credentials
+//! (cached per connector and credentials version; the cache is safe to lose), persists
+//! refreshed and rotated tokens encrypted before they are used, and turns a refresh that ended
+//! in `invalid_grant` into the `needs_reauth` status.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use connector_core::auth::OnRefresh;
+use connector_core::{
+    Connector, ConnectorError, ErrorCode, ExecuteOptions, HttpConfig, OAuthTokenSource, Output,
+    RefreshedTokens,
+};
+use futures::FutureExt;
+use serde_json::{json, Value};
+use tokio::sync::Mutex;
+
+use crate::credentials::{unix, StoredCredentials};
+use crate::registry::{ConnectorType, Registry};
+use crate::store::{ConnectorRow, Store};
+use crate::vault::Vault;
+
+pub const STATUS_ACTIVE: &str = "active";
+pub const STATUS_NEEDS_REAUTH: &str = "needs_reauth";
+
+struct Cached {
+    version: i64,
+    connector: Connector,
+}
+
+/// The execute engine (one per server; cheap to share behind an `Arc`).
+pub struct Runtime {
+    store: Store,
+    vault: Vault,
+    registry: Arc<Registry>,
+    http: reqwest::Client,
+    cache: Mutex<HashMap<String, Cached>>,
+}
+
+/// One execute call.
+pub struct ExecuteCall {
+    pub entity: String,
+    pub action: String,
+    pub params: Value,
+    pub idempotency_key: Option<String>,
+}
+
+impl Runtime {
+    pub fn new(store: Store, vault: Vault, registry: Arc<Registry>) -> Runtime {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("the HTTP client builds");
+        Runtime {
+            store,
+            vault,
+            registry,
+            http,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Drops a cached instance (after PATCH/DELETE).
+    pub async fn forget(&self, connector_id: &str) {
+        self.cache.lock().await.remove(connector_id);
+    }
+
+    pub async fn execute(
+        &self,
+        row: &ConnectorRow,
+        call: ExecuteCall,
+    ) -> Result<Output, ConnectorError> {
+        let kind = self.registry.get(&row.connector_type).ok_or_else(|| {
+            ConnectorError::internal("this connector's type is not available on this server")
+        })?;
+        let params = apply_replication_defaults(kind, &call, &row.replication_config);
+        let mut row = row.clone();
+        for attempt in 0..2 {
+            if row.status == STATUS_NEEDS_REAUTH {
+                return Err(needs_reauth(row.status_reason.as_deref()));
+            }
+            let connector = self.instance(&row, kind).await?;
+            let options = ExecuteOptions {
+                idempotency_key: call.idempotency_key.clone(),
+            };
+            match connector
+                .execute_with(&call.entity, &call.action, params.clone(), options)
+                .await
+            {
+                Err(e) if matches!(e.code, ErrorCode::NeedsReauth | ErrorCode::Unauthenticated) => {
+                    // Another replica may have rotated the credential: re-read before giving up.
+                    self.forget(&row.id).await;
+                    let fresh = self
+                        .store
+                        .get_connector(&row.organization_id, &row.id)
+                        .await
+                        .map_err(db)?
+                        .ok_or_else(|| ConnectorError::not_found("the connector was deleted"))?;
+                    if attempt == 0 && fresh.credentials != row.credentials {
+                        row = fresh;
+                        continue;
+                    }
+                    let reason = if e.code == ErrorCode::NeedsReauth {
+                        format!("refreshing the access token failed: {}", e.message)
+                    } else {
+                        "the provider rejected the access token and it cannot be refreshed"
+                            .to_string()
+                    };
+                    self.store
+                        .set_connector_status(&row.id, STATUS_NEEDS_REAUTH, Some(&reason))
+                        .await
+                        .map_err(db)?;
+                    tracing::warn!(connector_id = %row.id, "connector needs re-authorization");
+                    return Err(needs_reauth(Some(&reason)));
+                }
+                other => return other,
+            }
+        }
+        unreachable!("the loop returns")
+    }
+
+    async fn instance(
+        &self,
+        row: &ConnectorRow,
+        kind: &ConnectorType,
+    ) -> Result<Connector, ConnectorError> {
+        let mut cache = self.cache.lock().await;
+        if let Some(c) = cache.get(&row.id) {
+            if c.version == row.credentials_version {
+                return Ok(c.connector.clone());
+            }
+        }
+        let connector = self.build(row, kind).await?;
+        cache.insert(
+            row.id.clone(),
+            Cached {
+                version: row.credentials_version,
+                connector: connector.clone(),
+            },
+        );
+        Ok(connector)
+    }
+
+    async fn build(
+        &self,
+        row: &ConnectorRow,
+        kind: &ConnectorType,
+    ) -> Result<Connector, ConnectorError> {
+        let plain = self
+            .vault
+            .decrypt(&row.organization_id, &row.credentials)
+            .await?;
+        let creds = StoredCredentials::from_json(&plain).map_err(|e| *e.0)?;
+        let token_url = row
+            .token_url
+            .clone()
+            .or_else(|| kind.provider.token_url.clone())
+            .or_else(|| creds.get("token_url").map(|s| s.expose().to_string()))
+            .unwrap_or_else(|| kind.token_url.clone());
+        let base_url = row
+            .base_url
+            .clone()
+            .unwrap_or_else(|| kind.base_url().to_string());
+        let oauth = creds.to_oauth(
+            kind.provider.client_id.as_deref(),
+            kind.provider.client_secret.as_ref(),
+            &token_url,
+            kind.refresh_scope.clone(),
+        );
+        let shared = Arc::new(Mutex::new(creds));
+        let on_refresh = self.persist_refresh(row, shared);
+        let source = OAuthTokenSource::new(oauth, self.http.clone())?.on_refresh(on_refresh);
+        (kind.factory)(Arc::new(source), HttpConfig::new(base_url))
+    }
+
+    /// Writes refreshed tokens (and a rotated refresh token) encrypted before they are used.
+    fn persist_refresh(
+        &self,
+        row: &ConnectorRow,
+        creds: Arc<Mutex<StoredCredentials>>,
+    ) -> OnRefresh {
+        let (store, vault) = (self.store.clone(), self.vault.clone());
+        let (org, id) = (row.organization_id.clone(), row.id.clone());
+        Arc::new(move |tokens: RefreshedTokens| {
+            let (store, vault, org, id, creds) = (
+                store.clone(),
+                vault.clone(),
+                org.clone(),
+                id.clone(),
+                creds.clone(),
+            );
+            async move {
+                let mut c = creds.lock().await;
+                c.fields.insert("access_token".into(), tokens.access_token.clone());
+                c.expires_at = tokens.expires_at.map(unix);
+                if let Some(rt) = &tokens.refresh_token {
+                    c.fields.insert("refresh_token".into(), rt.clone());
+                }
+                let (blob, key_id) = vault.encrypt(&org, &c.to_json()).await?;
+                store
+                    .store_refreshed_credentials(&id, &blob, &key_id, tokens.scope.as_deref())
+                    .await
+                    .map_err(db)?;
+                tracing::info!(connector_id = %id, rotated = tokens.refresh_token.is_some(), "stored refreshed credentials");
+                Ok(())
+            }
+            .boxed()
+        })
+    }
+}
+
+fn needs_reauth(reason: Option<&str>) -> ConnectorError {
+    ConnectorError::new(
+        ErrorCode::NeedsReauth,
+        "this connector's authorization was revoked or expired: the end user must authorize again (update its credentials)",
+    )
+    .with_details(json!({"reason": reason}))
+}
+
+fn db(e: sqlx::Error) -> ConnectorError {
+    ConnectorError::internal("the database failed; try again").with_source(e)
+}
+
+/// `replication_config.include_spam_and_trash` becomes the list actions' `include_spam_trash`
+/// unless the params set it.
+fn apply_replication_defaults(kind: &ConnectorType, call: &ExecuteCall, rc: &Value) -> Value {
+    let mut params = call.params.clone();
+    let Some(flag) = rc.get("include_spam_and_trash").and_then(Value::as_bool) else {
+        return params;
+    };
+    let accepts = kind
+        .spec
+        .action(&call.entity, &call.action)
+        .and_then(|a| a.params.get("properties"))
+        .and_then(|p| p.get("include_spam_trash"))
+        .is_some();
+    if call.action == "list" && accepts {
+        if let Some(obj) = params.as_object_mut() {
+            obj.entry("include_spam_trash").or_insert(json!(flag));
+        }
+    }
+    params
+}

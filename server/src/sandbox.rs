@@ -1,0 +1,236 @@
+//! `connectors serve [--sandbox]` and `connectors sandbox gmail|outlook`.
+//!
+//! With `--sandbox` the provider emulators run in process with the demo mailbox, and a dev
+//! organization, application and one connector per type are created (or, on a restart, re-bound
+//! to the fresh emulators with fresh refresh tokens) and written to `<data-dir>/sandbox.json`.
+
+use std::any::Any;
+use std::path::Path;
+
+use anyhow::Context;
+use connector_core::Secret;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::config::{Config, Provider, SandboxArgs};
+use crate::credentials::StoredCredentials;
+use crate::store::{ConnectorUpdate, NewConnector};
+use crate::AppState;
+
+pub const SANDBOX_USER: &str = "ada@example.com";
+pub const SANDBOX_CUSTOMER: &str = "demo-customer";
+const SANDBOX_CLIENT_ID: &str = "sandbox-client";
+const SANDBOX_CLIENT_SECRET: &str = "sandbox-client-secret";
+
+/// `<data-dir>/sandbox.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SandboxFile {
+    pub organization_id: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub customer_name: String,
+    pub connectors: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A running emulator: where it lives and a fresh refresh token for the demo user.
+pub struct Emulator {
+    pub connector_type: &'static str,
+    pub base_url: String,
+    pub token_url: String,
+    pub refresh_token: Secret,
+    /// Keeps the emulator alive (dropping stops it).
+    pub handle: Box<dyn Any + Send>,
+}
+
+/// Starts every emulator this build has, with the demo seed.
+pub fn start_emulators() -> anyhow::Result<Vec<Emulator>> {
+    let mut out = vec![gmail_emulator()?];
+    out.extend(outlook_emulator()?);
+    Ok(out)
+}
+
+fn gmail_emulator() -> anyhow::Result<Emulator> {
+    use connector_gmail::sandbox::{GmailSandbox, SandboxConfig};
+    let sb =
+        GmailSandbox::start(SandboxConfig::default()).context("starting the Gmail emulator")?;
+    let refresh_token =
+        Secret::new(sb.issue_refresh_token(SANDBOX_USER, connector_gmail::SCOPES_FULL));
+    Ok(Emulator {
+        connector_type: "gmail",
+        base_url: sb.base_url(),
+        token_url: sb.token_url(),
+        refresh_token,
+        handle: Box::new(sb),
+    })
+}
+
+/// The Outlook emulator joins here once `connector_outlook::sandbox` exists.
+fn outlook_emulator() -> anyhow::Result<Option<Emulator>> {
+    Ok(None)
+}
+
+/// Runs the server; with `config.sandbox`, sets up the sandbox first.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let state = AppState::new(config).await?;
+    let _emulators = if state.config.sandbox {
+        let emulators = start_emulators()?;
+        let file = setup(&state, &emulators).await?;
+        announce(&state, &file);
+        emulators
+    } else {
+        Vec::new()
+    };
+    crate::serve(state).await
+}
+
+/// Creates (or re-binds) the sandbox organization, app and connectors; writes sandbox.json.
+pub async fn setup(state: &AppState, emulators: &[Emulator]) -> anyhow::Result<SandboxFile> {
+    let path = state.config.data_dir.join("sandbox.json");
+    let existing = read_existing(&path, state).await?;
+    let mut file = match existing {
+        Some(f) => f,
+        None => {
+            let org = state
+                .store
+                .create_org(&format!(
+                    "sandbox-{}",
+                    &uuid::Uuid::new_v4().simple().to_string()[..8]
+                ))
+                .await?;
+            let app = crate::auth::create_application(&state.store, &org.id).await?;
+            SandboxFile {
+                organization_id: org.id,
+                client_id: app.client_id,
+                client_secret: app.client_secret.expose().to_string(),
+                customer_name: SANDBOX_CUSTOMER.into(),
+                connectors: Default::default(),
+            }
+        }
+    };
+    let org = file.organization_id.clone();
+    for emu in emulators {
+        let Some(kind) = state.registry.get(emu.connector_type) else {
+            continue;
+        };
+        let mut creds = StoredCredentials::default();
+        creds
+            .fields
+            .insert("refresh_token".into(), emu.refresh_token.clone());
+        creds
+            .fields
+            .insert("client_id".into(), Secret::new(SANDBOX_CLIENT_ID));
+        creds
+            .fields
+            .insert("client_secret".into(), Secret::new(SANDBOX_CLIENT_SECRET));
+        let (blob, key_id) = state.vault.encrypt(&org, &creds.to_json()).await?;
+        let endpoints = (Some(emu.base_url.clone()), Some(emu.token_url.clone()));
+        let existing_id = file
+            .connectors
+            .get(emu.connector_type)
+            .and_then(|v| v.as_str())
+            .map(str::to_string);
+        let rebound = match existing_id {
+            Some(id) => {
+                state
+                    .store
+                    .update_connector(
+                        &org,
+                        &id,
+                        ConnectorUpdate {
+                            credentials: Some((blob.clone(), key_id.clone())),
+                            endpoints: Some(endpoints.clone()),
+                            ..Default::default()
+                        },
+                    )
+                    .await?
+            }
+            None => None,
+        };
+        let id = match rebound {
+            Some(row) => row.id,
+            None => {
+                state
+                    .store
+                    .insert_connector(NewConnector {
+                        organization_id: org.clone(),
+                        customer_name: file.customer_name.clone(),
+                        connector_type: kind.name.clone(),
+                        definition_id: kind.definition_id.clone(),
+                        name: format!("Sandbox {}", kind.name),
+                        replication_config: json!({"include_spam_and_trash": false}),
+                        credentials: blob,
+                        credentials_key_id: key_id,
+                        base_url: endpoints.0,
+                        token_url: endpoints.1,
+                    })
+                    .await?
+                    .id
+            }
+        };
+        file.connectors.insert(emu.connector_type.into(), json!(id));
+    }
+    let text = serde_json::to_string_pretty(&file)?;
+    let _ = std::fs::remove_file(&path);
+    crate::vault::write_private(&path, text.as_bytes())?;
+    Ok(file)
+}
+
+/// The previous sandbox.json if its organization and application still exist.
+async fn read_existing(path: &Path, state: &AppState) -> anyhow::Result<Option<SandboxFile>> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(None);
+    };
+    let Ok(file) = serde_json::from_str::<SandboxFile>(&text) else {
+        tracing::warn!(path = %path.display(), "ignoring an unreadable sandbox.json");
+        return Ok(None);
+    };
+    let org_ok = state.store.find_org(&file.organization_id).await?.is_some();
+    let app_ok = state
+        .store
+        .find_application(&file.client_id)
+        .await?
+        .is_some_and(|a| a.organization_id == file.organization_id);
+    Ok((org_ok && app_ok).then_some(file))
+}
+
+fn announce(state: &AppState, file: &SandboxFile) {
+    let base = format!("http://{}", state.config.bind);
+    println!(
+        "Sandbox ready: {}",
+        state.config.data_dir.join("sandbox.json").display()
+    );
+    println!("{}", serde_json::to_string_pretty(file).unwrap_or_default());
+    println!("API: {base}/api/v1  (get a token: POST {base}/api/v1/account/applications/token)");
+}
+
+/// `connectors sandbox gmail|outlook`: one emulator until Ctrl-C.
+pub async fn standalone(args: SandboxArgs) -> anyhow::Result<()> {
+    match args.provider {
+        Provider::Gmail => {
+            use connector_gmail::sandbox::{GmailSandbox, SandboxConfig, Seed, TokenRule};
+            let seed: Seed = args.seed.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+            let tokens = args
+                .tokens
+                .iter()
+                .map(|t| {
+                    t.parse::<TokenRule>()
+                        .map_err(|e| anyhow::anyhow!("--token: {e}"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let sb = GmailSandbox::start(SandboxConfig {
+                bind: args.bind,
+                seed,
+                tokens,
+                ..Default::default()
+            })?;
+            println!(
+                "{}",
+                json!({"provider": "gmail", "base_url": sb.base_url(), "token_url": sb.token_url()})
+            );
+            tokio::signal::ctrl_c().await?;
+            tracing::info!(addr = %sb.addr(), "emulator stopped");
+        }
+        Provider::Outlook => anyhow::bail!("the Outlook emulator is not part of this build yet"),
+    }
+    Ok(())
+}

@@ -1,0 +1,126 @@
+use sqlx::Row;
+
+use super::{new_id, now, Store};
+
+/// An API application (its secret only as an argon2 hash).
+#[derive(Clone)]
+pub struct Application {
+    pub id: String,
+    pub organization_id: String,
+    pub client_id: String,
+    pub secret_hash: String,
+    pub revoked: bool,
+}
+
+/// A stored bearer token.
+#[derive(Debug, Clone)]
+pub struct TokenRecord {
+    pub application_id: String,
+    pub organization_id: String,
+    pub expires_at: i64,
+}
+
+impl Store {
+    pub async fn create_application(
+        &self,
+        organization_id: &str,
+        client_id: &str,
+        secret_hash: &str,
+    ) -> Result<Application, sqlx::Error> {
+        let app = Application {
+            id: new_id(),
+            organization_id: organization_id.to_string(),
+            client_id: client_id.to_string(),
+            secret_hash: secret_hash.to_string(),
+            revoked: false,
+        };
+        sqlx::query(
+            "INSERT INTO applications (id, organization_id, client_id, secret_hash, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&app.id)
+        .bind(&app.organization_id)
+        .bind(&app.client_id)
+        .bind(&app.secret_hash)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(app)
+    }
+
+    pub async fn find_application(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<Application>, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT id, organization_id, client_id, secret_hash, revoked_at FROM applications \
+             WHERE client_id = $1",
+        )
+        .bind(client_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| Application {
+            id: r.get("id"),
+            organization_id: r.get("organization_id"),
+            client_id: r.get("client_id"),
+            secret_hash: r.get("secret_hash"),
+            revoked: r.get::<Option<i64>, _>("revoked_at").is_some(),
+        }))
+    }
+
+    pub async fn insert_token(
+        &self,
+        token_hash: &str,
+        app: &Application,
+        expires_at: i64,
+    ) -> Result<(), sqlx::Error> {
+        let now = now();
+        sqlx::query("DELETE FROM app_tokens WHERE expires_at < $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query(
+            "INSERT INTO app_tokens (token_hash, application_id, organization_id, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(token_hash)
+        .bind(&app.id)
+        .bind(&app.organization_id)
+        .bind(expires_at)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The token's record if its application is not revoked (expiry checked by the caller).
+    pub async fn find_token(&self, token_hash: &str) -> Result<Option<TokenRecord>, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT t.application_id, t.organization_id, t.expires_at FROM app_tokens t \
+             JOIN applications a ON a.id = t.application_id \
+             WHERE t.token_hash = $1 AND a.revoked_at IS NULL",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| TokenRecord {
+            application_id: r.get("application_id"),
+            organization_id: r.get("organization_id"),
+            expires_at: r.get("expires_at"),
+        }))
+    }
+
+    /// Test helper and admin tool: moves a token's expiry.
+    pub async fn set_token_expiry(
+        &self,
+        token_hash: &str,
+        expires_at: i64,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE app_tokens SET expires_at = $1 WHERE token_hash = $2")
+            .bind(expires_at)
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+}

@@ -1,0 +1,351 @@
+//! Credential encryption at rest: AES-256-GCM, envelope style.
+//!
+//! A master key (config, key file, or generated key file) wraps one data key per organization;
+//! the data key encrypts that organization's credentials. Every ciphertext starts with the id
+//! of the key that sealed it (`CV1 | len | key id | nonce | ciphertext+tag`), so keys can rotate.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+use aes_gcm::{Aes256Gcm, Key, Nonce};
+use anyhow::{bail, Context};
+use base64::Engine;
+use connector_core::{ConnectorError, Secret};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::config::Config;
+use crate::store::{DataKeyRow, Store};
+
+const MAGIC: &[u8; 3] = b"CV1";
+const NONCE_LEN: usize = 12;
+
+/// The master key and its id (`mk-` + 16 hex digits of its SHA-256).
+#[derive(Clone)]
+pub struct MasterKey {
+    id: String,
+    cipher: Aes256Gcm,
+}
+
+impl MasterKey {
+    pub fn from_bytes(bytes: &[u8]) -> anyhow::Result<MasterKey> {
+        if bytes.len() != 32 {
+            bail!("the master key must be 32 bytes (base64 or hex encoded)");
+        }
+        let id = format!("mk-{}", &hex::encode(Sha256::digest(bytes))[..16]);
+        Ok(MasterKey {
+            id,
+            cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(bytes)),
+        })
+    }
+
+    /// Parses base64 (standard or url-safe) or hex text.
+    pub fn parse(text: &str) -> anyhow::Result<MasterKey> {
+        let text = text.trim();
+        let bytes = hex::decode(text)
+            .ok()
+            .filter(|b| b.len() == 32)
+            .or_else(|| base64::engine::general_purpose::STANDARD.decode(text).ok())
+            .or_else(|| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(text)
+                    .ok()
+            })
+            .context("the master key is neither hex nor base64")?;
+        MasterKey::from_bytes(&bytes)
+    }
+
+    /// From `master_key`, else `master_key_file`, else `<data_dir>/master.key` (generated with
+    /// mode 0600 on first start, with a warning to back it up).
+    pub fn load(config: &Config) -> anyhow::Result<MasterKey> {
+        if let Some(key) = &config.master_key {
+            return MasterKey::parse(key.expose()).context("CONNECTORS_MASTER_KEY");
+        }
+        if let Some(path) = &config.master_key_file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading master key file {}", path.display()))?;
+            return MasterKey::parse(&text)
+                .with_context(|| format!("master key file {}", path.display()));
+        }
+        let path = config.data_dir.join("master.key");
+        if path.exists() {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            return MasterKey::parse(&text).with_context(|| format!("{}", path.display()));
+        }
+        generate_key_file(&path)
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+fn generate_key_file(path: &Path) -> anyhow::Result<MasterKey> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    let text = base64::engine::general_purpose::STANDARD.encode(bytes);
+    write_private(path, text.as_bytes())?;
+    let key = MasterKey::from_bytes(&bytes)?;
+    tracing::warn!(
+        path = %path.display(),
+        key_id = key.id(),
+        "generated a new master key file: back it up, without it the stored credentials cannot be decrypted"
+    );
+    Ok(key)
+}
+
+/// Creates a file readable only by its owner.
+pub fn write_private(path: &Path, data: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    Ok(())
+}
+
+/// Encrypts and decrypts credentials for organizations (cheap to clone; caches unwrapped data
+/// keys, which is safe to lose).
+#[derive(Clone)]
+pub struct Vault {
+    master: MasterKey,
+    store: Store,
+    keys: Arc<Mutex<HashMap<String, Aes256Gcm>>>,
+    active: Arc<Mutex<HashMap<String, String>>>,
+}
+
+fn seal(cipher: &Aes256Gcm, key_id: &str, plaintext: &[u8], aad: &[u8]) -> Vec<u8> {
+    let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+    let ct = cipher
+        .encrypt(
+            &nonce,
+            Payload {
+                msg: plaintext,
+                aad,
+            },
+        )
+        .expect("AES-GCM encryption does not fail for in-memory buffers");
+    let mut out = Vec::with_capacity(4 + key_id.len() + NONCE_LEN + ct.len());
+    out.extend_from_slice(MAGIC);
+    out.push(key_id.len() as u8);
+    out.extend_from_slice(key_id.as_bytes());
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&ct);
+    out
+}
+
+/// The key id a ciphertext names.
+pub fn key_id_of(blob: &[u8]) -> Option<&str> {
+    let rest = blob.strip_prefix(MAGIC)?;
+    let (&len, rest) = rest.split_first()?;
+    std::str::from_utf8(rest.get(..len as usize)?).ok()
+}
+
+fn open(cipher: &Aes256Gcm, blob: &[u8], aad: &[u8]) -> Option<Vec<u8>> {
+    let key_id = key_id_of(blob)?;
+    let body = &blob[MAGIC.len() + 1 + key_id.len()..];
+    if body.len() < NONCE_LEN {
+        return None;
+    }
+    let (nonce, ct) = body.split_at(NONCE_LEN);
+    cipher
+        .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad })
+        .ok()
+}
+
+fn vault_error(message: &str) -> ConnectorError {
+    tracing::error!(problem = message, "vault failure");
+    ConnectorError::internal("stored credentials could not be read; contact the administrator")
+}
+
+impl Vault {
+    pub fn new(master: MasterKey, store: Store) -> Vault {
+        Vault {
+            master,
+            store,
+            keys: Default::default(),
+            active: Default::default(),
+        }
+    }
+
+    pub fn master_key_id(&self) -> &str {
+        self.master.id()
+    }
+
+    fn data_key_aad(org: &str, key_id: &str) -> Vec<u8> {
+        format!("data-key:{org}:{key_id}").into_bytes()
+    }
+
+    /// The organization's active data key, created on first use.
+    async fn active_key(&self, org: &str) -> Result<(String, Aes256Gcm), ConnectorError> {
+        let cached = self.active.lock().expect("lock").get(org).cloned();
+        if let Some(id) = cached {
+            if let Some(c) = self.keys.lock().expect("lock").get(&id) {
+                return Ok((id, c.clone()));
+            }
+        }
+        let row = match self.store.active_data_key(org).await.map_err(db)? {
+            Some(row) => row,
+            None => {
+                let mut dk = [0u8; 32];
+                OsRng.fill_bytes(&mut dk);
+                let id = format!("dk-{}", uuid::Uuid::new_v4());
+                let wrapped = seal(
+                    &self.master.cipher,
+                    self.master.id(),
+                    &dk,
+                    &Self::data_key_aad(org, &id),
+                );
+                self.store
+                    .insert_data_key(&DataKeyRow {
+                        id,
+                        organization_id: org.to_string(),
+                        master_key_id: self.master.id().to_string(),
+                        wrapped,
+                    })
+                    .await
+                    .map_err(db)?
+            }
+        };
+        let cipher = self.unwrap_row(&row).map_err(|e| *e)?;
+        self.active
+            .lock()
+            .expect("lock")
+            .insert(org.to_string(), row.id.clone());
+        Ok((row.id, cipher))
+    }
+
+    fn unwrap_row(&self, row: &DataKeyRow) -> Result<Aes256Gcm, Box<ConnectorError>> {
+        if key_id_of(&row.wrapped) != Some(self.master.id()) {
+            return Err(Box::new(vault_error(
+                "data key is wrapped by another master key",
+            )));
+        }
+        let dk = open(
+            &self.master.cipher,
+            &row.wrapped,
+            &Self::data_key_aad(&row.organization_id, &row.id),
+        )
+        .ok_or_else(|| Box::new(vault_error("data key does not unwrap with the master key")))?;
+        let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&dk));
+        self.keys
+            .lock()
+            .expect("lock")
+            .insert(row.id.clone(), cipher.clone());
+        Ok(cipher)
+    }
+
+    async fn key_by_id(&self, org: &str, key_id: &str) -> Result<Aes256Gcm, ConnectorError> {
+        if let Some(c) = self.keys.lock().expect("lock").get(key_id) {
+            return Ok(c.clone());
+        }
+        let row = self
+            .store
+            .data_key(key_id)
+            .await
+            .map_err(db)?
+            .filter(|r| r.organization_id == org)
+            .ok_or_else(|| vault_error("ciphertext names an unknown data key"))?;
+        self.unwrap_row(&row).map_err(|e| *e)
+    }
+
+    /// Encrypts for the organization; returns the ciphertext and the data key id it names.
+    pub async fn encrypt(
+        &self,
+        org: &str,
+        plaintext: &[u8],
+    ) -> Result<(Vec<u8>, String), ConnectorError> {
+        let (id, cipher) = self.active_key(org).await?;
+        Ok((seal(&cipher, &id, plaintext, org.as_bytes()), id))
+    }
+
+    pub async fn decrypt(&self, org: &str, blob: &[u8]) -> Result<Vec<u8>, ConnectorError> {
+        let key_id = key_id_of(blob).ok_or_else(|| vault_error("ciphertext has no key id"))?;
+        let cipher = self.key_by_id(org, key_id).await?;
+        open(&cipher, blob, org.as_bytes())
+            .ok_or_else(|| vault_error("ciphertext does not decrypt"))
+    }
+
+    /// Encrypts a secret string (convenience).
+    pub async fn encrypt_secret(
+        &self,
+        org: &str,
+        s: &Secret,
+    ) -> Result<(Vec<u8>, String), ConnectorError> {
+        self.encrypt(org, s.expose().as_bytes()).await
+    }
+}
+
+fn db(e: sqlx::Error) -> ConnectorError {
+    ConnectorError::internal("the database failed; try again").with_source(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn round_trip_names_keys_and_binds_the_organization() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config::for_data_dir(dir.path());
+        let store = Store::open(&cfg.database_url).await.unwrap();
+        let org = store.create_org("a").await.unwrap();
+        let other = store.create_org("b").await.unwrap();
+        let master = MasterKey::load(&cfg).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join("master.key"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let vault = Vault::new(master, store.clone());
+        let (blob, key_id) = vault.encrypt(&org.id, b"hello secret").await.unwrap();
+        assert_eq!(key_id_of(&blob), Some(key_id.as_str()));
+        assert!(!blob.windows(12).any(|w| w == b"hello secret"));
+        assert_eq!(
+            vault.decrypt(&org.id, &blob).await.unwrap(),
+            b"hello secret"
+        );
+        // Another organization cannot open it, even with the key id in hand.
+        assert!(vault.decrypt(&other.id, &blob).await.is_err());
+        // A fresh vault (empty cache) with the same key file reads it; a different master cannot.
+        let again = Vault::new(MasterKey::load(&cfg).unwrap(), store.clone());
+        assert_eq!(
+            again.decrypt(&org.id, &blob).await.unwrap(),
+            b"hello secret"
+        );
+        let wrong = Vault::new(MasterKey::from_bytes(&[7u8; 32]).unwrap(), store);
+        assert!(wrong.decrypt(&org.id, &blob).await.is_err());
+        // One data key per organization.
+        let (_, key2) = vault.encrypt(&org.id, b"x").await.unwrap();
+        assert_eq!(key_id, key2);
+    }
+
+    #[test]
+    fn master_key_parses_hex_and_base64() {
+        let hexed = hex::encode([1u8; 32]);
+        let b64 = base64::engine::general_purpose::STANDARD.encode([1u8; 32]);
+        assert_eq!(
+            MasterKey::parse(&hexed).unwrap().id(),
+            MasterKey::parse(&b64).unwrap().id()
+        );
+        assert!(MasterKey::parse("short").is_err());
+    }
+}
