@@ -148,12 +148,18 @@ fn list_inner(mb: &Mailbox, req: &Req<'_>, folder: Option<&str>) -> Result<Reply
     let skip = q.usize("skip")?.unwrap_or(0);
     let search = q.get("search");
     let orderby = q.get("orderby");
-    if search.is_some() && orderby.is_some() {
-        return Err(reply::error(
-            400,
-            "ErrorInvalidUrlQuery",
-            "The query parameter '$orderBy' is invalid with '$search'.",
-        ));
+    for (opt, name) in [
+        ("orderby", "$orderBy"),
+        ("filter", "$filter"),
+        ("skip", "$skip"),
+    ] {
+        if search.is_some() && q.get(opt).is_some() {
+            return Err(reply::error(
+                400,
+                "ErrorInvalidUrlQuery",
+                format!("The query parameter '{name}' is not supported with '$search'."),
+            ));
+        }
     }
     let filter = match q.get("filter") {
         Some(f) => {
@@ -177,6 +183,15 @@ fn list_inner(mb: &Mailbox, req: &Req<'_>, folder: Option<&str>) -> Result<Reply
                 .map_err(|e| reply::error(400, "ErrorInvalidUrlQuery", e))?;
             for (p, _) in &keys {
                 check_props(p.first().map(String::as_str))?;
+            }
+            if let Some(f) = &filter {
+                if !odata::orderby_leads_filter(&keys, f) {
+                    return Err(reply::error(
+                        400,
+                        "InefficientFilter",
+                        "The restriction or sort order is too complex for this operation.",
+                    ));
+                }
             }
             keys
         }

@@ -30,7 +30,7 @@ use std::time::Duration;
 use axum::routing::post;
 use axum::Router;
 
-pub use model::{html_to_text, WELL_KNOWN};
+pub use model::WELL_KNOWN;
 pub use seed::NewMessage;
 pub use state::{LoggedRequest, Stats};
 

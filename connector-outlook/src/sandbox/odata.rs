@@ -331,6 +331,26 @@ pub fn eval(e: &Expr, item: &Value) -> bool {
     }
 }
 
+/// Graph's rule for `$filter` with `$orderby`: the sorted properties must come first in the
+/// filter, in the same order.
+pub fn orderby_leads_filter(keys: &[(Vec<String>, bool)], filter: &Expr) -> bool {
+    fn flatten<'a>(e: &'a Expr, out: &mut Vec<&'a Expr>) {
+        match e {
+            Expr::And(a, b) => {
+                flatten(a, out);
+                flatten(b, out);
+            }
+            other => out.push(other),
+        }
+    }
+    let mut terms = Vec::new();
+    flatten(filter, &mut terms);
+    keys.iter().enumerate().all(|(i, (path, _))| {
+        matches!(terms.get(i), Some(Expr::Cmp(p, _, _)) | Some(Expr::Func(_, p, _))
+            if p.len() == path.len() && p.iter().zip(path).all(|(a, b)| a.eq_ignore_ascii_case(b)))
+    })
+}
+
 /// `$orderby`: `field [asc|desc], ...` as (path, descending).
 pub fn parse_orderby(s: &str) -> Result<Vec<(Vec<String>, bool)>, String> {
     s.split(',')
@@ -383,7 +403,7 @@ pub fn select(item: Map<String, Value>, fields: &[String]) -> Map<String, Value>
 }
 
 /// `$search`: every term must match; `field:value` terms look in one field (from, to, cc,
-/// subject, body, participants, attachment), bare terms in subject, body, sender and recipients.
+/// subject, body, participants, attachment), bare terms in from, subject and body.
 pub fn search_matches(query: &str, msg: &Value, attachment_names: &[String]) -> bool {
     let q = query.trim().trim_matches('"');
     let text = |path: &[&str]| -> String {
@@ -424,12 +444,8 @@ pub fn search_matches(query: &str, msg: &Value, attachment_names: &[String]) -> 
                 _ => {}
             }
         }
-        subject.contains(&term)
-            || body.contains(&term)
-            || from.contains(&term)
-            || to.contains(&term)
-            || cc.contains(&term)
-            || atts.contains(&term)
+        // Graph's default search properties: from, subject and body.
+        subject.contains(&term) || body.contains(&term) || from.contains(&term)
     })
 }
 
@@ -468,6 +484,21 @@ mod tests {
     }
 
     #[test]
+    fn orderby_must_lead_the_filter() {
+        let keys = parse_orderby("receivedDateTime desc").unwrap();
+        let f = |s: &str| parse_filter(s).unwrap();
+        assert!(orderby_leads_filter(
+            &keys,
+            &f("receivedDateTime ge 2026-01-01T00:00:00Z and isRead eq false")
+        ));
+        assert!(!orderby_leads_filter(
+            &keys,
+            &f("isRead eq false and receivedDateTime ge 2026-01-01T00:00:00Z")
+        ));
+        assert!(!orderby_leads_filter(&keys, &f("isRead eq false")));
+    }
+
+    #[test]
     fn bad_filters_are_errors() {
         assert!(parse_filter("isRead eq").is_err());
         assert!(parse_filter("isRead like true").is_err());
@@ -483,5 +514,9 @@ mod tests {
         assert!(search_matches("from:grace", &m, &[]));
         assert!(!search_matches("quarterly bananas", &m, &[]));
         assert!(search_matches("attachment:pdf", &m, &["report.pdf".into()]));
+        assert!(
+            !search_matches("pdf", &m, &["report.pdf".into()]),
+            "bare terms: from, subject, body"
+        );
     }
 }

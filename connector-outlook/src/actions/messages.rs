@@ -1,0 +1,407 @@
+//! messages.list / get / get_many / delta and attachments.list / get.
+
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use connector_core::{CallContext, ConnectorError, ErrorCode, Output, ProviderRequest, Result};
+use serde_json::{json, Value};
+
+use super::str_param;
+use crate::shape::{self, EXPAND_ATTACHMENTS, FULL_SELECT, SUMMARY_SELECT};
+use crate::wire::{self, folder_seg, seg};
+
+/// Graph runs at most 20 requests per `$batch`.
+pub const BATCH_LIMIT: usize = 20;
+/// Rounds of re-sending parts that were throttled inside a batch.
+const BATCH_RETRY_ROUNDS: u32 = 4;
+
+fn invalid(pointer: &str, message: &str) -> ConnectorError {
+    ConnectorError::invalid_params(format!("{}: {message}", pointer.trim_start_matches('/')))
+        .with_details(json!({"errors": [{"pointer": pointer, "message": message}]}))
+}
+
+/// An OData string literal.
+fn lit(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// `2026-03-01` or any RFC 3339 time -> `2026-03-01T00:00:00Z` (UTC, as Graph compares).
+fn utc_time(p: &Value, name: &str) -> Result<Option<String>> {
+    let Some(s) = str_param(p, name) else {
+        return Ok(None);
+    };
+    let t = if s.len() == 10 {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|d| d.and_utc())
+    } else {
+        DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    };
+    t.map(|t| Some(t.to_rfc3339_opts(SecondsFormat::Secs, true)))
+        .ok_or_else(|| invalid(&format!("/{name}"), "not a valid date or RFC 3339 time"))
+}
+
+/// The `$filter` clauses of the structured filters, received time first (Graph wants the
+/// `$orderby` property to lead the filter).
+fn filter_clauses(p: &Value) -> Result<Vec<String>> {
+    let mut clauses = Vec::new();
+    let after = utc_time(p, "received_after")?;
+    let before = utc_time(p, "received_before")?;
+    if let (Some(a), Some(b)) = (&after, &before) {
+        if a >= b {
+            return Err(invalid(
+                "/received_before",
+                "must be later than received_after",
+            ));
+        }
+    }
+    if let Some(a) = after {
+        clauses.push(format!("receivedDateTime ge {a}"));
+    }
+    if let Some(b) = before {
+        clauses.push(format!("receivedDateTime lt {b}"));
+    }
+    if let Some(r) = p.get("is_read").and_then(Value::as_bool) {
+        clauses.push(format!("isRead eq {r}"));
+    }
+    if let Some(f) = str_param(p, "from") {
+        clauses.push(format!("from/emailAddress/address eq {}", lit(f)));
+    }
+    if let Some(h) = p.get("has_attachments").and_then(Value::as_bool) {
+        clauses.push(format!("hasAttachments eq {h}"));
+    }
+    if let Some(i) = str_param(p, "importance") {
+        clauses.push(format!("importance eq {}", lit(i)));
+    }
+    for c in p
+        .get("categories")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        clauses.push(format!("categories/any(c:c eq {})", lit(c)));
+    }
+    let needs_lead = !clauses.is_empty() && !clauses[0].starts_with("receivedDateTime");
+    if needs_lead {
+        clauses.insert(0, "receivedDateTime ge 1900-01-01T00:00:00Z".into());
+    }
+    Ok(clauses)
+}
+
+fn select_list(p: &Value, default: &[&str]) -> String {
+    let mut fields: Vec<&str> = match p.get("select").and_then(Value::as_array) {
+        Some(sel) => {
+            let mut f = vec!["conversationId"];
+            for name in sel.iter().filter_map(Value::as_str) {
+                f.extend(shape::select_field(name));
+            }
+            f
+        }
+        None => default.to_vec(),
+    };
+    fields.dedup();
+    fields.join(",")
+}
+
+fn list_request(p: &Value) -> Result<ProviderRequest> {
+    let path = match str_param(p, "folder") {
+        Some(f) => format!("/me/mailFolders/{}/messages", folder_seg(f)),
+        None => "/me/messages".to_string(),
+    };
+    let top = p.get("top").and_then(Value::as_u64).unwrap_or(25);
+    let mut req = ProviderRequest::get(path)
+        .query("$top", top.to_string())
+        .query("$select", select_list(p, SUMMARY_SELECT));
+    let clauses = filter_clauses(p)?;
+    if let Some(search) = str_param(p, "search") {
+        if !clauses.is_empty() {
+            return Err(invalid(
+                "/search",
+                "cannot be combined with is_read, from, received_after, received_before, has_attachments, importance or categories; put them in the search text (e.g. `from:ada@example.com`) or drop `search`",
+            ));
+        }
+        if p.get("order_by").is_some() {
+            return Err(invalid(
+                "/order_by",
+                "cannot be combined with search (search results come newest first)",
+            ));
+        }
+        return Ok(req.query("$search", format!("\"{}\"", search.replace('"', ""))));
+    }
+    let order = match str_param(p, "order_by") {
+        Some("received_asc") => "receivedDateTime asc",
+        _ => "receivedDateTime desc",
+    };
+    req = req.query("$orderby", order);
+    if !clauses.is_empty() {
+        req = req.query("$filter", clauses.join(" and "));
+    }
+    Ok(req)
+}
+
+fn page_output(v: &Value, records: Vec<Value>) -> Output {
+    let mut out = Output::new(Value::Array(records));
+    if let Some(t) = v
+        .get("@odata.nextLink")
+        .and_then(Value::as_str)
+        .and_then(wire::token_from_link)
+    {
+        out = out.with_meta("next_page_token", t);
+    }
+    out
+}
+
+pub async fn list(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
+    let req = match str_param(p, "page_token") {
+        Some(t) => wire::request_from_token(t, "page_token")?,
+        None => list_request(p)?,
+    };
+    let v = wire::body(&cx.send(req).await?)?;
+    let records = wire::values(&v).iter().map(shape::message).collect();
+    Ok(page_output(&v, records))
+}
+
+/// The relative URL of one message with everything messages.get returns.
+fn message_url(id: &str) -> String {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("$select", &FULL_SELECT.join(","))
+        .append_pair("$expand", EXPAND_ATTACHMENTS)
+        .finish();
+    format!("/me/messages/{}?{query}", seg(id))
+}
+
+fn message_request(id: &str) -> ProviderRequest {
+    ProviderRequest::get(format!("/me/messages/{}", seg(id)))
+        .query("$select", FULL_SELECT.join(","))
+        .query("$expand", EXPAND_ATTACHMENTS)
+}
+
+pub async fn get(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
+    let id = str_param(p, "message_id").unwrap_or_default();
+    let v = wire::body(&cx.send(message_request(id)).await?)?;
+    Ok(Output::new(shape::message(&v)))
+}
+
+fn retry_after(part: &Value) -> Option<Duration> {
+    part.get("headers")?
+        .as_object()?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))?
+        .1
+        .as_str()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+fn part_error(id: &str, part: &Value) -> Value {
+    let status = part.get("status").and_then(Value::as_u64).unwrap_or(0);
+    let message = part
+        .pointer("/body/error/message")
+        .and_then(Value::as_str)
+        .unwrap_or("the request failed");
+    let provider = part
+        .pointer("/body/error/code")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    json!({"id": id, "error": {
+        "code": wire::code_for_status(status).as_str(),
+        "message": message,
+        "provider_status": status,
+        "provider_code": provider,
+    }})
+}
+
+/// Fetches up to 20 messages in one `$batch`; throttled parts are sent again after their
+/// Retry-After. Returns one record (or `{id, error}`) per id, in order.
+async fn batch(cx: &CallContext<'_>, ids: &[&str]) -> Result<Vec<Value>> {
+    let mut results: Vec<Option<Value>> = vec![None; ids.len()];
+    let mut pending: Vec<usize> = (0..ids.len()).collect();
+    for round in 0..=BATCH_RETRY_ROUNDS {
+        let requests: Vec<Value> = pending
+            .iter()
+            .map(|&i| json!({"id": i.to_string(), "method": "GET", "url": message_url(ids[i])}))
+            .collect();
+        let req = ProviderRequest::post("/$batch")
+            .json(json!({ "requests": requests }))
+            .idempotent(true);
+        let v = wire::body(&cx.send(req).await?)?;
+        let mut throttled = Vec::new();
+        let mut wait = Duration::ZERO;
+        for part in v
+            .get("responses")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let Some(i) = part
+                .get("id")
+                .and_then(Value::as_str)
+                .and_then(|s| s.parse::<usize>().ok())
+                .filter(|i| *i < ids.len())
+            else {
+                continue;
+            };
+            let status = part.get("status").and_then(Value::as_u64).unwrap_or(0);
+            if (status == 429 || status == 503) && round < BATCH_RETRY_ROUNDS {
+                throttled.push(i);
+                wait = wait.max(retry_after(part).unwrap_or(Duration::from_secs(1)));
+            } else if (200..300).contains(&status) {
+                results[i] = Some(shape::message(part.get("body").unwrap_or(&Value::Null)));
+            } else {
+                results[i] = Some(part_error(ids[i], part));
+            }
+        }
+        if throttled.is_empty() {
+            break;
+        }
+        tokio::time::sleep(wait.min(Duration::from_secs(30))).await;
+        pending = throttled;
+    }
+    Ok(results
+        .into_iter()
+        .zip(ids)
+        .map(|(r, id)| {
+            r.unwrap_or_else(|| {
+                json!({"id": id, "error": {"code": "provider_error", "message": "Graph's $batch answer left this request out"}})
+            })
+        })
+        .collect())
+}
+
+pub async fn get_many(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
+    let ids: Vec<&str> = p
+        .get("message_ids")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let mut records = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(BATCH_LIMIT) {
+        records.extend(batch(cx, chunk).await?);
+    }
+    let failed = records.iter().filter(|r| r.get("error").is_some()).count();
+    Ok(Output::new(Value::Array(records))
+        .with_meta("failed", failed)
+        .with_meta("batches", ids.len().div_ceil(BATCH_LIMIT)))
+}
+
+pub async fn delta(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
+    let top = p.get("top").and_then(Value::as_u64).unwrap_or(50);
+    let req = if let Some(t) = str_param(p, "page_token") {
+        wire::request_from_token(t, "page_token")?
+    } else if let Some(t) = str_param(p, "delta_token") {
+        let req = wire::request_from_token(t, "delta_token")?;
+        if !req.path.ends_with("/messages/delta") {
+            return Err(invalid(
+                "/delta_token",
+                "not a delta token of messages.delta",
+            ));
+        }
+        req
+    } else {
+        let folder = str_param(p, "folder").unwrap_or("inbox");
+        ProviderRequest::get(format!(
+            "/me/mailFolders/{}/messages/delta",
+            folder_seg(folder)
+        ))
+        .query("$select", SUMMARY_SELECT.join(","))
+    };
+    let req = req.header("Prefer", &format!("odata.maxpagesize={top}"));
+    let v = wire::body(&cx.send(req).await.map_err(wire::delta_error)?)?;
+    let records = wire::values(&v)
+        .iter()
+        .map(|m| {
+            if m.get("@removed").is_some() {
+                json!({"id": m.get("id").cloned().unwrap_or(Value::Null), "removed": true})
+            } else {
+                shape::message(m)
+            }
+        })
+        .collect();
+    let mut out = page_output(&v, records);
+    if let Some(t) = v
+        .get("@odata.deltaLink")
+        .and_then(Value::as_str)
+        .and_then(wire::token_from_link)
+    {
+        out = out.with_meta("delta_token", t);
+    }
+    Ok(out)
+}
+
+pub async fn attachments_list(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
+    let id = str_param(p, "message_id").unwrap_or_default();
+    let mut req = ProviderRequest::get(format!("/me/messages/{}/attachments", seg(id)))
+        .query("$select", "id,name,contentType,size,isInline");
+    let mut all = Vec::new();
+    for _ in 0..20 {
+        let v = wire::body(&cx.send(req).await?)?;
+        all.extend(wire::values(&v).iter().map(shape::attachment_meta));
+        match v
+            .get("@odata.nextLink")
+            .and_then(Value::as_str)
+            .and_then(wire::token_from_link)
+        {
+            Some(t) => req = wire::request_from_token(&t, "page_token")?,
+            None => break,
+        }
+    }
+    Ok(Output::new(Value::Array(all)))
+}
+
+pub async fn attachments_get(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
+    let id = str_param(p, "message_id").unwrap_or_default();
+    let att = str_param(p, "attachment_id").unwrap_or_default();
+    let req = ProviderRequest::get(format!("/me/messages/{}/attachments/{}", seg(id), seg(att)));
+    let v = wire::body(&cx.send(req).await?)?;
+    if v.get("id").is_none() {
+        return Err(ConnectorError::new(
+            ErrorCode::ProviderError,
+            "Graph answered without an attachment",
+        ));
+    }
+    Ok(Output::new(shape::attachment_with_content(&v, id)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_become_odata_with_received_time_first() {
+        let p = json!({"is_read": false, "from": "o'brien@example.com", "categories": ["Red", "Blue"], "importance": "high", "has_attachments": true});
+        let c = filter_clauses(&p).unwrap();
+        assert_eq!(c[0], "receivedDateTime ge 1900-01-01T00:00:00Z");
+        assert!(c.contains(&"isRead eq false".to_string()));
+        assert!(c.contains(&"from/emailAddress/address eq 'o''brien@example.com'".to_string()));
+        assert!(c.contains(&"categories/any(c:c eq 'Blue')".to_string()));
+        let c = filter_clauses(&json!({"received_after": "2026-03-01", "received_before": "2026-03-02T01:00:00+01:00"})).unwrap();
+        assert_eq!(
+            c,
+            [
+                "receivedDateTime ge 2026-03-01T00:00:00Z",
+                "receivedDateTime lt 2026-03-02T00:00:00Z"
+            ]
+        );
+        assert!(filter_clauses(&json!({"received_after": "2026-02-30"})).is_err());
+        assert!(filter_clauses(
+            &json!({"received_after": "2026-03-02", "received_before": "2026-03-01"})
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn search_with_filters_is_refused() {
+        assert!(list_request(&json!({"search": "x", "is_read": true})).is_err());
+        assert!(list_request(&json!({"search": "x", "order_by": "received_asc"})).is_err());
+        let r = list_request(&json!({"search": "say \"hi\""})).unwrap();
+        assert!(r.query.contains(&("$search".into(), "\"say hi\"".into())));
+    }
+}

@@ -1,0 +1,84 @@
+//! specs/outlook.json: parses into the spec model, passes the meta-schema, and every action is
+//! written for agents (described params, no unknown params, examples that validate).
+
+use connector_core::ConnectorSpec;
+use serde_json::Value;
+
+fn spec_value() -> Value {
+    serde_json::from_str(connector_outlook::SPEC_JSON).expect("spec is JSON")
+}
+
+#[test]
+fn spec_parses_and_passes_the_meta_schema() {
+    let spec = ConnectorSpec::from_json(connector_outlook::SPEC_JSON).expect("spec parses");
+    assert_eq!(spec.name, "outlook");
+    let meta = ConnectorSpec::meta_schema();
+    let validator = jsonschema::validator_for(&meta).expect("meta-schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(&spec_value())
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
+#[test]
+fn every_action_is_described_strict_and_exemplified() {
+    let spec = ConnectorSpec::from_json(connector_outlook::SPEC_JSON).unwrap();
+    let mut actions = 0;
+    for (entity, e) in &spec.entities {
+        for (name, a) in &e.actions {
+            actions += 1;
+            let at = format!("{entity}.{name}");
+            assert!(
+                a.description.len() > 60,
+                "{at}: description too thin for an LLM"
+            );
+            assert_eq!(a.params["type"], "object", "{at}");
+            assert_eq!(a.params["additionalProperties"], false, "{at}");
+            for (p, schema) in a.params["properties"].as_object().unwrap() {
+                assert!(
+                    p.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                    "{at}.{p}: snake_case"
+                );
+                assert!(
+                    schema["description"].as_str().is_some_and(|d| d.len() > 10),
+                    "{at}.{p}: description"
+                );
+            }
+            assert!(!a.scopes.is_empty(), "{at}: scopes");
+            assert!(a.idempotent, "{at}: every reading action is safe to retry");
+            let v = jsonschema::validator_for(&a.params).unwrap_or_else(|e| panic!("{at}: {e}"));
+            jsonschema::validator_for(&a.result).unwrap_or_else(|e| panic!("{at} result: {e}"));
+            assert!(!a.examples.is_empty(), "{at}: examples");
+            for ex in &a.examples {
+                assert!(
+                    v.is_valid(&ex.params),
+                    "{at}: example {:?} does not validate",
+                    ex.description
+                );
+            }
+            let typo = serde_json::json!({"mesage_id": "x"});
+            assert!(
+                !v.is_valid(&typo),
+                "{at}: a misspelled param must be refused"
+            );
+        }
+    }
+    assert_eq!(actions, 11);
+}
+
+#[test]
+fn auth_accepts_an_access_token_or_a_refresh_token_with_tenant() {
+    let spec = ConnectorSpec::from_json(connector_outlook::SPEC_JSON).unwrap();
+    let f = &spec.auth.fields;
+    assert!(f["access_token"].secret && f["refresh_token"].secret && f["client_secret"].secret);
+    assert_eq!(f["tenant"].default.as_deref(), Some("common"));
+    assert_eq!(
+        f["token_url"].default.as_deref(),
+        Some(connector_outlook::token_url("common").as_str())
+    );
+    assert_eq!(
+        connector_outlook::token_url("contoso.onmicrosoft.com"),
+        "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
+    );
+}
