@@ -1,0 +1,197 @@
+//! users.getProfile, watch, stop, settings.sendAs, settings.filters, settings vacation.
+
+use serde_json::{json, Map, Value};
+
+use super::{ok, Cx, Reply};
+use crate::sandbox::error::{ApiError, ApiResult};
+
+pub(crate) fn profile(cx: &mut Cx<'_>) -> ApiResult<Reply> {
+    let u = cx.user();
+    ok(json!({
+        "emailAddress": u.email,
+        "messagesTotal": u.messages.len(),
+        "threadsTotal": u.threads.len(),
+        "historyId": u.history_id.to_string(),
+    }))
+}
+
+pub(crate) fn watch(cx: &mut Cx<'_>) -> ApiResult<Reply> {
+    let body = cx.body_json()?;
+    let topic = body.get("topicName").and_then(Value::as_str).unwrap_or("");
+    if !topic.starts_with("projects/") || !topic.contains("/topics/") {
+        return Err(ApiError::invalid_argument(
+            "Invalid topicName: expected projects/{project}/topics/{topic}",
+        ));
+    }
+    if let Some(b) = body.get("labelFilterBehavior").and_then(Value::as_str) {
+        if !["include", "exclude", "INCLUDE", "EXCLUDE"].contains(&b) {
+            return Err(ApiError::invalid_argument(format!(
+                "Invalid labelFilterBehavior: {b}"
+            )));
+        }
+    }
+    let expiration = chrono::Utc::now().timestamp_millis() + 7 * 86_400_000;
+    let u = cx.user_mut();
+    u.watch_expiration = Some(expiration);
+    ok(json!({"historyId": u.history_id.to_string(), "expiration": expiration.to_string()}))
+}
+
+pub(crate) fn stop(cx: &mut Cx<'_>) -> ApiResult<Reply> {
+    cx.user_mut().watch_expiration = None;
+    Ok(Reply::Empty)
+}
+
+pub(crate) fn send_as_list(cx: &mut Cx<'_>) -> ApiResult<Reply> {
+    ok(json!({"sendAs": cx.user().send_as}))
+}
+
+pub(crate) fn send_as_get(cx: &mut Cx<'_>) -> ApiResult<Reply> {
+    let e = cx.param(0);
+    let found = cx.user().send_as.iter().find(|s| {
+        s["sendAsEmail"]
+            .as_str()
+            .is_some_and(|x| x.eq_ignore_ascii_case(e))
+    });
+    ok(found.cloned().ok_or_else(ApiError::not_found)?)
+}
+
+pub(crate) fn filters_list(cx: &mut Cx<'_>) -> ApiResult<Reply> {
+    let f = &cx.user().filters;
+    ok(if f.is_empty() {
+        json!({})
+    } else {
+        json!({"filter": f})
+    })
+}
+
+pub(crate) fn filters_get(cx: &mut Cx<'_>) -> ApiResult<Reply> {
+    let id = cx.param(0);
+    ok(cx
+        .user()
+        .filters
+        .iter()
+        .find(|f| f["id"] == id)
+        .cloned()
+        .ok_or_else(ApiError::not_found)?)
+}
+
+const CRITERIA: &[&str] = &[
+    "from",
+    "to",
+    "subject",
+    "query",
+    "negatedQuery",
+    "hasAttachment",
+    "excludeChats",
+    "size",
+    "sizeComparison",
+];
+const ACTION: &[&str] = &["addLabelIds", "removeLabelIds", "forward"];
+
+fn pick(v: Option<&Value>, keys: &[&str], what: &str) -> ApiResult<Map<String, Value>> {
+    let mut out = Map::new();
+    if let Some(obj) = v {
+        let obj = obj
+            .as_object()
+            .ok_or_else(|| ApiError::invalid_argument(format!("Invalid filter {what}")))?;
+        for (k, val) in obj {
+            if !keys.contains(&k.as_str()) {
+                return Err(ApiError::invalid_argument(format!(
+                    "Invalid JSON payload received. Unknown name \"{k}\" at 'filter.{what}'"
+                )));
+            }
+            out.insert(k.clone(), val.clone());
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn filters_create(cx: &mut Cx<'_>) -> ApiResult<Reply> {
+    let body = cx.body_json()?;
+    let criteria = pick(body.get("criteria"), CRITERIA, "criteria")?;
+    let action = pick(body.get("action"), ACTION, "action")?;
+    if criteria.is_empty() {
+        return Err(ApiError::invalid_argument(
+            "Filter doesn't have any criteria",
+        ));
+    }
+    if action.is_empty() {
+        return Err(ApiError::invalid_argument(
+            "Filter doesn't have any actions",
+        ));
+    }
+    if action
+        .get("forward")
+        .is_some_and(|f| f.as_str().is_some_and(|s| !s.is_empty()))
+    {
+        return Err(ApiError::failed_precondition(
+            "Forwarding address is not verified: add and verify it first",
+        ));
+    }
+    for key in ["addLabelIds", "removeLabelIds"] {
+        for l in super::str_list(&Value::Object(action.clone()), key) {
+            if !cx.user().label_exists(&l) {
+                return Err(ApiError::invalid_argument(format!(
+                    "Invalid label {l} in AddLabelIds"
+                )));
+            }
+        }
+    }
+    let u = cx.user_mut();
+    let id = format!("ANe1Bm{:010}", u.next_filter);
+    u.next_filter += 1;
+    let f = json!({"id": id, "criteria": criteria, "action": action});
+    u.filters.push(f.clone());
+    ok(f)
+}
+
+pub(crate) fn filters_delete(cx: &mut Cx<'_>) -> ApiResult<Reply> {
+    let id = cx.param(0).to_string();
+    let u = cx.user_mut();
+    let before = u.filters.len();
+    u.filters.retain(|f| f["id"] != id.as_str());
+    if u.filters.len() == before {
+        return Err(ApiError::not_found());
+    }
+    Ok(Reply::Empty)
+}
+
+pub(crate) fn vacation_get(cx: &mut Cx<'_>) -> ApiResult<Reply> {
+    ok(cx.user().vacation.clone())
+}
+
+const VACATION: &[&str] = &[
+    "enableAutoReply",
+    "responseSubject",
+    "responseBodyPlainText",
+    "responseBodyHtml",
+    "restrictToContacts",
+    "restrictToDomain",
+    "startTime",
+    "endTime",
+];
+
+pub(crate) fn vacation_update(cx: &mut Cx<'_>) -> ApiResult<Reply> {
+    let body = cx.body_json()?;
+    let obj = pick(Some(&body), VACATION, "vacation")?;
+    if let (Some(s), Some(e)) = (obj.get("startTime"), obj.get("endTime")) {
+        let n = |v: &Value| {
+            v.as_str()
+                .and_then(|s| s.parse::<i64>().ok())
+                .or_else(|| v.as_i64())
+        };
+        if let (Some(s), Some(e)) = (n(s), n(e)) {
+            if e < s {
+                return Err(ApiError::invalid_argument(
+                    "Invalid vacation: endTime before startTime",
+                ));
+            }
+        }
+    }
+    let mut v = Value::Object(obj);
+    if v.get("enableAutoReply").is_none() {
+        v["enableAutoReply"] = json!(false);
+    }
+    cx.user_mut().vacation = v.clone();
+    ok(v)
+}

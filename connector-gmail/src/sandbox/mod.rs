@@ -1,0 +1,397 @@
+//! An in-memory emulator of the Gmail API over real HTTP, for tests, demos and benchmarks.
+//!
+//! It serves the paths of `https://gmail.googleapis.com` (`/gmail/v1/users/{userId}/...`), the
+//! batch endpoint (`/batch/gmail/v1` and `/batch`), upload paths (`/upload/gmail/v1/...`) and a
+//! Google-shaped token endpoint (`/token`). State lives in memory; see [`GmailSandbox`].
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use connector_gmail::sandbox::{GmailSandbox, SandboxConfig};
+//! let sb = GmailSandbox::start(SandboxConfig::default())?;
+//! let url = format!("{}/gmail/v1/users/me/profile", sb.base_url());
+//! # let _ = url; Ok(()) }
+//! ```
+
+mod api;
+mod auth;
+mod batch;
+mod error;
+mod faults;
+mod mime;
+mod multipart;
+mod router;
+mod search;
+mod seed;
+mod server;
+mod store;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+
+pub use auth::expand_scope;
+pub use faults::{Fault, FaultKind};
+
+use auth::{Auth, Grant, Quota};
+use store::Store;
+
+/// Which mailbox content the emulator starts with.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Seed {
+    /// A realistic mailbox for `ada@example.com` and `grace@example.com`.
+    #[default]
+    Demo,
+    /// `n` synthetic messages for `ada@example.com` (plus an empty `grace@example.com`).
+    Count(usize),
+    /// Both users, no messages.
+    Empty,
+}
+
+impl FromStr for Seed {
+    type Err = String;
+    /// `demo`, `empty` or a number.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "demo" => Ok(Seed::Demo),
+            "empty" => Ok(Seed::Empty),
+            n => n
+                .parse()
+                .map(Seed::Count)
+                .map_err(|_| format!("seed must be demo, empty or a number, not {n:?}")),
+        }
+    }
+}
+
+/// An accepted bearer token: `TOKEN=user:scope,scope` (scopes may be short, e.g.
+/// `gmail.readonly`, or full URLs).
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenRule {
+    pub token: String,
+    pub user: String,
+    /// Full scope URLs.
+    pub scopes: Vec<String>,
+}
+
+impl TokenRule {
+    pub fn new(token: impl Into<String>, user: impl Into<String>, scopes: &[&str]) -> Self {
+        Self {
+            token: token.into(),
+            user: user.into(),
+            scopes: scopes.iter().map(|s| expand_scope(s)).collect(),
+        }
+    }
+}
+
+impl fmt::Debug for TokenRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenRule")
+            .field("token", &"[redacted]")
+            .field("user", &self.user)
+            .field("scopes", &self.scopes)
+            .finish()
+    }
+}
+
+impl FromStr for TokenRule {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (token, rest) = s.split_once('=').ok_or("expected TOKEN=user:scope,scope")?;
+        let (user, scopes) = rest
+            .split_once(':')
+            .ok_or("expected TOKEN=user:scope,scope")?;
+        if token.is_empty() || !user.contains('@') {
+            return Err("expected TOKEN=user@domain:scope,scope".into());
+        }
+        let scopes: Vec<&str> = scopes.split(',').filter(|s| !s.trim().is_empty()).collect();
+        Ok(TokenRule::new(token, user, &scopes))
+    }
+}
+
+/// How to start the emulator.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// Default `127.0.0.1:0` (a free port).
+    pub bind: SocketAddr,
+    pub seed: Seed,
+    /// Empty: any non-empty bearer token is `ada@example.com` with every scope.
+    pub tokens: Vec<TokenRule>,
+    /// Per-user quota of 15,000 units per minute (on by default).
+    pub quotas: bool,
+    /// The token endpoint returns a new refresh token on every refresh and revokes the old one.
+    pub rotate_refresh_tokens: bool,
+    /// Delay added before every answer.
+    pub latency: Option<Duration>,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            seed: Seed::Demo,
+            tokens: Vec::new(),
+            quotas: true,
+            rotate_refresh_tokens: false,
+            latency: None,
+        }
+    }
+}
+
+/// Request counters. Every key of `by_method` is a discovery method id without the
+/// `gmail.users.` prefix (`messages.get`, `getProfile`, ...), counting direct and batched calls.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Every HTTP request received (API, batch, upload, token).
+    pub http_requests: u64,
+    /// API method calls, including each part of a batch.
+    pub api_calls: u64,
+    pub by_method: BTreeMap<String, u64>,
+    pub batch_requests: u64,
+    pub batch_parts: u64,
+    pub token_requests: u64,
+    pub upload_requests: u64,
+    /// Calls answered 429/403 by the quota.
+    pub rate_limited: u64,
+    pub faults_triggered: u64,
+}
+
+/// One stored message as the tests see it.
+#[derive(Debug, Clone)]
+pub struct MessageSnapshot {
+    pub id: String,
+    pub thread_id: String,
+    pub label_ids: Vec<String>,
+    pub raw: Bytes,
+    pub internal_date: i64,
+    pub history_id: u64,
+}
+
+/// A user's mailbox at one moment.
+#[derive(Debug, Clone)]
+pub struct MailboxSnapshot {
+    pub email: String,
+    /// Newest first.
+    pub messages: Vec<MessageSnapshot>,
+    /// draft id -> message id.
+    pub drafts: BTreeMap<String, String>,
+    /// user label id -> name.
+    pub labels: BTreeMap<String, String>,
+    pub history_id: u64,
+}
+
+impl MailboxSnapshot {
+    pub fn message(&self, id: &str) -> Option<&MessageSnapshot> {
+        self.messages.iter().find(|m| m.id == id)
+    }
+}
+
+pub(crate) struct Inner {
+    pub store: Mutex<Store>,
+    pub auth: Mutex<Auth>,
+    pub quota: Mutex<Quota>,
+    pub stats: Mutex<Stats>,
+    pub faults: Mutex<Vec<Fault>>,
+    pub latency: Mutex<Option<Duration>>,
+    pub uploads: Mutex<HashMap<String, server::PendingUpload>>,
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A running emulator. Dropping it stops the server.
+pub struct GmailSandbox {
+    inner: Arc<Inner>,
+    addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl fmt::Debug for GmailSandbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GmailSandbox")
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
+impl Drop for GmailSandbox {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The default user of every emulator.
+pub const DEFAULT_USER: &str = "ada@example.com";
+
+impl GmailSandbox {
+    /// Binds `cfg.bind` and serves on a Tokio task. Must be called inside a Tokio runtime.
+    pub fn start(cfg: SandboxConfig) -> std::io::Result<GmailSandbox> {
+        let mut store = Store::default();
+        seed::seed(&mut store, &cfg.seed);
+        let mut rules = HashMap::new();
+        for r in &cfg.tokens {
+            store.ensure_user(&r.user);
+            rules.insert(
+                r.token.clone(),
+                Grant {
+                    user: r.user.to_ascii_lowercase(),
+                    scopes: Some(r.scopes.clone()),
+                },
+            );
+        }
+        let inner = Arc::new(Inner {
+            store: Mutex::new(store),
+            auth: Mutex::new(Auth::new(DEFAULT_USER, rules, cfg.rotate_refresh_tokens)),
+            quota: Mutex::new(Quota::new(cfg.quotas)),
+            stats: Mutex::new(Stats::default()),
+            faults: Mutex::new(Vec::new()),
+            latency: Mutex::new(cfg.latency),
+            uploads: Mutex::new(HashMap::new()),
+        });
+        let listener = std::net::TcpListener::bind(cfg.bind)?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        let task = tokio::spawn(server::serve(listener, inner.clone(), addr));
+        Ok(GmailSandbox { inner, addr, task })
+    }
+
+    /// `http://127.0.0.1:PORT` (the API lives under `/gmail/v1/...`).
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `{base}/token`.
+    pub fn token_url(&self) -> String {
+        format!("{}/token", self.base_url())
+    }
+
+    /// A refresh token the token endpoint accepts, for `user` with `scopes` (short or full).
+    pub fn issue_refresh_token(&self, user: &str, scopes: &[&str]) -> String {
+        lock(&self.inner.store).ensure_user(user);
+        lock(&self.inner.auth).issue_refresh(user, scopes.iter().map(|s| expand_scope(s)).collect())
+    }
+
+    /// Revokes a refresh token (the token endpoint then answers `invalid_grant`).
+    pub fn revoke_refresh_token(&self, token: &str) -> bool {
+        lock(&self.inner.auth).revoke_refresh(token)
+    }
+
+    /// Invalidates every access token issued so far (next use answers 401).
+    pub fn expire_access_tokens(&self) {
+        lock(&self.inner.auth).expire_access_tokens();
+    }
+
+    pub fn stats(&self) -> Stats {
+        lock(&self.inner.stats).clone()
+    }
+
+    pub fn reset_stats(&self) {
+        *lock(&self.inner.stats) = Stats::default();
+    }
+
+    /// Switches the per-user quota on or off (and forgets usage).
+    pub fn set_quotas(&self, on: bool) {
+        let mut q = lock(&self.inner.quota);
+        q.enabled = on;
+        q.reset();
+    }
+
+    /// Test hook: a quota of `units` per `window` (default 15,000 per 60 s); forgets usage.
+    pub fn set_quota_limit(&self, units: u32, window: Duration) {
+        let mut q = lock(&self.inner.quota);
+        q.limit = units;
+        q.window = window;
+        q.reset();
+    }
+
+    /// Answer quota excess with 403 `userRateLimitExceeded` instead of 429.
+    pub fn set_quota_forbidden(&self, forbidden: bool) {
+        lock(&self.inner.quota).forbidden = forbidden;
+    }
+
+    /// Delay added before every answer (None: none).
+    pub fn set_latency(&self, latency: Option<Duration>) {
+        *lock(&self.inner.latency) = latency;
+    }
+
+    /// Adds a fault; faults match by HTTP method and path substring, in order.
+    pub fn inject_fault(&self, fault: Fault) {
+        lock(&self.inner.faults).push(fault);
+    }
+
+    pub fn clear_faults(&self) {
+        lock(&self.inner.faults).clear();
+    }
+
+    /// Users known to the emulator.
+    pub fn users(&self) -> Vec<String> {
+        lock(&self.inner.store).users.keys().cloned().collect()
+    }
+
+    /// The user's mailbox (messages newest first), or None for an unknown user.
+    pub fn mailbox(&self, user: &str) -> Option<MailboxSnapshot> {
+        let store = lock(&self.inner.store);
+        let u = store.user(user).ok()?;
+        Some(MailboxSnapshot {
+            email: u.email.clone(),
+            messages: u
+                .newest_first()
+                .map(|m| MessageSnapshot {
+                    id: m.id.clone(),
+                    thread_id: m.thread_id.clone(),
+                    label_ids: m.labels.clone(),
+                    raw: m.raw.clone(),
+                    internal_date: m.internal_date,
+                    history_id: m.history_id,
+                })
+                .collect(),
+            drafts: u.drafts.clone(),
+            labels: u
+                .labels
+                .values()
+                .map(|l| (l.id.clone(), l.name.clone()))
+                .collect(),
+            history_id: u.history_id,
+        })
+    }
+
+    /// Stores a raw RFC 822 message for `user` (creating the user), recording history like
+    /// messages.insert. Returns the message id.
+    pub fn insert_message(&self, user: &str, raw: &[u8], label_ids: &[&str]) -> String {
+        let labels: Vec<String> = label_ids.iter().map(|s| s.to_string()).collect();
+        lock(&self.inner.store).add_raw(
+            user,
+            Bytes::copy_from_slice(raw),
+            &labels,
+            None,
+            None,
+            true,
+        )
+    }
+
+    /// The user's current historyId (0 for an unknown user).
+    pub fn history_id(&self, user: &str) -> u64 {
+        lock(&self.inner.store)
+            .user(user)
+            .map(|u| u.history_id)
+            .unwrap_or(0)
+    }
+
+    /// Drops history before `history_id`: history.list with an older start id answers 404.
+    pub fn expire_history_before(&self, user: &str, history_id: u64) {
+        let mut store = lock(&self.inner.store);
+        if let Ok(u) = store.user_mut(user) {
+            u.history_floor = history_id;
+            u.history.retain(|r| r.id >= history_id);
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! Just enough MIME multipart for batch (`multipart/mixed`) and uploads (`multipart/related`).
+
+/// The `boundary` parameter of a Content-Type value.
+pub(crate) fn boundary(content_type: &str) -> Option<String> {
+    content_type.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.trim().split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("boundary")
+            .then(|| v.trim().trim_matches('"').to_string())
+    })
+}
+
+/// One body part: header fields and content.
+pub(crate) struct Part<'a> {
+    pub headers: Vec<(String, String)>,
+    pub body: &'a [u8],
+}
+
+impl Part<'_> {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    if needle.is_empty() || hay.len() < needle.len() {
+        return None;
+    }
+    (from..=hay.len() - needle.len()).find(|&i| &hay[i..i + needle.len()] == needle)
+}
+
+/// Splits head and body at the first empty line (CRLF or LF).
+pub(crate) fn split_head(data: &[u8]) -> (&[u8], &[u8]) {
+    if let Some(rest) = data
+        .strip_prefix(b"\r\n")
+        .or_else(|| data.strip_prefix(b"\n"))
+    {
+        return (&[], rest);
+    }
+    let crlf = find(data, b"\r\n\r\n", 0).map(|p| (p, p + 4));
+    let lf = find(data, b"\n\n", 0).map(|p| (p, p + 2));
+    let cut = match (crlf, lf) {
+        (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+        (a, b) => a.or(b),
+    };
+    match cut {
+        Some((h, b)) => (&data[..h], &data[b..]),
+        None => (data, &[]),
+    }
+}
+
+/// Parses `Name: value` lines with folding.
+pub(crate) fn parse_headers(head: &[u8]) -> Vec<(String, String)> {
+    let text = String::from_utf8_lossy(head);
+    let mut out: Vec<(String, String)> = Vec::new();
+    for line in text.split('\n').map(|l| l.trim_end_matches('\r')) {
+        if line.starts_with([' ', '\t']) {
+            if let Some(last) = out.last_mut() {
+                last.1.push(' ');
+                last.1.push_str(line.trim());
+            }
+        } else if let Some((k, v)) = line.split_once(':') {
+            out.push((k.trim().to_string(), v.trim().to_string()));
+        }
+    }
+    out
+}
+
+/// The parts between `--boundary` delimiters (preamble and epilogue dropped).
+pub(crate) fn split<'a>(body: &'a [u8], boundary: &str) -> Vec<Part<'a>> {
+    let delim = format!("--{boundary}").into_bytes();
+    let mut parts = Vec::new();
+    let Some(mut pos) = find(body, &delim, 0) else {
+        return parts;
+    };
+    loop {
+        let after = pos + delim.len();
+        if body[after..].starts_with(b"--") {
+            break;
+        }
+        let Some(next) = find(body, &delim, after) else {
+            break;
+        };
+        let mut chunk = &body[after..next];
+        // Drop the rest of the delimiter line and the CRLF that belongs to the next delimiter.
+        if let Some(nl) = chunk.iter().position(|b| *b == b'\n') {
+            chunk = &chunk[nl + 1..];
+        }
+        if chunk.ends_with(b"\r\n") {
+            chunk = &chunk[..chunk.len() - 2];
+        } else if chunk.ends_with(b"\n") {
+            chunk = &chunk[..chunk.len() - 1];
+        }
+        let (head, content) = split_head(chunk);
+        parts.push(Part {
+            headers: parse_headers(head),
+            body: content,
+        });
+        pos = next;
+    }
+    parts
+}
