@@ -188,6 +188,21 @@ pub(crate) fn vacation_update(cx: &mut Cx<'_>) -> ApiResult<Reply> {
             }
         }
     }
+    let mut obj = obj;
+    for key in ["startTime", "endTime"] {
+        match obj.get(key) {
+            Some(Value::Number(n)) => {
+                let s = n.to_string();
+                obj.insert(key.into(), json!(s));
+            }
+            Some(Value::String(s)) if s.parse::<i64>().is_err() => {
+                return Err(ApiError::invalid_argument(format!(
+                    "Invalid value for int64: {s}"
+                )));
+            }
+            _ => {}
+        }
+    }
     let mut v = Value::Object(obj);
     if v.get("enableAutoReply").is_none() {
         v["enableAutoReply"] = json!(false);

@@ -1,0 +1,736 @@
+//! Writing through the Gmail emulator: send and delivery between emulated users, threads,
+//! uploads (multipart, resumable), labels, drafts, batch limits, watch, and fault injection.
+
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::URL_SAFE;
+use base64::Engine;
+use connector_gmail::sandbox::{Fault, FaultKind, GmailSandbox, SandboxConfig, Seed};
+use serde_json::{json, Value};
+
+const API: &str = "/gmail/v1/users/me";
+
+fn start() -> GmailSandbox {
+    GmailSandbox::start(SandboxConfig {
+        seed: Seed::Demo,
+        quotas: false,
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+async fn call(
+    sb: &GmailSandbox,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut rb = reqwest::Client::new()
+        .request(method.parse().unwrap(), format!("{}{path}", sb.base_url()))
+        .bearer_auth(token);
+    if let Some(b) = body {
+        rb = rb.json(&b);
+    }
+    let r = rb.send().await.unwrap();
+    let s = r.status().as_u16();
+    let t = r.text().await.unwrap();
+    (s, serde_json::from_str(&t).unwrap_or(Value::Null))
+}
+
+fn b64(s: &str) -> String {
+    URL_SAFE.encode(s.replace('\n', "\r\n"))
+}
+
+fn raw_of(sb: &GmailSandbox, user: &str, id: &str) -> String {
+    String::from_utf8_lossy(&sb.mailbox(user).unwrap().message(id).unwrap().raw).into_owned()
+}
+
+/// A token for grace: with no rules, every bearer is ada, so issue one through the token endpoint.
+async fn grace_token(sb: &GmailSandbox) -> String {
+    let rt = sb.issue_refresh_token("grace@example.com", &["https://mail.google.com/"]);
+    let v: Value = reqwest::Client::new()
+        .post(sb.token_url())
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt.as_str()),
+            ("client_id", "c"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["access_token"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn send_lands_in_sent_and_in_the_recipients_inbox_and_replies_join_the_thread() {
+    let sb = start();
+    let grace_before = sb.history_id("grace@example.com");
+    let msg = "From: Ada Lovelace <ada@example.com>\nTo: Grace Hopper <grace@example.com>\nBcc: secret@example.com\nSubject: Engines\nMessage-ID: <engines-1@example.com>\n\nShall we talk about engines?\n";
+    let (s, sent) = call(
+        &sb,
+        "t",
+        "POST",
+        &format!("{API}/messages/send"),
+        Some(json!({"raw": b64(msg)})),
+    )
+    .await;
+    assert_eq!(s, 200, "{sent}");
+    assert_eq!(sent["labelIds"], json!(["SENT"]));
+    let ada = sb.mailbox("ada@example.com").unwrap();
+    assert!(ada.message(sent["id"].as_str().unwrap()).is_some());
+
+    let grace = sb.mailbox("grace@example.com").unwrap();
+    let got = grace
+        .messages
+        .iter()
+        .find(|m| String::from_utf8_lossy(&m.raw).contains("<engines-1@example.com>"))
+        .expect("delivered");
+    assert!(got.label_ids.contains(&"INBOX".into()) && got.label_ids.contains(&"UNREAD".into()));
+    assert!(
+        !String::from_utf8_lossy(&got.raw).contains("secret@example.com"),
+        "Bcc is not delivered"
+    );
+    assert!(raw_of(&sb, "ada@example.com", sent["id"].as_str().unwrap())
+        .contains("Bcc: secret@example.com"));
+    assert!(sb.history_id("grace@example.com") > grace_before);
+
+    // Grace replies with References: it joins the thread in both mailboxes.
+    let gt = grace_token(&sb).await;
+    let reply = "To: ada@example.com\nSubject: Re: Engines\nIn-Reply-To: <engines-1@example.com>\nReferences: <engines-1@example.com>\n\nYes, Tuesday.\n";
+    let (s, r) = call(
+        &sb,
+        &gt,
+        "POST",
+        &format!("{API}/messages/send"),
+        Some(json!({"raw": b64(reply), "threadId": got.thread_id})),
+    )
+    .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["threadId"], got.thread_id.as_str());
+    let (_, thread) = call(
+        &sb,
+        "t",
+        "GET",
+        &format!(
+            "{API}/threads/{}?format=minimal",
+            sent["threadId"].as_str().unwrap()
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(thread["messages"].as_array().unwrap().len(), 2, "{thread}");
+    let reply_in_ada = &thread["messages"][1];
+    assert!(reply_in_ada["labelIds"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("INBOX")));
+    let reply_raw = raw_of(&sb, "ada@example.com", reply_in_ada["id"].as_str().unwrap());
+    assert!(
+        reply_raw.contains("From: Grace Hopper <grace@example.com>"),
+        "From added by the service"
+    );
+    assert!(
+        reply_raw.contains("Message-ID: <"),
+        "Message-ID added by the service"
+    );
+}
+
+#[tokio::test]
+async fn from_must_be_a_verified_alias_else_the_primary_address_is_used() {
+    let sb = start();
+    let alias =
+        "From: Ada <ada.lovelace@analytical.example>\nTo: someone@example.net\nSubject: a\n\nx\n";
+    let (_, v) = call(
+        &sb,
+        "t",
+        "POST",
+        &format!("{API}/messages/send"),
+        Some(json!({"raw": b64(alias)})),
+    )
+    .await;
+    assert!(raw_of(&sb, "ada@example.com", v["id"].as_str().unwrap())
+        .contains("From: Ada <ada.lovelace@analytical.example>"));
+    let spoof = "From: Mallory <mallory@example.net>\nTo: someone@example.net\nSubject: a\n\nx\n";
+    let (_, v) = call(
+        &sb,
+        "t",
+        "POST",
+        &format!("{API}/messages/send"),
+        Some(json!({"raw": b64(spoof)})),
+    )
+    .await;
+    let raw = raw_of(&sb, "ada@example.com", v["id"].as_str().unwrap());
+    assert!(raw.contains("From: Ada Lovelace <ada@example.com>") && !raw.contains("mallory"));
+    let (s, e) = call(
+        &sb,
+        "t",
+        "POST",
+        &format!("{API}/messages/send"),
+        Some(json!({"raw": b64("Subject: nobody\n\nx\n")})),
+    )
+    .await;
+    assert_eq!(
+        (s, e["error"]["errors"][0]["reason"].as_str()),
+        (400, Some("invalidArgument"))
+    );
+}
+
+fn related(meta: &Value, message: &[u8]) -> (String, Vec<u8>) {
+    let mut body = format!("--bnd\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n{meta}\r\n--bnd\r\nContent-Type: message/rfc822\r\n\r\n").into_bytes();
+    body.extend_from_slice(message);
+    body.extend_from_slice(b"\r\n--bnd--\r\n");
+    ("multipart/related; boundary=bnd".into(), body)
+}
+
+fn big_message(size: usize) -> Vec<u8> {
+    let mut m =
+        b"To: grace@example.com\r\nSubject: big\r\nContent-Type: text/plain\r\n\r\n".to_vec();
+    while m.len() < size {
+        m.extend_from_slice(
+            b"0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz\r\n",
+        );
+    }
+    m
+}
+
+#[tokio::test]
+async fn multipart_upload_sends_ten_megabytes_and_refuses_over_35_mib() {
+    let sb = start();
+    let http = reqwest::Client::new();
+    let msg = big_message(10 * 1024 * 1024);
+    let (ct, body) = related(&json!({}), &msg);
+    let r = http
+        .post(format!(
+            "{}/upload/gmail/v1/users/me/messages/send?uploadType=multipart",
+            sb.base_url()
+        ))
+        .bearer_auth("t")
+        .header("content-type", ct)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    let stored = sb
+        .mailbox("ada@example.com")
+        .unwrap()
+        .message(v["id"].as_str().unwrap())
+        .unwrap()
+        .raw
+        .len();
+    assert!(
+        stored >= msg.len(),
+        "the whole message was stored ({stored} bytes)"
+    );
+    assert_eq!(sb.stats().upload_requests, 1);
+
+    let too_big = big_message(35 * 1024 * 1024 + 1);
+    let (ct, body) = related(&json!({}), &too_big);
+    let r = http
+        .post(format!(
+            "{}/upload/gmail/v1/users/me/messages/send?uploadType=multipart",
+            sb.base_url()
+        ))
+        .bearer_auth("t")
+        .header("content-type", ct)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let big_ones = sb
+        .mailbox("grace@example.com")
+        .unwrap()
+        .messages
+        .iter()
+        .filter(|m| m.raw.len() > 1024 * 1024)
+        .count();
+    assert_eq!(big_ones, 1, "only the 10 MB message was delivered");
+}
+
+#[tokio::test]
+async fn resumable_upload_in_one_piece_and_in_chunks() {
+    let sb = start();
+    let http = reqwest::Client::new();
+    let msg = b"To: grace@example.com\r\nSubject: resumable\r\n\r\nhello in pieces\r\n".to_vec();
+    for chunked in [false, true] {
+        let r = http
+            .post(format!(
+                "{}/upload/gmail/v1/users/me/messages/send?uploadType=resumable",
+                sb.base_url()
+            ))
+            .bearer_auth("t")
+            .header("x-upload-content-type", "message/rfc822")
+            .header("x-upload-content-length", msg.len().to_string())
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let location = r.headers()["location"].to_str().unwrap().to_string();
+        assert!(location.starts_with(&sb.base_url()));
+        let resp = if chunked {
+            let (a, b) = msg.split_at(10);
+            let r1 = http
+                .put(&location)
+                .header("content-range", format!("bytes 0-9/{}", msg.len()))
+                .body(a.to_vec())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r1.status(), 308);
+            assert_eq!(r1.headers()["range"], "bytes=0-9");
+            http.put(&location)
+                .header(
+                    "content-range",
+                    format!("bytes 10-{}/{}", msg.len() - 1, msg.len()),
+                )
+                .body(b.to_vec())
+                .send()
+                .await
+                .unwrap()
+        } else {
+            http.put(&location)
+                .bearer_auth("t")
+                .body(msg.clone())
+                .send()
+                .await
+                .unwrap()
+        };
+        assert_eq!(resp.status(), 200);
+        let v: Value = resp.json().await.unwrap();
+        assert!(
+            raw_of(&sb, "ada@example.com", v["id"].as_str().unwrap()).contains("hello in pieces")
+        );
+    }
+    let r = http
+        .post(format!(
+            "{}/upload/gmail/v1/users/me/messages/send?uploadType=resumable",
+            sb.base_url()
+        ))
+        .bearer_auth("t")
+        .header("x-upload-content-length", (36 * 1024 * 1024).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+}
+
+#[tokio::test]
+async fn batch_modify_and_delete_limits_and_effects() {
+    let sb = start();
+    let ids: Vec<String> = sb
+        .mailbox("ada@example.com")
+        .unwrap()
+        .messages
+        .iter()
+        .map(|m| m.id.clone())
+        .take(3)
+        .collect();
+    let (s, _) = call(
+        &sb,
+        "t",
+        "POST",
+        &format!("{API}/messages/batchModify"),
+        Some(json!({"ids": ids, "addLabelIds": ["Label_2"], "removeLabelIds": ["UNREAD"]})),
+    )
+    .await;
+    assert_eq!(s, 204);
+    let mb = sb.mailbox("ada@example.com").unwrap();
+    for id in &ids {
+        let m = mb.message(id).unwrap();
+        assert!(m.label_ids.contains(&"Label_2".into()) && !m.label_ids.contains(&"UNREAD".into()));
+    }
+    let too_many: Vec<String> = (0..1001).map(|i| format!("{i:016x}")).collect();
+    let (s, _) = call(
+        &sb,
+        "t",
+        "POST",
+        &format!("{API}/messages/batchModify"),
+        Some(json!({"ids": too_many, "addLabelIds": ["STARRED"]})),
+    )
+    .await;
+    assert_eq!(s, 400);
+    let (s, _) = call(
+        &sb,
+        "t",
+        "POST",
+        &format!("{API}/messages/batchDelete"),
+        Some(json!({"ids": too_many})),
+    )
+    .await;
+    assert_eq!(s, 400);
+    let (s, _) = call(
+        &sb,
+        "t",
+        "POST",
+        &format!("{API}/messages/batchModify"),
+        Some(json!({"ids": ids, "addLabelIds": ["Label_404"]})),
+    )
+    .await;
+    assert_eq!(s, 400, "unknown labels are refused");
+    let (s, _) = call(
+        &sb,
+        "t",
+        "POST",
+        &format!("{API}/messages/batchDelete"),
+        Some(json!({"ids": ids})),
+    )
+    .await;
+    assert_eq!(s, 204);
+    let mb = sb.mailbox("ada@example.com").unwrap();
+    assert!(ids.iter().all(|id| mb.message(id).is_none()));
+}
+
+#[tokio::test]
+async fn labels_lifecycle_and_counts() {
+    let sb = start();
+    let (s, l) = call(
+        &sb,
+        "t",
+        "POST",
+        &format!("{API}/labels"),
+        Some(json!({"name": "Receipts"})),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let lid = l["id"].as_str().unwrap().to_string();
+    let (s, _) = call(
+        &sb,
+        "t",
+        "POST",
+        &format!("{API}/labels"),
+        Some(json!({"name": "receipts"})),
+    )
+    .await;
+    assert_eq!(s, 409, "names are unique regardless of case");
+    let id = sb.mailbox("ada@example.com").unwrap().messages[0]
+        .id
+        .clone();
+    call(
+        &sb,
+        "t",
+        "POST",
+        &format!("{API}/messages/{id}/modify"),
+        Some(json!({"addLabelIds": [lid]})),
+    )
+    .await;
+    let (_, got) = call(&sb, "t", "GET", &format!("{API}/labels/{lid}"), None).await;
+    assert_eq!(got["messagesTotal"], 1);
+    let (_, p) = call(
+        &sb,
+        "t",
+        "PATCH",
+        &format!("{API}/labels/{lid}"),
+        Some(json!({"name": "Receipts/2026"})),
+    )
+    .await;
+    assert_eq!(
+        (p["name"].as_str(), p["labelListVisibility"].as_str()),
+        (Some("Receipts/2026"), Some("labelShow"))
+    );
+    let (_, u) = call(
+        &sb,
+        "t",
+        "PUT",
+        &format!("{API}/labels/{lid}"),
+        Some(json!({"name": "Bills"})),
+    )
+    .await;
+    assert_eq!(
+        (u["name"].as_str(), u.get("labelListVisibility")),
+        (Some("Bills"), None),
+        "update replaces"
+    );
+    let (s, _) = call(
+        &sb,
+        "t",
+        "PUT",
+        &format!("{API}/labels/INBOX"),
+        Some(json!({"name": "x"})),
+    )
+    .await;
+    assert_eq!(s, 400);
+    let (s, _) = call(&sb, "t", "DELETE", &format!("{API}/labels/{lid}"), None).await;
+    assert_eq!(s, 204);
+    assert!(!sb
+        .mailbox("ada@example.com")
+        .unwrap()
+        .message(&id)
+        .unwrap()
+        .label_ids
+        .contains(&lid));
+    let (s, _) = call(&sb, "t", "GET", &format!("{API}/labels/{lid}"), None).await;
+    assert_eq!(s, 404);
+}
+
+#[tokio::test]
+async fn drafts_create_update_send() {
+    let sb = start();
+    let (_, d) = call(
+        &sb,
+        "t",
+        "POST",
+        &format!("{API}/drafts"),
+        Some(json!({"message": {"raw": b64("To: grace@example.com\nSubject: plan\n\nv1\n")}})),
+    )
+    .await;
+    let did = d["id"].as_str().unwrap().to_string();
+    assert_eq!(d["message"]["labelIds"], json!(["DRAFT"]));
+    let (_, u) = call(
+        &sb,
+        "t",
+        "PUT",
+        &format!("{API}/drafts/{did}"),
+        Some(json!({"message": {"raw": b64("To: grace@example.com\nSubject: plan\n\nv2\n")}})),
+    )
+    .await;
+    assert_eq!(u["id"], did.as_str());
+    assert_ne!(
+        u["message"]["id"], d["message"]["id"],
+        "a new message replaces the old one"
+    );
+    assert!(sb
+        .mailbox("ada@example.com")
+        .unwrap()
+        .message(d["message"]["id"].as_str().unwrap())
+        .is_none());
+    let (s, sent) = call(
+        &sb,
+        "t",
+        "POST",
+        &format!("{API}/drafts/send"),
+        Some(json!({"id": did})),
+    )
+    .await;
+    assert_eq!(s, 200, "{sent}");
+    assert_eq!(sent["labelIds"], json!(["SENT"]));
+    assert!(raw_of(&sb, "ada@example.com", sent["id"].as_str().unwrap()).contains("v2"));
+    let mb = sb.mailbox("ada@example.com").unwrap();
+    assert!(!mb.drafts.contains_key(&did));
+    let (s, _) = call(&sb, "t", "GET", &format!("{API}/drafts/{did}"), None).await;
+    assert_eq!(s, 404);
+    let grace = sb.mailbox("grace@example.com").unwrap();
+    assert!(grace
+        .messages
+        .iter()
+        .any(|m| String::from_utf8_lossy(&m.raw).contains("v2")));
+}
+
+#[tokio::test]
+async fn watch_settings_and_filters() {
+    let sb = start();
+    let (s, w) = call(
+        &sb,
+        "t",
+        "POST",
+        &format!("{API}/watch"),
+        Some(json!({"topicName": "projects/p/topics/mail", "labelIds": ["INBOX"]})),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        w["historyId"],
+        json!(sb.history_id("ada@example.com").to_string())
+    );
+    let exp: i64 = w["expiration"].as_str().unwrap().parse().unwrap();
+    assert!(exp > chrono::Utc::now().timestamp_millis());
+    let (s, _) = call(
+        &sb,
+        "t",
+        "POST",
+        &format!("{API}/watch"),
+        Some(json!({"topicName": "mail"})),
+    )
+    .await;
+    assert_eq!(s, 400);
+    let (s, _) = call(&sb, "t", "POST", &format!("{API}/stop"), None).await;
+    assert_eq!(s, 204);
+    let (_, f) = call(
+        &sb,
+        "t",
+        "POST",
+        &format!("{API}/settings/filters"),
+        Some(
+            json!({"criteria": {"from": "x@example.net"}, "action": {"addLabelIds": ["Label_1"]}}),
+        ),
+    )
+    .await;
+    let (_, list) = call(&sb, "t", "GET", &format!("{API}/settings/filters"), None).await;
+    assert_eq!(list["filter"].as_array().unwrap().len(), 2);
+    let (s, _) = call(
+        &sb,
+        "t",
+        "DELETE",
+        &format!("{API}/settings/filters/{}", f["id"].as_str().unwrap()),
+        None,
+    )
+    .await;
+    assert_eq!(s, 204);
+    let (s, e) = call(
+        &sb,
+        "t",
+        "POST",
+        &format!("{API}/settings/filters"),
+        Some(json!({"criteria": {"from": "x"}, "action": {"forward": "elsewhere@example.net"}})),
+    )
+    .await;
+    assert_eq!(
+        (s, e["error"]["status"].as_str()),
+        (400, Some("FAILED_PRECONDITION"))
+    );
+    let (_, v) = call(
+        &sb,
+        "t",
+        "PUT",
+        &format!("{API}/settings/vacation"),
+        Some(json!({"enableAutoReply": true, "responseSubject": "Away"})),
+    )
+    .await;
+    assert_eq!(v["enableAutoReply"], true);
+    let (_, v) = call(&sb, "t", "GET", &format!("{API}/settings/vacation"), None).await;
+    assert_eq!(v["responseSubject"], "Away");
+}
+
+#[tokio::test]
+async fn faults_delay_fail_drop_and_lose_responses() {
+    let sb = start();
+    let http = reqwest::Client::new();
+    let url = format!("{}{API}/profile", sb.base_url());
+
+    sb.inject_fault(Fault::new("GET", "/profile", FaultKind::Status(503)).times(2));
+    for _ in 0..2 {
+        let r = http.get(&url).bearer_auth("t").send().await.unwrap();
+        assert_eq!(r.status(), 503);
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["error"]["code"], 503);
+    }
+    assert_eq!(
+        http.get(&url)
+            .bearer_auth("t")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    sb.inject_fault(Fault::new(
+        "*",
+        "/profile",
+        FaultKind::Delay(Duration::from_millis(300)),
+    ));
+    let t = Instant::now();
+    assert_eq!(
+        http.get(&url)
+            .bearer_auth("t")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert!(t.elapsed() >= Duration::from_millis(300));
+
+    sb.inject_fault(Fault::new("GET", "/profile", FaultKind::DropConnection));
+    assert!(
+        http.get(&url).bearer_auth("t").send().await.is_err(),
+        "no answer"
+    );
+
+    // The send is performed, but the client never hears about it.
+    let msg = "To: grace@example.com\nSubject: once\nMessage-ID: <once-1@example.com>\n\nx\n";
+    sb.inject_fault(Fault::new(
+        "POST",
+        "/messages/send",
+        FaultKind::LoseResponse,
+    ));
+    let r = http
+        .post(format!("{}{API}/messages/send", sb.base_url()))
+        .bearer_auth("t")
+        .json(&json!({"raw": b64(msg)}))
+        .send()
+        .await;
+    assert!(r.is_err());
+    let copies = |user: &str| {
+        sb.mailbox(user)
+            .unwrap()
+            .messages
+            .iter()
+            .filter(|m| String::from_utf8_lossy(&m.raw).contains("<once-1@example.com>"))
+            .count()
+    };
+    assert_eq!(
+        (copies("ada@example.com"), copies("grace@example.com")),
+        (1, 1)
+    );
+    let (_, found) = call(
+        &sb,
+        "t",
+        "GET",
+        &format!("{API}/messages?q=rfc822msgid:once-1@example.com in:sent"),
+        None,
+    )
+    .await;
+    assert_eq!(found["messages"].as_array().unwrap().len(), 1);
+    assert_eq!(sb.stats().faults_triggered, 5);
+}
+
+#[tokio::test]
+async fn latency_applies_to_every_answer() {
+    let sb = start();
+    sb.set_latency(Some(Duration::from_millis(150)));
+    let t = Instant::now();
+    assert_eq!(
+        call(&sb, "t", "GET", &format!("{API}/profile"), None)
+            .await
+            .0,
+        200
+    );
+    assert!(t.elapsed() >= Duration::from_millis(150));
+}
+
+#[tokio::test]
+async fn insert_and_import_keep_labels_and_dates() {
+    let sb = start();
+    let raw = "From: old@example.net\nTo: ada@example.com\nSubject: archive\nDate: Mon, 01 Jan 2024 10:00:00 +0000\n\nold\n";
+    let (_, v) = call(
+        &sb,
+        "t",
+        "POST",
+        &format!("{API}/messages?internalDateSource=dateHeader"),
+        Some(json!({"raw": b64(raw), "labelIds": ["Label_1"]})),
+    )
+    .await;
+    assert_eq!(v["labelIds"], json!(["Label_1"]));
+    let m = sb
+        .mailbox("ada@example.com")
+        .unwrap()
+        .message(v["id"].as_str().unwrap())
+        .unwrap()
+        .clone();
+    assert_eq!(m.internal_date, 1_704_103_200_000);
+    let (_, v) = call(
+        &sb,
+        "t",
+        "POST",
+        &format!("{API}/messages/import"),
+        Some(json!({"raw": b64(raw)})),
+    )
+    .await;
+    assert_eq!(v["labelIds"], json!(["INBOX", "UNREAD"]));
+    let (s, _) = call(
+        &sb,
+        "t",
+        "POST",
+        &format!("{API}/messages"),
+        Some(json!({"raw": b64(raw), "labelIds": ["NOPE"]})),
+    )
+    .await;
+    assert_eq!(s, 400);
+}
