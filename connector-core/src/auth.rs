@@ -1,7 +1,7 @@
 //! Access tokens: a static token, or an OAuth refresh-token grant with single-flight refresh and
 //! a persistence callback for rotated tokens.
-//!
-//! SKELETON: signatures are the contract other crates build against; bodies to be completed.
+
+mod oauth;
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -9,7 +9,9 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 use futures::future::BoxFuture;
 
-use crate::{Result, Secret};
+use crate::{ConnectorError, ErrorCode, Result, Secret};
+
+pub use oauth::OAuthTokenSource;
 
 /// Gives the connector an access token for each provider call.
 ///
@@ -60,7 +62,40 @@ pub struct OAuthCredentials {
 #[derive(Debug, Clone)]
 pub struct StaticToken(pub Secret);
 
-/// OAuth refresh-token grant with single-flight refresh.
-pub struct OAuthTokenSource {
-    // to be completed
+impl StaticToken {
+    pub fn new(token: impl Into<String>) -> Self {
+        StaticToken(Secret::new(token))
+    }
+}
+
+#[async_trait]
+impl TokenProvider for StaticToken {
+    async fn access_token(&self) -> Result<Secret> {
+        Ok(self.0.clone())
+    }
+
+    async fn refresh_after_unauthorized(&self, _rejected: &Secret) -> Result<Secret> {
+        Err(ConnectorError::new(
+            ErrorCode::Unauthenticated,
+            "the provider rejected the access token (401) and no refresh token was given: \
+             provide a fresh access token, or a refresh token with client credentials",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn static_token_gives_its_token_and_cannot_refresh() {
+        let t = StaticToken::new("tok-123");
+        assert_eq!(t.access_token().await.unwrap().expose(), "tok-123");
+        let e = t
+            .refresh_after_unauthorized(&Secret::new("tok-123"))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::Unauthenticated);
+        assert!(!format!("{t:?} {e:?}").contains("tok-123"));
+    }
 }

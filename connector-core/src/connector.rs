@@ -1,7 +1,8 @@
 //! `execute(entity, action, params)`: find the action, validate params, run the declarative
 //! mapping or the named handler through the provider client, shape `{result, metadata}`.
-//!
-//! SKELETON: signatures are the contract other crates build against; bodies to be completed.
+
+mod compiled;
+mod declarative;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,8 +12,11 @@ use serde_json::{Map, Value};
 
 use crate::auth::TokenProvider;
 use crate::http::{HttpConfig, ProviderClient, ProviderRequest, ProviderResponse};
-use crate::spec::{ActionSpec, ConnectorSpec};
-use crate::Result;
+use crate::spec::{ActionSpec, ConnectorSpec, Implementation};
+use crate::{ConnectorError, ErrorCode, Result};
+
+pub use compiled::CompiledSpec;
+pub use declarative::{build_request, shape_response, snake_case};
 
 /// What `execute` returns: `result` (a record, or an array of records for list actions) and
 /// `metadata` (`next_page_token`, `result_size_estimate`, ...).
@@ -42,27 +46,39 @@ pub struct ExecuteOptions {
     pub idempotency_key: Option<String>,
 }
 
-/// A spec with its params validators compiled once. Share one `Arc<CompiledSpec>` across every
-/// connector instance of the same type.
-pub struct CompiledSpec {
-    // to be completed
-}
-
 /// What a handler gets for one call.
 pub struct CallContext<'a> {
     pub entity: &'a str,
     pub action: &'a str,
     pub spec: &'a ActionSpec,
     pub options: &'a ExecuteOptions,
-    // plus the connector's client and token provider
+    client: &'a ProviderClient,
+    token: &'a dyn TokenProvider,
 }
 
 impl CallContext<'_> {
     /// Sends a request with auth (and one refresh-and-retry on 401) and the retry policy of this
     /// action (or the request's own `idempotent` override). Non-2xx answers come back as errors
     /// with the provider's code kept.
-    pub async fn send(&self, _request: ProviderRequest) -> Result<ProviderResponse> {
-        todo!()
+    pub async fn send(&self, request: ProviderRequest) -> Result<ProviderResponse> {
+        self.client
+            .send(&request, Some(self.token), self.spec.idempotent)
+            .await
+    }
+
+    /// The provider client of this connector instance (base URL, shared pool).
+    pub fn client(&self) -> &ProviderClient {
+        self.client
+    }
+
+    /// The base URL requests are relative to.
+    pub fn base_url(&self) -> &str {
+        &self.client.config().base_url
+    }
+
+    /// The token provider (for handlers that must call another endpoint themselves).
+    pub fn token_provider(&self) -> &dyn TokenProvider {
+        self.token
     }
 }
 
@@ -73,40 +89,159 @@ pub trait ActionHandler: Send + Sync {
 }
 
 /// One connector instance: a compiled spec, handlers, a provider client and a token provider.
+/// Cheap to clone.
 #[derive(Clone)]
 pub struct Connector {
-    // to be completed
+    inner: Arc<Inner>,
 }
 
+struct Inner {
+    spec: Arc<CompiledSpec>,
+    handlers: HashMap<String, Arc<dyn ActionHandler>>,
+    client: ProviderClient,
+    token: Arc<dyn TokenProvider>,
+}
+
+/// Builds a [`Connector`]; see [`Connector::builder`].
 pub struct ConnectorBuilder {
-    // to be completed
+    spec: Arc<CompiledSpec>,
+    handlers: HashMap<String, Arc<dyn ActionHandler>>,
+    http: Option<HttpConfig>,
+    reqwest: Option<reqwest::Client>,
+    token: Option<Arc<dyn TokenProvider>>,
+}
+
+impl ConnectorBuilder {
+    /// Registers the Rust handler a spec action names with `"handler": name`.
+    pub fn handler(mut self, name: impl Into<String>, handler: Arc<dyn ActionHandler>) -> Self {
+        self.handlers.insert(name.into(), handler);
+        self
+    }
+
+    /// Client settings (base URL, timeouts, retry policy, concurrency limit). Required.
+    pub fn http(mut self, config: HttpConfig) -> Self {
+        self.http = Some(config);
+        self
+    }
+
+    /// Shares an existing reqwest pool (build it without redirects:
+    /// [`ProviderClient::build_reqwest`]).
+    pub fn reqwest_client(mut self, client: reqwest::Client) -> Self {
+        self.reqwest = Some(client);
+        self
+    }
+
+    /// Where access tokens come from. Required.
+    pub fn token_provider(mut self, token: Arc<dyn TokenProvider>) -> Self {
+        self.token = Some(token);
+        self
+    }
+
+    /// Fails when the spec names a handler that was not registered, or a setting is missing.
+    pub fn build(self) -> Result<Connector> {
+        let missing: Vec<&str> = self
+            .spec
+            .handler_names()
+            .into_iter()
+            .filter(|h| !self.handlers.contains_key(*h))
+            .collect();
+        if !missing.is_empty() {
+            return Err(ConnectorError::internal(format!(
+                "the {} spec names handlers that are not registered: {}",
+                self.spec.spec().name,
+                missing.join(", ")
+            )));
+        }
+        let http = self.http.ok_or_else(|| {
+            ConnectorError::internal("a connector needs an HttpConfig (base URL): call .http(...)")
+        })?;
+        let token = self.token.ok_or_else(|| {
+            ConnectorError::internal(
+                "a connector needs a token provider: call .token_provider(...)",
+            )
+        })?;
+        let client = match self.reqwest {
+            Some(c) => ProviderClient::with_client(http, c)?,
+            None => ProviderClient::new(http)?,
+        };
+        Ok(Connector {
+            inner: Arc::new(Inner {
+                spec: self.spec,
+                handlers: self.handlers,
+                client,
+                token,
+            }),
+        })
+    }
 }
 
 impl Connector {
-    pub fn builder(_spec: Arc<CompiledSpec>) -> ConnectorBuilder {
-        todo!()
+    pub fn builder(spec: Arc<CompiledSpec>) -> ConnectorBuilder {
+        ConnectorBuilder {
+            spec,
+            handlers: HashMap::new(),
+            http: None,
+            reqwest: None,
+            token: None,
+        }
     }
-    pub async fn execute(&self, _entity: &str, _action: &str, _params: Value) -> Result<Output> {
-        todo!()
+
+    pub async fn execute(&self, entity: &str, action: &str, params: Value) -> Result<Output> {
+        self.execute_with(entity, action, params, ExecuteOptions::default())
+            .await
     }
+
     pub async fn execute_with(
         &self,
-        _entity: &str,
-        _action: &str,
-        _params: Value,
-        _options: ExecuteOptions,
+        entity: &str,
+        action: &str,
+        params: Value,
+        options: ExecuteOptions,
     ) -> Result<Output> {
-        todo!()
+        let inner = &*self.inner;
+        let spec = inner.spec.validate(entity, action, &params)?;
+        let cx = CallContext {
+            entity,
+            action,
+            spec,
+            options: &options,
+            client: &inner.client,
+            token: inner.token.as_ref(),
+        };
+        match &spec.implementation {
+            Implementation::Handler(name) => {
+                let handler = inner.handlers.get(name).ok_or_else(|| {
+                    ConnectorError::new(
+                        ErrorCode::Internal,
+                        format!("no handler `{name}` is registered for {entity}.{action}"),
+                    )
+                })?;
+                handler.call(&cx, params).await
+            }
+            Implementation::Request(mapping) => {
+                let request = build_request(mapping, &params)?;
+                let response = cx.send(request).await?;
+                shape_response(spec, mapping, &response)
+            }
+        }
     }
+
     pub fn spec(&self) -> &ConnectorSpec {
-        todo!()
+        self.inner.spec.spec()
+    }
+
+    /// The compiled spec (validators included).
+    pub fn compiled(&self) -> &Arc<CompiledSpec> {
+        &self.inner.spec
+    }
+
+    /// The provider client of this instance.
+    pub fn client(&self) -> &ProviderClient {
+        &self.inner.client
+    }
+
+    /// The token provider of this instance.
+    pub fn token_provider(&self) -> &Arc<dyn TokenProvider> {
+        &self.inner.token
     }
 }
-
-#[allow(dead_code)]
-struct Unused(
-    HashMap<String, Arc<dyn ActionHandler>>,
-    HttpConfig,
-    ProviderClient,
-    Arc<dyn TokenProvider>,
-);

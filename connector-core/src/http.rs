@@ -1,7 +1,8 @@
 //! Provider HTTP client: reqwest + rustls, keep-alive pool, no redirects, timeouts, an optional
 //! per-instance concurrency limit, and the retry policy (by action idempotency).
-//!
-//! SKELETON: signatures are the contract other crates build against; bodies to be completed.
+
+mod client;
+pub mod errors;
 
 use std::time::Duration;
 
@@ -10,6 +11,9 @@ use reqwest::header::HeaderMap;
 use serde::de::DeserializeOwned;
 
 use crate::{ConnectorError, Result};
+
+pub use client::ProviderClient;
+pub use errors::{error_from_response, parse_retry_after, ProviderErrorInfo};
 
 /// Retry policy knobs.
 #[derive(Debug, Clone)]
@@ -160,10 +164,13 @@ impl ProviderResponse {
             .with_source(e)
         })
     }
-}
 
-/// The HTTP client of one connector instance (cheap to clone; shares the pool).
-#[derive(Clone)]
-pub struct ProviderClient {
-    // to be completed
+    /// The body as JSON, `null` when it is empty (204, DELETE).
+    pub fn json_or_null(&self) -> Result<serde_json::Value> {
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            Ok(serde_json::Value::Null)
+        } else {
+            self.json()
+        }
+    }
 }

@@ -201,7 +201,13 @@ impl ConnectorSpec {
     /// Parses a spec from JSON text, naming the JSON path of any error.
     pub fn from_json(text: &str) -> crate::Result<ConnectorSpec> {
         let de = &mut serde_json::Deserializer::from_str(text);
-        serde_path_to_error_free(de)
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            crate::ConnectorError::internal(format!(
+                "connector spec does not parse at `{}`: {}",
+                e.path(),
+                e.inner()
+            ))
+        })
     }
 
     /// The meta-schema of spec files.
@@ -212,11 +218,4 @@ impl ConnectorSpec {
     pub fn action(&self, entity: &str, action: &str) -> Option<&ActionSpec> {
         self.entities.get(entity)?.actions.get(action)
     }
-}
-
-fn serde_path_to_error_free(
-    de: &mut serde_json::Deserializer<serde_json::de::StrRead<'_>>,
-) -> crate::Result<ConnectorSpec> {
-    ConnectorSpec::deserialize(de)
-        .map_err(|e| crate::ConnectorError::internal(format!("connector spec does not parse: {e}")))
 }

@@ -1,0 +1,257 @@
+//! The declarative executor: a [`RequestMapping`] and validated params -> a provider request;
+//! the provider's answer -> `{result, metadata}`.
+
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde_json::{Map, Value};
+
+use super::Output;
+use crate::http::{ProviderRequest, ProviderResponse};
+use crate::spec::{ActionSpec, RequestMapping};
+use crate::{ConnectorError, Result};
+
+/// Everything but RFC 3986 unreserved characters is encoded in a path segment.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// A scalar param as wire text (strings as is, other JSON compactly).
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Builds the request a mapping describes from validated params.
+pub fn build_request(m: &RequestMapping, params: &Value) -> Result<ProviderRequest> {
+    let get = |name: &str| params.get(name).filter(|v| !v.is_null());
+    let mut path = String::with_capacity(m.path.len());
+    let mut rest = m.path.as_str();
+    while let Some(start) = rest.find('{') {
+        let Some(len) = rest[start..].find('}') else {
+            break;
+        };
+        let name = &rest[start + 1..start + len];
+        let value = get(name).ok_or_else(|| {
+            ConnectorError::invalid_params(format!("`{name}` is required")).with_details(
+                serde_json::json!({"errors": [{
+                    "pointer": format!("/{name}"), "expected": format!("required `{name}`"),
+                    "given": "missing", "message": format!("`{name}` is required")}]}),
+            )
+        })?;
+        path.push_str(&rest[..start]);
+        path.extend(utf8_percent_encode(&text(value), SEGMENT));
+        rest = &rest[start + len + 1..];
+    }
+    path.push_str(rest);
+
+    let method = reqwest::Method::from_bytes(m.method.as_str().as_bytes())
+        .expect("spec methods are valid HTTP methods");
+    let mut req = ProviderRequest::new(method, path);
+    for (param, key) in &m.query {
+        match get(param) {
+            Some(Value::Array(items)) => {
+                for item in items.iter().filter(|v| !v.is_null()) {
+                    req = req.query(key.clone(), text(item));
+                }
+            }
+            Some(v) => req = req.query(key.clone(), text(v)),
+            None => {}
+        }
+    }
+    for (key, value) in &m.fixed_query {
+        req = req.query(key.clone(), value.clone());
+    }
+    if m.body_param.is_some() || !m.body.is_empty() {
+        let mut body = match m.body_param.as_deref().and_then(get) {
+            Some(v) => v.clone(),
+            None => Value::Object(Map::new()),
+        };
+        for (param, field) in &m.body {
+            if let Some(v) = get(param) {
+                set_dotted(&mut body, field, v.clone());
+            }
+        }
+        req = req.json(body);
+    }
+    Ok(req)
+}
+
+/// Sets `a.b.c` in `target`, creating objects on the way (a non-object in the way is replaced).
+fn set_dotted(target: &mut Value, dotted: &str, value: Value) {
+    let mut cur = target;
+    let mut parts = dotted.split('.').peekable();
+    while let Some(part) = parts.next() {
+        if !cur.is_object() {
+            *cur = Value::Object(Map::new());
+        }
+        let obj = cur.as_object_mut().expect("made an object");
+        if parts.peek().is_none() {
+            obj.insert(part.to_string(), value);
+            return;
+        }
+        cur = obj
+            .entry(part.to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
+    }
+}
+
+/// Whether the action's result schema is an array (a list action).
+pub(crate) fn is_list(spec: &ActionSpec) -> bool {
+    match spec.result.get("type") {
+        Some(Value::String(t)) => t == "array",
+        Some(Value::Array(ts)) => ts.iter().any(|t| t == "array"),
+        _ => false,
+    }
+}
+
+/// Shapes a provider answer as the mapping says.
+pub fn shape_response(
+    spec: &ActionSpec,
+    m: &RequestMapping,
+    resp: &ProviderResponse,
+) -> Result<Output> {
+    let body = resp.json_or_null()?;
+    let r = &m.response;
+    let mut result = match r.result.as_deref() {
+        Some(ptr) => body.pointer(ptr).cloned().unwrap_or(Value::Null),
+        None => body.clone(),
+    };
+    if is_list(spec) && result.is_null() {
+        result = Value::Array(Vec::new());
+    }
+    if r.snake_case_keys {
+        result = snake_keys(result);
+    }
+    let mut out = Output::new(result);
+    if let Some(ptr) = &r.next_page_token {
+        match body.pointer(ptr) {
+            Some(Value::Null) | None => {}
+            Some(Value::String(s)) if s.is_empty() => {}
+            Some(v) => {
+                out.metadata.insert("next_page_token".into(), v.clone());
+            }
+        }
+    }
+    for (key, ptr) in &r.metadata {
+        if let Some(v) = body.pointer(ptr).filter(|v| !v.is_null()) {
+            out.metadata.insert(key.clone(), v.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Renames object keys from camelCase to snake_case, recursively.
+fn snake_keys(v: Value) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (snake_case(&k), snake_keys(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(snake_keys).collect()),
+        other => other,
+    }
+}
+
+/// `messagesTotal` -> `messages_total`, `threadsURL` -> `threads_url`, `HTMLBody` -> `html_body`.
+pub fn snake_case(key: &str) -> String {
+    let chars: Vec<char> = key.chars().collect();
+    let mut out = String::with_capacity(key.len() + 4);
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_uppercase() {
+            let prev = i.checked_sub(1).map(|j| chars[j]);
+            let next = chars.get(i + 1).copied();
+            let boundary = match prev {
+                Some(p) if p.is_lowercase() || p.is_ascii_digit() => true,
+                Some(p) if p.is_uppercase() => next.is_some_and(char::is_lowercase),
+                _ => false,
+            };
+            if boundary && !out.ends_with('_') {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::HttpMethod;
+    use serde_json::json;
+
+    fn mapping(v: Value) -> RequestMapping {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn path_params_are_percent_encoded_and_arrays_repeat() {
+        let m = mapping(json!({
+            "method": "GET", "path": "/users/me/labels/{label_id}",
+            "query": {"label_ids": "labelIds", "max_results": "maxResults", "flag": "flag", "absent": "absent"},
+            "fixed_query": {"format": "full"}
+        }));
+        let r = build_request(
+            &m,
+            &json!({"label_id": "a/b c?", "label_ids": ["A", "B"], "max_results": 5, "flag": true}),
+        )
+        .unwrap();
+        assert_eq!(r.path, "/users/me/labels/a%2Fb%20c%3F");
+        assert_eq!(r.method, reqwest::Method::GET);
+        let q: Vec<(&str, &str)> = r
+            .query
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            q,
+            vec![
+                ("flag", "true"),
+                ("labelIds", "A"),
+                ("labelIds", "B"),
+                ("maxResults", "5"),
+                ("format", "full")
+            ]
+        );
+        assert!(matches!(r.body, crate::http::Body::Empty));
+    }
+
+    #[test]
+    fn body_maps_dotted_paths_over_body_param() {
+        let m = mapping(json!({
+            "method": "POST", "path": "/x",
+            "body_param": "resource",
+            "body": {"name": "name", "color": "color.backgroundColor", "text": "color.textColor"}
+        }));
+        assert_eq!(m.method, HttpMethod::Post);
+        let r = build_request(
+            &m,
+            &json!({"resource": {"keep": 1}, "name": "N", "color": "#fff", "text": "#000"}),
+        )
+        .unwrap();
+        let crate::http::Body::Json(b) = r.body else {
+            panic!("json body expected")
+        };
+        assert_eq!(
+            b,
+            json!({"keep": 1, "name": "N", "color": {"backgroundColor": "#fff", "textColor": "#000"}})
+        );
+    }
+
+    #[test]
+    fn snake_case_examples() {
+        assert_eq!(snake_case("messagesTotal"), "messages_total");
+        assert_eq!(snake_case("threadsURL"), "threads_url");
+        assert_eq!(snake_case("HTMLBody"), "html_body");
+        assert_eq!(snake_case("already_snake"), "already_snake");
+        assert_eq!(snake_case("id"), "id");
+        assert_eq!(snake_case("@odata.nextLink"), "@odata.next_link");
+        assert_eq!(snake_case("labelListVisibility"), "label_list_visibility");
+    }
+}
