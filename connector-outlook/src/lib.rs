@@ -1,7 +1,19 @@
 //! Outlook mail on Microsoft Graph v1.0: the connector (spec `specs/outlook.json` and its Rust
 //! handlers) and, with the `sandbox` feature, an in-memory Graph emulator.
 //!
-//! (`spec()` and `connector()` join once connector-core's execute path lands.)
+//! ```no_run
+//! # async fn demo() -> connector_core::Result<()> {
+//! use std::sync::Arc;
+//! use connector_core::{HttpConfig, Secret, StaticToken};
+//! let outlook = connector_outlook::connector(
+//!     Arc::new(StaticToken(Secret::new("an access token"))),
+//!     HttpConfig::new(connector_outlook::DEFAULT_BASE_URL),
+//! )?;
+//! let unread = outlook
+//!     .execute("messages", "list", serde_json::json!({"folder": "inbox", "is_read": false}))
+//!     .await?;
+//! # Ok(()) }
+//! ```
 
 // `connector_core::ConnectorError` is core's type; its size is core's call, not this crate's.
 #![allow(clippy::result_large_err)]
@@ -13,6 +25,10 @@ mod wire;
 
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
+
+use std::sync::{Arc, OnceLock};
+
+use connector_core::{CompiledSpec, Connector, ConnectorSpec, HttpConfig, Result, TokenProvider};
 
 pub use actions::handlers;
 
@@ -50,4 +66,28 @@ pub const SPEC_JSON: &str = include_str!("../../specs/outlook.json");
 pub fn token_url(tenant: &str) -> String {
     let tenant = if tenant.is_empty() { "common" } else { tenant };
     format!("https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token")
+}
+
+/// The compiled spec, parsed once per process.
+pub fn spec() -> Arc<CompiledSpec> {
+    static SPEC: OnceLock<Arc<CompiledSpec>> = OnceLock::new();
+    SPEC.get_or_init(|| {
+        let spec = ConnectorSpec::from_json(SPEC_JSON).expect("specs/outlook.json parses");
+        CompiledSpec::new(spec).expect("specs/outlook.json compiles")
+    })
+    .clone()
+}
+
+/// An Outlook connector with these credentials. At most [`MAX_CONCURRENCY`] requests run at
+/// once (a lower `http.max_concurrency` is kept), so bursts queue instead of drawing 429s.
+pub fn connector(token: Arc<dyn TokenProvider>, mut http: HttpConfig) -> Result<Connector> {
+    http.max_concurrency = Some(
+        http.max_concurrency
+            .map_or(MAX_CONCURRENCY, |n| n.clamp(1, MAX_CONCURRENCY)),
+    );
+    let mut builder = Connector::builder(spec()).http(http).token_provider(token);
+    for (name, handler) in actions::handlers() {
+        builder = builder.handler(name, handler);
+    }
+    builder.build()
 }

@@ -196,9 +196,10 @@ fn part_json(id: &str, r: &Reply) -> Value {
         .map(|(k, v)| (k.clone(), json!(v)))
         .collect();
     let mut part = json!({"id": id, "status": r.status});
-    let ReplyBody::Json(b) = &r.body;
-    headers.insert("Content-Type".into(), json!("application/json"));
-    part["body"] = b.clone();
+    if let ReplyBody::Json(b) = &r.body {
+        headers.insert("Content-Type".into(), json!("application/json"));
+        part["body"] = b.clone();
+    }
     part["headers"] = Value::Object(headers);
     part
 }

@@ -16,7 +16,7 @@ use super::auth::Caller;
 use super::model::{BodyAs, Render};
 use super::reply::{self, Reply};
 use super::state::{resolve_user, Inner, LoggedRequest};
-use super::{batch, folders, messages};
+use super::{admin, batch, folders, messages, writes};
 
 /// Query options of one request (`$filter`, `$top`, ...), keys without `$`, lower case.
 #[derive(Debug, Clone, Default)]
@@ -104,6 +104,16 @@ pub struct Req<'a> {
     pub page_size: Option<usize>,
     /// `{root}/v1.0/me` or `{root}/v1.0/users/{id}`: the base of links.
     pub link_base: String,
+    /// The JSON body (`null` when none).
+    pub body: &'a Value,
+    /// Mail for other emulated mailboxes, delivered after the request.
+    pub outbox: std::cell::RefCell<Vec<writes::Delivery>>,
+    /// `http://127.0.0.1:PORT`.
+    pub root: String,
+    /// The mailbox key of the target user.
+    pub user: String,
+    /// An upload session opened by this request, stored after it: (token, session).
+    pub session: std::cell::RefCell<Option<(String, admin::Session)>>,
 }
 
 impl Req<'_> {
@@ -233,6 +243,9 @@ impl Inner {
         let reply = self
             .api_inner(caller, method, path, &query, prefer, body)
             .await;
+        if method != Method::GET && reply.status < 300 {
+            self.notify();
+        }
         if reply.status == 429 {
             self.throttled.fetch_add(1, Ordering::SeqCst);
         }
@@ -261,6 +274,9 @@ impl Inner {
             .filter(|s| !s.is_empty())
             .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
             .collect();
+        if segs.first().map(String::as_str) == Some("subscriptions") {
+            return self.subscriptions(caller, method, &segs[1..], body).await;
+        }
         let (user_key, link_user, rest) = match segs.first().map(String::as_str) {
             Some("me") => (caller.user.clone(), "me".to_string(), &segs[1..]),
             Some("users") if segs.len() >= 2 => {
@@ -286,7 +302,11 @@ impl Inner {
             None => return reply::error(400, "BadRequest", "Invalid request."),
         };
         let own = user_key == caller.user;
-        let needed = required_scopes(rest, own);
+        let needed = if method == Method::GET {
+            required_scopes(rest, own)
+        } else {
+            write_scopes(rest, own)
+        };
         if !caller.has_any(needed) {
             return reply::access_denied();
         }
@@ -309,10 +329,49 @@ impl Inner {
             render,
             page_size,
             link_base: format!("{}/v1.0/{}", self.root, link_user),
+            body,
+            outbox: Default::default(),
+            root: self.root.clone(),
+            user: user_key.clone(),
+            session: Default::default(),
         };
-        let _ = body; // request bodies are read by the write operations (issue 10)
-        self.with_mailbox(&user_key, |mb| route(mb, &req))
-            .unwrap_or_else(|| reply::error(404, "ErrorInvalidUser", "The mailbox is gone."))
+        let reply = self
+            .with_mailbox(&user_key, |mb| route(mb, &req))
+            .unwrap_or_else(|| reply::error(404, "ErrorInvalidUser", "The mailbox is gone."));
+        if let Some((token, session)) = req.session.take() {
+            self.sessions
+                .lock()
+                .expect("sessions")
+                .insert(token, session);
+        }
+        let deliveries = req.outbox.take();
+        if !deliveries.is_empty() {
+            let mut all = self.mailboxes.lock().expect("mailboxes");
+            for d in deliveries {
+                if let Some(key) = resolve_user(&all, &d.to) {
+                    if let Some(mb) = all.get_mut(&key) {
+                        writes::deliver(mb, d.msg);
+                    }
+                }
+            }
+        }
+        reply
+    }
+}
+
+/// Scopes of writes: sending needs Mail.Send, other mail changes Mail.ReadWrite.
+fn write_scopes(rest: &[String], own: bool) -> &'static [&'static str] {
+    let last = rest
+        .last()
+        .map(|s| s.to_ascii_lowercase())
+        .unwrap_or_default();
+    let first = rest.first().map(String::as_str).unwrap_or("");
+    match (first, last.as_str(), own) {
+        (_, "sendmail" | "send" | "reply" | "replyall" | "forward", true) => &["Mail.Send"],
+        (_, "sendmail" | "send" | "reply" | "replyall" | "forward", false) => &["Mail.Send.Shared"],
+        ("mailboxSettings" | "outlook", _, true) => &["MailboxSettings.ReadWrite"],
+        (_, _, true) => &["Mail.ReadWrite"],
+        (_, _, false) => &["Mail.ReadWrite.Shared"],
     }
 }
 
@@ -343,6 +402,7 @@ fn required_scopes(rest: &[String], own: bool) -> &'static [&'static str] {
 fn route(mb: &mut super::model::Mailbox, req: &Req<'_>) -> Reply {
     let segs: Vec<&str> = req.segs.iter().map(String::as_str).collect();
     let get = req.method == Method::GET;
+    let post = req.method == Method::POST;
     match segs.as_slice() {
         [] if get => folders::profile(mb, req),
         ["mailboxSettings"] if get => folders::settings(mb, req),
@@ -364,7 +424,36 @@ fn route(mb: &mut super::model::Mailbox, req: &Req<'_>) -> Reply {
         ["mailFolders", f, "messages"] if get => messages::list(mb, req, Some(f)),
         ["mailFolders", f, "messages", "delta" | "delta()"] if get => messages::delta(mb, req, f),
         ["mailFolders", f, "messages", id] if get => messages::get(mb, req, id, Some(f)),
-        []
+        ["sendMail"] if post => writes::send_mail(mb, req),
+        ["messages"] if post => writes::create(mb, req, None),
+        ["mailFolders", f, "messages"] if post => writes::create(mb, req, Some(f)),
+        ["messages", id] if req.method == Method::PATCH => writes::update(mb, req, id),
+        ["messages", id] if req.method == Method::DELETE => writes::delete(mb, id, false),
+        ["messages", id, "permanentDelete"] if post => writes::delete(mb, id, true),
+        ["messages", id, "move"] if post => writes::relocate(mb, req, id, false),
+        ["messages", id, "copy"] if post => writes::relocate(mb, req, id, true),
+        ["messages", id, "send"] if post => writes::send_draft(mb, req, id),
+        ["messages", id, "attachments"] if post => admin::add_attachment(mb, req, id),
+        ["messages", id, "attachments", "createUploadSession"] if post => {
+            upload_session(mb, req, id)
+        }
+        ["messages", id, "attachments", a] if req.method == Method::DELETE => {
+            admin::delete_attachment(mb, id, a)
+        }
+        ["mailFolders"] if post => admin::create_folder(mb, req, None),
+        ["mailFolders", f, "childFolders"] if post => admin::create_folder(mb, req, Some(f)),
+        ["mailFolders", f] if req.method == Method::PATCH => admin::update_folder(mb, req, f),
+        ["mailFolders", f] if req.method == Method::DELETE => admin::delete_folder(mb, f),
+        ["outlook", "masterCategories"] if post => admin::create_category(mb, req),
+        ["outlook", "masterCategories", id] if req.method == Method::DELETE => {
+            admin::delete_category(mb, id)
+        }
+        ["mailboxSettings"] if req.method == Method::PATCH => admin::update_settings(mb, req),
+        ["messages", id, action] if post && is_respond(action) => {
+            writes::respond_action(mb, req, id, action)
+        }
+        ["sendMail"]
+        | []
         | ["mailboxSettings"]
         | ["outlook", "masterCategories", ..]
         | ["mailFolders", ..]
@@ -381,5 +470,88 @@ fn route(mb: &mut super::model::Mailbox, req: &Req<'_>) -> Reply {
             "BadRequest",
             format!("Resource not found for the segment '{first}'."),
         ),
+    }
+}
+
+fn is_respond(action: &str) -> bool {
+    [
+        "reply",
+        "replyAll",
+        "forward",
+        "createReply",
+        "createReplyAll",
+        "createForward",
+    ]
+    .iter()
+    .any(|a| a.eq_ignore_ascii_case(action))
+}
+
+fn upload_session(mb: &mut super::model::Mailbox, req: &Req<'_>, id: &str) -> Reply {
+    match admin::new_session(mb, req, &req.user, id) {
+        Ok(session) => {
+            let token = uuid::Uuid::new_v4().simple().to_string();
+            let url = format!("{}/upload/sessions/{token}", req.root);
+            let body = admin::session_json(&session, &url);
+            *req.session.borrow_mut() = Some((token, session));
+            Reply::json(201, body)
+        }
+        Err(e) => e,
+    }
+}
+
+/// `PUT {root}/upload/sessions/{token}`: a byte range of an attachment (no Authorization: the
+/// URL is the credential, as with Graph's upload URLs).
+pub async fn upload(
+    State(inner): State<Arc<Inner>>,
+    axum::extract::Path(token): axum::extract::Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    inner.requests.fetch_add(1, Ordering::SeqCst);
+    let range = headers.get("content-range").and_then(|v| v.to_str().ok());
+    let mut sessions = inner.sessions.lock().expect("sessions");
+    let Some(session) = sessions.get_mut(&token) else {
+        return reply::error(
+            404,
+            "ErrorItemNotFound",
+            "The upload session does not exist or has expired.",
+        )
+        .into_response();
+    };
+    if session.expires < chrono::Utc::now() {
+        sessions.remove(&token);
+        return reply::error(404, "ErrorItemNotFound", "The upload session has expired.")
+            .into_response();
+    }
+    match admin::accept_range(session, range, &body) {
+        Err(e) => e.into_response(),
+        Ok(false) => {
+            let url = format!("{}/upload/sessions/{token}", inner.root);
+            Reply::ok(admin::session_json(session, &url)).into_response()
+        }
+        Ok(true) => {
+            let Some(done) = sessions.remove(&token) else {
+                return reply::not_found("upload session").into_response();
+            };
+            drop(sessions);
+            let user = done.user.clone();
+            let message = done.message_id.clone();
+            match inner
+                .with_mailbox(&user, |mb| admin::finish_session(mb, done))
+                .flatten()
+            {
+                Some(att) => Reply::json(201, serde_json::json!({"id": att}))
+                    .header(
+                        "Location",
+                        format!(
+                            "{}/v1.0/users/{user}/messages/{}/attachments/{att}",
+                            inner.root,
+                            percent_encoding::utf8_percent_encode(&message, SEGMENT)
+                        ),
+                    )
+                    .into_response(),
+                None => reply::not_found("message").into_response(),
+            }
+        }
     }
 }

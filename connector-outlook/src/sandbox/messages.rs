@@ -148,11 +148,7 @@ fn list_inner(mb: &Mailbox, req: &Req<'_>, folder: Option<&str>) -> Result<Reply
     let skip = q.usize("skip")?.unwrap_or(0);
     let search = q.get("search");
     let orderby = q.get("orderby");
-    for (opt, name) in [
-        ("orderby", "$orderBy"),
-        ("filter", "$filter"),
-        ("skip", "$skip"),
-    ] {
+    for (opt, name) in [("orderby", "$orderBy"), ("filter", "$filter")] {
         if search.is_some() && q.get(opt).is_some() {
             return Err(reply::error(
                 400,
@@ -346,11 +342,9 @@ fn parse_round(mb: &Mailbox, req: &Req<'_>, folder: &str) -> Result<Round, Reply
             "The sync state data is invalid.",
         )
     };
-    let page_default = q
-        .usize("top")?
-        .or(req.page_size)
-        .unwrap_or(10)
-        .clamp(1, 1000);
+    // The page size of this request (Prefer: odata.maxpagesize) wins over the token's.
+    let asked = q.usize("top")?.or(req.page_size).map(|n| n.clamp(1, 1000));
+    let page_default = asked.unwrap_or(10);
     if let Some(tok) = q.get("skiptoken") {
         let s = unb64(tok).ok_or_else(bad)?;
         let p: Vec<&str> = s.splitn(8, '|').collect();
@@ -364,7 +358,7 @@ fn parse_round(mb: &Mailbox, req: &Req<'_>, folder: &str) -> Result<Round, Reply
             upto: n(3)?,
             offset: n(4)? as usize,
             epoch: n(5)?,
-            page: n(6)? as usize,
+            page: asked.unwrap_or(n(6)? as usize),
             select: p[7].into(),
         });
     }
@@ -382,7 +376,7 @@ fn parse_round(mb: &Mailbox, req: &Req<'_>, folder: &str) -> Result<Round, Reply
             upto: mb.seq,
             offset: 0,
             epoch: n(3)?,
-            page: n(4)? as usize,
+            page: asked.unwrap_or(n(4)? as usize),
             select: p[5].into(),
         });
     }

@@ -10,6 +10,7 @@
 //! # Ok(()) }
 //! ```
 
+mod admin;
 mod auth;
 mod batch;
 mod folders;
@@ -20,6 +21,8 @@ mod odata;
 mod reply;
 mod seed;
 mod state;
+mod subs;
+mod writes;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -265,9 +268,12 @@ impl OutlookSandbox {
 
     /// Puts a new message in a folder (id or well-known name); returns its id.
     pub fn deliver(&self, user: &str, folder: &str, msg: NewMessage) -> Option<String> {
-        self.inner
+        let id = self
+            .inner
             .with_mailbox(user, |mb| seed::deliver(mb, folder, msg))
-            .flatten()
+            .flatten();
+        self.inner.notify();
+        id
     }
 
     /// Marks a message read or unread (a change delta reports).
@@ -340,6 +346,11 @@ impl OutlookSandbox {
 fn router(inner: Arc<Inner>) -> Router {
     Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(auth::token_endpoint))
+        .route(
+            "/upload/sessions/{token}",
+            axum::routing::put(graph::upload),
+        )
         .fallback(graph::entry)
+        .layer(axum::extract::DefaultBodyLimit::max(16 * 1024 * 1024))
         .with_state(inner)
 }

@@ -117,6 +117,8 @@ pub struct Message {
     pub attachments: Vec<Attachment>,
     /// Change sequence of the mailbox at the last change (for delta).
     pub seq: u64,
+    /// Change sequence at which the message arrived in its folder (for notifications).
+    pub arrived: u64,
     pub change_key: u64,
 }
 
@@ -343,6 +345,13 @@ impl Mailbox {
                 });
             }
             m.change_key = old.change_key + 1;
+            m.arrived = if old.folder_id == m.folder_id {
+                old.arrived
+            } else {
+                seq
+            };
+        } else {
+            m.arrived = seq;
         }
         m.seq = seq;
         m.last_modified = Utc::now().max(m.received);

@@ -16,6 +16,7 @@ pub struct Reply {
 
 #[derive(Debug, Clone)]
 pub enum ReplyBody {
+    Empty,
     Json(Value),
 }
 
@@ -32,6 +33,22 @@ impl Reply {
         }
     }
 
+    pub fn no_content() -> Reply {
+        Reply {
+            status: 204,
+            headers: Vec::new(),
+            body: ReplyBody::Empty,
+        }
+    }
+
+    pub fn accepted() -> Reply {
+        Reply {
+            status: 202,
+            headers: Vec::new(),
+            body: ReplyBody::Empty,
+        }
+    }
+
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Reply {
         self.headers.push((name.to_string(), value.into()));
         self
@@ -40,6 +57,7 @@ impl Reply {
     pub fn body_json(&self) -> Value {
         match &self.body {
             ReplyBody::Json(v) => v.clone(),
+            ReplyBody::Empty => Value::Null,
         }
     }
 }
@@ -102,6 +120,7 @@ impl IntoResponse for Reply {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = match self.body {
             ReplyBody::Json(v) => (status, axum::Json(v)).into_response(),
+            ReplyBody::Empty => status.into_response(),
         };
         for (name, value) in self.headers {
             if let (Ok(n), Ok(v)) = (

@@ -114,6 +114,7 @@ pub fn deliver(mb: &mut Mailbox, folder: &str, msg: NewMessage) -> Option<String
         focused: true,
         attachments,
         seq: 0,
+        arrived: 0,
         change_key: 1,
     };
     mb.put_message(m);

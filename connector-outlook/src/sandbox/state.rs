@@ -26,6 +26,8 @@ pub struct Stats {
     pub unauthorized: u64,
     /// Most API requests in flight at once for one mailbox.
     pub max_in_flight: u64,
+    /// Change notifications posted to subscribers.
+    pub notifications: u64,
 }
 
 /// One API request as received (a batch part has `in_batch`), with its answer.
@@ -76,6 +78,9 @@ pub struct Inner {
     pub limits: Mutex<Limits>,
     pub latency: Mutex<Option<Duration>>,
     pub recording: Mutex<Option<Vec<LoggedRequest>>>,
+    pub sessions: Mutex<HashMap<String, super::admin::Session>>,
+    pub subs: Mutex<HashMap<String, super::subs::Subscription>>,
+    pub notifications: AtomicU64,
     pub requests: AtomicU64,
     pub batch_requests: AtomicU64,
     pub batch_parts: AtomicU64,
@@ -110,6 +115,9 @@ impl Inner {
             }),
             latency: Mutex::new(cfg.latency),
             recording: Mutex::new(None),
+            sessions: Mutex::new(HashMap::new()),
+            subs: Mutex::new(HashMap::new()),
+            notifications: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             batch_requests: AtomicU64::new(0),
             batch_parts: AtomicU64::new(0),
@@ -136,6 +144,7 @@ impl Inner {
             throttled: self.throttled.load(Ordering::SeqCst),
             unauthorized: self.unauthorized.load(Ordering::SeqCst),
             max_in_flight: self.max_in_flight.load(Ordering::SeqCst),
+            notifications: self.notifications.load(Ordering::SeqCst),
         }
     }
 
@@ -148,6 +157,7 @@ impl Inner {
             &self.throttled,
             &self.unauthorized,
             &self.max_in_flight,
+            &self.notifications,
         ] {
             c.store(0, Ordering::SeqCst);
         }
