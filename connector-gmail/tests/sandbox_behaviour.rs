@@ -747,3 +747,125 @@ async fn count_seed_of_10000_is_quick_and_searchable() {
         .await;
     assert!(!v["messages"].as_array().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn consent_screen_and_code_exchange_with_pkce_and_basic_auth() {
+    use sha2::Digest;
+    let sb = start(SandboxConfig {
+        tokens: vec![TokenRule::new("x", "ada@example.com", &[])],
+        ..Default::default()
+    });
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let verifier = "a-long-enough-code-verifier-0123456789-abcdefghijklmnop";
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+    let r = http
+        .get(sb.authorize_url())
+        .query(&[
+            ("client_id", "cid"),
+            ("redirect_uri", "http://localhost:9/cb"),
+            ("response_type", "code"),
+            ("scope", "https://www.googleapis.com/auth/gmail.readonly"),
+            ("state", "st-1"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+            ("access_type", "offline"),
+            ("login_hint", "grace@example.com"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    let loc = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    assert_eq!(loc.path(), "/cb");
+    let q: std::collections::HashMap<_, _> = loc.query_pairs().into_owned().collect();
+    assert_eq!(q["state"], "st-1");
+    let exchange = |code: String, verifier: &'static str| {
+        http.post(sb.token_url())
+            .basic_auth("cid", Some("secret"))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", "http://localhost:9/cb"),
+                ("code_verifier", verifier),
+            ])
+            .send()
+    };
+    let bad = exchange(q["code"].clone(), "wrong-verifier").await.unwrap();
+    assert_eq!(
+        bad.status(),
+        400,
+        "a wrong verifier fails and burns the code"
+    );
+    let again = exchange(
+        q["code"].clone(),
+        "a-long-enough-code-verifier-0123456789-abcdefghijklmnop",
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.status(), 400, "codes are single-use");
+
+    let r = http
+        .get(sb.authorize_url())
+        .query(&[
+            ("client_id", "cid"),
+            ("redirect_uri", "http://localhost:9/cb"),
+            ("response_type", "code"),
+            ("scope", "https://www.googleapis.com/auth/gmail.readonly"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+            ("access_type", "offline"),
+            ("login_hint", "grace@example.com"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let loc = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    let code = loc
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let ok = exchange(
+        code,
+        "a-long-enough-code-verifier-0123456789-abcdefghijklmnop",
+    )
+    .await
+    .unwrap();
+    assert_eq!(ok.status(), 200);
+    let v: Value = ok.json().await.unwrap();
+    assert!(
+        v["refresh_token"].is_string(),
+        "offline access returns a refresh token"
+    );
+    let (s, p) = Client::new(&sb, v["access_token"].as_str().unwrap())
+        .get(&format!("{API}/profile"))
+        .await;
+    assert_eq!(
+        (s, p["emailAddress"].as_str()),
+        (200, Some("grace@example.com"))
+    );
+
+    sb.set_consent_denied(true);
+    let r = http
+        .get(sb.authorize_url())
+        .query(&[
+            ("client_id", "cid"),
+            ("redirect_uri", "http://localhost:9/cb"),
+            ("response_type", "code"),
+            ("scope", "gmail.readonly"),
+            ("state", "s2"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let loc = r.headers()["location"].to_str().unwrap().to_string();
+    assert!(
+        loc.contains("error=access_denied") && loc.contains("state=s2"),
+        "{loc}"
+    );
+}

@@ -274,6 +274,20 @@ impl GmailSandbox {
         format!("{}/token", self.base_url())
     }
 
+    /// `{base}/o/oauth2/v2/auth`: Google's consent screen, approved at once (302 to the
+    /// `redirect_uri` with `code` and `state`); `login_hint` picks an emulated user, else
+    /// the default user. The code is exchanged at [`GmailSandbox::token_url`]
+    /// (`grant_type=authorization_code`, PKCE S256 checked, a refresh token with
+    /// `access_type=offline`).
+    pub fn authorize_url(&self) -> String {
+        format!("{}/o/oauth2/v2/auth", self.base_url())
+    }
+
+    /// Makes the consent screen answer `error=access_denied` (or approve again).
+    pub fn set_consent_denied(&self, denied: bool) {
+        lock(&self.inner.auth).deny_consent = denied;
+    }
+
     /// A refresh token the token endpoint accepts, for `user` with `scopes` (short or full).
     pub fn issue_refresh_token(&self, user: &str, scopes: &[&str]) -> String {
         lock(&self.inner.store).ensure_user(user);

@@ -122,6 +122,9 @@ pub(crate) fn dispatch(inner: &Inner, req: &Req) -> Resp {
     if path == "/token" {
         return token(inner, req);
     }
+    if path == "/o/oauth2/v2/auth" || path == "/o/oauth2/auth" {
+        return authorize(inner, req);
+    }
     if path == "/batch" || path == "/batch/gmail/v1" {
         if req.method != Method::POST {
             return Resp::error(&ApiError::method_not_allowed());
@@ -143,9 +146,15 @@ fn token(inner: &Inner, req: &Req) -> Resp {
     if req.method != Method::POST {
         return Resp::error(&ApiError::method_not_allowed());
     }
-    let form = url::form_urlencoded::parse(&req.body)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
+    let mut form: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(&req.body)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+    // Client credentials may come as HTTP Basic auth (RFC 6749 2.3.1) instead of in the form.
+    if let Some((id, secret)) = basic_credentials(req) {
+        form.entry("client_id".into()).or_insert(id);
+        form.entry("client_secret".into()).or_insert(secret);
+    }
     let (status, body) = lock(&inner.auth).token_endpoint(&form);
     let mut r = Resp::json(
         StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
@@ -156,6 +165,47 @@ fn token(inner: &Inner, req: &Req) -> Resp {
         "no-cache, no-store, max-age=0, must-revalidate".into(),
     ));
     r
+}
+
+fn basic_credentials(req: &Req) -> Option<(String, String)> {
+    use base64::Engine;
+    let h = req.header("authorization")?;
+    let (scheme, value) = h.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(value.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    let dec = |s: &str| {
+        url::form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    Some((dec(id), dec(secret)))
+}
+
+/// Google's consent screen, auto-approved: 302 to `redirect_uri` with `code` and `state`.
+fn authorize(inner: &Inner, req: &Req) -> Resp {
+    let q = req.query.iter().cloned().collect();
+    let known: Vec<String> = lock(&inner.store).users.keys().cloned().collect();
+    let result =
+        lock(&inner.auth).authorize(&q, |u| known.iter().any(|k| k.eq_ignore_ascii_case(u)));
+    match result {
+        Ok(location) => {
+            let mut r = Resp::empty(StatusCode::FOUND);
+            r.headers.push(("location".into(), location));
+            r
+        }
+        Err(msg) => Resp {
+            status: StatusCode::BAD_REQUEST,
+            headers: vec![("content-type".into(), "text/plain; charset=utf-8".into())],
+            body: Bytes::from(format!("Error 400: invalid_request\n{msg}\n")),
+        },
+    }
 }
 
 fn segments(rest: &str) -> Vec<String> {
