@@ -311,3 +311,62 @@ async fn a_401_with_a_static_token_is_unauthenticated_after_one_try() {
     assert_eq!(e.code, ErrorCode::Unauthenticated);
     assert!(!format!("{e:?} {e}").contains("tok-1"));
 }
+
+/// Stands in for the Gmail crate's Rust handlers, which this test does not call.
+struct NotCalled;
+
+#[async_trait]
+impl ActionHandler for NotCalled {
+    async fn call(&self, _cx: &CallContext<'_>, _params: Value) -> Result<Output> {
+        panic!("the new action must run without Rust code")
+    }
+}
+
+#[tokio::test]
+async fn an_action_added_to_the_gmail_spec_file_runs_without_rust() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../specs/gmail.json"))
+        .unwrap();
+    let mut spec: Value = serde_json::from_str(&text).unwrap();
+    spec["entities"]["labels"]["actions"]["rename"] = json!({
+        "description": "Renames a label.",
+        "params": {"type": "object", "additionalProperties": false,
+            "required": ["label_id", "name"],
+            "properties": {"label_id": {"type": "string"}, "name": {"type": "string"}}},
+        "result": {"type": "object"},
+        "request": {"method": "PATCH", "path": "/gmail/v1/users/me/labels/{label_id}",
+            "body": {"name": "name"}, "response": {"snake_case_keys": true}},
+        "scopes": ["https://www.googleapis.com/auth/gmail.labels"],
+        "idempotent": true
+    });
+    let compiled = compiled(spec);
+    let server = MockServer::start().await;
+    Mock::given(method("PATCH"))
+        .and(path("/gmail/v1/users/me/labels/Label_7"))
+        .and(body_json(json!({"name": "Receipts"})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"id": "Label_7", "name": "Receipts", "labelListVisibility": "labelShow"}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut b = Connector::builder(compiled.clone())
+        .http(http(&server.uri()))
+        .token_provider(Arc::new(StaticToken(Secret::new("t"))));
+    for name in compiled.handler_names() {
+        b = b.handler(name, Arc::new(NotCalled));
+    }
+    let out = b
+        .build()
+        .unwrap()
+        .execute(
+            "labels",
+            "rename",
+            json!({"label_id": "Label_7", "name": "Receipts"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        out.result,
+        json!({"id": "Label_7", "name": "Receipts", "label_list_visibility": "labelShow"})
+    );
+}

@@ -2,6 +2,8 @@
 //! `ConnectorSpec` and compiles (every params schema valid, closed at the top level); the
 //! checked-in meta-schema matches the Rust types.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use connector_core::{CompiledSpec, ConnectorSpec};
@@ -77,4 +79,46 @@ fn every_spec_file_validates_parses_and_compiles() {
             CompiledSpec::new(spec).unwrap_or_else(|e| panic!("{}: {}", file.display(), e.message));
         assert!(!compiled.spec().entities.is_empty(), "{}", file.display());
     }
+}
+
+#[test]
+fn spec_typos_are_errors_naming_the_path() {
+    let mut spec = common::demo_spec();
+    spec["entities"]["labels"]["actions"]["get"]["idempotnt"] = serde_json::json!(true);
+    let e = ConnectorSpec::from_json(&spec.to_string()).unwrap_err();
+    assert!(e.message.contains("idempotnt"), "{}", e.message);
+
+    let mut spec = common::demo_spec();
+    spec["entities"]["labels"]["actions"]["get"]["request"]["qurey"] = serde_json::json!({});
+    let e = ConnectorSpec::from_json(&spec.to_string()).unwrap_err();
+    assert!(
+        e.message.contains("entities.labels.actions.get"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn compiling_refuses_open_params_and_mappings_naming_undeclared_params() {
+    let mut spec = common::demo_spec();
+    spec["entities"]["labels"]["actions"]["get"]["params"]["additionalProperties"] =
+        serde_json::json!(true);
+    let e = CompiledSpec::from_json(&spec.to_string()).unwrap_err();
+    assert!(
+        e.message.contains("labels.get") && e.message.contains("additionalProperties"),
+        "{}",
+        e.message
+    );
+
+    let mut spec = common::demo_spec();
+    spec["entities"]["labels"]["actions"]["get"]["request"]["path"] =
+        serde_json::json!("/v1/labels/{id}");
+    let e = CompiledSpec::from_json(&spec.to_string()).unwrap_err();
+    assert!(e.message.contains("{id}"), "{}", e.message);
+
+    let mut spec = common::demo_spec();
+    spec["entities"]["messages"]["actions"]["list"]["request"]["query"]["pageSize"] =
+        serde_json::json!("x");
+    let e = CompiledSpec::from_json(&spec.to_string()).unwrap_err();
+    assert!(e.message.contains("pageSize"), "{}", e.message);
 }
