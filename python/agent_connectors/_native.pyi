@@ -3,6 +3,17 @@
 from collections.abc import Awaitable, Callable
 from typing import Any, final
 
+__all__ = [
+    "__version__",
+    "NativeConnector",
+    "NativeSandbox",
+    "_raise_error",
+    "catalogue",
+    "error_table",
+    "execute_tool_json",
+    "spec_json",
+    "tools_json",
+]
 __version__: str
 
 def error_table() -> list[tuple[str, int, str]]: ...
@@ -68,6 +79,7 @@ class NativeSandbox:
         latency_ms: int | None = None,
         quotas: bool = True,
         rotate_refresh_tokens: bool | None = None,
+        tokens: list[str] | None = None,
     ) -> NativeSandbox: ...
     @property
     def kind(self) -> str: ...
@@ -78,6 +90,21 @@ class NativeSandbox:
     def issue_refresh_token(self, user: str, scopes: list[str] | None = None) -> str: ...
     def stats_json(self) -> str: ...
     def set_quotas(self, on: bool) -> None: ...
+    def set_latency(self, latency_ms: int | None = None) -> None: ...
+    def mailbox_json(self, user: str, folder: str | None = None) -> str | None: ...
+    def expire_access_tokens(self) -> None: ...
+    def revoke_refresh_token(self, token: str) -> bool: ...
+    def inject_fault(
+        self,
+        method: str,
+        path_contains: str,
+        *,
+        status: int | None = None,
+        drop_connection: bool = False,
+        lose_response: bool = False,
+        times: int = 1,
+    ) -> None: ...
+    def expire_sync_tokens(self, user: str) -> None: ...
     def close(self) -> None: ...
     @property
     def closed(self) -> bool: ...

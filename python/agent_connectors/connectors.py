@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -53,17 +52,21 @@ class ExecuteResult:
         return {"result": self.result, "metadata": self.metadata}
 
 
-@functools.lru_cache(maxsize=None)
+_SPECS: dict[str, dict[str, Any]] = {}
+
+
 def _spec(kind: str) -> dict[str, Any]:
-    spec: dict[str, Any] = json.loads(_native.spec_json(kind))
-    return spec
+    """The connector's spec, parsed once per process."""
+    if kind not in _SPECS:
+        _SPECS[kind] = json.loads(_native.spec_json(kind))
+    return _SPECS[kind]
 
 
 class _Connector:
     """Shared by both connectors. Safe to share across threads and asyncio tasks."""
 
     kind: ClassVar[str]
-    _auth_type: ClassVar[type]
+    _auth_type: ClassVar[type[GmailAuthConfig] | type[OutlookAuthConfig]]
 
     def __init__(
         self,
@@ -183,16 +186,18 @@ class _Connector:
 
     @overload
     @classmethod
-    def tool_utils(cls, *, max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS) -> Callable[[F], F]: ...
+    def tool_utils(
+        cls, fn: None = None, /, *, max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS
+    ) -> Callable[[F], F]: ...
 
     @classmethod
     def tool_utils(
-        cls, fn: F | None = None, /, *, max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS
-    ) -> F | Callable[[F], F]:
+        cls, fn: Any = None, /, *, max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS
+    ) -> Any:
         """Decorates ``async def tool(entity, action, params)``: appends the catalogue to its
         docstring and guards the output size (over ``max_output_chars`` characters of JSON it
         raises :class:`~agent_connectors.PayloadTooLargeError` saying how to narrow the call)."""
-        decorate: Callable[[F], F] = make_tool_decorator(
+        decorate: Callable[[Any], Any] = make_tool_decorator(
             cls.kind, _spec(cls.kind), cls.catalogue(), max_output_chars
         )
         return decorate if fn is None else decorate(fn)

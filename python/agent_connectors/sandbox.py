@@ -33,6 +33,7 @@ class Sandbox:
         latency_ms: int | None = None,
         quotas: bool = True,
         rotate_refresh_tokens: bool | None = None,
+        tokens: list[str] | None = None,
     ) -> None:
         self._native = _native.NativeSandbox(
             kind,
@@ -40,7 +41,10 @@ class Sandbox:
             latency_ms=latency_ms,
             quotas=quotas,
             rotate_refresh_tokens=rotate_refresh_tokens,
+            tokens=tokens,
         )
+        # With token rules, only those tokens and the ones the token endpoint issues work.
+        self._strict = bool(tokens)
 
     @property
     def kind(self) -> str:
@@ -68,6 +72,56 @@ class Sandbox:
     def set_quotas(self, on: bool) -> None:
         """Quotas and throttling on (the default) or off."""
         self._native.set_quotas(on)
+
+    def set_latency(self, latency_ms: int | None) -> None:
+        """Delay every answer by ``latency_ms`` (``None``: no delay)."""
+        self._native.set_latency(latency_ms)
+
+    def mailbox(self, user: str = DEMO_USER, folder: str | None = None) -> dict[str, Any] | None:
+        """What the emulator holds for ``user``, to check an agent's effects.
+
+        Gmail: ``{"email", "messages": [{"id", "thread_id", "label_ids", "raw", ...}] (newest
+        first), "drafts", "labels", "history_id"}``. Outlook: ``{"email", "folder",
+        "messages": [Graph message JSON]}`` for ``folder`` (default ``inbox``, or ``sentitems``...).
+        """
+        text = self._native.mailbox_json(user, folder)
+        if text is None:
+            return None
+        mailbox: dict[str, Any] = json.loads(text)
+        return mailbox
+
+    def expire_access_tokens(self) -> None:
+        """Gmail: every issued access token stops working (the connector refreshes on 401)."""
+        self._native.expire_access_tokens()
+
+    def revoke_refresh_token(self, token: str) -> bool:
+        """Gmail: the refresh token stops working (the next refresh is ``needs_reauth``)."""
+        return self._native.revoke_refresh_token(token)
+
+    def inject_fault(
+        self,
+        method: str,
+        path_contains: str,
+        *,
+        status: int | None = None,
+        drop_connection: bool = False,
+        lose_response: bool = False,
+        times: int = 1,
+    ) -> None:
+        """Gmail: the next ``times`` matching requests fail (an HTTP ``status``, a dropped
+        connection, or a response lost after the request was handled)."""
+        self._native.inject_fault(
+            method,
+            path_contains,
+            status=status,
+            drop_connection=drop_connection,
+            lose_response=lose_response,
+            times=times,
+        )
+
+    def expire_sync_tokens(self, user: str = DEMO_USER) -> None:
+        """Older Gmail history ids / Graph delta tokens expire (the next sync is ``sync_required``)."""
+        self._native.expire_sync_tokens(user)
 
     def close(self) -> None:
         self._native.close()
@@ -98,7 +152,8 @@ class Sandbox:
         ``on_token_refresh``) it holds a refresh token for ``user`` and gets its access tokens
         from the emulator's token endpoint; otherwise it uses a plain access token, which the
         emulator accepts as the default user with every scope."""
-        if refresh or scopes is not None or on_token_refresh is not None or user != DEMO_USER:
+        wants_refresh = refresh or scopes is not None or on_token_refresh is not None
+        if wants_refresh or self._strict or user != DEMO_USER:
             tokens: dict[str, Any] = dict(
                 refresh_token=self.issue_refresh_token(user, scopes),
                 client_id="sandbox-client",
@@ -133,14 +188,23 @@ def start(
     latency_ms: int | None = None,
     quotas: bool = True,
     rotate_refresh_tokens: bool | None = None,
+    tokens: list[str] | None = None,
 ) -> Sandbox:
-    """Starts an emulator without a connector (use :meth:`Sandbox.connector` for one or more)."""
+    """Starts an emulator without a connector (use :meth:`Sandbox.connector` for one or more).
+
+    ``seed``: ``"demo"`` (the demo mailbox), ``"empty"`` or a number of generated messages.
+    ``latency_ms`` delays every answer. ``quotas=False`` switches throttling off.
+    ``rotate_refresh_tokens``: every refresh returns a new refresh token (Outlook always does).
+    ``tokens``: accept only these bearer tokens, as ``"TOKEN=user@example.com:scope,scope"``,
+    plus those the emulator's token endpoint issues.
+    """
     return Sandbox(
         kind,
         seed=seed,
         latency_ms=latency_ms,
         quotas=quotas,
         rotate_refresh_tokens=rotate_refresh_tokens,
+        tokens=tokens,
     )
 
 

@@ -1,0 +1,85 @@
+"""OutlookConnector against the in-process Graph emulator."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from agent_connectors import (
+    InvalidParamsError,
+    NotFoundError,
+    OutlookAuthConfig,
+    OutlookConnector,
+    SyncRequiredError,
+    sandbox,
+)
+
+
+def test_lists_and_reads_the_inbox(outlook: OutlookConnector) -> None:
+    page = outlook.execute_sync("messages", "list", {"folder": "inbox", "top": 2})
+    assert len(page.result) == 2
+    assert page.metadata["next_page_token"]
+    first = outlook.execute_sync("messages", "get", {"message_id": page.result[0]["id"]}).result
+    assert first["id"] == page.result[0]["id"] and first["subject"] == page.result[0]["subject"]
+    assert outlook.sandbox is not None
+    box = outlook.sandbox.mailbox(folder="inbox")
+    assert box is not None
+    assert page.result[0]["id"] in {m["id"] for m in box["messages"]}
+
+
+async def test_paging_reaches_every_inbox_message(outlook: OutlookConnector) -> None:
+    assert outlook.sandbox is not None
+    box = outlook.sandbox.mailbox(folder="inbox")
+    assert box is not None
+    ids: list[str] = []
+    params: dict[str, object] = {"folder": "inbox", "top": 2}
+    while True:
+        page = await outlook.execute("messages", "list", params)
+        ids += [m["id"] for m in page.result]
+        if "next_page_token" not in page.metadata:
+            break
+        params = {"page_token": page.metadata["next_page_token"]}
+    assert sorted(ids) == sorted(m["id"] for m in box["messages"])
+
+
+def test_delta_token_then_expired_is_sync_required(outlook: OutlookConnector) -> None:
+    first = outlook.execute_sync("messages", "delta", {"folder": "inbox"})
+    token = first.metadata["delta_token"]
+    again = outlook.execute_sync("messages", "delta", {"folder": "inbox", "delta_token": token})
+    assert again.result == [] and again.metadata["delta_token"]
+    assert outlook.sandbox is not None
+    outlook.sandbox.expire_sync_tokens()
+    with pytest.raises(SyncRequiredError):
+        outlook.execute_sync("messages", "delta", {"folder": "inbox", "delta_token": token})
+
+
+def test_errors(outlook: OutlookConnector) -> None:
+    with pytest.raises(InvalidParamsError):
+        outlook.execute_sync("messages", "list", {"top": "ten"})
+    with pytest.raises(NotFoundError):
+        outlook.execute_sync("messages", "get", {"message_id": "AAMkAGI2THVSAAA="})
+
+
+def test_profile_and_schema(outlook: OutlookConnector) -> None:
+    assert outlook.execute_sync("profile", "get").result["email_address"] == sandbox.DEMO_USER
+    assert "top" in OutlookConnector.schema("messages", "list")["properties"]
+    assert "mail_folders" in OutlookConnector.entities()
+
+
+def test_graph_mailbox_concurrency_is_capped_at_four() -> None:
+    """Graph allows 4 concurrent requests per mailbox: 8 threads run in two waves, not eight."""
+    sb = sandbox.start("outlook", latency_ms=100, quotas=False)
+    outlook = OutlookConnector(OutlookAuthConfig(access_token="t"), base_url=sb.base_url)
+    outlook.execute_sync("profile", "get")
+    threads = [threading.Thread(target=outlook.execute_sync, args=("profile", "get")) for _ in range(8)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    assert 0.2 <= elapsed < 0.6, elapsed
+    assert sb.stats()["max_in_flight"] == 4
+    sb.close()
