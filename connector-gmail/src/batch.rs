@@ -16,6 +16,8 @@ pub const DEFAULT_PARTS: usize = 50;
 pub struct PartResponse {
     pub status: u16,
     pub body: Value,
+    /// The part's `Retry-After`, when it has one.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 /// Builds the multipart body for GETs of `paths` (absolute paths with query, e.g.
@@ -27,7 +29,7 @@ pub fn build(paths: &[String]) -> (String, Vec<u8>) {
     for (i, path) in paths.iter().enumerate() {
         body.extend_from_slice(
             format!(
-                "--{boundary}\r\nContent-Type: application/http\r\nContent-ID: <item-{i}>\r\n\r\nGET {path}\r\nAccept: application/json\r\n\r\n"
+                "--{boundary}\r\nContent-Type: application/http\r\nContent-ID: <item-{i}>\r\n\r\nGET {path} HTTP/1.1\r\nAccept: application/json\r\n\r\n"
             )
             .as_bytes(),
         );
@@ -91,13 +93,28 @@ fn parse_http(bytes: &[u8]) -> Option<PartResponse> {
         return None;
     }
     let status: u16 = words.next()?.parse().ok()?;
+    let retry_after = head.lines().skip(1).find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        if !name.trim().eq_ignore_ascii_case("retry-after") {
+            return None;
+        }
+        value
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s >= 0.0)
+    });
     let body = body.trim();
     let body = if body.is_empty() {
         Value::Null
     } else {
         serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.to_string()))
     };
-    Some(PartResponse { status, body })
+    Some(PartResponse {
+        status,
+        body,
+        retry_after: retry_after.map(|s| std::time::Duration::from_secs_f64(s.min(60.0))),
+    })
 }
 
 #[cfg(test)]
@@ -113,15 +130,23 @@ mod tests {
         let text = String::from_utf8(body).unwrap();
         let boundary = ct.split("boundary=").nth(1).unwrap();
         assert_eq!(text.matches(&format!("--{boundary}\r\n")).count(), 2);
-        assert!(text.contains("GET /gmail/v1/users/me/messages/a?format=full\r\n"));
+        assert!(text.contains("GET /gmail/v1/users/me/messages/a?format=full HTTP/1.1\r\n"));
         assert!(text.ends_with(&format!("--{boundary}--\r\n")));
 
         // Answers out of order, with LF line ends in one part.
         let resp = "--rb\r\nContent-Type: application/http\r\nContent-ID: <response-item-1>\r\n\r\nHTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n\r\n{\"error\":{\"code\":404}}\r\n--rb\r\nContent-Type: application/http\nContent-ID: <response-item-0>\n\nHTTP/1.1 200 OK\nContent-Type: application/json\n\n{\"id\":\"a\"}\n--rb--\r\n";
+        let resp = resp.replace(
+            "HTTP/1.1 404 Not Found\r\n",
+            "HTTP/1.1 404 Not Found\r\nRetry-After: 3\r\n",
+        );
         let parts = parse("multipart/mixed; boundary=rb", resp.as_bytes(), 2);
         assert_eq!(parts[0].as_ref().unwrap().status, 200);
         assert_eq!(parts[0].as_ref().unwrap().body["id"], "a");
         assert_eq!(parts[1].as_ref().unwrap().status, 404);
+        assert_eq!(
+            parts[1].as_ref().unwrap().retry_after,
+            Some(std::time::Duration::from_secs(3))
+        );
         let parts = parse("multipart/mixed; boundary=rb", b"garbage", 2);
         assert!(parts.iter().all(Option::is_none));
     }

@@ -1,11 +1,37 @@
 //! The Gmail connector: a spec (`specs/gmail.json`) plus Rust handlers for the actions that need
 //! code (MIME decoding, batch requests), and a sandbox emulator of the Gmail API (feature
 //! `sandbox`).
+//!
+//! ```no_run
+//! # async fn demo() -> connector_core::Result<()> {
+//! use std::sync::Arc;
+//! use connector_core::{HttpConfig, Secret, StaticToken};
+//! let gmail = connector_gmail::connector(
+//!     Arc::new(StaticToken(Secret::new("ya29..."))),
+//!     HttpConfig::new(connector_gmail::DEFAULT_BASE_URL),
+//! )?;
+//! let unread = gmail
+//!     .execute("messages", "list", serde_json::json!({"q": "is:unread", "max_results": 10}))
+//!     .await?;
+//! # let _ = unread; Ok(()) }
+//! ```
+
+// `connector_core::ConnectorError` is core's type, returned by the agreed API (`connector()` and
+// handlers); its size is core's call, not this crate's.
+#![allow(clippy::result_large_err)]
+
+use std::sync::{Arc, OnceLock};
+
+use connector_core::{CompiledSpec, Connector, ConnectorSpec, HttpConfig, Result, TokenProvider};
 
 pub mod batch;
+pub mod compose;
 pub mod handlers;
 pub mod message;
 pub mod mime;
+
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
 
 /// The connector definition id (stable across versions).
 pub const DEFINITION_ID: &str = "f7833dac-fc18-4feb-a2a9-94b22001edc6";
@@ -22,3 +48,34 @@ pub const SCOPES_READONLY: &[&str] = &["https://www.googleapis.com/auth/gmail.re
 
 /// The spec text, as shipped.
 pub const SPEC_JSON: &str = include_str!("../../specs/gmail.json");
+
+pub use handlers::GmailOptions;
+
+/// The compiled Gmail spec (parsed and compiled once per process).
+pub fn spec() -> Arc<CompiledSpec> {
+    static SPEC: OnceLock<Arc<CompiledSpec>> = OnceLock::new();
+    SPEC.get_or_init(|| {
+        let spec = ConnectorSpec::from_json(SPEC_JSON).expect("specs/gmail.json parses");
+        CompiledSpec::new(spec).expect("specs/gmail.json compiles")
+    })
+    .clone()
+}
+
+/// A Gmail connector over `http.base_url` (use [`DEFAULT_BASE_URL`] for Google, or a sandbox's
+/// `base_url()`), authorized by `token`.
+pub fn connector(token: Arc<dyn TokenProvider>, http: HttpConfig) -> Result<Connector> {
+    connector_with_options(token, http, GmailOptions::default())
+}
+
+/// [`connector`] with non-default [`GmailOptions`] (e.g. the upload threshold).
+pub fn connector_with_options(
+    token: Arc<dyn TokenProvider>,
+    http: HttpConfig,
+    options: GmailOptions,
+) -> Result<Connector> {
+    let mut builder = Connector::builder(spec()).http(http).token_provider(token);
+    for (name, handler) in handlers::all(&options) {
+        builder = builder.handler(name, handler);
+    }
+    builder.build()
+}

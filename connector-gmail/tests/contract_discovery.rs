@@ -38,6 +38,29 @@ fn spec_actions(spec: &Value) -> BTreeSet<String> {
     out
 }
 
+/// The discovery schema of `field` (dotted path) inside the request schema `request`, shaped
+/// like a parameter (`type`, `repeated`, `enum`).
+fn body_field(request: &str, field: &str) -> Option<Value> {
+    let doc = load("../tests/contracts/gmail.v1.json");
+    let schemas = &doc["schemas"];
+    let mut schema = schemas.get(request)?.clone();
+    for part in field.split('.') {
+        let mut prop = schema["properties"].get(part)?.clone();
+        if let Some(r) = prop["$ref"].as_str() {
+            prop = schemas[r].clone();
+            prop["type"] = Value::from("object");
+        }
+        schema = prop;
+    }
+    let mut out = schema.clone();
+    if schema["type"] == "array" {
+        out = schema["items"].clone();
+        out["repeated"] = Value::Bool(true);
+    }
+    out["location"] = Value::from("body");
+    Some(out)
+}
+
 /// Is the JSON Schema of a param compatible with a discovery parameter?
 fn types_match(schema: &Value, wire: &Value) -> Result<(), String> {
     let wire_type = wire["type"].as_str().unwrap();
@@ -105,6 +128,16 @@ fn every_action_maps_to_a_discovery_method_with_matching_params() {
             let schema = props
                 .get(*ours)
                 .unwrap_or_else(|| panic!("{action}: no param {ours}"));
+            if let Some(field) = wire.strip_prefix("body:") {
+                let request = m["request"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{action}: {method_id} takes no request body"));
+                let wire_schema = body_field(request, field)
+                    .unwrap_or_else(|| panic!("{action}: {request} has no field {field}"));
+                types_match(schema, &wire_schema)
+                    .unwrap_or_else(|e| panic!("{action}.{ours}: {e}"));
+                continue;
+            }
             let wire_param = m["parameters"]
                 .get(*wire)
                 .unwrap_or_else(|| panic!("{action}: {method_id} has no parameter {wire}"));
@@ -137,7 +170,21 @@ fn every_action_maps_to_a_discovery_method_with_matching_params() {
                 );
                 assert_eq!(m["parameters"][wire.as_str().unwrap()]["location"], "query");
             }
-            for (_, wire) in *mapping {
+            for (param, field) in req["body"].as_object().into_iter().flatten() {
+                let want = format!("body:{}", field.as_str().unwrap());
+                assert!(
+                    mapping.iter().any(|(o, w)| o == param && *w == want),
+                    "{action}: body {param}->{field} is not in the contract table"
+                );
+            }
+            for (ours, wire) in *mapping {
+                if wire.starts_with("body:") {
+                    assert!(
+                        req["body"].get(*ours).is_some(),
+                        "{action}: {ours} never sent in the body"
+                    );
+                    continue;
+                }
                 let loc = m["parameters"][*wire]["location"].as_str().unwrap();
                 let sent = match loc {
                     "path" => req["path"].as_str().unwrap().contains('{'),

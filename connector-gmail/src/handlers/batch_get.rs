@@ -9,7 +9,9 @@ use super::{seg, USER};
 use crate::batch::{self, PartResponse};
 
 /// Rounds of re-asking for parts that were throttled or failed transiently.
-const PART_RETRIES: u32 = 2;
+const PART_RETRIES: u32 = 3;
+/// Longest wait before re-asking (a longer Retry-After gives up on those parts).
+const MAX_PART_WAIT: Duration = Duration::from_secs(10);
 
 /// One id's outcome: the message resource, or an error object `{code, message, ...}`.
 pub type PartResult = Result<Value, Value>;
@@ -28,6 +30,7 @@ pub async fn batch_get_messages(
     let mut pending: Vec<usize> = (0..ids.len()).collect();
     for round in 0..=PART_RETRIES {
         let mut retry = Vec::new();
+        let mut wait = Duration::from_millis(500 << round);
         for chunk in pending.chunks(batch_size) {
             let paths: Vec<String> = chunk
                 .iter()
@@ -50,10 +53,17 @@ pub async fn batch_get_messages(
             let parts = batch::parse(&response_type, &response.body, chunk.len());
             for (slot, part) in chunk.iter().zip(parts) {
                 match part {
-                    Some(PartResponse { status, body }) if (200..300).contains(&status) => {
+                    Some(PartResponse { status, body, .. }) if (200..300).contains(&status) => {
                         results[*slot] = Some(Ok(body));
                     }
-                    Some(p) if round < PART_RETRIES && transient(&p) => retry.push(*slot),
+                    Some(p)
+                        if round < PART_RETRIES
+                            && transient(&p)
+                            && p.retry_after.is_none_or(|r| r <= MAX_PART_WAIT) =>
+                    {
+                        wait = wait.max(p.retry_after.unwrap_or_default());
+                        retry.push(*slot)
+                    }
                     Some(p) => results[*slot] = Some(Err(part_error(&ids[*slot], &p))),
                     None if round < PART_RETRIES => retry.push(*slot),
                     None => {
@@ -73,7 +83,7 @@ pub async fn batch_get_messages(
             round,
             "re-asking for throttled batch parts"
         );
-        tokio::time::sleep(Duration::from_millis(500 << round)).await;
+        tokio::time::sleep(wait).await;
         pending = retry;
     }
     Ok(results

@@ -2,9 +2,12 @@
 
 mod attachments;
 mod batch_get;
+mod compose_params;
 mod history;
 mod messages;
+mod send;
 mod threads;
+mod write;
 
 use std::sync::Arc;
 
@@ -13,12 +16,34 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{Map, Value};
 
 pub use batch_get::batch_get_messages;
+pub use send::DEFAULT_UPLOAD_THRESHOLD;
+
+/// Knobs of the Gmail handlers.
+#[derive(Debug, Clone)]
+pub struct GmailOptions {
+    /// Messages larger than this many bytes are sent through the upload path (default 5 MB).
+    pub upload_threshold: usize,
+}
+
+impl Default for GmailOptions {
+    fn default() -> Self {
+        GmailOptions {
+            upload_threshold: DEFAULT_UPLOAD_THRESHOLD,
+        }
+    }
+}
 
 /// Root of every Gmail path for the authorized user.
 pub(crate) const USER: &str = "/gmail/v1/users/me";
 
 /// Every handler by the name the spec uses.
-pub fn all() -> Vec<(&'static str, Arc<dyn ActionHandler>)> {
+pub fn all(opts: &GmailOptions) -> Vec<(&'static str, Arc<dyn ActionHandler>)> {
+    let mut v = reading();
+    v.extend(writing(opts));
+    v
+}
+
+fn reading() -> Vec<(&'static str, Arc<dyn ActionHandler>)> {
     vec![
         ("messages_list", Arc::new(messages::List)),
         ("messages_get", Arc::new(messages::Get)),
@@ -27,6 +52,67 @@ pub fn all() -> Vec<(&'static str, Arc<dyn ActionHandler>)> {
         ("threads_get", Arc::new(threads::Get)),
         ("drafts_get", Arc::new(threads::DraftGet)),
         ("history_list", Arc::new(history::List)),
+    ]
+}
+
+fn writing(opts: &GmailOptions) -> Vec<(&'static str, Arc<dyn ActionHandler>)> {
+    use reqwest::Method;
+    use send::{Compose, DraftSend, Target};
+    use write::{Ack, BatchIds, FilterCreate};
+    let t = opts.upload_threshold;
+    let compose = |target| -> Arc<dyn ActionHandler> {
+        Arc::new(Compose {
+            target,
+            upload_threshold: t,
+        })
+    };
+    let ack =
+        |method: Method, path: &'static str, id: Option<&'static str>| -> Arc<dyn ActionHandler> {
+            Arc::new(Ack {
+                method,
+                path,
+                id_param: id,
+            })
+        };
+    vec![
+        ("messages_send", compose(Target::Send)),
+        ("messages_import", compose(Target::Import)),
+        ("messages_insert", compose(Target::Insert)),
+        ("drafts_create", compose(Target::DraftCreate)),
+        ("drafts_update", compose(Target::DraftUpdate)),
+        (
+            "drafts_send",
+            Arc::new(DraftSend {
+                upload_threshold: t,
+            }),
+        ),
+        (
+            "messages_delete",
+            ack(Method::DELETE, "/messages/{}", Some("message_id")),
+        ),
+        (
+            "threads_delete",
+            ack(Method::DELETE, "/threads/{}", Some("thread_id")),
+        ),
+        (
+            "labels_delete",
+            ack(Method::DELETE, "/labels/{}", Some("label_id")),
+        ),
+        (
+            "drafts_delete",
+            ack(Method::DELETE, "/drafts/{}", Some("draft_id")),
+        ),
+        (
+            "filters_delete",
+            ack(Method::DELETE, "/settings/filters/{}", Some("filter_id")),
+        ),
+        ("watch_stop", ack(Method::POST, "/stop", None)),
+        (
+            "messages_batch_modify",
+            Arc::new(BatchIds { delete: false }),
+        ),
+        ("messages_batch_delete", Arc::new(BatchIds { delete: true })),
+        ("filters_create", Arc::new(FilterCreate)),
     ]
 }
 

@@ -2,3 +2,5 @@
 #![allow(dead_code)]
 
 pub mod contract;
+#[cfg(feature = "sandbox")]
+pub mod env;

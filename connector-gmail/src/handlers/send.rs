@@ -1,0 +1,309 @@
+//! messages.send, messages.import/insert and drafts.create/update/send: composed messages,
+//! the upload path for large ones, and exactly-once sends with an idempotency key.
+
+use async_trait::async_trait;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use connector_core::{ActionHandler, CallContext, ConnectorError, Output, ProviderRequest};
+use serde_json::{json, Value};
+
+use super::compose_params::{outgoing, Outgoing, INSERT_LIMIT, SEND_LIMIT};
+use super::{name_scopes, required, seg, str_param, USER};
+
+/// Messages larger than this (bytes) go through `/upload/gmail/v1/...?uploadType=multipart`.
+pub const DEFAULT_UPLOAD_THRESHOLD: usize = 5 * 1024 * 1024;
+
+/// Where a composed message goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Send,
+    Import,
+    Insert,
+    DraftCreate,
+    DraftUpdate,
+}
+
+pub struct Compose {
+    pub target: Target,
+    pub upload_threshold: usize,
+}
+
+fn sent_record(v: &Value, message_id: Option<&str>) -> Value {
+    json!({
+        "id": v["id"], "thread_id": v["threadId"], "label_ids": v.get("labelIds").cloned().unwrap_or(json!([])),
+        "message_id": message_id,
+    })
+}
+
+/// The first message in the mailbox (sent mail included) with this Message-ID.
+async fn find_by_message_id(
+    cx: &CallContext<'_>,
+    message_id: &str,
+) -> Result<Option<Value>, ConnectorError> {
+    let q = format!("rfc822msgid:{}", message_id.trim_matches(['<', '>']));
+    let list: Value = cx
+        .send(
+            ProviderRequest::get(format!("{USER}/messages"))
+                .query("q", q)
+                .query("includeSpamTrash", "true")
+                .query("maxResults", "1")
+                .idempotent(true),
+        )
+        .await?
+        .json()?;
+    Ok(list["messages"].as_array().and_then(|a| a.first()).cloned())
+}
+
+/// Sends `message` (the JSON Message resource, raw included) to `path`, or through the upload
+/// path when the raw message is larger than `threshold`.
+async fn post_message(
+    cx: &CallContext<'_>,
+    method: reqwest::Method,
+    path: &str,
+    query: &[(&str, String)],
+    out: &Outgoing,
+    wrap: impl Fn(Value) -> Value,
+    threshold: usize,
+) -> Result<Value, ConnectorError> {
+    let mut message = json!({});
+    if let Some(t) = &out.thread_id {
+        message["threadId"] = json!(t);
+    }
+    let req = if out.raw.len() > threshold {
+        let boundary = format!("upload_{}", uuid::Uuid::new_v4().simple());
+        let meta = wrap(message);
+        let mut body = format!(
+            "--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n{meta}\r\n--{boundary}\r\nContent-Type: message/rfc822\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(&out.raw);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        ProviderRequest::new(method, format!("/upload{path}"))
+            .query("uploadType", "multipart")
+            .bytes(format!("multipart/related; boundary={boundary}"), body)
+    } else {
+        message["raw"] = json!(URL_SAFE_NO_PAD.encode(&out.raw));
+        ProviderRequest::new(method, path).json(wrap(message))
+    };
+    let req = query.iter().fold(req, |r, (k, v)| r.query(*k, v.clone()));
+    cx.send(req).await?.json()
+}
+
+#[async_trait]
+impl ActionHandler for Compose {
+    async fn call(&self, cx: &CallContext<'_>, params: Value) -> Result<Output, ConnectorError> {
+        self.run(cx, &params).await.map_err(|e| name_scopes(cx, e))
+    }
+}
+
+impl Compose {
+    async fn run(&self, cx: &CallContext<'_>, params: &Value) -> Result<Output, ConnectorError> {
+        let key = cx.options.idempotency_key.as_deref();
+        let (limit, needs_to) = match self.target {
+            Target::Send => (SEND_LIMIT, true),
+            Target::DraftCreate | Target::DraftUpdate => (SEND_LIMIT, false),
+            Target::Import | Target::Insert => (INSERT_LIMIT, false),
+        };
+        let out = outgoing(cx, params, key, limit, needs_to).await?;
+
+        // Exactly once: a message carrying the key's Message-ID is already in the mailbox.
+        if key.is_some() && matches!(self.target, Target::Send | Target::Import | Target::Insert) {
+            if let Some(mid) = &out.message_id {
+                if let Some(found) = find_by_message_id(cx, mid).await? {
+                    return Ok(
+                        Output::new(sent_record(&found, Some(mid))).with_meta("deduplicated", true)
+                    );
+                }
+            }
+        }
+        let t = self.upload_threshold;
+        let label_ids: Vec<String> = params["label_ids"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect();
+        let with_labels = |mut m: Value| {
+            if !label_ids.is_empty() {
+                m["labelIds"] = json!(label_ids);
+            }
+            m
+        };
+        let mut query: Vec<(&str, String)> = Vec::new();
+        if let Some(src) = str_param(params, "internal_date_source") {
+            query.push(("internalDateSource", src.to_string()));
+        }
+        let mid = out.message_id.as_deref();
+        let result = match self.target {
+            Target::Send => {
+                let v = post_message(
+                    cx,
+                    reqwest::Method::POST,
+                    &format!("{USER}/messages/send"),
+                    &[],
+                    &out,
+                    |m| m,
+                    t,
+                )
+                .await?;
+                sent_record(&v, mid)
+            }
+            Target::Import => {
+                if params["never_mark_spam"].as_bool() == Some(true) {
+                    query.push(("neverMarkSpam", "true".into()));
+                }
+                let v = post_message(
+                    cx,
+                    reqwest::Method::POST,
+                    &format!("{USER}/messages/import"),
+                    &query,
+                    &out,
+                    with_labels,
+                    t,
+                )
+                .await?;
+                sent_record(&v, mid)
+            }
+            Target::Insert => {
+                let v = post_message(
+                    cx,
+                    reqwest::Method::POST,
+                    &format!("{USER}/messages"),
+                    &query,
+                    &out,
+                    with_labels,
+                    t,
+                )
+                .await?;
+                sent_record(&v, mid)
+            }
+            Target::DraftCreate => {
+                let v = post_message(
+                    cx,
+                    reqwest::Method::POST,
+                    &format!("{USER}/drafts"),
+                    &[],
+                    &out,
+                    |m| json!({"message": m}),
+                    t,
+                )
+                .await?;
+                json!({"id": v["id"], "message": sent_record(&v["message"], mid)})
+            }
+            Target::DraftUpdate => {
+                let id = required(params, "draft_id").to_string();
+                let path = format!("{USER}/drafts/{}", seg(&id));
+                let v = post_message(
+                    cx,
+                    reqwest::Method::PUT,
+                    &path,
+                    &[],
+                    &out,
+                    |m| json!({"id": id, "message": m}),
+                    t,
+                )
+                .await?;
+                json!({"id": v["id"], "message": sent_record(&v["message"], mid)})
+            }
+        };
+        Ok(Output::new(result))
+    }
+}
+
+/// drafts.send. With an idempotency key the draft first gets the key's Message-ID, so a retry
+/// after a lost response finds the sent message instead of failing or sending twice.
+pub struct DraftSend {
+    pub upload_threshold: usize,
+}
+
+#[async_trait]
+impl ActionHandler for DraftSend {
+    async fn call(&self, cx: &CallContext<'_>, params: Value) -> Result<Output, ConnectorError> {
+        let id = required(&params, "draft_id");
+        let result = async {
+            if let Some(key) = cx.options.idempotency_key.as_deref() {
+                let mid =
+                    crate::compose::message_id_for_key(key, "drafts.agent-connectors.invalid");
+                if let Some(found) = find_by_message_id(cx, &mid).await? {
+                    return Ok(Output::new(sent_record(&found, Some(&mid)))
+                        .with_meta("deduplicated", true));
+                }
+                let draft: Value = cx
+                    .send(
+                        ProviderRequest::get(format!("{USER}/drafts/{}", seg(id)))
+                            .query("format", "raw")
+                            .idempotent(true),
+                    )
+                    .await?
+                    .json()?;
+                let raw = crate::mime::decode_base64url(
+                    draft["message"]["raw"].as_str().unwrap_or_default(),
+                )
+                .unwrap_or_default();
+                let out = Outgoing {
+                    raw: with_message_id(&raw, &mid),
+                    thread_id: draft["message"]["threadId"].as_str().map(str::to_string),
+                    message_id: Some(mid.clone()),
+                };
+                let path = format!("{USER}/drafts/{}", seg(id));
+                post_message(
+                    cx,
+                    reqwest::Method::PUT,
+                    &path,
+                    &[],
+                    &out,
+                    |m| json!({"id": id, "message": m}),
+                    self.upload_threshold,
+                )
+                .await?;
+            }
+            let v: Value = cx
+                .send(ProviderRequest::post(format!("{USER}/drafts/send")).json(json!({"id": id})))
+                .await?
+                .json()?;
+            Ok(Output::new(sent_record(&v, None)))
+        }
+        .await;
+        result.map_err(|e| name_scopes(cx, e))
+    }
+}
+
+/// The message with its Message-ID header replaced by `id`.
+fn with_message_id(raw: &[u8], id: &str) -> Vec<u8> {
+    let head_end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|p| p + 2)
+        .or_else(|| raw.windows(2).position(|w| w == b"\n\n").map(|p| p + 1))
+        .unwrap_or(raw.len());
+    let head = String::from_utf8_lossy(&raw[..head_end]);
+    let mut out = format!("Message-ID: {id}\r\n").into_bytes();
+    let mut skipping = false;
+    for line in head.split_inclusive('\n') {
+        let folded = line.starts_with([' ', '\t']);
+        if !folded {
+            skipping = line.to_ascii_lowercase().starts_with("message-id:");
+        }
+        if !skipping {
+            out.extend_from_slice(line.as_bytes());
+        }
+    }
+    out.extend_from_slice(&raw[head_end..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_id_is_replaced_including_folded_lines() {
+        let raw = b"Subject: a\r\nMessage-ID:\r\n <old@x>\r\nTo: b@c.d\r\n\r\nbody\r\n";
+        let out = with_message_id(raw, "<new@y>");
+        let d = crate::mime::decode_mime(&out);
+        assert_eq!(d.message_id.as_deref(), Some("<new@y>"));
+        assert_eq!(d.subject.as_deref(), Some("a"));
+        assert_eq!(d.to[0].email, "b@c.d");
+        assert!(!String::from_utf8_lossy(&out).contains("old@x"));
+    }
+}
