@@ -64,6 +64,7 @@ impl CallContext<'_> {
         self.client
             .send(&request, Some(self.token), self.spec.idempotent)
             .await
+            .map_err(|e| name_required_scopes(self.entity, self.action, self.spec, e))
     }
 
     /// The provider client of this connector instance (base URL, shared pool).
@@ -80,6 +81,34 @@ impl CallContext<'_> {
     pub fn token_provider(&self) -> &dyn TokenProvider {
         self.token
     }
+}
+
+/// A `permission_denied` error names the scopes the action accepts (`details.required_scopes`
+/// and the message), so the caller knows what to grant.
+fn name_required_scopes(
+    entity: &str,
+    action: &str,
+    spec: &ActionSpec,
+    mut err: ConnectorError,
+) -> ConnectorError {
+    if err.code != ErrorCode::PermissionDenied || spec.scopes.is_empty() {
+        return err;
+    }
+    if !err.details.is_object() {
+        err.details = Value::Object(Map::new());
+    }
+    if let Some(d) = err.details.as_object_mut() {
+        d.entry("required_scopes")
+            .or_insert_with(|| Value::from(spec.scopes.clone()));
+    }
+    if !err.message.contains(&spec.scopes[0]) {
+        err.message = format!(
+            "{} {entity}.{action} needs one of these OAuth scopes: {}",
+            err.message.trim_end_matches('.'),
+            spec.scopes.join(", ")
+        );
+    }
+    err
 }
 
 /// Rust code for an action whose spec names a handler.

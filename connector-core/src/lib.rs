@@ -7,6 +7,24 @@
 //! * [`auth`]: access tokens, OAuth refresh with single-flight, rotation callback.
 //! * [`tools`]: tool definitions for agents (single execute tool; OpenAI, Anthropic, MCP).
 //! * [`error`]: the one error table.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use connector_core::{CompiledSpec, Connector, HttpConfig, StaticToken};
+//! use serde_json::json;
+//!
+//! # async fn demo(spec_text: &str) -> connector_core::Result<()> {
+//! // Compile a spec once (validators included) and share it across instances.
+//! let spec = CompiledSpec::from_json(spec_text)?;
+//! let gmail = Connector::builder(spec)
+//!     .http(HttpConfig::new("https://gmail.googleapis.com"))
+//!     .token_provider(Arc::new(StaticToken::new("ya29...")))
+//!     .build()?;
+//! let out = gmail.execute("messages", "list", json!({"max_results": 10})).await?;
+//! println!("{} {:?}", out.result, out.metadata.get("next_page_token"));
+//! # Ok(())
+//! # }
+//! ```
 
 // `ConnectorError` keeps its provider details inline (public fields other crates match on);
 // it is returned once per call, so its size does not matter.

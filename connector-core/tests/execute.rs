@@ -276,6 +276,18 @@ async fn provider_errors_map_to_the_table_and_keep_the_providers_words() {
     assert_eq!(e.code, ErrorCode::PermissionDenied);
     assert_eq!(e.details["provider_code"], "ErrorAccessDenied");
     assert_eq!(e.details["missing_scopes"], json!(["Mail.Read"]));
+    assert_eq!(
+        e.details["required_scopes"],
+        json!([
+            "https://www.googleapis.com/auth/gmail.labels",
+            "https://mail.google.com/"
+        ])
+    );
+    assert!(
+        e.message.contains("labels.get needs one of these OAuth scopes: https://www.googleapis.com/auth/gmail.labels"),
+        "{}",
+        e.message
+    );
 
     let e = error_for(
         410,

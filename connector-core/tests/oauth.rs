@@ -400,3 +400,31 @@ async fn debug_output_never_holds_a_secret() {
     }
     assert!(shown.contains("[redacted]"));
 }
+
+#[tokio::test]
+async fn a_redirecting_token_endpoint_is_an_error_not_followed() {
+    let server = MockServer::start().await;
+    Mock::given(path("/token"))
+        .respond_with(ResponseTemplate::new(307).insert_header("location", "/elsewhere"))
+        .mount(&server)
+        .await;
+    Mock::given(path("/elsewhere"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"access_token": "a", "token_type": "Bearer"})),
+        )
+        .expect(0)
+        .mount(&server)
+        .await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let e = OAuthTokenSource::new(creds(&server), http)
+        .unwrap()
+        .access_token()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::ProviderError);
+    assert!(e.message.contains("redirect"), "{}", e.message);
+}

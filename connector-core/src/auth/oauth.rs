@@ -274,6 +274,16 @@ impl<'c> AsyncHttpClient<'c> for TokenHttp<'_> {
             })?;
             let status = resp.status();
             let retry_after = parse_retry_after(resp.headers());
+            if status.is_redirection() {
+                return Err(TokenHttpError {
+                    code: ErrorCode::ProviderError,
+                    message: format!(
+                        "the token endpoint answered with a redirect (HTTP {}), which is not followed; check token_url",
+                        status.as_u16()
+                    ),
+                    retry_after: None,
+                });
+            }
             if status.is_server_error() || status.as_u16() == 429 {
                 let code = if status.as_u16() == 429 {
                     ErrorCode::RateLimited

@@ -52,6 +52,7 @@ pub fn demo_spec() -> Value {
                         "result": {"type": "object"},
                         "request": {"method": "GET", "path": "/v1/labels/{label_id}",
                             "response": {"snake_case_keys": true}},
+                        "scopes": ["https://www.googleapis.com/auth/gmail.labels", "https://mail.google.com/"],
                         "idempotent": true
                     },
                     "create": {
