@@ -237,6 +237,14 @@ async fn search_operators() {
     );
     // A free-text word over bodies in decoded charsets.
     assert_eq!(c.ids("q=r%C3%A9servation").await.len(), 1);
+    assert_eq!(
+        subj(c.ids("q=filename:plan.pdf").await),
+        ["Re: Project kickoff"]
+    );
+    assert_eq!(
+        subj(c.ids("q=list:digest.news.example.com").await),
+        ["Weekly digest: engines and looms"]
+    );
     let (s, v) = c.get(&format!("{API}/messages?q=after:notadate")).await;
     assert_eq!(s, 400, "{v}");
 }
@@ -746,6 +754,14 @@ async fn count_seed_of_10000_is_quick_and_searchable() {
         ))
         .await;
     assert!(!v["messages"].as_array().unwrap().is_empty());
+    // Search parses every message once; it must stay usable on a corpus this size.
+    let t = Instant::now();
+    let (s, v) = c.get(&format!("{API}/messages?q=word13 from:carol")).await;
+    assert_eq!(s, 200);
+    eprintln!("first search over 10,000 took {:?}", t.elapsed());
+    // word13 is message i with i % 97 == 13; carol sends i % 10 == 2.
+    let expected = (0..10_000).filter(|i| i % 97 == 13 && i % 10 == 2).count();
+    assert_eq!(v["resultSizeEstimate"], expected);
 }
 
 #[tokio::test]
@@ -868,4 +884,67 @@ async fn consent_screen_and_code_exchange_with_pkce_and_basic_auth() {
         loc.contains("error=access_denied") && loc.contains("state=s2"),
         "{loc}"
     );
+}
+
+#[tokio::test]
+async fn issued_access_tokens_expire_after_their_ttl() {
+    let sb = demo();
+    sb.set_access_token_ttl(Duration::from_secs(2));
+    let rt = sb.issue_refresh_token("ada@example.com", &["gmail.readonly"]);
+    let v: Value = reqwest::Client::new()
+        .post(sb.token_url())
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt.as_str()),
+            ("client_id", "c"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["expires_in"], 2);
+    let c = Client::new(&sb, v["access_token"].as_str().unwrap());
+    assert_eq!(c.get(&format!("{API}/profile")).await.0, 200);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (s, e) = c.get(&format!("{API}/profile")).await;
+    assert_eq!(
+        (s, e["error"]["errors"][0]["reason"].as_str()),
+        (401, Some("authError"))
+    );
+}
+
+#[tokio::test]
+async fn batch_parts_may_write_and_threads_refuse_raw() {
+    let sb = demo();
+    let id = id_of(&sb, "cafe-42@example.fr");
+    let body = format!(
+        "--b\r\nContent-Type: application/http\r\nContent-ID: 1\r\n\r\n\
+         POST {API}/messages/{id}/modify HTTP/1.1\r\nContent-Type: application/json\r\n\r\n\
+         {{\"addLabelIds\": [\"STARRED\"]}}\r\n\
+         --b\r\nContent-Type: application/http\r\nContent-ID: 2\r\n\r\n\
+         GET https://gmail.googleapis.com{API}/threads/{id}?format=raw HTTP/1.1\r\n\r\n\
+         --b--\r\n"
+    );
+    let r = reqwest::Client::new()
+        .post(format!("{}/batch", sb.base_url()))
+        .bearer_auth("t")
+        .header("content-type", "multipart/mixed; boundary=b")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let text = r.text().await.unwrap();
+    assert!(text.contains("Content-ID: response-1"), "{text}");
+    assert!(
+        text.contains("HTTP/1.1 200 OK") && text.contains("HTTP/1.1 400 Bad Request"),
+        "{text}"
+    );
+    let mb = sb.mailbox("ada@example.com").unwrap();
+    assert!(mb
+        .message(&id)
+        .unwrap()
+        .label_ids
+        .contains(&"STARRED".to_string()));
 }

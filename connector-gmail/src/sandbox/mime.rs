@@ -58,7 +58,7 @@ pub(crate) fn envelope(raw: &[u8]) -> Envelope {
     }
 }
 
-/// Everything rendered or searched from one message.
+/// What the payload renderers need, parsed once per message on first get.
 #[derive(Debug, Default)]
 pub(crate) struct Parsed {
     /// Top-level headers, in order, as Gmail shows them.
@@ -66,16 +66,24 @@ pub(crate) struct Parsed {
     pub mime_type: String,
     /// The `full` payload tree.
     pub payload: Value,
-    pub snippet: String,
     /// part id -> decoded attachment bytes.
     pub attachments: HashMap<String, Vec<u8>>,
-    pub filenames: Vec<String>,
-    // Lower-cased search fields.
+}
+
+/// What lists and search need (lower-cased fields), cheaper than [`Parsed`]; seeds can
+/// provide it up front.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Index {
+    pub snippet: String,
     pub from: String,
+    /// To, Cc and Bcc.
     pub to: String,
     pub subject: String,
     pub body: String,
     pub message_id: String,
+    pub filenames: Vec<String>,
+    pub has_attachment: bool,
+    pub list_id: String,
 }
 
 /// Attachment ids are opaque to clients; ours name the message and part.
@@ -178,41 +186,59 @@ fn collapse_ws(s: &str, max: usize) -> String {
     out.chars().take(max).collect()
 }
 
-/// Parses raw bytes. `msg_id` is used for attachment ids.
+/// Parses raw bytes for rendering. `msg_id` is used for attachment ids.
 pub(crate) fn parse(msg_id: &str, raw: &[u8]) -> Parsed {
     let Some(m) = MessageParser::new().parse(raw) else {
         return Parsed {
             mime_type: "text/plain".into(),
             payload: json!({"partId": "", "mimeType": "text/plain", "filename": "", "headers": [], "body": {"size": raw.len(), "data": URL_SAFE.encode(raw)}}),
-            body: String::from_utf8_lossy(raw).to_lowercase(),
             ..Default::default()
         };
-    };
-    let mut p = Parsed {
-        headers: header_list(raw, m.headers()),
-        ..Default::default()
     };
     let mut ctx = Ctx {
         msg_id,
         raw,
         parts: &m.parts,
         attachments: HashMap::new(),
-        filenames: Vec::new(),
     };
-    p.payload = ctx.part(0, String::new());
-    p.attachments = ctx.attachments;
-    p.filenames = ctx.filenames;
-    p.mime_type = p.payload["mimeType"]
-        .as_str()
-        .unwrap_or("text/plain")
-        .to_string();
+    let payload = ctx.part(0, String::new());
+    Parsed {
+        headers: header_list(raw, m.headers()),
+        mime_type: payload["mimeType"]
+            .as_str()
+            .unwrap_or("text/plain")
+            .to_string(),
+        attachments: ctx.attachments,
+        payload,
+    }
+}
+
+/// Whether a leaf part is shown as an attachment (Gmail: has a filename, or is not text).
+fn is_attachment(part: &mail_parser::MessagePart<'_>) -> bool {
+    if matches!(part.body, PartType::Multipart(_)) {
+        return false;
+    }
+    let text = part
+        .content_type()
+        .is_none_or(|ct| ct.ctype().eq_ignore_ascii_case("text"));
+    part.attachment_name().is_some_and(|n| !n.is_empty()) || !text
+}
+
+/// Lower-cased search fields and the snippet.
+pub(crate) fn index(raw: &[u8]) -> Index {
+    let Some(m) = MessageParser::new().parse(raw) else {
+        let body = String::from_utf8_lossy(raw).into_owned();
+        return Index {
+            snippet: collapse_ws(&body, 200),
+            body: body.to_lowercase(),
+            ..Default::default()
+        };
+    };
     let text = m
         .body_text(0)
         .map(|t| t.to_string())
         .or_else(|| m.body_html(0).map(|h| h.to_string()))
         .unwrap_or_default();
-    p.snippet = collapse_ws(&text, 200);
-    p.body = text.to_lowercase();
     let addr_field = |a: Option<&mail_parser::Address<'_>>| -> String {
         a.map(|a| {
             a.iter()
@@ -223,11 +249,23 @@ pub(crate) fn parse(msg_id: &str, raw: &[u8]) -> Parsed {
         .unwrap_or_default()
         .to_lowercase()
     };
-    p.from = addr_field(m.from());
-    p.to = [addr_field(m.to()), addr_field(m.cc()), addr_field(m.bcc())].join(", ");
-    p.subject = m.subject().unwrap_or("").to_lowercase();
-    p.message_id = m.message_id().unwrap_or("").to_lowercase();
-    p
+    Index {
+        snippet: collapse_ws(&text, 200),
+        body: text.to_lowercase(),
+        from: addr_field(m.from()),
+        to: [addr_field(m.to()), addr_field(m.cc()), addr_field(m.bcc())].join(", "),
+        subject: m.subject().unwrap_or("").to_lowercase(),
+        message_id: m.message_id().unwrap_or("").to_lowercase(),
+        filenames: m
+            .parts
+            .iter()
+            .filter_map(|p| p.attachment_name())
+            .filter(|n| !n.is_empty())
+            .map(str::to_lowercase)
+            .collect(),
+        has_attachment: m.parts.iter().any(is_attachment),
+        list_id: m.header_raw("List-Id").unwrap_or("").trim().to_lowercase(),
+    }
 }
 
 struct Ctx<'a, 'x> {
@@ -235,7 +273,6 @@ struct Ctx<'a, 'x> {
     raw: &'a [u8],
     parts: &'a [mail_parser::MessagePart<'x>],
     attachments: HashMap<String, Vec<u8>>,
-    filenames: Vec<String>,
 }
 
 impl Ctx<'_, '_> {
@@ -280,12 +317,8 @@ impl Ctx<'_, '_> {
                         transfer_decode(part.encoding, &self.raw[s..e])
                     }
                 };
-                let is_text = mime_type.starts_with("text/");
-                if !filename.is_empty() || !is_text {
+                if is_attachment(part) {
                     v["body"] = json!({"attachmentId": attachment_id(self.msg_id, &part_id), "size": bytes.len()});
-                    if !filename.is_empty() {
-                        self.filenames.push(filename.to_lowercase());
-                    }
                     self.attachments.insert(part_id, bytes);
                 } else {
                     v["body"] = json!({"size": bytes.len(), "data": URL_SAFE.encode(&bytes)});

@@ -299,6 +299,11 @@ impl GmailSandbox {
         lock(&self.inner.auth).revoke_refresh(token)
     }
 
+    /// Lifetime of access tokens issued from now on (default 3599 s, Google's `expires_in`).
+    pub fn set_access_token_ttl(&self, ttl: Duration) {
+        lock(&self.inner.auth).access_ttl = ttl;
+    }
+
     /// Invalidates every access token issued so far (next use answers 401).
     pub fn expire_access_tokens(&self) {
         lock(&self.inner.auth).expire_access_tokens();

@@ -178,7 +178,7 @@ fn cond_matches(user: &User, msg: &Msg, term: &Term) -> bool {
     let now = Utc::now().timestamp_millis();
     match term {
         Term::Text(t) => {
-            let p = msg.parsed();
+            let p = msg.index();
             p.subject.contains(t.as_str())
                 || p.body.contains(t.as_str())
                 || p.from.contains(t.as_str())
@@ -186,7 +186,7 @@ fn cond_matches(user: &User, msg: &Msg, term: &Term) -> bool {
         }
         Term::Field(k, v) => match k.as_str() {
             "from" => {
-                let p = msg.parsed();
+                let p = msg.index();
                 if v == "me" {
                     p.from.contains(&user.email)
                 } else {
@@ -194,20 +194,16 @@ fn cond_matches(user: &User, msg: &Msg, term: &Term) -> bool {
                 }
             }
             "to" | "cc" | "bcc" | "deliveredto" => {
-                let p = msg.parsed();
+                let p = msg.index();
                 if v == "me" {
                     p.to.contains(&user.email)
                 } else {
                     p.to.contains(v.as_str())
                 }
             }
-            "subject" => msg.parsed().subject.contains(v.as_str()),
-            "rfc822msgid" => msg.parsed().message_id == v.trim_matches(|c| c == '<' || c == '>'),
-            "filename" => msg
-                .parsed()
-                .filenames
-                .iter()
-                .any(|f| f.contains(v.as_str())),
+            "subject" => msg.index().subject.contains(v.as_str()),
+            "rfc822msgid" => msg.index().message_id == v.trim_matches(|c| c == '<' || c == '>'),
+            "filename" => msg.index().filenames.iter().any(|f| f.contains(v.as_str())),
             "label" => label_matches(user, msg, v),
             "category" => msg.has(&format!("CATEGORY_{}", v.to_ascii_uppercase())),
             "in" => match v.as_str() {
@@ -224,7 +220,7 @@ fn cond_matches(user: &User, msg: &Msg, term: &Term) -> bool {
                 other => label_matches(user, msg, other),
             },
             "has" => match v.as_str() {
-                "attachment" => !msg.parsed().attachments.is_empty(),
+                "attachment" => msg.index().has_attachment,
                 "userlabels" => msg.labels.iter().any(|l| user.labels.contains_key(l)),
                 "nouserlabels" => !msg.labels.iter().any(|l| user.labels.contains_key(l)),
                 _ => false,
@@ -233,9 +229,7 @@ fn cond_matches(user: &User, msg: &Msg, term: &Term) -> bool {
             "before" | "older" => parse_date(v).is_some_and(|t| msg.internal_date < t),
             "newer_than" => parse_age(v).is_some_and(|a| msg.internal_date >= now - a),
             "older_than" => parse_age(v).is_some_and(|a| msg.internal_date < now - a),
-            "list" => msg.parsed().headers.iter().any(|(n, hv)| {
-                n.eq_ignore_ascii_case("list-id") && hv.to_lowercase().contains(v.as_str())
-            }),
+            "list" => msg.index().list_id.contains(v.as_str()),
             _ => false,
         },
     }

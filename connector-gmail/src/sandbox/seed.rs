@@ -6,7 +6,7 @@ use base64::Engine;
 use bytes::Bytes;
 use serde_json::json;
 
-use super::mime::Envelope;
+use super::mime::{Envelope, Index};
 use super::store::{Store, User};
 use super::{Seed, DEFAULT_USER};
 
@@ -444,9 +444,12 @@ fn count(store: &mut Store, n: usize) {
             ));
             env.in_reply_to = vec![parent];
         }
-        raw.push_str(&format!(
-            "Content-Type: text/plain; charset=UTF-8\r\n\r\nMessage {i} from {sender}. Topic word{} and number {i}.\r\n",
+        let body = format!(
+            "Message {i} from {sender}. Topic word{} and number {i}.",
             i % 97
+        );
+        raw.push_str(&format!(
+            "Content-Type: text/plain; charset=UTF-8\r\n\r\n{body}\r\n"
         ));
         let mut labels = vec!["INBOX".to_string(), "CATEGORY_PERSONAL".to_string()];
         if i % 3 == 0 {
@@ -455,6 +458,19 @@ fn count(store: &mut Store, n: usize) {
         if i % 17 == 0 {
             labels.push("STARRED".into());
         }
+        // The search index is known here: no need to parse 10,000 messages on the first query.
+        let index = Index {
+            snippet: body.clone(),
+            body: body.to_lowercase(),
+            from: format!("{sender} <{sender}@example.org>"),
+            to: "ada lovelace <ada@example.com>".into(),
+            subject: format!(
+                "{}synthetic message {root}",
+                if i == root { "" } else { "re: " }
+            ),
+            message_id: env.message_id.clone().unwrap_or_default(),
+            ..Default::default()
+        };
         store.ensure_user(DEFAULT_USER).insert(
             id,
             Bytes::from(raw),
@@ -463,6 +479,7 @@ fn count(store: &mut Store, n: usize) {
             None,
             &env,
             false,
+            Some(index),
         );
     }
 }

@@ -61,6 +61,7 @@ async fn handle(
         .path_and_query()
         .map(|p| p.as_str().to_string())
         .unwrap_or_default();
+    let (method, path) = (parts.method.clone(), parts.uri.path().to_string());
     let req = Req::new(
         parts.method,
         parts.uri.path(),
@@ -90,6 +91,7 @@ async fn handle(
         }
         None => run(&inner, req).await,
     };
+    tracing::debug!(target: "gmail_sandbox", method = %method, path = %path, status = resp.status.as_u16(), "request");
     let mut out = Response::new(Full::new(resp.body));
     *out.status_mut() = resp.status;
     for (k, v) in resp.headers {

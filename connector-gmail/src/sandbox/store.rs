@@ -8,7 +8,7 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 
 use super::error::{ApiError, ApiResult};
-use super::mime::{self, Envelope, Parsed};
+use super::mime::{self, Envelope, Index, Parsed};
 
 /// Gmail's system labels, in the order labels.list returns them.
 pub(crate) const SYSTEM_LABELS: &[&str] = &[
@@ -39,12 +39,19 @@ pub(crate) struct Msg {
     pub internal_date: i64,
     pub history_id: u64,
     parsed: OnceLock<Arc<Parsed>>,
+    index: OnceLock<Arc<Index>>,
 }
 
 impl Msg {
+    /// The rendering view (payload tree, headers, attachments), parsed on first use.
     pub fn parsed(&self) -> &Arc<Parsed> {
         self.parsed
             .get_or_init(|| Arc::new(mime::parse(&self.id, &self.raw)))
+    }
+
+    /// Search fields and snippet, parsed on first use unless the seed provided them.
+    pub fn index(&self) -> &Arc<Index> {
+        self.index.get_or_init(|| Arc::new(mime::index(&self.raw)))
     }
 
     pub fn has(&self, label: &str) -> bool {
@@ -214,6 +221,7 @@ impl User {
         thread_hint: Option<&str>,
         env: &Envelope,
         record: bool,
+        index: Option<Index>,
     ) -> String {
         let thread_id = self.thread_for(&id, thread_hint, env);
         let mut lbls: Vec<String> = Vec::new();
@@ -230,7 +238,11 @@ impl User {
             internal_date,
             history_id: self.history_id,
             parsed: OnceLock::new(),
+            index: OnceLock::new(),
         };
+        if let Some(ix) = index {
+            let _ = msg.index.set(Arc::new(ix));
+        }
         if let Some(mid) = &env.message_id {
             self.msgid_index
                 .entry(mid.clone())
@@ -418,6 +430,6 @@ impl Store {
             .unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
         let id = self.new_id();
         self.ensure_user(email)
-            .insert(id, raw, labels, date, thread_hint, &env, record)
+            .insert(id, raw, labels, date, thread_hint, &env, record, None)
     }
 }

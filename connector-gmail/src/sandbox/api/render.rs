@@ -54,21 +54,21 @@ impl View {
 }
 
 pub(crate) fn message_json(m: &Msg, view: &View) -> Value {
-    let p = m.parsed();
     let mut v = json!({
         "id": m.id,
         "threadId": m.thread_id,
         "labelIds": m.labels,
-        "snippet": p.snippet,
+        "snippet": m.index().snippet,
         "sizeEstimate": m.raw.len(),
         "historyId": m.history_id.to_string(),
         "internalDate": m.internal_date.to_string(),
     });
     match view.format {
         Format::Minimal => {}
-        Format::Full => v["payload"] = p.payload.clone(),
+        Format::Full => v["payload"] = m.parsed().payload.clone(),
         Format::Raw => v["raw"] = json!(URL_SAFE.encode(&m.raw)),
         Format::Metadata => {
+            let p = m.parsed();
             let headers: Vec<Value> = p
                 .headers
                 .iter()

@@ -30,7 +30,7 @@ pub(crate) fn list(cx: &mut Cx<'_>) -> ApiResult<Reply> {
                     let last = ids.iter().rev().find_map(|i| user.messages.get(i));
                     json!({
                         "id": t,
-                        "snippet": last.map(|m| m.parsed().snippet.clone()).unwrap_or_default(),
+                        "snippet": last.map(|m| m.index().snippet.clone()).unwrap_or_default(),
                         "historyId": thread_history(user, t).to_string(),
                     })
                 })
@@ -69,6 +69,11 @@ pub(crate) fn get(cx: &mut Cx<'_>) -> ApiResult<Reply> {
     let t = cx.param(0).to_string();
     check_id(&t)?;
     let view = View::from_query(cx)?;
+    if view.format == Format::Raw {
+        return Err(ApiError::invalid_argument(
+            "Invalid value at 'format' (raw is not allowed for threads)",
+        ));
+    }
     ok(thread_json(cx.user(), &t, &view)?)
 }
 
