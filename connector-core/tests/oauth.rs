@@ -428,3 +428,61 @@ async fn a_redirecting_token_endpoint_is_an_error_not_followed() {
     assert_eq!(e.code, ErrorCode::ProviderError);
     assert!(e.message.contains("redirect"), "{}", e.message);
 }
+
+#[tokio::test]
+async fn an_early_refresh_that_fails_transiently_keeps_the_still_valid_token() {
+    let server = MockServer::start().await;
+    Mock::given(path("/token"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
+    let mut c = creds(&server);
+    c.access_token = Some(Secret::new("access-OLD"));
+    c.expires_at = Some(SystemTime::now() + Duration::from_secs(200));
+    assert_eq!(
+        source(c.clone()).access_token().await.unwrap().expose(),
+        "access-OLD"
+    );
+    // An expired token has no such fallback.
+    c.expires_at = Some(SystemTime::now() - Duration::from_secs(1));
+    let e = source(c).access_token().await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::ProviderUnavailable);
+}
+
+#[tokio::test]
+async fn concurrent_401s_on_the_same_token_share_one_refresh() {
+    let server = MockServer::start().await;
+    token_endpoint(
+        &server,
+        json!({"access_token": "access-NEW", "token_type": "Bearer", "expires_in": 3600}),
+        Duration::from_millis(50),
+    )
+    .await;
+    let log = Arc::new(Mutex::new(Vec::new()));
+    Mock::given(path("/v1/labels/x"))
+        .respond_with(LogCalls(log.clone()))
+        .mount(&server)
+        .await;
+    let mut c = creds(&server);
+    c.access_token = Some(Secret::new("access-OLD"));
+    let connector = Connector::builder(compiled(demo_spec()))
+        .handler("send", Arc::new(Unused))
+        .http(http(&server.uri()))
+        .token_provider(Arc::new(source(c)))
+        .build()
+        .unwrap();
+    let calls = (0..20).map(|_| {
+        let connector = connector.clone();
+        async move {
+            connector
+                .execute("labels", "get", json!({"label_id": "x"}))
+                .await
+        }
+    });
+    for r in futures::future::join_all(calls).await {
+        r.unwrap();
+    }
+    assert_eq!(token_requests(&server).await.len(), 1);
+    let log = log.lock().unwrap();
+    assert_eq!(log.iter().filter(|l| l.ends_with("access-NEW")).count(), 20);
+}

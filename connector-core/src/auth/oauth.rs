@@ -22,6 +22,9 @@ use crate::{ConnectorError, ErrorCode, Result, Secret};
 /// Refresh when the token expires within this margin.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
 
+/// Longest wait for the token endpoint.
+const TOKEN_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// OAuth refresh-token grant with single-flight refresh: concurrent callers that find the token
 /// missing or stale wait for one token request and share its result.
 ///
@@ -126,10 +129,12 @@ impl OAuthTokenSource {
     /// Refreshes now, whatever the token's age (also used after a 401).
     pub async fn force_refresh(&self) -> Result<Secret> {
         let mut state = self.inner.state.lock().await;
-        self.refresh_locked(&mut state).await
+        self.refresh_locked(&mut state, false).await
     }
 
-    async fn refresh_locked(&self, state: &mut State) -> Result<Secret> {
+    /// Refreshes while holding the state lock. With `early` (the token is still valid, only
+    /// near expiry), an unreachable or throttling token endpoint falls back to the current token.
+    async fn refresh_locked(&self, state: &mut State, early: bool) -> Result<Secret> {
         let Some(refresh) = state.refresh.clone() else {
             return Err(ConnectorError::new(
                 ErrorCode::Unauthenticated,
@@ -137,7 +142,17 @@ impl OAuthTokenSource {
                  provide a fresh access token, or a refresh token with client credentials",
             ));
         };
-        let tokens = self.request_tokens(&refresh).await?;
+        let tokens = match self.request_tokens(&refresh).await {
+            Ok(t) => t,
+            Err(e) if early && is_transient(&e) => match still_valid(state) {
+                Some(current) => {
+                    tracing::warn!(code = %e.code, "early token refresh failed; using the current token");
+                    return Ok(current);
+                }
+                None => return Err(e),
+            },
+            Err(e) => return Err(e),
+        };
         if let Some(rotated) = &tokens.refresh_token {
             // Keep the rotated token even if persisting fails: the old one may be dead now.
             state.refresh = Some(rotated.clone());
@@ -197,6 +212,21 @@ impl OAuthTokenSource {
     }
 }
 
+fn is_transient(e: &ConnectorError) -> bool {
+    matches!(
+        e.code,
+        ErrorCode::ProviderUnavailable | ErrorCode::RateLimited
+    )
+}
+
+/// The current token when it has at least a minute left.
+fn still_valid(state: &State) -> Option<Secret> {
+    let at = state.expires_at?;
+    (SystemTime::now() + Duration::from_secs(60) < at)
+        .then(|| state.access.clone())
+        .flatten()
+}
+
 fn fresh(state: &State) -> Option<Secret> {
     let token = state.access.as_ref()?;
     match state.expires_at {
@@ -218,7 +248,7 @@ impl TokenProvider for OAuthTokenSource {
                 return Ok(t);
             }
         }
-        self.refresh_locked(&mut state).await
+        self.refresh_locked(&mut state, true).await
     }
 
     async fn refresh_after_unauthorized(&self, rejected: &Secret) -> Result<Secret> {
@@ -229,7 +259,7 @@ impl TokenProvider for OAuthTokenSource {
                 return Ok(current.clone());
             }
         }
-        self.refresh_locked(&mut state).await
+        self.refresh_locked(&mut state, false).await
     }
 }
 
@@ -253,11 +283,13 @@ impl<'c> AsyncHttpClient<'c> for TokenHttp<'_> {
 
     fn call(&'c self, request: HttpRequest) -> Self::Future {
         Box::pin(async move {
-            let request = reqwest::Request::try_from(request).map_err(|_| TokenHttpError {
+            let mut request = reqwest::Request::try_from(request).map_err(|_| TokenHttpError {
                 code: ErrorCode::Internal,
                 message: "could not build the token request".into(),
                 retry_after: None,
             })?;
+            // The shared client may have no timeout: never let a refresh hang every caller.
+            request.timeout_mut().get_or_insert(TOKEN_TIMEOUT);
             let resp = self.0.execute(request).await.map_err(|e| TokenHttpError {
                 code: ErrorCode::ProviderUnavailable,
                 message: format!(
