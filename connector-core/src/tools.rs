@@ -100,6 +100,23 @@ pub fn execute_tool(spec: &ConnectorSpec) -> Value {
     })
 }
 
+/// The single tool in any [`ToolFormat`] (same name, description and input schema as
+/// [`execute_tool`]).
+pub fn execute_tool_as(spec: &ConnectorSpec, format: ToolFormat) -> Value {
+    let mut tool = execute_tool(spec);
+    let take = |key: &str, tool: &mut Value| tool.get_mut(key).map(Value::take).unwrap_or_default();
+    let name = take("name", &mut tool)
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let description = take("description", &mut tool)
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let schema = take("input_schema", &mut tool);
+    format.render(name, description, schema)
+}
+
 /// One typed tool per action (`messages_list`), its input schema the action's params schema.
 pub fn action_tools(spec: &ConnectorSpec, format: ToolFormat) -> Vec<Value> {
     let mut out = Vec::new();
@@ -172,6 +189,29 @@ fn type_words(schema: &Value) -> String {
     if t == "array" {
         if let Some(items) = schema.get("items") {
             t = format!("array of {}", type_words(items));
+        }
+    }
+    if t == "object" {
+        if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+            let required: Vec<&str> = schema
+                .get("required")
+                .and_then(Value::as_array)
+                .map(|r| r.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let fields: Vec<String> = props
+                .keys()
+                .map(|k| {
+                    let mark = if required.contains(&k.as_str()) {
+                        "*"
+                    } else {
+                        ""
+                    };
+                    format!("{k}{mark}")
+                })
+                .collect();
+            if !fields.is_empty() {
+                t = format!("object {{{}}}", fields.join(", "));
+            }
         }
     }
     let (min, max) = (schema.get("minimum"), schema.get("maximum"));
@@ -291,7 +331,10 @@ mod tests {
                 "send": {
                     "description": "Sends a message.",
                     "params": {"type": "object", "additionalProperties": false, "required": ["to"],
-                        "properties": {"to": {"type": "array", "items": {"type": "string"}}}},
+                        "properties": {"to": {"type": "array", "items": {"type": "string"}},
+                            "attachments": {"type": "array", "items": {"type": "object",
+                                "required": ["filename"],
+                                "properties": {"filename": {"type": "string"}, "content_base64": {"type": "string"}}}}}},
                     "result": {"type": "object"},
                     "handler": "send",
                     "idempotent": false
@@ -315,6 +358,10 @@ mod tests {
         assert!(c.contains("`page_token` set to it"), "{c}");
         assert!(c.contains("`max_results` sets the page size"), "{c}");
         assert!(c.contains("not idempotent"), "{c}");
+        assert!(
+            c.contains("- attachments (array of object {filename*, content_base64})"),
+            "{c}"
+        );
     }
 
     #[test]
@@ -330,6 +377,12 @@ mod tests {
             json!(["list", "send"])
         );
         assert_eq!(t["description"], json!(catalogue(&spec())));
+        let openai = execute_tool_as(&spec(), ToolFormat::OpenAi);
+        assert_eq!(openai["function"]["name"], "demo_execute");
+        assert_eq!(openai["function"]["parameters"], t["input_schema"]);
+        let mcp = execute_tool_as(&spec(), ToolFormat::Mcp);
+        assert_eq!(mcp["inputSchema"], t["input_schema"]);
+        assert_eq!(mcp["description"], t["description"]);
     }
 
     #[test]
