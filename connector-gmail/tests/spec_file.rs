@@ -66,5 +66,5 @@ fn params_are_strict_and_examples_valid() {
             assert!(!v.is_valid(&bad), "{key}: unknown params must be rejected");
         }
     }
-    assert_eq!(actions, 17);
+    assert_eq!(actions, 43);
 }

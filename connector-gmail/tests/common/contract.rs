@@ -100,6 +100,186 @@ pub const ACTIONS: &[ActionRow] = &[
         &[("filter_id", "id")],
     ),
     ("vacation.get", "gmail.users.settings.getVacation", &[]),
+    // Writing (issue 4). `body:` names a field of the method's request schema.
+    (
+        "messages.send",
+        "gmail.users.messages.send",
+        &[("raw", "body:raw")],
+    ),
+    (
+        "messages.modify",
+        "gmail.users.messages.modify",
+        &[
+            ("message_id", "id"),
+            ("add_label_ids", "body:addLabelIds"),
+            ("remove_label_ids", "body:removeLabelIds"),
+        ],
+    ),
+    (
+        "messages.trash",
+        "gmail.users.messages.trash",
+        &[("message_id", "id")],
+    ),
+    (
+        "messages.untrash",
+        "gmail.users.messages.untrash",
+        &[("message_id", "id")],
+    ),
+    (
+        "messages.delete",
+        "gmail.users.messages.delete",
+        &[("message_id", "id")],
+    ),
+    (
+        "messages.batch_modify",
+        "gmail.users.messages.batchModify",
+        &[
+            ("message_ids", "body:ids"),
+            ("add_label_ids", "body:addLabelIds"),
+            ("remove_label_ids", "body:removeLabelIds"),
+        ],
+    ),
+    (
+        "messages.batch_delete",
+        "gmail.users.messages.batchDelete",
+        &[("message_ids", "body:ids")],
+    ),
+    (
+        "messages.import",
+        "gmail.users.messages.import",
+        &[
+            ("raw", "body:raw"),
+            ("label_ids", "body:labelIds"),
+            ("internal_date_source", "internalDateSource"),
+            ("never_mark_spam", "neverMarkSpam"),
+        ],
+    ),
+    (
+        "messages.insert",
+        "gmail.users.messages.insert",
+        &[
+            ("raw", "body:raw"),
+            ("label_ids", "body:labelIds"),
+            ("internal_date_source", "internalDateSource"),
+        ],
+    ),
+    (
+        "threads.modify",
+        "gmail.users.threads.modify",
+        &[
+            ("thread_id", "id"),
+            ("add_label_ids", "body:addLabelIds"),
+            ("remove_label_ids", "body:removeLabelIds"),
+        ],
+    ),
+    (
+        "threads.trash",
+        "gmail.users.threads.trash",
+        &[("thread_id", "id")],
+    ),
+    (
+        "threads.untrash",
+        "gmail.users.threads.untrash",
+        &[("thread_id", "id")],
+    ),
+    (
+        "threads.delete",
+        "gmail.users.threads.delete",
+        &[("thread_id", "id")],
+    ),
+    ("labels.create", "gmail.users.labels.create", LABEL_FIELDS),
+    (
+        "labels.update",
+        "gmail.users.labels.update",
+        &[
+            ("label_id", "id"),
+            ("label_id", "body:id"),
+            ("name", "body:name"),
+            ("label_list_visibility", "body:labelListVisibility"),
+            ("message_list_visibility", "body:messageListVisibility"),
+            ("background_color", "body:color.backgroundColor"),
+            ("text_color", "body:color.textColor"),
+        ],
+    ),
+    (
+        "labels.patch",
+        "gmail.users.labels.patch",
+        &[
+            ("label_id", "id"),
+            ("name", "body:name"),
+            ("label_list_visibility", "body:labelListVisibility"),
+            ("message_list_visibility", "body:messageListVisibility"),
+            ("background_color", "body:color.backgroundColor"),
+            ("text_color", "body:color.textColor"),
+        ],
+    ),
+    (
+        "labels.delete",
+        "gmail.users.labels.delete",
+        &[("label_id", "id")],
+    ),
+    (
+        "drafts.create",
+        "gmail.users.drafts.create",
+        &[("raw", "body:message.raw")],
+    ),
+    (
+        "drafts.update",
+        "gmail.users.drafts.update",
+        &[("draft_id", "id"), ("raw", "body:message.raw")],
+    ),
+    (
+        "drafts.send",
+        "gmail.users.drafts.send",
+        &[("draft_id", "body:id")],
+    ),
+    (
+        "drafts.delete",
+        "gmail.users.drafts.delete",
+        &[("draft_id", "id")],
+    ),
+    (
+        "filters.create",
+        "gmail.users.settings.filters.create",
+        &[("criteria", "body:criteria"), ("action", "body:action")],
+    ),
+    (
+        "filters.delete",
+        "gmail.users.settings.filters.delete",
+        &[("filter_id", "id")],
+    ),
+    (
+        "vacation.update",
+        "gmail.users.settings.updateVacation",
+        &[
+            ("enable_auto_reply", "body:enableAutoReply"),
+            ("response_subject", "body:responseSubject"),
+            ("response_body_plain_text", "body:responseBodyPlainText"),
+            ("response_body_html", "body:responseBodyHtml"),
+            ("restrict_to_contacts", "body:restrictToContacts"),
+            ("restrict_to_domain", "body:restrictToDomain"),
+            ("start_time", "body:startTime"),
+            ("end_time", "body:endTime"),
+        ],
+    ),
+    (
+        "watch.start",
+        "gmail.users.watch",
+        &[
+            ("topic_name", "body:topicName"),
+            ("label_ids", "body:labelIds"),
+            ("label_filter_behavior", "body:labelFilterBehavior"),
+        ],
+    ),
+    ("watch.stop", "gmail.users.stop", &[]),
+];
+
+const LABEL_FIELDS: &[(&str, &str)] = &[
+    ("name", "body:name"),
+    ("label_list_visibility", "body:labelListVisibility"),
+    ("message_list_visibility", "body:messageListVisibility"),
+    ("background_color", "body:color.backgroundColor"),
+    ("text_color", "body:color.textColor"),
 ];
 
 /// Params that are ours alone (no wire counterpart), with the reason.
@@ -114,115 +294,61 @@ pub const LOCAL_PARAMS: &[(&str, &str, &str)] = &[
         "batch_size",
         "how many gets go in one batch request; not sent",
     ),
+    ("messages.send", "to", COMPOSED),
+    ("messages.send", "cc", COMPOSED),
+    ("messages.send", "bcc", COMPOSED),
+    ("messages.send", "subject", COMPOSED),
+    ("messages.send", "text", COMPOSED),
+    ("messages.send", "html", COMPOSED),
+    ("messages.send", "attachments", COMPOSED),
+    ("messages.send", "from", COMPOSED),
+    ("messages.send", "reply_to", COMPOSED),
+    ("messages.send", "reply_to_message_id", REPLY),
+    ("drafts.create", "to", COMPOSED),
+    ("drafts.create", "cc", COMPOSED),
+    ("drafts.create", "bcc", COMPOSED),
+    ("drafts.create", "subject", COMPOSED),
+    ("drafts.create", "text", COMPOSED),
+    ("drafts.create", "html", COMPOSED),
+    ("drafts.create", "attachments", COMPOSED),
+    ("drafts.create", "from", COMPOSED),
+    ("drafts.create", "reply_to", COMPOSED),
+    ("drafts.create", "reply_to_message_id", REPLY),
+    ("drafts.update", "to", COMPOSED),
+    ("drafts.update", "cc", COMPOSED),
+    ("drafts.update", "bcc", COMPOSED),
+    ("drafts.update", "subject", COMPOSED),
+    ("drafts.update", "text", COMPOSED),
+    ("drafts.update", "html", COMPOSED),
+    ("drafts.update", "attachments", COMPOSED),
+    ("drafts.update", "from", COMPOSED),
+    ("drafts.update", "reply_to", COMPOSED),
+    ("drafts.update", "reply_to_message_id", REPLY),
+    ("messages.import", "to", COMPOSED),
+    ("messages.import", "cc", COMPOSED),
+    ("messages.import", "bcc", COMPOSED),
+    ("messages.import", "subject", COMPOSED),
+    ("messages.import", "text", COMPOSED),
+    ("messages.import", "html", COMPOSED),
+    ("messages.import", "attachments", COMPOSED),
+    ("messages.import", "from", COMPOSED),
+    ("messages.import", "reply_to", COMPOSED),
+    ("messages.insert", "to", COMPOSED),
+    ("messages.insert", "cc", COMPOSED),
+    ("messages.insert", "bcc", COMPOSED),
+    ("messages.insert", "subject", COMPOSED),
+    ("messages.insert", "text", COMPOSED),
+    ("messages.insert", "html", COMPOSED),
+    ("messages.insert", "attachments", COMPOSED),
+    ("messages.insert", "from", COMPOSED),
+    ("messages.insert", "reply_to", COMPOSED),
 ];
+
+const COMPOSED: &str = "composed into the RFC 822 message that goes on the wire as `raw`";
+const REPLY: &str = "read from the original message to set threadId, In-Reply-To and References";
 
 /// Discovery methods no action uses, each with the reason.
 pub const LEFT_OUT: &[(&str, &str)] = &[
-    // Writing: issue 4.
-    (
-        "gmail.users.stop",
-        "writing (watch.stop): issue 4, not implemented yet",
-    ),
-    (
-        "gmail.users.watch",
-        "writing (watch.start): issue 4, not implemented yet",
-    ),
-    (
-        "gmail.users.drafts.create",
-        "writing: issue 4, not implemented yet",
-    ),
-    (
-        "gmail.users.drafts.delete",
-        "writing: issue 4, not implemented yet",
-    ),
-    (
-        "gmail.users.drafts.send",
-        "writing: issue 4, not implemented yet",
-    ),
-    (
-        "gmail.users.drafts.update",
-        "writing: issue 4, not implemented yet",
-    ),
-    (
-        "gmail.users.labels.create",
-        "writing: issue 4, not implemented yet",
-    ),
-    (
-        "gmail.users.labels.delete",
-        "writing: issue 4, not implemented yet",
-    ),
-    (
-        "gmail.users.labels.patch",
-        "writing: issue 4, not implemented yet",
-    ),
-    (
-        "gmail.users.labels.update",
-        "writing: issue 4, not implemented yet",
-    ),
-    (
-        "gmail.users.messages.batchDelete",
-        "writing: issue 4, not implemented yet",
-    ),
-    (
-        "gmail.users.messages.batchModify",
-        "writing: issue 4, not implemented yet",
-    ),
-    (
-        "gmail.users.messages.delete",
-        "writing: issue 4, not implemented yet",
-    ),
-    (
-        "gmail.users.messages.import",
-        "writing: issue 4, not implemented yet",
-    ),
-    (
-        "gmail.users.messages.insert",
-        "writing: issue 4, not implemented yet",
-    ),
-    (
-        "gmail.users.messages.modify",
-        "writing: issue 4, not implemented yet",
-    ),
-    (
-        "gmail.users.messages.send",
-        "writing: issue 4, not implemented yet",
-    ),
-    (
-        "gmail.users.messages.trash",
-        "writing: issue 4, not implemented yet",
-    ),
-    (
-        "gmail.users.messages.untrash",
-        "writing: issue 4, not implemented yet",
-    ),
-    (
-        "gmail.users.threads.delete",
-        "writing: issue 4, not implemented yet",
-    ),
-    (
-        "gmail.users.threads.modify",
-        "writing: issue 4, not implemented yet",
-    ),
-    (
-        "gmail.users.threads.trash",
-        "writing: issue 4, not implemented yet",
-    ),
-    (
-        "gmail.users.threads.untrash",
-        "writing: issue 4, not implemented yet",
-    ),
-    (
-        "gmail.users.settings.filters.create",
-        "writing: issue 4, not implemented yet",
-    ),
-    (
-        "gmail.users.settings.filters.delete",
-        "writing: issue 4, not implemented yet",
-    ),
-    (
-        "gmail.users.settings.updateVacation",
-        "writing: issue 4, not implemented yet",
-    ),
     // Settings an agent has no business reading or changing in mail work.
     (
         "gmail.users.settings.getAutoForwarding",
