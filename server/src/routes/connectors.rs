@@ -323,23 +323,19 @@ async fn tools_for(
 ) -> ApiResult<HttpResponse> {
     let row = load(&state, &auth, &id).await?;
     let kind = kind_for(&state, Some(&row.connector_type), None)?;
-    let format = match query.format.as_deref().unwrap_or("openai") {
-        "openai" => ToolFormat::OpenAi,
-        "anthropic" => ToolFormat::Anthropic,
-        "mcp" => ToolFormat::Mcp,
-        _ => {
-            return Err(ApiError::from(
-                connector_core::ConnectorError::invalid_params(
-                    "`format` must be openai, anthropic or mcp",
-                )
-                .with_details(json!({"path": "format"})),
-            ))
-        }
-    };
+    let name = query.format.as_deref().unwrap_or("openai");
+    let format = ToolFormat::parse(name).ok_or_else(|| {
+        ApiError::from(
+            connector_core::ConnectorError::invalid_params(
+                "`format` must be openai, anthropic or mcp",
+            )
+            .with_details(json!({"path": "format"})),
+        )
+    })?;
     let tools = tools::action_tools(&kind.spec, format);
     Ok(HttpResponse::Ok().json(json!({
         "connector_id": row.id,
-        "format": query.format.as_deref().unwrap_or("openai"),
+        "format": format.as_str(),
         "data": tools,
     })))
 }

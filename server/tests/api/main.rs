@@ -3,5 +3,7 @@
 mod common;
 
 mod auth;
+mod binary;
 mod connectors;
+mod execute;
 mod secrets;
