@@ -390,3 +390,42 @@ async fn a_slow_answer_hits_the_total_timeout_and_is_retried_when_idempotent() {
     assert_eq!(e.code, ErrorCode::OutcomeUnknown);
     assert_eq!(hits(&server).await, 3);
 }
+
+#[tokio::test]
+async fn a_token_that_cannot_be_a_header_fails_at_once_without_leaking() {
+    let server = MockServer::start().await;
+    let e = client(&server.uri())
+        .send(
+            &ProviderRequest::get("/r"),
+            Some(&StaticToken::new("bad\ntoken-XYZ")),
+            true,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::Unauthenticated);
+    assert!(!format!("{e:?}").contains("token-XYZ"));
+    assert_eq!(hits(&server).await, 0);
+}
+
+#[tokio::test]
+async fn outcome_unknown_keeps_the_provider_words_without_telling_to_retry() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(502).set_body_json(
+            json!({"error": {"code": "UnknownError", "message": "Upstream hiccup"}}),
+        ))
+        .mount(&server)
+        .await;
+    let e = client(&server.uri())
+        .send(&ProviderRequest::post("/send"), Some(&token()), false)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::OutcomeUnknown);
+    assert!(
+        e.message.contains("HTTP 502: Upstream hiccup"),
+        "{}",
+        e.message
+    );
+    assert!(!e.message.contains("try again later"), "{}", e.message);
+    assert_eq!(e.details["provider_code"], "UnknownError");
+}

@@ -47,6 +47,8 @@ enum Failure {
     NotSent(String),
     /// The request may have reached the provider (reset, read timeout, broken body).
     MaybeSent(String),
+    /// The request cannot be sent at all; retrying would not help.
+    Fatal(ConnectorError),
 }
 
 impl ProviderClient {
@@ -187,11 +189,16 @@ impl ProviderClient {
                     let throttled = err.code == ErrorCode::RateLimited;
                     let transient = matches!(status, 500 | 502 | 503 | 504);
                     if !idempotent && transient {
-                        return Err(outcome_unknown(req, &err.message).with_details(err.details));
+                        let why = match err.details["provider_message"].as_str() {
+                            Some(m) => format!("HTTP {status}: {m}"),
+                            None => format!("HTTP {status}"),
+                        };
+                        return Err(outcome_unknown(req, &why).with_details(err.details));
                     }
                     let ra = err.retry_after;
                     (err, idempotent && (throttled || transient), ra)
                 }
+                Failure::Fatal(err) => return Err(err),
                 Failure::NotSent(why) => {
                     let err = ConnectorError::new(
                         ErrorCode::ProviderUnavailable,
@@ -257,7 +264,10 @@ impl ProviderClient {
         }
         if let Some(t) = token {
             let mut v = HeaderValue::from_str(&format!("Bearer {}", t.expose())).map_err(|_| {
-                Failure::NotSent("the access token is not a valid header value".into())
+                Failure::Fatal(ConnectorError::new(
+                    ErrorCode::Unauthenticated,
+                    "the access token contains characters not allowed in an HTTP header",
+                ))
             })?;
             v.set_sensitive(true);
             rb = rb.header(AUTHORIZATION, v);
