@@ -948,3 +948,73 @@ async fn batch_parts_may_write_and_threads_refuse_raw() {
         .label_ids
         .contains(&"STARRED".to_string()));
 }
+
+#[tokio::test]
+async fn an_outside_issuer_is_trusted_through_introspection() {
+    use wiremock::matchers::{body_string_contains, method};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let issuer = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(body_string_contains("token=good"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "active": true, "username": "grace@example.com", "scope": "gmail.readonly", "expires_in": 600
+        })))
+        .expect(1)
+        .mount(&issuer)
+        .await;
+    Mock::given(method("POST"))
+        .and(body_string_contains("token=bad"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"active": false})))
+        .mount(&issuer)
+        .await;
+    let sb = start(SandboxConfig {
+        introspection_url: Some(format!("{}/introspect", issuer.uri())),
+        ..Default::default()
+    });
+    let good = Client::new(&sb, "good");
+    for _ in 0..2 {
+        let (s, p) = good.get(&format!("{API}/profile")).await;
+        assert_eq!(
+            (s, p["emailAddress"].as_str()),
+            (200, Some("grace@example.com"))
+        );
+    }
+    let (s, e) = good
+        .post(&format!("{API}/labels"), json!({"name": "x"}))
+        .await;
+    assert_eq!(s, 403, "the issuer granted read-only: {e}");
+    assert_eq!(
+        Client::new(&sb, "bad")
+            .get(&format!("{API}/profile"))
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        Client::new(&sb, "other")
+            .get(&format!("{API}/profile"))
+            .await
+            .0,
+        401,
+        "no default user"
+    );
+}
+
+#[tokio::test]
+async fn partial_responses_with_fields() {
+    let sb = demo();
+    let c = Client::new(&sb, "t");
+    let (_, v) = c
+        .get(&format!(
+            "{API}/messages?maxResults=2&fields=messages(id),nextPageToken"
+        ))
+        .await;
+    let obj = v.as_object().unwrap();
+    assert_eq!(
+        obj.keys().collect::<Vec<_>>(),
+        ["messages", "nextPageToken"]
+    );
+    assert_eq!(v["messages"][0].as_object().unwrap().len(), 1);
+    let (s, _) = c.get(&format!("{API}/profile?fields=emailAddress(")).await;
+    assert_eq!(s, 400);
+}

@@ -103,6 +103,8 @@ pub(crate) struct Auth {
     codes: HashMap<String, PendingCode>,
     /// The consent screen answers `error=access_denied`.
     pub deny_consent: bool,
+    /// Unknown tokens are checked at an introspection URL instead of being the default user.
+    pub introspection: bool,
 }
 
 pub(crate) fn random_token(prefix: &str) -> String {
@@ -123,6 +125,7 @@ impl Auth {
             access_ttl: Duration::from_secs(3599),
             codes: HashMap::new(),
             deny_consent: false,
+            introspection: false,
         }
     }
 
@@ -138,10 +141,21 @@ impl Auth {
         if let Some(g) = self.rules.get(bearer) {
             return Some(g.clone());
         }
-        self.rules.is_empty().then(|| Grant {
+        (self.rules.is_empty() && !self.introspection).then(|| Grant {
             user: self.default_user.clone(),
             scopes: None,
         })
+    }
+
+    pub(crate) fn is_known(&self, bearer: &str) -> bool {
+        self.access
+            .get(bearer)
+            .is_some_and(|(_, exp)| Instant::now() < *exp)
+            || self.rules.contains_key(bearer)
+    }
+
+    pub(crate) fn insert_access(&mut self, bearer: &str, grant: Grant, expires: Instant) {
+        self.access.insert(bearer.to_string(), (grant, expires));
     }
 
     pub fn issue_refresh(&mut self, user: &str, scopes: Vec<String>) -> String {

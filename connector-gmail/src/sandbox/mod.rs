@@ -17,6 +17,8 @@ mod auth;
 mod batch;
 mod error;
 mod faults;
+mod fields;
+mod introspect;
 mod mime;
 mod multipart;
 mod router;
@@ -126,6 +128,10 @@ pub struct SandboxConfig {
     pub rotate_refresh_tokens: bool,
     /// Delay added before every answer.
     pub latency: Option<Duration>,
+    /// Trust an outside issuer: unknown bearer tokens are looked up at this URL (RFC 7662
+    /// `POST token=...` or Google's tokeninfo answer: `email`/`username`/`sub`, `scope`,
+    /// `exp`/`expires_in`, `active`) instead of being the default user.
+    pub introspection_url: Option<String>,
 }
 
 impl Default for SandboxConfig {
@@ -137,6 +143,7 @@ impl Default for SandboxConfig {
             quotas: true,
             rotate_refresh_tokens: false,
             latency: None,
+            introspection_url: None,
         }
     }
 }
@@ -197,6 +204,8 @@ pub(crate) struct Inner {
     pub faults: Mutex<Vec<Fault>>,
     pub latency: Mutex<Option<Duration>>,
     pub uploads: Mutex<HashMap<String, server::PendingUpload>>,
+    pub introspection_url: Option<String>,
+    pub http: reqwest::Client,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -245,12 +254,22 @@ impl GmailSandbox {
         }
         let inner = Arc::new(Inner {
             store: Mutex::new(store),
-            auth: Mutex::new(Auth::new(DEFAULT_USER, rules, cfg.rotate_refresh_tokens)),
+            auth: Mutex::new({
+                let mut a = Auth::new(DEFAULT_USER, rules, cfg.rotate_refresh_tokens);
+                a.introspection = cfg.introspection_url.is_some();
+                a
+            }),
             quota: Mutex::new(Quota::new(cfg.quotas)),
             stats: Mutex::new(Stats::default()),
             faults: Mutex::new(Vec::new()),
             latency: Mutex::new(cfg.latency),
             uploads: Mutex::new(HashMap::new()),
+            introspection_url: cfg.introspection_url.clone(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(10))
+                .build()
+                .map_err(std::io::Error::other)?,
         });
         let listener = std::net::TcpListener::bind(cfg.bind)?;
         listener.set_nonblocking(true)?;

@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::api::{self, Cx, Handler, Reply};
 use super::auth::{method_scopes, quota_cost};
 use super::error::ApiError;
+use super::fields::Selection;
 use super::{batch, lock, Inner};
 
 /// One HTTP request (outer, or one part of a batch).
@@ -217,8 +218,21 @@ fn segments(rest: &str) -> Vec<String> {
 /// Runs one API call: `rest` is the path after `/gmail/v1/users/`. `upload` carries the media
 /// of an upload request.
 pub(crate) fn api_call(inner: &Inner, req: &Req, rest: &str, upload: Option<api::Upload>) -> Resp {
+    // A bad `fields` selection is refused before anything runs.
+    let selection = match req
+        .q("fields")
+        .filter(|f| !f.trim().is_empty())
+        .map(Selection::parse)
+    {
+        Some(Err(msg)) => return Resp::error(&ApiError::invalid_argument(msg)),
+        Some(Ok(sel)) => Some(sel),
+        None => None,
+    };
     match api_call_inner(inner, req, rest, upload) {
-        Ok(Reply::Json(status, v)) => Resp::json(status, &v),
+        Ok(Reply::Json(status, v)) => match &selection {
+            Some(sel) => Resp::json(status, &sel.apply(&v)),
+            None => Resp::json(status, &v),
+        },
         Ok(Reply::Empty) => Resp::empty(StatusCode::NO_CONTENT),
         Ok(Reply::Raw(r)) => r,
         Err(e) => Resp::error(&e),

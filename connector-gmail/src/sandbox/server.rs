@@ -12,6 +12,7 @@ use hyper_util::rt::TokioIo;
 
 use super::error::ApiError;
 use super::faults::{self, FaultKind};
+use super::introspect;
 use super::router::{self, Req, Resp};
 use super::{lock, Inner};
 
@@ -70,6 +71,9 @@ async fn handle(
         body,
     );
     lock(&inner.stats).http_requests += 1;
+    if let Some(token) = req.bearer() {
+        introspect::ensure_known(&inner, token).await;
+    }
 
     let latency = *lock(&inner.latency);
     if let Some(d) = latency {

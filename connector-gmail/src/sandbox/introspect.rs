@@ -1,0 +1,112 @@
+//! Trusting an outside issuer: a bearer token the emulator does not know is looked up at an
+//! introspection URL (RFC 7662 `POST token=...`, or Google's tokeninfo shape), and the answer
+//! (`email` / `username` / `sub`, `scope`, `exp` / `expires_in`) is cached until it expires.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::auth::{expand_scope, Grant};
+use super::{lock, Inner};
+
+/// How long an introspected token is trusted when the issuer names no expiry.
+const DEFAULT_TTL: Duration = Duration::from_secs(300);
+
+/// Resolves `bearer` at the configured URL unless the emulator already knows it.
+pub(crate) async fn ensure_known(inner: &Inner, bearer: &str) {
+    let Some(url) = inner.introspection_url.as_deref() else {
+        return;
+    };
+    if bearer.is_empty() || lock(&inner.auth).is_known(bearer) {
+        return;
+    }
+    let answer = inner
+        .http
+        .post(url)
+        .form(&[("token", bearer), ("access_token", bearer)])
+        .send()
+        .await;
+    let Ok(resp) = answer else {
+        tracing::warn!(target: "gmail_sandbox", "token introspection request failed");
+        return;
+    };
+    if !resp.status().is_success() {
+        return;
+    }
+    let Ok(v) = resp.json::<Value>().await else {
+        return;
+    };
+    if let Some((grant, ttl)) = grant_from(&v) {
+        lock(&inner.store).ensure_user(&grant.user);
+        lock(&inner.auth).insert_access(bearer, grant, Instant::now() + ttl);
+    }
+}
+
+/// The grant an introspection answer describes, or None for an inactive token.
+fn grant_from(v: &Value) -> Option<(Grant, Duration)> {
+    if v.get("active").is_some_and(|a| a != &Value::Bool(true)) {
+        return None;
+    }
+    let user = ["email", "username", "sub"]
+        .iter()
+        .find_map(|k| {
+            v.get(*k)
+                .and_then(Value::as_str)
+                .filter(|s| s.contains('@'))
+        })?
+        .to_ascii_lowercase();
+    let scopes = v
+        .get("scope")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .split_whitespace()
+        .map(expand_scope)
+        .collect();
+    let num = |k: &str| {
+        v.get(k).and_then(|x| {
+            x.as_i64()
+                .or_else(|| x.as_str().and_then(|s| s.parse().ok()))
+        })
+    };
+    let ttl = match (num("expires_in"), num("exp")) {
+        (Some(s), _) => Duration::from_secs(s.max(0) as u64),
+        (None, Some(exp)) => {
+            Duration::from_secs((exp - chrono::Utc::now().timestamp()).max(0) as u64)
+        }
+        _ => DEFAULT_TTL,
+    };
+    Some((
+        Grant {
+            user,
+            scopes: Some(scopes),
+        },
+        ttl,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn rfc7662_and_tokeninfo_answers_become_grants() {
+        let (g, ttl) = grant_from(&json!({"active": true, "username": "Grace@Example.com", "scope": "gmail.readonly", "exp": chrono::Utc::now().timestamp() + 60})).unwrap();
+        assert_eq!(g.user, "grace@example.com");
+        assert_eq!(
+            g.scopes.unwrap(),
+            ["https://www.googleapis.com/auth/gmail.readonly"]
+        );
+        assert!(ttl <= Duration::from_secs(60) && ttl >= Duration::from_secs(58));
+        let (g, ttl) = grant_from(&json!({"email": "ada@example.com", "scope": "https://mail.google.com/", "expires_in": "3000"})).unwrap();
+        assert_eq!(
+            (g.user.as_str(), ttl),
+            ("ada@example.com", Duration::from_secs(3000))
+        );
+        assert!(grant_from(&json!({"active": false, "username": "ada@example.com"})).is_none());
+        assert!(
+            grant_from(&json!({"active": true, "sub": "1234567"})).is_none(),
+            "a user must be an address"
+        );
+    }
+}
