@@ -1,0 +1,90 @@
+//! The connector kinds and what their specs say: entities, schemas, tool definitions.
+
+use std::sync::Arc;
+
+use connector_core::tools::{self, ToolFormat};
+use connector_core::{CompiledSpec, ConnectorSpec, ErrorCode};
+use pyo3::prelude::*;
+
+use crate::errors::new_error;
+
+/// Which connector a native object drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Gmail,
+    Outlook,
+}
+
+impl Kind {
+    pub fn parse(py: Python<'_>, name: &str) -> PyResult<Kind> {
+        match name {
+            "gmail" => Ok(Kind::Gmail),
+            "outlook" => Ok(Kind::Outlook),
+            other => Err(new_error(
+                py,
+                ErrorCode::InvalidParams,
+                format!("unknown connector kind `{other}`: use `gmail` or `outlook`"),
+            )),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Gmail => "gmail",
+            Kind::Outlook => "outlook",
+        }
+    }
+
+    /// The compiled spec, parsed once per process by the connector crate.
+    pub fn compiled(self) -> Arc<CompiledSpec> {
+        match self {
+            Kind::Gmail => connector_gmail::spec(),
+            Kind::Outlook => connector_outlook::spec(),
+        }
+    }
+}
+
+fn with_spec<T>(py: Python<'_>, kind: &str, f: impl FnOnce(&ConnectorSpec) -> T) -> PyResult<T> {
+    let compiled = Kind::parse(py, kind)?.compiled();
+    Ok(f(compiled.spec()))
+}
+
+/// `spec_json(kind)`: the whole connector spec as JSON text.
+#[pyfunction]
+pub fn spec_json(py: Python<'_>, kind: &str) -> PyResult<String> {
+    with_spec(py, kind, |s| serde_json::to_string(s).unwrap_or_default())
+}
+
+/// `tools_json(kind, format)`: one typed tool per action, in `openai`, `anthropic` or `mcp` format.
+#[pyfunction]
+pub fn tools_json(py: Python<'_>, kind: &str, format: &str) -> PyResult<String> {
+    let format = match format {
+        "openai" => ToolFormat::OpenAi,
+        "anthropic" => ToolFormat::Anthropic,
+        "mcp" => ToolFormat::Mcp,
+        other => {
+            return Err(new_error(
+                py,
+                ErrorCode::InvalidParams,
+                format!("unknown tool format `{other}`: use `openai`, `anthropic` or `mcp`"),
+            ))
+        }
+    };
+    with_spec(py, kind, |s| {
+        serde_json::Value::Array(tools::action_tools(s, format)).to_string()
+    })
+}
+
+/// `execute_tool_json(kind)`: the single `execute(entity, action, params)` tool with its
+/// generated description.
+#[pyfunction]
+pub fn execute_tool_json(py: Python<'_>, kind: &str) -> PyResult<String> {
+    with_spec(py, kind, |s| tools::execute_tool(s).to_string())
+}
+
+/// `catalogue(kind)`: the text catalogue of entities, actions and params (with the paging
+/// rules) that tool descriptions carry.
+#[pyfunction]
+pub fn catalogue(py: Python<'_>, kind: &str) -> PyResult<String> {
+    with_spec(py, kind, tools::catalogue)
+}
