@@ -122,3 +122,24 @@ fn compiling_refuses_open_params_and_mappings_naming_undeclared_params() {
     let e = CompiledSpec::from_json(&spec.to_string()).unwrap_err();
     assert!(e.message.contains("pageSize"), "{}", e.message);
 }
+
+#[test]
+fn every_example_in_every_spec_file_is_valid_params() {
+    for file in spec_files() {
+        let compiled = CompiledSpec::from_json(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        for (entity, e) in &compiled.spec().entities {
+            for (action, a) in &e.actions {
+                for ex in &a.examples {
+                    if let Err(err) = compiled.validate(entity, action, &ex.params) {
+                        panic!(
+                            "{}: the example `{}` of {entity}.{action} is not valid: {}",
+                            file.display(),
+                            ex.description,
+                            err.message
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
