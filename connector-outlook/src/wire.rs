@@ -26,28 +26,33 @@ pub fn seg(s: &str) -> String {
     utf8_percent_encode(s, SEGMENT).to_string()
 }
 
+/// Graph's well-known folder names.
+const WELL_KNOWN: &[&str] = &[
+    "inbox",
+    "sentitems",
+    "drafts",
+    "deleteditems",
+    "archive",
+    "junkemail",
+    "outbox",
+    "msgfolderroot",
+    "clutter",
+    "conversationhistory",
+    "recoverableitemsdeletions",
+    "scheduled",
+    "searchfolders",
+    "serverfailures",
+    "syncissues",
+];
+
+pub fn is_well_known(folder: &str) -> bool {
+    WELL_KNOWN.contains(&folder.to_ascii_lowercase().as_str())
+}
+
 /// Well-known folder names go lower case on the wire; ids unchanged.
 pub fn folder_seg(folder: &str) -> String {
-    const NAMES: &[&str] = &[
-        "inbox",
-        "sentitems",
-        "drafts",
-        "deleteditems",
-        "archive",
-        "junkemail",
-        "outbox",
-        "msgfolderroot",
-        "clutter",
-        "conversationhistory",
-        "recoverableitemsdeletions",
-        "scheduled",
-        "searchfolders",
-        "serverfailures",
-        "syncissues",
-    ];
-    let lower = folder.to_ascii_lowercase();
-    if NAMES.contains(&lower.as_str()) {
-        lower
+    if is_well_known(folder) {
+        folder.to_ascii_lowercase()
     } else {
         seg(folder)
     }

@@ -1,7 +1,9 @@
 //! The Rust handlers named by `specs/outlook.json`. Params reaching them are already validated
 //! against the action's schema; checks the schema cannot express happen here, before any request.
 
+mod compose;
 mod folders;
+mod manage;
 mod messages;
 
 use std::sync::Arc;
@@ -23,6 +25,29 @@ enum Kind {
     MailFoldersGet,
     CategoriesList,
     MailboxSettingsGet,
+    Send,
+    Reply,
+    ReplyAll,
+    Forward,
+    CreateDraft,
+    CreateReply,
+    CreateForward,
+    SendDraft,
+    Update,
+    Move,
+    Copy,
+    Delete,
+    AttachmentsAdd,
+    AttachmentsDelete,
+    FolderCreate,
+    FolderUpdate,
+    FolderDelete,
+    CategoryCreate,
+    CategoryDelete,
+    SettingsUpdate,
+    SubscriptionCreate,
+    SubscriptionRenew,
+    SubscriptionDelete,
 }
 
 struct Handler(Kind);
@@ -42,6 +67,29 @@ impl ActionHandler for Handler {
             Kind::MailFoldersGet => folders::get(cx, &params).await,
             Kind::CategoriesList => folders::categories_list(cx).await,
             Kind::MailboxSettingsGet => folders::mailbox_settings_get(cx).await,
+            Kind::Send => compose::send(cx, &params).await,
+            Kind::Reply => compose::respond(cx, &params, "reply").await,
+            Kind::ReplyAll => compose::respond(cx, &params, "replyAll").await,
+            Kind::Forward => compose::respond(cx, &params, "forward").await,
+            Kind::CreateDraft => compose::create_draft(cx, &params).await,
+            Kind::CreateReply => compose::create_response(cx, &params, false).await,
+            Kind::CreateForward => compose::create_response(cx, &params, true).await,
+            Kind::SendDraft => compose::send_draft(cx, &params).await,
+            Kind::Update => compose::update(cx, &params).await,
+            Kind::Move => compose::relocate(cx, &params, "move").await,
+            Kind::Copy => compose::relocate(cx, &params, "copy").await,
+            Kind::Delete => compose::delete(cx, &params).await,
+            Kind::AttachmentsAdd => manage::attachment_add(cx, &params).await,
+            Kind::AttachmentsDelete => manage::attachment_delete(cx, &params).await,
+            Kind::FolderCreate => manage::folder_create(cx, &params).await,
+            Kind::FolderUpdate => manage::folder_update(cx, &params).await,
+            Kind::FolderDelete => manage::folder_delete(cx, &params).await,
+            Kind::CategoryCreate => manage::category_create(cx, &params).await,
+            Kind::CategoryDelete => manage::category_delete(cx, &params).await,
+            Kind::SettingsUpdate => manage::settings_update(cx, &params).await,
+            Kind::SubscriptionCreate => manage::subscription_create(cx, &params).await,
+            Kind::SubscriptionRenew => manage::subscription_renew(cx, &params).await,
+            Kind::SubscriptionDelete => manage::subscription_delete(cx, &params).await,
         }
     }
 }
@@ -61,6 +109,29 @@ pub fn handlers() -> Vec<(&'static str, Arc<dyn ActionHandler>)> {
         ("mail_folders_get", MailFoldersGet),
         ("categories_list", CategoriesList),
         ("mailbox_settings_get", MailboxSettingsGet),
+        ("messages_send", Send),
+        ("messages_reply", Reply),
+        ("messages_reply_all", ReplyAll),
+        ("messages_forward", Forward),
+        ("messages_create_draft", CreateDraft),
+        ("messages_create_reply", CreateReply),
+        ("messages_create_forward", CreateForward),
+        ("messages_send_draft", SendDraft),
+        ("messages_update", Update),
+        ("messages_move", Move),
+        ("messages_copy", Copy),
+        ("messages_delete", Delete),
+        ("attachments_add", AttachmentsAdd),
+        ("attachments_delete", AttachmentsDelete),
+        ("mail_folders_create", FolderCreate),
+        ("mail_folders_update", FolderUpdate),
+        ("mail_folders_delete", FolderDelete),
+        ("categories_create", CategoryCreate),
+        ("categories_delete", CategoryDelete),
+        ("mailbox_settings_update", SettingsUpdate),
+        ("subscriptions_create", SubscriptionCreate),
+        ("subscriptions_renew", SubscriptionRenew),
+        ("subscriptions_delete", SubscriptionDelete),
     ]
     .into_iter()
     .map(|(name, kind)| (name, Arc::new(Handler(kind)) as Arc<dyn ActionHandler>))

@@ -257,6 +257,22 @@ impl OutlookSandbox {
         l.forced_retry_after = retry_after_secs;
     }
 
+    /// The next `n` writes (non-GET API requests) take effect but their answers are lost: the
+    /// connection hangs until the client gives up, as when a response is lost in transit.
+    pub fn lose_next_responses(&self, n: u32) {
+        self.inner
+            .lose_responses
+            .store(n, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Messages of a folder (id or well-known name) as Graph renders them, newest first.
+    pub fn messages_in(&self, user: &str, folder: &str) -> Vec<serde_json::Value> {
+        self.message_ids(user, folder)
+            .iter()
+            .filter_map(|id| self.message_json(user, id))
+            .collect()
+    }
+
     pub fn set_latency(&self, latency: Option<Duration>) {
         *self.inner.latency.lock().expect("latency") = latency;
     }

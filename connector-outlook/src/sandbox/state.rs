@@ -81,6 +81,8 @@ pub struct Inner {
     pub sessions: Mutex<HashMap<String, super::admin::Session>>,
     pub subs: Mutex<HashMap<String, super::subs::Subscription>>,
     pub notifications: AtomicU64,
+    /// Writes whose answer is lost (test hook).
+    pub lose_responses: std::sync::atomic::AtomicU32,
     pub requests: AtomicU64,
     pub batch_requests: AtomicU64,
     pub batch_parts: AtomicU64,
@@ -118,6 +120,7 @@ impl Inner {
             sessions: Mutex::new(HashMap::new()),
             subs: Mutex::new(HashMap::new()),
             notifications: AtomicU64::new(0),
+            lose_responses: std::sync::atomic::AtomicU32::new(0),
             requests: AtomicU64::new(0),
             batch_requests: AtomicU64::new(0),
             batch_parts: AtomicU64::new(0),
@@ -213,6 +216,13 @@ impl Inner {
         self.max_in_flight
             .fetch_max(entry.0 as u64, Ordering::SeqCst);
         Ok(())
+    }
+
+    /// True (once per armed loss) when this write's answer should be lost.
+    pub fn take_lost_response(&self) -> bool {
+        self.lose_responses
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
     }
 
     pub fn release(&self, mailbox: &str) {

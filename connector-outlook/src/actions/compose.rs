@@ -1,0 +1,360 @@
+//! Writing mail: send (exactly once with an idempotency key), reply, reply all, forward,
+//! drafts, update, move, copy, delete.
+
+use connector_core::{CallContext, ConnectorError, ErrorCode, Output, ProviderRequest, Result};
+use reqwest::Method;
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::str_param;
+use crate::shape;
+use crate::wire::{self, folder_seg, seg};
+
+/// Attachments sent inline with a message: Graph takes at most 3 MB per request body.
+const INLINE_ATTACHMENTS_LIMIT: usize = 3 * 1024 * 1024;
+
+fn invalid(pointer: &str, message: &str) -> ConnectorError {
+    ConnectorError::invalid_params(format!("{}: {message}", pointer.trim_start_matches('/')))
+        .with_details(json!({"errors": [{"pointer": pointer, "message": message}]}))
+}
+
+/// `"Ada <ada@example.com>"` or `"ada@example.com"` -> a Graph recipient.
+pub fn recipient(s: &str) -> Option<Value> {
+    let s = s.trim();
+    let (name, address) = match (s.rfind('<'), s.ends_with('>')) {
+        (Some(i), true) => (s[..i].trim().trim_matches('"'), &s[i + 1..s.len() - 1]),
+        _ => ("", s),
+    };
+    let address = address.trim();
+    let (local, domain) = address.split_once('@')?;
+    if local.is_empty() || !domain.contains('.') || address.contains(char::is_whitespace) {
+        return None;
+    }
+    let mut e = json!({"address": address});
+    if !name.is_empty() {
+        e["name"] = json!(name);
+    }
+    Some(json!({ "emailAddress": e }))
+}
+
+fn recipients(p: &Value, field: &str) -> Result<Vec<Value>> {
+    let mut out = Vec::new();
+    for (i, a) in p
+        .get(field)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let s = a.as_str().unwrap_or_default();
+        out.push(recipient(s).ok_or_else(|| {
+            invalid(
+                &format!("/{field}/{i}"),
+                "not an email address (use `name@example.com` or `Name <name@example.com>`)",
+            )
+        })?);
+    }
+    Ok(out)
+}
+
+fn attachments(p: &Value) -> Result<Vec<Value>> {
+    let mut out = Vec::new();
+    let mut total = 0;
+    for (i, a) in p
+        .get("attachments")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let content = a
+            .get("content_base64")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(content)
+            .map_err(|_| {
+                invalid(
+                    &format!("/attachments/{i}/content_base64"),
+                    "not standard base64",
+                )
+            })?;
+        total += bytes.len();
+        out.push(json!({
+            "@odata.type": "#microsoft.graph.fileAttachment",
+            "name": a.get("filename").and_then(Value::as_str).unwrap_or("attachment"),
+            "contentType": a.get("mime_type").and_then(Value::as_str).unwrap_or("application/octet-stream"),
+            "contentBytes": content,
+        }));
+    }
+    if total > INLINE_ATTACHMENTS_LIMIT {
+        return Err(ConnectorError::new(
+            ErrorCode::PayloadTooLarge,
+            "attachments sent with a message may total at most 3 MB: create a draft (messages.create_draft), add large files with attachments.add (up to 150 MB each), then messages.send_draft",
+        ));
+    }
+    Ok(out)
+}
+
+/// The Graph message body of send / create_draft params.
+fn message_json(p: &Value, require_recipients: bool) -> Result<Map<String, Value>> {
+    let mut m = Map::new();
+    let to = recipients(p, "to")?;
+    let cc = recipients(p, "cc")?;
+    let bcc = recipients(p, "bcc")?;
+    if require_recipients && to.is_empty() && cc.is_empty() && bcc.is_empty() {
+        return Err(invalid(
+            "/to",
+            "give at least one recipient in to, cc or bcc",
+        ));
+    }
+    if let Some(s) = str_param(p, "subject") {
+        m.insert("subject".into(), json!(s));
+    }
+    match (str_param(p, "html"), str_param(p, "text")) {
+        (Some(_), Some(_)) => {
+            return Err(invalid("/html", "give either text or html, not both"));
+        }
+        (Some(h), None) => {
+            m.insert("body".into(), json!({"contentType": "html", "content": h}));
+        }
+        (None, Some(t)) => {
+            m.insert("body".into(), json!({"contentType": "text", "content": t}));
+        }
+        (None, None) => {}
+    }
+    for (key, list) in [
+        ("toRecipients", to),
+        ("ccRecipients", cc),
+        ("bccRecipients", bcc),
+    ] {
+        if !list.is_empty() {
+            m.insert(key.into(), Value::Array(list));
+        }
+    }
+    if let Some(f) = str_param(p, "from") {
+        m.insert(
+            "from".into(),
+            recipient(f).ok_or_else(|| invalid("/from", "not an email address"))?,
+        );
+    }
+    if let Some(i) = str_param(p, "importance") {
+        m.insert("importance".into(), json!(i));
+    }
+    let atts = attachments(p)?;
+    if !atts.is_empty() {
+        m.insert("attachments".into(), Value::Array(atts));
+    }
+    Ok(m)
+}
+
+/// The Internet Message-ID a send with this idempotency key carries.
+pub fn message_id_for_key(key: &str) -> String {
+    let digest = Sha256::digest(key.as_bytes());
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("<{hex}@agent-connectors.invalid>")
+}
+
+/// The copy of a sent message in Sent Items, by Internet Message-ID.
+async fn find_sent(cx: &CallContext<'_>, imid: &str) -> Result<Option<Value>> {
+    let req = ProviderRequest::get("/me/mailFolders/sentitems/messages")
+        .query(
+            "$filter",
+            format!("internetMessageId eq '{}'", imid.replace('\'', "''")),
+        )
+        .query(
+            "$select",
+            "id,conversationId,internetMessageId,subject,sentDateTime",
+        )
+        .query("$top", "1")
+        .idempotent(true);
+    let v = wire::body(&cx.send(req).await?)?;
+    Ok(wire::values(&v).into_iter().next())
+}
+
+pub async fn send(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
+    let save = p
+        .get("save_to_sent_items")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    let mut message = message_json(p, true)?;
+    let key = cx.options.idempotency_key.as_deref();
+    if key.is_some() && !save {
+        return Err(invalid(
+            "/save_to_sent_items",
+            "must stay true with an idempotency key: the copy in Sent Items is how a retry knows the message already went out",
+        ));
+    }
+    let imid = key.map(message_id_for_key);
+    if let Some(imid) = &imid {
+        if let Some(found) = find_sent(cx, imid).await? {
+            let mut out = shape::message(&found);
+            out["status"] = json!("already_sent");
+            return Ok(Output::new(out).with_meta("deduplicated", true));
+        }
+        message.insert("internetMessageId".into(), json!(imid));
+    }
+    let req = ProviderRequest::post("/me/sendMail")
+        .json(json!({"message": message, "saveToSentItems": save}));
+    cx.send(req).await?;
+    let mut out = json!({"status": "sent", "message_id": imid});
+    if let Some(imid) = &imid {
+        if let Ok(Some(found)) = find_sent(cx, imid).await {
+            out = shape::message(&found);
+            out["status"] = json!("sent");
+        }
+    }
+    Ok(Output::new(out).with_meta("deduplicated", false))
+}
+
+/// reply / reply_all / forward: sent right away, answered 202 by Graph.
+pub async fn respond(cx: &CallContext<'_>, p: &Value, action: &str) -> Result<Output> {
+    let id = str_param(p, "message_id").unwrap_or_default();
+    let mut body = Map::new();
+    if let Some(c) = str_param(p, "comment") {
+        body.insert("comment".into(), json!(c));
+    }
+    if action == "forward" {
+        let to = recipients(p, "to")?;
+        if to.is_empty() {
+            return Err(invalid("/to", "a forward needs at least one recipient"));
+        }
+        body.insert("toRecipients".into(), Value::Array(to));
+    }
+    let req = ProviderRequest::post(format!("/me/messages/{}/{action}", seg(id)))
+        .json(Value::Object(body));
+    cx.send(req).await?;
+    Ok(Output::new(json!({"status": "sent", "in_reply_to": id})))
+}
+
+/// createReply / createReplyAll / createForward: a draft to edit and send later.
+pub async fn create_response(cx: &CallContext<'_>, p: &Value, forward: bool) -> Result<Output> {
+    let id = str_param(p, "message_id").unwrap_or_default();
+    let action = if forward {
+        "createForward"
+    } else if p.get("reply_all").and_then(Value::as_bool).unwrap_or(false) {
+        "createReplyAll"
+    } else {
+        "createReply"
+    };
+    let mut body = Map::new();
+    if let Some(c) = str_param(p, "comment") {
+        body.insert("comment".into(), json!(c));
+    }
+    if forward {
+        let to = recipients(p, "to")?;
+        if !to.is_empty() {
+            body.insert("toRecipients".into(), Value::Array(to));
+        }
+    }
+    let req = ProviderRequest::post(format!("/me/messages/{}/{action}", seg(id)))
+        .json(Value::Object(body));
+    let v = wire::body(&cx.send(req).await?)?;
+    Ok(Output::new(shape::message(&v)))
+}
+
+pub async fn create_draft(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
+    let message = message_json(p, false)?;
+    let req = ProviderRequest::post("/me/messages").json(Value::Object(message));
+    let v = wire::body(&cx.send(req).await?)?;
+    Ok(Output::new(shape::message(&v)))
+}
+
+pub async fn send_draft(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
+    let id = str_param(p, "message_id").unwrap_or_default();
+    cx.send(ProviderRequest::post(format!(
+        "/me/messages/{}/send",
+        seg(id)
+    )))
+    .await?;
+    Ok(Output::new(json!({"status": "sent", "draft_id": id})))
+}
+
+pub async fn update(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
+    let id = str_param(p, "message_id").unwrap_or_default();
+    let mut patch = Map::new();
+    if let Some(r) = p.get("is_read").and_then(Value::as_bool) {
+        patch.insert("isRead".into(), json!(r));
+    }
+    if let Some(c) = p.get("categories") {
+        patch.insert("categories".into(), c.clone());
+    }
+    if let Some(i) = str_param(p, "importance") {
+        patch.insert("importance".into(), json!(i));
+    }
+    if let Some(f) = str_param(p, "flag") {
+        patch.insert("flag".into(), json!({"flagStatus": f}));
+    }
+    if patch.is_empty() {
+        return Err(invalid(
+            "",
+            "give at least one of is_read, categories, importance, flag",
+        ));
+    }
+    let req = ProviderRequest::new(Method::PATCH, format!("/me/messages/{}", seg(id)))
+        .json(Value::Object(patch))
+        .idempotent(true);
+    let v = wire::body(&cx.send(req).await?)?;
+    Ok(Output::new(shape::message(&v)))
+}
+
+/// move / copy: Graph answers with the message under its new id.
+pub async fn relocate(cx: &CallContext<'_>, p: &Value, action: &str) -> Result<Output> {
+    let id = str_param(p, "message_id").unwrap_or_default();
+    let dest = str_param(p, "destination_folder").unwrap_or_default();
+    let dest = if wire::is_well_known(dest) {
+        dest.to_ascii_lowercase()
+    } else {
+        dest.to_string()
+    };
+    let req = ProviderRequest::post(format!("/me/messages/{}/{action}", seg(id)))
+        .json(json!({"destinationId": dest}));
+    let v = wire::body(&cx.send(req).await?)?;
+    Ok(Output::new(shape::message(&v)))
+}
+
+pub async fn delete(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
+    let id = str_param(p, "message_id").unwrap_or_default();
+    let permanent = p.get("permanent").and_then(Value::as_bool).unwrap_or(false);
+    let req = if permanent {
+        ProviderRequest::post(format!("/me/messages/{}/permanentDelete", seg(id)))
+    } else {
+        ProviderRequest::new(Method::DELETE, format!("/me/messages/{}", seg(id))).idempotent(true)
+    };
+    cx.send(req).await?;
+    Ok(Output::new(
+        json!({"deleted": true, "message_id": id, "permanent": permanent}),
+    ))
+}
+
+/// Folder path segment for writes (well-known names lower case).
+pub fn folder(p: &Value, name: &str) -> String {
+    folder_seg(str_param(p, name).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_parse_with_or_without_names() {
+        assert_eq!(
+            recipient("Ada Lovelace <ada@example.com>").unwrap(),
+            json!({"emailAddress": {"address": "ada@example.com", "name": "Ada Lovelace"}})
+        );
+        assert_eq!(
+            recipient("grace@example.com").unwrap()["emailAddress"]["address"],
+            "grace@example.com"
+        );
+        assert!(recipient("not an address").is_none());
+        assert!(recipient("a@b").is_none());
+    }
+
+    #[test]
+    fn the_message_id_is_stable_per_key() {
+        assert_eq!(message_id_for_key("k1"), message_id_for_key("k1"));
+        assert_ne!(message_id_for_key("k1"), message_id_for_key("k2"));
+        assert!(message_id_for_key("k1").starts_with('<'));
+    }
+}

@@ -1,0 +1,294 @@
+//! Writes beside mail: attachments (direct under 3 MB, upload sessions up to 150 MB), folders,
+//! categories, mailbox settings (automatic replies) and change-notification subscriptions.
+
+use base64::Engine;
+use chrono::{Duration, SecondsFormat, Utc};
+use connector_core::{CallContext, ConnectorError, ErrorCode, Output, ProviderRequest, Result};
+use reqwest::Method;
+use serde_json::{json, Map, Value};
+
+use super::compose::folder;
+use super::str_param;
+use crate::shape;
+use crate::wire::{self, seg};
+
+/// Attachments below this go in one request; from it on, through an upload session.
+pub const DIRECT_LIMIT: usize = 3 * 1024 * 1024;
+/// Largest attachment Graph takes (upload session).
+pub const MAX_ATTACHMENT: usize = 150 * 1024 * 1024;
+/// Bytes per PUT to an upload session: under Graph's 4 MB per request, a multiple of 320 KiB.
+pub const RANGE_SIZE: usize = 12 * 320 * 1024;
+
+fn invalid(pointer: &str, message: &str) -> ConnectorError {
+    ConnectorError::invalid_params(format!("{}: {message}", pointer.trim_start_matches('/')))
+        .with_details(json!({"errors": [{"pointer": pointer, "message": message}]}))
+}
+
+pub async fn attachment_add(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
+    let id = str_param(p, "message_id").unwrap_or_default();
+    let name = str_param(p, "filename").unwrap_or("attachment");
+    let mime = str_param(p, "mime_type").unwrap_or("application/octet-stream");
+    let content = str_param(p, "content_base64").unwrap_or_default();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(content)
+        .map_err(|_| invalid("/content_base64", "not standard base64"))?;
+    if bytes.len() > MAX_ATTACHMENT {
+        return Err(ConnectorError::new(
+            ErrorCode::PayloadTooLarge,
+            "an attachment may be at most 150 MB",
+        ));
+    }
+    let base = format!("/me/messages/{}/attachments", seg(id));
+    if bytes.len() < DIRECT_LIMIT {
+        let req = ProviderRequest::post(base).json(json!({
+            "@odata.type": "#microsoft.graph.fileAttachment",
+            "name": name,
+            "contentType": mime,
+            "contentBytes": content,
+        }));
+        let v = wire::body(&cx.send(req).await?)?;
+        return Ok(Output::new(shape::attachment_meta(&v)).with_meta("upload_session", false));
+    }
+    let req = ProviderRequest::post(format!("{base}/createUploadSession")).json(json!({
+        "AttachmentItem": {"attachmentType": "file", "name": name, "size": bytes.len(), "contentType": mime}
+    }));
+    let session = wire::body(&cx.send(req).await?)?;
+    let url = session
+        .get("uploadUrl")
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            ConnectorError::new(
+                ErrorCode::ProviderError,
+                "Graph opened an upload session without an uploadUrl",
+            )
+        })?
+        .to_string();
+    let total = bytes.len();
+    let mut last = Value::Null;
+    let mut ranges = 0;
+    for (i, chunk) in bytes.chunks(RANGE_SIZE).enumerate() {
+        let start = i * RANGE_SIZE;
+        let end = start + chunk.len() - 1;
+        let mut req = ProviderRequest::new(Method::PUT, url.clone())
+            .bytes("application/octet-stream", chunk.to_vec())
+            .header("Content-Range", &format!("bytes {start}-{end}/{total}"));
+        // The upload URL carries its own credential; Graph refuses a bearer token there.
+        req.no_auth = true;
+        let resp = cx.send(req).await?;
+        last = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+        if let Some(loc) = resp.headers.get("location").and_then(|l| l.to_str().ok()) {
+            // Graph answers the last range with 201 and the attachment's URL in Location.
+            let id = loc.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+            let id = percent_encoding::percent_decode_str(id).decode_utf8_lossy();
+            let id = id
+                .trim_start_matches("attachments('")
+                .trim_end_matches("')");
+            last["id"] = json!(id);
+        }
+        ranges += 1;
+    }
+    let attachment_id = last.get("id").cloned().unwrap_or(Value::Null);
+    Ok(Output::new(json!({
+        "attachment_id": attachment_id,
+        "filename": name,
+        "mime_type": mime,
+        "size": total,
+        "inline": false,
+        "attachment_type": "file",
+    }))
+    .with_meta("upload_session", true)
+    .with_meta("ranges", ranges))
+}
+
+pub async fn attachment_delete(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
+    let id = str_param(p, "message_id").unwrap_or_default();
+    let att = str_param(p, "attachment_id").unwrap_or_default();
+    let req = ProviderRequest::new(
+        Method::DELETE,
+        format!("/me/messages/{}/attachments/{}", seg(id), seg(att)),
+    )
+    .idempotent(true);
+    cx.send(req).await?;
+    Ok(Output::new(json!({"deleted": true, "attachment_id": att})))
+}
+
+pub async fn folder_create(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
+    let name = str_param(p, "display_name").unwrap_or_default();
+    let path = match str_param(p, "parent_folder") {
+        Some(_) => format!(
+            "/me/mailFolders/{}/childFolders",
+            folder(p, "parent_folder")
+        ),
+        None => "/me/mailFolders".to_string(),
+    };
+    let mut body = json!({"displayName": name});
+    if p.get("is_hidden").and_then(Value::as_bool) == Some(true) {
+        body["isHidden"] = json!(true);
+    }
+    let v = wire::body(&cx.send(ProviderRequest::post(path).json(body)).await?)?;
+    Ok(Output::new(shape::folder(&v, None)))
+}
+
+pub async fn folder_update(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
+    let name = str_param(p, "display_name").unwrap_or_default();
+    let req = ProviderRequest::new(
+        Method::PATCH,
+        format!("/me/mailFolders/{}", folder(p, "folder")),
+    )
+    .json(json!({"displayName": name}))
+    .idempotent(true);
+    let v = wire::body(&cx.send(req).await?)?;
+    Ok(Output::new(shape::folder(&v, None)))
+}
+
+pub async fn folder_delete(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
+    let f = str_param(p, "folder").unwrap_or_default();
+    if wire::is_well_known(f) {
+        return Err(invalid(
+            "/folder",
+            "well-known folders (inbox, sentitems, ...) cannot be deleted",
+        ));
+    }
+    let req = ProviderRequest::new(
+        Method::DELETE,
+        format!("/me/mailFolders/{}", folder(p, "folder")),
+    )
+    .idempotent(true);
+    cx.send(req).await?;
+    Ok(Output::new(json!({"deleted": true, "folder": f})))
+}
+
+pub async fn category_create(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
+    let body = json!({
+        "displayName": str_param(p, "display_name").unwrap_or_default(),
+        "color": str_param(p, "color").unwrap_or("none"),
+    });
+    let req = ProviderRequest::post("/me/outlook/masterCategories").json(body);
+    let v = wire::body(&cx.send(req).await?)?;
+    Ok(Output::new(json!({
+        "id": v.get("id").cloned().unwrap_or(Value::Null),
+        "display_name": v.get("displayName").cloned().unwrap_or(Value::Null),
+        "color": v.get("color").cloned().unwrap_or(json!("none")),
+    })))
+}
+
+pub async fn category_delete(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
+    let id = str_param(p, "category_id").unwrap_or_default();
+    let req = ProviderRequest::new(
+        Method::DELETE,
+        format!("/me/outlook/masterCategories/{}", seg(id)),
+    )
+    .idempotent(true);
+    cx.send(req).await?;
+    Ok(Output::new(json!({"deleted": true, "category_id": id})))
+}
+
+fn date_time_tz(s: &str) -> Value {
+    json!({"dateTime": s.trim_end_matches('Z'), "timeZone": "UTC"})
+}
+
+pub async fn settings_update(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
+    let mut patch = Map::new();
+    if let Some(a) = p.get("automatic_replies") {
+        let mut s = Map::new();
+        for (from, to) in [
+            ("status", "status"),
+            ("external_audience", "externalAudience"),
+            ("internal_reply_message", "internalReplyMessage"),
+            ("external_reply_message", "externalReplyMessage"),
+        ] {
+            if let Some(v) = a.get(from) {
+                s.insert(to.into(), v.clone());
+            }
+        }
+        if let Some(t) = a.get("scheduled_start").and_then(Value::as_str) {
+            s.insert("scheduledStartDateTime".into(), date_time_tz(t));
+        }
+        if let Some(t) = a.get("scheduled_end").and_then(Value::as_str) {
+            s.insert("scheduledEndDateTime".into(), date_time_tz(t));
+        }
+        if s.get("status").and_then(Value::as_str) == Some("scheduled")
+            && !(s.contains_key("scheduledStartDateTime") && s.contains_key("scheduledEndDateTime"))
+        {
+            return Err(invalid(
+                "/automatic_replies",
+                "status scheduled needs scheduled_start and scheduled_end",
+            ));
+        }
+        patch.insert("automaticRepliesSetting".into(), Value::Object(s));
+    }
+    if let Some(tz) = str_param(p, "time_zone") {
+        patch.insert("timeZone".into(), json!(tz));
+    }
+    if patch.is_empty() {
+        return Err(invalid("", "give automatic_replies or time_zone"));
+    }
+    let req = ProviderRequest::new(Method::PATCH, "/me/mailboxSettings")
+        .json(Value::Object(patch))
+        .idempotent(true);
+    let v = wire::body(&cx.send(req).await?)?;
+    Ok(Output::new(shape::snake_keys(&v)))
+}
+
+fn expiry(p: &Value) -> String {
+    let minutes = p
+        .get("expiration_minutes")
+        .and_then(Value::as_i64)
+        .unwrap_or(4320);
+    (Utc::now() + Duration::minutes(minutes)).to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn subscription(v: &Value) -> Value {
+    json!({
+        "subscription_id": v.get("id").cloned().unwrap_or(Value::Null),
+        "resource": v.get("resource").cloned().unwrap_or(Value::Null),
+        "change_types": v.get("changeType").and_then(Value::as_str).map(|c| c.split(',').map(str::trim).collect::<Vec<_>>()),
+        "notification_url": v.get("notificationUrl").cloned().unwrap_or(Value::Null),
+        "expiration": v.get("expirationDateTime").cloned().unwrap_or(Value::Null),
+    })
+}
+
+pub async fn subscription_create(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
+    let f = str_param(p, "folder").unwrap_or("inbox");
+    let resource = if wire::is_well_known(f) {
+        format!("me/mailFolders('{}')/messages", f.to_ascii_lowercase())
+    } else {
+        format!("me/mailFolders('{f}')/messages")
+    };
+    let change_types: Vec<&str> = p
+        .get("change_types")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_else(|| vec!["created"]);
+    let mut body = json!({
+        "changeType": change_types.join(","),
+        "notificationUrl": str_param(p, "notification_url").unwrap_or_default(),
+        "resource": resource,
+        "expirationDateTime": expiry(p),
+    });
+    if let Some(s) = str_param(p, "client_state") {
+        body["clientState"] = json!(s);
+    }
+    let v = wire::body(
+        &cx.send(ProviderRequest::post("/subscriptions").json(body))
+            .await?,
+    )?;
+    Ok(Output::new(subscription(&v)))
+}
+
+pub async fn subscription_renew(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
+    let id = str_param(p, "subscription_id").unwrap_or_default();
+    let req = ProviderRequest::new(Method::PATCH, format!("/subscriptions/{}", seg(id)))
+        .json(json!({"expirationDateTime": expiry(p)}))
+        .idempotent(true);
+    let v = wire::body(&cx.send(req).await?)?;
+    Ok(Output::new(subscription(&v)))
+}
+
+pub async fn subscription_delete(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
+    let id = str_param(p, "subscription_id").unwrap_or_default();
+    let req = ProviderRequest::new(Method::DELETE, format!("/subscriptions/{}", seg(id)))
+        .idempotent(true);
+    cx.send(req).await?;
+    Ok(Output::new(json!({"deleted": true, "subscription_id": id})))
+}
