@@ -429,3 +429,40 @@ async fn outcome_unknown_keeps_the_provider_words_without_telling_to_retry() {
     assert!(!e.message.contains("try again later"), "{}", e.message);
     assert_eq!(e.details["provider_code"], "UnknownError");
 }
+
+#[tokio::test]
+async fn the_token_never_goes_to_another_origin() {
+    let api = MockServer::start().await;
+    let elsewhere = MockServer::start().await;
+    Mock::given(path("/upload"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&elsewhere)
+        .await;
+    Mock::given(path("/r"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&api)
+        .await;
+    let c = client(&api.uri());
+    c.send(
+        &ProviderRequest::get(format!("{}/upload", elsewhere.uri())),
+        Some(&token()),
+        true,
+    )
+    .await
+    .unwrap();
+    let mut no_auth = ProviderRequest::get("/r");
+    no_auth.no_auth = true;
+    c.send(&no_auth, Some(&token()), true).await.unwrap();
+    c.send(
+        &ProviderRequest::get(format!("{}/r", api.uri())),
+        Some(&token()),
+        true,
+    )
+    .await
+    .unwrap();
+    let foreign = elsewhere.received_requests().await.unwrap();
+    assert!(foreign[0].headers.get("authorization").is_none());
+    let own = api.received_requests().await.unwrap();
+    assert!(own[0].headers.get("authorization").is_none(), "no_auth");
+    assert_eq!(own[1].headers.get("authorization").unwrap(), "Bearer tok");
+}

@@ -146,7 +146,8 @@ impl ProviderClient {
     }
 
     /// Sends `req` under the retry policy for `idempotent` (the request's own override wins),
-    /// with a bearer token from `auth` (one refresh and resend after a 401).
+    /// with a bearer token from `auth` (one refresh and resend after a 401). The token is sent
+    /// only to the base URL's origin and never when `req.no_auth` is set.
     pub async fn send(
         &self,
         req: &ProviderRequest,
@@ -154,8 +155,15 @@ impl ProviderClient {
         idempotent: bool,
     ) -> Result<ProviderResponse> {
         let idempotent = req.idempotent.unwrap_or(idempotent);
-        let auth = if req.no_auth { None } else { auth };
         let url = self.url_for(req)?;
+        // The token goes only to the provider's own origin: an absolute URL elsewhere (a
+        // pre-signed upload URL, a link in a response) never sees it.
+        let same_origin = url.origin() == self.inner.base.origin();
+        let auth = if req.no_auth || !same_origin {
+            None
+        } else {
+            auth
+        };
         let retry = &self.inner.config.retry;
         let mut attempt: u32 = 0;
         let mut waited = Duration::ZERO;
