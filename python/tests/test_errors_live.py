@@ -61,3 +61,17 @@ def test_a_missing_scope_is_permission_denied() -> None:
         readonly.execute_sync("messages", "send", {"to": ["grace@example.com"], "subject": "s", "text": "t"})
     assert info.value.http_status == 403
     sb.close()
+
+
+def test_retrying_with_the_idempotency_key_sends_exactly_once(gmail: GmailConnector) -> None:
+    assert gmail.sandbox is not None
+    gmail.sandbox.inject_fault("POST", "/messages/send", lose_response=True)
+    params = {"to": ["grace@example.com"], "subject": "exactly once", "text": "hello"}
+    with pytest.raises(OutcomeUnknownError):
+        gmail.execute_sync("messages", "send", params, idempotency_key="report-42")
+    again = gmail.execute_sync("messages", "send", params, idempotency_key="report-42")
+    assert again.metadata.get("deduplicated") is True
+    box = gmail.sandbox.mailbox()
+    assert box is not None
+    matching = [m for m in box["messages"] if "Subject: exactly once" in m["raw"]]
+    assert [m["id"] for m in matching] == [again.result["id"]]

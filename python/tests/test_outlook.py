@@ -83,3 +83,15 @@ def test_graph_mailbox_concurrency_is_capped_at_four() -> None:
     assert 0.2 <= elapsed < 0.6, elapsed
     assert sb.stats()["max_in_flight"] == 4
     sb.close()
+
+
+async def test_send_lands_in_sent_items_once(outlook: OutlookConnector) -> None:
+    params = {"to": ["Grace <grace@example.com>"], "subject": "Status", "text": "All green."}
+    sent = await outlook.execute("messages", "send", params, idempotency_key="status-1")
+    again = await outlook.execute("messages", "send", params, idempotency_key="status-1")
+    assert outlook.sandbox is not None
+    box = outlook.sandbox.mailbox(folder="sentitems")
+    assert box is not None
+    matching = [m for m in box["messages"] if m["subject"] == "Status"]
+    assert len(matching) == 1, "the same idempotency key sent once"
+    assert sent.result is not None and again.result is not None
