@@ -80,15 +80,26 @@ pub fn unix(t: SystemTime) -> i64 {
         .unwrap_or(0)
 }
 
+/// What a refresh token needs besides itself.
+#[derive(Debug, Clone, Copy)]
+pub struct RefreshRule {
+    /// A platform OAuth app is configured for the provider: nothing else is needed.
+    pub platform_app: bool,
+    /// Without a platform app, `client_secret` is needed as well as `client_id`.
+    pub needs_client_secret: bool,
+}
+
 /// Checks `credentials` (the request's JSON object) against the auth schema: only known fields,
 /// string values, required fields present, one `one_of` alternative complete. A refresh token
-/// needs `client_id` and `client_secret` unless `platform_app` is true. Errors name the field
-/// (`credentials.<name>`) and never echo a value.
+/// needs client credentials unless a platform app is configured ([`RefreshRule`]). Errors name
+/// the field (`credentials.<name>`) and never echo a value. Defaults of the schema are not
+/// stored: they apply when the connector runs.
 pub fn validate(
     auth: &AuthSchema,
     credentials: &Value,
-    platform_app: bool,
+    rule: RefreshRule,
 ) -> Result<StoredCredentials, ApiError> {
+    let platform_app = rule.platform_app;
     let obj = credentials
         .as_object()
         .ok_or_else(|| field_error("credentials", "credentials must be a JSON object"))?;
@@ -112,15 +123,11 @@ pub fn validate(
         }
     }
     for (name, field) in &auth.fields {
-        if !fields.contains_key(name) {
-            if let Some(default) = &field.default {
-                fields.insert(name.clone(), Secret::new(default.clone()));
-            } else if field.required {
-                return Err(field_error(
-                    &format!("credentials.{name}"),
-                    &format!("missing credential field `{name}`"),
-                ));
-            }
+        if !fields.contains_key(name) && field.required && field.default.is_none() {
+            return Err(field_error(
+                &format!("credentials.{name}"),
+                &format!("missing credential field `{name}`"),
+            ));
         }
     }
     let has = |n: &str| {
@@ -148,8 +155,13 @@ pub fn validate(
         ));
     }
     if fields.contains_key("refresh_token") && !platform_app {
-        for n in ["client_id", "client_secret"] {
-            if !fields.contains_key(n) {
+        let needed: &[&str] = if rule.needs_client_secret {
+            &["client_id", "client_secret"]
+        } else {
+            &["client_id"]
+        };
+        for n in needed {
+            if !fields.contains_key(*n) {
                 return Err(field_error(
                     &format!("credentials.{n}"),
                     &format!("a refresh_token needs `{n}` because no platform OAuth app is configured for this provider"),
@@ -174,6 +186,11 @@ fn field_error(path: &str, message: &str) -> ApiError {
 mod tests {
     use super::*;
 
+    const GOOGLE: RefreshRule = RefreshRule {
+        platform_app: false,
+        needs_client_secret: true,
+    };
+
     fn schema() -> AuthSchema {
         serde_json::from_value(json!({
             "fields": {
@@ -182,14 +199,14 @@ mod tests {
                 "client_id": {"description": "c"},
                 "client_secret": {"description": "s", "secret": true}
             },
-            "one_of": [["access_token"], ["refresh_token", "client_id", "client_secret"]]
+            "one_of": [["access_token"], ["refresh_token"]]
         }))
         .unwrap()
     }
 
     #[test]
     fn access_token_alone_is_enough() {
-        let c = validate(&schema(), &json!({"access_token": "ya29.x"}), false).unwrap();
+        let c = validate(&schema(), &json!({"access_token": "ya29.x"}), GOOGLE).unwrap();
         assert_eq!(c.get("access_token").unwrap().expose(), "ya29.x");
         assert!(!format!("{c:?}").contains("ya29"));
     }
@@ -197,11 +214,23 @@ mod tests {
     #[test]
     fn refresh_token_needs_client_credentials_unless_platform_app() {
         let creds = json!({"refresh_token": "1//r"});
-        let e = validate(&schema(), &creds, false).unwrap_err();
+        let e = validate(&schema(), &creds, GOOGLE).unwrap_err();
         assert!(!e.0.message.contains("1//r"));
-        assert!(validate(&schema(), &creds, true).is_ok());
+        let platform = RefreshRule {
+            platform_app: true,
+            ..GOOGLE
+        };
+        assert!(validate(&schema(), &creds, platform).is_ok());
         let full = json!({"refresh_token": "1//r", "client_id": "c", "client_secret": "s"});
-        assert!(validate(&schema(), &full, false).is_ok());
+        assert!(validate(&schema(), &full, GOOGLE).is_ok());
+        // A public client (Microsoft) needs only the client id.
+        let public = RefreshRule {
+            platform_app: false,
+            needs_client_secret: false,
+        };
+        let with_id = json!({"refresh_token": "1//r", "client_id": "c"});
+        assert!(validate(&schema(), &with_id, GOOGLE).is_err());
+        assert!(validate(&schema(), &with_id, public).is_ok());
     }
 
     #[test]
@@ -209,12 +238,12 @@ mod tests {
         let e = validate(
             &schema(),
             &json!({"access_token": "x", "password": "p"}),
-            false,
+            GOOGLE,
         )
         .unwrap_err();
         assert_eq!(e.0.details["path"], "credentials.password");
-        let e = validate(&schema(), &json!({"access_token": 5}), false).unwrap_err();
+        let e = validate(&schema(), &json!({"access_token": 5}), GOOGLE).unwrap_err();
         assert_eq!(e.0.details["path"], "credentials.access_token");
-        assert!(validate(&schema(), &json!({}), false).is_err());
+        assert!(validate(&schema(), &json!({}), GOOGLE).is_err());
     }
 }

@@ -154,9 +154,7 @@ impl Runtime {
         let token_url = row
             .token_url
             .clone()
-            .or_else(|| kind.provider.token_url.clone())
-            .or_else(|| creds.get("token_url").map(|s| s.expose().to_string()))
-            .unwrap_or_else(|| kind.token_url.clone());
+            .unwrap_or_else(|| kind.token_url_for(&creds));
         let base_url = row
             .base_url
             .clone()

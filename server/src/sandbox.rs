@@ -64,9 +64,29 @@ fn gmail_emulator() -> anyhow::Result<Emulator> {
     })
 }
 
-/// The Outlook emulator joins here once `connector_outlook::sandbox` exists.
+/// The Outlook emulator (refresh tokens rotate on every refresh, as Microsoft's do). It joins
+/// the sandbox once the Outlook spec can send mail, so that the quickstart (list, read, send)
+/// holds for every connector in `sandbox.json`.
 fn outlook_emulator() -> anyhow::Result<Option<Emulator>> {
-    Ok(None)
+    use connector_outlook::sandbox::{OutlookSandbox, SandboxConfig};
+    if connector_outlook::spec()
+        .spec()
+        .action("messages", "send")
+        .is_none()
+    {
+        return Ok(None);
+    }
+    let sb =
+        OutlookSandbox::start(SandboxConfig::default()).context("starting the Outlook emulator")?;
+    let refresh_token =
+        Secret::new(sb.issue_refresh_token(SANDBOX_USER, connector_outlook::SCOPES));
+    Ok(Some(Emulator {
+        connector_type: "outlook",
+        base_url: sb.base_url(),
+        token_url: sb.token_url(),
+        refresh_token,
+        handle: Box::new(sb),
+    }))
 }
 
 /// Runs the server; with `config.sandbox`, sets up the sandbox first.
@@ -230,7 +250,33 @@ pub async fn standalone(args: SandboxArgs) -> anyhow::Result<()> {
             tokio::signal::ctrl_c().await?;
             tracing::info!(addr = %sb.addr(), "emulator stopped");
         }
-        Provider::Outlook => anyhow::bail!("the Outlook emulator is not part of this build yet"),
+        Provider::Outlook => {
+            use connector_outlook::sandbox::{OutlookSandbox, SandboxConfig, Seed, TokenRule};
+            let seed: Seed = args
+                .seed
+                .parse()
+                .map_err(|e| anyhow::anyhow!("--seed: {e}"))?;
+            let tokens = args
+                .tokens
+                .iter()
+                .map(|t| {
+                    t.parse::<TokenRule>()
+                        .map_err(|e| anyhow::anyhow!("--token: {e}"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let sb = OutlookSandbox::start(SandboxConfig {
+                bind: args.bind,
+                seed,
+                tokens,
+                ..Default::default()
+            })?;
+            println!(
+                "{}",
+                json!({"provider": "outlook", "base_url": sb.base_url(), "token_url": sb.token_url()})
+            );
+            tokio::signal::ctrl_c().await?;
+            tracing::info!(addr = %sb.addr(), "emulator stopped");
+        }
     }
     Ok(())
 }

@@ -157,11 +157,7 @@ async fn create(
         req.connector_type.as_deref(),
         req.definition_id.as_deref(),
     )?;
-    let creds = validate(
-        &kind.spec.auth,
-        &req.credentials,
-        kind.provider.has_platform_app(),
-    )?;
+    let creds = validate(&kind.spec.auth, &req.credentials, kind.refresh_rule())?;
     let (blob, key_id) = state
         .vault
         .encrypt(&auth.organization_id, &creds.to_json())
@@ -252,11 +248,7 @@ async fn patch(
     };
     if let Some(credentials) = req.credentials {
         let kind = kind_for(&state, Some(&row.connector_type), None)?;
-        let creds = validate(
-            &kind.spec.auth,
-            &credentials,
-            kind.provider.has_platform_app(),
-        )?;
+        let creds = validate(&kind.spec.auth, &credentials, kind.refresh_rule())?;
         update.credentials = Some(
             state
                 .vault

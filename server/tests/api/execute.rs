@@ -289,3 +289,48 @@ async fn tools_and_connector_types_describe_the_spec() {
     );
     assert!(!gmail["tools"]["mcp"].as_array().unwrap().is_empty());
 }
+
+#[actix_web::test]
+async fn outlook_connectors_execute_against_the_graph_emulator_with_rotating_refresh_tokens() {
+    use connector_outlook::sandbox::{OutlookSandbox, SandboxConfig as GraphConfig};
+    let sb = OutlookSandbox::start(GraphConfig {
+        quotas: false,
+        ..Default::default()
+    })
+    .unwrap();
+    let (base, token_url) = (sb.base_url(), sb.token_url());
+    let h = harness_with(move |c| {
+        c.providers.outlook.base_url = Some(base);
+        c.providers.outlook.token_url = Some(token_url);
+    })
+    .await;
+    let t = h.tenant("acme").await;
+    let rt = sb.issue_refresh_token("ada@example.com", connector_outlook::SCOPES);
+    // A public client: a refresh token and a client id, no secret.
+    let (status, created) = h
+        .post(
+            CONNECTORS,
+            &t,
+            json!({"customer_name": "alice", "connector_type": "outlook",
+                   "credentials": {"refresh_token": rt, "client_id": "public-client"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["definition_id"], connector_outlook::DEFINITION_ID);
+    let id = created["id"].as_str().unwrap();
+    let (status, listed) = exec(&h, &t, id, "messages", "list", json!({"top": 3})).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    assert!(!listed["result"].as_array().unwrap().is_empty());
+    assert_eq!(listed["connector_metadata"]["connector_type"], "outlook");
+    let rotated = stored(&h, &t, id)
+        .await
+        .get("refresh_token")
+        .unwrap()
+        .expose()
+        .to_string();
+    assert_ne!(rotated, rt, "Microsoft-style rotation was not stored");
+    let (_, by_type) = h
+        .get(&format!("{CONNECTORS}?connector_type=outlook"), &t)
+        .await;
+    assert_eq!(by_type["data"].as_array().unwrap().len(), 1);
+}
