@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::{Map, Value};
+use tracing::Instrument;
 
 use crate::auth::TokenProvider;
 use crate::http::{HttpConfig, ProviderClient, ProviderRequest, ProviderResponse};
@@ -20,7 +21,7 @@ pub use declarative::{build_request, shape_response, snake_case};
 
 /// What `execute` returns: `result` (a record, or an array of records for list actions) and
 /// `metadata` (`next_page_token`, `result_size_estimate`, ...).
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Output {
     pub result: Value,
     pub metadata: Map<String, Value>,
@@ -227,13 +228,49 @@ impl Connector {
         params: Value,
         options: ExecuteOptions,
     ) -> Result<Output> {
+        let started = std::time::Instant::now();
+        let result = self
+            .run(entity, action, params, &options)
+            .instrument(tracing::info_span!(
+                "execute",
+                connector = %self.inner.spec.spec().name,
+                entity,
+                action
+            ))
+            .await;
+        match &result {
+            Ok(_) => tracing::debug!(
+                connector = %self.inner.spec.spec().name, entity, action,
+                elapsed_ms = started.elapsed().as_millis() as u64, "execute ok"
+            ),
+            Err(e) => tracing::info!(
+                connector = %self.inner.spec.spec().name, entity, action, code = %e.code,
+                elapsed_ms = started.elapsed().as_millis() as u64, "execute failed"
+            ),
+        }
+        result
+    }
+
+    async fn run(
+        &self,
+        entity: &str,
+        action: &str,
+        params: Value,
+        options: &ExecuteOptions,
+    ) -> Result<Output> {
         let inner = &*self.inner;
+        // `null` (Python's None, an agent's omitted params) means no params.
+        let params = if params.is_null() {
+            Value::Object(Map::new())
+        } else {
+            params
+        };
         let spec = inner.spec.validate(entity, action, &params)?;
         let cx = CallContext {
             entity,
             action,
             spec,
-            options: &options,
+            options,
             client: &inner.client,
             token: inner.token.as_ref(),
         };

@@ -68,6 +68,26 @@ impl HttpConfig {
             user_agent: concat!("agent-connectors/", env!("CARGO_PKG_VERSION")).into(),
         }
     }
+
+    /// Sets the retry policy.
+    pub fn with_retry(mut self, retry: RetryConfig) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Limits concurrent requests of this instance; further calls wait in line.
+    pub fn with_max_concurrency(mut self, limit: usize) -> Self {
+        self.max_concurrency = Some(limit);
+        self
+    }
+
+    /// Sets the connect, read (between bytes) and total timeouts.
+    pub fn with_timeouts(mut self, connect: Duration, read: Duration, total: Duration) -> Self {
+        self.connect_timeout = connect;
+        self.read_timeout = read;
+        self.total_timeout = total;
+        self
+    }
 }
 
 /// A request body.

@@ -166,8 +166,12 @@ async fn invalid_params_never_reach_the_provider() {
     assert_eq!(e.details["errors"][0]["given"], "\"ten\"");
     assert_eq!(e.details["errors"][0]["expected"], "type: \"integer\"");
 
+    // `null` params are no params: the required label_id is reported missing.
     let e = c.execute("labels", "get", json!(null)).await.unwrap_err();
     assert_eq!(e.code, ErrorCode::InvalidParams);
+    assert_eq!(e.details["errors"][0]["pointer"], "/label_id");
+    let e = c.execute("labels", "get", json!([1])).await.unwrap_err();
+    assert_eq!(e.details["errors"][0]["pointer"], "");
 }
 
 #[tokio::test]
