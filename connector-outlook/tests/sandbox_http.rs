@@ -432,3 +432,40 @@ async fn should_return_attachments_and_bodies() {
         (404, Some("ErrorItemNotFound"))
     );
 }
+
+#[tokio::test]
+async fn should_inject_faults() {
+    use connector_outlook::sandbox::{Fault, FaultKind};
+    let sb = start(SandboxConfig::default());
+    sb.inject_fault(Fault::new("GET", "/me/messages", FaultKind::Status(503)));
+    let (s, v) = get(&sb, "t", "/me/messages").await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (503, Some("ServiceUnavailable"))
+    );
+    assert_eq!(get(&sb, "t", "/me/messages").await.0, 200, "one use only");
+    sb.inject_fault(Fault::new("*", "/me/mailFolders", FaultKind::DropConnection).times(2));
+    for _ in 0..2 {
+        let r = reqwest::Client::new()
+            .get(format!("{}/me/mailFolders", sb.base_url()))
+            .bearer_auth("t")
+            .send()
+            .await;
+        assert!(r.is_err(), "the connection closes without an answer");
+    }
+    sb.lose_next_responses(1);
+    let before = sb.message_ids(ADA, "drafts").len();
+    let r = reqwest::Client::new()
+        .post(format!("{}/me/messages", sb.base_url()))
+        .bearer_auth("t")
+        .json(&json!({"subject": "lost"}))
+        .send()
+        .await;
+    assert!(r.is_err());
+    assert_eq!(
+        sb.message_ids(ADA, "drafts").len(),
+        before + 1,
+        "the draft was created all the same"
+    );
+    assert_eq!(sb.stats().faults_triggered, 4);
+}

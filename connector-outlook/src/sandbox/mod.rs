@@ -13,6 +13,7 @@
 mod admin;
 mod auth;
 mod batch;
+mod faults;
 mod folders;
 mod graph;
 mod messages;
@@ -33,6 +34,7 @@ use std::time::Duration;
 use axum::routing::post;
 use axum::Router;
 
+pub use faults::{Fault, FaultKind};
 pub use model::WELL_KNOWN;
 pub use seed::NewMessage;
 pub use state::{LoggedRequest, Stats};
@@ -175,11 +177,7 @@ impl OutlookSandbox {
         let listener = tokio::net::TcpListener::from_std(listener)?;
         let inner = Arc::new(Inner::new(&cfg, format!("http://{addr}")));
         let app = router(inner.clone());
-        let task = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
-                tracing::error!(error = %e, "outlook sandbox stopped");
-            }
-        });
+        let task = tokio::spawn(faults::serve(listener, inner.clone(), app));
         Ok(OutlookSandbox { inner, addr, task })
     }
 
@@ -257,12 +255,19 @@ impl OutlookSandbox {
         l.forced_retry_after = retry_after_secs;
     }
 
-    /// The next `n` writes (non-GET API requests) take effect but their answers are lost: the
-    /// connection hangs until the client gives up, as when a response is lost in transit.
+    /// Arms a fault for matching requests (see [`Fault`]).
+    pub fn inject_fault(&self, fault: Fault) {
+        self.inner.faults.lock().expect("faults").push(fault);
+    }
+
+    pub fn clear_faults(&self) {
+        self.inner.faults.lock().expect("faults").clear();
+    }
+
+    /// The next `n` POST requests (sends, replies, creates) take effect but their answers are
+    /// lost: the connection closes without a response, as when it is lost in transit.
     pub fn lose_next_responses(&self, n: u32) {
-        self.inner
-            .lose_responses
-            .store(n, std::sync::atomic::Ordering::SeqCst);
+        self.inject_fault(Fault::new("POST", "/v1.0/", FaultKind::LoseResponse).times(n));
     }
 
     /// Messages of a folder (id or well-known name) as Graph renders them, newest first.

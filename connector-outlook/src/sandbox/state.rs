@@ -28,6 +28,8 @@ pub struct Stats {
     pub max_in_flight: u64,
     /// Change notifications posted to subscribers.
     pub notifications: u64,
+    /// Injected faults that fired.
+    pub faults_triggered: u64,
 }
 
 /// One API request as received (a batch part has `in_batch`), with its answer.
@@ -81,8 +83,8 @@ pub struct Inner {
     pub sessions: Mutex<HashMap<String, super::admin::Session>>,
     pub subs: Mutex<HashMap<String, super::subs::Subscription>>,
     pub notifications: AtomicU64,
-    /// Writes whose answer is lost (test hook).
-    pub lose_responses: std::sync::atomic::AtomicU32,
+    pub faults: Mutex<Vec<super::faults::Fault>>,
+    pub faults_triggered: AtomicU64,
     pub requests: AtomicU64,
     pub batch_requests: AtomicU64,
     pub batch_parts: AtomicU64,
@@ -120,7 +122,8 @@ impl Inner {
             sessions: Mutex::new(HashMap::new()),
             subs: Mutex::new(HashMap::new()),
             notifications: AtomicU64::new(0),
-            lose_responses: std::sync::atomic::AtomicU32::new(0),
+            faults: Mutex::new(Vec::new()),
+            faults_triggered: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             batch_requests: AtomicU64::new(0),
             batch_parts: AtomicU64::new(0),
@@ -148,6 +151,7 @@ impl Inner {
             unauthorized: self.unauthorized.load(Ordering::SeqCst),
             max_in_flight: self.max_in_flight.load(Ordering::SeqCst),
             notifications: self.notifications.load(Ordering::SeqCst),
+            faults_triggered: self.faults_triggered.load(Ordering::SeqCst),
         }
     }
 
@@ -161,6 +165,7 @@ impl Inner {
             &self.unauthorized,
             &self.max_in_flight,
             &self.notifications,
+            &self.faults_triggered,
         ] {
             c.store(0, Ordering::SeqCst);
         }
@@ -216,13 +221,6 @@ impl Inner {
         self.max_in_flight
             .fetch_max(entry.0 as u64, Ordering::SeqCst);
         Ok(())
-    }
-
-    /// True (once per armed loss) when this write's answer should be lost.
-    pub fn take_lost_response(&self) -> bool {
-        self.lose_responses
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
     }
 
     pub fn release(&self, mailbox: &str) {
