@@ -75,3 +75,15 @@ def test_retrying_with_the_idempotency_key_sends_exactly_once(gmail: GmailConnec
     assert box is not None
     matching = [m for m in box["messages"] if "Subject: exactly once" in m["raw"]]
     assert [m["id"] for m in matching] == [again.result["id"]]
+
+
+def test_timeout_bounds_each_attempt() -> None:
+    sb = sandbox.start("gmail", latency_ms=400, quotas=False)
+    connector = sb.connector(timeout=0.1)
+    # A read is retried (each attempt cut at 0.1 s), then reported unavailable.
+    with pytest.raises(ProviderUnavailableError, match="timed out"):
+        connector.execute_sync("profile", "get")
+    # A send is never retried once it may have reached the provider.
+    with pytest.raises(OutcomeUnknownError):
+        connector.execute_sync("messages", "send", {"to": ["grace@example.com"], "subject": "t", "text": "t"})
+    sb.close()
