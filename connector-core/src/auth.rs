@@ -41,7 +41,8 @@ pub struct RefreshedTokens {
 }
 
 /// Called with every refresh's tokens; the new access token is used only after it completes.
-/// An error fails the refresh (the rotated token would otherwise be lost).
+/// An error fails the refresh (the rotated token would otherwise be lost). It runs while the
+/// token source holds its refresh lock: it must not ask the same source for a token.
 pub type OnRefresh = Arc<dyn Fn(RefreshedTokens) -> BoxFuture<'static, Result<()>> + Send + Sync>;
 
 /// Credentials for [`OAuthTokenSource`]: an access token, or a refresh token with client

@@ -131,7 +131,7 @@ impl ParamsValidator {
         Err(ConnectorError::new(
             ErrorCode::InvalidParams,
             format!(
-                "invalid params for {what}: {}. Fix these fields and call again.",
+                "invalid params for {what} (fix these and call again): {}",
                 lines.join("; ")
             ),
         )
