@@ -1,73 +1,14 @@
 //! Writing through the Gmail emulator: send and delivery between emulated users, threads,
-//! uploads (multipart, resumable), labels, drafts, batch limits, watch, and fault injection.
+//! aliases, batch modify/delete limits, labels, drafts, watch, filters, vacation, insert, import.
 
-use std::time::{Duration, Instant};
+mod sandbox_support;
 
-use base64::engine::general_purpose::URL_SAFE;
-use base64::Engine;
-use connector_gmail::sandbox::{Fault, FaultKind, GmailSandbox, SandboxConfig, Seed};
-use serde_json::{json, Value};
-
-const API: &str = "/gmail/v1/users/me";
-
-fn start() -> GmailSandbox {
-    GmailSandbox::start(SandboxConfig {
-        seed: Seed::Demo,
-        quotas: false,
-        ..Default::default()
-    })
-    .unwrap()
-}
-
-async fn call(
-    sb: &GmailSandbox,
-    token: &str,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut rb = reqwest::Client::new()
-        .request(method.parse().unwrap(), format!("{}{path}", sb.base_url()))
-        .bearer_auth(token);
-    if let Some(b) = body {
-        rb = rb.json(&b);
-    }
-    let r = rb.send().await.unwrap();
-    let s = r.status().as_u16();
-    let t = r.text().await.unwrap();
-    (s, serde_json::from_str(&t).unwrap_or(Value::Null))
-}
-
-fn b64(s: &str) -> String {
-    URL_SAFE.encode(s.replace('\n', "\r\n"))
-}
-
-fn raw_of(sb: &GmailSandbox, user: &str, id: &str) -> String {
-    String::from_utf8_lossy(&sb.mailbox(user).unwrap().message(id).unwrap().raw).into_owned()
-}
-
-/// A token for grace: with no rules, every bearer is ada, so issue one through the token endpoint.
-async fn grace_token(sb: &GmailSandbox) -> String {
-    let rt = sb.issue_refresh_token("grace@example.com", &["https://mail.google.com/"]);
-    let v: Value = reqwest::Client::new()
-        .post(sb.token_url())
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", rt.as_str()),
-            ("client_id", "c"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    v["access_token"].as_str().unwrap().to_string()
-}
+use sandbox_support::{b64, call, grace_token, raw_of, start_unmetered, API};
+use serde_json::json;
 
 #[tokio::test]
 async fn send_lands_in_sent_and_in_the_recipients_inbox_and_replies_join_the_thread() {
-    let sb = start();
+    let sb = start_unmetered();
     let grace_before = sb.history_id("grace@example.com");
     let msg = "From: Ada Lovelace <ada@example.com>\nTo: Grace Hopper <grace@example.com>\nBcc: secret@example.com\nSubject: Engines\nMessage-ID: <engines-1@example.com>\n\nShall we talk about engines?\n";
     let (s, sent) = call(
@@ -141,7 +82,7 @@ async fn send_lands_in_sent_and_in_the_recipients_inbox_and_replies_join_the_thr
 
 #[tokio::test]
 async fn from_must_be_a_verified_alias_else_the_primary_address_is_used() {
-    let sb = start();
+    let sb = start_unmetered();
     let alias =
         "From: Ada <ada.lovelace@analytical.example>\nTo: someone@example.net\nSubject: a\n\nx\n";
     let (_, v) = call(
@@ -179,151 +120,9 @@ async fn from_must_be_a_verified_alias_else_the_primary_address_is_used() {
     );
 }
 
-fn related(meta: &Value, message: &[u8]) -> (String, Vec<u8>) {
-    let mut body = format!("--bnd\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n{meta}\r\n--bnd\r\nContent-Type: message/rfc822\r\n\r\n").into_bytes();
-    body.extend_from_slice(message);
-    body.extend_from_slice(b"\r\n--bnd--\r\n");
-    ("multipart/related; boundary=bnd".into(), body)
-}
-
-fn big_message(size: usize) -> Vec<u8> {
-    let mut m =
-        b"To: grace@example.com\r\nSubject: big\r\nContent-Type: text/plain\r\n\r\n".to_vec();
-    while m.len() < size {
-        m.extend_from_slice(
-            b"0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz\r\n",
-        );
-    }
-    m
-}
-
-#[tokio::test]
-async fn multipart_upload_sends_ten_megabytes_and_refuses_over_35_mib() {
-    let sb = start();
-    let http = reqwest::Client::new();
-    let msg = big_message(10 * 1024 * 1024);
-    let (ct, body) = related(&json!({}), &msg);
-    let r = http
-        .post(format!(
-            "{}/upload/gmail/v1/users/me/messages/send?uploadType=multipart",
-            sb.base_url()
-        ))
-        .bearer_auth("t")
-        .header("content-type", ct)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let v: Value = r.json().await.unwrap();
-    let stored = sb
-        .mailbox("ada@example.com")
-        .unwrap()
-        .message(v["id"].as_str().unwrap())
-        .unwrap()
-        .raw
-        .len();
-    assert!(
-        stored >= msg.len(),
-        "the whole message was stored ({stored} bytes)"
-    );
-    assert_eq!(sb.stats().upload_requests, 1);
-
-    let too_big = big_message(35 * 1024 * 1024 + 1);
-    let (ct, body) = related(&json!({}), &too_big);
-    let r = http
-        .post(format!(
-            "{}/upload/gmail/v1/users/me/messages/send?uploadType=multipart",
-            sb.base_url()
-        ))
-        .bearer_auth("t")
-        .header("content-type", ct)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 413);
-    let big_ones = sb
-        .mailbox("grace@example.com")
-        .unwrap()
-        .messages
-        .iter()
-        .filter(|m| m.raw.len() > 1024 * 1024)
-        .count();
-    assert_eq!(big_ones, 1, "only the 10 MB message was delivered");
-}
-
-#[tokio::test]
-async fn resumable_upload_in_one_piece_and_in_chunks() {
-    let sb = start();
-    let http = reqwest::Client::new();
-    let msg = b"To: grace@example.com\r\nSubject: resumable\r\n\r\nhello in pieces\r\n".to_vec();
-    for chunked in [false, true] {
-        let r = http
-            .post(format!(
-                "{}/upload/gmail/v1/users/me/messages/send?uploadType=resumable",
-                sb.base_url()
-            ))
-            .bearer_auth("t")
-            .header("x-upload-content-type", "message/rfc822")
-            .header("x-upload-content-length", msg.len().to_string())
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        let location = r.headers()["location"].to_str().unwrap().to_string();
-        assert!(location.starts_with(&sb.base_url()));
-        let resp = if chunked {
-            let (a, b) = msg.split_at(10);
-            let r1 = http
-                .put(&location)
-                .header("content-range", format!("bytes 0-9/{}", msg.len()))
-                .body(a.to_vec())
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r1.status(), 308);
-            assert_eq!(r1.headers()["range"], "bytes=0-9");
-            http.put(&location)
-                .header(
-                    "content-range",
-                    format!("bytes 10-{}/{}", msg.len() - 1, msg.len()),
-                )
-                .body(b.to_vec())
-                .send()
-                .await
-                .unwrap()
-        } else {
-            http.put(&location)
-                .bearer_auth("t")
-                .body(msg.clone())
-                .send()
-                .await
-                .unwrap()
-        };
-        assert_eq!(resp.status(), 200);
-        let v: Value = resp.json().await.unwrap();
-        assert!(
-            raw_of(&sb, "ada@example.com", v["id"].as_str().unwrap()).contains("hello in pieces")
-        );
-    }
-    let r = http
-        .post(format!(
-            "{}/upload/gmail/v1/users/me/messages/send?uploadType=resumable",
-            sb.base_url()
-        ))
-        .bearer_auth("t")
-        .header("x-upload-content-length", (36 * 1024 * 1024).to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 413);
-}
-
 #[tokio::test]
 async fn batch_modify_and_delete_limits_and_effects() {
-    let sb = start();
+    let sb = start_unmetered();
     let ids: Vec<String> = sb
         .mailbox("ada@example.com")
         .unwrap()
@@ -389,7 +188,7 @@ async fn batch_modify_and_delete_limits_and_effects() {
 
 #[tokio::test]
 async fn labels_lifecycle_and_counts() {
-    let sb = start();
+    let sb = start_unmetered();
     let (s, l) = call(
         &sb,
         "t",
@@ -471,7 +270,7 @@ async fn labels_lifecycle_and_counts() {
 
 #[tokio::test]
 async fn drafts_create_update_send() {
-    let sb = start();
+    let sb = start_unmetered();
     let (_, d) = call(
         &sb,
         "t",
@@ -524,7 +323,7 @@ async fn drafts_create_update_send() {
 
 #[tokio::test]
 async fn watch_settings_and_filters() {
-    let sb = start();
+    let sb = start_unmetered();
     let (s, w) = call(
         &sb,
         "t",
@@ -598,106 +397,8 @@ async fn watch_settings_and_filters() {
 }
 
 #[tokio::test]
-async fn faults_delay_fail_drop_and_lose_responses() {
-    let sb = start();
-    let http = reqwest::Client::new();
-    let url = format!("{}{API}/profile", sb.base_url());
-
-    sb.inject_fault(Fault::new("GET", "/profile", FaultKind::Status(503)).times(2));
-    for _ in 0..2 {
-        let r = http.get(&url).bearer_auth("t").send().await.unwrap();
-        assert_eq!(r.status(), 503);
-        let v: Value = r.json().await.unwrap();
-        assert_eq!(v["error"]["code"], 503);
-    }
-    assert_eq!(
-        http.get(&url)
-            .bearer_auth("t")
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-
-    sb.inject_fault(Fault::new(
-        "*",
-        "/profile",
-        FaultKind::Delay(Duration::from_millis(300)),
-    ));
-    let t = Instant::now();
-    assert_eq!(
-        http.get(&url)
-            .bearer_auth("t")
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert!(t.elapsed() >= Duration::from_millis(300));
-
-    sb.inject_fault(Fault::new("GET", "/profile", FaultKind::DropConnection));
-    assert!(
-        http.get(&url).bearer_auth("t").send().await.is_err(),
-        "no answer"
-    );
-
-    // The send is performed, but the client never hears about it.
-    let msg = "To: grace@example.com\nSubject: once\nMessage-ID: <once-1@example.com>\n\nx\n";
-    sb.inject_fault(Fault::new(
-        "POST",
-        "/messages/send",
-        FaultKind::LoseResponse,
-    ));
-    let r = http
-        .post(format!("{}{API}/messages/send", sb.base_url()))
-        .bearer_auth("t")
-        .json(&json!({"raw": b64(msg)}))
-        .send()
-        .await;
-    assert!(r.is_err());
-    let copies = |user: &str| {
-        sb.mailbox(user)
-            .unwrap()
-            .messages
-            .iter()
-            .filter(|m| String::from_utf8_lossy(&m.raw).contains("<once-1@example.com>"))
-            .count()
-    };
-    assert_eq!(
-        (copies("ada@example.com"), copies("grace@example.com")),
-        (1, 1)
-    );
-    let (_, found) = call(
-        &sb,
-        "t",
-        "GET",
-        &format!("{API}/messages?q=rfc822msgid:once-1@example.com in:sent"),
-        None,
-    )
-    .await;
-    assert_eq!(found["messages"].as_array().unwrap().len(), 1);
-    assert_eq!(sb.stats().faults_triggered, 5);
-}
-
-#[tokio::test]
-async fn latency_applies_to_every_answer() {
-    let sb = start();
-    sb.set_latency(Some(Duration::from_millis(150)));
-    let t = Instant::now();
-    assert_eq!(
-        call(&sb, "t", "GET", &format!("{API}/profile"), None)
-            .await
-            .0,
-        200
-    );
-    assert!(t.elapsed() >= Duration::from_millis(150));
-}
-
-#[tokio::test]
 async fn insert_and_import_keep_labels_and_dates() {
-    let sb = start();
+    let sb = start_unmetered();
     let raw = "From: old@example.net\nTo: ada@example.com\nSubject: archive\nDate: Mon, 01 Jan 2024 10:00:00 +0000\n\nold\n";
     let (_, v) = call(
         &sb,
