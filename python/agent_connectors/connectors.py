@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal, TypedDict, TypeVar, overload
 
 from . import _native
 from .auth import GmailAuthConfig, HostedAuthConfig, OutlookAuthConfig
-from .errors import UnknownActionError, UnknownEntityError
+from .errors import InvalidParamsError, UnknownActionError, UnknownEntityError
 from .tool_utils import DEFAULT_MAX_OUTPUT_CHARS, make_tool_decorator
 
 if TYPE_CHECKING:
@@ -53,6 +55,7 @@ class ExecuteResult:
 
 
 _SPECS: dict[str, dict[str, Any]] = {}
+_TOOL_INDEX: dict[str, dict[str, Any]] = {}
 
 
 def _spec(kind: str) -> dict[str, Any]:
@@ -60,6 +63,13 @@ def _spec(kind: str) -> dict[str, Any]:
     if kind not in _SPECS:
         _SPECS[kind] = json.loads(_native.spec_json(kind))
     return _SPECS[kind]
+
+
+def _tool_index(kind: str) -> dict[str, Any]:
+    """Tool name -> [entity, action]; the single execute tool's name under ``""``."""
+    if kind not in _TOOL_INDEX:
+        _TOOL_INDEX[kind] = json.loads(_native.tool_index_json(kind))
+    return _TOOL_INDEX[kind]
 
 
 class _Connector:
@@ -92,6 +102,11 @@ class _Connector:
                 timeout=timeout,
             )
         elif isinstance(auth_config, self._auth_type):
+            if on_token_refresh is not None and inspect.iscoroutinefunction(on_token_refresh):
+                raise TypeError(
+                    "on_token_refresh must be a plain function (it runs on a worker thread "
+                    "before the new token is used), not a coroutine function"
+                )
             self._native = _native.NativeConnector(
                 self.kind,
                 access_token=auth_config.access_token,
@@ -138,6 +153,60 @@ class _Connector:
         """Blocking :meth:`execute`; the GIL is released while it waits on the network."""
         text = self._native.execute_sync(entity, action, json.dumps(params or {}), idempotency_key)
         return _result(text)
+
+    async def call_tool(
+        self,
+        name: str,
+        arguments: Mapping[str, Any] | str | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> ExecuteResult:
+        """Runs a tool call an LLM made with one of :meth:`tools` (``messages_list``...) or the
+        :meth:`execute_tool` (``gmail_execute``). ``arguments`` may be the JSON text the model
+        produced."""
+        entity, action, params = self._route(name, arguments)
+        return await self.execute(entity, action, params, idempotency_key=idempotency_key)
+
+    def call_tool_sync(
+        self,
+        name: str,
+        arguments: Mapping[str, Any] | str | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> ExecuteResult:
+        """Blocking :meth:`call_tool`."""
+        entity, action, params = self._route(name, arguments)
+        return self.execute_sync(entity, action, params, idempotency_key=idempotency_key)
+
+    @classmethod
+    def _route(
+        cls, name: str, arguments: Mapping[str, Any] | str | None
+    ) -> tuple[str, str, dict[str, Any]]:
+        if isinstance(arguments, str):
+            try:
+                decoded = json.loads(arguments or "{}")
+            except ValueError as e:
+                raise InvalidParamsError(f"tool arguments are not JSON: {e}") from None
+            if not isinstance(decoded, dict):
+                raise InvalidParamsError("tool arguments must be a JSON object")
+            args: dict[str, Any] = decoded
+        else:
+            args = dict(arguments or {})
+        index = _tool_index(cls.kind)
+        if name == index[""]:
+            entity, action = args.get("entity"), args.get("action")
+            if not isinstance(entity, str) or not isinstance(action, str):
+                raise InvalidParamsError(f"`{name}` needs `entity` and `action` strings and a `params` object")
+            params = args.get("params") or {}
+            if not isinstance(params, dict):
+                raise InvalidParamsError("`params` must be an object")
+            return entity, action, params
+        if name not in index:
+            raise UnknownActionError(
+                f"no {cls.kind} tool named `{name}`: use a name from tools() or `{index['']}`"
+            )
+        entity, action = index[name]
+        return entity, action, args
 
     # -- what the connector offers --------------------------------------------------------
 

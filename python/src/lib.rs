@@ -31,6 +31,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(spec::tools_json, m)?)?;
     m.add_function(wrap_pyfunction!(spec::execute_tool_json, m)?)?;
     m.add_function(wrap_pyfunction!(spec::catalogue, m)?)?;
+    m.add_function(wrap_pyfunction!(spec::tool_index_json, m)?)?;
     m.add_class::<connector::NativeConnector>()?;
     m.add_class::<sandbox::NativeSandbox>()?;
     Ok(())

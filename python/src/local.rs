@@ -144,5 +144,11 @@ fn call(
         .and_then(|()| d.set_item("expires_at", expires_at))
         .and_then(|()| d.set_item("scope", tokens.scope))
         .map_err(type_name)?;
-    cb.call1(py, (d,)).map(drop).map_err(type_name)
+    let out = cb.call1(py, (d,)).map_err(type_name)?;
+    if out.bind(py).hasattr("__await__").unwrap_or(false) {
+        // An awaitable nobody will await: the tokens would silently not be saved.
+        let _ = out.call_method0(py, "close");
+        return Err("an awaitable (it must be a plain function)".into());
+    }
+    Ok(())
 }

@@ -88,3 +88,23 @@ pub fn execute_tool_json(py: Python<'_>, kind: &str) -> PyResult<String> {
 pub fn catalogue(py: Python<'_>, kind: &str) -> PyResult<String> {
     with_spec(py, kind, tools::catalogue)
 }
+
+/// `tool_index_json(kind)`: `{tool name: [entity, action]}` for every per-action tool, and the
+/// single execute tool's name under `""`, so a tool call can be routed back to `execute`.
+#[pyfunction]
+pub fn tool_index_json(py: Python<'_>, kind: &str) -> PyResult<String> {
+    with_spec(py, kind, |s| {
+        let mut index = serde_json::Map::new();
+        for (entity, e) in &s.entities {
+            for action in e.actions.keys() {
+                index.insert(
+                    tools::tool_name(&[entity, action]),
+                    serde_json::json!([entity, action]),
+                );
+            }
+        }
+        let execute = tools::execute_tool(s);
+        index.insert(String::new(), execute["name"].clone());
+        serde_json::Value::Object(index).to_string()
+    })
+}

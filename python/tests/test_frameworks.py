@@ -61,30 +61,26 @@ async def test_pydantic_ai_agent_with_function_model(gmail: GmailConnector) -> N
 async def test_langchain_structured_tools_from_the_tool_definitions(gmail: GmailConnector) -> None:
     from langchain_core.tools import StructuredTool
 
-    def make(entity: str, action: str, definition: dict[str, Any]) -> StructuredTool:
-        async def run(**params: Any) -> dict[str, Any]:
-            return (await gmail.execute(entity, action, params)).to_dict()
-
+    def make(definition: dict[str, Any]) -> StructuredTool:
         fn = definition["function"]
+
+        async def run(**params: Any) -> dict[str, Any]:
+            return (await gmail.call_tool(fn["name"], params)).to_dict()
+
         return StructuredTool.from_function(
             coroutine=run, name=fn["name"], description=fn["description"], args_schema=fn["parameters"]
         )
 
-    by_name = {t["function"]["name"]: t for t in GmailConnector.tools(format="openai")}
-    tools = {
-        (e, a): make(e, a, by_name[name])
-        for e in GmailConnector.entities()
-        for a in GmailConnector.actions(e)
-        for name in [f"{e}_{a}"]
-    }
-    listed = await tools["messages", "list"].ainvoke({"max_results": 2})
+    tools = {t["function"]["name"]: make(t) for t in GmailConnector.tools(format="openai")}
+    assert len(tools) == sum(len(GmailConnector.actions(e)) for e in GmailConnector.entities())
+    listed = await tools["messages_list"].ainvoke({"max_results": 2})
     assert len(listed["result"]) == 2
-    got = await tools["messages", "get"].ainvoke({"message_id": listed["result"][1]["id"]})
+    got = await tools["messages_get"].ainvoke({"message_id": listed["result"][1]["id"]})
     assert got["result"]["id"] == listed["result"][1]["id"]
-    sent = await tools["messages", "send"].ainvoke({**SEND, "subject": "From LangChain"})
+    sent = await tools["messages_send"].ainvoke({**SEND, "subject": "From LangChain"})
     assert [m["id"] for m in _sent(gmail, "From LangChain")] == [sent["result"]["id"]]
     # The schema LangChain hands a model is the action's params schema.
-    assert set(tools["messages", "list"].args) == set(GmailConnector.schema("messages", "list")["properties"])
+    assert set(tools["messages_list"].args) == set(GmailConnector.schema("messages", "list")["properties"])
 
 
 async def test_openai_agents_function_tool_run_by_the_runner(gmail: GmailConnector) -> None:

@@ -161,3 +161,25 @@ def test_listed_tokens_are_the_only_static_ones(gmail_sandbox: sandbox.Sandbox) 
     other = GmailConnector(GmailAuthConfig(access_token="made-up"), base_url=gmail_sandbox.base_url)
     with pytest.raises(UnauthenticatedError):
         other.execute_sync("profile", "get")
+
+
+def test_coroutine_callbacks_are_refused(gmail_sandbox: sandbox.Sandbox) -> None:
+    async def save(tokens: RefreshedTokens) -> None:
+        pass
+
+    auth = GmailAuthConfig(refresh_token="r", client_id="c", token_url=gmail_sandbox.token_url)
+    with pytest.raises(TypeError, match="plain function"):
+        GmailConnector(auth, base_url=gmail_sandbox.base_url, on_token_refresh=save)  # type: ignore[arg-type]
+
+    # A callable object whose call returns an awaitable is caught when it runs.
+    connector = GmailConnector(
+        GmailAuthConfig(
+            refresh_token=gmail_sandbox.issue_refresh_token(),
+            client_id="c",
+            token_url=gmail_sandbox.token_url,
+        ),
+        base_url=gmail_sandbox.base_url,
+        on_token_refresh=lambda tokens: save(tokens),  # type: ignore[arg-type]
+    )
+    with pytest.raises(InternalError, match="plain function"):
+        connector.execute_sync("profile", "get")

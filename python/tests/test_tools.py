@@ -13,6 +13,7 @@ from agent_connectors import (
     InvalidParamsError,
     OutlookConnector,
     PayloadTooLargeError,
+    UnknownActionError,
 )
 
 
@@ -103,3 +104,25 @@ def test_tool_utils_wraps_sync_functions_and_checks_the_limit() -> None:
         tool("messages", "list", {"search": "x" * 20})
     with pytest.raises(ValueError):
         OutlookConnector.tool_utils(max_output_chars=0)
+
+
+async def test_call_tool_routes_tool_calls_back_to_execute(gmail: GmailConnector) -> None:
+    # Per-action tool, arguments as the JSON text a model produces.
+    page = await gmail.call_tool("messages_list", '{"max_results": 2, "ids_only": true}')
+    assert len(page.result) == 2
+    # Entities with underscores route correctly.
+    send_as = gmail.call_tool_sync("send_as_list", {})
+    assert any(s["send_as_email"] == "ada@example.com" for s in send_as.result)
+    # The single execute tool.
+    name = GmailConnector.execute_tool()["name"]
+    got = gmail.call_tool_sync(name, {"entity": "messages", "action": "get", "params": {"message_id": page.result[0]}})
+    assert got.result["id"] == page.result[0]
+    with pytest.raises(UnknownActionError):
+        gmail.call_tool_sync("messages_lsit", {})
+    with pytest.raises(InvalidParamsError):
+        gmail.call_tool_sync("messages_list", "{not json")
+    with pytest.raises(InvalidParamsError, match="entity"):
+        gmail.call_tool_sync(name, {"action": "list"})
+    # Every advertised tool name routes.
+    for tool in GmailConnector.tools(format="anthropic"):
+        GmailConnector._route(tool["name"], {})
