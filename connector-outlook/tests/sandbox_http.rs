@@ -469,3 +469,91 @@ async fn should_inject_faults() {
     );
     assert_eq!(sb.stats().faults_triggered, 4);
 }
+
+#[tokio::test]
+async fn should_run_the_microsoft_authorization_code_flow_with_pkce() {
+    use base64::Engine;
+    use sha2::Digest;
+    let sb = start(SandboxConfig::default());
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let verifier = "a-verifier-of-sufficient-length-0123456789abcdef";
+    let challenge =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier));
+    let authorize = |login: &'static str| {
+        http.get(sb.authorize_url().replace("/common/", "/organizations/"))
+            .query(&[
+                ("client_id", "app"),
+                ("response_type", "code"),
+                ("redirect_uri", "http://localhost/cb"),
+                ("scope", "offline_access User.Read Mail.ReadWrite"),
+                ("state", "xyz"),
+                ("code_challenge", challenge.as_str()),
+                ("code_challenge_method", "S256"),
+                ("login_hint", login),
+            ])
+            .send()
+    };
+    let r = authorize("grace@example.com").await.unwrap();
+    assert_eq!(r.status(), 302);
+    let loc = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    let q: std::collections::HashMap<_, _> = loc.query_pairs().into_owned().collect();
+    assert_eq!(q["state"], "xyz");
+    let code = q["code"].clone();
+    let redeem = |code: String, verifier: &'static str| {
+        http.post(sb.token_url())
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", "http://localhost/cb"),
+                ("client_id", "app"),
+                ("code_verifier", verifier),
+            ])
+            .send()
+    };
+    let r = redeem(code.clone(), verifier).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let tokens: Value = r.json().await.unwrap();
+    let access = tokens["access_token"].as_str().unwrap();
+    assert!(
+        tokens["refresh_token"].is_string(),
+        "offline_access gives a refresh token"
+    );
+    let (_, me) = get(&sb, access, "/me").await;
+    assert_eq!(me["mail"], "grace@example.com", "login_hint picks the user");
+    let again: Value = redeem(code, verifier).await.unwrap().json().await.unwrap();
+    assert_eq!(
+        again["error_codes"],
+        json!([54005]),
+        "a code is redeemed once"
+    );
+
+    let r = authorize("ada@example.com").await.unwrap();
+    let loc = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    let code = loc
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let bad: Value = redeem(code, "the-wrong-verifier-0123456789abcdef-0123456789")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(bad["error"], "invalid_grant");
+
+    sb.set_consent_denied(true);
+    let r = authorize("ada@example.com").await.unwrap();
+    let loc = r.headers()["location"].to_str().unwrap().to_string();
+    assert!(
+        loc.contains("error=access_denied") && loc.contains("state=xyz"),
+        "{loc}"
+    );
+    assert!(sb.revoke_refresh_token(tokens["refresh_token"].as_str().unwrap()));
+    sb.expire_access_tokens();
+    assert_eq!(get(&sb, access, "/me").await.0, 401);
+}

@@ -200,6 +200,42 @@ impl OutlookSandbox {
         format!("{}/common/oauth2/v2.0/token", self.inner.root)
     }
 
+    /// `{root}/common/oauth2/v2.0/authorize` (any tenant segment works).
+    pub fn authorize_url(&self) -> String {
+        format!("{}/common/oauth2/v2.0/authorize", self.inner.root)
+    }
+
+    /// Makes the consent screen answer `error=access_denied` (or approve again).
+    pub fn set_consent_denied(&self, denied: bool) {
+        self.inner.tokens.lock().expect("tokens").deny_consent = denied;
+    }
+
+    /// Revokes a refresh token (the token endpoint then answers `invalid_grant`).
+    pub fn revoke_refresh_token(&self, token: &str) -> bool {
+        self.inner
+            .tokens
+            .lock()
+            .expect("tokens")
+            .refresh
+            .remove(token)
+            .is_some()
+    }
+
+    /// Lifetime of access tokens issued from now on (default 3600 s).
+    pub fn set_access_token_ttl(&self, ttl: Duration) {
+        self.inner.tokens.lock().expect("tokens").access_ttl = ttl;
+    }
+
+    /// Invalidates every access token issued so far (their next use answers 401).
+    pub fn expire_access_tokens(&self) {
+        let mut t = self.inner.tokens.lock().expect("tokens");
+        let issued: Vec<String> = t.access.keys().cloned().collect();
+        for token in issued {
+            t.access.remove(&token);
+            t.revoked.insert(token);
+        }
+    }
+
     /// A refresh token for `user` with these scopes, redeemable at [`Self::token_url`].
     pub fn issue_refresh_token(&self, user: &str, scopes: &[&str]) -> String {
         self.inner.issue_refresh_token(user, scopes)
@@ -367,6 +403,10 @@ impl OutlookSandbox {
 fn router(inner: Arc<Inner>) -> Router {
     Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(auth::token_endpoint))
+        .route(
+            "/{tenant}/oauth2/v2.0/authorize",
+            axum::routing::get(auth::authorize),
+        )
         .route(
             "/upload/sessions/{token}",
             axum::routing::put(graph::upload),

@@ -59,6 +59,10 @@ pub struct Tokens {
     pub refresh: HashMap<String, Grant>,
     pub revoked: HashSet<String>,
     pub rotate: bool,
+    /// Authorization codes waiting to be redeemed.
+    pub codes: HashMap<String, super::auth::PendingCode>,
+    pub deny_consent: bool,
+    pub access_ttl: Duration,
 }
 
 pub struct Limits {
@@ -107,6 +111,9 @@ impl Inner {
                 refresh: HashMap::new(),
                 revoked: HashSet::new(),
                 rotate: cfg.rotate_refresh_tokens,
+                codes: HashMap::new(),
+                deny_consent: false,
+                access_ttl: Duration::from_secs(3600),
             }),
             limits: Mutex::new(Limits {
                 enabled: cfg.quotas,
