@@ -54,6 +54,9 @@ pub struct HttpConfig {
     pub max_concurrency: Option<usize>,
     pub retry: RetryConfig,
     pub user_agent: String,
+    /// A reqwest client to share (one keep-alive pool for many connector instances). Build it
+    /// without redirects ([`ProviderClient::build_reqwest`]); `None` builds one per instance.
+    pub shared_client: Option<reqwest::Client>,
 }
 
 impl HttpConfig {
@@ -66,7 +69,14 @@ impl HttpConfig {
             max_concurrency: None,
             retry: RetryConfig::default(),
             user_agent: concat!("agent-connectors/", env!("CARGO_PKG_VERSION")).into(),
+            shared_client: None,
         }
+    }
+
+    /// Shares `client`'s keep-alive pool with other instances.
+    pub fn with_shared_client(mut self, client: reqwest::Client) -> Self {
+        self.shared_client = Some(client);
+        self
     }
 
     /// Sets the retry policy.

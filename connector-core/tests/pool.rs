@@ -70,7 +70,9 @@ async fn instances_sharing_a_reqwest_client_share_its_pool() {
     let a = ProviderClient::with_client(cfg.clone(), shared.clone()).unwrap();
     let b = ProviderClient::with_client(cfg, shared).unwrap();
     let token = StaticToken::new("t");
-    for c in [&a, &b, &a, &b] {
+    let c =
+        ProviderClient::new(common::http(&base).with_shared_client(a.reqwest().clone())).unwrap();
+    for c in [&a, &b, &a, &b, &c] {
         c.send(&ProviderRequest::get("/x"), Some(&token), true)
             .await
             .unwrap();

@@ -53,8 +53,12 @@ enum Failure {
 
 impl ProviderClient {
     /// A client with its own keep-alive pool, built from `config`.
+    /// Uses `config.shared_client` when set.
     pub fn new(config: HttpConfig) -> Result<ProviderClient> {
-        let http = Self::build_reqwest(&config)?;
+        let http = match &config.shared_client {
+            Some(c) => c.clone(),
+            None => Self::build_reqwest(&config)?,
+        };
         Self::with_client(config, http)
     }
 
