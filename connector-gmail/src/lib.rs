@@ -40,10 +40,14 @@ pub const DEFAULT_BASE_URL: &str = "https://gmail.googleapis.com";
 /// Google's OAuth 2.0 token endpoint.
 pub const TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
 
-/// Scopes to request for every action, reading and writing (`https://mail.google.com/` is the
-/// only scope that allows permanent deletion).
-pub const SCOPES_FULL: &[&str] = &["https://mail.google.com/"];
-/// The narrowest scopes that let every reading action run: mail and settings read access.
+/// Scopes that let every action run, reading and writing: `https://mail.google.com/` (the only
+/// scope that allows permanent deletion) and `gmail.settings.basic` (filters and the vacation
+/// responder accept no other scope for writing).
+pub const SCOPES_FULL: &[&str] = &[
+    "https://mail.google.com/",
+    "https://www.googleapis.com/auth/gmail.settings.basic",
+];
+/// The narrowest scope that lets every reading action run (mail, labels, history and settings).
 pub const SCOPES_READONLY: &[&str] = &["https://www.googleapis.com/auth/gmail.readonly"];
 
 /// The spec text, as shipped.

@@ -33,9 +33,7 @@ impl Respond for Everything {
                 ));
             }
             out.push_str("--b--\r\n");
-            return ResponseTemplate::new(200)
-                .insert_header("content-type", "multipart/mixed; boundary=b")
-                .set_body_string(out);
+            return ResponseTemplate::new(200).set_body_raw(out, "multipart/mixed; boundary=b");
         }
         let message: Value = serde_json::from_str(MESSAGE).unwrap();
         let mut body = message.clone();
@@ -221,6 +219,18 @@ async fn every_example_sends_only_the_discovery_methods_of_its_action() {
                     "{key} example {}: {:?}",
                     ex["description"],
                     out.err()
+                );
+                // Batch parts must have been understood, not reported as failures.
+                let out = out.unwrap();
+                assert!(
+                    out.metadata.get("failed").is_none_or(|f| f == 0),
+                    "{key}: {:?}",
+                    out.result
+                );
+                let items = out.result.as_array().cloned().unwrap_or_default();
+                assert!(
+                    items.iter().all(|r| r.get("error").is_none()),
+                    "{key}: {items:?}"
                 );
                 let mut hit = BTreeSet::new();
                 for req in server.received_requests().await.unwrap() {

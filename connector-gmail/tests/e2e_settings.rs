@@ -82,12 +82,16 @@ async fn send_as_filters_and_vacation() {
     assert_eq!(one["send_as_email"], ADA);
 
     let filters = run(&env.gmail, "filters", "list", json!({})).await.result;
-    if let Some(f) = filters.as_array().unwrap().first() {
-        let got = run(&env.gmail, "filters", "get", json!({"filter_id": f["id"]}))
-            .await
-            .result;
-        assert_eq!(&got, f);
-    }
+    let f = filters
+        .as_array()
+        .unwrap()
+        .first()
+        .expect("the demo mailbox has a filter");
+    assert!(f["criteria"].is_object() && f["action"].is_object(), "{f}");
+    let got = run(&env.gmail, "filters", "get", json!({"filter_id": f["id"]}))
+        .await
+        .result;
+    assert_eq!(&got, f);
     let err = env
         .gmail
         .execute("filters", "get", json!({"filter_id": "nope"}))

@@ -202,26 +202,46 @@ async fn ten_megabytes_go_through_the_upload_path_and_35_mib_are_refused_before_
     assert_eq!(err.code, ErrorCode::PayloadTooLarge);
     assert_eq!(env.sb.stats().http_requests, 0);
 
-    // The threshold is configurable: with 1 KB even a small message uses the upload path.
+    // The thresholds are configurable: with 1 KB even a small message uses the multipart
+    // upload, and above 4 KB a resumable session (a POST, then the bytes in a PUT).
     let mut http = HttpConfig::new(env.sb.base_url());
     http.retry.max_attempts = 1;
-    let small_threshold = connector_gmail::connector_with_options(
+    let options = GmailOptions {
+        upload_threshold: 1024,
+        resumable_threshold: 4096,
+    };
+    let small = connector_gmail::connector_with_options(
         Arc::new(StaticToken(Secret::new("t"))),
         http,
-        GmailOptions {
-            upload_threshold: 1024,
-        },
+        options,
     )
     .unwrap();
     env.sb.reset_stats();
     run(
-        &small_threshold,
+        &small,
         "messages",
         "send",
         json!({"to": [GRACE], "text": "y".repeat(2000)}),
     )
     .await;
     assert_eq!(env.sb.stats().upload_requests, 1);
+    env.sb.reset_stats();
+    let body = "z".repeat(9000);
+    let sent = run(
+        &small,
+        "messages",
+        "send",
+        json!({"to": [GRACE], "subject": "resumable", "text": body}),
+    )
+    .await
+    .result;
+    let stats = env.sb.stats();
+    assert_eq!(stats.upload_requests, 2, "session + bytes: {stats:?}");
+    let m = run(&small, "messages", "get", json!({"message_id": sent["id"]}))
+        .await
+        .result;
+    assert_eq!(m["subject"], "resumable");
+    assert_eq!(m["text"].as_str().unwrap().trim_end(), body);
 }
 
 #[tokio::test]
@@ -560,4 +580,48 @@ async fn trash_untrash_delete_threads_labels_drafts_filters_vacation_watch() {
     assert!(mb.message(imported["id"].as_str().unwrap()).is_some());
     assert!(mb.message(inserted["id"].as_str().unwrap()).is_some());
     let _: Value = inserted;
+}
+
+#[tokio::test]
+async fn a_draft_send_with_a_lost_response_is_sent_exactly_once() {
+    let env = start(config(Seed::Empty));
+    let d = run(
+        &env.gmail,
+        "drafts",
+        "create",
+        json!({"to": [GRACE], "subject": "draft once", "text": "x"}),
+    )
+    .await
+    .result;
+    let params = json!({"draft_id": d["id"]});
+    let opts = ExecuteOptions {
+        idempotency_key: Some("draft-7".into()),
+    };
+    env.sb
+        .inject_fault(Fault::new("POST", "/drafts/send", FaultKind::LoseResponse));
+    let err = env
+        .gmail
+        .execute_with("drafts", "send", params.clone(), opts.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::OutcomeUnknown, "{err}");
+    let again = env
+        .gmail
+        .execute_with("drafts", "send", params, opts)
+        .await
+        .unwrap();
+    assert_eq!(again.metadata["deduplicated"], true);
+    let sent: Vec<_> = env
+        .sb
+        .mailbox(ADA)
+        .unwrap()
+        .messages
+        .into_iter()
+        .filter(|m| {
+            m.label_ids.iter().any(|l| l == "SENT")
+                && String::from_utf8_lossy(&m.raw).contains("draft once")
+        })
+        .collect();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(again.result["id"], sent[0].id.as_str());
 }

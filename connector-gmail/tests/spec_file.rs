@@ -68,3 +68,34 @@ fn params_are_strict_and_examples_valid() {
     }
     assert_eq!(actions, 43);
 }
+
+#[test]
+fn the_scope_sets_cover_their_actions() {
+    let spec = spec_json();
+    for (entity, e) in spec["entities"].as_object().unwrap() {
+        for (name, a) in e["actions"].as_object().unwrap() {
+            let scopes: Vec<&str> = a["scopes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().unwrap())
+                .collect();
+            assert!(
+                connector_gmail::SCOPES_FULL
+                    .iter()
+                    .any(|s| scopes.contains(s)),
+                "{entity}.{name}: SCOPES_FULL grants none of {scopes:?}"
+            );
+            let reading = a["request"]["method"] == "GET"
+                || matches!(a["handler"].as_str(), Some(h) if h.ends_with("_get") || h.ends_with("_list") || h.ends_with("_get_many"));
+            if reading {
+                assert!(
+                    connector_gmail::SCOPES_READONLY
+                        .iter()
+                        .any(|s| scopes.contains(s)),
+                    "{entity}.{name}: SCOPES_READONLY grants none of {scopes:?}"
+                );
+            }
+        }
+    }
+}

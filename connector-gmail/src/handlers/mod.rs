@@ -16,19 +16,22 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{Map, Value};
 
 pub use batch_get::batch_get_messages;
-pub use send::DEFAULT_UPLOAD_THRESHOLD;
+pub use send::{DEFAULT_RESUMABLE_THRESHOLD, DEFAULT_UPLOAD_THRESHOLD};
 
 /// Knobs of the Gmail handlers.
 #[derive(Debug, Clone)]
 pub struct GmailOptions {
     /// Messages larger than this many bytes are sent through the upload path (default 5 MB).
     pub upload_threshold: usize,
+    /// Messages larger than this go through a resumable upload session (default 16 MiB).
+    pub resumable_threshold: usize,
 }
 
 impl Default for GmailOptions {
     fn default() -> Self {
         GmailOptions {
             upload_threshold: DEFAULT_UPLOAD_THRESHOLD,
+            resumable_threshold: DEFAULT_RESUMABLE_THRESHOLD,
         }
     }
 }
@@ -59,13 +62,11 @@ fn writing(opts: &GmailOptions) -> Vec<(&'static str, Arc<dyn ActionHandler>)> {
     use reqwest::Method;
     use send::{Compose, DraftSend, Target};
     use write::{Ack, BatchIds, FilterCreate};
-    let t = opts.upload_threshold;
-    let compose = |target| -> Arc<dyn ActionHandler> {
-        Arc::new(Compose {
-            target,
-            upload_threshold: t,
-        })
+    let t = send::UploadLimits {
+        multipart_above: opts.upload_threshold,
+        resumable_above: opts.resumable_threshold.max(opts.upload_threshold),
     };
+    let compose = |target| -> Arc<dyn ActionHandler> { Arc::new(Compose { target, uploads: t }) };
     let ack =
         |method: Method, path: &'static str, id: Option<&'static str>| -> Arc<dyn ActionHandler> {
             Arc::new(Ack {
@@ -80,12 +81,7 @@ fn writing(opts: &GmailOptions) -> Vec<(&'static str, Arc<dyn ActionHandler>)> {
         ("messages_insert", compose(Target::Insert)),
         ("drafts_create", compose(Target::DraftCreate)),
         ("drafts_update", compose(Target::DraftUpdate)),
-        (
-            "drafts_send",
-            Arc::new(DraftSend {
-                upload_threshold: t,
-            }),
-        ),
+        ("drafts_send", Arc::new(DraftSend { uploads: t })),
         (
             "messages_delete",
             ack(Method::DELETE, "/messages/{}", Some("message_id")),

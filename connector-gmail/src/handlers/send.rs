@@ -12,6 +12,8 @@ use super::{name_scopes, required, seg, str_param, USER};
 
 /// Messages larger than this (bytes) go through `/upload/gmail/v1/...?uploadType=multipart`.
 pub const DEFAULT_UPLOAD_THRESHOLD: usize = 5 * 1024 * 1024;
+/// Messages larger than this (bytes) use a resumable upload session.
+pub const DEFAULT_RESUMABLE_THRESHOLD: usize = 16 * 1024 * 1024;
 
 /// Where a composed message goes.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -25,7 +27,7 @@ pub enum Target {
 
 pub struct Compose {
     pub target: Target,
-    pub upload_threshold: usize,
+    pub uploads: UploadLimits,
 }
 
 fn sent_record(v: &Value, message_id: Option<&str>) -> Value {
@@ -54,8 +56,17 @@ async fn find_by_message_id(
     Ok(list["messages"].as_array().and_then(|a| a.first()).cloned())
 }
 
+/// When messages go through the upload endpoints instead of a JSON body.
+#[derive(Debug, Clone, Copy)]
+pub struct UploadLimits {
+    /// Larger messages use `uploadType=multipart`.
+    pub multipart_above: usize,
+    /// Larger messages use `uploadType=resumable` (a session, then the bytes in one PUT).
+    pub resumable_above: usize,
+}
+
 /// Sends `message` (the JSON Message resource, raw included) to `path`, or through the upload
-/// path when the raw message is larger than `threshold`.
+/// paths when the raw message is large.
 async fn post_message(
     cx: &CallContext<'_>,
     method: reqwest::Method,
@@ -63,13 +74,39 @@ async fn post_message(
     query: &[(&str, String)],
     out: &Outgoing,
     wrap: impl Fn(Value) -> Value,
-    threshold: usize,
+    limits: UploadLimits,
 ) -> Result<Value, ConnectorError> {
     let mut message = json!({});
     if let Some(t) = &out.thread_id {
         message["threadId"] = json!(t);
     }
-    let req = if out.raw.len() > threshold {
+    let req = if out.raw.len() > limits.resumable_above {
+        let session = ProviderRequest::new(method.clone(), format!("/upload{path}"))
+            .query("uploadType", "resumable")
+            .header("x-upload-content-type", "message/rfc822")
+            .header("x-upload-content-length", &out.raw.len().to_string())
+            .json(wrap(message))
+            // Opening a session sends nothing yet: safe to retry.
+            .idempotent(true);
+        let session = query
+            .iter()
+            .fold(session, |r, (k, v)| r.query(*k, v.clone()));
+        let started = cx.send(session).await?;
+        let location = started
+            .headers
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| {
+                ConnectorError::new(
+                    connector_core::ErrorCode::ProviderError,
+                    "Gmail opened an upload session without a Location to upload to",
+                )
+            })?
+            .to_string();
+        let put = ProviderRequest::new(reqwest::Method::PUT, location)
+            .bytes("message/rfc822", out.raw.clone());
+        return cx.send(put).await?.json();
+    } else if out.raw.len() > limits.multipart_above {
         let boundary = format!("upload_{}", uuid::Uuid::new_v4().simple());
         let meta = wrap(message);
         let mut body = format!(
@@ -116,7 +153,7 @@ impl Compose {
                 }
             }
         }
-        let t = self.upload_threshold;
+        let t = self.uploads;
         let label_ids: Vec<String> = params["label_ids"]
             .as_array()
             .into_iter()
@@ -213,7 +250,7 @@ impl Compose {
 /// drafts.send. With an idempotency key the draft first gets the key's Message-ID, so a retry
 /// after a lost response finds the sent message instead of failing or sending twice.
 pub struct DraftSend {
-    pub upload_threshold: usize,
+    pub uploads: UploadLimits,
 }
 
 #[async_trait]
@@ -253,7 +290,7 @@ impl ActionHandler for DraftSend {
                     &[],
                     &out,
                     |m| json!({"id": id, "message": m}),
-                    self.upload_threshold,
+                    self.uploads,
                 )
                 .await?;
             }
