@@ -599,3 +599,66 @@ async fn the_validator_rejects_mutated_responses() {
         "enum values are enforced"
     );
 }
+
+#[tokio::test]
+async fn batch_parts_match_their_schemas_too() {
+    let r = Run::new();
+    let ids: Vec<String> =
+        r.sb.mailbox("ada@example.com")
+            .unwrap()
+            .messages
+            .iter()
+            .map(|m| m.id.clone())
+            .collect();
+    let mut calls: Vec<(&str, String)> = ids
+        .iter()
+        .map(|id| {
+            (
+                "gmail.users.messages.get",
+                format!("{API}/messages/{id}?format=metadata&metadataHeaders=Subject"),
+            )
+        })
+        .collect();
+    calls.push(("gmail.users.labels.get", format!("{API}/labels/INBOX")));
+    calls.push(("gmail.users.getProfile", format!("{API}/profile")));
+    let mut body = String::new();
+    for (i, (_, path)) in calls.iter().enumerate() {
+        body.push_str(&format!("--B\r\nContent-Type: application/http\r\nContent-ID: <c{i}>\r\n\r\nGET {path} HTTP/1.1\r\n\r\n"));
+    }
+    body.push_str("--B--\r\n");
+    let resp = r
+        .http
+        .post(format!("{}/batch/gmail/v1", r.sb.base_url()))
+        .bearer_auth("t")
+        .header("content-type", "multipart/mixed; boundary=B")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let ct = resp.headers()["content-type"].to_str().unwrap().to_string();
+    let boundary = ct.split("boundary=").nth(1).unwrap().to_string();
+    let text = resp.text().await.unwrap();
+    let parts: Vec<&str> = text
+        .split(&format!("--{boundary}"))
+        .filter(|p| p.contains("HTTP/1.1"))
+        .collect();
+    assert_eq!(parts.len(), calls.len());
+    for part in parts {
+        let id: usize = part
+            .split("Content-ID: <response-c")
+            .nth(1)
+            .unwrap()
+            .split('>')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let http = part.split_once("\r\n\r\n").unwrap().1;
+        assert!(http.starts_with("HTTP/1.1 200 OK"), "{http}");
+        let json = http.split_once("\r\n\r\n").unwrap().1.trim_end();
+        let v: Value = serde_json::from_str(json).unwrap();
+        if let Err(e) = r.contracts.check(calls[id].0, &v) {
+            panic!("batched {}: {e}", calls[id].1);
+        }
+    }
+}

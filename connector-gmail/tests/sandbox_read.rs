@@ -123,6 +123,24 @@ async fn search_operators() {
         subj(c.ids("q=filename:plan.pdf").await),
         ["Re: Project kickoff"]
     );
+    let either = subj(
+        c.ids("q=from:bob@example.org OR from:orders@shop.example")
+            .await,
+    );
+    assert_eq!(either.len(), 2, "{either:?}");
+    assert_eq!(
+        subj(
+            c.ids("q={from:bob@example.org from:orders@shop.example}")
+                .await
+        ),
+        either
+    );
+    assert_eq!(
+        c.ids("q={from:bob@example.org from:orders@shop.example} subject:quarterly")
+            .await
+            .len(),
+        1
+    );
     assert_eq!(
         subj(c.ids("q=list:digest.news.example.com").await),
         ["Weekly digest: engines and looms"]

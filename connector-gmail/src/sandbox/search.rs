@@ -1,6 +1,7 @@
 //! The subset of Gmail's search language the emulator understands: `from:`, `to:`, `cc:`, `bcc:`,
 //! `subject:`, `label:`, `in:`, `is:`, `has:attachment`, `filename:`, `after:`, `before:`,
-//! `newer_than:`, `older_than:`, `rfc822msgid:`, quoted phrases, `-` negation and free text.
+//! `newer_than:`, `older_than:`, `rfc822msgid:`, `list:`, quoted phrases, `-` negation, `OR`
+//! and `{a b}` alternatives, and free text. Parentheses are ignored (terms are ANDed).
 
 use chrono::{NaiveDate, TimeZone, Utc};
 
@@ -19,10 +20,10 @@ struct Cond {
     term: Term,
 }
 
-/// A parsed `q`.
+/// A parsed `q`: every group must match; a group matches when any of its conditions does.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Query {
-    conds: Vec<Cond>,
+    groups: Vec<Vec<Cond>>,
 }
 
 fn tokenize(q: &str) -> Vec<String> {
@@ -40,7 +41,13 @@ fn tokenize(q: &str) -> Vec<String> {
                     out.push(std::mem::take(&mut cur));
                 }
             }
-            '(' | ')' | '{' | '}' if !in_quote => {}
+            '{' | '}' if !in_quote => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+                out.push(c.to_string());
+            }
+            '(' | ')' if !in_quote => {}
             c => cur.push(c),
         }
     }
@@ -79,10 +86,27 @@ const FIELDS: &[&str] = &[
 
 impl Query {
     pub fn parse(q: &str) -> ApiResult<Self> {
-        let mut conds = Vec::new();
+        let mut groups: Vec<Vec<Cond>> = Vec::new();
+        let mut brace: Option<Vec<Cond>> = None;
+        let mut or_next = false;
         for tok in tokenize(q) {
-            if tok == "OR" || tok == "AND" {
-                continue;
+            match tok.as_str() {
+                "AND" => continue,
+                "OR" => {
+                    or_next = true;
+                    continue;
+                }
+                "{" => {
+                    brace = Some(Vec::new());
+                    continue;
+                }
+                "}" => {
+                    if let Some(g) = brace.take().filter(|g| !g.is_empty()) {
+                        groups.push(g);
+                    }
+                    continue;
+                }
+                _ => {}
             }
             let (negated, body) = match tok.strip_prefix('-') {
                 Some(rest) if !rest.is_empty() => (true, rest.to_string()),
@@ -112,14 +136,23 @@ impl Query {
                 }
                 _ => Term::Text(unquote(&body)),
             };
-            conds.push(Cond { negated, term });
+            let cond = Cond { negated, term };
+            match (&mut brace, groups.last_mut()) {
+                (Some(b), _) => b.push(cond),
+                (None, Some(last)) if or_next => last.push(cond),
+                _ => groups.push(vec![cond]),
+            }
+            or_next = false;
         }
-        Ok(Self { conds })
+        if let Some(g) = brace.filter(|g| !g.is_empty()) {
+            groups.push(g);
+        }
+        Ok(Self { groups })
     }
 
     /// Whether the query names the spam or trash folders, which lifts their default exclusion.
     pub fn mentions_spam_trash(&self) -> bool {
-        self.conds.iter().any(|c| match &c.term {
+        self.groups.iter().flatten().any(|c| match &c.term {
             Term::Field(k, v) if k == "in" || k == "label" => {
                 matches!(v.as_str(), "spam" | "trash" | "anywhere")
             }
@@ -128,9 +161,10 @@ impl Query {
     }
 
     pub fn matches(&self, user: &User, msg: &Msg) -> bool {
-        self.conds
-            .iter()
-            .all(|c| cond_matches(user, msg, &c.term) != c.negated)
+        self.groups.iter().all(|g| {
+            g.iter()
+                .any(|c| cond_matches(user, msg, &c.term) != c.negated)
+        })
     }
 }
 
