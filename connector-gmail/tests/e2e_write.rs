@@ -390,6 +390,30 @@ async fn modify_and_batch_modify_change_labels_and_history() {
     )
     .await;
     assert_eq!(env.sb.mailbox(ADA).unwrap().messages.len(), 1202);
+
+    // The other 1,202 in two batchDelete calls.
+    let rest: Vec<String> = env
+        .sb
+        .mailbox(ADA)
+        .unwrap()
+        .messages
+        .iter()
+        .map(|m| m.id.clone())
+        .collect();
+    env.sb.reset_stats();
+    let out = run(
+        &env.gmail,
+        "messages",
+        "batch_delete",
+        json!({"message_ids": rest}),
+    )
+    .await;
+    assert_eq!(out.metadata["requests"], 2);
+    assert_eq!(
+        env.sb.stats().by_method.get("messages.batchDelete"),
+        Some(&2)
+    );
+    assert!(env.sb.mailbox(ADA).unwrap().messages.is_empty());
 }
 
 #[tokio::test]
@@ -624,4 +648,56 @@ async fn a_draft_send_with_a_lost_response_is_sent_exactly_once() {
         .collect();
     assert_eq!(sent.len(), 1);
     assert_eq!(again.result["id"], sent[0].id.as_str());
+}
+
+#[tokio::test]
+async fn a_raw_send_gets_the_key_message_id_and_is_not_repeated() {
+    let env = start(config(Seed::Empty));
+    let raw =
+        b"From: ada@example.com\r\nTo: grace@example.com\r\nSubject: raw once\r\n\r\nhello\r\n";
+    let params = json!({"raw": b64(raw)});
+    let opts = ExecuteOptions {
+        idempotency_key: Some("raw-1".into()),
+    };
+    let first = env
+        .gmail
+        .execute_with("messages", "send", params.clone(), opts.clone())
+        .await
+        .unwrap();
+    let m = run(
+        &env.gmail,
+        "messages",
+        "get",
+        json!({"message_id": first.result["id"]}),
+    )
+    .await
+    .result;
+    assert_eq!(m["subject"], "raw once");
+    assert_eq!(m["message_id"], first.result["message_id"]);
+    let second = env
+        .gmail
+        .execute_with("messages", "send", params, opts)
+        .await
+        .unwrap();
+    assert_eq!(second.result["id"], first.result["id"]);
+    assert_eq!(second.metadata["deduplicated"], true);
+    assert_eq!(env.sb.mailbox(ADA).unwrap().messages.len(), 1);
+
+    let err = env
+        .gmail
+        .execute("messages", "send", json!({"raw": b64(raw), "subject": "x"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidParams);
+    let err = env
+        .gmail
+        .execute(
+            "messages",
+            "send",
+            json!({"to": ["not an address"], "text": "x"}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidParams);
+    assert!(err.message.contains("`to`"), "{}", err.message);
 }
