@@ -1,6 +1,6 @@
 //! One error type and one table of stable error codes, shared by every connector and the server.
 //!
-//! Each row of [`error_codes!`] names a code, its HTTP status and a one-line title. Core knows
+//! Each row of `error_codes!` names a code, its HTTP status and a one-line title. Core knows
 //! nothing of actix: the server maps [`ErrorCode::http_status`] to a response.
 
 use std::time::Duration;
