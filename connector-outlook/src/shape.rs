@@ -47,6 +47,7 @@ pub const FULL_SELECT: &[&str] = &[
     "internetMessageId",
     "webLink",
     "body",
+    "internetMessageHeaders",
 ];
 
 /// `$expand` that brings attachment metadata without the bytes.
@@ -193,6 +194,33 @@ pub fn message(m: &Value) -> Value {
                     out.insert("text".into(), json!(content));
                     out.insert("html".into(), Value::Null);
                 }
+            }
+            "internetMessageHeaders" => {
+                let headers: Vec<Value> = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|h| json!({"name": h.get("name"), "value": h.get("value")}))
+                    .collect();
+                let find = |n: &str| {
+                    headers
+                        .iter()
+                        .find(|h| {
+                            h["name"]
+                                .as_str()
+                                .is_some_and(|x| x.eq_ignore_ascii_case(n))
+                        })
+                        .and_then(|h| h["value"].as_str())
+                        .map(str::to_string)
+                };
+                out.insert("in_reply_to".into(), json!(find("In-Reply-To")));
+                out.insert(
+                    "references".into(),
+                    json!(find("References")
+                        .map(|r| r.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+                        .unwrap_or_default()),
+                );
+                out.insert("headers".into(), Value::Array(headers));
             }
             "attachments" => {
                 let list = v

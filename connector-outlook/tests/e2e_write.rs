@@ -152,6 +152,17 @@ async fn replies_thread_and_forwards_carry_comment_and_attachments() {
         reply[0]["toRecipients"][0]["emailAddress"]["address"],
         GRACE
     );
+    let original = ok(&c, "messages", "get", json!({"message_id": lunch}))
+        .await
+        .result;
+    let sent_reply = ok(&c, "messages", "get", json!({"message_id": reply[0]["id"]}))
+        .await
+        .result;
+    assert_eq!(
+        sent_reply["in_reply_to"], original["message_id"],
+        "In-Reply-To names the original"
+    );
+    assert_eq!(sent_reply["references"], json!([original["message_id"]]));
     let at_grace = sb.messages_in(GRACE, "inbox");
     assert!(find(&at_grace, "RE: Lunch tomorrow?")[0]["body"]["content"]
         .as_str()

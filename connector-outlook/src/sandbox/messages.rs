@@ -42,6 +42,7 @@ const PROPS: &[&str] = &[
     "replyTo",
     "flag",
     "attachments",
+    "internetMessageHeaders",
 ];
 
 fn unknown_property(name: &str) -> Reply {
@@ -113,6 +114,12 @@ fn render(m: &Message, req: &Req<'_>) -> Result<Value, Reply> {
     }
     if let Some(fields) = req.query.select() {
         check_props(fields.iter().map(String::as_str))?;
+        if fields
+            .iter()
+            .any(|f| f.eq_ignore_ascii_case("internetMessageHeaders"))
+        {
+            obj.insert("internetMessageHeaders".into(), m.headers_json());
+        }
         let mut fields = fields;
         if req.query.get("expand").is_some() {
             fields.push("attachments".into());

@@ -119,6 +119,9 @@ pub struct Message {
     pub seq: u64,
     /// Change sequence at which the message arrived in its folder (for notifications).
     pub arrived: u64,
+    /// Internet Message-ID of the message this one answers, and the thread's earlier ids.
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
     pub change_key: u64,
 }
 
@@ -136,6 +139,28 @@ pub enum BodyAs {
 }
 
 impl Message {
+    /// The Internet headers Graph gives with `$select=internetMessageHeaders`.
+    pub fn headers_json(&self) -> Value {
+        let addr = |a: &Addr| format!("{} <{}>", a.name, a.address);
+        let mut h = vec![
+            json!({"name": "Message-ID", "value": self.internet_message_id}),
+            json!({"name": "Subject", "value": self.subject}),
+            json!({"name": "From", "value": addr(&self.from)}),
+            json!({"name": "Date", "value": self.sent.to_rfc2822()}),
+        ];
+        if !self.to.is_empty() {
+            let to: Vec<String> = self.to.iter().map(addr).collect();
+            h.push(json!({"name": "To", "value": to.join(", ")}));
+        }
+        if let Some(r) = &self.in_reply_to {
+            h.push(json!({"name": "In-Reply-To", "value": r}));
+        }
+        if !self.references.is_empty() {
+            h.push(json!({"name": "References", "value": self.references.join(" ")}));
+        }
+        Value::Array(h)
+    }
+
     pub fn has_attachments(&self) -> bool {
         self.attachments.iter().any(|a| !a.is_inline)
     }

@@ -115,6 +115,8 @@ pub fn deliver(mb: &mut Mailbox, folder: &str, msg: NewMessage) -> Option<String
         attachments,
         seq: 0,
         arrived: 0,
+        in_reply_to: None,
+        references: Vec::new(),
         change_key: 1,
     };
     mb.put_message(m);

@@ -170,6 +170,8 @@ pub fn message_from_json(mb: &mut Mailbox, v: &Value, folder_id: &str) -> Result
         attachments: attachments(mb, prop(v, "attachments"))?,
         seq: 0,
         arrived: 0,
+        in_reply_to: None,
+        references: Vec::new(),
         change_key: 1,
     })
 }
@@ -379,6 +381,11 @@ fn respond(
             .trim_start_matches("FW: ")
     );
     m.conversation_id = original.conversation_id.clone();
+    if kind != "forward" {
+        m.in_reply_to = Some(original.internet_message_id.clone());
+        m.references = original.references.clone();
+        m.references.push(original.internet_message_id.clone());
+    }
     let quoted = if original.body_html {
         crate::text::html_to_text(&original.body)
     } else {
