@@ -282,6 +282,16 @@ mod tests {
     }
 
     #[test]
+    fn pointers_escape_slash_and_tilde() {
+        let v = ParamsValidator::new(&schema()).unwrap();
+        let e = v
+            .validate("m.get", &json!({"message_id": "a", "a/b~c": 1}))
+            .unwrap_err();
+        assert_eq!(e.details["errors"][0]["pointer"], "/a~1b~0c");
+        assert_eq!(e.details["errors"][0]["given"], "a/b~c");
+    }
+
+    #[test]
     fn suggest_handles_case_and_separators() {
         let known = vec!["max_results".to_string(), "page_token".to_string()];
         assert_eq!(

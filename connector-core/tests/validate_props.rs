@@ -38,6 +38,9 @@ fn arb_json() -> impl Strategy<Value = Value> {
             prop::collection::btree_map(
                 prop_oneof![
                     "[a-z_]{1,14}",
+                    "\\PC{0,16}",
+                    Just("max_resutls".to_string()),
+                    Just("a/b~c".to_string()),
                     Just("max_results".to_string()),
                     Just("page_token".to_string()),
                     Just("message_id".to_string()),
