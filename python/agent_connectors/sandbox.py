@@ -119,6 +119,10 @@ class Sandbox:
             times=times,
         )
 
+    def throttle_next(self, n: int, retry_after_secs: int) -> None:
+        """Outlook: the next ``n`` API requests answer 429 with ``Retry-After``."""
+        self._native.throttle_next(n, retry_after_secs)
+
     def expire_sync_tokens(self, user: str = DEMO_USER) -> None:
         """Older Gmail history ids / Graph delta tokens expire (the next sync is ``sync_required``)."""
         self._native.expire_sync_tokens(user)

@@ -359,6 +359,21 @@ impl NativeSandbox {
         })?
     }
 
+    /// Outlook: the next `n` API requests answer 429 with `Retry-After: retry_after_secs`.
+    fn throttle_next(&self, py: Python<'_>, n: u32, retry_after_secs: u64) -> PyResult<()> {
+        self.with(|r| match r {
+            Running::Outlook(s) => {
+                s.throttle_next(n, retry_after_secs);
+                Ok(())
+            }
+            Running::Gmail(_) => Err(new_error(
+                py,
+                ErrorCode::InvalidParams,
+                "only the Outlook sandbox has this control (Gmail: inject_fault with status=429)",
+            )),
+        })?
+    }
+
     /// Gmail: history records older than the current history id are dropped, so a sync from an
     /// older id answers 404 (`sync_required`). Outlook: every delta token of `user` expires.
     fn expire_sync_tokens(&self, user: &str) -> PyResult<()> {

@@ -12,6 +12,7 @@ from agent_connectors import (
     NotFoundError,
     OutlookAuthConfig,
     OutlookConnector,
+    RateLimitedError,
     SyncRequiredError,
     sandbox,
 )
@@ -95,3 +96,20 @@ async def test_send_lands_in_sent_items_once(outlook: OutlookConnector) -> None:
     matching = [m for m in box["messages"] if m["subject"] == "Status"]
     assert len(matching) == 1, "the same idempotency key sent once"
     assert sent.result is not None and again.result is not None
+
+
+def test_throttling_past_the_retry_budget_is_rate_limited_with_retry_after(outlook: OutlookConnector) -> None:
+    assert outlook.sandbox is not None
+    outlook.sandbox.throttle_next(5, 120)
+    with pytest.raises(RateLimitedError) as info:
+        outlook.execute_sync("profile", "get")
+    assert info.value.retry_after == 120
+    assert info.value.http_status == 429
+
+
+def test_a_short_throttle_is_waited_out(outlook: OutlookConnector) -> None:
+    assert outlook.sandbox is not None
+    outlook.sandbox.throttle_next(1, 1)
+    start = time.perf_counter()
+    assert outlook.execute_sync("profile", "get").result["email_address"] == sandbox.DEMO_USER
+    assert time.perf_counter() - start >= 1.0
