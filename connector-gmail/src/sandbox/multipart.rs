@@ -69,11 +69,28 @@ pub(crate) fn parse_headers(head: &[u8]) -> Vec<(String, String)> {
     out
 }
 
+/// Position of the next delimiter line `--boundary` at or after `from`: at the start of a line
+/// and followed by `--`, whitespace or the end (so `--b` does not match inside `--b2`).
+fn find_delimiter(body: &[u8], delim: &[u8], mut from: usize) -> Option<usize> {
+    while let Some(p) = find(body, delim, from) {
+        let line_start = p == 0 || body[p - 1] == b'\n';
+        let after = &body[p + delim.len()..];
+        let ends = after.is_empty()
+            || after.starts_with(b"--")
+            || matches!(after[0], b'\r' | b'\n' | b' ' | b'\t');
+        if line_start && ends {
+            return Some(p);
+        }
+        from = p + 1;
+    }
+    None
+}
+
 /// The parts between `--boundary` delimiters (preamble and epilogue dropped).
 pub(crate) fn split<'a>(body: &'a [u8], boundary: &str) -> Vec<Part<'a>> {
     let delim = format!("--{boundary}").into_bytes();
     let mut parts = Vec::new();
-    let Some(mut pos) = find(body, &delim, 0) else {
+    let Some(mut pos) = find_delimiter(body, &delim, 0) else {
         return parts;
     };
     loop {
@@ -81,7 +98,7 @@ pub(crate) fn split<'a>(body: &'a [u8], boundary: &str) -> Vec<Part<'a>> {
         if body[after..].starts_with(b"--") {
             break;
         }
-        let Some(next) = find(body, &delim, after) else {
+        let Some(next) = find_delimiter(body, &delim, after) else {
             break;
         };
         let mut chunk = &body[after..next];
@@ -102,4 +119,23 @@ pub(crate) fn split<'a>(body: &'a [u8], boundary: &str) -> Vec<Part<'a>> {
         pos = next;
     }
     parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delimiters_must_start_a_line_and_end_the_boundary() {
+        let body = b"preamble\r\n--b\r\nContent-Type: message/rfc822\r\n\r\nContent-Type: multipart/mixed; boundary=b2\r\n\r\n--b2\r\ninner\r\n--b2--\r\n--b\r\n\r\nsecond\r\n--b--\r\n";
+        let parts = split(body, "b");
+        assert_eq!(parts.len(), 2);
+        assert!(String::from_utf8_lossy(parts[0].body).contains("--b2--"));
+        assert_eq!(parts[0].header("content-type"), Some("message/rfc822"));
+        assert_eq!(parts[1].body, b"second");
+        assert_eq!(
+            boundary("multipart/mixed; boundary=\"x y\""),
+            Some("x y".into())
+        );
+    }
 }
