@@ -83,6 +83,7 @@ pub fn create_app(
         .configure(routes::configure)
         .default_service(web::to(error::not_found_route))
         .wrap(actix_web::middleware::from_fn(auth::middleware))
+        .wrap(actix_web::middleware::from_fn(logging::request_id_header))
         .wrap(TracingLogger::<logging::RequestSpan>::new())
 }
 

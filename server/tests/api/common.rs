@@ -132,6 +132,10 @@ impl Harness {
         }
         let resp = test::call_service(&app, req.to_request()).await;
         let status = resp.status();
+        assert!(
+            resp.headers().get("x-request-id").is_some(),
+            "every response carries X-Request-Id"
+        );
         let bytes = test::read_body(resp).await;
         let text = String::from_utf8_lossy(&bytes).into_owned();
         self.bodies.lock().unwrap().push(text.clone());

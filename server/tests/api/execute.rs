@@ -90,6 +90,13 @@ async fn execute_lists_and_reads_messages_with_connector_metadata() {
     let (_, st) = h.get(&format!("{CONNECTORS}/{id}/status"), &t).await;
     assert_eq!(st["status"], "active");
     assert!(st["last_refresh_at"].is_string(), "{st}");
+    assert!(
+        st["scopes"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("https://mail.google.com/")),
+        "{st}"
+    );
     assert!(stored(&h, &t, &id).await.get("access_token").is_some());
 }
 

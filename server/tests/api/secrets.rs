@@ -129,3 +129,78 @@ async fn secrets_never_reach_responses_logs_or_database_files() {
     assert_eq!(scan(dir, &secrets), vec![]);
     assert!(!scan(dir, &[planted]).is_empty());
 }
+
+#[actix_web::test]
+async fn tokens_from_refreshes_stay_out_of_logs_responses_and_database_files() {
+    use connector_gmail::sandbox::{GmailSandbox, SandboxConfig};
+    let sb = GmailSandbox::start(SandboxConfig {
+        rotate_refresh_tokens: true,
+        quotas: false,
+        ..Default::default()
+    })
+    .unwrap();
+    let (base, token_url) = (sb.base_url(), sb.token_url());
+    let h = harness_with(move |c| {
+        c.providers.gmail.base_url = Some(base);
+        c.providers.gmail.token_url = Some(token_url);
+    })
+    .await;
+    let t = h.tenant("acme").await;
+    let refresh = sb.issue_refresh_token("ada@example.com", connector_gmail::SCOPES_FULL);
+    let client_secret = "GOCSPX-SECRET-for-refresh-99";
+    let id = h
+        .connector(
+            &t,
+            "alice",
+            json!({"refresh_token": refresh, "client_id": "cid", "client_secret": client_secret}),
+        )
+        .await;
+    let (status, body) = h
+        .post(
+            &format!("{CONNECTORS}/{id}/execute"),
+            &t,
+            json!({"entity": "messages", "action": "list", "params": {"max_results": 2}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // What the refresh produced, read back through the vault.
+    let row = h
+        .state
+        .store
+        .get_connector(&t.org, &id)
+        .await
+        .unwrap()
+        .unwrap();
+    let creds: server::credentials::StoredCredentials = serde_json::from_slice(
+        &h.state
+            .vault
+            .decrypt(&t.org, &row.credentials)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let access = creds.get("access_token").unwrap().expose().to_string();
+    let rotated = creds.get("refresh_token").unwrap().expose().to_string();
+    assert_ne!(rotated, refresh);
+    let secrets = [
+        access.as_str(),
+        rotated.as_str(),
+        refresh.as_str(),
+        client_secret,
+        t.client_secret.as_str(),
+    ];
+    let (bodies, logs) = (h.all_bodies(), h.logs.text());
+    assert!(logs.contains("stored refreshed credentials"), "{logs}");
+    for s in &secrets {
+        assert!(!bodies.contains(s), "a response body contains a token");
+        for f in forms(s) {
+            assert!(
+                !logs.contains(std::str::from_utf8(&f).unwrap()),
+                "the log contains a form of a token"
+            );
+        }
+    }
+    assert_eq!(scan(h.dir.path(), &secrets), vec![]);
+    h.state.store.checkpoint().await.unwrap();
+    assert_eq!(scan(h.dir.path(), &secrets), vec![]);
+}
