@@ -557,3 +557,51 @@ async fn should_run_the_microsoft_authorization_code_flow_with_pkce() {
     sb.expire_access_tokens();
     assert_eq!(get(&sb, access, "/me").await.0, 401);
 }
+
+#[tokio::test]
+async fn should_trust_an_issuer_through_introspection() {
+    use axum::{routing::post, Form, Json, Router};
+    use std::collections::HashMap;
+    async fn introspect(Form(f): Form<HashMap<String, String>>) -> Json<Value> {
+        Json(if f.get("token").map(String::as_str) == Some("good") {
+            json!({"active": true, "upn": "grace@example.com", "scp": "Mail.Read", "expires_in": 600})
+        } else {
+            json!({"active": false})
+        })
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            Router::new().route("/introspect", post(introspect)),
+        )
+        .await
+        .unwrap()
+    });
+    let sb = start(SandboxConfig {
+        introspection_url: Some(format!("http://{addr}/introspect")),
+        ..Default::default()
+    });
+    let (s, v) = get(
+        &sb,
+        "good",
+        "/me/mailFolders/inbox/messages?$select=toRecipients",
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        v["value"][0]["toRecipients"][0]["emailAddress"]["address"],
+        "grace@example.com"
+    );
+    assert_eq!(
+        get(&sb, "good", "/me/mailboxSettings").await.0,
+        403,
+        "only the introspected scopes"
+    );
+    assert_eq!(
+        get(&sb, "bad", "/me").await.0,
+        401,
+        "an unknown token is no longer the default user"
+    );
+}

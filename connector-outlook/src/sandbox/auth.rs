@@ -98,8 +98,9 @@ impl Inner {
         t.access.remove(token);
     }
 
-    /// Resolves the `Authorization` header to a caller, or a 401.
-    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, Reply> {
+    /// Resolves the `Authorization` header to a caller, or a 401 (an unknown token is first
+    /// looked up at the introspection URL, when one is configured).
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, Reply> {
         let token = headers
             .get("authorization")
             .and_then(|v| v.to_str().ok())
@@ -108,6 +109,7 @@ impl Inner {
                 scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
             })
             .unwrap_or("");
+        super::introspect::ensure_known(self, token).await;
         let result = self.caller_for(token);
         if result.is_err() {
             self.unauthorized.fetch_add(1, Ordering::SeqCst);
@@ -136,7 +138,7 @@ impl Inner {
                 scopes: g.scopes.clone(),
             });
         }
-        if t.rules.is_empty() {
+        if t.rules.is_empty() && self.introspection_url.is_none() {
             return Ok(Caller {
                 user: self.default_user.clone(),
                 scopes: None,

@@ -159,7 +159,7 @@ pub async fn entry(
         .into_response();
     };
     inner.requests.fetch_add(1, Ordering::SeqCst);
-    let caller = match inner.authenticate(&headers) {
+    let caller = match inner.authenticate(&headers).await {
         Ok(c) => c,
         Err(r) => return r.into_response(),
     };

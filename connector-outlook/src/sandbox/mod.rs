@@ -16,6 +16,7 @@ mod batch;
 mod faults;
 mod folders;
 mod graph;
+mod introspect;
 mod messages;
 mod model;
 mod odata;
@@ -129,6 +130,9 @@ pub struct SandboxConfig {
     pub rotate_refresh_tokens: bool,
     /// Added to every API request (not the token endpoint).
     pub latency: Option<Duration>,
+    /// Trust an outside issuer: unknown bearer tokens are looked up here (RFC 7662); then
+    /// unknown tokens are no longer the default user.
+    pub introspection_url: Option<String>,
 }
 
 impl Default for SandboxConfig {
@@ -140,6 +144,7 @@ impl Default for SandboxConfig {
             quotas: true,
             rotate_refresh_tokens: true,
             latency: None,
+            introspection_url: None,
         }
     }
 }

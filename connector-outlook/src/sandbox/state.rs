@@ -78,6 +78,7 @@ pub struct Limits {
 
 pub struct Inner {
     pub root: String,
+    pub introspection_url: Option<String>,
     pub mailboxes: Mutex<HashMap<String, Mailbox>>,
     pub default_user: String,
     pub tokens: Mutex<Tokens>,
@@ -103,6 +104,7 @@ impl Inner {
         let mailboxes = seed::build(&cfg.seed);
         Inner {
             root,
+            introspection_url: cfg.introspection_url.clone(),
             mailboxes: Mutex::new(mailboxes),
             default_user: seed::ADA.to_string(),
             tokens: Mutex::new(Tokens {
