@@ -1,8 +1,27 @@
-//! An in-memory emulator of the Gmail API over real HTTP, for tests, demos and benchmarks.
+//! An in-memory emulator of the Gmail API over real HTTP, for tests, demos and benchmarks;
+//! Google's own client library runs against it unchanged.
 //!
-//! It serves the paths of `https://gmail.googleapis.com` (`/gmail/v1/users/{userId}/...`), the
-//! batch endpoint (`/batch/gmail/v1` and `/batch`), upload paths (`/upload/gmail/v1/...`) and a
-//! Google-shaped token endpoint (`/token`). State lives in memory; see [`GmailSandbox`].
+//! Served paths (root = [`GmailSandbox::base_url`]):
+//! - `/gmail/v1/users/{me|email}/...`: profile, messages (list/get in every format, attachments,
+//!   send, insert, import, modify, trash, untrash, delete, batchModify, batchDelete), threads,
+//!   labels, drafts, history, settings (sendAs, filters, vacation), watch, stop — 42 methods;
+//! - `/upload/gmail/v1/...` with `uploadType=multipart|media|resumable` (35 MiB for send and
+//!   drafts, 150 MiB for insert and import);
+//! - `/batch/gmail/v1` and `/batch` (multipart/mixed, at most 100 parts);
+//! - `/token` (refresh_token and authorization_code grants) and the consent screen
+//!   `/o/oauth2/v2/auth`.
+//!
+//! Behaviour: several users; 16-hex ids; a historyId that grows with every change, with history
+//! records; threads joined by In-Reply-To / References; label counts; a search subset
+//! (`from: to: subject: label: in: is: has:attachment filename: after: before: newer_than:
+//! older_than: rfc822msgid: list:`, phrases, `-`, `OR`, `{}`); `fields=` partial responses;
+//! Google's error bodies; per-method scopes from the discovery document; a per-user quota of
+//! 15,000 units per minute at Google's unit costs. Messages are stored as raw RFC 822 bytes and
+//! parsed with mail-parser, so `raw` and `full` agree.
+//!
+//! Test hooks on [`GmailSandbox`]: stats, quota limit/window and 403 mode, latency, faults
+//! ([`Fault`]: delay, 5xx, dropped connection, response lost after the call ran; matched against
+//! outer HTTP requests), mailbox snapshots, direct inserts, history expiry, token expiry.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
