@@ -98,3 +98,24 @@ async def test_the_event_loop_is_free_while_calls_run(slow_gmail: GmailConnector
     await slow_gmail.execute("profile", "get")
     ticker.cancel()
     assert ticks >= 5, "the loop kept scheduling other tasks during the 100 ms call"
+
+
+def test_one_connector_serves_several_event_loops_at_once(slow_gmail: GmailConnector) -> None:
+    """Each thread runs its own asyncio loop; the connector (and its runtime) is shared."""
+    out: list[int] = []
+
+    def run_loop() -> None:
+        async def main() -> int:
+            pages = await asyncio.gather(*(slow_gmail.execute("profile", "get") for _ in range(5)))
+            return len(pages)
+
+        out.append(asyncio.run(main()))
+
+    threads = [threading.Thread(target=run_loop) for _ in range(4)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert out == [5, 5, 5, 5]
+    assert time.perf_counter() - start < 1.0  # 20 calls of 0.1 s overlapped
