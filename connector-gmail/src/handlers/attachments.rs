@@ -41,11 +41,7 @@ impl ActionHandler for Get {
             .and_then(|m| m.json::<Value>().ok())
             .map(|m| decode_message(&m, Format::Full))
             .and_then(|m| {
-                m["attachments"]
-                    .as_array()?
-                    .iter()
-                    .find(|a| a["attachment_id"] == attachment_id)
-                    .cloned()
+                match_attachment(m["attachments"].as_array()?, attachment_id, bytes.len())
             })
             .unwrap_or(Value::Null);
         Ok(Output::new(json!({
@@ -56,5 +52,43 @@ impl ActionHandler for Get {
             "size": bytes.len(),
             "content_base64": STANDARD.encode(&bytes),
         })))
+    }
+}
+
+/// The listed attachment for `attachment_id`. Gmail may hand out a different attachment id on
+/// each fetch of the message, so when no id matches, the only attachment of the same size is
+/// taken (none when that is ambiguous).
+fn match_attachment(list: &[Value], attachment_id: &str, size: usize) -> Option<Value> {
+    if let Some(a) = list.iter().find(|a| a["attachment_id"] == attachment_id) {
+        return Some(a.clone());
+    }
+    let mut same_size = list.iter().filter(|a| a["size"] == size as u64);
+    match (same_size.next(), same_size.next()) {
+        (Some(a), None) => Some(a.clone()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_by_id_then_by_unique_size() {
+        let list = vec![
+            json!({"attachment_id": "A", "size": 10, "filename": "a.pdf"}),
+            json!({"attachment_id": "B", "size": 20, "filename": "b.png"}),
+            json!({"attachment_id": "C", "size": 20, "filename": "c.png"}),
+        ];
+        assert_eq!(
+            match_attachment(&list, "B", 999).unwrap()["filename"],
+            "b.png"
+        );
+        assert_eq!(
+            match_attachment(&list, "rotated", 10).unwrap()["filename"],
+            "a.pdf"
+        );
+        assert!(match_attachment(&list, "rotated", 20).is_none());
+        assert!(match_attachment(&list, "rotated", 5).is_none());
     }
 }
