@@ -422,3 +422,45 @@ async fn an_outside_issuer_is_trusted_through_introspection() {
         "no default user"
     );
 }
+
+#[tokio::test]
+async fn batched_calls_each_cost_their_units() {
+    let sb = demo();
+    sb.set_quota_limit(10, Duration::from_secs(60));
+    let ids: Vec<String> = sb
+        .mailbox("ada@example.com")
+        .unwrap()
+        .messages
+        .iter()
+        .take(3)
+        .map(|m| m.id.clone())
+        .collect();
+    let mut body = String::new();
+    for (i, id) in ids.iter().enumerate() {
+        body.push_str(&format!("--q\r\nContent-Type: application/http\r\nContent-ID: {i}\r\n\r\nGET {API}/messages/{id}?format=minimal HTTP/1.1\r\n\r\n"));
+    }
+    body.push_str("--q--\r\n");
+    let text = reqwest::Client::new()
+        .post(format!("{}/batch/gmail/v1", sb.base_url()))
+        .bearer_auth("t")
+        .header("content-type", "multipart/mixed; boundary=q")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        text.matches("HTTP/1.1 200 OK").count(),
+        2,
+        "5 + 5 units fit in 10"
+    );
+    assert_eq!(
+        text.matches("HTTP/1.1 429 Too Many Requests").count(),
+        1,
+        "{text}"
+    );
+    assert!(text.contains("rateLimitExceeded"));
+    assert_eq!(sb.stats().rate_limited, 1);
+}

@@ -541,3 +541,22 @@ async fn partial_responses_with_fields() {
     let (s, _) = c.get(&format!("{API}/profile?fields=emailAddress(")).await;
     assert_eq!(s, 400);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_concurrent_requests_are_all_answered() {
+    let sb = start(SandboxConfig {
+        seed: Seed::Count(500),
+        quotas: false,
+        ..Default::default()
+    });
+    let c = Client::new(&sb, "t");
+    let ids = c.ids("maxResults=200").await;
+    let calls = ids
+        .iter()
+        .map(|id| c.get_owned(format!("{API}/messages/{id}?format=full")));
+    let answers = futures::future::join_all(calls).await;
+    assert!(answers
+        .iter()
+        .all(|(s, v)| *s == 200 && v["payload"]["mimeType"] == "text/plain"));
+    assert_eq!(sb.stats().by_method["messages.get"], 200);
+}

@@ -42,6 +42,11 @@ impl Client {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
+    /// Like [`Client::get`], taking the path by value (for futures that outlive a borrow).
+    pub async fn get_owned(&self, path: String) -> (u16, Value) {
+        self.get(&path).await
+    }
+
     pub async fn get(&self, path: &str) -> (u16, Value) {
         self.call(reqwest::Method::GET, path, None).await
     }
