@@ -339,6 +339,28 @@ mod tests {
     }
 
     #[test]
+    fn a_configured_master_key_wins_and_no_key_file_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = Config::for_data_dir(dir.path());
+        cfg.master_key = Some(Secret::new(hex::encode([9u8; 32])));
+        let key = MasterKey::load(&cfg).unwrap();
+        assert_eq!(key.id(), MasterKey::from_bytes(&[9u8; 32]).unwrap().id());
+        assert!(!dir.path().join("master.key").exists());
+        let file = dir.path().join("mk");
+        std::fs::write(
+            &file,
+            base64::engine::general_purpose::STANDARD.encode([5u8; 32]),
+        )
+        .unwrap();
+        cfg.master_key = None;
+        cfg.master_key_file = Some(file);
+        assert_eq!(
+            MasterKey::load(&cfg).unwrap().id(),
+            MasterKey::from_bytes(&[5u8; 32]).unwrap().id()
+        );
+    }
+
+    #[test]
     fn master_key_parses_hex_and_base64() {
         let hexed = hex::encode([1u8; 32]);
         let b64 = base64::engine::general_purpose::STANDARD.encode([1u8; 32]);

@@ -314,3 +314,41 @@ fn readme_commands(data_dir: &Path, base: &str) {
         answers[1]
     );
 }
+
+#[tokio::test]
+async fn standalone_emulator_accepts_only_the_configured_tokens() {
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .args([
+            "sandbox",
+            "gmail",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--token",
+            "tok-ro=grace@example.com:gmail.readonly",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let info: Value = serde_json::from_str(&line).unwrap();
+    let base = info["base_url"].as_str().unwrap().to_string();
+    assert_eq!(info["token_url"], format!("{base}/token"));
+    let http = reqwest::Client::new();
+    let profile = |token: &'static str| {
+        http.get(format!("{base}/gmail/v1/users/me/profile"))
+            .bearer_auth(token)
+            .send()
+    };
+    let ok: Value = profile("tok-ro").await.unwrap().json().await.unwrap();
+    assert_eq!(ok["emailAddress"], "grace@example.com");
+    assert_eq!(profile("other").await.unwrap().status(), 401);
+    let _ = child.kill();
+    let _ = child.wait();
+}
