@@ -24,6 +24,7 @@ mod reply;
 mod seed;
 mod state;
 mod subs;
+mod uploads;
 mod writes;
 
 use std::fmt;
@@ -414,7 +415,7 @@ fn router(inner: Arc<Inner>) -> Router {
         )
         .route(
             "/upload/sessions/{token}",
-            axum::routing::put(graph::upload),
+            axum::routing::put(uploads::upload),
         )
         .fallback(graph::entry)
         .layer(axum::extract::DefaultBodyLimit::max(16 * 1024 * 1024))
