@@ -75,3 +75,19 @@ pub async fn not_found_route() -> HttpResponse {
         "code": "not_found", "message": "no such route", "details": {}
     }}))
 }
+
+/// Gives actix's own 405 answers (a known path, another method) the JSON error body.
+pub fn method_not_allowed<B>(
+    res: actix_web::dev::ServiceResponse<B>,
+) -> actix_web::Result<actix_web::middleware::ErrorHandlerResponse<B>> {
+    let (req, _) = res.into_parts();
+    let body = json!({"error": {
+        "code": "invalid_params",
+        "message": format!("{} is not allowed on this path", req.method()),
+        "details": {}
+    }});
+    let res = HttpResponse::MethodNotAllowed().json(body);
+    Ok(actix_web::middleware::ErrorHandlerResponse::Response(
+        actix_web::dev::ServiceResponse::new(req, res).map_into_right_body(),
+    ))
+}

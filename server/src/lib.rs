@@ -82,6 +82,10 @@ pub fn create_app(
         .app_data(extract::path_config())
         .configure(routes::configure)
         .default_service(web::to(error::not_found_route))
+        .wrap(actix_web::middleware::ErrorHandlers::new().handler(
+            actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+            error::method_not_allowed,
+        ))
         .wrap(actix_web::middleware::from_fn(auth::middleware))
         .wrap(actix_web::middleware::from_fn(logging::request_id_header))
         .wrap(TracingLogger::<logging::RequestSpan>::new())
