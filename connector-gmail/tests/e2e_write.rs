@@ -350,6 +350,7 @@ async fn modify_and_batch_modify_change_labels_and_history() {
         .any(|r| r["labels_added"][0]["message"]["id"] == ids[0].as_str()));
 
     // 1,205 ids go out as two batchModify calls.
+    let before_batch = env.sb.history_id(ADA).to_string();
     let all: Vec<String> = env
         .sb
         .mailbox(ADA)
@@ -381,6 +382,24 @@ async fn modify_and_batch_modify_change_labels_and_history() {
         .await
         .result;
     assert_eq!(counted["messages_total"], 1205);
+    // History records the batch change: INBOX removed, paged.
+    let page = run(
+        &env.gmail,
+        "history",
+        "list",
+        json!({"start_history_id": before_batch, "history_types": ["labelRemoved"], "max_results": 100}),
+    )
+    .await;
+    let records = page.result.as_array().unwrap();
+    assert_eq!(records.len(), 100);
+    assert!(
+        records
+            .iter()
+            .all(|r| r["labels_removed"][0]["label_ids"] == json!(["INBOX"])),
+        "{:?}",
+        records[0]
+    );
+    assert!(page.metadata.contains_key("next_page_token"));
 
     run(
         &env.gmail,
