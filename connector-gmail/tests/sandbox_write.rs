@@ -435,3 +435,94 @@ async fn insert_and_import_keep_labels_and_dates() {
     .await;
     assert_eq!(s, 400);
 }
+
+#[tokio::test]
+async fn filters_run_on_delivered_and_imported_mail() {
+    let sb = start_unmetered();
+    let gt = grace_token(&sb).await;
+    let (s, _) = call(
+        &sb,
+        &gt,
+        "POST",
+        &format!("{API}/settings/filters"),
+        Some(json!({
+            "criteria": {"from": "ada@example.com", "subject": "navy"},
+            "action": {"addLabelIds": ["Label_1", "STARRED"], "removeLabelIds": ["INBOX"]}
+        })),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let before = sb.history_id("grace@example.com");
+    for subject in ["Navy news", "Lunch"] {
+        let raw = b64(&format!("To: grace@example.com\nSubject: {subject}\n\nx\n"));
+        let (s, _) = call(
+            &sb,
+            "t",
+            "POST",
+            &format!("{API}/messages/send"),
+            Some(json!({"raw": raw})),
+        )
+        .await;
+        assert_eq!(s, 200);
+    }
+    let grace = sb.mailbox("grace@example.com").unwrap();
+    let labels_of = |subject: &str| {
+        grace
+            .messages
+            .iter()
+            .find(|m| String::from_utf8_lossy(&m.raw).contains(&format!("Subject: {subject}")))
+            .unwrap()
+            .label_ids
+            .clone()
+    };
+    let navy = labels_of("Navy news");
+    assert!(
+        navy.contains(&"Label_1".into())
+            && navy.contains(&"STARRED".into())
+            && !navy.contains(&"INBOX".into()),
+        "{navy:?}"
+    );
+    assert!(labels_of("Lunch").contains(&"INBOX".into()));
+    let (_, h) = call(
+        &sb,
+        &gt,
+        "GET",
+        &format!("{API}/history?startHistoryId={before}"),
+        None,
+    )
+    .await;
+    let recs = h["history"].as_array().unwrap();
+    assert_eq!(
+        recs.len(),
+        2,
+        "one messagesAdded each, no separate label records: {h}"
+    );
+    assert_eq!(
+        recs[0]["messagesAdded"][0]["message"]["labelIds"],
+        json!(navy)
+    );
+
+    // Ada's demo filter moves news@example.com to promotions on import, not on insert.
+    let news = b64("From: news@example.com\nTo: ada@example.com\nSubject: digest 46\n\nx\n");
+    let (_, imported) = call(
+        &sb,
+        "t",
+        "POST",
+        &format!("{API}/messages/import"),
+        Some(json!({"raw": news})),
+    )
+    .await;
+    assert_eq!(
+        imported["labelIds"],
+        json!(["UNREAD", "CATEGORY_PROMOTIONS"])
+    );
+    let (_, inserted) = call(
+        &sb,
+        "t",
+        "POST",
+        &format!("{API}/messages"),
+        Some(json!({"raw": news, "labelIds": ["INBOX"]})),
+    )
+    .await;
+    assert_eq!(inserted["labelIds"], json!(["INBOX"]));
+}

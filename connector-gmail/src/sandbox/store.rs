@@ -306,6 +306,29 @@ impl User {
         Ok(())
     }
 
+    /// Changes the labels of a message that just arrived, as part of its arrival: no new
+    /// history record; the `messagesAdded` record shows the final labels.
+    pub fn relabel_arrival(&mut self, id: &str, add: &[String], remove: &[String]) {
+        let Some(m) = self.messages.get_mut(id) else {
+            return;
+        };
+        for l in add {
+            if !m.has(l) && (self.labels.contains_key(l) || SYSTEM_LABELS.contains(&l.as_str())) {
+                m.labels.push(l.clone());
+            }
+        }
+        m.labels.retain(|l| !remove.contains(l) || add.contains(l));
+        let labels = m.labels.clone();
+        if let Some(r) = self
+            .history
+            .iter_mut()
+            .rev()
+            .find(|r| r.msg_id == id && r.change == Change::Added)
+        {
+            r.labels = labels;
+        }
+    }
+
     /// Removes a message for good.
     pub fn delete(&mut self, id: &str) -> ApiResult<()> {
         if !self.messages.contains_key(id) {

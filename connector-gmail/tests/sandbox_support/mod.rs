@@ -141,7 +141,10 @@ pub fn raw_of(sb: &GmailSandbox, user: &str, id: &str) -> String {
 
 /// A token for grace: with no rules, every bearer is ada, so issue one through the token endpoint.
 pub async fn grace_token(sb: &GmailSandbox) -> String {
-    let rt = sb.issue_refresh_token("grace@example.com", &["https://mail.google.com/"]);
+    let rt = sb.issue_refresh_token(
+        "grace@example.com",
+        &["https://mail.google.com/", "gmail.settings.basic"],
+    );
     let v: Value = reqwest::Client::new()
         .post(sb.token_url())
         .form(&[

@@ -215,8 +215,12 @@ pub(crate) fn deliver(cx: &mut Cx<'_>, raw: &[u8], thread_hint: Option<&str>) ->
                 "UNREAD".to_string(),
                 "CATEGORY_PERSONAL".to_string(),
             ];
-            cx.store
+            let got = cx
+                .store
                 .add_raw(r, delivered.clone(), &labels, Some(now), None, true);
+            if let Ok(user) = cx.store.user_mut(r) {
+                super::settings::apply_filters(user, &got);
+            }
         }
     }
     Ok(id)
@@ -243,6 +247,7 @@ fn store_message(
     cx: &mut Cx<'_>,
     default_labels: &[&str],
     default_date_header: bool,
+    filters: bool,
 ) -> ApiResult<Reply> {
     let (raw, meta) = raw_and_meta(cx, INSERT_LIMIT, None)?;
     let mut labels = str_list(&meta, "labelIds");
@@ -272,15 +277,18 @@ fn store_message(
     let id = cx
         .store
         .add_raw(&me, raw, &labels, date, thread.as_deref(), true);
+    if filters {
+        super::settings::apply_filters(cx.user_mut(), &id);
+    }
     ok(brief(cx.user(), &id))
 }
 
 pub(crate) fn insert(cx: &mut Cx<'_>) -> ApiResult<Reply> {
-    store_message(cx, &[], false)
+    store_message(cx, &[], false, false)
 }
 
 pub(crate) fn import(cx: &mut Cx<'_>) -> ApiResult<Reply> {
-    store_message(cx, &["INBOX", "UNREAD"], true)
+    store_message(cx, &["INBOX", "UNREAD"], true, true)
 }
 
 pub(crate) fn modify(cx: &mut Cx<'_>) -> ApiResult<Reply> {

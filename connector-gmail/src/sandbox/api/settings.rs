@@ -4,6 +4,8 @@ use serde_json::{json, Map, Value};
 
 use super::{ok, Cx, Reply};
 use crate::sandbox::error::{ApiError, ApiResult};
+use crate::sandbox::search::Query;
+use crate::sandbox::store::{Msg, User};
 
 pub(crate) fn profile(cx: &mut Cx<'_>) -> ApiResult<Reply> {
     let u = cx.user();
@@ -209,4 +211,52 @@ pub(crate) fn vacation_update(cx: &mut Cx<'_>) -> ApiResult<Reply> {
     }
     cx.user_mut().vacation = v.clone();
     ok(v)
+}
+
+/// Gmail runs the user's filters on mail it delivers (and imports): matching criteria add and
+/// remove labels, recorded with the message's arrival rather than as later changes.
+pub(crate) fn apply_filters(user: &mut User, id: &str) {
+    let mut add: Vec<String> = Vec::new();
+    let mut remove: Vec<String> = Vec::new();
+    {
+        let Some(msg) = user.messages.get(id) else {
+            return;
+        };
+        for f in &user.filters {
+            if filter_matches(user, msg, &f["criteria"]) {
+                add.extend(super::str_list(&f["action"], "addLabelIds"));
+                remove.extend(super::str_list(&f["action"], "removeLabelIds"));
+            }
+        }
+    }
+    if !add.is_empty() || !remove.is_empty() {
+        user.relabel_arrival(id, &add, &remove);
+    }
+}
+
+fn filter_matches(user: &User, msg: &Msg, c: &Value) -> bool {
+    let s = |k: &str| {
+        c.get(k)
+            .and_then(Value::as_str)
+            .filter(|v| !v.trim().is_empty())
+    };
+    let mut q = Vec::new();
+    for (key, op) in [("from", "from"), ("to", "to"), ("subject", "subject")] {
+        if let Some(v) = s(key) {
+            q.push(format!("{op}:\"{}\"", v.replace('"', "")));
+        }
+    }
+    if let Some(v) = s("query") {
+        q.push(v.to_string());
+    }
+    if c.get("hasAttachment").and_then(Value::as_bool) == Some(true) {
+        q.push("has:attachment".into());
+    }
+    if q.is_empty() && s("negatedQuery").is_none() {
+        return false;
+    }
+    let positive = Query::parse(&q.join(" ")).is_ok_and(|q| q.matches(user, msg));
+    let negative =
+        s("negatedQuery").is_some_and(|n| Query::parse(n).is_ok_and(|q| q.matches(user, msg)));
+    positive && !negative
 }
