@@ -99,3 +99,27 @@ fn the_scope_sets_cover_their_actions() {
         }
     }
 }
+
+#[test]
+fn every_action_runs_in_some_end_to_end_test() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let mut sources = String::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name.starts_with("e2e_") && name.ends_with(".rs") {
+            sources.push_str(&std::fs::read_to_string(&path).unwrap());
+        }
+    }
+    let compact: String = sources.chars().filter(|c| !c.is_whitespace()).collect();
+    let spec = spec_json();
+    let mut missing = Vec::new();
+    for (entity, e) in spec["entities"].as_object().unwrap() {
+        for name in e["actions"].as_object().unwrap().keys() {
+            if !compact.contains(&format!("\"{entity}\",\"{name}\"")) {
+                missing.push(format!("{entity}.{name}"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "no e2e test runs {missing:?}");
+}
