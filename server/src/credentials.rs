@@ -118,6 +118,12 @@ pub fn validate(
                 &format!("credential field `{name}` must be a string"),
             )
         })?;
+        if name == "token_url" && !s.is_empty() && !is_https_url(s) {
+            return Err(field_error(
+                "credentials.token_url",
+                "`token_url` must be an https:// URL (refresh tokens and client secrets are sent to it)",
+            ));
+        }
         if !s.is_empty() {
             fields.insert(name.clone(), Secret::new(s));
         }
@@ -173,6 +179,10 @@ pub fn validate(
         fields,
         expires_at: None,
     })
+}
+
+fn is_https_url(s: &str) -> bool {
+    url::Url::parse(s).is_ok_and(|u| u.scheme() == "https" && u.host_str().is_some())
 }
 
 fn field_error(path: &str, message: &str) -> ApiError {
@@ -245,5 +255,29 @@ mod tests {
         let e = validate(&schema(), &json!({"access_token": 5}), GOOGLE).unwrap_err();
         assert_eq!(e.0.details["path"], "credentials.access_token");
         assert!(validate(&schema(), &json!({}), GOOGLE).is_err());
+    }
+
+    #[test]
+    fn a_token_url_must_be_https() {
+        let mut auth = schema();
+        auth.fields.insert(
+            "token_url".into(),
+            serde_json::from_value(json!({"description": "t"})).unwrap(),
+        );
+        for bad in [
+            "http://169.254.169.254/token",
+            "file:///etc/passwd",
+            "nonsense",
+        ] {
+            let e = validate(
+                &auth,
+                &json!({"access_token": "x", "token_url": bad}),
+                GOOGLE,
+            )
+            .unwrap_err();
+            assert_eq!(e.0.details["path"], "credentials.token_url");
+        }
+        let ok = json!({"access_token": "x", "token_url": "https://oauth2.googleapis.com/token"});
+        assert!(validate(&auth, &ok, GOOGLE).is_ok());
     }
 }
