@@ -12,7 +12,9 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 PYTHON="${PYTHON:-python3}"
 profile="${PY_BUILD_PROFILE:-dev}"
-venv="${CI_VENV:-$(mktemp -d /tmp/agent-connectors-ci.XXXXXX)/venv}"
+scratch="$(mktemp -d /tmp/agent-connectors-ci.XXXXXX)"
+trap 'rm -rf "$scratch"' EXIT
+venv="${CI_VENV:-$scratch/venv}"
 
 step() { printf '\n=== python: %s (%s)\n' "$*" "$(date -u +%H:%M:%S)"; }
 
@@ -33,7 +35,7 @@ export AGENT_CONNECTORS_SERVER_BIN="${CARGO_TARGET_DIR:-$root/target}/debug/conn
 test -x "$AGENT_CONNECTORS_SERVER_BIN"
 
 # Run from outside the source tree so the installed package (with its native module) is tested.
-cd "$(mktemp -d)"
+mkdir -p "$scratch/run" && cd "$scratch/run"
 
 step "stubtest (the .pyi stubs match the native module and the package)"
 "$py" -m mypy.stubtest agent_connectors --allowlist "$here/stubtest-allowlist.txt"
