@@ -1,5 +1,6 @@
-//! `POST /v1.0/$batch`: at most 20 requests, `dependsOn` ordering (a failed dependency answers
-//! 424), each part run through the same path as a top-level request (auth already checked).
+//! `POST /v1.0/$batch`: at most 20 requests, run 4 at a time, `dependsOn` ordering (a failed
+//! dependency answers 424), each part run through the same path as a top-level request (auth
+//! already checked).
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -12,6 +13,8 @@ use super::reply::{self, Reply, ReplyBody};
 use super::state::Inner;
 
 const MAX_PARTS: usize = 20;
+/// Parts of one batch run at once (Outlook's per-mailbox limit).
+const PARALLEL: usize = 4;
 
 struct Part {
     id: String,
@@ -145,38 +148,49 @@ pub async fn handle(inner: &Inner, caller: &Caller, body: &[u8]) -> Reply {
     let mut done: HashMap<String, u16> = HashMap::new();
     let mut responses = Vec::new();
     while done.len() < parts.len() {
-        let runnable = parts.iter().find(|p| {
-            !done.contains_key(&p.id) && p.depends_on.iter().all(|d| done.contains_key(d))
-        });
-        let Some(p) = runnable else {
+        // Outlook runs up to 4 requests of a batch at once; a request waits for its dependsOn.
+        let wave: Vec<&Part> = parts
+            .iter()
+            .filter(|p| {
+                !done.contains_key(&p.id) && p.depends_on.iter().all(|d| done.contains_key(d))
+            })
+            .take(PARALLEL)
+            .collect();
+        if wave.is_empty() {
             // a dependency cycle: fail what is left
             for p in parts.iter().filter(|p| !done.contains_key(&p.id)) {
                 responses.push(part_json(&p.id, &failed_dependency()));
             }
             break;
-        };
-        let failed_dep = p
-            .depends_on
-            .iter()
-            .any(|d| done.get(d).is_some_and(|s| *s >= 400));
-        let r = if failed_dep {
-            failed_dependency()
-        } else {
-            let (path, query) = split_url(&p.url);
-            inner
-                .api(
-                    caller,
-                    &p.method,
-                    &path,
-                    query.as_deref(),
-                    &p.prefer,
-                    &p.body,
-                    true,
-                )
-                .await
-        };
-        done.insert(p.id.clone(), r.status);
-        responses.push(part_json(&p.id, &r));
+        }
+        let answers = futures::future::join_all(wave.iter().map(|p| {
+            let failed_dep = p
+                .depends_on
+                .iter()
+                .any(|d| done.get(d).is_some_and(|s| *s >= 400));
+            async move {
+                if failed_dep {
+                    return failed_dependency();
+                }
+                let (path, query) = split_url(&p.url);
+                inner
+                    .api(
+                        caller,
+                        &p.method,
+                        &path,
+                        query.as_deref(),
+                        &p.prefer,
+                        &p.body,
+                        true,
+                    )
+                    .await
+            }
+        }))
+        .await;
+        for (p, r) in wave.iter().zip(answers) {
+            done.insert(p.id.clone(), r.status);
+            responses.push(part_json(&p.id, &r));
+        }
     }
     Reply::ok(json!({ "responses": responses }))
 }
