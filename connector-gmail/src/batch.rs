@@ -1,7 +1,7 @@
 //! Gmail's batch endpoint: several GETs in one `multipart/mixed` request of `application/http`
 //! parts (https://developers.google.com/gmail/api/guides/batch).
 
-use mail_parser::{MessageParser, MimeHeaders, PartType};
+use mail_parser::{MimeHeaders, PartType};
 use serde_json::Value;
 
 /// The batch path under the API root.
@@ -47,7 +47,7 @@ pub fn parse(content_type: &str, body: &[u8], n: usize) -> Vec<Option<PartRespon
     doc.extend_from_slice(content_type.replace(['\r', '\n'], " ").as_bytes());
     doc.extend_from_slice(b"\r\n\r\n");
     doc.extend_from_slice(body);
-    let Some(msg) = MessageParser::new().parse(&doc) else {
+    let Ok(Some(msg)) = crate::mime::decode::parse_guarded(&doc) else {
         return slots;
     };
     let mut next_in_order = 0usize;

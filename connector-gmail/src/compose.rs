@@ -4,7 +4,6 @@
 use mail_builder::headers::address::Address;
 use mail_builder::headers::message_id::MessageId;
 use mail_builder::MessageBuilder;
-use mail_parser::MessageParser;
 use sha2::{Digest, Sha256};
 
 use connector_core::{ConnectorError, ErrorCode};
@@ -42,7 +41,9 @@ pub type Mailbox = (Option<String>, String);
 /// address. `field` names the param in the error.
 pub fn parse_address(input: &str, field: &str) -> Result<Mailbox, Box<ConnectorError>> {
     let header = format!("To: {}\r\n\r\n", input.replace(['\r', '\n'], " "));
-    let parsed = MessageParser::new().parse(header.as_bytes());
+    let parsed = crate::mime::decode::parse_guarded(header.as_bytes())
+        .ok()
+        .flatten();
     let addr = parsed
         .as_ref()
         .and_then(|m| m.to())

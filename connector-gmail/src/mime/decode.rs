@@ -75,14 +75,56 @@ pub struct MimeDecoded {
 /// Decodes a whole RFC 5322 message. Never fails; see `warnings`.
 pub fn decode_mime(raw: &[u8]) -> MimeDecoded {
     let mut out = MimeDecoded::default();
-    let parser = MessageParser::new();
-    let Some(msg) = parser.parse(raw) else {
-        out.warnings
-            .push("the message could not be parsed as MIME: no headers or body found".into());
-        return out;
+    let msg = match parse_guarded(raw) {
+        Ok(Some(msg)) => msg,
+        Ok(None) => {
+            out.warnings
+                .push("the message could not be parsed as MIME: no headers or body found".into());
+            return out;
+        }
+        Err(()) => return decode_headers_only(raw),
     };
     decode_headers(&msg, &mut out);
     decode_bodies(&msg, &mut out);
+    out
+}
+
+/// mail-parser 0.11 panics on a few malformed structures (e.g. an empty message/rfc822 nested
+/// in a multipart). A panic there must not fail the call: it becomes `Err`.
+pub(crate) fn parse_guarded(raw: &[u8]) -> Result<Option<Message<'_>>, ()> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        MessageParser::new().parse(raw)
+    }))
+    .map_err(|_| ())
+}
+
+/// The fallback when the MIME structure cannot be parsed: headers decoded, the rest of the
+/// message kept as text.
+fn decode_headers_only(raw: &[u8]) -> MimeDecoded {
+    let mut out = MimeDecoded::default();
+    let head_end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|p| p + 4)
+        .or_else(|| raw.windows(2).position(|w| w == b"\n\n").map(|p| p + 2))
+        .unwrap_or(raw.len());
+    let mut head = raw[..head_end].to_vec();
+    head.extend_from_slice(b"\r\n");
+    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        MessageParser::new().parse_headers(&head).map(|m| {
+            let mut d = MimeDecoded::default();
+            decode_headers(&m, &mut d);
+            d
+        })
+    }));
+    if let Ok(Some(d)) = parsed {
+        out = d;
+    }
+    out.text = Some(String::from_utf8_lossy(&raw[head_end..]).into_owned());
+    out.warnings.push(
+        "the MIME structure could not be parsed; the body is given as raw text and attachments are not listed"
+            .into(),
+    );
     out
 }
 
@@ -412,6 +454,19 @@ mod tests {
         assert!(!d.warnings.is_empty());
         let d = decode_mime(b"\xff\xfe\x00garbage without headers");
         let _ = d.text;
+    }
+
+    #[test]
+    fn a_structure_that_panics_mail_parser_still_decodes() {
+        let raw = b"Subject: nested\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: message/rfc822\r\n\r\nContent-Type: message/rfc822\r\n\r\n\r\n--b--\r\n";
+        let d = decode_mime(raw);
+        assert_eq!(d.subject.as_deref(), Some("nested"));
+        assert!(d.text.unwrap().contains("--b--"));
+        assert!(
+            d.warnings.iter().any(|w| w.contains("could not be parsed")),
+            "{:?}",
+            d.warnings
+        );
     }
 
     #[test]
