@@ -662,3 +662,29 @@ async fn batch_parts_match_their_schemas_too() {
         }
     }
 }
+
+#[tokio::test]
+async fn real_world_messages_render_within_the_schema() {
+    let mut r = Run::new();
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/corpora/mime/messages");
+    let mut ids = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        ids.push(r.sb.insert_message("ada@example.com", &bytes, &["INBOX"]));
+    }
+    for id in &ids {
+        for format in ["full", "metadata"] {
+            r.get(
+                "gmail.users.messages.get",
+                &format!("{API}/messages/{id}?format={format}"),
+            )
+            .await;
+        }
+    }
+    r.get(
+        "gmail.users.threads.list",
+        &format!("{API}/threads?maxResults=500"),
+    )
+    .await;
+}

@@ -526,3 +526,127 @@ async fn filters_run_on_delivered_and_imported_mail() {
     .await;
     assert_eq!(inserted["labelIds"], json!(["INBOX"]));
 }
+
+#[tokio::test]
+async fn every_real_world_message_of_the_corpus_round_trips() {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/corpora/mime/messages");
+    let sb =
+        connector_gmail::sandbox::GmailSandbox::start(connector_gmail::sandbox::SandboxConfig {
+            seed: connector_gmail::sandbox::Seed::Empty,
+            quotas: false,
+            ..Default::default()
+        })
+        .unwrap();
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        let (s, v) = call(&sb, "t", "POST", &format!("{API}/messages"), Some(json!({"raw": base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE, &bytes), "labelIds": ["INBOX"]}))).await;
+        assert_eq!(s, 200, "{}: {v}", path.display());
+        let id = v["id"].as_str().unwrap().to_string();
+        for format in ["full", "metadata", "minimal"] {
+            let (s, m) = call(
+                &sb,
+                "t",
+                "GET",
+                &format!("{API}/messages/{id}?format={format}"),
+                None,
+            )
+            .await;
+            assert_eq!(s, 200, "{} {format}: {m}", path.display());
+        }
+        let (_, raw) = call(
+            &sb,
+            "t",
+            "GET",
+            &format!("{API}/messages/{id}?format=raw"),
+            None,
+        )
+        .await;
+        let back = base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE,
+            raw["raw"].as_str().unwrap(),
+        )
+        .unwrap();
+        assert_eq!(back, bytes, "{}", path.display());
+        n += 1;
+    }
+    assert_eq!(n, 88);
+    let (s, v) = call(
+        &sb,
+        "t",
+        "GET",
+        &format!("{API}/messages?q=the&maxResults=500"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "search over the corpus: {v}");
+    let (s, _) = call(
+        &sb,
+        "t",
+        "GET",
+        &format!("{API}/threads?maxResults=500"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+}
+
+#[tokio::test]
+async fn request_bodies_are_read_like_google_reads_them() {
+    let sb = start_unmetered();
+    let id = sb.mailbox("ada@example.com").unwrap().messages[0]
+        .id
+        .clone();
+    let (s, e) = call(
+        &sb,
+        "t",
+        "POST",
+        &format!("{API}/messages/{id}/modify"),
+        Some(json!({"label_ids": ["STARRED"]})),
+    )
+    .await;
+    assert_eq!(
+        s, 400,
+        "label_ids is neither a JSON nor a proto name of ModifyMessageRequest"
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Unknown name \"label_ids\""),
+        "{e}"
+    );
+    let (s, v) = call(
+        &sb,
+        "t",
+        "POST",
+        &format!("{API}/messages/{id}/modify"),
+        Some(json!({"add_label_ids": ["STARRED"]})),
+    )
+    .await;
+    assert_eq!(s, 200, "proto names are accepted: {v}");
+    assert!(v["labelIds"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("STARRED")));
+    let (s, _) = call(
+        &sb,
+        "t",
+        "POST",
+        &format!("{API}/messages/send"),
+        Some(json!({"raw": 7})),
+    )
+    .await;
+    assert_eq!(s, 400);
+    let (s, _) = call(
+        &sb,
+        "t",
+        "POST",
+        &format!("{API}/labels"),
+        Some(json!({"name": "X", "colour": {}})),
+    )
+    .await;
+    assert_eq!(s, 400);
+}

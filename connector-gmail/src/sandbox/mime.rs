@@ -42,7 +42,7 @@ fn addresses(v: Option<&mail_parser::Address<'_>>) -> Vec<String> {
 }
 
 /// Reads the header block only.
-pub(crate) fn envelope(raw: &[u8]) -> Envelope {
+fn envelope_unguarded(raw: &[u8]) -> Envelope {
     let Some(m) = MessageParser::new().parse_headers(raw) else {
         return Envelope::default();
     };
@@ -186,8 +186,7 @@ fn collapse_ws(s: &str, max: usize) -> String {
     out.chars().take(max).collect()
 }
 
-/// Parses raw bytes for rendering. `msg_id` is used for attachment ids.
-pub(crate) fn parse(msg_id: &str, raw: &[u8]) -> Parsed {
+fn parse_unguarded(msg_id: &str, raw: &[u8]) -> Parsed {
     let Some(m) = MessageParser::new().parse(raw) else {
         return Parsed {
             mime_type: "text/plain".into(),
@@ -224,8 +223,7 @@ fn is_attachment(part: &mail_parser::MessagePart<'_>) -> bool {
     part.attachment_name().is_some_and(|n| !n.is_empty()) || !text
 }
 
-/// Lower-cased search fields and the snippet.
-pub(crate) fn index(raw: &[u8]) -> Index {
+fn index_unguarded(raw: &[u8]) -> Index {
     let Some(m) = MessageParser::new().parse(raw) else {
         let body = String::from_utf8_lossy(raw).into_owned();
         return Index {
@@ -326,5 +324,75 @@ impl Ctx<'_, '_> {
             }
         }
         v
+    }
+}
+
+/// Runs a mail-parser call, turning a panic (mail-parser 0.11 has debug assertions that fire on
+/// some malformed MIME) into `fallback`: a stored message must never break the emulator.
+fn guarded<T>(f: impl FnOnce() -> T, fallback: impl FnOnce() -> T) -> T {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| fallback())
+}
+
+/// Header facts needed when a message is stored (threading), without a full parse.
+pub(crate) fn envelope(raw: &[u8]) -> Envelope {
+    guarded(|| envelope_unguarded(raw), Envelope::default)
+}
+
+/// Parses raw bytes for rendering; malformed MIME that the parser cannot take becomes a
+/// single `text/plain` part holding the bytes.
+pub(crate) fn parse(msg_id: &str, raw: &[u8]) -> Parsed {
+    guarded(|| parse_unguarded(msg_id, raw), || plain_fallback(raw))
+}
+
+/// Lower-cased search fields and the snippet.
+pub(crate) fn index(raw: &[u8]) -> Index {
+    guarded(
+        || index_unguarded(raw),
+        || {
+            let body = String::from_utf8_lossy(raw).into_owned();
+            Index {
+                snippet: collapse_ws(&body, 200),
+                body: body.to_lowercase(),
+                ..Default::default()
+            }
+        },
+    )
+}
+
+fn plain_fallback(raw: &[u8]) -> Parsed {
+    Parsed {
+        mime_type: "text/plain".into(),
+        payload: json!({"partId": "", "mimeType": "text/plain", "filename": "", "headers": [], "body": {"size": raw.len(), "data": URL_SAFE.encode(raw)}}),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_parser_panic_becomes_the_fallback() {
+        let v: u32 = guarded(|| panic!("mail-parser debug assertion"), || 7);
+        assert_eq!(v, 7);
+        let p = plain_fallback(b"not mime");
+        assert_eq!(p.payload["body"]["size"], 8);
+    }
+
+    #[test]
+    fn truncated_and_odd_mime_never_panics() {
+        let samples: [&[u8]; 5] = [
+            b"Content-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\n",
+            b"Content-Type: multipart/mixed; boundary=a\r\n\r\n--a--\r\n--a\r\n",
+            b"Content-Type: message/rfc822\r\n\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x",
+            b"\r\n\r\n",
+            b"",
+        ];
+        for raw in samples {
+            let _ = envelope(raw);
+            let _ = index(raw);
+            let p = parse("0000000000000001", raw);
+            assert!(p.payload.get("mimeType").is_some());
+        }
     }
 }

@@ -41,6 +41,7 @@ mod fields;
 mod introspect;
 mod mime;
 mod multipart;
+mod request_check;
 mod router;
 mod search;
 mod seed;

@@ -10,7 +10,7 @@ use super::api::{self, Cx, Handler, Reply};
 use super::auth::{method_scopes, quota_cost};
 use super::error::ApiError;
 use super::fields::Selection;
-use super::{batch, lock, Inner};
+use super::{batch, lock, request_check, Inner};
 
 /// One HTTP request (outer, or one part of a batch).
 #[derive(Clone)]
@@ -282,9 +282,25 @@ fn api_call_inner(
             return Err(ApiError::rate_limited(forbidden, wait));
         }
     }
+    let mut upload = upload;
+    let body = if !request_check::has_request_body(method_id) {
+        None
+    } else if let Some(up) = upload.as_mut() {
+        request_check::normalize(method_id, &mut up.metadata)?;
+        None
+    } else if req.body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        let mut v: Value = serde_json::from_slice(&req.body).map_err(|e| {
+            ApiError::invalid_argument(format!("Invalid JSON payload received. {e}"))
+        })?;
+        request_check::normalize(method_id, &mut v)?;
+        Some(v)
+    };
     let mut store = lock(&inner.store);
     store.ensure_user(&grant.user);
     let mut cx = Cx {
+        body,
         store: &mut store,
         user: grant.user.clone(),
         scopes: grant.scopes.clone(),

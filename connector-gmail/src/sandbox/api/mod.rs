@@ -35,6 +35,8 @@ pub(crate) struct Cx<'a> {
     pub req: &'a Req,
     pub params: Vec<String>,
     pub upload: Option<Upload>,
+    /// The JSON body, checked against the request schema (None: empty or an upload).
+    pub body: Option<Value>,
     #[allow(dead_code)]
     pub inner: &'a Inner,
 }
@@ -73,11 +75,10 @@ impl Cx<'_> {
 
     /// The JSON request body (`{}` when empty).
     pub fn body_json(&self) -> ApiResult<Value> {
-        if self.req.body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Value::Object(Default::default()));
-        }
-        serde_json::from_slice(&self.req.body)
-            .map_err(|e| ApiError::invalid_argument(format!("Invalid JSON payload received. {e}")))
+        Ok(self
+            .body
+            .clone()
+            .unwrap_or_else(|| Value::Object(Default::default())))
     }
 
     /// Whether the token only has the metadata scope (no bodies, no `q`).
