@@ -200,26 +200,65 @@ fn list_inner(mb: &Mailbox, req: &Req<'_>, folder: Option<&str>) -> Result<Reply
         }
         None => vec![(vec!["receivedDateTime".to_string()], true)],
     };
-    let mut items: Vec<(&Message, Value)> = mb
+    let in_folder = mb
         .messages
         .values()
-        .filter(|m| folder_id.as_ref().is_none_or(|f| &m.folder_id == f))
-        .map(|m| (m, Value::Object(m.to_json(Default::default()))))
-        .filter(|(m, v)| {
-            filter.as_ref().is_none_or(|e| odata::eval(e, v))
-                && search.is_none_or(|s| {
-                    let names: Vec<String> = m.attachments.iter().map(|a| a.name.clone()).collect();
-                    odata::search_matches(s, v, &names)
-                })
-        })
-        .collect();
-    items.sort_by(|a, b| odata::order_cmp(&a.1, &b.1, &keys).then_with(|| a.0.id.cmp(&b.0.id)));
+        .filter(|m| folder_id.as_ref().is_none_or(|f| &m.folder_id == f));
+    let default_order = orderby.is_none() || keys == [(vec!["receivedDateTime".to_string()], true)];
+    let items: Vec<&Message> = if filter.is_none() && search.is_none() && default_order {
+        // The common case, without rendering every message: newest first.
+        let mut items: Vec<&Message> = in_folder.collect();
+        items.sort_by(|a, b| b.received.cmp(&a.received).then_with(|| a.id.cmp(&b.id)));
+        items
+    } else {
+        // Only the properties the query names are rendered, unless one is outside the index.
+        let mut named: Vec<String> = filter
+            .as_ref()
+            .map(odata::paths)
+            .unwrap_or_default()
+            .into_iter()
+            .chain(keys.iter().map(|(p, _)| p.clone()))
+            .filter_map(|p| p.first().cloned())
+            .collect();
+        if search.is_some() {
+            named.extend(
+                ["subject", "from", "body", "toRecipients", "ccRecipients"].map(String::from),
+            );
+        }
+        let sample = mb.messages.values().next();
+        let full = sample.is_some_and(|m| named.iter().any(|n| m.prop_json(n).is_none()));
+        let mut items: Vec<(&Message, Value)> = in_folder
+            .map(|m| {
+                let v = if full {
+                    Value::Object(m.to_json(Default::default()))
+                } else {
+                    Value::Object(
+                        named
+                            .iter()
+                            .filter_map(|n| m.prop_json(n).map(|v| (n.clone(), v)))
+                            .collect(),
+                    )
+                };
+                (m, v)
+            })
+            .filter(|(m, v)| {
+                filter.as_ref().is_none_or(|e| odata::eval(e, v))
+                    && search.is_none_or(|s| {
+                        let names: Vec<String> =
+                            m.attachments.iter().map(|a| a.name.clone()).collect();
+                        odata::search_matches(s, v, &names)
+                    })
+            })
+            .collect();
+        items.sort_by(|a, b| odata::order_cmp(&a.1, &b.1, &keys).then_with(|| a.0.id.cmp(&b.0.id)));
+        items.into_iter().map(|(m, _)| m).collect()
+    };
     let total = items.len();
     let page = items
         .iter()
         .skip(skip)
         .take(top)
-        .map(|(m, _)| render(m, req))
+        .map(|m| render(m, req))
         .collect::<Result<Vec<_>, _>>()?;
     let mut body = Map::new();
     if q.get("count")
@@ -432,20 +471,12 @@ fn delta_inner(mb: &Mailbox, req: &Req<'_>, folder: &str) -> Result<Reply, Reply
         .map(str::to_string)
         .collect();
     check_props(fields.iter().map(String::as_str))?;
-    // (seq, entry)
-    let mut entries: Vec<(u64, Value)> = mb
+    // (seq, message or removed id), rendered only for the page
+    let mut entries: Vec<(u64, Result<&Message, String>)> = mb
         .messages
         .values()
         .filter(|m| m.folder_id == fid && m.seq > round.since && m.seq <= round.upto)
-        .map(|m| {
-            let obj = m.to_json(req.render);
-            let obj = if fields.is_empty() {
-                obj
-            } else {
-                odata::select(obj, &fields)
-            };
-            (m.seq, Value::Object(obj))
-        })
+        .map(|m| (m.seq, Ok(m)))
         .collect();
     if round.since > 0 {
         let mut seen = std::collections::HashSet::new();
@@ -457,10 +488,7 @@ fn delta_inner(mb: &Mailbox, req: &Req<'_>, folder: &str) -> Result<Reply, Reply
                 && !here
                 && seen.insert(t.id.clone())
             {
-                entries.push((
-                    t.seq,
-                    json!({"@odata.type": "#microsoft.graph.message", "id": t.id, "@removed": {"reason": "deleted"}}),
-                ));
+                entries.push((t.seq, Err(t.id.clone())));
             }
         }
     }
@@ -468,7 +496,13 @@ fn delta_inner(mb: &Mailbox, req: &Req<'_>, folder: &str) -> Result<Reply, Reply
     let end = (round.offset + round.page).min(entries.len());
     let value: Vec<Value> = entries[round.offset.min(end)..end]
         .iter()
-        .map(|(_, v)| v.clone())
+        .map(|(_, e)| match e {
+            Ok(m) => {
+                let obj = m.to_json(req.render);
+                Value::Object(if fields.is_empty() { obj } else { odata::select(obj, &fields) })
+            }
+            Err(id) => json!({"@odata.type": "#microsoft.graph.message", "id": id, "@removed": {"reason": "deleted"}}),
+        })
         .collect();
     let base = req.link("");
     let base = base.trim_end_matches('?');

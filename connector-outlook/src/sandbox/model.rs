@@ -189,6 +189,35 @@ impl Message {
         flat.chars().take(255).collect()
     }
 
+    /// One wire property by name (case-insensitive), for `$filter`, `$orderby` and `$search`
+    /// without rendering the whole message. `None` for a property outside this index.
+    pub fn prop_json(&self, name: &str) -> Option<Value> {
+        let addrs = |list: &[Addr]| Value::Array(list.iter().map(Addr::to_json).collect());
+        Some(match name.to_ascii_lowercase().as_str() {
+            "id" => json!(self.id),
+            "createddatetime" | "receiveddatetime" => json!(rfc3339(self.received)),
+            "lastmodifieddatetime" => json!(rfc3339(self.last_modified)),
+            "sentdatetime" => json!(rfc3339(self.sent)),
+            "categories" => json!(self.categories),
+            "hasattachments" => json!(self.has_attachments()),
+            "internetmessageid" => json!(self.internet_message_id),
+            "subject" => json!(self.subject),
+            "importance" => json!(self.importance),
+            "parentfolderid" => json!(self.folder_id),
+            "conversationid" => json!(self.conversation_id),
+            "isread" => json!(self.is_read),
+            "isdraft" => json!(self.is_draft),
+            "inferenceclassification" => json!(if self.focused { "focused" } else { "other" }),
+            "sender" | "from" => self.from.to_json(),
+            "torecipients" => addrs(&self.to),
+            "ccrecipients" => addrs(&self.cc),
+            "bccrecipients" => addrs(&self.bcc),
+            "flag" => json!({"flagStatus": self.flag_status}),
+            "body" => json!({"content": self.body}),
+            _ => return None,
+        })
+    }
+
     /// The whole Graph message (attachments not expanded).
     pub fn to_json(&self, render: Render) -> Map<String, Value> {
         let addrs = |list: &[Addr]| Value::Array(list.iter().map(Addr::to_json).collect());
