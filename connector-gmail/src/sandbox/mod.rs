@@ -15,9 +15,15 @@
 //! records; threads joined by In-Reply-To / References; label counts; a search subset
 //! (`from: to: subject: label: in: is: has:attachment filename: after: before: newer_than:
 //! older_than: rfc822msgid: list:`, phrases, `-`, `OR`, `{}`); `fields=` partial responses;
-//! Google's error bodies; per-method scopes from the discovery document; a per-user quota of
-//! 15,000 units per minute at Google's unit costs. Messages are stored as raw RFC 822 bytes and
-//! parsed with mail-parser, so `raw` and `full` agree.
+//! Google's error bodies; per-method scopes from the discovery document; request bodies checked
+//! against the discovery request schemas (unknown names refused, proto names accepted); the
+//! user's filters applied to delivered and imported mail; a per-user quota of 15,000 units per
+//! minute at Google's unit costs. Messages are stored as raw RFC 822 bytes and parsed with
+//! mail-parser, so `raw` and `full` agree.
+//!
+//! Not emulated: Pub/Sub push after `watch`, vacation auto-replies, spam classification, the
+//! subject rule of Gmail's threading (threads join by In-Reply-To / References only), and the
+//! settings resources other than sendAs, filters and vacation.
 //!
 //! Test hooks on [`GmailSandbox`]: stats, quota limit/window and 403 mode, latency, faults
 //! ([`Fault`]: delay, 5xx, dropped connection, response lost after the call ran; matched against
