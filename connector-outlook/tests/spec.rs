@@ -97,3 +97,29 @@ fn auth_accepts_an_access_token_or_a_refresh_token_with_tenant() {
         "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
     );
 }
+
+#[test]
+fn agents_get_one_tool_per_action_in_every_format_and_a_catalogue() {
+    use connector_core::tools::{action_tools, catalogue, execute_tool, ToolFormat};
+    let spec = ConnectorSpec::from_json(connector_outlook::SPEC_JSON).unwrap();
+    for format in [ToolFormat::OpenAi, ToolFormat::Anthropic, ToolFormat::Mcp] {
+        let tools = action_tools(&spec, format);
+        assert_eq!(tools.len(), 34, "{format:?}");
+        let text = serde_json::to_string(&tools).unwrap();
+        assert!(
+            text.contains("messages") && text.contains("delta_token"),
+            "{format:?}"
+        );
+    }
+    let single = execute_tool(&spec).to_string();
+    assert!(single.contains("outlook") || single.contains("Outlook"));
+    let cat = catalogue(&spec);
+    for needle in [
+        "messages.send",
+        "messages.delta",
+        "subscriptions.create",
+        "sync_required",
+    ] {
+        assert!(cat.contains(needle), "catalogue lacks {needle}");
+    }
+}
