@@ -650,3 +650,46 @@ async fn request_bodies_are_read_like_google_reads_them() {
     .await;
     assert_eq!(s, 400);
 }
+
+#[tokio::test]
+async fn the_vacation_responder_answers_once_per_sender_in_thread() {
+    let sb = start_unmetered();
+    let gt = grace_token(&sb).await;
+    let (s, _) = call(&sb, &gt, "PUT", &format!("{API}/settings/vacation"), Some(json!({
+        "enableAutoReply": true, "responseSubject": "Away until Monday", "responseBodyPlainText": "I am at sea."
+    }))).await;
+    assert_eq!(s, 200);
+    let mut first_thread = String::new();
+    for i in 0..2 {
+        let raw = b64(&format!(
+            "To: grace@example.com\nSubject: Question {i}\nMessage-ID: <q{i}@example.com>\n\nx\n"
+        ));
+        let (_, v) = call(
+            &sb,
+            "t",
+            "POST",
+            &format!("{API}/messages/send"),
+            Some(json!({"raw": raw})),
+        )
+        .await;
+        if i == 0 {
+            first_thread = v["threadId"].as_str().unwrap().to_string();
+        }
+    }
+    let ada = sb.mailbox("ada@example.com").unwrap();
+    let replies: Vec<_> = ada
+        .messages
+        .iter()
+        .filter(|m| String::from_utf8_lossy(&m.raw).contains("Away until Monday"))
+        .collect();
+    assert_eq!(replies.len(), 1, "one auto-reply per sender");
+    assert_eq!(replies[0].thread_id, first_thread);
+    assert!(replies[0].label_ids.contains(&"INBOX".into()));
+    assert!(String::from_utf8_lossy(&replies[0].raw).contains("Auto-Submitted: auto-replied"));
+    let grace = sb.mailbox("grace@example.com").unwrap();
+    assert!(grace
+        .messages
+        .iter()
+        .any(|m| m.label_ids.contains(&"SENT".into())
+            && String::from_utf8_lossy(&m.raw).contains("I am at sea.")));
+}

@@ -17,11 +17,12 @@
 //! older_than: rfc822msgid: list:`, phrases, `-`, `OR`, `{}`); `fields=` partial responses;
 //! Google's error bodies; per-method scopes from the discovery document; request bodies checked
 //! against the discovery request schemas (unknown names refused, proto names accepted); the
-//! user's filters applied to delivered and imported mail; a per-user quota of 15,000 units per
+//! user's filters applied to delivered and imported mail; the vacation responder (one
+//! auto-reply per sender and period, in thread); a per-user quota of 15,000 units per
 //! minute at Google's unit costs. Messages are stored as raw RFC 822 bytes and parsed with
 //! mail-parser, so `raw` and `full` agree.
 //!
-//! Not emulated: Pub/Sub push after `watch`, vacation auto-replies, spam classification, the
+//! Not emulated: Pub/Sub push after `watch`, spam classification, the
 //! subject rule of Gmail's threading (threads join by In-Reply-To / References only), and the
 //! settings resources other than sendAs, filters and vacation.
 //!

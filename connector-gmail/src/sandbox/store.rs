@@ -109,6 +109,8 @@ pub(crate) struct User {
     pub next_filter: u64,
     pub vacation: Value,
     pub watch_expiration: Option<i64>,
+    /// Senders that already got this vacation period's auto-reply.
+    pub vacation_replied: std::collections::HashSet<String>,
 }
 
 impl User {
@@ -138,6 +140,7 @@ impl User {
             next_filter: 1,
             vacation: json!({"enableAutoReply": false}),
             watch_expiration: None,
+            vacation_replied: Default::default(),
         }
     }
 

@@ -221,6 +221,7 @@ pub(crate) fn deliver(cx: &mut Cx<'_>, raw: &[u8], thread_hint: Option<&str>) ->
             if let Ok(user) = cx.store.user_mut(r) {
                 super::settings::apply_filters(user, &got);
             }
+            super::settings::vacation_reply(cx.store, r, &me, &raw);
         }
     }
     Ok(id)

@@ -5,7 +5,7 @@ use serde_json::{json, Map, Value};
 use super::{ok, Cx, Reply};
 use crate::sandbox::error::{ApiError, ApiResult};
 use crate::sandbox::search::Query;
-use crate::sandbox::store::{Msg, User};
+use crate::sandbox::store::{Msg, Store, User};
 
 pub(crate) fn profile(cx: &mut Cx<'_>) -> ApiResult<Reply> {
     let u = cx.user();
@@ -209,7 +209,9 @@ pub(crate) fn vacation_update(cx: &mut Cx<'_>) -> ApiResult<Reply> {
     if v.get("enableAutoReply").is_none() {
         v["enableAutoReply"] = json!(false);
     }
-    cx.user_mut().vacation = v.clone();
+    let u = cx.user_mut();
+    u.vacation = v.clone();
+    u.vacation_replied.clear();
     ok(v)
 }
 
@@ -259,4 +261,75 @@ fn filter_matches(user: &User, msg: &Msg, c: &Value) -> bool {
     let negative =
         s("negatedQuery").is_some_and(|n| Query::parse(n).is_ok_and(|q| q.matches(user, msg)));
     positive && !negative
+}
+
+/// Gmail's vacation responder: when `recipient` has it on (and in its time window), the sender
+/// gets one auto-reply per vacation period, threaded under the message. Auto-submitted mail is
+/// never answered, so two responders cannot loop.
+pub(crate) fn vacation_reply(store: &mut Store, recipient: &str, sender: &str, original: &[u8]) {
+    let now = chrono::Utc::now().timestamp_millis();
+    let env = crate::sandbox::mime::envelope(original);
+    let auto = crate::sandbox::mime::header_value(original, "Auto-Submitted")
+        .is_some_and(|v| !v.eq_ignore_ascii_case("no"));
+    let Ok(r) = store.user_mut(recipient) else {
+        return;
+    };
+    let v = &r.vacation;
+    let on = v["enableAutoReply"].as_bool() == Some(true);
+    let num = |k: &str| {
+        v.get(k).and_then(|x| {
+            x.as_str()
+                .and_then(|s| s.parse::<i64>().ok())
+                .or_else(|| x.as_i64())
+        })
+    };
+    let in_window =
+        num("startTime").is_none_or(|s| now >= s) && num("endTime").is_none_or(|e| now < e);
+    let same_domain = sender.rsplit('@').next() == recipient.rsplit('@').next();
+    let restricted = v["restrictToContacts"].as_bool() == Some(true)
+        || (v["restrictToDomain"].as_bool() == Some(true) && !same_domain);
+    if !on || !in_window || restricted || auto || r.vacation_replied.contains(sender) {
+        return;
+    }
+    r.vacation_replied.insert(sender.to_string());
+    let subject = crate::sandbox::mime::header_value(original, "Subject").unwrap_or_default();
+    let reply_subject = v["responseSubject"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("Re: {subject}"));
+    let body = v["responseBodyPlainText"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let mut raw = format!(
+        "From: {} <{}>\r\nTo: {sender}\r\nSubject: {reply_subject}\r\nDate: {}\r\nMessage-ID: <{}@mail.gmail.com>\r\nAuto-Submitted: auto-replied\r\n",
+        r.name,
+        r.email,
+        chrono::Utc::now().to_rfc2822(),
+        crate::sandbox::auth::random_token("vacation"),
+    );
+    if let Some(mid) = &env.message_id {
+        raw.push_str(&format!("In-Reply-To: <{mid}>\r\nReferences: <{mid}>\r\n"));
+    }
+    raw.push_str(&format!(
+        "Content-Type: text/plain; charset=UTF-8\r\n\r\n{body}\r\n"
+    ));
+    let raw = bytes::Bytes::from(raw);
+    store.add_raw(
+        recipient,
+        raw.clone(),
+        &["SENT".to_string()],
+        Some(now),
+        None,
+        true,
+    );
+    store.add_raw(
+        sender,
+        raw,
+        &["INBOX".to_string(), "UNREAD".to_string()],
+        Some(now),
+        None,
+        true,
+    );
 }
