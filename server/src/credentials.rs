@@ -136,6 +136,21 @@ pub fn validate(
             ));
         }
     }
+    if fields.contains_key("refresh_token") && !platform_app {
+        let needed: &[&str] = if rule.needs_client_secret {
+            &["client_id", "client_secret"]
+        } else {
+            &["client_id"]
+        };
+        for n in needed {
+            if !fields.contains_key(*n) {
+                return Err(field_error(
+                    &format!("credentials.{n}"),
+                    &format!("a refresh_token needs `{n}` because no platform OAuth app is configured for this provider"),
+                ));
+            }
+        }
+    }
     let has = |n: &str| {
         fields.contains_key(n) || (platform_app && (n == "client_id" || n == "client_secret"))
     };
@@ -155,25 +170,10 @@ pub fn validate(
                 if platform_app {
                     ""
                 } else {
-                    " (no platform OAuth app is configured for this provider, so a refresh token needs client_id and client_secret)"
+                    " (no platform OAuth app is configured for this provider, so a refresh token needs client credentials)"
                 }
             ),
         ));
-    }
-    if fields.contains_key("refresh_token") && !platform_app {
-        let needed: &[&str] = if rule.needs_client_secret {
-            &["client_id", "client_secret"]
-        } else {
-            &["client_id"]
-        };
-        for n in needed {
-            if !fields.contains_key(*n) {
-                return Err(field_error(
-                    &format!("credentials.{n}"),
-                    &format!("a refresh_token needs `{n}` because no platform OAuth app is configured for this provider"),
-                ));
-            }
-        }
     }
     Ok(StoredCredentials {
         fields,
