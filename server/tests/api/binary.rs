@@ -259,12 +259,11 @@ impl DataDir {
     }
 }
 
-/// Runs the shell block of server/README-quickstart.md that follows the `serve` command, in the
+/// Runs the shell block of the repository README.md that follows the `serve` command, in the
 /// directory that holds `data/`, against `base`.
 fn readme_commands(data_dir: &Path, base: &str) {
     let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README-quickstart.md"))
-            .unwrap();
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
     let blocks: Vec<&str> = readme
         .split("```sh\n")
         .skip(1)
