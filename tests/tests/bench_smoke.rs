@@ -1,0 +1,57 @@
+//! The benchmark cases in tiny sizes, so that `.ci/run` (debug build, seconds) keeps them
+//! working. Asserts counts only, never timings.
+
+use tests::bench::{inproc, mime, stampede};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_stampede_makes_exactly_one_token_request() {
+    let rounds = stampede::run(100, 2).await;
+    assert_eq!(rounds.len(), 2);
+    for r in &rounds {
+        assert_eq!(r.token_requests_expired, 1, "one refresh per stampede");
+        assert_eq!(r.token_requests_fresh, 0, "the refreshed token is reused");
+        assert_eq!(r.expired.len(), 100);
+        assert_eq!(r.fresh.len(), 100);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gmail_get_many_batches_50_per_request() {
+    let n = 120;
+    let b = inproc::gmail_bulk(n, true).await;
+    assert!(
+        b.requests_many <= (n / 50 + 1) as u64,
+        "{} requests for {n} messages",
+        b.requests_many
+    );
+    assert_eq!(b.requests_one, Some(n as u64), "one request per get");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outlook_get_many_batches_20_per_request() {
+    let n = 60;
+    let b = inproc::outlook_bulk(n, true).await;
+    assert!(
+        b.requests_many <= (n / 20 + 1) as u64,
+        "{} requests for {n} messages",
+        b.requests_many
+    );
+    assert_eq!(b.requests_one, Some(n as u64), "one request per get");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overhead_case_runs_both_series() {
+    let o = inproc::overhead(10).await;
+    assert_eq!(o.execute.len(), 10);
+    assert_eq!(o.raw.len(), 10);
+}
+
+#[test]
+fn the_mime_corpus_decodes_and_composes() {
+    let corpus = mime::corpus(false);
+    assert!(corpus.len() >= 7, "plain in 4 charsets, html, 2 multipart");
+    let d = mime::decode(false, std::time::Duration::ZERO);
+    assert_eq!(d.passes.len(), 5);
+    let c = mime::compose(false, std::time::Duration::ZERO);
+    assert!(c.bytes_per_pass > 1024 * 1024);
+}
