@@ -10,6 +10,7 @@ pub mod config;
 pub mod credentials;
 pub mod error;
 pub mod extract;
+pub mod idempotency;
 pub mod logging;
 pub mod registry;
 pub mod routes;

@@ -45,6 +45,33 @@ async fn execute(
         .await?
         .ok_or_else(ApiError::connector_not_found)?;
     let req = body.0;
+    let Some(key) = req.idempotency_key.clone() else {
+        return Ok(HttpResponse::Ok().json(run(state, row, req).await?));
+    };
+    let (org, id) = (auth.organization_id.clone(), row.id.clone());
+    let (entity, action, params) = (req.entity.clone(), req.action.clone(), req.params.clone());
+    let fingerprint = crate::idempotency::Fingerprint {
+        entity: &entity,
+        action: &action,
+        params: &params,
+    };
+    crate::idempotency::execute(
+        state.clone(),
+        &org,
+        &id,
+        &key,
+        fingerprint,
+        run(state, row, req),
+    )
+    .await
+}
+
+/// Runs the call and renders the 200 body.
+async fn run(
+    state: web::Data<AppState>,
+    row: crate::store::ConnectorRow,
+    req: ExecuteRequest,
+) -> Result<serde_json::Value, connector_core::ConnectorError> {
     let (entity, action) = (req.entity.clone(), req.action.clone());
     let output = state
         .runtime
@@ -63,7 +90,7 @@ async fn execute(
     meta.insert("connector_type".into(), json!(row.connector_type));
     meta.insert("entity".into(), json!(entity));
     meta.insert("action".into(), json!(action));
-    Ok(HttpResponse::Ok().json(json!({"result": output.result, "connector_metadata": meta})))
+    Ok(json!({"result": output.result, "connector_metadata": meta}))
 }
 
 /// The execute body with the execute limit.

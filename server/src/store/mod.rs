@@ -28,11 +28,18 @@ pub struct Store {
     pool: SqlitePool,
 }
 
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../migrations/sqlite/0001_init.sql"),
-)];
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "idempotency",
+        include_str!("../../migrations/sqlite/0002_idempotency.sql"),
+    ),
+];
 
 impl Store {
     /// Opens (creating when missing) the database and runs the migrations.

@@ -1,0 +1,344 @@
+//! Idempotency keys on execute: `idempotency_key` in the body, scoped to the organization and
+//! the connector.
+//!
+//! - The first request claims the key (a `pending` row, inserted with `ON CONFLICT DO NOTHING`,
+//!   so replicas sharing the database agree on one owner), runs, and stores its answer
+//!   encrypted with the organization's data key for [`RETENTION_SECS`].
+//! - A repeat with the same entity, action and params gets the stored answer without a
+//!   provider call, with `Idempotent-Replayed: true`; with other params it is a 409 `conflict`.
+//! - A repeat while the first still runs polls the database (so it works across replicas) for up
+//!   to [`wait_bound`], then answers 409 `conflict`.
+//! - Transient failures and `outcome_unknown` release the key instead of storing it: the retry
+//!   runs again, and the key reaches the connector (`ExecuteOptions.idempotency_key`) so its
+//!   exactly-once reconciliation finds a send whose response was lost.
+//! - A claim whose owner vanished (crash) is taken over after [`LEASE_SECS`].
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use actix_web::{web, HttpResponse};
+use connector_core::{ConnectorError, ErrorCode};
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::error::{ApiError, ApiResult};
+use crate::store::now;
+use crate::AppState;
+
+/// How long a stored answer is replayed.
+pub const RETENTION_SECS: i64 = 24 * 60 * 60;
+/// How long a claim protects a running request before another request may take it over.
+pub const LEASE_SECS: i64 = 5 * 60;
+/// Longest accepted key.
+pub const MAX_KEY_LEN: usize = 255;
+/// The response header on a replayed answer.
+pub const REPLAYED_HEADER: &str = "Idempotent-Replayed";
+
+const POLL: Duration = Duration::from_millis(100);
+static WAIT_MS: AtomicU64 = AtomicU64::new(30_000);
+
+/// How long a request waits for a concurrent request with the same key (default 30 s).
+pub fn wait_bound() -> Duration {
+    Duration::from_millis(WAIT_MS.load(Ordering::Relaxed))
+}
+
+/// Changes [`wait_bound`] for the whole process (tests).
+pub fn set_wait_bound(d: Duration) {
+    WAIT_MS.store(d.as_millis() as u64, Ordering::Relaxed);
+}
+
+/// What the request asks for: its fingerprint is compared on reuse.
+pub struct Fingerprint<'a> {
+    pub entity: &'a str,
+    pub action: &'a str,
+    pub params: &'a Value,
+}
+
+impl Fingerprint<'_> {
+    /// SHA-256 hex of the canonical JSON (object keys sorted) of entity, action and params.
+    pub fn hash(&self) -> String {
+        let v =
+            json!({"entity": self.entity, "action": self.action, "params": canonical(self.params)});
+        hex::encode(Sha256::digest(v.to_string().as_bytes()))
+    }
+}
+
+fn canonical(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            let mut out = Map::new();
+            for k in keys {
+                out.insert(k.clone(), canonical(&m[k]));
+            }
+            Value::Object(out)
+        }
+        Value::Array(a) => Value::Array(a.iter().map(canonical).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Checks the key's shape (1 to 255 characters, no control characters).
+pub fn validate_key(key: &str) -> ApiResult<()> {
+    if key.is_empty() || key.len() > MAX_KEY_LEN || key.chars().any(char::is_control) {
+        return Err(ApiError::from(
+            ConnectorError::invalid_params(
+                "idempotency_key must be 1 to 255 characters without control characters",
+            )
+            .with_details(
+                json!({"errors": [{"path": "/idempotency_key", "message": "1 to 255 characters"}]}),
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether an error is the request's definitive answer (stored and replayed) rather than a
+/// failure a retry may get past (the key is released).
+pub fn is_definitive(code: ErrorCode) -> bool {
+    !matches!(
+        code,
+        ErrorCode::Unauthenticated
+            | ErrorCode::NeedsReauth
+            | ErrorCode::RateLimited
+            | ErrorCode::ProviderUnavailable
+            | ErrorCode::OutcomeUnknown
+            | ErrorCode::Internal
+    )
+}
+
+/// The key's identity in the table: organization, connector and a SHA-256 of the key.
+struct Slot {
+    org: String,
+    connector: String,
+    key_hash: String,
+}
+
+enum Seen {
+    Done {
+        request_hash: String,
+        blob: Vec<u8>,
+    },
+    Pending {
+        request_hash: String,
+        locked_until: i64,
+    },
+    Missing,
+}
+
+/// Runs `run` (which yields the 200 body) at most once per key; answers with the stored
+/// answer on a repeat.
+pub async fn execute<F>(
+    state: web::Data<AppState>,
+    org: &str,
+    connector_id: &str,
+    key: &str,
+    fingerprint: Fingerprint<'_>,
+    run: F,
+) -> ApiResult<HttpResponse>
+where
+    F: std::future::Future<Output = Result<Value, ConnectorError>> + 'static,
+{
+    validate_key(key)?;
+    let slot = Slot {
+        org: org.to_string(),
+        connector: connector_id.to_string(),
+        key_hash: hex::encode(Sha256::digest(key.as_bytes())),
+    };
+    let request_hash = fingerprint.hash();
+    let deadline = tokio::time::Instant::now() + wait_bound();
+    let mut run = Some(run);
+    loop {
+        let t = now();
+        purge_expired(&state, &slot, t).await?;
+        if claim(&state, &slot, &request_hash, t).await? {
+            let run = run.take().expect("claimed once");
+            return own(state, slot, run).await;
+        }
+        match seen(&state, &slot).await? {
+            Seen::Missing => continue, // released or expired between the two statements
+            Seen::Done {
+                request_hash: h, ..
+            }
+            | Seen::Pending {
+                request_hash: h, ..
+            } if h != request_hash => {
+                return Err(reused());
+            }
+            Seen::Done { blob, .. } => return replay(&state, &slot, &blob).await,
+            Seen::Pending { locked_until, .. } => {
+                if locked_until < t && take_over(&state, &slot, locked_until, t).await? {
+                    let run = run.take().expect("claimed once");
+                    return own(state, slot, run).await;
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(ApiError::from(
+                        ConnectorError::new(
+                            ErrorCode::Conflict,
+                            "a request with this idempotency_key is still running; retry later with the same key to get its result",
+                        )
+                        .with_details(json!({"reason": "in_progress"})),
+                    ));
+                }
+                tokio::time::sleep(POLL).await;
+            }
+        }
+    }
+}
+
+fn reused() -> ApiError {
+    ApiError::from(
+        ConnectorError::new(
+            ErrorCode::Conflict,
+            "this idempotency_key was already used with another entity, action or params; use a new key for a new request",
+        )
+        .with_details(json!({"reason": "key_reused"})),
+    )
+}
+
+/// Runs the request on its own task (so a client that hangs up does not leave the claim
+/// unfinished), then stores or releases the key.
+async fn own<F>(state: web::Data<AppState>, slot: Slot, run: F) -> ApiResult<HttpResponse>
+where
+    F: std::future::Future<Output = Result<Value, ConnectorError>> + 'static,
+{
+    let task = actix_web::rt::spawn(async move {
+        let outcome = run.await;
+        let stored = match &outcome {
+            Ok(body) => Some((200u16, body.clone())),
+            Err(e) if is_definitive(e.code) => Some((e.http_status(), e.to_body())),
+            Err(_) => None,
+        };
+        let recorded = match stored {
+            Some((status, body)) => record(&state, &slot, status, &body).await,
+            None => release(&state, &slot).await,
+        };
+        if let Err(e) = recorded {
+            // The answer still goes out; a retry will run again once the lease ends.
+            tracing::error!(code = %e.0.code, "storing the idempotent answer failed");
+        }
+        outcome
+    });
+    match task.await {
+        Ok(Ok(body)) => Ok(HttpResponse::Ok().json(body)),
+        Ok(Err(e)) => Err(ApiError::from(e)),
+        Err(join) => Err(ApiError::internal(join)),
+    }
+}
+
+async fn purge_expired(state: &AppState, slot: &Slot, t: i64) -> ApiResult<()> {
+    sqlx::query(
+        "DELETE FROM idempotency_keys WHERE organization_id = $1 AND connector_id = $2 AND key_hash = $3 AND expires_at < $4",
+    )
+    .bind(&slot.org)
+    .bind(&slot.connector)
+    .bind(&slot.key_hash)
+    .bind(t)
+    .execute(state.store.pool())
+    .await?;
+    Ok(())
+}
+
+async fn claim(state: &AppState, slot: &Slot, request_hash: &str, t: i64) -> ApiResult<bool> {
+    // Keep the table small: finished entries past their retention go on every claim.
+    sqlx::query("DELETE FROM idempotency_keys WHERE expires_at < $1")
+        .bind(t)
+        .execute(state.store.pool())
+        .await?;
+    let done = sqlx::query(
+        "INSERT INTO idempotency_keys (organization_id, connector_id, key_hash, request_hash, state, response, locked_until, expires_at, created_at) \
+         VALUES ($1, $2, $3, $4, 'pending', NULL, $5, $6, $7) ON CONFLICT DO NOTHING",
+    )
+    .bind(&slot.org)
+    .bind(&slot.connector)
+    .bind(&slot.key_hash)
+    .bind(request_hash)
+    .bind(t + LEASE_SECS)
+    .bind(t + RETENTION_SECS)
+    .bind(t)
+    .execute(state.store.pool())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+async fn take_over(state: &AppState, slot: &Slot, old: i64, t: i64) -> ApiResult<bool> {
+    let done = sqlx::query(
+        "UPDATE idempotency_keys SET locked_until = $1 WHERE organization_id = $2 AND connector_id = $3 AND key_hash = $4 AND state = 'pending' AND locked_until = $5",
+    )
+    .bind(t + LEASE_SECS)
+    .bind(&slot.org)
+    .bind(&slot.connector)
+    .bind(&slot.key_hash)
+    .bind(old)
+    .execute(state.store.pool())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+async fn seen(state: &AppState, slot: &Slot) -> ApiResult<Seen> {
+    use sqlx::Row;
+    let row = sqlx::query(
+        "SELECT request_hash, state, response, locked_until FROM idempotency_keys WHERE organization_id = $1 AND connector_id = $2 AND key_hash = $3",
+    )
+    .bind(&slot.org)
+    .bind(&slot.connector)
+    .bind(&slot.key_hash)
+    .fetch_optional(state.store.pool())
+    .await?;
+    let Some(row) = row else {
+        return Ok(Seen::Missing);
+    };
+    let request_hash: String = row.try_get("request_hash")?;
+    let st: String = row.try_get("state")?;
+    let blob: Option<Vec<u8>> = row.try_get("response")?;
+    Ok(match (st.as_str(), blob) {
+        ("done", Some(blob)) => Seen::Done { request_hash, blob },
+        _ => Seen::Pending {
+            request_hash,
+            locked_until: row.try_get("locked_until")?,
+        },
+    })
+}
+
+async fn record(state: &AppState, slot: &Slot, status: u16, body: &Value) -> ApiResult<()> {
+    let plain =
+        serde_json::to_vec(&json!({"status": status, "body": body})).map_err(ApiError::internal)?;
+    let (blob, _key_id) = state.vault.encrypt(&slot.org, &plain).await?;
+    let t = now();
+    sqlx::query(
+        "UPDATE idempotency_keys SET state = 'done', response = $1, expires_at = $2 WHERE organization_id = $3 AND connector_id = $4 AND key_hash = $5",
+    )
+    .bind(blob)
+    .bind(t + RETENTION_SECS)
+    .bind(&slot.org)
+    .bind(&slot.connector)
+    .bind(&slot.key_hash)
+    .execute(state.store.pool())
+    .await?;
+    Ok(())
+}
+
+async fn release(state: &AppState, slot: &Slot) -> ApiResult<()> {
+    sqlx::query(
+        "DELETE FROM idempotency_keys WHERE organization_id = $1 AND connector_id = $2 AND key_hash = $3 AND state = 'pending'",
+    )
+    .bind(&slot.org)
+    .bind(&slot.connector)
+    .bind(&slot.key_hash)
+    .execute(state.store.pool())
+    .await?;
+    Ok(())
+}
+
+async fn replay(state: &AppState, slot: &Slot, blob: &[u8]) -> ApiResult<HttpResponse> {
+    let plain = state.vault.decrypt(&slot.org, blob).await?;
+    let stored: Value = serde_json::from_slice(&plain).map_err(ApiError::internal)?;
+    let status = stored["status"]
+        .as_u64()
+        .and_then(|s| actix_web::http::StatusCode::from_u16(s as u16).ok())
+        .ok_or_else(|| ApiError::internal("a stored idempotent answer has no status"))?;
+    Ok(HttpResponse::build(status)
+        .insert_header((REPLAYED_HEADER, "true"))
+        .json(&stored["body"]))
+}
