@@ -16,6 +16,7 @@ pub mod registry;
 pub mod routes;
 pub mod runtime;
 pub mod sandbox;
+pub mod short_paths;
 pub mod store;
 pub mod vault;
 
@@ -88,6 +89,7 @@ pub fn create_app(
             error::method_not_allowed,
         ))
         .wrap(actix_web::middleware::from_fn(auth::middleware))
+        .wrap(actix_web::middleware::from_fn(short_paths::middleware))
         .wrap(actix_web::middleware::from_fn(logging::request_id_header))
         .wrap(TracingLogger::<logging::RequestSpan>::new())
 }
