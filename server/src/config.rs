@@ -172,6 +172,14 @@ pub struct ProviderConfig {
     pub base_url: Option<String>,
     /// Token endpoint override.
     pub token_url: Option<String>,
+    /// OAuth consent (authorize) endpoint override.
+    pub authorize_url: Option<String>,
+    /// Token revocation endpoint override.
+    pub revoke_url: Option<String>,
+    /// The OAuth callback URL registered at the provider [default: this server's address].
+    pub redirect_uri: Option<String>,
+    /// Microsoft tenant for consent: common, organizations, consumers or an id [default: common].
+    pub tenant: Option<String>,
 }
 
 impl std::fmt::Debug for ProviderConfig {

@@ -12,6 +12,7 @@ pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod logging;
+pub mod oauth;
 pub mod registry;
 pub mod routes;
 pub mod runtime;

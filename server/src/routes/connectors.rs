@@ -270,6 +270,7 @@ async fn delete(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
+    crate::oauth::revoke::revoke_connector(&state, &auth.organization_id, &id).await;
     if !state
         .store
         .delete_connector(&auth.organization_id, &id)

@@ -4,6 +4,9 @@ pub mod connector_types;
 pub mod connectors;
 pub mod execute;
 pub mod health;
+pub mod oauth;
+pub mod oauth_apps;
+pub mod org_settings;
 pub mod tokens;
 
 use actix_web::web;
@@ -15,5 +18,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     connector_types::configure(cfg);
     // execute before the generic `/{id}` routes of connectors.
     execute::configure(cfg);
+    oauth::configure(cfg);
+    org_settings::configure(cfg);
+    oauth_apps::configure(cfg);
     connectors::configure(cfg);
 }

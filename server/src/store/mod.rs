@@ -39,6 +39,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "idempotency",
         include_str!("../../migrations/sqlite/0002_idempotency.sql"),
     ),
+    (
+        100,
+        "oauth",
+        include_str!("../../migrations/sqlite/0100_oauth.sql"),
+    ),
 ];
 
 impl Store {

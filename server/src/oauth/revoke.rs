@@ -1,0 +1,43 @@
+//! Revocation when a connector is deleted: best effort, logged, never blocks the delete.
+
+use super::exchange::{http_client, revoke, ClientCreds};
+use super::provider::endpoints;
+use crate::credentials::StoredCredentials;
+use crate::AppState;
+
+/// Revokes the connector's refresh token (else its access token) at the provider. Call it
+/// before the row (and with it the encrypted secrets) is deleted.
+pub async fn revoke_connector(state: &AppState, org: &str, id: &str) {
+    let Ok(Some(row)) = state.store.get_connector(org, id).await else {
+        return;
+    };
+    let Some(kind) = state.registry.get(&row.connector_type) else {
+        return;
+    };
+    let Ok(plain) = state.vault.decrypt(org, &row.credentials).await else {
+        tracing::warn!(connector_id = %id, "revocation skipped: credentials do not decrypt");
+        return;
+    };
+    let Ok(creds) = StoredCredentials::from_json(&plain) else {
+        return;
+    };
+    let tenant = creds
+        .get("tenant")
+        .map(|t| t.expose().to_string())
+        .unwrap_or_else(|| "common".into());
+    let Some(url) = endpoints(kind, &tenant).revoke else {
+        tracing::info!(connector_id = %id, "provider has no revocation endpoint; secrets erased only");
+        return;
+    };
+    let client = creds.get("client_id").map(|c| ClientCreds {
+        client_id: c.expose().to_string(),
+        client_secret: creds.get("client_secret").cloned(),
+    });
+    let http = http_client();
+    for field in ["refresh_token", "access_token"] {
+        if let Some(token) = creds.get(field) {
+            let ok = revoke(&http, &url, token, client.as_ref()).await;
+            tracing::info!(connector_id = %id, token = field, revoked = ok, "token revocation at the provider");
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! The OAuth flow: `POST .../connectors/oauth/initiate`, `GET .../connectors/oauth/callback`
+//! (no API token; its query string is never logged), `POST .../connectors/{id}/reauthorize`,
+//! and `GET .../connectors/{id}/account` (address and send-as aliases read at consent).
+
+use std::collections::HashMap;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::ApiJson;
+use crate::oauth::apps::choose;
+use crate::oauth::flow::{callback as run_callback, consent_url, Outcome, Pending};
+use crate::oauth::provider::{is_microsoft, scopes_for};
+use crate::oauth::redirect::allowed;
+use crate::registry::ConnectorType;
+use crate::AppState;
+
+const BASE: &str = "/api/v1/integrations/connectors";
+pub const CALLBACK_PATH: &str = "/api/v1/integrations/connectors/oauth/callback";
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route(&format!("{BASE}/oauth/initiate"), web::post().to(initiate))
+        .route(CALLBACK_PATH, web::get().to(callback))
+        .route(
+            &format!("{BASE}/{{id}}/reauthorize"),
+            web::post().to(reauthorize),
+        )
+        .route(&format!("{BASE}/{{id}}/account"), web::get().to(account));
+}
+
+/// `scopes`: `"full"` (default), `"readonly"`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InitiateRequest {
+    customer_name: String,
+    #[serde(default)]
+    connector_type: Option<String>,
+    #[serde(default)]
+    definition_id: Option<String>,
+    redirect_url: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    replication_config: Option<crate::routes::connectors::ReplicationConfig>,
+    #[serde(default)]
+    scopes: Option<String>,
+    /// Microsoft: common, organizations, consumers or a tenant id.
+    #[serde(default)]
+    tenant: Option<String>,
+    /// A bring-your-own app of the organization (default: its app for the provider, else the
+    /// platform app).
+    #[serde(default)]
+    oauth_app_id: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ReauthorizeRequest {
+    redirect_url: String,
+    #[serde(default)]
+    scopes: Option<String>,
+    #[serde(default)]
+    tenant: Option<String>,
+}
+
+fn kind_of<'a>(
+    state: &'a AppState,
+    t: Option<&str>,
+    d: Option<&str>,
+) -> ApiResult<&'a ConnectorType> {
+    match (t, d) {
+        (Some(t), _) => state.registry.get(t),
+        (None, Some(d)) => state.registry.by_definition(d),
+        (None, None) => None,
+    }
+    .filter(|k| d.is_none_or(|d| d == k.definition_id))
+    .ok_or_else(|| ApiError::invalid("give a known `connector_type` or `definition_id`"))
+}
+
+fn readonly(scopes: Option<&str>) -> ApiResult<bool> {
+    match scopes.unwrap_or("full") {
+        "full" => Ok(false),
+        "readonly" => Ok(true),
+        _ => Err(ApiError::invalid(
+            "`scopes` must be \"full\" or \"readonly\"",
+        )),
+    }
+}
+
+/// Our callback URL: the provider config's `redirect_uri`, else this server's own address.
+fn redirect_uri(kind: &ConnectorType, req: &HttpRequest) -> String {
+    kind.provider.redirect_uri.clone().unwrap_or_else(|| {
+        let c = req.connection_info();
+        format!("{}://{}{CALLBACK_PATH}", c.scheme(), c.host())
+    })
+}
+
+async fn check_redirect(state: &AppState, org: &str, url: &str) -> ApiResult<()> {
+    let settings = state.store.org_settings(org).await?;
+    if allowed(&settings.redirect_allowlist, url) {
+        Ok(())
+    } else {
+        Err(ApiError::from(
+            connector_core::ConnectorError::invalid_params(
+                "`redirect_url` is not on the organization's redirect allow-list (scheme, host, port and path prefix must match)",
+            )
+            .with_details(json!({"path": "redirect_url"})),
+        ))
+    }
+}
+
+fn tenant_of(
+    kind: &ConnectorType,
+    asked: Option<String>,
+    app_tenant: Option<String>,
+) -> ApiResult<String> {
+    let t = asked
+        .or(app_tenant)
+        .or_else(|| kind.provider.tenant.clone())
+        .unwrap_or_else(|| "common".into());
+    if t.is_empty()
+        || !t
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+    {
+        return Err(ApiError::invalid(
+            "`tenant` must be common, organizations, consumers or a tenant id",
+        ));
+    }
+    Ok(t)
+}
+
+async fn initiate(
+    auth: Auth,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: ApiJson<InitiateRequest>,
+) -> ApiResult<HttpResponse> {
+    let r = body.0;
+    if r.customer_name.trim().is_empty() {
+        return Err(ApiError::invalid("`customer_name` must not be empty"));
+    }
+    let org = &auth.organization_id;
+    let kind = kind_of(
+        &state,
+        r.connector_type.as_deref(),
+        r.definition_id.as_deref(),
+    )?;
+    check_redirect(&state, org, &r.redirect_url).await?;
+    let chosen = choose(&state, org, kind, r.oauth_app_id.as_deref()).await?;
+    let tenant = tenant_of(kind, r.tenant, chosen.tenant.clone())?;
+    let pending = Pending {
+        customer_name: r.customer_name,
+        connector_type: kind.name.clone(),
+        redirect_url: r.redirect_url,
+        redirect_uri: redirect_uri(kind, &req),
+        name: r.name,
+        replication_config: r
+            .replication_config
+            .map(|c| serde_json::to_value(c).expect("serializes")),
+        scopes: scopes_for(kind, readonly(r.scopes.as_deref())?),
+        tenant: if is_microsoft(kind) {
+            tenant
+        } else {
+            "common".into()
+        },
+        oauth_app_id: chosen.app_id.clone(),
+        connector_id: None,
+    };
+    let url = consent_url(&state, org, kind, &chosen, &pending).await?;
+    Ok(HttpResponse::Ok().json(json!({ "consent_url": url })))
+}
+
+async fn reauthorize(
+    auth: Auth,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: ApiJson<ReauthorizeRequest>,
+) -> ApiResult<HttpResponse> {
+    let org = &auth.organization_id;
+    let row = state
+        .store
+        .get_connector(org, &id)
+        .await?
+        .ok_or_else(ApiError::connector_not_found)?;
+    let kind = kind_of(&state, Some(&row.connector_type), None)?;
+    let r = body.0;
+    check_redirect(&state, org, &r.redirect_url).await?;
+    let link = state.store.link_of(&row.id).await?;
+    let app_id = link.and_then(|l| l.2);
+    let chosen = choose(&state, org, kind, app_id.as_deref()).await?;
+    let tenant = tenant_of(kind, r.tenant, chosen.tenant.clone())?;
+    let pending = Pending {
+        customer_name: row.customer_name.clone(),
+        connector_type: kind.name.clone(),
+        redirect_url: r.redirect_url,
+        redirect_uri: redirect_uri(kind, &req),
+        name: None,
+        replication_config: None,
+        scopes: scopes_for(kind, readonly(r.scopes.as_deref())?),
+        tenant: if is_microsoft(kind) {
+            tenant
+        } else {
+            "common".into()
+        },
+        oauth_app_id: chosen.app_id.clone(),
+        connector_id: Some(row.id.clone()),
+    };
+    let url = consent_url(&state, org, kind, &chosen, &pending).await?;
+    Ok(HttpResponse::Ok().json(json!({ "consent_url": url, "connector_id": row.id })))
+}
+
+async fn callback(
+    state: web::Data<AppState>,
+    query: web::Query<HashMap<String, String>>,
+) -> HttpResponse {
+    match run_callback(&state, &query).await {
+        Outcome::Redirect(to) => HttpResponse::Found()
+            .insert_header(("Location", to))
+            .insert_header(("Cache-Control", "no-store"))
+            .finish(),
+        Outcome::Page(status, text) => HttpResponse::build(
+            actix_web::http::StatusCode::from_u16(status)
+                .unwrap_or(actix_web::http::StatusCode::BAD_REQUEST),
+        )
+        .insert_header(("Cache-Control", "no-store"))
+        .content_type("text/plain; charset=utf-8")
+        .body(format!("Authorization failed.\n\n{text}\n")),
+    }
+}
+
+async fn account(
+    auth: Auth,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    state
+        .store
+        .get_connector(&auth.organization_id, &id)
+        .await?
+        .ok_or_else(ApiError::connector_not_found)?;
+    let (account, aliases, app) = state
+        .store
+        .link_of(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("this connector was not made by the OAuth flow"))?;
+    let v: Value =
+        json!({"connector_id": *id, "account": account, "aliases": aliases, "oauth_app_id": app});
+    Ok(HttpResponse::Ok().json(v))
+}

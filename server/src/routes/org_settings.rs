@@ -1,0 +1,97 @@
+//! `GET/PUT /api/v1/organization/settings`: redirect URL allow-list, webhook URL and signing
+//! secret (encrypted by the vault, never returned), applications allowed to read raw
+//! credentials. PUT changes only the fields it names.
+
+use actix_web::{web, HttpResponse};
+use connector_core::Secret;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::ApiJson;
+use crate::oauth::redirect::valid_entry;
+use crate::oauth::store::SettingsRow;
+use crate::AppState;
+
+pub const PATH: &str = "/api/v1/organization/settings";
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource(PATH)
+            .route(web::get().to(get))
+            .route(web::put().to(put)),
+    );
+}
+
+/// A change of settings (API body, CLI flags).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsChange {
+    #[serde(default)]
+    pub redirect_allowlist: Option<Vec<String>>,
+    /// Empty string removes the webhook.
+    #[serde(default)]
+    pub webhook_url: Option<String>,
+    #[serde(default)]
+    pub webhook_secret: Option<Secret>,
+    /// Application client ids.
+    #[serde(default)]
+    pub raw_credential_apps: Option<Vec<String>>,
+}
+
+pub fn view(s: &SettingsRow) -> serde_json::Value {
+    json!({
+        "redirect_allowlist": s.redirect_allowlist,
+        "webhook_url": s.webhook_url,
+        "webhook_secret_set": s.webhook_secret.is_some(),
+        "raw_credential_apps": s.raw_credential_apps,
+    })
+}
+
+/// Validates and stores a change; returns the new settings.
+pub async fn apply(state: &AppState, org: &str, c: SettingsChange) -> ApiResult<SettingsRow> {
+    let mut s = state.store.org_settings(org).await?;
+    if let Some(list) = c.redirect_allowlist {
+        for e in &list {
+            valid_entry(e).map_err(|m| {
+                ApiError::from(
+                    connector_core::ConnectorError::invalid_params(m)
+                        .with_details(json!({"path": "redirect_allowlist"})),
+                )
+            })?;
+        }
+        s.redirect_allowlist = list;
+    }
+    if let Some(u) = c.webhook_url {
+        if u.is_empty() {
+            s.webhook_url = None;
+            s.webhook_secret = None;
+        } else {
+            valid_entry(&u).map_err(ApiError::invalid)?;
+            s.webhook_url = Some(u);
+        }
+    }
+    if let Some(secret) = c.webhook_secret {
+        s.webhook_secret = Some(state.vault.encrypt_secret(org, &secret).await?.0);
+    }
+    if let Some(apps) = c.raw_credential_apps {
+        s.raw_credential_apps = apps;
+    }
+    state.store.put_org_settings(org, &s).await?;
+    Ok(s)
+}
+
+async fn get(auth: Auth, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let s = state.store.org_settings(&auth.organization_id).await?;
+    Ok(HttpResponse::Ok().json(view(&s)))
+}
+
+async fn put(
+    auth: Auth,
+    state: web::Data<AppState>,
+    body: ApiJson<SettingsChange>,
+) -> ApiResult<HttpResponse> {
+    let s = apply(&state, &auth.organization_id, body.0).await?;
+    Ok(HttpResponse::Ok().json(view(&s)))
+}
