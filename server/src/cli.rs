@@ -39,8 +39,54 @@ pub async fn apps(cmd: AppsCommand) -> anyhow::Result<()> {
             print_app(&app.organization_id, &app.client_id, &app.client_secret);
             store.close().await;
         }
+        AppsCommand::List { org, store } => {
+            let store = open(&store).await?;
+            let org = find_org(&store, &org).await?;
+            let apps = crate::apps_admin::list(&store, &org).await?;
+            println!("{}", json!({"data": apps}));
+            store.close().await;
+        }
+        AppsCommand::Revoke {
+            org,
+            client_id,
+            store,
+        } => {
+            let store = open(&store).await?;
+            let org = find_org(&store, &org).await?;
+            let app = crate::apps_admin::revoke(&store, &org, &client_id)
+                .await?
+                .ok_or_else(|| {
+                    anyhow::anyhow!("no application {client_id:?} in this organization")
+                })?;
+            println!("{}", json!(app));
+            store.close().await;
+        }
+        AppsCommand::RotateSecret {
+            org,
+            client_id,
+            store,
+        } => {
+            let store = open(&store).await?;
+            let org = find_org(&store, &org).await?;
+            let secret = crate::apps_admin::rotate_secret(&store, &org, &client_id)
+                .await?
+                .ok_or_else(|| {
+                    anyhow::anyhow!("no application {client_id:?} in this organization")
+                })?
+                .map_err(|_| anyhow::anyhow!("application {client_id:?} is revoked"))?;
+            print_app(&org, &client_id, &secret);
+            store.close().await;
+        }
     }
     Ok(())
+}
+
+async fn find_org(store: &Store, org: &str) -> anyhow::Result<String> {
+    Ok(store
+        .find_org(org)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no organization with id or name {org:?}"))?
+        .id)
 }
 
 fn print_app(org: &str, client_id: &str, secret: &Secret) {

@@ -73,6 +73,34 @@ pub enum AppsCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// List the organization's applications (never their secrets); the admin is marked.
+    List {
+        /// Organization id or name.
+        #[arg(long)]
+        org: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Revoke an application: its bearer tokens stop working at once.
+    Revoke {
+        /// Organization id or name.
+        #[arg(long)]
+        org: String,
+        /// The application's client id.
+        client_id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Give an application a new client secret (printed once); its tokens are revoked.
+    RotateSecret {
+        /// Organization id or name.
+        #[arg(long)]
+        org: String,
+        /// The application's client id.
+        client_id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 /// Where the CLI finds the database (same options as `serve`).

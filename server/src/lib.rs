@@ -4,6 +4,7 @@
 //! [`create_app`] builds the application from an [`AppState`]; `main.rs` only parses the
 //! command line.
 
+pub mod apps_admin;
 pub mod auth;
 pub mod cli;
 pub mod config;

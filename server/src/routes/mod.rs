@@ -1,5 +1,6 @@
 //! One module per resource; each exposes `configure`.
 
+pub mod apps;
 pub mod connector_types;
 pub mod connectors;
 pub mod execute;
@@ -15,6 +16,7 @@ use actix_web::web;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
     tokens::configure(cfg);
+    apps::configure(cfg);
     connector_types::configure(cfg);
     // execute before the generic `/{id}` routes of connectors.
     execute::configure(cfg);

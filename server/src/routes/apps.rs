@@ -1,0 +1,87 @@
+//! Application management for organization admins (see [`crate::apps_admin`] for who is one):
+//!
+//! - `GET  /api/v1/account/applications` -> `{"data": [{client_id, organization_id, created_at, revoked, revoked_at, admin}]}`
+//! - `POST /api/v1/account/applications/{client_id}/revoke` -> the application, revoked; its tokens stop working at once
+//! - `POST /api/v1/account/applications/{client_id}/rotate-secret` -> `{organization_id, client_id, client_secret}` (shown once)
+//!
+//! Callers that are not admins get 403 `permission_denied`; another organization's
+//! applications are 404 `not_found`.
+
+use actix_web::{web, HttpResponse};
+use connector_core::{ConnectorError, ErrorCode};
+use serde_json::json;
+
+use crate::apps_admin;
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult};
+use crate::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/v1/account/applications", web::get().to(list))
+        .route(
+            "/api/v1/account/applications/{client_id}/revoke",
+            web::post().to(revoke),
+        )
+        .route(
+            "/api/v1/account/applications/{client_id}/rotate-secret",
+            web::post().to(rotate_secret),
+        );
+}
+
+async fn require_admin(state: &AppState, auth: &Auth) -> ApiResult<()> {
+    if apps_admin::is_admin(&state.store, &auth.organization_id, &auth.application_id).await? {
+        Ok(())
+    } else {
+        Err(ApiError::from(ConnectorError::new(
+            ErrorCode::PermissionDenied,
+            "only the organization's admin application (its oldest application that is not revoked) manages applications",
+        )))
+    }
+}
+
+fn app_not_found() -> ApiError {
+    ApiError::not_found("no application with this client_id in your organization")
+}
+
+async fn list(auth: Auth, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    require_admin(&state, &auth).await?;
+    let apps = apps_admin::list(&state.store, &auth.organization_id).await?;
+    Ok(HttpResponse::Ok().json(json!({"data": apps})))
+}
+
+async fn revoke(
+    auth: Auth,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    require_admin(&state, &auth).await?;
+    let app = apps_admin::revoke(&state.store, &auth.organization_id, &path)
+        .await?
+        .ok_or_else(app_not_found)?;
+    tracing::info!(client_id = %app.client_id, "application revoked");
+    Ok(HttpResponse::Ok().json(app))
+}
+
+async fn rotate_secret(
+    auth: Auth,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    require_admin(&state, &auth).await?;
+    let secret = apps_admin::rotate_secret(&state.store, &auth.organization_id, &path)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(app_not_found)?
+        .map_err(|_| {
+            ApiError::from(ConnectorError::new(
+                ErrorCode::Conflict,
+                "this application is revoked; create a new one instead",
+            ))
+        })?;
+    tracing::info!(client_id = %path, "application secret rotated");
+    Ok(HttpResponse::Ok().json(json!({
+        "organization_id": auth.organization_id,
+        "client_id": path.as_str(),
+        "client_secret": secret.expose(),
+    })))
+}
