@@ -367,6 +367,24 @@ fn plain_fallback(raw: &[u8]) -> Parsed {
     }
 }
 
+/// The first value of a header field in the header block (unfolded, encoded words decoded).
+pub(crate) fn header_value(raw: &[u8], name: &str) -> Option<String> {
+    guarded(
+        || {
+            let m = MessageParser::new().parse_headers(raw)?;
+            let h = m
+                .headers()
+                .iter()
+                .find(|h| h.name.as_str().eq_ignore_ascii_case(name))?;
+            Some(match &h.value {
+                HeaderValue::Text(t) => t.to_string(),
+                _ => m.header_raw(name).map(unfold)?,
+            })
+        },
+        || None,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -395,22 +413,4 @@ mod tests {
             assert!(p.payload.get("mimeType").is_some());
         }
     }
-}
-
-/// The first value of a header field in the header block (unfolded, encoded words decoded).
-pub(crate) fn header_value(raw: &[u8], name: &str) -> Option<String> {
-    guarded(
-        || {
-            let m = MessageParser::new().parse_headers(raw)?;
-            let h = m
-                .headers()
-                .iter()
-                .find(|h| h.name.as_str().eq_ignore_ascii_case(name))?;
-            Some(match &h.value {
-                HeaderValue::Text(t) => t.to_string(),
-                _ => m.header_raw(name).map(unfold)?,
-            })
-        },
-        || None,
-    )
 }
