@@ -9,6 +9,7 @@ pub mod python;
 pub mod report;
 pub mod server;
 pub mod stampede;
+pub mod wrk;
 
 use std::time::Duration;
 

@@ -1,11 +1,406 @@
-//! Server cases (execute over HTTP driven by wrk, RSS).
+//! Server cases: `POST .../execute` over HTTP driven by wrk at c=1 and c=64 against the same
+//! load sent straight to the emulator, CPU time per request from /proc, and the server's RSS
+//! idle, with 10,000 connectors stored and under c=256 load.
+//!
+//! The server runs as its own process (`target/release/connectors serve`, built first if
+//! missing) with `CONNECTORS_GMAIL_BASE_URL` pointing at a Gmail emulator in this process
+//! (quotas off); the connector holds an access token, so every execute does token auth, the
+//! store lookup, decryption and the provider call.
 
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::inproc::gmail_sandbox;
+use super::wrk::{self, Cpu, WrkRun};
 use super::{Figure, Sizes};
 
-pub fn run(_sizes: Sizes, _smoke: bool, figs: &mut Vec<Figure>) {
+const CASE: &str = "server execute over HTTP";
+const TOKEN: &str = "bench-token";
+
+fn connectors_bin() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let bin = exe.parent()?.join("connectors");
+    if !bin.exists() {
+        eprintln!("building the server: cargo build --release -p server --bin connectors");
+        let ok = Command::new(env!("CARGO"))
+            .args(["build", "--release", "-p", "server", "--bin", "connectors"])
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .status()
+            .ok()?
+            .success();
+        if !ok {
+            return None;
+        }
+    }
+    bin.exists().then_some(bin)
+}
+
+fn cli_json(bin: &PathBuf, args: &[&str]) -> Result<Value, String> {
+    let out = Command::new(bin)
+        .args(args)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into());
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Resident set size of a process in MB (VmRSS).
+pub fn rss_mb(pid: u32) -> Option<f64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: f64 = s
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+struct Server {
+    child: Child,
+    base: String,
+    org: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    async fn start(
+        bin: &PathBuf,
+        dir: &std::path::Path,
+        gmail_base: &str,
+    ) -> Result<Server, String> {
+        let d = dir.to_str().ok_or("data dir")?;
+        let org = cli_json(bin, &["orgs", "create", "bench", "--data-dir", d])?;
+        let org = org["organization_id"].as_str().ok_or("org id")?.to_string();
+        let app = cli_json(bin, &["apps", "create", "--org", &org, "--data-dir", d])?;
+        let port = free_port();
+        let child = Command::new(bin)
+            .args([
+                "serve",
+                "--data-dir",
+                d,
+                "--bind",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .env("CONNECTORS_GMAIL_BASE_URL", gmail_base)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let mut server = Server {
+            child,
+            base,
+            org,
+            token: String::new(),
+            http,
+        };
+        let start = Instant::now();
+        while server
+            .http
+            .get(format!("{}/healthz", server.base))
+            .send()
+            .await
+            .is_err()
+        {
+            if start.elapsed() > Duration::from_secs(20) {
+                return Err("the server did not come up in 20 s".into());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let tok: Value = server
+            .http
+            .post(format!("{}/api/v1/account/applications/token", server.base))
+            .json(&json!({"client_id": app["client_id"], "client_secret": app["client_secret"]}))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())?;
+        server.token = tok["access_token"]
+            .as_str()
+            .ok_or_else(|| format!("no access token: {tok}"))?
+            .to_string();
+        Ok(server)
+    }
+
+    async fn create_connector(&self, customer: &str) -> Result<String, String> {
+        let r = self
+            .http
+            .post(format!("{}/api/v1/integrations/connectors", self.base))
+            .bearer_auth(&self.token)
+            .header("X-Organization-Id", &self.org)
+            .json(
+                &json!({"customer_name": customer, "connector_type": "gmail",
+                          "credentials": {"access_token": TOKEN}}),
+            )
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = r.status();
+        let v: Value = r.json().await.map_err(|e| e.to_string())?;
+        v["id"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| format!("create connector: {status} {v}"))
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+fn not_measured(figs: &mut Vec<Figure>, why: &str) {
     figs.push(
-        Figure::new("server execute over HTTP", "not measured", "—")
-            .target_text("see docs/benchmarks.md")
-            .note("not implemented yet"),
+        Figure::new(CASE, "not measured", "—")
+            .target_text("c=1 added <= 200 µs; c=64 >= 60% of direct")
+            .note(why),
     );
+}
+
+pub fn run(_sizes: Sizes, smoke: bool, figs: &mut Vec<Figure>) {
+    if !wrk::available() {
+        return not_measured(figs, "wrk not installed (apt-get install -y wrk)");
+    }
+    let Some(bin) = connectors_bin() else {
+        return not_measured(figs, "the connectors binary could not be built");
+    };
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (sb, ids) = rt.block_on(async { gmail_sandbox(50) });
+    let dir = std::env::temp_dir().join(format!("bench-server-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("data dir");
+    let result = rt.block_on(Server::start(&bin, &dir, &sb.base_url()));
+    let server = match result {
+        Ok(s) => s,
+        Err(e) => return not_measured(figs, &format!("server did not start: {e}")),
+    };
+    let secs = if smoke { 2 } else { 10 };
+    let id = &ids[0];
+    let cid = match rt.block_on(server.create_connector("bench")) {
+        Ok(c) => c,
+        Err(e) => return not_measured(figs, &e),
+    };
+    std::thread::sleep(Duration::from_secs(1));
+    let rss_idle = rss_mb(server.pid());
+
+    let direct_url = format!(
+        "{}/gmail/v1/users/me/messages/{id}?format=full",
+        sb.base_url()
+    );
+    let exec_url = format!(
+        "{}/api/v1/integrations/connectors/{cid}/execute",
+        server.base
+    );
+    let body =
+        json!({"entity": "messages", "action": "get", "params": {"message_id": id}}).to_string();
+    let script = dir.join("execute.lua");
+    std::fs::write(
+        &script,
+        wrk::post_script(
+            &body,
+            &[
+                ("Content-Type", "application/json"),
+                ("Authorization", &format!("Bearer {}", server.token)),
+                ("X-Organization-Id", &server.org),
+            ],
+        ),
+    )
+    .expect("lua script");
+    let direct_auth = format!("Authorization: Bearer {TOKEN}");
+    let pid = server.pid();
+    let run_wrk = |url: &str, c: usize, lua: bool, d: u64| -> Result<(WrkRun, Cpu), String> {
+        let before = Cpu::sample(pid);
+        let mut args: Vec<String> = vec![
+            format!("-t{}", c.min(2)),
+            format!("-c{c}"),
+            format!("-d{d}s"),
+            "--latency".into(),
+        ];
+        if lua {
+            args.push("-s".into());
+            args.push(script.display().to_string());
+        } else {
+            args.push("-H".into());
+            args.push(direct_auth.clone());
+        }
+        args.push(url.into());
+        let w = wrk::run(&args)?;
+        let cpu = Cpu::sample(pid).since(&before);
+        Ok((w, cpu))
+    };
+    // Warm-up both paths.
+    let _ = run_wrk(&direct_url, 4, false, 1);
+    let _ = run_wrk(&exec_url, 4, true, 1);
+    for c in [1usize, 64] {
+        let direct = run_wrk(&direct_url, c, false, secs);
+        let via = run_wrk(&exec_url, c, true, secs);
+        match (direct, via) {
+            (Ok((d, dcpu)), Ok((s, scpu))) => push_pair(figs, c, &d, &dcpu, &s, &scpu),
+            (Err(e), _) | (_, Err(e)) => not_measured(figs, &format!("wrk at c={c}: {e}")),
+        }
+    }
+
+    // 10,000 connectors stored (c=64 creates).
+    let stored = if smoke { 500 } else { 10_000 };
+    let created = rt.block_on(create_many(&server, stored));
+    std::thread::sleep(Duration::from_secs(1));
+    let rss_stored = rss_mb(pid);
+
+    // c=256 load over a run, RSS sampled every second.
+    let load_secs = if smoke { 5 } else { 120 };
+    let sampler = {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s2 = stop.clone();
+        let h = std::thread::spawn(move || {
+            let mut v = Vec::new();
+            while !s2.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Some(r) = rss_mb(pid) {
+                    v.push(r);
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            v
+        });
+        (stop, h)
+    };
+    let load = run_wrk(&exec_url, 256, true, load_secs);
+    sampler.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    let samples = sampler.1.join().unwrap_or_default();
+
+    let rss = "server RSS";
+    if let Some(r) = rss_idle {
+        figs.push(
+            Figure::new(rss, "idle (1 connector)", "MB")
+                .median(r)
+                .target("<= 30 MB", r <= 30.0),
+        );
+    }
+    if let Some(r) = rss_stored {
+        let full = created == 10_000;
+        let f = Figure::new(rss, &format!("{created} connectors stored"), "MB").median(r);
+        figs.push(if full {
+            f.target("<= 60 MB", r <= 60.0)
+        } else {
+            f.target_text("<= 60 MB at 10,000")
+                .note("--smoke: fewer connectors")
+        });
+    }
+    if !samples.is_empty() {
+        let mut sorted = samples.clone();
+        sorted.sort_by(|a, b| a.total_cmp(b));
+        let max = *sorted.last().unwrap_or(&0.0);
+        let k = (samples.len() / 10).max(1);
+        let first: f64 = samples[..k].iter().sum::<f64>() / k as f64;
+        let last: f64 = samples[samples.len() - k..].iter().sum::<f64>() / k as f64;
+        let flat = last <= first * 1.10 + 2.0;
+        let note = match &load {
+            Ok((w, _)) => format!(
+                "{} samples over {load_secs} s at c=256, {:.0} req/s, {} errors; first 10% avg {first:.1} MB, last 10% avg {last:.1} MB",
+                samples.len(), w.rps, w.errors
+            ),
+            Err(e) => format!("wrk failed: {e}"),
+        };
+        figs.push(
+            Figure::new(
+                rss,
+                "under c=256 load (max; median in p99 column = median)",
+                "MB",
+            )
+            .median(max)
+            .p99(super::percentile(&sorted, 50.0))
+            .target(
+                "<= 120 MB and flat (last 10% <= first 10% + 10%)",
+                max <= 120.0 && flat,
+            )
+            .note(note),
+        );
+    }
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+    drop(sb);
+}
+
+async fn create_many(server: &Server, n: usize) -> usize {
+    use futures::StreamExt;
+    let done = futures::stream::iter(0..n.saturating_sub(1))
+        .map(|i| async move {
+            server
+                .create_connector(&format!("customer-{i}"))
+                .await
+                .is_ok()
+        })
+        .buffer_unordered(32)
+        .filter(|ok| std::future::ready(*ok))
+        .count()
+        .await;
+    done + 1
+}
+
+fn push_pair(figs: &mut Vec<Figure>, c: usize, d: &WrkRun, dcpu: &Cpu, s: &WrkRun, scpu: &Cpu) {
+    let errs = if d.errors + s.errors > 0 {
+        format!("; ERRORS: direct {} server {}", d.errors, s.errors)
+    } else {
+        String::new()
+    };
+    let cpu_note = format!(
+        "CPU µs/request: server {:.0}, emulator+bench {:.0}, wrk {:.0} (direct run: emulator {:.0}, wrk {:.0}){errs}",
+        scpu.server_us / s.requests as f64,
+        scpu.self_us / s.requests as f64,
+        scpu.children_us / s.requests as f64,
+        dcpu.self_us / d.requests as f64,
+        dcpu.children_us / d.requests as f64,
+    );
+    if c == 1 {
+        let added = s.p50_us - d.p50_us;
+        figs.push(
+            Figure::new(CASE, "c=1 latency via server", "µs")
+                .median(s.p50_us)
+                .p99(s.p99_us)
+                .baseline(d.p50_us)
+                .ratio(s.p50_us / d.p50_us)
+                .target("added median <= 200 µs", added <= 200.0 && errs.is_empty())
+                .note(format!(
+                    "added median {added:.0} µs; direct p99 {:.0} µs; {cpu_note}",
+                    d.p99_us
+                )),
+        );
+    } else {
+        let ratio = s.rps / d.rps;
+        figs.push(
+            Figure::new(CASE, &format!("c={c} throughput via server"), "req/s")
+                .median(s.rps)
+                .baseline(d.rps)
+                .ratio(ratio)
+                .target(">= 60% of direct", ratio >= 0.6 && errs.is_empty())
+                .note(format!(
+                    "latency median {:.0} µs p99 {:.0} µs (direct {:.0} / {:.0}); {cpu_note}",
+                    s.p50_us, s.p99_us, d.p50_us, d.p99_us
+                )),
+        );
+    }
 }
