@@ -17,6 +17,7 @@ async fn open(args: &StoreArgs) -> anyhow::Result<Store> {
 
 pub async fn orgs(cmd: OrgsCommand) -> anyhow::Result<()> {
     match cmd {
+        OrgsCommand::Settings(args) => crate::oauth::cli::settings(args).await?,
         OrgsCommand::Create { name, store } => {
             let store = open(&store).await?;
             let org = store.create_org(&name).await?;

@@ -54,6 +54,8 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum OrgsCommand {
+    /// Change an organization's settings (redirect allow-list, webhook, raw-credential apps).
+    Settings(crate::oauth::cli::SettingsArgs),
     /// Create an organization; prints `{"organization_id", "name"}`.
     Create {
         name: String,

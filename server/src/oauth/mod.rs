@@ -3,6 +3,7 @@
 //! creates (or re-authorizes) the connector, bring-your-own OAuth apps, revocation on delete.
 
 pub mod apps;
+pub mod cli;
 pub mod exchange;
 pub mod flow;
 pub mod provider;

@@ -2,6 +2,7 @@
 //! token routes (PKCE S256 checked there).
 
 mod harness;
+mod lifecycle;
 mod rejections;
 
 use actix_web::http::{Method, StatusCode};
