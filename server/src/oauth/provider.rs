@@ -98,6 +98,24 @@ pub fn missing_scopes(required: &[String], granted: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::ProvidersConfig;
+    use crate::registry::Registry;
+
+    #[test]
+    fn default_endpoints_are_the_providers_and_follow_the_tenant() {
+        let reg = Registry::builtin(&ProvidersConfig::default());
+        let g = endpoints(reg.get("gmail").unwrap(), "common");
+        assert_eq!(g.authorize, GOOGLE_AUTHORIZE_URL);
+        assert_eq!(g.token, connector_gmail::TOKEN_URL);
+        assert_eq!(g.revoke.as_deref(), Some(GOOGLE_REVOKE_URL));
+        let m = endpoints(reg.get("outlook").unwrap(), "organizations");
+        assert_eq!(
+            m.authorize,
+            "https://login.microsoftonline.com/organizations/oauth2/v2.0/authorize"
+        );
+        assert_eq!(m.token, connector_outlook::token_url("organizations"));
+        assert!(m.revoke.is_none());
+    }
 
     #[test]
     fn missing_scopes_ignore_token_scopes_and_graph_prefix() {

@@ -170,3 +170,76 @@ fn settings_cli_sets_the_allow_list_and_hides_the_webhook_secret() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
+    type Writer = Logs;
+    fn make_writer(&'a self) -> Logs {
+        self.clone()
+    }
+}
+
+#[actix_web::test]
+async fn no_code_state_or_token_reaches_the_logs() {
+    let logs = Logs::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(logs.clone())
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let env = env_with(|_| {}).await;
+    let org = env.org("acme").await;
+    let (_, v) = env
+        .initiate(
+            &org,
+            json!({"customer_name": "ada", "connector_type": "gmail", "redirect_url": ALLOWED}),
+        )
+        .await;
+    let back = consent(v["consent_url"].as_str().unwrap()).await;
+    let q = query(&format!("http://x{back}"));
+    let (s, loc, _) = env.callback(&back).await;
+    assert_eq!(s, StatusCode::FOUND);
+    let id = query(&loc)["connector_id"].clone();
+    let row = env
+        .state
+        .store
+        .get_connector(&org.id, &id)
+        .await
+        .unwrap()
+        .unwrap();
+    let plain = env
+        .state
+        .vault
+        .decrypt(&org.id, &row.credentials)
+        .await
+        .unwrap();
+    let creds: Value = serde_json::from_slice(&plain).unwrap();
+    let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    assert!(
+        text.contains("connector created by OAuth"),
+        "logs are captured"
+    );
+    let random = q["state"].split_once('.').unwrap().1.to_string();
+    for secret in [
+        q["code"].as_str(),
+        random.as_str(),
+        creds["fields"]["access_token"].as_str().unwrap(),
+        creds["fields"]["refresh_token"].as_str().unwrap(),
+        "platform-secret",
+    ] {
+        assert!(!text.contains(secret), "a secret reached the logs");
+    }
+}
