@@ -169,6 +169,9 @@ pub struct ServeArgs {
     /// Largest execute request body in bytes [default: 50 MiB].
     #[arg(long, env = "CONNECTORS_MAX_EXECUTE_BODY")]
     pub max_execute_body: Option<usize>,
+    /// Bearer token that opens `GET /metrics` (Prometheus); without it `/metrics` is off.
+    #[arg(long, env = "CONNECTORS_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
     /// Start the Gmail and Outlook emulators in process with a demo organization, application
     /// and connectors (written to <data-dir>/sandbox.json).
     #[arg(long)]
@@ -243,6 +246,8 @@ pub struct Config {
     pub master_key_file: Option<PathBuf>,
     pub token_ttl_secs: u64,
     pub max_execute_body: usize,
+    /// Opens `GET /metrics` when set.
+    pub metrics_token: Option<Secret>,
     pub sandbox: bool,
     pub providers: ProvidersConfig,
 }
@@ -301,6 +306,7 @@ impl Config {
                 .max_execute_body
                 .or(file.max_execute_body)
                 .unwrap_or(DEFAULT_MAX_EXECUTE_BODY),
+            metrics_token: args.metrics_token.or(file.metrics_token).map(Secret::new),
             sandbox: args.sandbox || file.sandbox,
             providers,
         })

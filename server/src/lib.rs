@@ -13,6 +13,7 @@ pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod logging;
+pub mod metrics;
 pub mod oauth;
 pub mod registry;
 pub mod routes;
@@ -92,6 +93,7 @@ pub fn create_app(
         ))
         .wrap(actix_web::middleware::from_fn(auth::middleware))
         .wrap(actix_web::middleware::from_fn(short_paths::middleware))
+        .wrap(actix_web::middleware::from_fn(metrics::middleware))
         .wrap(actix_web::middleware::from_fn(logging::request_id_header))
         .wrap(TracingLogger::<logging::RequestSpan>::new())
 }

@@ -100,6 +100,9 @@ impl Runtime {
                         row = fresh;
                         continue;
                     }
+                    if e.code == ErrorCode::NeedsReauth {
+                        crate::metrics::global().token_refresh("invalid_grant");
+                    }
                     let reason = if e.code == ErrorCode::NeedsReauth {
                         format!("refreshing the access token failed: {}", e.message)
                     } else {
@@ -200,6 +203,7 @@ impl Runtime {
                     .await
                     .map_err(db)?;
                 tracing::info!(connector_id = %id, rotated = tokens.refresh_token.is_some(), "stored refreshed credentials");
+                crate::metrics::global().token_refresh("ok");
                 Ok(())
             }
             .boxed()

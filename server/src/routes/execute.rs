@@ -73,6 +73,7 @@ async fn run(
     req: ExecuteRequest,
 ) -> Result<serde_json::Value, connector_core::ConnectorError> {
     let (entity, action) = (req.entity.clone(), req.action.clone());
+    let started = std::time::Instant::now();
     let output = state
         .runtime
         .execute(
@@ -84,7 +85,10 @@ async fn run(
                 idempotency_key: req.idempotency_key,
             },
         )
-        .await?;
+        .await;
+    let outcome = output.as_ref().map_or_else(|e| e.code.as_str(), |_| "ok");
+    crate::metrics::global().provider_call(&row.connector_type, outcome, started);
+    let output = output?;
     let mut meta = output.metadata;
     meta.insert("connector_id".into(), json!(row.id));
     meta.insert("connector_type".into(), json!(row.connector_type));

@@ -17,6 +17,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
     tokens::configure(cfg);
     apps::configure(cfg);
+    crate::metrics::configure(cfg);
     connector_types::configure(cfg);
     // execute before the generic `/{id}` routes of connectors.
     execute::configure(cfg);
