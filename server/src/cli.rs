@@ -96,3 +96,65 @@ fn print_app(org: &str, client_id: &str, secret: &Secret) {
         json!({"organization_id": org, "client_id": client_id, "client_secret": secret.expose()})
     );
 }
+
+/// `connectors keys rotate|rewrap`.
+pub async fn keys(cmd: crate::config::KeysCommand) -> anyhow::Result<()> {
+    use crate::config::KeysCommand;
+    use crate::vault::{MasterKey, Vault};
+    let (rotate, args) = match cmd {
+        KeysCommand::Rotate(args) => (true, args),
+        KeysCommand::Rewrap(args) => (false, args),
+    };
+    let config = Config::resolve(ServeArgs {
+        data_dir: args.data_dir,
+        config: args.config,
+        database_url: args.database_url,
+        master_key: args.master_key,
+        master_key_file: args.master_key_file,
+        ..Default::default()
+    })?;
+    if rotate {
+        let Some(path) = MasterKey::key_file(&config) else {
+            let new = MasterKey::generate();
+            let id = MasterKey::parse(&new)?.id().to_string();
+            eprintln!(
+                "The master key comes from CONNECTORS_MASTER_KEY. To rotate: set \
+                 CONNECTORS_MASTER_KEY=NEW_KEY,CURRENT_KEY on every server and restart them \
+                 (both keys are accepted), then run `connectors keys rewrap` with the same \
+                 setting; afterwards the old key may be dropped from the list."
+            );
+            println!(
+                "{}",
+                json!({"new_master_key_id": id, "new_master_key": new})
+            );
+            return Ok(());
+        };
+        let id = add_key_to_file(&path)?;
+        eprintln!("added master key {id} to {}", path.display());
+    }
+    let store = Store::open(&config.database_url).await?;
+    let vault = Vault::new(MasterKey::load(&config)?, store.clone());
+    let count = vault.rewrap_all().await?;
+    println!(
+        "{}",
+        json!({"master_key_id": vault.master_key_id(), "rewrapped_data_keys": count})
+    );
+    store.close().await;
+    Ok(())
+}
+
+/// Writes a new key first in the key file, keeping the previous keys after it (atomic replace,
+/// owner-only permissions); returns the new key's id.
+pub fn add_key_to_file(path: &std::path::Path) -> anyhow::Result<String> {
+    use anyhow::Context;
+    let old = std::fs::read_to_string(path)
+        .with_context(|| format!("reading master key file {}", path.display()))?;
+    crate::vault::MasterKey::parse(&old)
+        .with_context(|| format!("master key file {}", path.display()))?;
+    let new = crate::vault::MasterKey::generate();
+    let id = crate::vault::MasterKey::parse(&new)?.id().to_string();
+    let tmp = path.with_extension(format!("new-{}", uuid::Uuid::new_v4()));
+    crate::vault::write_private(&tmp, format!("{new}\n{}\n", old.trim()).as_bytes())?;
+    std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
+    Ok(id)
+}

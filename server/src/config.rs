@@ -50,6 +50,39 @@ pub enum Command {
     },
     /// Run one provider emulator on its own (no server).
     Sandbox(SandboxArgs),
+    /// Master-key rotation.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Add a new master key and re-wrap every organization's data key under it while servers
+    /// keep serving. With a key file, the new key is written first in the file and the old keys
+    /// stay after it (servers re-read the file when they meet the new key id). With
+    /// `CONNECTORS_MASTER_KEY`, prints the new key and what to do (nothing is re-wrapped yet).
+    Rotate(KeysArgs),
+    /// Re-wrap every data key under the current (first) master key; after an env-based
+    /// rotation, once every server runs with `CONNECTORS_MASTER_KEY=NEW,OLD`.
+    Rewrap(KeysArgs),
+}
+
+/// Database and master key options of `connectors keys ...` (same names as `serve`).
+#[derive(Debug, Clone, Args)]
+pub struct KeysArgs {
+    #[arg(long, env = "CONNECTORS_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    #[arg(long, env = "CONNECTORS_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[arg(long, env = "CONNECTORS_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Current master key first, then previous ones, comma separated.
+    #[arg(long, env = "CONNECTORS_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
+    #[arg(long, env = "CONNECTORS_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

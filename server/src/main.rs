@@ -15,5 +15,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Orgs { command } => server::cli::orgs(command).await,
         Command::Apps { command } => server::cli::apps(command).await,
         Command::Sandbox(args) => server::sandbox::standalone(args).await,
+        Command::Keys { command } => server::cli::keys(command).await,
     }
 }

@@ -23,10 +23,17 @@ const MAGIC: &[u8; 3] = b"CV1";
 const NONCE_LEN: usize = 12;
 
 /// The master key and its id (`mk-` + 16 hex digits of its SHA-256).
+///
+/// A loaded master key also carries the previous keys listed after it (key rotation: the key
+/// file or `CONNECTORS_MASTER_KEY` lists the current key first, then older ones, which are
+/// accepted for unwrapping only) and the file it came from (re-read when a data key names a
+/// master key this process does not know yet, e.g. after `connectors keys rotate`).
 #[derive(Clone)]
 pub struct MasterKey {
     id: String,
     cipher: Aes256Gcm,
+    previous: Vec<MasterKey>,
+    source: Option<std::path::PathBuf>,
 }
 
 impl MasterKey {
@@ -38,11 +45,30 @@ impl MasterKey {
         Ok(MasterKey {
             id,
             cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(bytes)),
+            previous: Vec::new(),
+            source: None,
         })
     }
 
-    /// Parses base64 (standard or url-safe) or hex text.
+    /// Parses a key list: keys (base64 or hex) separated by commas, whitespace or lines; the
+    /// first is the current key, the others are previous keys (accepted for unwrapping only).
     pub fn parse(text: &str) -> anyhow::Result<MasterKey> {
+        let mut keys = text
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|t| !t.is_empty())
+            .map(MasterKey::parse_one);
+        let mut current = keys.next().context("no master key given")??;
+        for key in keys {
+            let key = key?;
+            if key.id != current.id && !current.previous.iter().any(|k| k.id == key.id) {
+                current.previous.push(key);
+            }
+        }
+        Ok(current)
+    }
+
+    /// Parses one key: base64 (standard or url-safe) or hex text.
+    fn parse_one(text: &str) -> anyhow::Result<MasterKey> {
         let text = text.trim();
         let bytes = hex::decode(text)
             .ok()
@@ -63,23 +89,62 @@ impl MasterKey {
         if let Some(key) = &config.master_key {
             return MasterKey::parse(key.expose()).context("CONNECTORS_MASTER_KEY");
         }
-        if let Some(path) = &config.master_key_file {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading master key file {}", path.display()))?;
-            return MasterKey::parse(&text)
-                .with_context(|| format!("master key file {}", path.display()));
+        let path = MasterKey::key_file(config).expect("no configured key");
+        if config.master_key_file.is_some() || path.exists() {
+            return MasterKey::read_file(&path);
         }
-        let path = config.data_dir.join("master.key");
-        if path.exists() {
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            return MasterKey::parse(&text).with_context(|| format!("{}", path.display()));
+        let mut key = generate_key_file(&path)?;
+        key.source = Some(path);
+        Ok(key)
+    }
+
+    /// The key file in use (`None` when the key comes from `master_key`).
+    pub fn key_file(config: &Config) -> Option<std::path::PathBuf> {
+        if config.master_key.is_some() {
+            return None;
         }
-        generate_key_file(&path)
+        Some(
+            config
+                .master_key_file
+                .clone()
+                .unwrap_or_else(|| config.data_dir.join("master.key")),
+        )
+    }
+
+    /// Reads a key file (current key first, then previous keys, one a line).
+    pub fn read_file(path: &Path) -> anyhow::Result<MasterKey> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading master key file {}", path.display()))?;
+        let mut key = MasterKey::parse(&text)
+            .with_context(|| format!("master key file {}", path.display()))?;
+        key.source = Some(path.to_path_buf());
+        Ok(key)
     }
 
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// Ids of the current key and the previous keys, current first.
+    pub fn ids(&self) -> Vec<String> {
+        std::iter::once(self.id.clone())
+            .chain(self.previous.iter().map(|k| k.id.clone()))
+            .collect()
+    }
+
+    /// The key (current or previous) with this id.
+    fn find(&self, id: &str) -> Option<&Aes256Gcm> {
+        if self.id == id {
+            return Some(&self.cipher);
+        }
+        self.previous.iter().find(|k| k.id == id).map(|k| &k.cipher)
+    }
+
+    /// Generates a new master key (base64 text, not yet stored anywhere).
+    pub fn generate() -> String {
+        let mut bytes = [0u8; 32];
+        OsRng.fill_bytes(&mut bytes);
+        base64::engine::general_purpose::STANDARD.encode(bytes)
     }
 }
 
@@ -87,11 +152,9 @@ fn generate_key_file(path: &Path) -> anyhow::Result<MasterKey> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let mut bytes = [0u8; 32];
-    OsRng.fill_bytes(&mut bytes);
-    let text = base64::engine::general_purpose::STANDARD.encode(bytes);
+    let text = MasterKey::generate();
     write_private(path, text.as_bytes())?;
-    let key = MasterKey::from_bytes(&bytes)?;
+    let key = MasterKey::parse(&text)?;
     tracing::warn!(
         path = %path.display(),
         key_id = key.id(),
@@ -122,7 +185,7 @@ pub fn write_private(path: &Path, data: &[u8]) -> anyhow::Result<()> {
 /// keys, which is safe to lose).
 #[derive(Clone)]
 pub struct Vault {
-    master: MasterKey,
+    master: Arc<std::sync::RwLock<MasterKey>>,
     store: Store,
     keys: Arc<Mutex<HashMap<String, Aes256Gcm>>>,
     active: Arc<Mutex<HashMap<String, String>>>,
@@ -175,15 +238,40 @@ fn vault_error(message: &str) -> ConnectorError {
 impl Vault {
     pub fn new(master: MasterKey, store: Store) -> Vault {
         Vault {
-            master,
+            master: Arc::new(std::sync::RwLock::new(master)),
             store,
             keys: Default::default(),
             active: Default::default(),
         }
     }
 
-    pub fn master_key_id(&self) -> &str {
-        self.master.id()
+    /// The id of the master key that wraps new and re-wrapped data keys.
+    pub fn master_key_id(&self) -> String {
+        self.current().id
+    }
+
+    fn current(&self) -> MasterKey {
+        self.master.read().expect("lock").clone()
+    }
+
+    /// Re-reads the key file (if the key came from one) so a key added by `keys rotate` in
+    /// another process is known here; keeps the loaded keys when the file cannot be read.
+    fn reload(&self) {
+        let Some(path) = self.current().source else {
+            return;
+        };
+        match MasterKey::read_file(&path) {
+            Ok(key) => {
+                if key.id != self.current().id {
+                    tracing::info!(
+                        key_id = key.id(),
+                        "master key file changed; using its first key"
+                    );
+                }
+                *self.master.write().expect("lock") = key;
+            }
+            Err(e) => tracing::warn!(error = %e, "re-reading the master key file failed"),
+        }
     }
 
     fn data_key_aad(org: &str, key_id: &str) -> Vec<u8> {
@@ -201,12 +289,16 @@ impl Vault {
         let row = match self.store.active_data_key(org).await.map_err(db)? {
             Some(row) => row,
             None => {
+                // New data keys go under the newest master key, even if another process
+                // rotated it since this one started.
+                self.reload();
+                let master = self.current();
                 let mut dk = [0u8; 32];
                 OsRng.fill_bytes(&mut dk);
                 let id = format!("dk-{}", uuid::Uuid::new_v4());
                 let wrapped = seal(
-                    &self.master.cipher,
-                    self.master.id(),
+                    &master.cipher,
+                    master.id(),
                     &dk,
                     &Self::data_key_aad(org, &id),
                 );
@@ -214,7 +306,7 @@ impl Vault {
                     .insert_data_key(&DataKeyRow {
                         id,
                         organization_id: org.to_string(),
-                        master_key_id: self.master.id().to_string(),
+                        master_key_id: master.id().to_string(),
                         wrapped,
                     })
                     .await
@@ -229,18 +321,29 @@ impl Vault {
         Ok((row.id, cipher))
     }
 
-    fn unwrap_row(&self, row: &DataKeyRow) -> Result<Aes256Gcm, Box<ConnectorError>> {
-        if key_id_of(&row.wrapped) != Some(self.master.id()) {
-            return Err(Box::new(vault_error(
-                "data key is wrapped by another master key",
-            )));
+    /// The data key's bytes, unwrapped by whichever known master key wrapped it (re-reading
+    /// the key file once when that key is unknown).
+    fn unwrap_bytes(&self, row: &DataKeyRow) -> Result<Vec<u8>, Box<ConnectorError>> {
+        let master_id = key_id_of(&row.wrapped)
+            .ok_or_else(|| Box::new(vault_error("wrapped data key has no key id")))?;
+        let mut master = self.current();
+        if master.find(master_id).is_none() {
+            self.reload();
+            master = self.current();
         }
-        let dk = open(
-            &self.master.cipher,
+        let cipher = master
+            .find(master_id)
+            .ok_or_else(|| Box::new(vault_error("data key is wrapped by an unknown master key")))?;
+        open(
+            cipher,
             &row.wrapped,
             &Self::data_key_aad(&row.organization_id, &row.id),
         )
-        .ok_or_else(|| Box::new(vault_error("data key does not unwrap with the master key")))?;
+        .ok_or_else(|| Box::new(vault_error("data key does not unwrap with the master key")))
+    }
+
+    fn unwrap_row(&self, row: &DataKeyRow) -> Result<Aes256Gcm, Box<ConnectorError>> {
+        let dk = self.unwrap_bytes(row)?;
         let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&dk));
         self.keys
             .lock()
@@ -287,6 +390,48 @@ impl Vault {
         s: &Secret,
     ) -> Result<(Vec<u8>, String), ConnectorError> {
         self.encrypt(org, s.expose().as_bytes()).await
+    }
+}
+
+impl Vault {
+    /// Re-wraps every data key not yet wrapped by the current master key under it (the data
+    /// keys themselves, and so every ciphertext, stay the same). Safe while servers run: each
+    /// update is a compare-and-set on the previous wrapping, and the list is re-read until
+    /// nothing is left, so data keys created meanwhile by servers that still used the old key
+    /// are caught too. Returns how many keys were re-wrapped.
+    pub async fn rewrap_all(&self) -> anyhow::Result<usize> {
+        let master = self.current();
+        let mut count = 0;
+        for _ in 0..100 {
+            let rows = self.store.data_keys_not_wrapped_by(master.id()).await?;
+            if rows.is_empty() {
+                return Ok(count);
+            }
+            for row in rows {
+                let dk = self.unwrap_bytes(&row).map_err(|e| {
+                    anyhow::anyhow!(
+                        "data key {} of organization {}: {}",
+                        row.id,
+                        row.organization_id,
+                        e.message
+                    )
+                })?;
+                let wrapped = seal(
+                    &master.cipher,
+                    master.id(),
+                    &dk,
+                    &Self::data_key_aad(&row.organization_id, &row.id),
+                );
+                if self
+                    .store
+                    .rewrap_data_key(&row.id, &row.wrapped, master.id(), &wrapped)
+                    .await?
+                {
+                    count += 1;
+                }
+            }
+        }
+        anyhow::bail!("data keys kept appearing under an old master key; run the rotation again")
     }
 }
 
@@ -358,6 +503,20 @@ mod tests {
             MasterKey::load(&cfg).unwrap().id(),
             MasterKey::from_bytes(&[5u8; 32]).unwrap().id()
         );
+    }
+
+    #[test]
+    fn a_key_list_names_the_current_key_first_and_keeps_previous_ones() {
+        let (new, old) = (hex::encode([2u8; 32]), hex::encode([3u8; 32]));
+        let id = |b: u8| MasterKey::from_bytes(&[b; 32]).unwrap().id().to_string();
+        for text in [format!("{new},{old}"), format!("{new}\n{old}\n{new}\n")] {
+            let key = MasterKey::parse(&text).unwrap();
+            assert_eq!(key.ids(), vec![id(2), id(3)]);
+            assert!(key.find(&id(3)).is_some());
+            assert!(key.find(&id(4)).is_none());
+        }
+        assert!(MasterKey::parse(&format!("{new},short")).is_err());
+        assert!(MasterKey::parse(" ").is_err());
     }
 
     #[test]

@@ -64,3 +64,41 @@ impl Store {
             .ok_or(sqlx::Error::RowNotFound)
     }
 }
+
+impl Store {
+    /// Data keys wrapped by any master key other than this one (key rotation).
+    pub async fn data_keys_not_wrapped_by(
+        &self,
+        master_key_id: &str,
+    ) -> Result<Vec<DataKeyRow>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT id, organization_id, master_key_id, wrapped FROM data_keys \
+             WHERE master_key_id <> $1 ORDER BY id",
+        )
+        .bind(master_key_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(row_to_key).collect())
+    }
+
+    /// Replaces a data key's wrapping if it is still `old_wrapped` (compare-and-set, so
+    /// concurrent rotations cannot lose an update); true when this call changed it.
+    pub async fn rewrap_data_key(
+        &self,
+        id: &str,
+        old_wrapped: &[u8],
+        master_key_id: &str,
+        wrapped: &[u8],
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE data_keys SET master_key_id = $1, wrapped = $2 WHERE id = $3 AND wrapped = $4",
+        )
+        .bind(master_key_id)
+        .bind(wrapped)
+        .bind(id)
+        .bind(old_wrapped)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
