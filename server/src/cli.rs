@@ -129,6 +129,8 @@ pub async fn keys(cmd: crate::config::KeysCommand) -> anyhow::Result<()> {
             );
             return Ok(());
         };
+        // The default key file may not exist yet (no credential stored so far): create it.
+        MasterKey::load(&config)?;
         let id = add_key_to_file(&path)?;
         eprintln!("added master key {id} to {}", path.display());
     }
