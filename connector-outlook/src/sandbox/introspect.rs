@@ -28,13 +28,10 @@ pub async fn ensure_known(inner: &Inner, bearer: &str) {
     {
         return;
     }
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(10))
-        .build();
-    let Ok(client) = client else { return };
-    let Ok(resp) = client
+    let Ok(resp) = inner
+        .http
         .post(url)
+        .timeout(Duration::from_secs(10))
         .form(&[("token", bearer), ("access_token", bearer)])
         .send()
         .await

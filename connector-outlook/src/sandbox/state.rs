@@ -97,6 +97,9 @@ pub struct Inner {
     pub throttled: AtomicU64,
     pub unauthorized: AtomicU64,
     pub max_in_flight: AtomicU64,
+    /// One outbound client (no redirects) for introspection, subscription validation and
+    /// change notifications, so each call reuses the pool instead of building a client.
+    pub http: reqwest::Client,
 }
 
 impl Inner {
@@ -140,6 +143,10 @@ impl Inner {
             throttled: AtomicU64::new(0),
             unauthorized: AtomicU64::new(0),
             max_in_flight: AtomicU64::new(0),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap_or_default(),
         }
     }
 

@@ -120,18 +120,14 @@ fn parse_resource(
 }
 
 /// Graph's handshake: POST `{url}?validationToken=...`, the answer must echo the token.
-async fn validate(url: &str) -> Result<(), Reply> {
+async fn validate(http: &reqwest::Client, url: &str) -> Result<(), Reply> {
     let token = format!(
         "Validation: Testing client application reachability for subscription Request-Id: {}",
         uuid::Uuid::new_v4()
     );
-    let client = reqwest::Client::builder()
-        .timeout(VALIDATION_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|_| bad("Subscription validation request failed."))?;
-    let answer = client
+    let answer = http
         .post(url)
+        .timeout(VALIDATION_TIMEOUT)
         .query(&[("validationToken", token.as_str())])
         .header("Content-Type", "text/plain; charset=utf-8")
         .send()
@@ -219,7 +215,7 @@ impl Inner {
             Ok(r) => r,
             Err(e) => return e,
         };
-        if let Err(e) = validate(&url).await {
+        if let Err(e) = validate(&self.http, &url).await {
             return e;
         }
         let seen = self.with_mailbox(&user, |mb| mb.seq).unwrap_or(0);
@@ -302,8 +298,8 @@ impl Inner {
         }
         for (url, body) in batches {
             self.notifications.fetch_add(1, Ordering::SeqCst);
+            let client = self.http.clone();
             tokio::spawn(async move {
-                let client = reqwest::Client::new();
                 let _ = client
                     .post(url)
                     .json(&body)
