@@ -81,6 +81,7 @@ pub async fn revoke(
         .execute(store.pool())
         .await?;
     drop_tokens(store, &id).await?;
+    crate::auth::forget_application(&id);
     Ok(list(store, org)
         .await?
         .into_iter()
@@ -117,6 +118,7 @@ pub async fn rotate_secret(
         .execute(store.pool())
         .await?;
     drop_tokens(store, &id).await?;
+    crate::auth::forget_application(&id);
     Ok(Some(Ok(secret)))
 }
 

@@ -4,6 +4,21 @@
 //! their SHA-256 (a fast hash is enough for a high-entropy token). Every protected handler
 //! takes an [`Auth`], which requires `Authorization: Bearer` and a matching
 //! `X-Organization-Id`.
+//!
+//! **Verified-token cache.** Checking a bearer token costs one database round trip on every
+//! request (see docs/benchmarks.md for what that costs on the execute hot path). A verified
+//! token's record is therefore kept in memory, keyed by the token's SHA-256, for
+//! [`TOKEN_CACHE_TTL`] (one second; `token_cache_ms` in the config, 0 turns it off).
+//! Revocation stays immediate in this process: revoking an application or rotating its secret
+//! calls [`forget_application`], which drops its cached tokens before the API answers. Another
+//! process sharing the database (a second replica, the `connectors apps revoke` CLI) sees a
+//! revocation within that lifetime at most. Expiry is checked against the cached record on
+//! every request, so an expired token is refused at once.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
@@ -16,7 +31,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
-use crate::store::{now, Application, Store};
+use crate::store::{now, Application, Store, TokenRecord};
 use crate::AppState;
 
 fn random_token(bytes: usize) -> String {
@@ -157,6 +172,89 @@ pub async fn middleware(
     next.call(req).await.map(|r| r.map_into_left_body())
 }
 
+/// How long a verified token is trusted without asking the database again by default: the
+/// bound on how late another replica (or the CLI) sees a revocation. This process forgets at
+/// once. `token_cache_ms` in the config changes it (0: off); see [`set_token_cache_ttl`].
+pub const TOKEN_CACHE_TTL: Duration = Duration::from_secs(1);
+/// The lifetime in use, in milliseconds.
+static TOKEN_CACHE_MS: AtomicU64 = AtomicU64::new(TOKEN_CACHE_TTL.as_millis() as u64);
+
+/// Sets the verified-token cache lifetime of this process (`Duration::ZERO`: no cache).
+pub fn set_token_cache_ttl(ttl: Duration) {
+    TOKEN_CACHE_MS.store(ttl.as_millis() as u64, Ordering::Relaxed);
+    forget_cached_tokens();
+}
+
+fn token_cache_ttl() -> Duration {
+    Duration::from_millis(TOKEN_CACHE_MS.load(Ordering::Relaxed))
+}
+/// Above this many entries the expired ones are swept (and, if still full, all are dropped).
+const TOKEN_CACHE_MAX: usize = 10_000;
+
+/// Verified tokens by token hash, with the instant they were read from the database.
+fn token_cache() -> &'static Mutex<HashMap<String, (TokenRecord, Instant)>> {
+    static CACHE: OnceLock<Mutex<HashMap<String, (TokenRecord, Instant)>>> = OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+fn cache_lock() -> std::sync::MutexGuard<'static, HashMap<String, (TokenRecord, Instant)>> {
+    token_cache()
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Bumped by every forget: a database answer read before a forget is not cached after it
+/// (else a lookup racing a revoke could cache the revoked token again).
+static FORGET_GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// Drops every cached token of an application (revoke, rotate-secret): its tokens stop
+/// working in this process at once.
+pub fn forget_application(application_id: &str) {
+    let mut cache = cache_lock();
+    FORGET_GENERATION.fetch_add(1, Ordering::SeqCst);
+    cache.retain(|_, (r, _)| r.application_id != application_id);
+}
+
+/// Drops every cached token (tests and admin tools that edit tokens in the database directly).
+pub fn forget_cached_tokens() {
+    let mut cache = cache_lock();
+    FORGET_GENERATION.fetch_add(1, Ordering::SeqCst);
+    cache.clear();
+}
+
+/// The token's record: from the cache when verified less than [`TOKEN_CACHE_TTL`] ago,
+/// otherwise from the database (and cached if valid).
+async fn find_token(store: &Store, token_hash: String) -> Result<Option<TokenRecord>, ApiError> {
+    let ttl = token_cache_ttl();
+    if ttl.is_zero() {
+        return Ok(store.find_token(&token_hash).await?);
+    }
+    if let Some((record, at)) = cache_lock().get(&token_hash) {
+        if at.elapsed() < ttl {
+            return Ok(Some(record.clone()));
+        }
+    }
+    let generation = FORGET_GENERATION.load(Ordering::SeqCst);
+    let record = store.find_token(&token_hash).await?;
+    let mut cache = cache_lock();
+    match &record {
+        Some(_) if FORGET_GENERATION.load(Ordering::SeqCst) != generation => {}
+        Some(r) => {
+            if cache.len() >= TOKEN_CACHE_MAX {
+                cache.retain(|_, (_, at)| at.elapsed() < ttl);
+                if cache.len() >= TOKEN_CACHE_MAX {
+                    cache.clear();
+                }
+            }
+            cache.insert(token_hash, (r.clone(), Instant::now()));
+        }
+        None => {
+            cache.remove(&token_hash);
+        }
+    }
+    Ok(record)
+}
+
 async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Auth, ApiError> {
     let bearer = req
         .headers()
@@ -177,9 +275,7 @@ async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Auth, ApiEr
             "missing bearer token: send `Authorization: Bearer <token>` from POST /api/v1/account/applications/token",
         )
     })?;
-    let record = state
-        .store
-        .find_token(&hash_token(&token))
+    let record = find_token(&state.store, hash_token(&token))
         .await?
         .ok_or_else(|| ApiError::unauthenticated("invalid bearer token"))?;
     if record.expires_at <= now() {
@@ -212,5 +308,58 @@ impl FromRequest for Auth {
             .get::<Auth>()
             .cloned();
         std::future::ready(auth.ok_or_else(|| ApiError::unauthenticated("missing bearer token")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn store() -> (Store, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        (Store::open(&url).await.unwrap(), dir)
+    }
+
+    #[tokio::test]
+    async fn a_cached_token_is_dropped_at_once_when_its_application_is_forgotten() {
+        let (store, _dir) = store().await;
+        let org = store.create_org("cache").await.unwrap().id;
+        let app = create_application(&store, &org).await.unwrap();
+        let issued = issue_token(&store, &app.client_id, app.client_secret.expose(), 3600)
+            .await
+            .map_err(|e| e.to_string())
+            .unwrap();
+        let hash = hash_token(issued.access_token.expose());
+        let record = find_token(&store, hash.clone()).await.unwrap().unwrap();
+        assert_eq!(record.organization_id, org);
+        // Revoked behind this process's back (another replica, the CLI): the cached record
+        // is still trusted within the cache lifetime...
+        sqlx::query("UPDATE applications SET revoked_at = 1 WHERE id = $1")
+            .bind(&record.application_id)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        if let Some(entry) = cache_lock().get_mut(&hash) {
+            entry.1 = Instant::now(); // a slow machine must not turn this into a miss
+        }
+        assert!(find_token(&store, hash.clone()).await.unwrap().is_some());
+        assert!(cache_lock().contains_key(&hash));
+        // ...and a revoke through this process forgets it at once.
+        forget_application(&record.application_id);
+        assert!(!cache_lock().contains_key(&hash));
+        assert!(find_token(&store, hash.clone()).await.unwrap().is_none());
+        assert!(
+            !cache_lock().contains_key(&hash),
+            "a refused token is not cached"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unknown_token_is_never_cached() {
+        let (store, _dir) = store().await;
+        let hash = hash_token("cat_never_issued");
+        assert!(find_token(&store, hash.clone()).await.unwrap().is_none());
+        assert!(!cache_lock().contains_key(&hash));
     }
 }

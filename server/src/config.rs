@@ -199,6 +199,11 @@ pub struct ServeArgs {
     /// Lifetime of application access tokens in seconds [default: 3600, minimum 900].
     #[arg(long, env = "CONNECTORS_TOKEN_TTL_SECS")]
     pub token_ttl_secs: Option<u64>,
+    /// How long a verified bearer token is trusted without asking the database again, in
+    /// milliseconds [default: 1000, at most 10000; 0 turns the cache off]. This process forgets
+    /// a revoked application's tokens at once; other replicas within this bound.
+    #[arg(long, env = "CONNECTORS_TOKEN_CACHE_MS")]
+    pub token_cache_ms: Option<u64>,
     /// Largest execute request body in bytes [default: 50 MiB].
     #[arg(long, env = "CONNECTORS_MAX_EXECUTE_BODY")]
     pub max_execute_body: Option<usize>,
@@ -210,6 +215,12 @@ pub struct ServeArgs {
     #[arg(long)]
     #[serde(default)]
     pub sandbox: bool,
+    /// With `--sandbox`: turn the emulators' quotas and throttling off (Gmail's per-user
+    /// units per minute, Graph's request and concurrency limits), e.g. for benchmarks and
+    /// load tests. Default: on, as the real providers behave.
+    #[arg(long, env = "CONNECTORS_SANDBOX_NO_QUOTAS")]
+    #[serde(default)]
+    pub sandbox_no_quotas: bool,
     /// Platform OAuth apps per provider (TOML `[providers.gmail]`, env
     /// `CONNECTORS_GMAIL_CLIENT_ID`, `CONNECTORS_GMAIL_CLIENT_SECRET[_FILE]`, ...).
     #[arg(skip)]
@@ -278,14 +289,19 @@ pub struct Config {
     pub master_key: Option<Secret>,
     pub master_key_file: Option<PathBuf>,
     pub token_ttl_secs: u64,
+    /// Verified-token cache lifetime (see [`crate::auth::TOKEN_CACHE_TTL`]).
+    pub token_cache: std::time::Duration,
     pub max_execute_body: usize,
     /// Opens `GET /metrics` when set.
     pub metrics_token: Option<Secret>,
     pub sandbox: bool,
+    /// With `sandbox`: the emulators run without quotas and throttling.
+    pub sandbox_no_quotas: bool,
     pub providers: ProvidersConfig,
 }
 
 pub const MIN_TOKEN_TTL_SECS: u64 = 15 * 60;
+pub const MAX_TOKEN_CACHE_MS: u64 = 10_000;
 pub const DEFAULT_MAX_EXECUTE_BODY: usize = 50 * 1024 * 1024;
 
 impl Config {
@@ -322,6 +338,22 @@ impl Config {
         if token_ttl_secs < MIN_TOKEN_TTL_SECS {
             anyhow::bail!("token_ttl_secs must be at least {MIN_TOKEN_TTL_SECS} (15 minutes)");
         }
+        let token_cache_ms = args
+            .token_cache_ms
+            .or(file.token_cache_ms)
+            .unwrap_or(crate::auth::TOKEN_CACHE_TTL.as_millis() as u64);
+        if token_cache_ms > MAX_TOKEN_CACHE_MS {
+            anyhow::bail!(
+                "token_cache_ms must be at most {MAX_TOKEN_CACHE_MS} (it bounds how late other replicas see a revoked application); 0 turns the cache off"
+            );
+        }
+        let sandbox = args.sandbox || file.sandbox;
+        let sandbox_no_quotas = args.sandbox_no_quotas || file.sandbox_no_quotas;
+        if sandbox_no_quotas && !sandbox {
+            anyhow::bail!(
+                "sandbox_no_quotas (--sandbox-no-quotas, CONNECTORS_SANDBOX_NO_QUOTAS) only applies with --sandbox: add --sandbox or drop it"
+            );
+        }
         let mut providers = file.providers;
         provider_env(&mut providers.gmail, "GMAIL")?;
         provider_env(&mut providers.outlook, "OUTLOOK")?;
@@ -335,12 +367,14 @@ impl Config {
             master_key: args.master_key.or(file.master_key).map(Secret::new),
             master_key_file: args.master_key_file.or(file.master_key_file),
             token_ttl_secs,
+            token_cache: std::time::Duration::from_millis(token_cache_ms),
             max_execute_body: args
                 .max_execute_body
                 .or(file.max_execute_body)
                 .unwrap_or(DEFAULT_MAX_EXECUTE_BODY),
             metrics_token: args.metrics_token.or(file.metrics_token).map(Secret::new),
-            sandbox: args.sandbox || file.sandbox,
+            sandbox,
+            sandbox_no_quotas,
             providers,
         })
     }
@@ -403,6 +437,34 @@ mod tests {
         })
         .unwrap_err();
         assert!(err.to_string().contains("15 minutes"));
+    }
+
+    #[test]
+    fn sandbox_quotas_switch_off_from_the_file_or_the_cli_and_need_the_sandbox() {
+        let cfg = Config::resolve(ServeArgs::default()).unwrap();
+        assert!(!cfg.sandbox_no_quotas, "quotas are on by default");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "sandbox = true\nsandbox_no_quotas = true\n").unwrap();
+        let cfg = Config::resolve(ServeArgs {
+            config: Some(file),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(cfg.sandbox && cfg.sandbox_no_quotas);
+        let cfg = Config::resolve(ServeArgs {
+            sandbox: true,
+            sandbox_no_quotas: true,
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(cfg.sandbox_no_quotas);
+        let err = Config::resolve(ServeArgs {
+            sandbox_no_quotas: true,
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("--sandbox"), "{err}");
     }
 
     #[test]

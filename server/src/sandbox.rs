@@ -42,17 +42,21 @@ pub struct Emulator {
     pub handle: Box<dyn Any + Send>,
 }
 
-/// Starts every emulator this build has, with the demo seed.
-pub fn start_emulators() -> anyhow::Result<Vec<Emulator>> {
-    let mut out = vec![gmail_emulator()?];
-    out.extend(outlook_emulator()?);
+/// Starts every emulator this build has, with the demo seed; `quotas: false` turns their
+/// quotas and throttling off (`connectors serve --sandbox --sandbox-no-quotas`).
+pub fn start_emulators(quotas: bool) -> anyhow::Result<Vec<Emulator>> {
+    let mut out = vec![gmail_emulator(quotas)?];
+    out.extend(outlook_emulator(quotas)?);
     Ok(out)
 }
 
-fn gmail_emulator() -> anyhow::Result<Emulator> {
+fn gmail_emulator(quotas: bool) -> anyhow::Result<Emulator> {
     use connector_gmail::sandbox::{GmailSandbox, SandboxConfig};
-    let sb =
-        GmailSandbox::start(SandboxConfig::default()).context("starting the Gmail emulator")?;
+    let sb = GmailSandbox::start(SandboxConfig {
+        quotas,
+        ..SandboxConfig::default()
+    })
+    .context("starting the Gmail emulator")?;
     let refresh_token =
         Secret::new(sb.issue_refresh_token(SANDBOX_USER, connector_gmail::SCOPES_FULL));
     Ok(Emulator {
@@ -67,7 +71,7 @@ fn gmail_emulator() -> anyhow::Result<Emulator> {
 /// The Outlook emulator (refresh tokens rotate on every refresh, as Microsoft's do). It joins
 /// the sandbox once the Outlook spec can send mail, so that the quickstart (list, read, send)
 /// holds for every connector in `sandbox.json`.
-fn outlook_emulator() -> anyhow::Result<Option<Emulator>> {
+fn outlook_emulator(quotas: bool) -> anyhow::Result<Option<Emulator>> {
     use connector_outlook::sandbox::{OutlookSandbox, SandboxConfig};
     if connector_outlook::spec()
         .spec()
@@ -76,8 +80,11 @@ fn outlook_emulator() -> anyhow::Result<Option<Emulator>> {
     {
         return Ok(None);
     }
-    let sb =
-        OutlookSandbox::start(SandboxConfig::default()).context("starting the Outlook emulator")?;
+    let sb = OutlookSandbox::start(SandboxConfig {
+        quotas,
+        ..SandboxConfig::default()
+    })
+    .context("starting the Outlook emulator")?;
     let refresh_token =
         Secret::new(sb.issue_refresh_token(SANDBOX_USER, connector_outlook::SCOPES));
     Ok(Some(Emulator {
@@ -91,9 +98,13 @@ fn outlook_emulator() -> anyhow::Result<Option<Emulator>> {
 
 /// Runs the server; with `config.sandbox`, sets up the sandbox first.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    crate::auth::set_token_cache_ttl(config.token_cache);
     let state = AppState::new(config).await?;
     let _emulators = if state.config.sandbox {
-        let emulators = start_emulators()?;
+        if state.config.sandbox_no_quotas {
+            tracing::info!("sandbox emulators run without quotas and throttling");
+        }
+        let emulators = start_emulators(!state.config.sandbox_no_quotas)?;
         let file = setup(&state, &emulators).await?;
         announce(&state, &file);
         emulators
