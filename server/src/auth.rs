@@ -8,7 +8,7 @@
 //! **Verified-token cache.** Checking a bearer token costs one database round trip on every
 //! request (see docs/benchmarks.md for what that costs on the execute hot path). A verified
 //! token's record is therefore kept in memory, keyed by the token's SHA-256, for
-//! [`TOKEN_CACHE_TTL`] (one second; `token_cache_ms` in the config, 0 turns it off).
+//! [`DB_CACHE_TTL`] (one second; `db_cache_ms` in the config, 0 turns it off).
 //! Revocation stays immediate in this process: revoking an application or rotating its secret
 //! calls [`forget_application`], which drops its cached tokens before the API answers. Another
 //! process sharing the database (a second replica, the `connectors apps revoke` CLI) sees a
@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use actix_web::dev::Payload;
@@ -172,85 +172,133 @@ pub async fn middleware(
     next.call(req).await.map(|r| r.map_into_left_body())
 }
 
-/// How long a verified token is trusted without asking the database again by default: the
-/// bound on how late another replica (or the CLI) sees a revocation. This process forgets at
-/// once. `token_cache_ms` in the config changes it (0: off); see [`set_token_cache_ttl`].
-pub const TOKEN_CACHE_TTL: Duration = Duration::from_secs(1);
+/// How long the execute hot path reuses an answer of the database (a verified token here, a
+/// connector's row in `routes::execute`) by default: the bound on how late another replica (or
+/// the CLI) is seen. Changes made through this process apply at once (explicit forgets).
+/// `db_cache_ms` in the config changes it (0: off); see [`set_db_cache_ttl`].
+pub const DB_CACHE_TTL: Duration = Duration::from_secs(1);
 /// The lifetime in use, in milliseconds.
-static TOKEN_CACHE_MS: AtomicU64 = AtomicU64::new(TOKEN_CACHE_TTL.as_millis() as u64);
+static DB_CACHE_MS: AtomicU64 = AtomicU64::new(DB_CACHE_TTL.as_millis() as u64);
+/// Above this many entries a cache sweeps the expired ones (and, if still full, drops all).
+const DB_CACHE_MAX: usize = 10_000;
 
-/// Sets the verified-token cache lifetime of this process (`Duration::ZERO`: no cache).
-pub fn set_token_cache_ttl(ttl: Duration) {
-    TOKEN_CACHE_MS.store(ttl.as_millis() as u64, Ordering::Relaxed);
-    forget_cached_tokens();
+/// Sets the lifetime of this process's hot-path caches (`Duration::ZERO`: no caching).
+pub fn set_db_cache_ttl(ttl: Duration) {
+    DB_CACHE_MS.store(ttl.as_millis() as u64, Ordering::Relaxed);
+    TOKENS.clear();
 }
 
-fn token_cache_ttl() -> Duration {
-    Duration::from_millis(TOKEN_CACHE_MS.load(Ordering::Relaxed))
-}
-/// Above this many entries the expired ones are swept (and, if still full, all are dropped).
-const TOKEN_CACHE_MAX: usize = 10_000;
-
-/// Verified tokens by token hash, with the instant they were read from the database.
-fn token_cache() -> &'static Mutex<HashMap<String, (TokenRecord, Instant)>> {
-    static CACHE: OnceLock<Mutex<HashMap<String, (TokenRecord, Instant)>>> = OnceLock::new();
-    CACHE.get_or_init(Default::default)
+pub(crate) fn db_cache_ttl() -> Duration {
+    Duration::from_millis(DB_CACHE_MS.load(Ordering::Relaxed))
 }
 
-fn cache_lock() -> std::sync::MutexGuard<'static, HashMap<String, (TokenRecord, Instant)>> {
-    token_cache()
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+/// Database answers by key, each reused for [`db_cache_ttl`] after it was read.
+pub(crate) struct HotCache<V> {
+    map: Mutex<HashMap<String, (V, Instant)>>,
+    /// Bumped by every forget: an answer read before a forget is not cached after it (else a
+    /// lookup racing a revoke could cache the revoked record again).
+    generation: AtomicU64,
 }
 
-/// Bumped by every forget: a database answer read before a forget is not cached after it
-/// (else a lookup racing a revoke could cache the revoked token again).
-static FORGET_GENERATION: AtomicU64 = AtomicU64::new(0);
+impl<V: Clone> HotCache<V> {
+    pub(crate) fn new() -> Self {
+        HotCache {
+            map: Mutex::new(HashMap::new()),
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (V, Instant)>> {
+        self.map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The cached value if read less than `ttl` ago.
+    pub(crate) fn get(&self, key: &str, ttl: Duration) -> Option<V> {
+        let map = self.lock();
+        let (v, at) = map.get(key)?;
+        (at.elapsed() < ttl).then(|| v.clone())
+    }
+
+    /// Take before reading the database; pass to [`HotCache::put`].
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Caches `value` unless something was forgotten since `generation` was taken.
+    pub(crate) fn put(&self, key: String, value: V, generation: u64, ttl: Duration) {
+        let mut map = self.lock();
+        if self.generation.load(Ordering::SeqCst) != generation {
+            return;
+        }
+        if map.len() >= DB_CACHE_MAX {
+            map.retain(|_, (_, at)| at.elapsed() < ttl);
+            if map.len() >= DB_CACHE_MAX {
+                map.clear();
+            }
+        }
+        map.insert(key, (value, Instant::now()));
+    }
+
+    pub(crate) fn remove(&self, key: &str) {
+        let mut map = self.lock();
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        map.remove(key);
+    }
+
+    pub(crate) fn retain(&self, mut keep: impl FnMut(&V) -> bool) {
+        let mut map = self.lock();
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        map.retain(|_, (v, _)| keep(v));
+    }
+
+    pub(crate) fn clear(&self) {
+        self.retain(|_| false);
+    }
+
+    #[cfg(test)]
+    pub(crate) fn contains(&self, key: &str) -> bool {
+        self.lock().contains_key(key)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn touch(&self, key: &str) {
+        if let Some(entry) = self.lock().get_mut(key) {
+            entry.1 = Instant::now();
+        }
+    }
+}
+
+/// Verified tokens by token hash.
+static TOKENS: LazyLock<HotCache<TokenRecord>> = LazyLock::new(HotCache::new);
 
 /// Drops every cached token of an application (revoke, rotate-secret): its tokens stop
 /// working in this process at once.
 pub fn forget_application(application_id: &str) {
-    let mut cache = cache_lock();
-    FORGET_GENERATION.fetch_add(1, Ordering::SeqCst);
-    cache.retain(|_, (r, _)| r.application_id != application_id);
+    TOKENS.retain(|r| r.application_id != application_id);
 }
 
 /// Drops every cached token (tests and admin tools that edit tokens in the database directly).
 pub fn forget_cached_tokens() {
-    let mut cache = cache_lock();
-    FORGET_GENERATION.fetch_add(1, Ordering::SeqCst);
-    cache.clear();
+    TOKENS.clear();
 }
 
-/// The token's record: from the cache when verified less than [`TOKEN_CACHE_TTL`] ago,
-/// otherwise from the database (and cached if valid).
+/// The token's record: from the cache when verified less than [`db_cache_ttl`] ago, otherwise
+/// from the database (and cached if valid; a refused token is never cached).
 async fn find_token(store: &Store, token_hash: String) -> Result<Option<TokenRecord>, ApiError> {
-    let ttl = token_cache_ttl();
+    let ttl = db_cache_ttl();
     if ttl.is_zero() {
         return Ok(store.find_token(&token_hash).await?);
     }
-    if let Some((record, at)) = cache_lock().get(&token_hash) {
-        if at.elapsed() < ttl {
-            return Ok(Some(record.clone()));
-        }
+    if let Some(record) = TOKENS.get(&token_hash, ttl) {
+        return Ok(Some(record));
     }
-    let generation = FORGET_GENERATION.load(Ordering::SeqCst);
+    let generation = TOKENS.generation();
     let record = store.find_token(&token_hash).await?;
-    let mut cache = cache_lock();
     match &record {
-        Some(_) if FORGET_GENERATION.load(Ordering::SeqCst) != generation => {}
-        Some(r) => {
-            if cache.len() >= TOKEN_CACHE_MAX {
-                cache.retain(|_, (_, at)| at.elapsed() < ttl);
-                if cache.len() >= TOKEN_CACHE_MAX {
-                    cache.clear();
-                }
-            }
-            cache.insert(token_hash, (r.clone(), Instant::now()));
-        }
-        None => {
-            cache.remove(&token_hash);
-        }
+        Some(r) => TOKENS.put(token_hash, r.clone(), generation, ttl),
+        None => TOKENS.remove(&token_hash),
     }
     Ok(record)
 }
@@ -340,19 +388,14 @@ mod tests {
             .execute(store.pool())
             .await
             .unwrap();
-        if let Some(entry) = cache_lock().get_mut(&hash) {
-            entry.1 = Instant::now(); // a slow machine must not turn this into a miss
-        }
+        TOKENS.touch(&hash); // a slow machine must not turn this into a miss
         assert!(find_token(&store, hash.clone()).await.unwrap().is_some());
-        assert!(cache_lock().contains_key(&hash));
+        assert!(TOKENS.contains(&hash));
         // ...and a revoke through this process forgets it at once.
         forget_application(&record.application_id);
-        assert!(!cache_lock().contains_key(&hash));
+        assert!(!TOKENS.contains(&hash));
         assert!(find_token(&store, hash.clone()).await.unwrap().is_none());
-        assert!(
-            !cache_lock().contains_key(&hash),
-            "a refused token is not cached"
-        );
+        assert!(!TOKENS.contains(&hash), "a refused token is not cached");
     }
 
     #[tokio::test]
@@ -360,6 +403,6 @@ mod tests {
         let (store, _dir) = store().await;
         let hash = hash_token("cat_never_issued");
         assert!(find_token(&store, hash.clone()).await.unwrap().is_none());
-        assert!(!cache_lock().contains_key(&hash));
+        assert!(!TOKENS.contains(&hash));
     }
 }

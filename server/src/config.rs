@@ -199,11 +199,12 @@ pub struct ServeArgs {
     /// Lifetime of application access tokens in seconds [default: 3600, minimum 900].
     #[arg(long, env = "CONNECTORS_TOKEN_TTL_SECS")]
     pub token_ttl_secs: Option<u64>,
-    /// How long a verified bearer token is trusted without asking the database again, in
-    /// milliseconds [default: 1000, at most 10000; 0 turns the cache off]. This process forgets
-    /// a revoked application's tokens at once; other replicas within this bound.
-    #[arg(long, env = "CONNECTORS_TOKEN_CACHE_MS")]
-    pub token_cache_ms: Option<u64>,
+    /// How long the execute hot path reuses a verified bearer token and a connector's row read
+    /// from the database, in milliseconds [default: 1000, at most 10000; 0 turns it off].
+    /// Revocations and connector changes made through this process apply at once; those made
+    /// by another replica (or the CLI) within this bound.
+    #[arg(long, env = "CONNECTORS_DB_CACHE_MS")]
+    pub db_cache_ms: Option<u64>,
     /// Largest execute request body in bytes [default: 50 MiB].
     #[arg(long, env = "CONNECTORS_MAX_EXECUTE_BODY")]
     pub max_execute_body: Option<usize>,
@@ -289,8 +290,8 @@ pub struct Config {
     pub master_key: Option<Secret>,
     pub master_key_file: Option<PathBuf>,
     pub token_ttl_secs: u64,
-    /// Verified-token cache lifetime (see [`crate::auth::TOKEN_CACHE_TTL`]).
-    pub token_cache: std::time::Duration,
+    /// Hot-path cache lifetime (see [`crate::auth::DB_CACHE_TTL`]).
+    pub db_cache: std::time::Duration,
     pub max_execute_body: usize,
     /// Opens `GET /metrics` when set.
     pub metrics_token: Option<Secret>,
@@ -301,7 +302,7 @@ pub struct Config {
 }
 
 pub const MIN_TOKEN_TTL_SECS: u64 = 15 * 60;
-pub const MAX_TOKEN_CACHE_MS: u64 = 10_000;
+pub const MAX_DB_CACHE_MS: u64 = 10_000;
 pub const DEFAULT_MAX_EXECUTE_BODY: usize = 50 * 1024 * 1024;
 
 impl Config {
@@ -338,13 +339,13 @@ impl Config {
         if token_ttl_secs < MIN_TOKEN_TTL_SECS {
             anyhow::bail!("token_ttl_secs must be at least {MIN_TOKEN_TTL_SECS} (15 minutes)");
         }
-        let token_cache_ms = args
-            .token_cache_ms
-            .or(file.token_cache_ms)
-            .unwrap_or(crate::auth::TOKEN_CACHE_TTL.as_millis() as u64);
-        if token_cache_ms > MAX_TOKEN_CACHE_MS {
+        let db_cache_ms = args
+            .db_cache_ms
+            .or(file.db_cache_ms)
+            .unwrap_or(crate::auth::DB_CACHE_TTL.as_millis() as u64);
+        if db_cache_ms > MAX_DB_CACHE_MS {
             anyhow::bail!(
-                "token_cache_ms must be at most {MAX_TOKEN_CACHE_MS} (it bounds how late other replicas see a revoked application); 0 turns the cache off"
+                "db_cache_ms must be at most {MAX_DB_CACHE_MS} (it bounds how late other replicas see a revoked application or a changed connector); 0 turns the cache off"
             );
         }
         let sandbox = args.sandbox || file.sandbox;
@@ -367,7 +368,7 @@ impl Config {
             master_key: args.master_key.or(file.master_key).map(Secret::new),
             master_key_file: args.master_key_file.or(file.master_key_file),
             token_ttl_secs,
-            token_cache: std::time::Duration::from_millis(token_cache_ms),
+            db_cache: std::time::Duration::from_millis(db_cache_ms),
             max_execute_body: args
                 .max_execute_body
                 .or(file.max_execute_body)

@@ -265,6 +265,7 @@ async fn complete(
                 .map_err(internal)?
                 .ok_or_else(|| ("invalid_request", "the connector was deleted".to_string()))?;
             state.runtime.forget(&id).await;
+            crate::routes::execute::forget_connector(&id);
             tracing::info!(connector_id = %id, "connector re-authorized");
             id
         }

@@ -262,6 +262,7 @@ async fn patch(
         .await?
         .ok_or_else(ApiError::connector_not_found)?;
     state.runtime.forget(&row.id).await;
+    crate::routes::execute::forget_connector(&row.id);
     Ok(HttpResponse::Ok().json(view(&row)))
 }
 
@@ -279,6 +280,7 @@ async fn delete(
         return Err(ApiError::connector_not_found());
     }
     state.runtime.forget(&id).await;
+    crate::routes::execute::forget_connector(&id);
     Ok(HttpResponse::NoContent().finish())
 }
 

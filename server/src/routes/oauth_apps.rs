@@ -176,6 +176,7 @@ async fn propagate(
             .store_refreshed_credentials(&cid, &blob, &key_id, None)
             .await?;
         state.runtime.forget(&cid).await;
+        crate::routes::execute::forget_connector(&cid);
     }
     Ok(())
 }
