@@ -18,7 +18,7 @@ async fn a_refresh_stampede_makes_exactly_one_token_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gmail_get_many_batches_50_per_request() {
     let n = 120;
-    let b = inproc::gmail_bulk(n, true).await;
+    let b = inproc::gmail_bulk(n, true, None).await;
     assert!(
         b.requests_many <= (n / 50 + 1) as u64,
         "{} requests for {n} messages",
@@ -30,7 +30,7 @@ async fn gmail_get_many_batches_50_per_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outlook_get_many_batches_20_per_request() {
     let n = 60;
-    let b = inproc::outlook_bulk(n, true).await;
+    let b = inproc::outlook_bulk(n, true, inproc::OutlookDelay::None).await;
     assert!(
         b.requests_many <= (n / 20 + 1) as u64,
         "{} requests for {n} messages",

@@ -159,6 +159,10 @@ pub async fn entry(
         .into_response();
     };
     inner.requests.fetch_add(1, Ordering::SeqCst);
+    let round_trip = *inner.round_trip.lock().expect("round trip");
+    if let Some(d) = round_trip {
+        tokio::time::sleep(d).await;
+    }
     let caller = match inner.authenticate(&headers).await {
         Ok(c) => c,
         Err(r) => return r.into_response(),

@@ -324,6 +324,13 @@ impl OutlookSandbox {
         *self.inner.latency.lock().expect("latency") = latency;
     }
 
+    /// A delay added once per HTTP request, before it is handled: a network round trip. Unlike
+    /// [`OutlookSandbox::set_latency`] (Graph's time per request, also spent on each `$batch`
+    /// part), a `$batch` pays it once.
+    pub fn set_round_trip(&self, round_trip: Option<Duration>) {
+        *self.inner.round_trip.lock().expect("round trip") = round_trip;
+    }
+
     /// Expires every delta token of `user` issued so far (their next use answers 410).
     pub fn expire_delta_tokens(&self, user: &str) {
         self.inner.with_mailbox(user, |mb| mb.delta_epoch += 1);

@@ -84,6 +84,8 @@ pub struct Inner {
     pub tokens: Mutex<Tokens>,
     pub limits: Mutex<Limits>,
     pub latency: Mutex<Option<Duration>>,
+    /// Added once per HTTP request (a `$batch` is one), like a network round trip.
+    pub round_trip: Mutex<Option<Duration>>,
     pub recording: Mutex<Option<Vec<LoggedRequest>>>,
     pub sessions: Mutex<HashMap<String, super::admin::Session>>,
     pub subs: Mutex<HashMap<String, super::subs::Subscription>>,
@@ -130,6 +132,7 @@ impl Inner {
                 mailboxes: HashMap::new(),
             }),
             latency: Mutex::new(cfg.latency),
+            round_trip: Mutex::new(None),
             recording: Mutex::new(None),
             sessions: Mutex::new(HashMap::new()),
             subs: Mutex::new(HashMap::new()),

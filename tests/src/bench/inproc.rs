@@ -149,8 +149,10 @@ async fn fetch_one_by_one(c: &Connector, ids: &[String]) -> usize {
 }
 
 /// Gmail: details of `n` messages with `get_many` (1,000 ids per call, the action's maximum,
-/// default batch size 50) against sequential one-by-one `get`.
-pub async fn gmail_bulk(n: usize, one_by_one: bool) -> Bulk {
+/// default batch size 50) against sequential one-by-one `get`. `latency` is set on the
+/// emulator after the warm-up: Gmail's emulator adds it once per HTTP request (a batch is one
+/// request), like a network round trip.
+pub async fn gmail_bulk(n: usize, one_by_one: bool, latency: Option<Duration>) -> Bulk {
     let (sb, ids) = gmail_sandbox(n);
     assert_eq!(ids.len(), n, "the emulator seeded {n} messages");
     let gmail = gmail_connector(&sb.base_url(), None);
@@ -159,6 +161,7 @@ pub async fn gmail_bulk(n: usize, one_by_one: bool) -> Bulk {
         .execute("profile", "get", json!({}))
         .await
         .expect("profile");
+    sb.set_latency(latency);
     sb.reset_stats();
     let t = Instant::now();
     assert_eq!(fetch_many(&gmail, &ids, 1000, json!({})).await, n);
@@ -178,9 +181,21 @@ pub async fn gmail_bulk(n: usize, one_by_one: bool) -> Bulk {
     out
 }
 
+/// How the Outlook emulator delays answers in a bulk run.
+#[derive(Debug, Clone, Copy)]
+pub enum OutlookDelay {
+    None,
+    /// Once per HTTP request (`set_round_trip`): a network round trip; a `$batch` pays it once.
+    RoundTrip(Duration),
+    /// On every Graph request including each `$batch` part (`set_latency`): Graph's own time
+    /// per request; the emulator runs a batch's parts 4 at a time, as Graph does per mailbox.
+    PerRequest(Duration),
+}
+
 /// Outlook: details of `n` messages with `get_many` (500 ids per call, the action's maximum;
-/// 20 per `$batch`) against sequential one-by-one `get`.
-pub async fn outlook_bulk(n: usize, one_by_one: bool) -> Bulk {
+/// 20 per `$batch`) against sequential one-by-one `get`, with `delay` set on the emulator
+/// after the warm-up.
+pub async fn outlook_bulk(n: usize, one_by_one: bool, delay: OutlookDelay) -> Bulk {
     let (sb, ids) = outlook_sandbox(n);
     assert_eq!(ids.len(), n, "the emulator seeded {n} messages");
     let outlook = connector_outlook::connector(
@@ -192,6 +207,11 @@ pub async fn outlook_bulk(n: usize, one_by_one: bool) -> Bulk {
         .execute("profile", "get", json!({}))
         .await
         .expect("profile");
+    match delay {
+        OutlookDelay::None => {}
+        OutlookDelay::RoundTrip(d) => sb.set_round_trip(Some(d)),
+        OutlookDelay::PerRequest(d) => sb.set_latency(Some(d)),
+    }
     sb.reset_stats();
     let t = Instant::now();
     assert_eq!(fetch_many(&outlook, &ids, 500, json!({})).await, n);

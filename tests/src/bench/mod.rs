@@ -134,11 +134,16 @@ impl Figure {
 pub struct Sizes {
     /// Iterations of the single-call latency case (after warm-up).
     pub latency_iters: usize,
-    /// Messages fetched by the bulk case.
+    /// Messages fetched by the bulk case (zero latency: request counts).
     pub bulk_messages: usize,
+    /// Messages fetched again with `bulk_latency` set on the emulators (wall-time ratio).
+    pub bulk_latency_messages: usize,
+    pub bulk_latency: Duration,
     /// Concurrent executes per stampede, and stampede rounds.
     pub stampede_calls: usize,
     pub stampede_rounds: usize,
+    /// Length of the server's c=256 RSS run in seconds (0: skip the RSS part).
+    pub rss_secs: u64,
     /// Scale of the MIME corpus (1 = full: attachments up to 10 MB).
     pub mime_full: bool,
 }
@@ -148,6 +153,9 @@ impl Sizes {
         Sizes {
             latency_iters: 5_000,
             bulk_messages: 10_000,
+            bulk_latency_messages: 1_000,
+            bulk_latency: Duration::from_millis(10),
+            rss_secs: 120,
             stampede_calls: 1_000,
             stampede_rounds: 5,
             mime_full: true,
@@ -157,6 +165,9 @@ impl Sizes {
         Sizes {
             latency_iters: 200,
             bulk_messages: 500,
+            bulk_latency_messages: 100,
+            bulk_latency: Duration::from_millis(2),
+            rss_secs: 5,
             stampede_calls: 200,
             stampede_rounds: 2,
             mime_full: false,

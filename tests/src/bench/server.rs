@@ -95,6 +95,8 @@ impl Server {
         let org = org["organization_id"].as_str().ok_or("org id")?.to_string();
         let app = cli_json(bin, &["apps", "create", "--org", &org, "--data-dir", d])?;
         let port = free_port();
+        // Extra `serve` options for comparisons (e.g. `--token-cache-ms 0`), space-separated.
+        let extra = std::env::var("BENCH_SERVER_ARGS").unwrap_or_default();
         let child = Command::new(bin)
             .args([
                 "serve",
@@ -103,6 +105,7 @@ impl Server {
                 "--bind",
                 &format!("127.0.0.1:{port}"),
             ])
+            .args(extra.split_whitespace())
             .env("CONNECTORS_GMAIL_BASE_URL", gmail_base)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
@@ -182,7 +185,7 @@ fn not_measured(figs: &mut Vec<Figure>, why: &str) {
     );
 }
 
-pub fn run(_sizes: Sizes, smoke: bool, figs: &mut Vec<Figure>) {
+pub fn run(sizes: Sizes, smoke: bool, figs: &mut Vec<Figure>) {
     if !wrk::available() {
         return not_measured(figs, "wrk not installed (apt-get install -y wrk)");
     }
@@ -258,13 +261,29 @@ pub fn run(_sizes: Sizes, smoke: bool, figs: &mut Vec<Figure>) {
     let _ = run_wrk(&exec_url, 4, true, 1);
     for c in [1usize, 64] {
         let direct = run_wrk(&direct_url, c, false, secs);
+        let perf = perf_record(pid, c, secs);
         let via = run_wrk(&exec_url, c, true, secs);
+        if let Some(mut p) = perf {
+            let _ = p.wait();
+        }
         match (direct, via) {
             (Ok((d, dcpu)), Ok((s, scpu))) => push_pair(figs, c, &d, &dcpu, &s, &scpu),
             (Err(e), _) | (_, Err(e)) => not_measured(figs, &format!("wrk at c={c}: {e}")),
         }
     }
 
+    if sizes.rss_secs == 0 {
+        if let Some(r) = rss_idle {
+            figs.push(
+                Figure::new("server RSS", "idle (1 connector)", "MB")
+                    .median(r)
+                    .target("<= 30 MB", r <= 30.0),
+            );
+        }
+        drop(server);
+        let _ = std::fs::remove_dir_all(&dir);
+        return;
+    }
     // 10,000 connectors stored (c=64 creates).
     let stored = if smoke { 500 } else { 10_000 };
     let created = rt.block_on(create_many(&server, stored));
@@ -272,7 +291,7 @@ pub fn run(_sizes: Sizes, smoke: bool, figs: &mut Vec<Figure>) {
     let rss_stored = rss_mb(pid);
 
     // c=256 load over a run, RSS sampled every second.
-    let load_secs = if smoke { 5 } else { 120 };
+    let load_secs = sizes.rss_secs;
     let sampler = {
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let s2 = stop.clone();
@@ -318,10 +337,18 @@ pub fn run(_sizes: Sizes, smoke: bool, figs: &mut Vec<Figure>) {
         let first: f64 = samples[..k].iter().sum::<f64>() / k as f64;
         let last: f64 = samples[samples.len() - k..].iter().sum::<f64>() / k as f64;
         let flat = last <= first * 1.10 + 2.0;
+        let deciles: Vec<String> = samples
+            .chunks(samples.len().div_ceil(10))
+            .map(|c| format!("{:.1}", c.iter().sum::<f64>() / c.len() as f64))
+            .collect();
+        if let Some(path) = std::env::var_os("BENCH_RSS_SERIES") {
+            let text: String = samples.iter().map(|r| format!("{r:.2}\n")).collect();
+            let _ = std::fs::write(path, text);
+        }
         let note = match &load {
             Ok((w, _)) => format!(
-                "{} samples over {load_secs} s at c=256, {:.0} req/s, {} errors; first 10% avg {first:.1} MB, last 10% avg {last:.1} MB",
-                samples.len(), w.rps, w.errors
+                "{} samples over {load_secs} s at c=256, {:.0} req/s, {} errors; first 10% avg {first:.1} MB, last 10% avg {last:.1} MB; avg per tenth of the run: {}",
+                samples.len(), w.rps, w.errors, deciles.join(", ")
             ),
             Err(e) => format!("wrk failed: {e}"),
         };
@@ -343,6 +370,26 @@ pub fn run(_sizes: Sizes, smoke: bool, figs: &mut Vec<Figure>) {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
     drop(sb);
+}
+
+/// With `BENCH_PERF_DIR` set: `perf record -e cpu-clock -g` of the server process during the
+/// run through the server at concurrency `c` (`server-c{c}.perf.data` in that directory), for
+/// `perf report -i ... --no-children`. Software sampling: hardware counters are not available
+/// on every (virtual) machine.
+fn perf_record(pid: u32, c: usize, secs: u64) -> Option<Child> {
+    let dir = std::env::var_os("BENCH_PERF_DIR")?;
+    let out = PathBuf::from(dir).join(format!("server-c{c}.perf.data"));
+    Command::new("perf")
+        .args(["record", "-q", "-e", "cpu-clock", "-F", "1999", "-g", "-p"])
+        .arg(pid.to_string())
+        .arg("-o")
+        .arg(&out)
+        .args(["--", "sleep", &secs.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| eprintln!("perf record: {e}"))
+        .ok()
 }
 
 async fn create_many(server: &Server, n: usize) -> usize {
