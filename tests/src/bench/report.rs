@@ -31,6 +31,8 @@ pub fn machine() -> Value {
         "rustc": command("rustc", &["--version"]),
         "kernel": command("uname", &["-sr"]),
         "date_utc": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        // The machine is shared: the load when the run started says how noisy it was.
+        "loadavg_at_start": std::fs::read_to_string("/proc/loadavg").ok().map(|s| s.trim().to_string()),
     })
 }
 
@@ -96,13 +98,14 @@ pub fn write(dir: &Path, machine: &Value, mode: &str, figures: &[Figure]) -> std
     std::fs::write(dir.join("benchmarks.json"), json + "\n")?;
     let mut block = format!(
         "{BEGIN}\nResults of the last run (`{mode}`), written by the bench command. Machine: {} CPU(s), \
-         {}, memory {}, {}, {}, {}.\n\n",
+         {}, memory {}, {}, {}, {}, load average at start {}.\n\n",
         machine["nproc"],
         machine["cpu_model"].as_str().unwrap_or("?"),
         machine["memory_total"].as_str().unwrap_or("?"),
         machine["rustc"].as_str().unwrap_or("?"),
         machine["kernel"].as_str().unwrap_or("?"),
         machine["date_utc"].as_str().unwrap_or("?"),
+        machine["loadavg_at_start"].as_str().unwrap_or("?"),
     );
     block.push_str(&table(figures));
     block.push_str(END);

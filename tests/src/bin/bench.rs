@@ -232,6 +232,7 @@ fn main() {
             "unknown case {c:?}; cases: {ALL:?}"
         );
     }
+    let machine = report::machine();
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
     let mut figs = Vec::new();
     let started = Instant::now();
@@ -256,7 +257,7 @@ fn main() {
         let dir = args
             .out
             .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs"));
-        report::write(&dir, &report::machine(), mode, &figs).expect("writing the report");
+        report::write(&dir, &machine, mode, &figs).expect("writing the report");
         eprintln!("wrote {}/benchmarks.md and benchmarks.json", dir.display());
     }
 }
