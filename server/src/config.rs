@@ -205,6 +205,11 @@ pub struct ServeArgs {
     /// by another replica (or the CLI) within this bound.
     #[arg(long, env = "CONNECTORS_DB_CACHE_MS")]
     pub db_cache_ms: Option<u64>,
+    /// HTTP worker threads [default: one per CPU core]. Each worker runs its own event loop;
+    /// on a machine shared with other busy processes fewer workers can mean fewer thread
+    /// hand-offs (see docs/benchmarks.md).
+    #[arg(long, env = "CONNECTORS_WORKERS")]
+    pub workers: Option<usize>,
     /// Largest execute request body in bytes [default: 50 MiB].
     #[arg(long, env = "CONNECTORS_MAX_EXECUTE_BODY")]
     pub max_execute_body: Option<usize>,
@@ -290,6 +295,8 @@ pub struct Config {
     pub master_key: Option<Secret>,
     pub master_key_file: Option<PathBuf>,
     pub token_ttl_secs: u64,
+    /// HTTP worker threads (`None`: one per CPU core).
+    pub workers: Option<usize>,
     /// Hot-path cache lifetime (see [`crate::auth::DB_CACHE_TTL`]).
     pub db_cache: std::time::Duration,
     pub max_execute_body: usize,
@@ -348,6 +355,10 @@ impl Config {
                 "db_cache_ms must be at most {MAX_DB_CACHE_MS} (it bounds how late other replicas see a revoked application or a changed connector); 0 turns the cache off"
             );
         }
+        let workers = args.workers.or(file.workers);
+        if workers == Some(0) {
+            anyhow::bail!("workers must be at least 1 (or left out: one per CPU core)");
+        }
         let sandbox = args.sandbox || file.sandbox;
         let sandbox_no_quotas = args.sandbox_no_quotas || file.sandbox_no_quotas;
         if sandbox_no_quotas && !sandbox {
@@ -368,6 +379,7 @@ impl Config {
             master_key: args.master_key.or(file.master_key).map(Secret::new),
             master_key_file: args.master_key_file.or(file.master_key_file),
             token_ttl_secs,
+            workers,
             db_cache: std::time::Duration::from_millis(db_cache_ms),
             max_execute_body: args
                 .max_execute_body
@@ -466,6 +478,29 @@ mod tests {
         })
         .unwrap_err();
         assert!(err.to_string().contains("--sandbox"), "{err}");
+    }
+
+    #[test]
+    fn workers_default_to_one_per_core_and_zero_is_refused() {
+        assert_eq!(Config::resolve(ServeArgs::default()).unwrap().workers, None);
+        let cfg = Config::resolve(ServeArgs {
+            workers: Some(1),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(cfg.workers, Some(1));
+        let err = Config::resolve(ServeArgs {
+            workers: Some(0),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("workers"), "{err}");
+        let err = Config::resolve(ServeArgs {
+            db_cache_ms: Some(60_000),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("db_cache_ms"), "{err}");
     }
 
     #[test]

@@ -102,9 +102,12 @@ pub fn create_app(
 pub async fn serve(state: AppState) -> anyhow::Result<()> {
     let bind = state.config.bind;
     let state = web::Data::new(state);
-    let server = actix_web::HttpServer::new(move || create_app(state.clone()))
-        .bind(bind)?
-        .run();
+    let workers = state.config.workers;
+    let mut server = actix_web::HttpServer::new(move || create_app(state.clone()));
+    if let Some(n) = workers {
+        server = server.workers(n);
+    }
+    let server = server.bind(bind)?.run();
     tracing::info!(%bind, "listening");
     server.await?;
     Ok(())
