@@ -76,7 +76,7 @@ pub struct KeysArgs {
     pub data_dir: Option<PathBuf>,
     #[arg(long, env = "CONNECTORS_CONFIG")]
     pub config: Option<PathBuf>,
-    #[arg(long, env = "CONNECTORS_DATABASE_URL")]
+    #[arg(long, env = "CONNECTORS_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// Current master key first, then previous ones, comma separated.
     #[arg(long, env = "CONNECTORS_MASTER_KEY", hide_env_values = true)]
@@ -147,6 +147,9 @@ pub struct StoreArgs {
     /// TOML config file.
     #[arg(long, env = "CONNECTORS_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Database URL, as for `serve` [default: sqlite://<data-dir>/connectors.db].
+    #[arg(long, env = "CONNECTORS_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -186,8 +189,9 @@ pub struct ServeArgs {
     #[arg(long, env = "CONNECTORS_CONFIG")]
     #[serde(skip)]
     pub config: Option<PathBuf>,
-    /// Database URL [default: sqlite://<data-dir>/connectors.db].
-    #[arg(long, env = "CONNECTORS_DATABASE_URL")]
+    /// Database URL: `sqlite://PATH`, or `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE` for
+    /// several replicas on one database [default: sqlite://<data-dir>/connectors.db].
+    #[arg(long, env = "CONNECTORS_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// Master key (32 bytes, base64 or hex) that wraps the per-organization data keys.
     /// Without it (or `master_key_file`) a key file is generated in the data directory.
