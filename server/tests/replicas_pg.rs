@@ -255,7 +255,9 @@ async fn two_serve_processes_on_one_postgres_database_act_as_one_service() {
         org: caller.org.clone(),
     };
     let list = json!({"entity": "messages", "action": "list", "params": {"max_results": 1}});
+    // Verified by both replicas before the revocation (so neither may keep trusting it).
     assert_eq!(second.execute(&a.base, gmail, list.clone()).await.0, 200);
+    assert_eq!(second.execute(&b.base, gmail, list.clone()).await.0, 200);
     let revoked = caller
         .http
         .post(format!(
