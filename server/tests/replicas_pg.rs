@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_connectors");
+const METRICS_TOKEN: &str = "replicas-metrics-token";
 
 struct Replica {
     child: Child,
@@ -59,6 +60,7 @@ async fn start(dir: &Path, database_url: &str, master_key: &str, sandbox: bool) 
             &format!("127.0.0.1:{port}"),
         ])
         .env("CONNECTORS_MASTER_KEY", master_key)
+        .env("CONNECTORS_METRICS_TOKEN", METRICS_TOKEN)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
@@ -277,6 +279,28 @@ async fn two_serve_processes_on_one_postgres_database_act_as_one_service() {
     let (status, _, refused) = second.execute(&b.base, gmail, list.clone()).await;
     assert_eq!(status, 401, "{refused}");
     assert_eq!(second.execute(&a.base, gmail, list).await.0, 401);
+
+    // Each replica's gauge of connectors by status counts the rows in the shared database.
+    for base in [&a.base, &b.base] {
+        let text = reqwest::Client::new()
+            .get(format!("{base}/metrics"))
+            .bearer_auth(METRICS_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let gauge = text
+            .lines()
+            .find(|l| {
+                l.starts_with("connectors_connectors{")
+                    && l.contains("connector_type=\"gmail\"")
+                    && l.contains("status=\"active\"")
+            })
+            .unwrap_or_else(|| panic!("no gmail/active connectors gauge in\n{text}"));
+        assert!(gauge.trim_end().ends_with(" 1"), "{gauge}");
+    }
 
     // Nothing secret in either replica's log.
     for log in [a.log(), b.log()] {

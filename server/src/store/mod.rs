@@ -21,7 +21,7 @@ use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{AnyPool, ConnectOptions, Executor};
+use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 
 pub use apps::{Application, TokenRecord};
 pub use connectors::{ConnectorFilter, ConnectorRow, ConnectorUpdate, NewConnector};
@@ -194,32 +194,59 @@ impl Store {
 }
 
 async fn open_sqlite(database_url: &str) -> anyhow::Result<AnyPool> {
-    let options = SqliteConnectOptions::from_str(database_url)
-        .with_context(|| "parsing the database URL (--database-url)")?
-        .create_if_missing(true);
-    if let Some(dir) = options.get_filename().parent() {
-        if !dir.as_os_str().is_empty() {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let (base, query) = match database_url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (database_url, None),
+    };
+    let param = |p: &str| query.is_some_and(|q| q.split('&').any(|kv| kv.starts_with(p)));
+    let memory_alias = matches!(base, "sqlite::memory:" | "sqlite://:memory:");
+    let in_memory = memory_alias || param("mode=memory");
+    if !in_memory {
+        let options = SqliteConnectOptions::from_str(database_url)
+            .context("parsing the database URL (--database-url)")?;
+        if let Some(dir) = options.get_filename().parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+            }
         }
     }
-    // The any driver builds its SQLite options from a URL, which carries the file and the
-    // open mode (`mode=rwc`: create when missing); the pragmas are set on every new connection.
-    let any = AnyConnectOptions::from_url(&options.to_url_lossy())
-        .context("parsing the database URL (--database-url)")?;
-    AnyPoolOptions::new()
-        .max_connections(8)
-        .after_connect(|conn, _meta| {
-            Box::pin(async move {
-                // busy_timeout first: switching to WAL takes a lock another connection may hold.
-                conn.execute("PRAGMA busy_timeout = 10000").await?;
-                conn.execute("PRAGMA foreign_keys = ON").await?;
-                conn.execute("PRAGMA journal_mode = WAL").await?;
-                Ok(())
-            })
+    // The any driver reads SQLite options from the URL alone: the file and its open mode
+    // (`mode=rwc` creates a missing file); the pragmas are set on every new connection. An
+    // in-memory database gets a name, so every connection of the pool opens the same one.
+    let url = if memory_alias {
+        format!(
+            "sqlite:file:connectors-memory-{}?mode=memory&cache=shared",
+            uuid::Uuid::new_v4().simple()
+        )
+    } else if param("mode=") {
+        database_url.to_string()
+    } else {
+        let sep = if query.is_some() { '&' } else { '?' };
+        format!("{database_url}{sep}mode=rwc")
+    };
+    let any =
+        AnyConnectOptions::from_str(&url).context("parsing the database URL (--database-url)")?;
+    let mut pool = AnyPoolOptions::new().max_connections(8);
+    if in_memory {
+        // The database lives as long as one connection to it: keep one open.
+        pool = pool
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None);
+    }
+    pool.after_connect(|conn, _meta| {
+        Box::pin(async move {
+            // busy_timeout first: switching to WAL takes a lock another connection may hold.
+            conn.execute("PRAGMA busy_timeout = 10000").await?;
+            conn.execute("PRAGMA foreign_keys = ON").await?;
+            conn.execute("PRAGMA journal_mode = WAL").await?;
+            Ok(())
         })
-        .connect_with(any)
-        .await
-        .context("opening the database")
+    })
+    .connect_with(any)
+    .await
+    .context("opening the database")
 }
 
 async fn open_postgres(database_url: &str) -> anyhow::Result<AnyPool> {
@@ -229,17 +256,27 @@ async fn open_postgres(database_url: &str) -> anyhow::Result<AnyPool> {
             redact_url(database_url)
         )
     })?;
+    let failed = || {
+        format!(
+            "connecting to PostgreSQL at `{}` (--database-url): is it running, does the \
+             database exist, are the user and password right?",
+            redact_url(database_url)
+        )
+    };
+    // One connection first, so a failure names its cause (refused, unknown database, bad
+    // password) instead of the pool's timeout.
+    let first = tokio::time::timeout(Duration::from_secs(15), AnyConnection::connect_with(&any))
+        .await
+        .map_err(|_| anyhow::anyhow!("no answer within 15 s"))
+        .with_context(failed)?
+        .with_context(failed)?;
+    let _ = first.close().await;
     AnyPoolOptions::new()
         .max_connections(16)
         .acquire_timeout(Duration::from_secs(15))
         .connect_with(any)
         .await
-        .with_context(|| {
-            format!(
-                "connecting to PostgreSQL at `{}` (--database-url): is it running and does the database exist?",
-                redact_url(database_url)
-            )
-        })
+        .with_context(failed)
 }
 
 /// The URL without its password (for messages and logs).

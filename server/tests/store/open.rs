@@ -65,3 +65,43 @@ async fn bad_urls_are_refused_with_the_option_named_and_no_password() {
         Backend::Postgres
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_in_memory_sqlite_store_is_one_database_for_the_whole_pool() {
+    let store = Store::open("sqlite::memory:").await.unwrap();
+    let org = store.create_org("mem").await.unwrap();
+    // Enough concurrent readers to use several pooled connections.
+    let reads = (0..16).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move { store.find_org("mem").await.unwrap().map(|o| o.id) })
+    });
+    for r in futures::future::join_all(reads).await {
+        assert_eq!(r.unwrap().as_deref(), Some(org.id.as_str()));
+    }
+    store.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_urls_in_every_documented_form_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let abs = dir.path().join("x y/abs.db");
+    let urls = [
+        format!("sqlite://{}", abs.display()),
+        format!("sqlite:{}", dir.path().join("plain.db").display()),
+        format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("moded.db").display()
+        ),
+    ];
+    for url in &urls {
+        let store = Store::open(url)
+            .await
+            .unwrap_or_else(|e| panic!("{url}: {e:#}"));
+        store.create_org("o").await.unwrap();
+        store.close().await;
+    }
+    assert!(abs.exists());
+    assert!(dir.path().join("plain.db").exists() && dir.path().join("moded.db").exists());
+    // Malformed URLs are errors, not panics.
+    assert!(Store::open("sqlite://a:b.db").await.is_err());
+}
