@@ -131,6 +131,7 @@ impl Store {
         };
         let store = Store { pool, backend };
         store.migrate().await?;
+        tracing::info!(database = %redact_url(database_url), ?backend, "database ready");
         Ok(store)
     }
 

@@ -74,7 +74,12 @@ pub async fn fresh() -> Option<TestDb> {
             return None;
         }
     };
-    let name = format!("connectors_test_{}", uuid::Uuid::new_v4().simple());
+    sweep_stale(&mut admin).await;
+    let name = format!(
+        "{PREFIX}{}_{}",
+        unix_now(),
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
     admin
         .execute(format!("CREATE DATABASE \"{name}\"").as_str())
         .await
@@ -87,6 +92,44 @@ pub async fn fresh() -> Option<TestDb> {
         url: url.to_string(),
         name,
     })
+}
+
+/// Test databases are named `connectors_test_<unix seconds>_<random>`.
+const PREFIX: &str = "connectors_test_";
+/// A test database older than this was left by a killed test run.
+const STALE_SECS: u64 = 6 * 3600;
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Drops the databases of test runs that were killed before their cleanup (once per process).
+async fn sweep_stale(admin: &mut sqlx::PgConnection) {
+    static SWEPT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if SWEPT.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        return;
+    }
+    let names: Vec<String> = sqlx::query_scalar("SELECT datname FROM pg_database")
+        .fetch_all(&mut *admin)
+        .await
+        .unwrap_or_default();
+    let now = unix_now();
+    for name in names {
+        let Some(created) = name
+            .strip_prefix(PREFIX)
+            .and_then(|rest| rest.split('_').next())
+            .and_then(|t| t.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        if now.saturating_sub(created) > STALE_SECS {
+            let _ = admin
+                .execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
+                .await;
+        }
+    }
 }
 
 async fn connect(url: &str) -> Result<sqlx::PgConnection, String> {
