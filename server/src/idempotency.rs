@@ -11,7 +11,11 @@
 //! - Transient failures and `outcome_unknown` release the key instead of storing it: the retry
 //!   runs again, and the key reaches the connector (`ExecuteOptions.idempotency_key`) so its
 //!   exactly-once reconciliation finds a send whose response was lost.
-//! - A claim whose owner vanished (crash) is taken over after [`LEASE_SECS`].
+//! - A claim whose owner vanished (crash) is taken over after [`LEASE_SECS`]. The owner's
+//!   answer and release are compare-and-set on its lease, so a request that outlived its lease
+//!   and lost the claim cannot overwrite the answer of the one that took it over.
+//! - The SQL lives in the store (`store::idempotency`), one atomic statement per step, on
+//!   SQLite and PostgreSQL alike.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
