@@ -3,4 +3,5 @@
 //! webhooks, the credential endpoint.
 
 mod in_process;
+mod replicas;
 mod support;
