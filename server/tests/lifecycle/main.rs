@@ -2,6 +2,9 @@
 //! rotated refresh tokens never lost, a killed lock holder, health checks, signed status
 //! webhooks, the credential endpoint.
 
+#[path = "../oidc_flow/as_harness.rs"]
+mod as_harness;
 mod in_process;
+mod issuer;
 mod replicas;
 mod support;

@@ -1,18 +1,18 @@
-//! Several `connectors serve` processes on one database, the Gmail emulator as the
-//! authorization server (rotation on every refresh; a reused refresh token is `invalid_grant`).
+//! Several `connectors serve` processes on one database, with the real authorization server
+//! (oidc-provider: rotation with reuse detection) or the Gmail emulator's token endpoint.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use connector_gmail::sandbox::GmailSandbox;
 use futures::future::join_all;
 use serde_json::{json, Value};
 use server::config::ServeArgs;
 use server::registry::Registry;
 use server::{AppState, Config};
 
-use crate::support::{self, assert_signed, Receiver, SCOPE, USER};
+use crate::issuer::Provider;
+use crate::support::{self, assert_signed, Receiver};
 
 const BIN: &str = env!("CARGO_BIN_EXE_connectors");
 const CONNECTORS: &str = "/api/v1/integrations/connectors";
@@ -63,7 +63,7 @@ fn free_port() -> u16 {
 /// The test's world: the emulator, the database, the master key, an organization with an
 /// application token, and an in-process view of the same database (for setup and checks).
 pub struct World {
-    pub gmail: GmailSandbox,
+    pub provider: Provider,
     pub db: Db,
     pub master_key: String,
     pub state: AppState,
@@ -75,10 +75,9 @@ pub struct World {
 }
 
 impl World {
-    pub async fn new() -> Option<World> {
+    pub async fn new(provider: Provider) -> Option<World> {
         let dir = tempfile::tempdir().unwrap();
         let db = shared_db(dir.path()).await?;
-        let gmail = support::gmail();
         let master_key = server::vault::MasterKey::generate();
         let config = Config::resolve(ServeArgs {
             data_dir: Some(dir.path().join("setup")),
@@ -102,7 +101,7 @@ impl World {
         .await
         .unwrap_or_else(|_| panic!("token"));
         Some(World {
-            gmail,
+            provider,
             db,
             master_key,
             state,
@@ -130,10 +129,10 @@ impl World {
             .env("CONNECTORS_DATA_DIR", &data_dir)
             .env("CONNECTORS_DATABASE_URL", &self.db.url)
             .env("CONNECTORS_MASTER_KEY", &self.master_key)
-            .env("CONNECTORS_GMAIL_CLIENT_ID", "platform-client")
-            .env("CONNECTORS_GMAIL_CLIENT_SECRET", "platform-secret")
-            .env("CONNECTORS_GMAIL_BASE_URL", self.gmail.base_url())
-            .env("CONNECTORS_GMAIL_TOKEN_URL", self.gmail.token_url())
+            .env("CONNECTORS_GMAIL_CLIENT_ID", self.provider.client().0)
+            .env("CONNECTORS_GMAIL_CLIENT_SECRET", self.provider.client().1)
+            .env("CONNECTORS_GMAIL_BASE_URL", self.provider.gmail.base_url())
+            .env("CONNECTORS_GMAIL_TOKEN_URL", self.provider.token_url())
             .env("CONNECTORS_HEALTH_CHECK_INTERVAL_SECS", "0")
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
@@ -177,11 +176,11 @@ impl World {
     /// A Gmail connector made through `p` whose stored access token has expired; its id and
     /// the refresh token it was given.
     pub async fn expired_connector(&self, p: &Proc) -> (String, String) {
-        let rt = self.gmail.issue_refresh_token(USER, &[SCOPE]);
+        let (at, rt) = self.provider.grant().await;
         let r = self
             .request(reqwest::Method::POST, p, CONNECTORS)
             .json(&json!({"customer_name": "cust", "connector_type": "gmail",
-                "credentials": {"access_token": "stale-access-token", "refresh_token": rt}}))
+                "credentials": {"access_token": at, "refresh_token": rt}}))
             .send()
             .await
             .unwrap();
@@ -235,25 +234,22 @@ impl World {
         let stored = self.stored(id).await;
         let newest = stored.get("refresh_token").unwrap().expose().to_string();
         assert_ne!(newest, original, "the rotated refresh token was stored");
-        let url = self.gmail.token_url();
-        assert!(!support::refresh_token_works(&url, original).await);
         assert!(
-            support::refresh_token_works(&url, &newest).await,
+            self.provider.refresh_works(&newest).await,
             "the stored refresh token is the live one"
         );
+        assert!(!self.provider.refresh_works(original).await);
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn three_servers_make_one_refresh_for_300_concurrent_executes() {
-    let Some(w) = World::new().await else { return };
+async fn stampede(w: World) {
     let procs = [
         w.serve("a", &[]).await,
         w.serve("b", &[]).await,
         w.serve("c", &[]).await,
     ];
     let (id, original) = w.expired_connector(&procs[0]).await;
-    let before = w.gmail.stats().token_requests;
+    let before = w.provider.token_requests();
     let results = join_all((0..300).map(|i| w.execute(&procs[i % 3], &id))).await;
     let failed: Vec<_> = results.iter().filter(|(s, _)| *s != 200).collect();
     assert!(
@@ -263,7 +259,7 @@ async fn three_servers_make_one_refresh_for_300_concurrent_executes() {
         failed.first()
     );
     assert_eq!(
-        w.gmail.stats().token_requests - before,
+        w.provider.token_requests() - before,
         1,
         "exactly one refresh reached the token endpoint"
     );
@@ -275,9 +271,7 @@ async fn three_servers_make_one_refresh_for_300_concurrent_executes() {
     w.assert_newest_refresh_token(&id, &original).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_server_killed_while_holding_the_refresh_lock_stops_no_one() {
-    let Some(w) = World::new().await else { return };
+async fn killed_holder(w: World) {
     let held = w.dir.path().join("held");
     let mut doomed = w
         .serve(
@@ -291,7 +285,7 @@ async fn a_server_killed_while_holding_the_refresh_lock_stops_no_one() {
     let a = w.serve("a", &[]).await;
     let b = w.serve("b", &[]).await;
     let (id, original) = w.expired_connector(&a).await;
-    let before = w.gmail.stats().token_requests;
+    let before = w.provider.token_requests();
 
     // The doomed server takes the lock and stops before its token request.
     let doomed_call = {
@@ -330,11 +324,7 @@ async fn a_server_killed_while_holding_the_refresh_lock_stops_no_one() {
         calls
     };
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(
-        w.gmail.stats().token_requests,
-        before,
-        "the holder is paused"
-    );
+    assert_eq!(w.provider.token_requests(), before, "the holder is paused");
     // SIGKILL: no clean shutdown, the connection just dies.
     doomed.child.kill().unwrap();
     doomed.child.wait().unwrap();
@@ -344,7 +334,7 @@ async fn a_server_killed_while_holding_the_refresh_lock_stops_no_one() {
         assert_eq!(c.await.unwrap().unwrap(), 200);
     }
     assert_eq!(
-        w.gmail.stats().token_requests - before,
+        w.provider.token_requests() - before,
         1,
         "the survivors refreshed once"
     );
@@ -356,9 +346,7 @@ async fn a_server_killed_while_holding_the_refresh_lock_stops_no_one() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_revoked_grant_is_found_by_the_health_check_and_reported_by_signed_webhooks() {
-    let Some(w) = World::new().await else { return };
+async fn revoked_grant(w: World) {
     let health = [
         ("CONNECTORS_HEALTH_CHECK_INTERVAL_SECS", "1".to_string()),
         ("CONNECTORS_HEALTH_CHECK_IDLE_SECS", "2".to_string()),
@@ -384,7 +372,7 @@ async fn a_revoked_grant_is_found_by_the_health_check_and_reported_by_signed_web
 
     // No user call: the health checks refresh the idle connector on their own.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while w.gmail.stats().token_requests < 2 {
+    while w.provider.token_requests() < 2 {
         assert!(Instant::now() < deadline, "no health check refresh");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -394,8 +382,9 @@ async fn a_revoked_grant_is_found_by_the_health_check_and_reported_by_signed_web
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let rt = w.stored(&id).await;
-        if w.gmail
-            .revoke_refresh_token(rt.get("refresh_token").unwrap().expose())
+        if w.provider
+            .revoke(rt.get("refresh_token").unwrap().expose())
+            .await
         {
             break;
         }
@@ -421,7 +410,7 @@ async fn a_revoked_grant_is_found_by_the_health_check_and_reported_by_signed_web
     assert_eq!(needs, 1);
 
     // Re-authorization: `active`.
-    let rt = w.gmail.issue_refresh_token(USER, &[SCOPE]);
+    let (_, rt) = w.provider.grant().await;
     let r = w
         .request(
             reqwest::Method::PATCH,
@@ -477,7 +466,10 @@ async fn a_revoked_grant_is_found_by_the_health_check_and_reported_by_signed_web
     let token = v["access_token"].as_str().unwrap();
     let api = w
         .http
-        .get(format!("{}/gmail/v1/users/me/profile", w.gmail.base_url()))
+        .get(format!(
+            "{}/gmail/v1/users/me/profile",
+            w.provider.gmail.base_url()
+        ))
         .bearer_auth(token)
         .send()
         .await
@@ -487,4 +479,52 @@ async fn a_revoked_grant_is_found_by_the_health_check_and_reported_by_signed_web
     let logs: String = procs.iter().map(|p| p.log_text()).collect();
     assert!(logs.contains("raw credential read"), "{logs}");
     assert!(!logs.contains(token));
+}
+
+/// The proofs: the real authorization server (rotation + reuse detection).
+mod real {
+    use super::*;
+
+    async fn world() -> Option<World> {
+        World::new(Provider::real()?).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn three_servers_make_one_refresh_for_300_concurrent_executes() {
+        let Some(w) = world().await else { return };
+        stampede(w).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_server_killed_while_holding_the_refresh_lock_stops_no_one() {
+        let Some(w) = world().await else { return };
+        killed_holder(w).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_revoked_grant_is_found_by_the_health_check_and_reported_by_signed_webhooks() {
+        let Some(w) = world().await else { return };
+        revoked_grant(w).await;
+    }
+}
+
+/// The same with the Gmail emulator's token endpoint (no node needed).
+mod emulator {
+    use super::*;
+
+    async fn world() -> Option<World> {
+        World::new(Provider::emulator()).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn three_servers_make_one_refresh_for_300_concurrent_executes() {
+        let Some(w) = world().await else { return };
+        stampede(w).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_server_killed_while_holding_the_refresh_lock_stops_no_one() {
+        let Some(w) = world().await else { return };
+        killed_holder(w).await;
+    }
 }
