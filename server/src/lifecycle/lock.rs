@@ -1,5 +1,8 @@
 //! The database lock on a connector's credential row, per backend.
 //!
+//! - PostgreSQL: `SELECT ... FOR UPDATE` (health checks: `SKIP LOCKED`) in a transaction with
+//!   transaction-local `lock_timeout` (waiters give up and re-read), `statement_timeout`, and
+//!   `idle_in_transaction_session_timeout` (a holder that hangs instead of dying is cut off).
 //! - SQLite: a write transaction, started with a no-op UPDATE of the row (SQLite's write lock is
 //!   database wide; waiters give up after the pool's busy timeout and re-read).
 //!
@@ -9,12 +12,19 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Any, Transaction};
 
 use super::{cred_row, CredRow, CRED_COLUMNS, STATUS_NEEDS_REAUTH};
-use crate::store::{now, Store};
+use crate::store::{now, Backend, Store};
 
-pub type Tx = Transaction<'static, Sqlite>;
+pub type Tx = Transaction<'static, Any>;
+
+/// PostgreSQL settings of the refresh transaction (`SET LOCAL`).
+const PG_SETTINGS: &[(&str, &str)] = &[
+    ("lock_timeout", "5s"),
+    ("statement_timeout", "15s"),
+    ("idle_in_transaction_session_timeout", "60s"),
+];
 
 /// Test-only hook: when set to a file path, the first refresh of the process writes that file
 /// after taking the row lock and before the token request, then waits (for an hour) so a test
@@ -26,7 +36,6 @@ pub enum Locked {
     /// The lock was not granted within the timeout.
     Busy,
     /// `skip_locked` and another transaction holds the row (PostgreSQL `SKIP LOCKED`).
-    #[allow(dead_code)]
     Skipped,
     Missing,
 }
@@ -36,9 +45,69 @@ pub async fn lock_row(
     store: &Store,
     org: &str,
     id: &str,
-    _skip_locked: bool,
+    skip_locked: bool,
+) -> Result<Locked, sqlx::Error> {
+    match store.backend() {
+        Backend::Postgres => lock_row_pg(store, org, id, skip_locked).await,
+        Backend::Sqlite => lock_row_sqlite(store, org, id).await,
+    }
+}
+
+async fn lock_row_pg(
+    store: &Store,
+    org: &str,
+    id: &str,
+    skip_locked: bool,
 ) -> Result<Locked, sqlx::Error> {
     let mut tx = store.pool().begin().await?;
+    for (name, value) in PG_SETTINGS {
+        sqlx::query("SELECT set_config($1, $2, true)")
+            .bind(*name)
+            .bind(*value)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let sql = format!(
+        "SELECT {CRED_COLUMNS} FROM connectors WHERE id = $1 AND organization_id = $2 \
+         FOR UPDATE{}",
+        if skip_locked { " SKIP LOCKED" } else { "" }
+    );
+    let row = sqlx::query(&sql)
+        .bind(id)
+        .bind(org)
+        .fetch_optional(&mut *tx)
+        .await;
+    match row {
+        Ok(Some(r)) => Ok(Locked::Row(tx, Box::new(cred_row(&r)))),
+        Ok(None) => {
+            let _ = tx.rollback().await;
+            if !skip_locked {
+                return Ok(Locked::Missing);
+            }
+            let exists =
+                sqlx::query("SELECT id FROM connectors WHERE id = $1 AND organization_id = $2")
+                    .bind(id)
+                    .bind(org)
+                    .fetch_optional(store.pool())
+                    .await?;
+            Ok(if exists.is_some() {
+                Locked::Skipped
+            } else {
+                Locked::Missing
+            })
+        }
+        Err(e) if is_busy(&e) => {
+            let _ = tx.rollback().await;
+            Ok(Locked::Busy)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn lock_row_sqlite(store: &Store, org: &str, id: &str) -> Result<Locked, sqlx::Error> {
+    let mut tx = store.pool().begin().await?;
+    // The first write of the transaction takes SQLite's write lock (waiting up to the busy
+    // timeout); the no-op UPDATE also tells whether the row exists.
     let taken = sqlx::query(
         "UPDATE connectors SET credentials_version = credentials_version \
          WHERE id = $1 AND organization_id = $2",

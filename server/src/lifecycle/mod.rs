@@ -97,7 +97,7 @@ pub(crate) struct CredRow {
 pub(crate) const CRED_COLUMNS: &str = "id, organization_id, customer_name, connector_type, \
     credentials, credentials_version, token_url, status, last_refresh_at, created_at";
 
-pub(crate) fn cred_row(r: &sqlx::sqlite::SqliteRow) -> CredRow {
+pub(crate) fn cred_row(r: &crate::store::Row) -> CredRow {
     CredRow {
         id: r.get("id"),
         organization_id: r.get("organization_id"),

@@ -6,5 +6,7 @@
 mod as_harness;
 mod in_process;
 mod issuer;
+#[path = "../support/pgdb.rs"]
+mod pgdb;
 mod replicas;
 mod support;

@@ -24,12 +24,28 @@ pub struct Db {
     _guard: Box<dyn std::any::Any + Send>,
 }
 
-/// A database all the test's processes share: SQLite file in `dir`.
-pub async fn shared_db(dir: &Path) -> Option<Db> {
-    Some(Db {
-        url: format!("sqlite://{}", dir.join("shared.db").display()),
-        _guard: Box::new(()),
-    })
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database all the test's processes share: a fresh PostgreSQL database (None: PostgreSQL
+/// unreachable outside CI, skipped loudly), or a SQLite file in `dir`.
+pub async fn shared_db(backend: Backend, dir: &Path) -> Option<Db> {
+    match backend {
+        Backend::Postgres => {
+            let db = crate::pgdb::fresh().await?;
+            Some(Db {
+                url: db.url().to_string(),
+                _guard: Box::new(db),
+            })
+        }
+        Backend::Sqlite => Some(Db {
+            url: format!("sqlite://{}", dir.join("shared.db").display()),
+            _guard: Box::new(()),
+        }),
+    }
 }
 
 /// One `connectors serve` process; killed (SIGKILL) when dropped.
@@ -75,9 +91,9 @@ pub struct World {
 }
 
 impl World {
-    pub async fn new(provider: Provider) -> Option<World> {
+    pub async fn new(provider: Provider, backend: Backend) -> Option<World> {
         let dir = tempfile::tempdir().unwrap();
-        let db = shared_db(dir.path()).await?;
+        let db = shared_db(backend, dir.path()).await?;
         let master_key = server::vault::MasterKey::generate();
         let config = Config::resolve(ServeArgs {
             data_dir: Some(dir.path().join("setup")),
@@ -271,7 +287,7 @@ async fn stampede(w: World) {
     w.assert_newest_refresh_token(&id, &original).await;
 }
 
-async fn killed_holder(w: World) {
+async fn killed_holder(w: World, hold: Duration, expect_lock_timeouts: bool) {
     let held = w.dir.path().join("held");
     let mut doomed = w
         .serve(
@@ -323,8 +339,13 @@ async fn killed_holder(w: World) {
             .collect();
         calls
     };
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Held longer than PostgreSQL's lock timeout (5 s): waiters give up, re-read, try again.
+    tokio::time::sleep(hold).await;
     assert_eq!(w.provider.token_requests(), before, "the holder is paused");
+    assert!(
+        waiting.iter().all(|c| !c.is_finished()),
+        "the others wait for the lock"
+    );
     // SIGKILL: no clean shutdown, the connection just dies.
     doomed.child.kill().unwrap();
     doomed.child.wait().unwrap();
@@ -343,6 +364,13 @@ async fn killed_holder(w: World) {
     w.assert_newest_refresh_token(&id, &original).await;
     for p in [&a, &b] {
         assert!(!p.log_text().contains("invalid_grant"));
+    }
+    if expect_lock_timeouts {
+        let logs = a.log_text() + &b.log_text();
+        assert!(
+            logs.contains("refresh lock busy; re-reading"),
+            "a waiter hit the lock timeout and retried: {logs}"
+        );
     }
 }
 
@@ -481,12 +509,19 @@ async fn revoked_grant(w: World) {
     assert!(!logs.contains(token));
 }
 
-/// The proofs: the real authorization server (rotation + reuse detection).
-mod real {
+/// The proofs: one PostgreSQL database, the real authorization server (rotation + reuse
+/// detection).
+mod postgres_real_as {
     use super::*;
 
+    const HOLD: Duration = Duration::from_secs(7);
+    const LOCK_TIMEOUTS: bool = true;
+
     async fn world() -> Option<World> {
-        World::new(Provider::real()?).await
+        // Database first: its skip note is the one to see when PostgreSQL is missing.
+        let probe = crate::pgdb::fresh().await?;
+        drop(probe);
+        World::new(Provider::real()?, Backend::Postgres).await
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -498,7 +533,7 @@ mod real {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn a_server_killed_while_holding_the_refresh_lock_stops_no_one() {
         let Some(w) = world().await else { return };
-        killed_holder(w).await;
+        killed_holder(w, HOLD, LOCK_TIMEOUTS).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -508,12 +543,17 @@ mod real {
     }
 }
 
-/// The same with the Gmail emulator's token endpoint (no node needed).
-mod emulator {
+/// The same on one SQLite file (several processes on one host), with the Gmail emulator's
+/// token endpoint (no node needed).
+mod sqlite_emulator {
     use super::*;
 
+    /// Under SQLite's 10 s busy timeout: the waiters simply wait.
+    const HOLD: Duration = Duration::from_secs(2);
+    const LOCK_TIMEOUTS: bool = false;
+
     async fn world() -> Option<World> {
-        World::new(Provider::emulator()).await
+        World::new(Provider::emulator(), Backend::Sqlite).await
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -525,6 +565,6 @@ mod emulator {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn a_server_killed_while_holding_the_refresh_lock_stops_no_one() {
         let Some(w) = world().await else { return };
-        killed_holder(w).await;
+        killed_holder(w, HOLD, LOCK_TIMEOUTS).await;
     }
 }
