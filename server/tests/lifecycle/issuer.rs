@@ -23,7 +23,7 @@ const CALLBACK: &str = "http://127.0.0.1:9/callback";
 pub enum Issuer {
     Emulator,
     Real {
-        auth: AuthServer,
+        auth: Box<AuthServer>,
         proxy: CountingProxy,
     },
 }
@@ -68,7 +68,10 @@ impl Provider {
         .unwrap();
         let proxy = CountingProxy::start(upstream, token.path().to_string());
         Some(Provider {
-            issuer: Issuer::Real { auth, proxy },
+            issuer: Issuer::Real {
+                auth: Box::new(auth),
+                proxy,
+            },
             gmail,
         })
     }
