@@ -431,6 +431,31 @@ mod tests {
     }
 
     #[test]
+    fn health_checks_can_be_tuned_or_turned_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "health_check_interval_secs = 0\nhealth_check_idle_secs = 60\n",
+        )
+        .unwrap();
+        let cfg = Config::resolve(ServeArgs {
+            config: Some(file.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(cfg.health_check().interval.is_zero());
+        assert_eq!(cfg.health_check().idle.as_secs(), 60);
+        let cfg = Config::resolve(ServeArgs {
+            config: Some(file),
+            health_check_interval_secs: Some(30),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(cfg.health_check().interval.as_secs(), 30);
+    }
+
+    #[test]
     fn token_lifetime_below_fifteen_minutes_is_refused() {
         let err = Config::resolve(ServeArgs {
             token_ttl_secs: Some(60),
