@@ -17,6 +17,8 @@ use crate::support::{self, assert_signed, Receiver, SCOPE, USER};
 
 const CONNECTORS: &str = "/api/v1/integrations/connectors";
 const SECRET: &str = "whsec_test_secret";
+const CALLBACK: &str = "http://127.0.0.1:9/api/v1/integrations/connectors/oauth/callback";
+const ALLOWED: &str = "https://app.example/oauth";
 
 struct Env {
     a: web::Data<AppState>,
@@ -35,6 +37,8 @@ async fn state(dir: &std::path::Path, gmail: &GmailSandbox) -> web::Data<AppStat
         client_secret: Some(connector_core::Secret::new("platform-secret")),
         base_url: Some(gmail.base_url()),
         token_url: Some(gmail.token_url()),
+        authorize_url: Some(gmail.authorize_url()),
+        redirect_uri: Some(CALLBACK.into()),
         ..Default::default()
     };
     let registry = Registry::builtin(&config.providers);
@@ -394,4 +398,97 @@ async fn the_credential_endpoint_is_off_by_default_and_fresh_for_allowed_apps() 
         .await
         .unwrap();
     assert!(r.status().is_success(), "{}", r.status());
+}
+
+/// Follows the emulator's consent (approved at once) and hands its redirect to our callback;
+/// returns the connector id the flow ends with.
+async fn consent_and_callback(e: &Env, consent_url: &str) -> String {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = http.get(consent_url).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 302);
+    let loc = resp.headers()["location"].to_str().unwrap().to_string();
+    let back = loc.strip_prefix("http://127.0.0.1:9").unwrap().to_string();
+    let app = test::init_service(create_app(e.a.clone())).await;
+    let resp = test::call_service(&app, test::TestRequest::get().uri(&back).to_request()).await;
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    let to = resp
+        .headers()
+        .get("Location")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    url::Url::parse(&to)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "connector_id")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("{to}"))
+}
+
+#[actix_web::test]
+async fn reauthorization_through_the_oauth_flow_sends_active() {
+    let e = env().await;
+    let hooks = Receiver::start();
+    let (s, v) = e
+        .call(
+            &e.a,
+            Method::PUT,
+            "/api/v1/organization/settings",
+            Some(json!({"webhook_url": hooks.url, "webhook_secret": SECRET,
+                "redirect_allowlist": [ALLOWED]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = e
+        .call(
+            &e.a,
+            Method::POST,
+            &format!("{CONNECTORS}/oauth/initiate"),
+            Some(
+                json!({"customer_name": "ada", "connector_type": "gmail", "redirect_url": ALLOWED}),
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let id = consent_and_callback(&e, v["consent_url"].as_str().unwrap()).await;
+    assert_eq!(e.execute(&e.b, &id).await.0, StatusCode::OK);
+
+    // The grant is revoked at the provider; the next refresh finds it.
+    let rt = e.stored(&id).await;
+    assert!(e
+        .gmail
+        .revoke_refresh_token(rt.get("refresh_token").unwrap().expose()));
+    // Its access token runs out (B's instance still holds it in memory: the provider's 401
+    // sends B to refresh).
+    e.gmail.expire_access_tokens();
+    let (s, v) = e.execute(&e.b, &id).await;
+    assert_eq!(s.as_u16(), 424, "{v}");
+    let got = hooks
+        .wait_for("needs_reauth", Duration::from_secs(10))
+        .await;
+    assert_signed(&got, SECRET);
+
+    // The end user authorizes again through the flow: same connector, `active` again.
+    let (s, v) = e
+        .call(
+            &e.a,
+            Method::POST,
+            &format!("{CONNECTORS}/{id}/reauthorize"),
+            Some(json!({"redirect_url": ALLOWED})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        consent_and_callback(&e, v["consent_url"].as_str().unwrap()).await,
+        id
+    );
+    let got = hooks.wait_for("active", Duration::from_secs(10)).await;
+    assert_signed(&got, SECRET);
+    assert_eq!(got.json()["previous_status"], "needs_reauth");
+    assert_eq!(got.json()["connector_id"], id.as_str());
+    assert_eq!(e.execute(&e.b, &id).await.0, StatusCode::OK);
 }
