@@ -515,8 +515,7 @@ fn satisfied(row: &CredRow, creds: &StoredCredentials, want: Want<'_>) -> Option
         Want::Not(rejected) => &access != rejected && valid_for(60),
         Want::Check { margin, idle } => {
             !can_refresh
-                || (creds.expires_at.is_some_and(|at| at > now + margin)
-                    && row.last_refresh_at.unwrap_or(row.created_at) > now - idle)
+                || (valid_for(margin) && row.last_refresh_at.unwrap_or(row.created_at) > now - idle)
         }
     };
     ok.then(|| Token {
@@ -690,5 +689,8 @@ mod tests {
         assert!(satisfied(&row(Some(now())), &creds("a", Some(300)), check).is_none());
         assert!(satisfied(&row(Some(now() - 7200)), &creds("a", Some(3000)), check).is_none());
         assert!(satisfied(&row(None), &creds("a", Some(3000)), check).is_none());
+        // Expiry unknown (no `expires_in`): only idleness sends it to the token endpoint.
+        assert!(satisfied(&row(Some(now())), &creds("a", None), check).is_some());
+        assert!(satisfied(&row(Some(now() - 7200)), &creds("a", None), check).is_none());
     }
 }
