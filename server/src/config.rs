@@ -209,6 +209,15 @@ pub struct ServeArgs {
     /// Bearer token that opens `GET /metrics` (Prometheus); without it `/metrics` is off.
     #[arg(long, env = "CONNECTORS_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+    /// Seconds between connector health checks, which refresh tokens near expiry or idle so
+    /// a revoked grant is marked `needs_reauth` before a call fails; 0 turns them off
+    /// [default: 300].
+    #[arg(long, env = "CONNECTORS_HEALTH_CHECK_INTERVAL_SECS")]
+    pub health_check_interval_secs: Option<u64>,
+    /// A connector not refreshed for this many seconds is refreshed by the health check
+    /// [default: 21600, six hours].
+    #[arg(long, env = "CONNECTORS_HEALTH_CHECK_IDLE_SECS")]
+    pub health_check_idle_secs: Option<u64>,
     /// Start the Gmail and Outlook emulators in process with a demo organization, application
     /// and connectors (written to <data-dir>/sandbox.json).
     #[arg(long)]
@@ -287,7 +296,13 @@ pub struct Config {
     pub metrics_token: Option<Secret>,
     pub sandbox: bool,
     pub providers: ProvidersConfig,
+    /// 0 = no health checks.
+    pub health_check_interval_secs: u64,
+    pub health_check_idle_secs: u64,
 }
+
+pub const DEFAULT_HEALTH_CHECK_INTERVAL_SECS: u64 = 300;
+pub const DEFAULT_HEALTH_CHECK_IDLE_SECS: u64 = 6 * 3600;
 
 pub const MIN_TOKEN_TTL_SECS: u64 = 15 * 60;
 pub const DEFAULT_MAX_EXECUTE_BODY: usize = 50 * 1024 * 1024;
@@ -346,7 +361,23 @@ impl Config {
             metrics_token: args.metrics_token.or(file.metrics_token).map(Secret::new),
             sandbox: args.sandbox || file.sandbox,
             providers,
+            health_check_interval_secs: args
+                .health_check_interval_secs
+                .or(file.health_check_interval_secs)
+                .unwrap_or(DEFAULT_HEALTH_CHECK_INTERVAL_SECS),
+            health_check_idle_secs: args
+                .health_check_idle_secs
+                .or(file.health_check_idle_secs)
+                .unwrap_or(DEFAULT_HEALTH_CHECK_IDLE_SECS),
         })
+    }
+
+    /// The health check settings (`interval` zero = off).
+    pub fn health_check(&self) -> crate::lifecycle::health::HealthConfig {
+        crate::lifecycle::health::HealthConfig {
+            interval: std::time::Duration::from_secs(self.health_check_interval_secs),
+            idle: std::time::Duration::from_secs(self.health_check_idle_secs),
+        }
     }
 }
 
@@ -395,8 +426,37 @@ mod tests {
         assert_eq!(cfg.bind.port(), 9001);
         assert_eq!(cfg.token_ttl_secs, 1800);
         assert_eq!(cfg.data_dir, PathBuf::from("./data"));
+        assert_eq!(
+            cfg.health_check_interval_secs,
+            DEFAULT_HEALTH_CHECK_INTERVAL_SECS
+        );
         assert!(cfg.providers.gmail.has_platform_app());
         assert!(!format!("{cfg:?}").contains("\"cs\""));
+    }
+
+    #[test]
+    fn health_checks_can_be_tuned_or_turned_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "health_check_interval_secs = 0\nhealth_check_idle_secs = 60\n",
+        )
+        .unwrap();
+        let cfg = Config::resolve(ServeArgs {
+            config: Some(file.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(cfg.health_check().interval.is_zero());
+        assert_eq!(cfg.health_check().idle.as_secs(), 60);
+        let cfg = Config::resolve(ServeArgs {
+            config: Some(file),
+            health_check_interval_secs: Some(30),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(cfg.health_check().interval.as_secs(), 30);
     }
 
     #[test]
