@@ -9,8 +9,8 @@ use std::time::Duration;
 use connector_gmail::sandbox::{GmailSandbox, SandboxConfig as GmailConfig};
 use serde_json::{json, Value};
 
-use crate::as_harness::{query, AuthServer, Browser};
-use crate::{active, ALLOWED, GMAIL_API, GMAIL_CLIENT};
+use crate::as_harness::{grant_tokens, query, AuthServer, Browser};
+use crate::{active, ALLOWED, GMAIL_API, GMAIL_CLIENT, GRAPH_API};
 
 const BIN: &str = env!("CARGO_BIN_EXE_connectors");
 
@@ -213,5 +213,88 @@ async fn the_built_server_completes_the_flow_through_real_redirects() {
     let log = server_log();
     for secret in [GMAIL_CLIENT.1, refresh.as_str(), access.as_str()] {
         assert!(!log.contains(secret), "a secret in the server's log");
+    }
+}
+
+/// `connectors sandbox PROVIDER --trust-issuer ...`: the standalone emulator accepts the
+/// authorization server's tokens (and only those) for the user and scopes it vouches for.
+#[tokio::test]
+async fn standalone_emulators_trust_the_authorization_server() {
+    let redirect = "http://127.0.0.1:9/cb";
+    let client =
+        json!({"client_id": "app", "client_secret": "app-secret", "redirect_uris": [redirect]});
+    let config = json!({
+        "google": {"clients": [client], "introspectors": [{"client_id": GMAIL_API.0, "client_secret": GMAIL_API.1}]},
+        "microsoft": {"clients": [client], "introspectors": [{"client_id": GRAPH_API.0, "client_secret": GRAPH_API.1}]},
+    });
+    let Some(auth) = AuthServer::start(&config) else {
+        return;
+    };
+    let cases = [
+        (
+            "gmail",
+            &auth.google,
+            GMAIL_API,
+            "https://gmail.googleapis.com/",
+            "/gmail/v1/users/me/profile",
+            "https://www.googleapis.com/auth/gmail.readonly",
+            "emailAddress",
+        ),
+        (
+            "outlook",
+            &auth.microsoft,
+            GRAPH_API,
+            "https://graph.microsoft.com/",
+            "/me",
+            "User.Read",
+            "mail",
+        ),
+    ];
+    for (provider, at, (id, secret), audience, path, scope, field) in cases {
+        let mut child = Command::new(BIN)
+            .args([
+                "sandbox",
+                provider,
+                "--bind",
+                "127.0.0.1:0",
+                "--trust-issuer",
+            ])
+            .arg(&at.introspection_url)
+            .args(["--issuer-client-id", id, "--issuer-audience", audience])
+            .env("CONNECTORS_SANDBOX_ISSUER_CLIENT_SECRET", secret)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let _guard = Served {
+            child,
+            log: Default::default(),
+        };
+        let line = tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+            line
+        })
+        .await
+        .unwrap();
+        let started: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("{line:?}"));
+        let url = format!("{}{path}", started["base_url"].as_str().unwrap());
+
+        let login = "grace@example.com";
+        let tokens = grant_tokens(at, ("app", "app-secret"), redirect, scope, &[], login).await;
+        let access = tokens["access_token"].as_str().unwrap();
+        let http = reqwest::Client::new();
+        let r = http.get(&url).bearer_auth(access).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{provider}");
+        let me: Value = r.json().await.unwrap();
+        assert_eq!(me[field], login, "{provider}: the issuer's user: {me}");
+        let r = http.get(&url).bearer_auth("made-up").send().await.unwrap();
+        assert_eq!(
+            r.status().as_u16(),
+            401,
+            "{provider}: no default user any more"
+        );
     }
 }
