@@ -172,6 +172,25 @@ pub struct SandboxArgs {
     /// Mailbox seed: `demo` or a number of generated messages.
     #[arg(long, default_value = "demo")]
     pub seed: String,
+    /// Trust an outside OAuth issuer: unknown bearer tokens are looked up at this RFC 7662
+    /// introspection URL (`sub`/`email`/`username` is the mailbox, `scope` the grant) and are
+    /// no longer the default user.
+    #[arg(long = "trust-issuer", value_name = "INTROSPECTION_URL")]
+    pub trust_issuer: Option<String>,
+    /// The emulator's client id at that issuer (introspection is sent with HTTP Basic).
+    #[arg(long, requires = "trust_issuer")]
+    pub issuer_client_id: Option<String>,
+    /// Its client secret.
+    #[arg(
+        long,
+        env = "CONNECTORS_SANDBOX_ISSUER_CLIENT_SECRET",
+        hide_env_values = true,
+        requires = "issuer_client_id"
+    )]
+    pub issuer_client_secret: Option<String>,
+    /// Accept only tokens whose introspected `aud` names this audience (resource indicator).
+    #[arg(long, requires = "trust_issuer")]
+    pub issuer_audience: Option<String>,
 }
 
 /// Options of `connectors serve`. Every field can also be set in the TOML file (same name) or
