@@ -238,6 +238,7 @@ async fn patch(
     body: ApiJson<PatchRequest>,
 ) -> ApiResult<HttpResponse> {
     let row = load(&state, &auth, &id).await?;
+    let before = row.clone();
     let req = body.0;
     let mut update = ConnectorUpdate {
         name: req.name,
@@ -263,6 +264,7 @@ async fn patch(
         .ok_or_else(ApiError::connector_not_found)?;
     state.runtime.forget(&row.id).await;
     crate::routes::execute::forget_connector(&row.id);
+    state.runtime.lifecycle().note_status(&before, &row);
     Ok(HttpResponse::Ok().json(view(&row)))
 }
 
@@ -271,6 +273,7 @@ async fn delete(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
+    let before = load(&state, &auth, &id).await?;
     crate::oauth::revoke::revoke_connector(&state, &auth.organization_id, &id).await;
     if !state
         .store
@@ -281,6 +284,7 @@ async fn delete(
     }
     state.runtime.forget(&id).await;
     crate::routes::execute::forget_connector(&id);
+    state.runtime.lifecycle().note_deleted(&before);
     Ok(HttpResponse::NoContent().finish())
 }
 
