@@ -5,15 +5,15 @@
 //! takes an [`Auth`], which requires `Authorization: Bearer` and a matching
 //! `X-Organization-Id`.
 //!
-//! **Verified-token cache.** Checking a bearer token costs one database round trip on every
-//! request (see docs/benchmarks.md for what that costs on the execute hot path). A verified
-//! token's record is therefore kept in memory, keyed by the token's SHA-256, for
-//! [`DB_CACHE_TTL`] (one second; `db_cache_ms` in the config, 0 turns it off).
-//! Revocation stays immediate in this process: revoking an application or rotating its secret
-//! calls [`forget_application`], which drops its cached tokens before the API answers. Another
-//! process sharing the database (a second replica, the `connectors apps revoke` CLI) sees a
-//! revocation within that lifetime at most. Expiry is checked against the cached record on
-//! every request, so an expired token is refused at once.
+//! **Verified-token cache (off by default).** Checking a bearer token costs one database
+//! round trip on every request (see docs/benchmarks.md for what that costs on the execute hot
+//! path). With `token_cache_ms` set, a verified token's record is kept in memory, keyed by the
+//! token's SHA-256, for that long. Revocation stays immediate in this process: revoking an
+//! application or rotating its secret calls [`forget_application`], which drops its cached
+//! tokens before the API answers. Another process sharing the database (a second replica, the
+//! `connectors apps revoke` CLI) sees a revocation within that lifetime at most, which is why
+//! the default is no cache ([`TOKEN_CACHE_TTL`]). Expiry is checked against the cached record
+//! on every request, so an expired token is refused at once.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -172,27 +172,37 @@ pub async fn middleware(
     next.call(req).await.map(|r| r.map_into_left_body())
 }
 
-/// How long the execute hot path reuses an answer of the database (a verified token here, a
-/// connector's row in `routes::execute`) by default: the bound on how late another replica (or
-/// the CLI) is seen. Changes made through this process apply at once (explicit forgets).
-/// `db_cache_ms` in the config changes it (0: off); see [`set_db_cache_ttl`].
-pub const DB_CACHE_TTL: Duration = Duration::from_secs(1);
-/// The lifetime in use, in milliseconds.
-static DB_CACHE_MS: AtomicU64 = AtomicU64::new(DB_CACHE_TTL.as_millis() as u64);
+/// Default lifetime of a verified token in this process's cache: **none**. Every request
+/// checks its token in the database, so revoking an application takes effect at once on
+/// every replica (issue 6; `server/tests/replicas_pg.rs`). `token_cache_ms` (at most 10 s)
+/// trades that for one database round trip less per request: revocations made through this
+/// process still apply at once, those made on another replica or with the CLI within it.
+pub const TOKEN_CACHE_TTL: Duration = Duration::ZERO;
+/// Default lifetime of a connector's row in the execute path's cache (`connector_cache_ms`):
+/// changes made through this process apply at once, those made on another replica (PATCH,
+/// DELETE, re-authorization, a status set by the health check) within this bound.
+pub const CONNECTOR_CACHE_TTL: Duration = Duration::from_secs(1);
+static TOKEN_CACHE_MS: AtomicU64 = AtomicU64::new(TOKEN_CACHE_TTL.as_millis() as u64);
+static CONNECTOR_CACHE_MS: AtomicU64 = AtomicU64::new(CONNECTOR_CACHE_TTL.as_millis() as u64);
 /// Above this many entries a cache sweeps the expired ones (and, if still full, drops all).
-const DB_CACHE_MAX: usize = 10_000;
+const CACHE_MAX: usize = 10_000;
 
-/// Sets the lifetime of this process's hot-path caches (`Duration::ZERO`: no caching).
-pub fn set_db_cache_ttl(ttl: Duration) {
-    DB_CACHE_MS.store(ttl.as_millis() as u64, Ordering::Relaxed);
+/// Sets this process's cache lifetimes (`Duration::ZERO`: no caching).
+pub fn set_cache_ttls(token: Duration, connector: Duration) {
+    TOKEN_CACHE_MS.store(token.as_millis() as u64, Ordering::Relaxed);
+    CONNECTOR_CACHE_MS.store(connector.as_millis() as u64, Ordering::Relaxed);
     TOKENS.clear();
 }
 
-pub(crate) fn db_cache_ttl() -> Duration {
-    Duration::from_millis(DB_CACHE_MS.load(Ordering::Relaxed))
+pub(crate) fn token_cache_ttl() -> Duration {
+    Duration::from_millis(TOKEN_CACHE_MS.load(Ordering::Relaxed))
 }
 
-/// Database answers by key, each reused for [`db_cache_ttl`] after it was read.
+pub(crate) fn connector_cache_ttl() -> Duration {
+    Duration::from_millis(CONNECTOR_CACHE_MS.load(Ordering::Relaxed))
+}
+
+/// Database answers by key, each reused for a lifetime given on every lookup.
 pub(crate) struct HotCache<V> {
     map: Mutex<HashMap<String, (V, Instant)>>,
     /// Bumped by every forget: an answer read before a forget is not cached after it (else a
@@ -232,9 +242,9 @@ impl<V: Clone> HotCache<V> {
         if self.generation.load(Ordering::SeqCst) != generation {
             return;
         }
-        if map.len() >= DB_CACHE_MAX {
+        if map.len() >= CACHE_MAX {
             map.retain(|_, (_, at)| at.elapsed() < ttl);
-            if map.len() >= DB_CACHE_MAX {
+            if map.len() >= CACHE_MAX {
                 map.clear();
             }
         }
@@ -284,10 +294,10 @@ pub fn forget_cached_tokens() {
     TOKENS.clear();
 }
 
-/// The token's record: from the cache when verified less than [`db_cache_ttl`] ago, otherwise
-/// from the database (and cached if valid; a refused token is never cached).
+/// The token's record: from the cache when verified less than [`token_cache_ttl`] ago,
+/// otherwise from the database (and cached if valid; a refused token is never cached).
 async fn find_token(store: &Store, token_hash: String) -> Result<Option<TokenRecord>, ApiError> {
-    let ttl = db_cache_ttl();
+    let ttl = token_cache_ttl();
     if ttl.is_zero() {
         return Ok(store.find_token(&token_hash).await?);
     }
@@ -371,6 +381,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_cached_token_is_dropped_at_once_when_its_application_is_forgotten() {
+        set_cache_ttls(Duration::from_secs(1), CONNECTOR_CACHE_TTL);
         let (store, _dir) = store().await;
         let org = store.create_org("cache").await.unwrap().id;
         let app = create_application(&store, &org).await.unwrap();

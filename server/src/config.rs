@@ -222,12 +222,17 @@ pub struct ServeArgs {
     /// Lifetime of application access tokens in seconds [default: 3600, minimum 900].
     #[arg(long, env = "CONNECTORS_TOKEN_TTL_SECS")]
     pub token_ttl_secs: Option<u64>,
-    /// How long the execute hot path reuses a verified bearer token and a connector's row read
-    /// from the database, in milliseconds [default: 1000, at most 10000; 0 turns it off].
-    /// Revocations and connector changes made through this process apply at once; those made
-    /// by another replica (or the CLI) within this bound.
-    #[arg(long, env = "CONNECTORS_DB_CACHE_MS")]
-    pub db_cache_ms: Option<u64>,
+    /// How long a verified bearer token is trusted without asking the database again, in
+    /// milliseconds [default: 0 = every request asks, so a revocation applies at once on every
+    /// replica; at most 10000]. Revocations made through this process always apply at once;
+    /// with a cache, those made on another replica or with the CLI apply within this bound.
+    #[arg(long, env = "CONNECTORS_TOKEN_CACHE_MS")]
+    pub token_cache_ms: Option<u64>,
+    /// How long execute reuses a connector's row, in milliseconds [default: 1000, at most
+    /// 10000; 0 turns it off]. Changes made through this process apply at once; those made on
+    /// another replica (PATCH, DELETE, re-authorization, health-check status) within this bound.
+    #[arg(long, env = "CONNECTORS_CONNECTOR_CACHE_MS")]
+    pub connector_cache_ms: Option<u64>,
     /// HTTP worker threads [default: one per CPU core]. Each worker runs its own event loop;
     /// on a machine shared with other busy processes fewer workers can mean fewer thread
     /// hand-offs (see docs/benchmarks.md).
@@ -329,8 +334,10 @@ pub struct Config {
     pub token_ttl_secs: u64,
     /// HTTP worker threads (`None`: one per CPU core).
     pub workers: Option<usize>,
-    /// Hot-path cache lifetime (see [`crate::auth::DB_CACHE_TTL`]).
-    pub db_cache: std::time::Duration,
+    /// Verified-token cache lifetime (see [`crate::auth::TOKEN_CACHE_TTL`]).
+    pub token_cache: std::time::Duration,
+    /// Connector-row cache lifetime (see [`crate::auth::CONNECTOR_CACHE_TTL`]).
+    pub connector_cache: std::time::Duration,
     pub max_execute_body: usize,
     /// Opens `GET /metrics` when set.
     pub metrics_token: Option<Secret>,
@@ -347,7 +354,7 @@ pub const DEFAULT_HEALTH_CHECK_INTERVAL_SECS: u64 = 300;
 pub const DEFAULT_HEALTH_CHECK_IDLE_SECS: u64 = 6 * 3600;
 
 pub const MIN_TOKEN_TTL_SECS: u64 = 15 * 60;
-pub const MAX_DB_CACHE_MS: u64 = 10_000;
+pub const MAX_CACHE_MS: u64 = 10_000;
 pub const DEFAULT_MAX_EXECUTE_BODY: usize = 50 * 1024 * 1024;
 
 impl Config {
@@ -384,14 +391,23 @@ impl Config {
         if token_ttl_secs < MIN_TOKEN_TTL_SECS {
             anyhow::bail!("token_ttl_secs must be at least {MIN_TOKEN_TTL_SECS} (15 minutes)");
         }
-        let db_cache_ms = args
-            .db_cache_ms
-            .or(file.db_cache_ms)
-            .unwrap_or(crate::auth::DB_CACHE_TTL.as_millis() as u64);
-        if db_cache_ms > MAX_DB_CACHE_MS {
-            anyhow::bail!(
-                "db_cache_ms must be at most {MAX_DB_CACHE_MS} (it bounds how late other replicas see a revoked application or a changed connector); 0 turns the cache off"
-            );
+        let token_cache_ms = args
+            .token_cache_ms
+            .or(file.token_cache_ms)
+            .unwrap_or(crate::auth::TOKEN_CACHE_TTL.as_millis() as u64);
+        let connector_cache_ms = args
+            .connector_cache_ms
+            .or(file.connector_cache_ms)
+            .unwrap_or(crate::auth::CONNECTOR_CACHE_TTL.as_millis() as u64);
+        for (name, v) in [
+            ("token_cache_ms", token_cache_ms),
+            ("connector_cache_ms", connector_cache_ms),
+        ] {
+            if v > MAX_CACHE_MS {
+                anyhow::bail!(
+                    "{name} must be at most {MAX_CACHE_MS} (it bounds how late other replicas' changes are seen); 0 turns the cache off"
+                );
+            }
         }
         let workers = args.workers.or(file.workers);
         if workers == Some(0) {
@@ -418,7 +434,8 @@ impl Config {
             master_key_file: args.master_key_file.or(file.master_key_file),
             token_ttl_secs,
             workers,
-            db_cache: std::time::Duration::from_millis(db_cache_ms),
+            token_cache: std::time::Duration::from_millis(token_cache_ms),
+            connector_cache: std::time::Duration::from_millis(connector_cache_ms),
             max_execute_body: args
                 .max_execute_body
                 .or(file.max_execute_body)
@@ -579,11 +596,16 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().contains("workers"), "{err}");
         let err = Config::resolve(ServeArgs {
-            db_cache_ms: Some(60_000),
+            token_cache_ms: Some(60_000),
             ..Default::default()
         })
         .unwrap_err();
-        assert!(err.to_string().contains("db_cache_ms"), "{err}");
+        assert!(err.to_string().contains("token_cache_ms"), "{err}");
+        let cfg = Config::resolve(ServeArgs::default()).unwrap();
+        assert!(
+            cfg.token_cache.is_zero(),
+            "tokens are checked on every request by default"
+        );
     }
 
     #[test]

@@ -98,7 +98,7 @@ fn outlook_emulator(quotas: bool) -> anyhow::Result<Option<Emulator>> {
 
 /// Runs the server; with `config.sandbox`, sets up the sandbox first.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
-    crate::auth::set_db_cache_ttl(config.db_cache);
+    crate::auth::set_cache_ttls(config.token_cache, config.connector_cache);
     let state = AppState::new(config).await?;
     let _emulators = if state.config.sandbox {
         if state.config.sandbox_no_quotas {

@@ -1,7 +1,8 @@
 //! `POST /api/v1/integrations/connectors/{id}/execute` (bodies up to `max_execute_body`).
 //!
-//! The connector's row is reused for the hot-path cache lifetime ([`crate::auth::DB_CACHE_TTL`],
-//! `db_cache_ms`), like a verified token, so that a warm execute asks the database nothing.
+//! The connector's row is reused for [`crate::auth::CONNECTOR_CACHE_TTL`] (one second;
+//! `connector_cache_ms`, 0 turns it off), so that a warm execute asks the database only for
+//! the bearer token (and nothing with `token_cache_ms` set).
 //! Every change this process makes to a connector (PATCH, DELETE, re-authorization, a refresh
 //! that ends in `needs_reauth`) calls [`forget_connector`] and applies at once; a change made
 //! by another replica is seen within that lifetime. The runtime re-reads the row itself before
@@ -14,7 +15,7 @@ use connector_core::ErrorCode;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::auth::{db_cache_ttl, Auth, HotCache};
+use crate::auth::{connector_cache_ttl, Auth, HotCache};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use crate::runtime::ExecuteCall;
@@ -35,7 +36,7 @@ async fn connector_row(
     organization_id: &str,
     id: &str,
 ) -> Result<Option<ConnectorRow>, ApiError> {
-    let ttl = db_cache_ttl();
+    let ttl = connector_cache_ttl();
     if ttl.is_zero() {
         return Ok(state.store.get_connector(organization_id, id).await?);
     }
