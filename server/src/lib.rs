@@ -15,6 +15,7 @@ pub mod idempotency;
 pub mod logging;
 pub mod metrics;
 pub mod oauth;
+pub mod openapi;
 pub mod registry;
 pub mod routes;
 pub mod runtime;
