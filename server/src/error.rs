@@ -123,7 +123,14 @@ impl utoipa::PartialSchema for ErrorCodeName {
         use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
         let table: Vec<String> = ErrorCode::ALL
             .iter()
-            .map(|c| format!("- `{}` (HTTP {}): {}", c.as_str(), c.http_status(), c.title()))
+            .map(|c| {
+                format!(
+                    "- `{}` (HTTP {}): {}",
+                    c.as_str(),
+                    c.http_status(),
+                    c.title()
+                )
+            })
             .collect();
         ObjectBuilder::new()
             .schema_type(SchemaType::Type(Type::String))

@@ -100,9 +100,7 @@ impl Modify for Conventions {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some(
-                        "A token from POST /api/v1/account/applications/token",
-                    ))
+                    .description(Some("A token from POST /api/v1/account/applications/token"))
                     .build(),
             ),
         );
@@ -118,7 +116,9 @@ impl Modify for Conventions {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("The configured metrics token (CONNECTORS_METRICS_TOKEN)"))
+                    .description(Some(
+                        "The configured metrics token (CONNECTORS_METRICS_TOKEN)",
+                    ))
                     .build(),
             ),
         );
@@ -211,7 +211,11 @@ pub fn document() -> &'static utoipa::openapi::OpenApi {
 /// The document as JSON (rendered once).
 pub fn json() -> &'static str {
     static JSON: OnceLock<String> = OnceLock::new();
-    JSON.get_or_init(|| document().to_json().expect("the OpenAPI document serializes"))
+    JSON.get_or_init(|| {
+        document()
+            .to_json()
+            .expect("the OpenAPI document serializes")
+    })
 }
 
 /// Operations per path: `(path, [methods])`, as documented.
@@ -227,8 +231,10 @@ pub fn operations() -> BTreeMap<String, Vec<String>> {
                 .into_iter()
                 .flatten()
                 .filter(|(m, _)| {
-                    ["get", "put", "post", "delete", "patch", "head", "options", "trace"]
-                        .contains(&m.as_str())
+                    [
+                        "get", "put", "post", "delete", "patch", "head", "options", "trace",
+                    ]
+                    .contains(&m.as_str())
                 })
                 .map(|(m, _)| m.clone())
                 .collect();

@@ -1,5 +1,8 @@
 //! Idempotency keys on execute, through `create_app` against the Gmail emulator.
 
+#[path = "api/conformance.rs"]
+mod conformance;
+
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
@@ -89,11 +92,13 @@ async fn call(env: &Env, method: &str, path: &str, body: Option<Value>) -> Answe
     }
     let resp = test::call_service(&app, req.to_request()).await;
     let status = resp.status();
+    let seen = conformance::Seen::of(&resp);
     let replayed = resp
         .headers()
         .get("idempotent-replayed")
         .map(|v| v.to_str().unwrap().to_string());
     let bytes = test::read_body(resp).await;
+    seen.check(&bytes);
     let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     Answer {
         status,

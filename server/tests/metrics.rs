@@ -1,5 +1,8 @@
 //! `/metrics`: Prometheus text that moves when requests are made.
 
+#[path = "api/conformance.rs"]
+mod conformance;
+
 use actix_web::http::StatusCode;
 use actix_web::{test, web};
 use connector_core::Secret;
@@ -29,7 +32,9 @@ async fn call(
     }
     let resp = test::call_service(&app, req.to_request()).await;
     let status = resp.status();
+    let seen = conformance::Seen::of(&resp);
     let bytes = test::read_body(resp).await;
+    seen.check(&bytes);
     (status, String::from_utf8_lossy(&bytes).into_owned())
 }
 

@@ -1,5 +1,8 @@
 //! Short paths: `/connectors...` serves the same routes as `/api/v1/integrations/connectors...`.
 
+#[path = "api/conformance.rs"]
+mod conformance;
+
 use actix_web::http::StatusCode;
 use actix_web::{test, web};
 use serde_json::{json, Value};
@@ -27,7 +30,9 @@ async fn call(
     }
     let resp = test::call_service(&app, req.to_request()).await;
     let status = resp.status();
+    let seen = conformance::Seen::of(&resp);
     let bytes = test::read_body(resp).await;
+    seen.check(&bytes);
     (
         status,
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),

@@ -140,7 +140,11 @@ fn fingerprint(doc: &Value) -> u64 {
 }
 
 fn media_type(ct: &str) -> String {
-    ct.split(';').next().unwrap_or_default().trim().to_ascii_lowercase()
+    ct.split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
 }
 
 /// An error body (any route, including unmatched ones).

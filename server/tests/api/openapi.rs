@@ -41,10 +41,16 @@ async fn openapi_json_is_served_without_auth_and_declares_3_1() {
         .collect();
     assert_eq!(codes, table);
     let error = &doc["components"]["schemas"]["ErrorObject"];
-    assert_eq!(error["properties"]["code"]["$ref"], "#/components/schemas/ErrorCode");
+    assert_eq!(
+        error["properties"]["code"]["$ref"],
+        "#/components/schemas/ErrorCode"
+    );
     for field in ["code", "message", "details"] {
         assert!(
-            error["required"].as_array().unwrap().contains(&json!(field)),
+            error["required"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(field)),
             "{field} is required"
         );
     }
@@ -74,8 +80,7 @@ async fn openapi_json_is_served_without_auth_and_declares_3_1() {
     for code in connector_core::ErrorCode::ALL {
         let r = &doc["paths"][&execute]["post"]["responses"][code.http_status().to_string()];
         assert_eq!(
-            r["content"]["application/json"]["schema"]["$ref"],
-            "#/components/schemas/ErrorBody",
+            r["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/ErrorBody",
             "execute documents {code}"
         );
     }
@@ -113,7 +118,10 @@ async fn served_patterns(h: &Harness) -> BTreeSet<String> {
         !map.contains("patterns: List("),
         "a resource with several patterns: teach this test to read them"
     );
-    assert!(patterns.contains("/healthz"), "read the resource map: {map}");
+    assert!(
+        patterns.contains("/healthz"),
+        "read the resource map: {map}"
+    );
     patterns
 }
 
@@ -158,7 +166,11 @@ async fn every_served_route_is_documented_and_none_extra() {
             }
             let (status, body) = h.send(req).await;
             let route = h.checked.lock().unwrap().last().unwrap().pattern.clone();
-            assert_eq!(route.as_deref(), Some(pattern.as_str()), "{m} {path}: {body}");
+            assert_eq!(
+                route.as_deref(),
+                Some(pattern.as_str()),
+                "{m} {path}: {body}"
+            );
             let unrouted = status == StatusCode::METHOD_NOT_ALLOWED
                 || (status == StatusCode::NOT_FOUND && body["error"]["message"] == "no such route");
             if !unrouted {

@@ -119,7 +119,9 @@ impl Env {
         }
         let resp = test::call_service(&app, req.to_request()).await;
         let status = resp.status();
+        let seen = crate::conformance::Seen::of(&resp);
         let bytes = test::read_body(resp).await;
+        seen.check(&bytes);
         (
             status,
             serde_json::from_slice(&bytes).unwrap_or(Value::Null),
@@ -133,12 +135,15 @@ impl Env {
         let req = test::TestRequest::get().uri(path_and_query).to_request();
         let resp = test::call_service(&app, req).await;
         let status = resp.status();
+        let seen = crate::conformance::Seen::of(&resp);
         let loc = resp
             .headers()
             .get("Location")
             .map(|v| v.to_str().unwrap().to_string())
             .unwrap_or_default();
-        let body = String::from_utf8_lossy(&test::read_body(resp).await).into_owned();
+        let bytes = test::read_body(resp).await;
+        seen.check(&bytes);
+        let body = String::from_utf8_lossy(&bytes).into_owned();
         (status, loc, body)
     }
 
