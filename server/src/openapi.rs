@@ -163,12 +163,10 @@ fn shared_parts(path: &str, op: &mut Operation) {
         statuses.push(500);
     }
     for status in statuses {
-        let key = status.to_string();
-        if !op.responses.responses.contains_key(&key) {
-            op.responses
-                .responses
-                .insert(key, error_response(status).into());
-        }
+        op.responses
+            .responses
+            .entry(status.to_string())
+            .or_insert_with(|| error_response(status).into());
     }
 }
 

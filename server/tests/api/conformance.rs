@@ -70,10 +70,13 @@ fn escape(token: &str) -> String {
     token.replace('~', "~0").replace('/', "~1")
 }
 
+/// Compiled validators by (document fingerprint, pointer).
+type Validators = HashMap<(u64, String), Arc<Validator>>;
+
 /// Validates `body` against the schema at `pointer` inside `doc` (cached per document and
 /// pointer).
 pub fn validate_at(doc: &Value, pointer: &str, body: &Value) -> Result<(), String> {
-    static CACHE: OnceLock<Mutex<HashMap<(u64, String), Arc<Validator>>>> = OnceLock::new();
+    static CACHE: OnceLock<Mutex<Validators>> = OnceLock::new();
     let key = (fingerprint(doc), pointer.to_string());
     let cached = CACHE
         .get_or_init(Default::default)
