@@ -87,6 +87,10 @@ async fn call(env: &Env, method: &str, path: &str, body: Option<Value>) -> Answe
             .insert_header(("Authorization", format!("Bearer {}", env.token)))
             .insert_header(("X-Organization-Id", env.org.clone()));
     }
+    let sent = body
+        .as_ref()
+        .map(|b| b.to_string().into_bytes())
+        .unwrap_or_default();
     if let Some(b) = body {
         req = req.set_json(b);
     }
@@ -99,6 +103,7 @@ async fn call(env: &Env, method: &str, path: &str, body: Option<Value>) -> Answe
         .map(|v| v.to_str().unwrap().to_string());
     let bytes = test::read_body(resp).await;
     seen.check(&bytes);
+    conformance::check_accepted_request(&seen, &sent);
     let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     Answer {
         status,

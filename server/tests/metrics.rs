@@ -27,6 +27,10 @@ async fn call(
             req = req.insert_header(("X-Organization-Id", org.to_string()));
         }
     }
+    let sent = body
+        .as_ref()
+        .map(|b| b.to_string().into_bytes())
+        .unwrap_or_default();
     if let Some(b) = body {
         req = req.set_json(b);
     }
@@ -35,6 +39,7 @@ async fn call(
     let seen = conformance::Seen::of(&resp);
     let bytes = test::read_body(resp).await;
     seen.check(&bytes);
+    conformance::check_accepted_request(&seen, &sent);
     (status, String::from_utf8_lossy(&bytes).into_owned())
 }
 

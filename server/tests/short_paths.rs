@@ -25,6 +25,10 @@ async fn call(
             .insert_header(("Authorization", format!("Bearer {token}")))
             .insert_header(("X-Organization-Id", org.to_string()));
     }
+    let sent = body
+        .as_ref()
+        .map(|b| b.to_string().into_bytes())
+        .unwrap_or_default();
     if let Some(b) = body {
         req = req.set_json(b);
     }
@@ -33,6 +37,7 @@ async fn call(
     let seen = conformance::Seen::of(&resp);
     let bytes = test::read_body(resp).await;
     seen.check(&bytes);
+    conformance::check_accepted_request(&seen, &sent);
     (
         status,
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),

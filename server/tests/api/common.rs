@@ -129,6 +129,7 @@ impl Harness {
         if let Some(o) = r.org {
             req = req.insert_header(("X-Organization-Id", o.to_string()));
         }
+        let sent = r.body.clone().unwrap_or_default();
         if let Some(b) = r.body {
             req = req
                 .insert_header(("Content-Type", "application/json"))
@@ -143,6 +144,7 @@ impl Harness {
         let seen = crate::conformance::Seen::of(&resp);
         let bytes = test::read_body(resp).await;
         seen.check(&bytes);
+        crate::conformance::check_accepted_request(&seen, &sent);
         self.checked.lock().unwrap().push(seen);
         let text = String::from_utf8_lossy(&bytes).into_owned();
         self.bodies.lock().unwrap().push(text.clone());

@@ -65,6 +65,44 @@ impl Seen {
     }
 }
 
+/// A request body the server accepted (2xx) must be valid against the documented request
+/// body schema: the document does not ask for less (or other) than the server takes.
+pub fn check_accepted_request(seen: &Seen, body: &[u8]) {
+    if !(200..300).contains(&seen.status) || body.is_empty() {
+        return;
+    }
+    let Some(pattern) = &seen.pattern else { return };
+    let doc = document();
+    let Some(op) = doc["paths"]
+        .get(pattern.as_str())
+        .and_then(|item| item.get(seen.method.as_str()))
+    else {
+        return;
+    };
+    if op
+        .pointer("/requestBody/content/application~1json/schema")
+        .is_none()
+    {
+        panic!(
+            "{} {pattern} accepted a JSON body but documents none",
+            seen.method.to_uppercase()
+        );
+    }
+    let pointer = format!(
+        "/paths/{}/{}/requestBody/content/application~1json/schema",
+        escape(pattern),
+        seen.method
+    );
+    let v: Value = serde_json::from_slice(body).expect("the test sent JSON");
+    if let Err(e) = validate_at(doc, &pointer, &v) {
+        panic!(
+            "an accepted request does not match /openapi.json: {e}\n  {} {}\n  body: {v}",
+            seen.method.to_uppercase(),
+            seen.path
+        );
+    }
+}
+
 /// JSON pointer escaping of one reference token.
 fn escape(token: &str) -> String {
     token.replace('~', "~0").replace('/', "~1")

@@ -92,6 +92,55 @@ async fn openapi_json_is_served_without_auth_and_declares_3_1() {
     );
 }
 
+/// Every `$ref` resolves inside the document, operation ids are unique, and every schema in
+/// `components` compiles as JSON Schema 2020-12.
+#[::core::prelude::v1::test]
+fn the_document_is_self_contained() {
+    fn refs<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+        match v {
+            serde_json::Value::Object(o) => {
+                if let Some(r) = o.get("$ref").and_then(|r| r.as_str()) {
+                    out.push(r);
+                }
+                o.values().for_each(|v| refs(v, out));
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let doc = document();
+    let mut found = Vec::new();
+    refs(doc, &mut found);
+    assert!(found.len() > 20, "refs are used: {}", found.len());
+    for r in found {
+        let pointer = r
+            .strip_prefix('#')
+            .unwrap_or_else(|| panic!("{r} is not local"));
+        assert!(doc.pointer(pointer).is_some(), "{r} does not resolve");
+    }
+    let mut ids = BTreeSet::new();
+    for item in doc["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            let id = op["operationId"]
+                .as_str()
+                .expect("every operation has an id");
+            assert!(ids.insert(id), "operationId {id} is used twice");
+        }
+    }
+    for name in doc["components"]["schemas"].as_object().unwrap().keys() {
+        crate::conformance::validate_at(doc, &format!("/components/schemas/{name}"), &json!(null))
+            .map(|_| ())
+            .or_else(|e| {
+                if e.contains("does not compile") {
+                    Err(e)
+                } else {
+                    Ok(())
+                }
+            })
+            .unwrap();
+    }
+}
+
 /// The route patterns the app registered (from actix's resource map).
 async fn served_patterns(h: &Harness) -> BTreeSet<String> {
     let seen = Arc::new(Mutex::new(String::new()));

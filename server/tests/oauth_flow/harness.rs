@@ -114,6 +114,10 @@ impl Env {
             .uri(path)
             .insert_header(("Authorization", format!("Bearer {}", org.token)))
             .insert_header(("X-Organization-Id", org.id.clone()));
+        let sent = body
+            .as_ref()
+            .map(|b| b.to_string().into_bytes())
+            .unwrap_or_default();
         if let Some(b) = body {
             req = req.set_json(b);
         }
@@ -122,6 +126,7 @@ impl Env {
         let seen = crate::conformance::Seen::of(&resp);
         let bytes = test::read_body(resp).await;
         seen.check(&bytes);
+        crate::conformance::check_accepted_request(&seen, &sent);
         (
             status,
             serde_json::from_slice(&bytes).unwrap_or(Value::Null),
