@@ -7,6 +7,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use bytes::Bytes;
+use connector_core::Secret;
 
 use super::expand_scope;
 
@@ -100,6 +101,14 @@ pub struct SandboxConfig {
     /// `POST token=...` or Google's tokeninfo answer: `email`/`username`/`sub`, `scope`,
     /// `exp`/`expires_in`, `active`) instead of being the default user.
     pub introspection_url: Option<String>,
+    /// The emulator's own client credentials at the issuer, sent with every introspection
+    /// request as HTTP Basic (`client_secret_basic`, RFC 7662 section 2.1): issuers such as
+    /// oidc-provider answer authenticated resource servers only. No secret: the id alone.
+    pub introspection_client_id: Option<String>,
+    pub introspection_client_secret: Option<Secret>,
+    /// When set, an active token is accepted only if its `aud` (a string or an array) names
+    /// this audience (the API's resource indicator, e.g. `https://gmail.googleapis.com/`).
+    pub introspection_audience: Option<String>,
 }
 
 impl Default for SandboxConfig {
@@ -112,6 +121,9 @@ impl Default for SandboxConfig {
             rotate_refresh_tokens: false,
             latency: None,
             introspection_url: None,
+            introspection_client_id: None,
+            introspection_client_secret: None,
+            introspection_audience: None,
         }
     }
 }

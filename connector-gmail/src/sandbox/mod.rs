@@ -79,6 +79,8 @@ pub(crate) struct Inner {
     pub latency: Mutex<Option<Duration>>,
     pub uploads: Mutex<HashMap<String, server::PendingUpload>>,
     pub introspection_url: Option<String>,
+    pub introspection_client: Option<introspect::ClientAuth>,
+    pub introspection_audience: Option<String>,
     pub http: reqwest::Client,
 }
 
@@ -139,6 +141,11 @@ impl GmailSandbox {
             latency: Mutex::new(cfg.latency),
             uploads: Mutex::new(HashMap::new()),
             introspection_url: cfg.introspection_url.clone(),
+            introspection_client: introspect::ClientAuth::from_config(
+                cfg.introspection_client_id.as_deref(),
+                cfg.introspection_client_secret.as_ref(),
+            ),
+            introspection_audience: cfg.introspection_audience.clone(),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .timeout(Duration::from_secs(10))

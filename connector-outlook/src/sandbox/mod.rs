@@ -134,6 +134,14 @@ pub struct SandboxConfig {
     /// Trust an outside issuer: unknown bearer tokens are looked up here (RFC 7662); then
     /// unknown tokens are no longer the default user.
     pub introspection_url: Option<String>,
+    /// The emulator's own client credentials at the issuer, sent with every introspection
+    /// request as HTTP Basic (`client_secret_basic`, RFC 7662 section 2.1): issuers such as
+    /// oidc-provider answer authenticated resource servers only. No secret: the id alone.
+    pub introspection_client_id: Option<String>,
+    pub introspection_client_secret: Option<connector_core::Secret>,
+    /// When set, an active token is accepted only if its `aud` (a string or an array) names
+    /// this audience (the API's resource indicator, e.g. `https://graph.microsoft.com/`).
+    pub introspection_audience: Option<String>,
 }
 
 impl Default for SandboxConfig {
@@ -146,6 +154,9 @@ impl Default for SandboxConfig {
             rotate_refresh_tokens: true,
             latency: None,
             introspection_url: None,
+            introspection_client_id: None,
+            introspection_client_secret: None,
+            introspection_audience: None,
         }
     }
 }

@@ -79,6 +79,8 @@ pub struct Limits {
 pub struct Inner {
     pub root: String,
     pub introspection_url: Option<String>,
+    pub introspection_client: Option<super::introspect::ClientAuth>,
+    pub introspection_audience: Option<String>,
     pub mailboxes: Mutex<HashMap<String, Mailbox>>,
     pub default_user: String,
     pub tokens: Mutex<Tokens>,
@@ -108,6 +110,11 @@ impl Inner {
         Inner {
             root,
             introspection_url: cfg.introspection_url.clone(),
+            introspection_client: super::introspect::ClientAuth::from_config(
+                cfg.introspection_client_id.as_deref(),
+                cfg.introspection_client_secret.as_ref(),
+            ),
+            introspection_audience: cfg.introspection_audience.clone(),
             mailboxes: Mutex::new(mailboxes),
             default_user: seed::ADA.to_string(),
             tokens: Mutex::new(Tokens {

@@ -29,10 +29,18 @@ pub async fn revoke_connector(state: &AppState, org: &str, id: &str) {
         tracing::info!(connector_id = %id, "provider has no revocation endpoint; secrets erased only");
         return;
     };
-    let client = creds.get("client_id").map(|c| ClientCreds {
-        client_id: c.expose().to_string(),
-        client_secret: creds.get("client_secret").cloned(),
-    });
+    // The connector's own app (bring-your-own), else the platform app it was authorized with:
+    // RFC 7009 asks a confidential client to authenticate when it revokes.
+    let client = match creds.get("client_id") {
+        Some(c) => Some(ClientCreds {
+            client_id: c.expose().to_string(),
+            client_secret: creds.get("client_secret").cloned(),
+        }),
+        None => kind.provider.client_id.as_ref().map(|id| ClientCreds {
+            client_id: id.clone(),
+            client_secret: kind.provider.client_secret.clone(),
+        }),
+    };
     let http = http_client();
     for field in ["refresh_token", "access_token"] {
         if let Some(token) = creds.get(field) {
