@@ -1,8 +1,5 @@
 //! Idempotency keys on execute, through `create_app` against the Gmail emulator.
 
-#[path = "api/conformance.rs"]
-mod conformance;
-
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
@@ -76,6 +73,9 @@ async fn env() -> Env {
     env.connector = created.body["id"].as_str().unwrap().to_string();
     env
 }
+
+#[path = "api/conformance.rs"]
+mod conformance;
 
 async fn call(env: &Env, method: &str, path: &str, body: Option<Value>) -> Answer {
     let app = test::init_service(create_app(env.state.clone())).await;

@@ -61,7 +61,8 @@ fn empty_object() -> Value {
     params(("id" = String, Path, description = "Connector id")),
     request_body = ExecuteRequest,
     responses(
-        (status = 200, description = "The action ran", body = ExecuteResponse),
+        (status = 200, description = "The action ran", body = ExecuteResponse,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to an earlier call with the same `idempotency_key`"))),
     )
 )]
 async fn execute(

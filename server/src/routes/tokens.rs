@@ -43,7 +43,8 @@ pub struct TokenResponse {
     tag = "applications",
     request_body = TokenRequest,
     responses(
-        (status = 200, description = "A bearer token (`Cache-Control: no-store`)", body = TokenResponse),
+        (status = 200, description = "A bearer token", body = TokenResponse,
+            headers(("Cache-Control" = String, description = "`no-store`"))),
         (status = 401, description = "`unauthenticated`: invalid client_id or client_secret (or the application is revoked)", body = crate::error::ErrorBody),
     )
 )]
