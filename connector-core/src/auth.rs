@@ -11,7 +11,7 @@ use futures::future::BoxFuture;
 
 use crate::{ConnectorError, ErrorCode, Result, Secret};
 
-pub use oauth::OAuthTokenSource;
+pub use oauth::{refresh_grant, OAuthTokenSource};
 
 /// Gives the connector an access token for each provider call.
 ///

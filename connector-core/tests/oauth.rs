@@ -486,3 +486,47 @@ async fn concurrent_401s_on_the_same_token_share_one_refresh() {
     let log = log.lock().unwrap();
     assert_eq!(log.iter().filter(|l| l.ends_with("access-NEW")).count(), 20);
 }
+
+#[tokio::test]
+async fn refresh_grant_makes_one_request_and_returns_the_rotated_token() {
+    let server = MockServer::start().await;
+    token_endpoint(
+        &server,
+        json!({"access_token": "access-NEW", "token_type": "Bearer", "expires_in": 3600,
+               "refresh_token": "refresh-ROTATED"}),
+        Duration::ZERO,
+    )
+    .await;
+    let before = SystemTime::now();
+    let t = connector_core::auth::refresh_grant(&creds(&server), &reqwest::Client::new())
+        .await
+        .unwrap();
+    assert_eq!(t.access_token.expose(), "access-NEW");
+    assert_eq!(t.refresh_token.unwrap().expose(), "refresh-ROTATED");
+    assert!(t.expires_at.unwrap() >= before + Duration::from_secs(3599));
+    assert_eq!(token_requests(&server).await.len(), 1);
+
+    let no_refresh = OAuthCredentials {
+        refresh_token: None,
+        ..creds(&server)
+    };
+    let e = connector_core::auth::refresh_grant(&no_refresh, &reqwest::Client::new())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::Unauthenticated);
+    assert_eq!(token_requests(&server).await.len(), 1);
+}
+
+#[tokio::test]
+async fn refresh_grant_maps_invalid_grant_to_needs_reauth() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": "invalid_grant"})))
+        .mount(&server)
+        .await;
+    let e = connector_core::auth::refresh_grant(&creds(&server), &reqwest::Client::new())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::NeedsReauth);
+}

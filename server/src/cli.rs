@@ -10,6 +10,7 @@ async fn open(args: &StoreArgs) -> anyhow::Result<Store> {
     let config = Config::resolve(ServeArgs {
         data_dir: args.data_dir.clone(),
         config: args.config.clone(),
+        database_url: args.database_url.clone(),
         ..Default::default()
     })?;
     Store::open(&config.database_url).await

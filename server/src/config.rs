@@ -76,7 +76,7 @@ pub struct KeysArgs {
     pub data_dir: Option<PathBuf>,
     #[arg(long, env = "CONNECTORS_CONFIG")]
     pub config: Option<PathBuf>,
-    #[arg(long, env = "CONNECTORS_DATABASE_URL")]
+    #[arg(long, env = "CONNECTORS_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// Current master key first, then previous ones, comma separated.
     #[arg(long, env = "CONNECTORS_MASTER_KEY", hide_env_values = true)]
@@ -147,6 +147,9 @@ pub struct StoreArgs {
     /// TOML config file.
     #[arg(long, env = "CONNECTORS_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Database URL, as for `serve` [default: sqlite://<data-dir>/connectors.db].
+    #[arg(long, env = "CONNECTORS_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -169,6 +172,25 @@ pub struct SandboxArgs {
     /// Mailbox seed: `demo` or a number of generated messages.
     #[arg(long, default_value = "demo")]
     pub seed: String,
+    /// Trust an outside OAuth issuer: unknown bearer tokens are looked up at this RFC 7662
+    /// introspection URL (`sub`/`email`/`username` is the mailbox, `scope` the grant) and are
+    /// no longer the default user.
+    #[arg(long = "trust-issuer", value_name = "INTROSPECTION_URL")]
+    pub trust_issuer: Option<String>,
+    /// The emulator's client id at that issuer (introspection is sent with HTTP Basic).
+    #[arg(long, requires = "trust_issuer")]
+    pub issuer_client_id: Option<String>,
+    /// Its client secret.
+    #[arg(
+        long,
+        env = "CONNECTORS_SANDBOX_ISSUER_CLIENT_SECRET",
+        hide_env_values = true,
+        requires = "issuer_client_id"
+    )]
+    pub issuer_client_secret: Option<String>,
+    /// Accept only tokens whose introspected `aud` names this audience (resource indicator).
+    #[arg(long, requires = "trust_issuer")]
+    pub issuer_audience: Option<String>,
 }
 
 /// Options of `connectors serve`. Every field can also be set in the TOML file (same name) or
@@ -186,8 +208,9 @@ pub struct ServeArgs {
     #[arg(long, env = "CONNECTORS_CONFIG")]
     #[serde(skip)]
     pub config: Option<PathBuf>,
-    /// Database URL [default: sqlite://<data-dir>/connectors.db].
-    #[arg(long, env = "CONNECTORS_DATABASE_URL")]
+    /// Database URL: `sqlite://PATH`, or `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE` for
+    /// several replicas on one database [default: sqlite://<data-dir>/connectors.db].
+    #[arg(long, env = "CONNECTORS_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// Master key (32 bytes, base64 or hex) that wraps the per-organization data keys.
     /// Without it (or `master_key_file`) a key file is generated in the data directory.
@@ -205,6 +228,15 @@ pub struct ServeArgs {
     /// Bearer token that opens `GET /metrics` (Prometheus); without it `/metrics` is off.
     #[arg(long, env = "CONNECTORS_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+    /// Seconds between connector health checks, which refresh tokens near expiry or idle so
+    /// a revoked grant is marked `needs_reauth` before a call fails; 0 turns them off
+    /// [default: 300].
+    #[arg(long, env = "CONNECTORS_HEALTH_CHECK_INTERVAL_SECS")]
+    pub health_check_interval_secs: Option<u64>,
+    /// A connector not refreshed for this many seconds is refreshed by the health check
+    /// [default: 21600, six hours].
+    #[arg(long, env = "CONNECTORS_HEALTH_CHECK_IDLE_SECS")]
+    pub health_check_idle_secs: Option<u64>,
     /// Start the Gmail and Outlook emulators in process with a demo organization, application
     /// and connectors (written to <data-dir>/sandbox.json).
     #[arg(long)]
@@ -283,7 +315,13 @@ pub struct Config {
     pub metrics_token: Option<Secret>,
     pub sandbox: bool,
     pub providers: ProvidersConfig,
+    /// 0 = no health checks.
+    pub health_check_interval_secs: u64,
+    pub health_check_idle_secs: u64,
 }
+
+pub const DEFAULT_HEALTH_CHECK_INTERVAL_SECS: u64 = 300;
+pub const DEFAULT_HEALTH_CHECK_IDLE_SECS: u64 = 6 * 3600;
 
 pub const MIN_TOKEN_TTL_SECS: u64 = 15 * 60;
 pub const DEFAULT_MAX_EXECUTE_BODY: usize = 50 * 1024 * 1024;
@@ -342,7 +380,23 @@ impl Config {
             metrics_token: args.metrics_token.or(file.metrics_token).map(Secret::new),
             sandbox: args.sandbox || file.sandbox,
             providers,
+            health_check_interval_secs: args
+                .health_check_interval_secs
+                .or(file.health_check_interval_secs)
+                .unwrap_or(DEFAULT_HEALTH_CHECK_INTERVAL_SECS),
+            health_check_idle_secs: args
+                .health_check_idle_secs
+                .or(file.health_check_idle_secs)
+                .unwrap_or(DEFAULT_HEALTH_CHECK_IDLE_SECS),
         })
+    }
+
+    /// The health check settings (`interval` zero = off).
+    pub fn health_check(&self) -> crate::lifecycle::health::HealthConfig {
+        crate::lifecycle::health::HealthConfig {
+            interval: std::time::Duration::from_secs(self.health_check_interval_secs),
+            idle: std::time::Duration::from_secs(self.health_check_idle_secs),
+        }
     }
 }
 
@@ -391,8 +445,37 @@ mod tests {
         assert_eq!(cfg.bind.port(), 9001);
         assert_eq!(cfg.token_ttl_secs, 1800);
         assert_eq!(cfg.data_dir, PathBuf::from("./data"));
+        assert_eq!(
+            cfg.health_check_interval_secs,
+            DEFAULT_HEALTH_CHECK_INTERVAL_SECS
+        );
         assert!(cfg.providers.gmail.has_platform_app());
         assert!(!format!("{cfg:?}").contains("\"cs\""));
+    }
+
+    #[test]
+    fn health_checks_can_be_tuned_or_turned_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "health_check_interval_secs = 0\nhealth_check_idle_secs = 60\n",
+        )
+        .unwrap();
+        let cfg = Config::resolve(ServeArgs {
+            config: Some(file.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(cfg.health_check().interval.is_zero());
+        assert_eq!(cfg.health_check().idle.as_secs(), 60);
+        let cfg = Config::resolve(ServeArgs {
+            config: Some(file),
+            health_check_interval_secs: Some(30),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(cfg.health_check().interval.as_secs(), 30);
     }
 
     #[test]

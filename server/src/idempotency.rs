@@ -11,7 +11,11 @@
 //! - Transient failures and `outcome_unknown` release the key instead of storing it: the retry
 //!   runs again, and the key reaches the connector (`ExecuteOptions.idempotency_key`) so its
 //!   exactly-once reconciliation finds a send whose response was lost.
-//! - A claim whose owner vanished (crash) is taken over after [`LEASE_SECS`].
+//! - A claim whose owner vanished (crash) is taken over after [`LEASE_SECS`]. The owner's
+//!   answer and release are compare-and-set on its lease, so a request that outlived its lease
+//!   and lost the claim cannot overwrite the answer of the one that took it over.
+//! - The SQL lives in the store (`store::idempotency`), one atomic statement per step, on
+//!   SQLite and PostgreSQL alike.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -22,7 +26,7 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::error::{ApiError, ApiResult};
-use crate::store::now;
+use crate::store::{now, IdempotencyEntry, IdempotencySlot};
 use crate::AppState;
 
 /// How long a stored answer is replayed.
@@ -108,25 +112,6 @@ pub fn is_definitive(code: ErrorCode) -> bool {
     )
 }
 
-/// The key's identity in the table: organization, connector and a SHA-256 of the key.
-struct Slot {
-    org: String,
-    connector: String,
-    key_hash: String,
-}
-
-enum Seen {
-    Done {
-        request_hash: String,
-        blob: Vec<u8>,
-    },
-    Pending {
-        request_hash: String,
-        locked_until: i64,
-    },
-    Missing,
-}
-
 /// Runs `run` (which yields the 200 body) at most once per key; answers with the stored
 /// answer on a repeat.
 pub async fn execute<F>(
@@ -141,36 +126,41 @@ where
     F: std::future::Future<Output = Result<Value, ConnectorError>> + 'static,
 {
     validate_key(key)?;
-    let slot = Slot {
-        org: org.to_string(),
-        connector: connector_id.to_string(),
+    let slot = IdempotencySlot {
+        organization_id: org.to_string(),
+        connector_id: connector_id.to_string(),
         key_hash: hex::encode(Sha256::digest(key.as_bytes())),
     };
     let request_hash = fingerprint.hash();
     let deadline = tokio::time::Instant::now() + wait_bound();
     let mut run = Some(run);
+    let store = &state.store;
     loop {
         let t = now();
-        purge_expired(&state, &slot, t).await?;
-        if claim(&state, &slot, &request_hash, t).await? {
+        store.purge_idempotency_key(&slot, t).await?;
+        let lease = t + LEASE_SECS;
+        if store
+            .claim_idempotency_key(&slot, &request_hash, t, lease, t + RETENTION_SECS)
+            .await?
+        {
             let run = run.take().expect("claimed once");
-            return own(state, slot, run).await;
+            return own(state, slot, lease, run).await;
         }
-        match seen(&state, &slot).await? {
-            Seen::Missing => continue, // released or expired between the two statements
-            Seen::Done {
-                request_hash: h, ..
+        match store.idempotency_entry(&slot).await? {
+            None => continue, // released or expired between the two statements
+            Some(seen) if seen.request_hash() != request_hash => return Err(reused()),
+            Some(IdempotencyEntry::Done { response, .. }) => {
+                return replay(&state, &slot, &response).await
             }
-            | Seen::Pending {
-                request_hash: h, ..
-            } if h != request_hash => {
-                return Err(reused());
-            }
-            Seen::Done { blob, .. } => return replay(&state, &slot, &blob).await,
-            Seen::Pending { locked_until, .. } => {
-                if locked_until < t && take_over(&state, &slot, locked_until, t).await? {
+            Some(IdempotencyEntry::Pending { locked_until, .. }) => {
+                // The owner vanished (its lease ended): one waiting request takes over.
+                if locked_until < t
+                    && store
+                        .take_over_idempotency_key(&slot, locked_until, lease)
+                        .await?
+                {
                     let run = run.take().expect("claimed once");
-                    return own(state, slot, run).await;
+                    return own(state, slot, lease, run).await;
                 }
                 if tokio::time::Instant::now() >= deadline {
                     return Err(ApiError::from(
@@ -199,7 +189,12 @@ fn reused() -> ApiError {
 
 /// Runs the request on its own task (so a client that hangs up does not leave the claim
 /// unfinished), then stores or releases the key.
-async fn own<F>(state: web::Data<AppState>, slot: Slot, run: F) -> ApiResult<HttpResponse>
+async fn own<F>(
+    state: web::Data<AppState>,
+    slot: IdempotencySlot,
+    lease: i64,
+    run: F,
+) -> ApiResult<HttpResponse>
 where
     F: std::future::Future<Output = Result<Value, ConnectorError>> + 'static,
 {
@@ -211,8 +206,13 @@ where
             Err(_) => None,
         };
         let recorded = match stored {
-            Some((status, body)) => record(&state, &slot, status, &body).await,
-            None => release(&state, &slot).await,
+            Some((status, body)) => record(&state, &slot, lease, status, &body).await,
+            None => state
+                .store
+                .release_idempotency_key(&slot, lease)
+                .await
+                .map(|_| ())
+                .map_err(ApiError::from),
         };
         if let Err(e) = recorded {
             // The answer still goes out; a retry will run again once the lease ends.
@@ -227,112 +227,30 @@ where
     }
 }
 
-async fn purge_expired(state: &AppState, slot: &Slot, t: i64) -> ApiResult<()> {
-    sqlx::query(
-        "DELETE FROM idempotency_keys WHERE organization_id = $1 AND connector_id = $2 AND key_hash = $3 AND expires_at < $4",
-    )
-    .bind(&slot.org)
-    .bind(&slot.connector)
-    .bind(&slot.key_hash)
-    .bind(t)
-    .execute(state.store.pool())
-    .await?;
-    Ok(())
-}
-
-async fn claim(state: &AppState, slot: &Slot, request_hash: &str, t: i64) -> ApiResult<bool> {
-    // Keep the table small: finished entries past their retention go on every claim.
-    sqlx::query("DELETE FROM idempotency_keys WHERE expires_at < $1")
-        .bind(t)
-        .execute(state.store.pool())
-        .await?;
-    let done = sqlx::query(
-        "INSERT INTO idempotency_keys (organization_id, connector_id, key_hash, request_hash, state, response, locked_until, expires_at, created_at) \
-         VALUES ($1, $2, $3, $4, 'pending', NULL, $5, $6, $7) ON CONFLICT DO NOTHING",
-    )
-    .bind(&slot.org)
-    .bind(&slot.connector)
-    .bind(&slot.key_hash)
-    .bind(request_hash)
-    .bind(t + LEASE_SECS)
-    .bind(t + RETENTION_SECS)
-    .bind(t)
-    .execute(state.store.pool())
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-async fn take_over(state: &AppState, slot: &Slot, old: i64, t: i64) -> ApiResult<bool> {
-    let done = sqlx::query(
-        "UPDATE idempotency_keys SET locked_until = $1 WHERE organization_id = $2 AND connector_id = $3 AND key_hash = $4 AND state = 'pending' AND locked_until = $5",
-    )
-    .bind(t + LEASE_SECS)
-    .bind(&slot.org)
-    .bind(&slot.connector)
-    .bind(&slot.key_hash)
-    .bind(old)
-    .execute(state.store.pool())
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-async fn seen(state: &AppState, slot: &Slot) -> ApiResult<Seen> {
-    use sqlx::Row;
-    let row = sqlx::query(
-        "SELECT request_hash, state, response, locked_until FROM idempotency_keys WHERE organization_id = $1 AND connector_id = $2 AND key_hash = $3",
-    )
-    .bind(&slot.org)
-    .bind(&slot.connector)
-    .bind(&slot.key_hash)
-    .fetch_optional(state.store.pool())
-    .await?;
-    let Some(row) = row else {
-        return Ok(Seen::Missing);
-    };
-    let request_hash: String = row.try_get("request_hash")?;
-    let st: String = row.try_get("state")?;
-    let blob: Option<Vec<u8>> = row.try_get("response")?;
-    Ok(match (st.as_str(), blob) {
-        ("done", Some(blob)) => Seen::Done { request_hash, blob },
-        _ => Seen::Pending {
-            request_hash,
-            locked_until: row.try_get("locked_until")?,
-        },
-    })
-}
-
-async fn record(state: &AppState, slot: &Slot, status: u16, body: &Value) -> ApiResult<()> {
+/// Stores the answer sealed with the organization's data key (unless another request took the
+/// claim over after this one's lease ended: its answer is the one kept).
+async fn record(
+    state: &AppState,
+    slot: &IdempotencySlot,
+    lease: i64,
+    status: u16,
+    body: &Value,
+) -> ApiResult<()> {
     let plain =
         serde_json::to_vec(&json!({"status": status, "body": body})).map_err(ApiError::internal)?;
-    let (blob, _key_id) = state.vault.encrypt(&slot.org, &plain).await?;
-    let t = now();
-    sqlx::query(
-        "UPDATE idempotency_keys SET state = 'done', response = $1, expires_at = $2 WHERE organization_id = $3 AND connector_id = $4 AND key_hash = $5",
-    )
-    .bind(blob)
-    .bind(t + RETENTION_SECS)
-    .bind(&slot.org)
-    .bind(&slot.connector)
-    .bind(&slot.key_hash)
-    .execute(state.store.pool())
-    .await?;
+    let (blob, _key_id) = state.vault.encrypt(&slot.organization_id, &plain).await?;
+    let kept = state
+        .store
+        .finish_idempotency_key(slot, lease, &blob, now() + RETENTION_SECS)
+        .await?;
+    if !kept {
+        tracing::warn!("an idempotent request outlived its lease; the answer of the request that took it over is kept");
+    }
     Ok(())
 }
 
-async fn release(state: &AppState, slot: &Slot) -> ApiResult<()> {
-    sqlx::query(
-        "DELETE FROM idempotency_keys WHERE organization_id = $1 AND connector_id = $2 AND key_hash = $3 AND state = 'pending'",
-    )
-    .bind(&slot.org)
-    .bind(&slot.connector)
-    .bind(&slot.key_hash)
-    .execute(state.store.pool())
-    .await?;
-    Ok(())
-}
-
-async fn replay(state: &AppState, slot: &Slot, blob: &[u8]) -> ApiResult<HttpResponse> {
-    let plain = state.vault.decrypt(&slot.org, blob).await?;
+async fn replay(state: &AppState, slot: &IdempotencySlot, blob: &[u8]) -> ApiResult<HttpResponse> {
+    let plain = state.vault.decrypt(&slot.organization_id, blob).await?;
     let stored: Value = serde_json::from_slice(&plain).map_err(ApiError::internal)?;
     let status = stored["status"]
         .as_u64()

@@ -12,6 +12,7 @@ pub mod credentials;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
+pub mod lifecycle;
 pub mod logging;
 pub mod metrics;
 pub mod oauth;
@@ -102,6 +103,10 @@ pub fn create_app(
 /// Serves until the process is stopped.
 pub async fn serve(state: AppState) -> anyhow::Result<()> {
     let bind = state.config.bind;
+    let _health = lifecycle::health::spawn(
+        state.runtime.lifecycle().clone(),
+        state.config.health_check(),
+    );
     let state = web::Data::new(state);
     let server = actix_web::HttpServer::new(move || create_app(state.clone()))
         .bind(bind)?

@@ -58,6 +58,7 @@ the same handlers, auth and error bodies.";
         routes::connectors::status,
         routes::connectors::tools_for,
         routes::execute::execute,
+        routes::credential::get,
         routes::oauth::initiate,
         routes::oauth::callback,
         routes::oauth::reauthorize,

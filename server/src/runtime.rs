@@ -1,27 +1,26 @@
 //! Runs `execute` for stored connectors: builds connector instances from decrypted credentials
-//! (cached per connector and credentials version; the cache is safe to lose), persists
-//! refreshed and rotated tokens encrypted before they are used, and turns a refresh that ended
-//! in `invalid_grant` into the `needs_reauth` status.
+//! (cached per connector and credentials version; the cache is safe to lose). Connectors with a
+//! refresh token get a [`LockedTokenSource`]: refreshes run under the database lock of
+//! [`crate::lifecycle`], which stores rotated tokens before they are used and turns
+//! `invalid_grant` into the `needs_reauth` status.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use connector_core::auth::OnRefresh;
 use connector_core::{
     Connector, ConnectorError, ErrorCode, ExecuteOptions, HttpConfig, OAuthTokenSource, Output,
-    RefreshedTokens,
+    TokenProvider,
 };
-use futures::FutureExt;
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
-use crate::credentials::{unix, StoredCredentials};
+use crate::credentials::StoredCredentials;
+use crate::lifecycle::{needs_reauth_error as needs_reauth, Lifecycle, LockedTokenSource};
 use crate::registry::{ConnectorType, Registry};
 use crate::store::{ConnectorRow, Store};
 use crate::vault::Vault;
 
-pub const STATUS_ACTIVE: &str = "active";
-pub const STATUS_NEEDS_REAUTH: &str = "needs_reauth";
+pub use crate::lifecycle::{STATUS_ACTIVE, STATUS_NEEDS_REAUTH};
 
 struct Cached {
     version: i64,
@@ -35,6 +34,7 @@ pub struct Runtime {
     registry: Arc<Registry>,
     http: reqwest::Client,
     cache: Mutex<HashMap<String, Cached>>,
+    lifecycle: Arc<Lifecycle>,
 }
 
 /// One execute call.
@@ -51,13 +51,24 @@ impl Runtime {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("the HTTP client builds");
+        let lifecycle = Arc::new(Lifecycle::new(
+            store.clone(),
+            vault.clone(),
+            registry.clone(),
+        ));
         Runtime {
             store,
             vault,
             registry,
             http,
             cache: Mutex::new(HashMap::new()),
+            lifecycle,
         }
+    }
+
+    /// Refreshes under the row lock, health checks, status events.
+    pub fn lifecycle(&self) -> &Arc<Lifecycle> {
+        &self.lifecycle
     }
 
     /// Drops a cached instance (after PATCH/DELETE).
@@ -109,10 +120,10 @@ impl Runtime {
                         "the provider rejected the access token and it cannot be refreshed"
                             .to_string()
                     };
-                    self.store
-                        .set_connector_status(&row.id, STATUS_NEEDS_REAUTH, Some(&reason))
-                        .await
-                        .map_err(db)?;
+                    // Conditional: the status event is sent once, by whoever changed it.
+                    self.lifecycle
+                        .mark_needs_reauth(&row.organization_id, &row.id, &reason)
+                        .await?;
                     tracing::warn!(connector_id = %row.id, "connector needs re-authorization");
                     return Err(needs_reauth(Some(&reason)));
                 }
@@ -154,69 +165,33 @@ impl Runtime {
             .decrypt(&row.organization_id, &row.credentials)
             .await?;
         let creds = StoredCredentials::from_json(&plain).map_err(|e| *e.0)?;
-        let token_url = row
-            .token_url
-            .clone()
-            .unwrap_or_else(|| kind.token_url_for(&creds));
         let base_url = row
             .base_url
             .clone()
             .unwrap_or_else(|| kind.base_url().to_string());
-        let oauth = creds.to_oauth(
-            kind.provider.client_id.as_deref(),
-            kind.provider.client_secret.as_ref(),
-            &token_url,
-            kind.refresh_scope.clone(),
-        );
-        let shared = Arc::new(Mutex::new(creds));
-        let on_refresh = self.persist_refresh(row, shared);
-        let source = OAuthTokenSource::new(oauth, self.http.clone())?.on_refresh(on_refresh);
-        (kind.factory)(Arc::new(source), HttpConfig::new(base_url))
-    }
-
-    /// Writes refreshed tokens (and a rotated refresh token) encrypted before they are used.
-    fn persist_refresh(
-        &self,
-        row: &ConnectorRow,
-        creds: Arc<Mutex<StoredCredentials>>,
-    ) -> OnRefresh {
-        let (store, vault) = (self.store.clone(), self.vault.clone());
-        let (org, id) = (row.organization_id.clone(), row.id.clone());
-        Arc::new(move |tokens: RefreshedTokens| {
-            let (store, vault, org, id, creds) = (
-                store.clone(),
-                vault.clone(),
-                org.clone(),
-                id.clone(),
-                creds.clone(),
+        let tokens: Arc<dyn TokenProvider> = if creds.get("refresh_token").is_some() {
+            // Refreshes go through the row lock (one per stampede, across replicas).
+            Arc::new(LockedTokenSource::new(
+                self.lifecycle.clone(),
+                &row.organization_id,
+                &row.id,
+                &creds,
+            ))
+        } else {
+            let token_url = row
+                .token_url
+                .clone()
+                .unwrap_or_else(|| kind.token_url_for(&creds));
+            let oauth = creds.to_oauth(
+                kind.provider.client_id.as_deref(),
+                kind.provider.client_secret.as_ref(),
+                &token_url,
+                kind.refresh_scope.clone(),
             );
-            async move {
-                let mut c = creds.lock().await;
-                c.fields.insert("access_token".into(), tokens.access_token.clone());
-                c.expires_at = tokens.expires_at.map(unix);
-                if let Some(rt) = &tokens.refresh_token {
-                    c.fields.insert("refresh_token".into(), rt.clone());
-                }
-                let (blob, key_id) = vault.encrypt(&org, &c.to_json()).await?;
-                store
-                    .store_refreshed_credentials(&id, &blob, &key_id, tokens.scope.as_deref())
-                    .await
-                    .map_err(db)?;
-                tracing::info!(connector_id = %id, rotated = tokens.refresh_token.is_some(), "stored refreshed credentials");
-                crate::metrics::global().token_refresh("ok");
-                Ok(())
-            }
-            .boxed()
-        })
+            Arc::new(OAuthTokenSource::new(oauth, self.http.clone())?)
+        };
+        (kind.factory)(tokens, HttpConfig::new(base_url))
     }
-}
-
-fn needs_reauth(reason: Option<&str>) -> ConnectorError {
-    ConnectorError::new(
-        ErrorCode::NeedsReauth,
-        "this connector's authorization was revoked or expired: the end user must authorize again (update its credentials)",
-    )
-    .with_details(json!({"reason": reason}))
 }
 
 fn db(e: sqlx::Error) -> ConnectorError {

@@ -241,6 +241,10 @@ pub async fn standalone(args: SandboxArgs) -> anyhow::Result<()> {
                 bind: args.bind,
                 seed,
                 tokens,
+                introspection_url: args.trust_issuer.clone(),
+                introspection_client_id: args.issuer_client_id.clone(),
+                introspection_client_secret: args.issuer_client_secret.clone().map(Secret::new),
+                introspection_audience: args.issuer_audience.clone(),
                 ..Default::default()
             })?;
             println!(
@@ -268,6 +272,10 @@ pub async fn standalone(args: SandboxArgs) -> anyhow::Result<()> {
                 bind: args.bind,
                 seed,
                 tokens,
+                introspection_url: args.trust_issuer.clone(),
+                introspection_client_id: args.issuer_client_id.clone(),
+                introspection_client_secret: args.issuer_client_secret.clone().map(Secret::new),
+                introspection_audience: args.issuer_audience.clone(),
                 ..Default::default()
             })?;
             println!(

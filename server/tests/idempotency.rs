@@ -1,6 +1,11 @@
-//! Idempotency keys on execute, through `create_app` against the Gmail emulator.
+//! Idempotency keys on execute, through `create_app` against the Gmail emulator; on SQLite,
+//! and the claim races again on PostgreSQL (a database of its own per test).
 
-use std::time::Duration;
+#[path = "support/pgdb.rs"]
+mod pgdb;
+
+use std::sync::Once;
+use std::time::{Duration, Instant};
 
 use actix_web::http::StatusCode;
 use actix_web::{test, web};
@@ -16,6 +21,7 @@ struct Env {
     token: String,
     connector: String,
     _dir: tempfile::TempDir,
+    _pg: Option<pgdb::TestDb>,
 }
 
 struct Answer {
@@ -24,7 +30,24 @@ struct Answer {
     body: Value,
 }
 
+/// How long a request waits for a running one with the same key, in this whole test binary
+/// (the bound is process-wide): far above the overlaps the tests make on purpose, short
+/// enough to test the 409 that ends the wait.
+const WAIT: Duration = Duration::from_secs(4);
+
 async fn env() -> Env {
+    env_on(None).await
+}
+
+/// The same on PostgreSQL; `None` (skipped loudly) when it is not reachable outside CI.
+async fn pg_env() -> Option<Env> {
+    let db = pgdb::fresh().await?;
+    Some(env_on(Some(db)).await)
+}
+
+async fn env_on(pg: Option<pgdb::TestDb>) -> Env {
+    static WAIT_ONCE: Once = Once::new();
+    WAIT_ONCE.call_once(|| server::idempotency::set_wait_bound(WAIT));
     let sb = GmailSandbox::start(SandboxConfig {
         seed: Seed::Empty,
         quotas: false,
@@ -33,6 +56,9 @@ async fn env() -> Env {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::for_data_dir(dir.path());
+    if let Some(db) = &pg {
+        config.database_url = db.url().to_string();
+    }
     config.providers.gmail.base_url = Some(sb.base_url());
     config.providers.gmail.token_url = Some(sb.token_url());
     let registry = Registry::builtin(&config.providers);
@@ -48,6 +74,7 @@ async fn env() -> Env {
         token: String::new(),
         connector: String::new(),
         _dir: dir,
+        _pg: pg,
     };
     let tok = call(
         &env,
@@ -195,7 +222,16 @@ async fn the_same_key_with_other_params_is_a_conflict() {
 
 #[actix_web::test]
 async fn concurrent_requests_with_one_key_make_one_provider_send() {
-    let env = env().await;
+    concurrent_requests_make_one_send(env().await).await;
+}
+
+#[actix_web::test]
+async fn concurrent_requests_with_one_key_make_one_provider_send_on_postgres() {
+    let Some(env) = pg_env().await else { return };
+    concurrent_requests_make_one_send(env).await;
+}
+
+async fn concurrent_requests_make_one_send(env: Env) {
     // Slow provider: the requests overlap.
     env.sb.inject_fault(Fault::new(
         "POST",
@@ -305,4 +341,119 @@ async fn keys_are_scoped_to_the_connector_and_validated() {
         .await
         .unwrap();
     assert_eq!(left, 0);
+}
+
+/// The claim row a request with this key and these send params would make.
+fn slot_of(env: &Env, key: &str) -> server::store::IdempotencySlot {
+    use sha2::Digest;
+    server::store::IdempotencySlot {
+        organization_id: env.org.clone(),
+        connector_id: env.connector.clone(),
+        key_hash: hex::encode(sha2::Sha256::digest(key.as_bytes())),
+    }
+}
+
+fn send_hash(subject: &str) -> String {
+    let params = json!({"to": ["grace@example.com"], "subject": subject, "text": "hello"});
+    server::idempotency::Fingerprint {
+        entity: "messages",
+        action: "send",
+        params: &params,
+    }
+    .hash()
+}
+
+#[actix_web::test]
+async fn a_repeat_waits_a_bounded_time_for_a_running_first_request_then_gets_409() {
+    let env = env().await;
+    // The first request is still at the provider when the wait of the repeat ends.
+    env.sb.inject_fault(Fault::new(
+        "POST",
+        "/messages/send",
+        FaultKind::Delay(WAIT + Duration::from_secs(3)),
+    ));
+    let started = Instant::now();
+    let first = send(&env, "slow-1", "slow send");
+    let repeat = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let a = send(&env, "slow-1", "slow send").await;
+        (a, started.elapsed())
+    };
+    let (first, (repeat, waited)) = futures::future::join(first, repeat).await;
+    assert_eq!(repeat.status, StatusCode::CONFLICT, "{}", repeat.body);
+    assert_eq!(repeat.body["error"]["code"], "conflict");
+    assert_eq!(repeat.body["error"]["details"]["reason"], "in_progress");
+    assert_eq!(repeat.replayed, None);
+    assert!(
+        waited >= WAIT && waited < WAIT + Duration::from_secs(3),
+        "the repeat waited {waited:?}, the bound is {WAIT:?}"
+    );
+    // The first request was not disturbed, sent once, and its answer is now replayed.
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    assert_eq!(first.replayed, None);
+    assert_eq!(sends(&env), 1);
+    let later = send(&env, "slow-1", "slow send").await;
+    assert_eq!(later.replayed.as_deref(), Some("true"));
+    assert_eq!(later.body, first.body);
+    assert_eq!(copies(&env, "slow send"), 1);
+}
+
+#[actix_web::test]
+async fn a_claim_left_by_a_crashed_request_is_taken_over() {
+    stale_claim_is_taken_over(env().await).await;
+}
+
+#[actix_web::test]
+async fn a_claim_left_by_a_crashed_request_is_taken_over_on_postgres() {
+    let Some(env) = pg_env().await else { return };
+    stale_claim_is_taken_over(env).await;
+}
+
+async fn stale_claim_is_taken_over(env: Env) {
+    let store = &env.state.store;
+    let now = server::store::now();
+    // A request (on this or another replica) claimed "crashed-1" and died: its lease ended.
+    let stale = slot_of(&env, "crashed-1");
+    let hash = send_hash("after a crash");
+    assert!(store
+        .claim_idempotency_key(&stale, &hash, now - 400, now - 5, now + 86_000)
+        .await
+        .unwrap());
+    // Another claimed "running-1" and still holds its lease: a repeat waits, then 409.
+    let live = slot_of(&env, "running-1");
+    let live_hash = send_hash("still running");
+    assert!(store
+        .claim_idempotency_key(&live, &live_hash, now, now + 300, now + 86_400)
+        .await
+        .unwrap());
+
+    let started = Instant::now();
+    let taken = send(&env, "crashed-1", "after a crash").await;
+    assert_eq!(taken.status, StatusCode::OK, "{}", taken.body);
+    assert_eq!(taken.replayed, None, "ran, not replayed");
+    assert!(
+        started.elapsed() < WAIT,
+        "took over at once, without waiting"
+    );
+    assert_eq!(sends(&env), 1);
+    assert_eq!(copies(&env, "after a crash"), 1);
+    match store.idempotency_entry(&stale).await.unwrap() {
+        Some(server::store::IdempotencyEntry::Done { request_hash, .. }) => {
+            assert_eq!(request_hash, hash)
+        }
+        other => panic!("the answer was not stored: {other:?}"),
+    }
+    let again = send(&env, "crashed-1", "after a crash").await;
+    assert_eq!(again.replayed.as_deref(), Some("true"));
+    assert_eq!(again.body, taken.body);
+
+    // Other params under the stale key are still a reuse, not a takeover.
+    let reused = send(&env, "crashed-1", "different").await;
+    assert_eq!(reused.status, StatusCode::CONFLICT);
+    assert_eq!(reused.body["error"]["details"]["reason"], "key_reused");
+
+    let blocked = send(&env, "running-1", "still running").await;
+    assert_eq!(blocked.status, StatusCode::CONFLICT, "{}", blocked.body);
+    assert_eq!(blocked.body["error"]["details"]["reason"], "in_progress");
+    assert_eq!(sends(&env), 1, "a live claim is never run twice");
 }

@@ -212,6 +212,26 @@ impl OAuthTokenSource {
     }
 }
 
+/// One refresh-token grant, with no state, single flight or callback: for token providers that
+/// coordinate refreshes themselves (the server refreshes under a database lock and stores the
+/// result in the same transaction). `creds` needs a refresh token, a client id and a token URL;
+/// `http` should not follow redirects. A rotated refresh token is returned in
+/// [`RefreshedTokens::refresh_token`]; `invalid_grant` is [`ErrorCode::NeedsReauth`].
+pub async fn refresh_grant(
+    creds: &OAuthCredentials,
+    http: &reqwest::Client,
+) -> Result<RefreshedTokens> {
+    let Some(refresh) = creds.refresh_token.clone() else {
+        return Err(ConnectorError::new(
+            ErrorCode::Unauthenticated,
+            "the access token is expired or was rejected and no refresh token was given: \
+             provide a fresh access token, or a refresh token with client credentials",
+        ));
+    };
+    let source = OAuthTokenSource::new(creds.clone(), http.clone())?;
+    source.request_tokens(&refresh).await
+}
+
 fn is_transient(e: &ConnectorError) -> bool {
     matches!(
         e.code,

@@ -39,6 +39,7 @@ pub async fn settings(a: SettingsArgs) -> anyhow::Result<()> {
     let config = Config::resolve(ServeArgs {
         data_dir: a.store.data_dir.clone(),
         config: a.store.config.clone(),
+        database_url: a.store.database_url.clone(),
         ..Default::default()
     })?;
     let state = AppState::new(config).await?;

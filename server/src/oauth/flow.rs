@@ -259,12 +259,16 @@ async fn complete(
                 credentials: Some((blob, key_id)),
                 ..Default::default()
             };
-            store
+            let before = store.get_connector(org, &id).await.map_err(internal)?;
+            let after = store
                 .update_connector(org, &id, update)
                 .await
                 .map_err(internal)?
                 .ok_or_else(|| ("invalid_request", "the connector was deleted".to_string()))?;
             state.runtime.forget(&id).await;
+            if let Some(before) = before {
+                state.runtime.lifecycle().note_status(&before, &after);
+            }
             tracing::info!(connector_id = %id, "connector re-authorized");
             id
         }

@@ -49,7 +49,7 @@ fn list(s: &str) -> Vec<String> {
     serde_json::from_str(s).unwrap_or_default()
 }
 
-fn app_row(r: sqlx::sqlite::SqliteRow) -> AppRow {
+fn app_row(r: crate::store::Row) -> AppRow {
     AppRow {
         id: r.get("id"),
         organization_id: r.get("organization_id"),
@@ -129,33 +129,28 @@ impl Store {
         .map(|_| ())
     }
 
-    /// Removes and returns the state (single use: a second call finds nothing).
+    /// Removes and returns the state (single use: one statement, so of two concurrent calls,
+    /// on any backend and any replica, exactly one gets the row).
     pub async fn take_oauth_state(
         &self,
         state_hash: &str,
     ) -> Result<Option<StateRow>, sqlx::Error> {
-        let mut tx = self.pool().begin().await?;
         let row = sqlx::query(
-            "SELECT organization_id, request, verifier, expires_at FROM oauth_states \
-             WHERE state_hash = $1",
+            "DELETE FROM oauth_states WHERE state_hash = $1 \
+             RETURNING organization_id, request, verifier, expires_at",
         )
         .bind(state_hash)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(self.pool())
         .await?;
-        let deleted = sqlx::query("DELETE FROM oauth_states WHERE state_hash = $1")
-            .bind(state_hash)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        if deleted.rows_affected() == 0 {
-            return Ok(None);
-        }
-        Ok(row.map(|r| StateRow {
-            organization_id: r.get("organization_id"),
-            request: r.get("request"),
-            verifier: r.get("verifier"),
-            expires_at: r.get("expires_at"),
-        }))
+        row.map(|r| {
+            Ok(StateRow {
+                organization_id: r.try_get("organization_id")?,
+                request: r.try_get("request")?,
+                verifier: r.try_get("verifier")?,
+                expires_at: r.try_get("expires_at")?,
+            })
+        })
+        .transpose()
     }
 
     /// Test hook and maintenance: moves every state of an organization into the past.

@@ -358,6 +358,7 @@ async fn patch(
     body: ApiJson<PatchRequest>,
 ) -> ApiResult<HttpResponse> {
     let row = load(&state, &auth, &id).await?;
+    let before = row.clone();
     let req = body.0;
     let mut update = ConnectorUpdate {
         name: req.name,
@@ -382,6 +383,7 @@ async fn patch(
         .await?
         .ok_or_else(ApiError::connector_not_found)?;
     state.runtime.forget(&row.id).await;
+    state.runtime.lifecycle().note_status(&before, &row);
     Ok(HttpResponse::Ok().json(view(&row)))
 }
 
@@ -401,6 +403,7 @@ async fn delete(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
+    let before = load(&state, &auth, &id).await?;
     crate::oauth::revoke::revoke_connector(&state, &auth.organization_id, &id).await;
     if !state
         .store
@@ -410,6 +413,7 @@ async fn delete(
         return Err(ApiError::connector_not_found());
     }
     state.runtime.forget(&id).await;
+    state.runtime.lifecycle().note_deleted(&before);
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -3,6 +3,7 @@
 pub mod apps;
 pub mod connector_types;
 pub mod connectors;
+pub mod credential;
 pub mod execute;
 pub mod health;
 pub mod oauth;
@@ -22,6 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     connector_types::configure(cfg);
     // execute before the generic `/{id}` routes of connectors.
     execute::configure(cfg);
+    credential::configure(cfg);
     oauth::configure(cfg);
     org_settings::configure(cfg);
     oauth_apps::configure(cfg);

@@ -61,7 +61,7 @@ const COLUMNS: &str = "id, organization_id, customer_name, connector_type, defin
     replication_config, credentials, credentials_version, base_url, token_url, status, \
     status_reason, scopes, last_refresh_at, created_at, updated_at";
 
-fn to_row(r: sqlx::sqlite::SqliteRow) -> ConnectorRow {
+fn to_row(r: super::Row) -> ConnectorRow {
     let rc: String = r.get("replication_config");
     ConnectorRow {
         id: r.get("id"),
@@ -161,13 +161,17 @@ impl Store {
     ) -> Result<Option<ConnectorRow>, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         let now = now();
-        let exists =
-            sqlx::query("SELECT id FROM connectors WHERE id = $1 AND organization_id = $2")
-                .bind(id)
-                .bind(organization_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if exists.is_none() {
+        // A write first: it takes SQLite's write lock at once (a read first would have to
+        // upgrade, which fails under concurrent writers) and PostgreSQL's row lock.
+        let exists = sqlx::query(
+            "UPDATE connectors SET updated_at = $1 WHERE id = $2 AND organization_id = $3",
+        )
+        .bind(now)
+        .bind(id)
+        .bind(organization_id)
+        .execute(&mut *tx)
+        .await?;
+        if exists.rows_affected() == 0 {
             return Ok(None);
         }
         if let Some(name) = &u.name {

@@ -11,7 +11,7 @@ pub struct DataKeyRow {
     pub wrapped: Vec<u8>,
 }
 
-fn row_to_key(r: sqlx::sqlite::SqliteRow) -> DataKeyRow {
+fn row_to_key(r: super::Row) -> DataKeyRow {
     DataKeyRow {
         id: r.get("id"),
         organization_id: r.get("organization_id"),

@@ -1,34 +1,73 @@
 //! The database: organizations, applications and their tokens, data keys, connectors.
 //!
-//! Runtime queries only, in SQL that SQLite and PostgreSQL both accept (`$N` placeholders,
-//! TEXT ids, BIGINT unix seconds, BLOB ciphertexts), so the PostgreSQL backend (issue 6) needs
-//! migrations and a pool, not new queries.
+//! One store on two backends through sqlx's `any` driver: SQLite (the embedded default, one
+//! file) and PostgreSQL (several replicas on one database). Queries are runtime queries in SQL
+//! both accept (`$N` placeholders, TEXT ids, BIGINT unix seconds, BLOB/BYTEA ciphertexts,
+//! `ON CONFLICT`, `RETURNING`); each backend has its own migration folder with the same
+//! versions. Claims that replicas race for are single statements (`INSERT ... ON CONFLICT DO
+//! NOTHING`, compare-and-set `UPDATE`, `DELETE ... RETURNING`), atomic on both backends.
 
 mod apps;
 mod connectors;
+mod idempotency;
 mod keys;
 mod orgs;
 
 use std::borrow::Cow;
 use std::str::FromStr;
+use std::time::Duration;
 
 use anyhow::Context;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
-use sqlx::SqlitePool;
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 
 pub use apps::{Application, TokenRecord};
 pub use connectors::{ConnectorFilter, ConnectorRow, ConnectorUpdate, NewConnector};
+pub use idempotency::{IdempotencyEntry, IdempotencySlot};
 pub use keys::DataKeyRow;
 pub use orgs::Organization;
+
+/// A row of either backend.
+pub type Row = sqlx::any::AnyRow;
+
+/// Which database a [`Store`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a database URL names (`sqlite:` or `postgres:`/`postgresql:`).
+    pub fn of_url(database_url: &str) -> anyhow::Result<Backend> {
+        if database_url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://")
+        {
+            Ok(Backend::Postgres)
+        } else {
+            anyhow::bail!(
+                "database URL `{}` is not supported: set --database-url (CONNECTORS_DATABASE_URL) \
+                 to sqlite://PATH or postgres://USER@HOST:PORT/DATABASE",
+                redact_url(database_url)
+            )
+        }
+    }
+}
 
 /// Handle on the database (cheap to clone).
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
 }
 
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
+type MigrationSource = &'static [(i64, &'static str, &'static str)];
+
+const SQLITE_MIGRATIONS: MigrationSource = &[
     (
         1,
         "init",
@@ -46,36 +85,62 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
 ];
 
+/// Same versions and names as [`SQLITE_MIGRATIONS`] (a test checks they stay twins).
+const POSTGRES_MIGRATIONS: MigrationSource = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "idempotency",
+        include_str!("../../migrations/postgres/0002_idempotency.sql"),
+    ),
+    (
+        100,
+        "oauth",
+        include_str!("../../migrations/postgres/0100_oauth.sql"),
+    ),
+];
+
+/// The (version, name) of each migration of a backend, in order.
+pub fn migration_versions(backend: Backend) -> Vec<(i64, &'static str)> {
+    migrations_of(backend)
+        .iter()
+        .map(|(v, n, _)| (*v, *n))
+        .collect()
+}
+
+fn migrations_of(backend: Backend) -> MigrationSource {
+    match backend {
+        Backend::Sqlite => SQLITE_MIGRATIONS,
+        Backend::Postgres => POSTGRES_MIGRATIONS,
+    }
+}
+
 impl Store {
-    /// Opens (creating when missing) the database and runs the migrations.
+    /// Opens (creating a SQLite file and its directory when missing) the database and runs the
+    /// migrations. `sqlite://PATH` or `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`.
     pub async fn open(database_url: &str) -> anyhow::Result<Store> {
-        let Some(_) = database_url.strip_prefix("sqlite:") else {
-            anyhow::bail!("only sqlite:// database URLs are supported so far");
+        sqlx::any::install_default_drivers();
+        let backend = Backend::of_url(database_url)?;
+        let pool = match backend {
+            Backend::Sqlite => open_sqlite(database_url).await?,
+            Backend::Postgres => open_postgres(database_url).await?,
         };
-        let options = SqliteConnectOptions::from_str(database_url)
-            .with_context(|| "parsing the database URL")?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .foreign_keys(true)
-            .busy_timeout(std::time::Duration::from_secs(10));
-        if let Some(dir) = options.get_filename().parent() {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("creating {}", dir.display()))?;
-            }
-        }
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
-            .await
-            .context("opening the database")?;
-        let store = Store { pool };
+        let store = Store { pool, backend };
         store.migrate().await?;
+        tracing::info!(database = %redact_url(database_url), ?backend, "database ready");
         Ok(store)
     }
 
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
     async fn migrate(&self) -> anyhow::Result<()> {
-        let migrations: Vec<Migration> = SQLITE_MIGRATIONS
+        let migrations: Vec<Migration> = migrations_of(self.backend)
             .iter()
             .map(|(version, name, sql)| {
                 Migration::new(
@@ -87,6 +152,8 @@ impl Store {
                 )
             })
             .collect();
+        // Replicas starting together on one PostgreSQL database: the migrator takes an
+        // advisory lock, so one of them migrates and the others wait and find nothing to do.
         let migrator = Migrator {
             migrations: Cow::Owned(migrations),
             ..Migrator::DEFAULT
@@ -98,7 +165,7 @@ impl Store {
         Ok(())
     }
 
-    pub fn pool(&self) -> &SqlitePool {
+    pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
 
@@ -110,8 +177,12 @@ impl Store {
             .map(|_| ())
     }
 
-    /// Checkpoints the WAL into the main file (tests that scan files; clean shutdown).
+    /// Checkpoints SQLite's WAL into the main file (tests that scan files; clean shutdown).
+    /// Nothing to do on PostgreSQL.
     pub async fn checkpoint(&self) -> Result<(), sqlx::Error> {
+        if self.backend != Backend::Sqlite {
+            return Ok(());
+        }
         sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
             .execute(&self.pool)
             .await
@@ -123,6 +194,110 @@ impl Store {
     }
 }
 
+async fn open_sqlite(database_url: &str) -> anyhow::Result<AnyPool> {
+    let (base, query) = match database_url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (database_url, None),
+    };
+    let param = |p: &str| query.is_some_and(|q| q.split('&').any(|kv| kv.starts_with(p)));
+    let memory_alias = matches!(base, "sqlite::memory:" | "sqlite://:memory:");
+    let in_memory = memory_alias || param("mode=memory");
+    if !in_memory {
+        let options = SqliteConnectOptions::from_str(database_url)
+            .context("parsing the database URL (--database-url)")?;
+        if let Some(dir) = options.get_filename().parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+            }
+        }
+    }
+    // The any driver reads SQLite options from the URL alone: the file and its open mode
+    // (`mode=rwc` creates a missing file); the pragmas are set on every new connection. An
+    // in-memory database gets a name, so every connection of the pool opens the same one.
+    let url = if memory_alias {
+        format!(
+            "sqlite:file:connectors-memory-{}?mode=memory&cache=shared",
+            uuid::Uuid::new_v4().simple()
+        )
+    } else if param("mode=") {
+        database_url.to_string()
+    } else {
+        let sep = if query.is_some() { '&' } else { '?' };
+        format!("{database_url}{sep}mode=rwc")
+    };
+    let any =
+        AnyConnectOptions::from_str(&url).context("parsing the database URL (--database-url)")?;
+    let mut pool = AnyPoolOptions::new().max_connections(8);
+    if in_memory {
+        // The database lives as long as one connection to it: keep one open.
+        pool = pool
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None);
+    }
+    pool.after_connect(|conn, _meta| {
+        Box::pin(async move {
+            // busy_timeout first: switching to WAL takes a lock another connection may hold.
+            conn.execute("PRAGMA busy_timeout = 10000").await?;
+            conn.execute("PRAGMA foreign_keys = ON").await?;
+            conn.execute("PRAGMA journal_mode = WAL").await?;
+            Ok(())
+        })
+    })
+    .connect_with(any)
+    .await
+    .context("opening the database")
+}
+
+async fn open_postgres(database_url: &str) -> anyhow::Result<AnyPool> {
+    let any = AnyConnectOptions::from_str(database_url).with_context(|| {
+        format!(
+            "parsing the database URL `{}` (--database-url)",
+            redact_url(database_url)
+        )
+    })?;
+    let failed = || {
+        format!(
+            "connecting to PostgreSQL at `{}` (--database-url): is it running, does the \
+             database exist, are the user and password right?",
+            redact_url(database_url)
+        )
+    };
+    // One connection first, so a failure names its cause (refused, unknown database, bad
+    // password) instead of the pool's timeout.
+    let first = tokio::time::timeout(Duration::from_secs(15), AnyConnection::connect_with(&any))
+        .await
+        .map_err(|_| anyhow::anyhow!("no answer within 15 s"))
+        .with_context(failed)?
+        .with_context(failed)?;
+    let _ = first.close().await;
+    AnyPoolOptions::new()
+        .max_connections(16)
+        .acquire_timeout(Duration::from_secs(15))
+        .connect_with(any)
+        .await
+        .with_context(failed)
+}
+
+/// The URL without its password (for messages and logs).
+pub fn redact_url(database_url: &str) -> String {
+    let Some((scheme, rest)) = database_url.split_once("://") else {
+        return database_url.to_string();
+    };
+    let (authority, tail) = match rest.find(['/', '?']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}{tail}")
+        }
+        _ => database_url.to_string(),
+    }
+}
+
 /// Unix seconds now.
 pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
@@ -130,4 +305,50 @@ pub fn now() -> i64 {
 
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_the_password_only() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db.example:5432/prod?sslmode=require"),
+            "postgres://app:***@db.example:5432/prod?sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1:5432/postgres"),
+            "postgres://postgres@127.0.0.1:5432/postgres"
+        );
+        assert_eq!(redact_url("sqlite://./data/c.db"), "sqlite://./data/c.db");
+    }
+
+    #[test]
+    fn backend_follows_the_scheme() {
+        assert_eq!(Backend::of_url("sqlite://x.db").unwrap(), Backend::Sqlite);
+        assert_eq!(Backend::of_url("sqlite::memory:").unwrap(), Backend::Sqlite);
+        assert_eq!(
+            Backend::of_url("postgres://u@h/d").unwrap(),
+            Backend::Postgres
+        );
+        assert_eq!(
+            Backend::of_url("postgresql://u@h/d").unwrap(),
+            Backend::Postgres
+        );
+        let err = Backend::of_url("mysql://u:pw@h/d").unwrap_err().to_string();
+        assert!(
+            err.contains("--database-url") && !err.contains("pw"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn both_backends_have_the_same_migration_versions() {
+        assert_eq!(
+            migration_versions(Backend::Sqlite),
+            migration_versions(Backend::Postgres)
+        );
+        assert_eq!(migration_versions(Backend::Sqlite).len(), 3);
+    }
 }

@@ -2,7 +2,9 @@
 //! node from `server/tests/oidc/provider.mjs` (its header documents the config and the
 //! interaction endpoints), plus a browser that drives its consent.
 //!
-//! Reusable from any test binary of this crate:
+//! Reusable from any test binary of this crate (the path is relative to the including file's
+//! directory: `oidc_flow/as_harness.rs` from `server/tests/x.rs`, `../oidc_flow/as_harness.rs`
+//! from `server/tests/x/main.rs`):
 //!
 //! ```ignore
 //! #[path = "../oidc_flow/as_harness.rs"]
@@ -222,6 +224,58 @@ pub async fn introspect(endpoints: &Endpoints, id: &str, secret: &str, token: &s
         .unwrap();
     assert_eq!(resp.status().as_u16(), 200, "introspection answered");
     resp.json().await.unwrap()
+}
+
+/// Authorizes `client` for `login` at one instance (PKCE S256, every asked scope granted) and
+/// redeems the code: the token response (`access_token`, `refresh_token` when the instance
+/// issues one, `scope`, `expires_in`). For tests that need the server's tokens without going
+/// through our OAuth flow (e.g. to create a connector from credentials). `extra` adds
+/// authorization parameters: `[("access_type", "offline"), ("prompt", "consent")]` for a
+/// Google-style refresh token; Microsoft-style needs `offline_access` in `scope`.
+pub async fn grant_tokens(
+    at: &Endpoints,
+    (client_id, client_secret): (&str, &str),
+    redirect_uri: &str,
+    scope: &str,
+    extra: &[(&str, &str)],
+    login: &str,
+) -> Value {
+    use base64::Engine;
+    use sha2::Digest;
+    let verifier =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+    let mut url = url::Url::parse(&at.authorize_url).unwrap();
+    url.query_pairs_mut()
+        .append_pair("client_id", client_id)
+        .append_pair("response_type", "code")
+        .append_pair("redirect_uri", redirect_uri)
+        .append_pair("scope", scope)
+        .append_pair("state", "grant_tokens")
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256")
+        .extend_pairs(extra);
+    let back = Browser::default()
+        .authorize(url.as_str(), &[("login", login)], redirect_uri)
+        .await;
+    let code = query(&back)
+        .remove("code")
+        .unwrap_or_else(|| panic!("no code in {back}"));
+    let (status, tokens) = post_form(
+        &at.token_url,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", redirect_uri),
+            ("client_id", client_id),
+            ("client_secret", client_secret),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "token exchange: {tokens}");
+    tokens
 }
 
 /// A browser: a cookie jar (one per consent; oidc-provider keeps its interaction state in

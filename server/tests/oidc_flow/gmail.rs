@@ -4,7 +4,7 @@
 use actix_web::http::{Method, StatusCode};
 use serde_json::json;
 
-use crate::as_harness::{post_form, query, Browser};
+use crate::as_harness::{grant_tokens, post_form, query, Browser};
 use crate::{active, connector_id, env_or_skip, Org, ALLOWED, CALLBACK, GMAIL_API, GMAIL_CLIENT};
 
 const LONG: u64 = 3600;
@@ -322,4 +322,74 @@ async fn deleting_a_connector_revokes_its_grant_at_the_authorization_server() {
         (400, Some("invalid_grant")),
         "{v}"
     );
+}
+
+#[actix_web::test]
+async fn google_style_gives_a_refresh_token_only_for_access_type_offline() {
+    let env = env_or_skip!(LONG);
+    let at = &env.auth.google;
+    let scope = "https://mail.google.com/";
+    let login = "ada@example.com";
+    let online = grant_tokens(
+        at,
+        GMAIL_CLIENT,
+        CALLBACK,
+        scope,
+        &[("prompt", "consent")],
+        login,
+    )
+    .await;
+    assert!(online["access_token"].is_string(), "{online}");
+    assert!(online.get("refresh_token").is_none(), "{online}");
+    let offline = [("access_type", "offline"), ("prompt", "consent")];
+    let tokens = grant_tokens(at, GMAIL_CLIENT, CALLBACK, scope, &offline, login).await;
+    assert!(tokens["refresh_token"].is_string(), "{tokens}");
+    assert_eq!(tokens["scope"], scope);
+}
+
+#[actix_web::test]
+async fn reauthorization_at_the_authorization_server_keeps_the_id_and_settings() {
+    let env = env_or_skip!(LONG);
+    let org = env.org("acme").await;
+    let body = json!({"customer_name": "ada", "connector_type": "gmail", "redirect_url": ALLOWED,
+        "name": "Ada's mail", "replication_config": {"include_spam_and_trash": true}});
+    let id = connector_id(&env.flow(&org, body.clone(), ADA).await);
+    let first = env.stored_refresh(&org, &id).await;
+    let path = format!("/api/v1/integrations/connectors/{id}");
+    let (s, _) = env
+        .call(&org, Method::PATCH, &path, Some(json!({"name": "Renamed"})))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+
+    let again = connector_id(&env.flow(&org, body, ADA).await);
+    assert_eq!(
+        again, id,
+        "the same account for the same customer: the same connector"
+    );
+    let second = env.stored_refresh(&org, &id).await;
+    assert_ne!(second, first, "the new grant's tokens are stored");
+    assert!(active(&env.auth.google, GMAIL_API, &second).await);
+    assert_eq!(env.connector_count(&org).await, 1);
+    let (_, c) = env.call(&org, Method::GET, &path, None).await;
+    assert_eq!(
+        (c["name"].as_str(), c["status"].as_str()),
+        (Some("Renamed"), Some("active"))
+    );
+    assert_eq!(c["replication_config"]["include_spam_and_trash"], true);
+    let (s, v) = env.execute(&org, &id, "profile", "get").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+
+    // A different account for the same customer is a connector of its own.
+    let grace = [("login", "grace@example.com")];
+    let other = connector_id(&env.flow(&org, gmail("ada"), &grace).await);
+    assert_ne!(other, id);
+    let (_, acct) = env
+        .call(
+            &org,
+            Method::GET,
+            &format!("/api/v1/integrations/connectors/{other}/account"),
+            None,
+        )
+        .await;
+    assert_eq!(acct["account"], "grace@example.com");
 }

@@ -8,6 +8,7 @@
 //! `CI` is set and otherwise install it themselves (or skip loudly when npm is unavailable).
 
 mod as_harness;
+mod binary;
 #[path = "../api/conformance.rs"]
 mod conformance;
 mod gmail;

@@ -3,11 +3,9 @@
 //! `offline_access`, a new refresh token on every refresh.
 
 use actix_web::http::StatusCode;
-use base64::Engine;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
-use crate::as_harness::{post_form, query, Browser};
+use crate::as_harness::{grant_tokens, query, Browser};
 use crate::{active, connector_id, env_or_skip, ALLOWED, CALLBACK, GRAPH_API, OUTLOOK_CLIENT};
 
 /// Under the server's 5-minute margin: every execute refreshes first.
@@ -101,39 +99,42 @@ async fn outlook_through_microsoft_routes_rotates_the_refresh_token_on_every_ref
 }
 
 #[actix_web::test]
-async fn microsoft_routes_give_no_refresh_token_without_offline_access() {
+async fn microsoft_routes_give_a_refresh_token_only_for_offline_access() {
     let env = env_or_skip!(SHORT);
     let at = &env.auth.microsoft;
-    let verifier = "v".repeat(43);
-    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(Sha256::digest(verifier.as_bytes()));
-    let mut url = url::Url::parse(&at.authorize_url).unwrap();
-    url.query_pairs_mut()
-        .append_pair("client_id", OUTLOOK_CLIENT.0)
-        .append_pair("response_type", "code")
-        .append_pair("redirect_uri", CALLBACK)
-        .append_pair("scope", "User.Read Mail.Read")
-        .append_pair("state", "s")
-        .append_pair("code_challenge", &challenge)
-        .append_pair("code_challenge_method", "S256");
-    let back = Browser::default()
-        .authorize(url.as_str(), &[("login", "ada@example.com")], CALLBACK)
-        .await;
-    let code = query(&back)["code"].clone();
-    let (s, v) = post_form(
-        &at.token_url,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", CALLBACK),
-            ("client_id", OUTLOOK_CLIENT.0),
-            ("client_secret", OUTLOOK_CLIENT.1),
-            ("code_verifier", &verifier),
-        ],
+    let login = "ada@example.com";
+    let without = grant_tokens(
+        at,
+        OUTLOOK_CLIENT,
+        CALLBACK,
+        "User.Read Mail.Read",
+        &[],
+        login,
     )
     .await;
-    assert_eq!(s, 200, "{v}");
-    assert!(v["access_token"].is_string());
-    assert!(v.get("refresh_token").is_none(), "{v}");
-    assert_eq!(v["scope"], "User.Read Mail.Read");
+    assert!(without["access_token"].is_string(), "{without}");
+    assert!(without.get("refresh_token").is_none(), "{without}");
+    assert_eq!(without["scope"], "User.Read Mail.Read");
+    let with = grant_tokens(
+        at,
+        OUTLOOK_CLIENT,
+        CALLBACK,
+        "offline_access User.Read",
+        &[],
+        login,
+    )
+    .await;
+    assert!(with["refresh_token"].is_string(), "{with}");
+    // Google-style `access_type=offline` means nothing to Microsoft.
+    let google_style = [("access_type", "offline"), ("prompt", "consent")];
+    let other = grant_tokens(
+        at,
+        OUTLOOK_CLIENT,
+        CALLBACK,
+        "User.Read",
+        &google_style,
+        login,
+    )
+    .await;
+    assert!(other.get("refresh_token").is_none(), "{other}");
 }
