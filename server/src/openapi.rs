@@ -75,7 +75,7 @@ the same handlers, auth and error bodies.";
         crate::metrics::scrape,
         openapi_json,
     ),
-    components(schemas(ErrorBody)),
+    components(schemas(ErrorBody, StatusChangedEvent)),
     modifiers(&Conventions),
     tags(
         (name = "applications", description = "API applications of an organization and their bearer tokens"),
@@ -88,6 +88,68 @@ the same handlers, auth and error bodies.";
     )
 )]
 pub struct ApiDoc;
+
+/// The body of the `connector.status_changed` webhook (`crate::lifecycle::webhook`), POSTed to
+/// the organization's `webhook_url`. Documented under `webhooks` in the document.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusChangedEvent {
+    /// `evt_...`; also in `X-Connectors-Event-Id`. Retries of one event keep it.
+    pub id: String,
+    /// Always `connector.status_changed`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    pub organization_id: String,
+    pub connector_id: String,
+    #[schema(required)]
+    pub customer_name: Option<String>,
+    #[schema(required)]
+    pub connector_type: Option<String>,
+    pub status: EventStatus,
+    #[schema(required)]
+    pub previous_status: Option<EventStatus>,
+    /// Why (e.g. the grant was revoked), when known.
+    #[schema(required)]
+    pub reason: Option<String>,
+}
+
+/// A connector's status in a webhook event.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EventStatus {
+    Active,
+    NeedsReauth,
+    Deleted,
+}
+
+/// The `webhooks` section (OpenAPI 3.1; utoipa 5 has no attribute for it).
+fn webhooks() -> serde_json::Value {
+    let header = |name: &str, description: &str, required: bool| {
+        serde_json::json!({
+            "name": name, "in": "header", "required": required,
+            "description": description, "schema": {"type": "string"}
+        })
+    };
+    serde_json::json!({
+        "connector.status_changed": {"post": {
+            "tags": ["connectors"],
+            "summary": "A connector's status changed (needs_reauth, active again, deleted)",
+            "description": "POSTed to the organization's `webhook_url` (organization settings). Deliveries run in the background; an answer other than 2xx is retried with backoff (1 s, 5 s, 30 s, 2 min, 10 min), each attempt signed afresh. Verify `X-Connectors-Signature` (`t=<unix>,v1=<hex HMAC-SHA256(secret, \"<t>.<body>\")>`), reject timestamps older than five minutes and compare in constant time.",
+            "operationId": "connector_status_changed",
+            "parameters": [
+                header("X-Connectors-Event-Id", "The event id (same as `id`)", true),
+                header("X-Connectors-Event-Type", "`connector.status_changed`", true),
+                header("X-Connectors-Signature", "Present when the organization set a webhook secret", false),
+            ],
+            "requestBody": {"required": true, "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/StatusChangedEvent"}
+            }}},
+            "responses": {"2XX": {"description": "Received"}}
+        }}
+    })
+}
 
 /// The shared parts of every operation (see the module docs).
 struct Conventions;
@@ -201,7 +263,7 @@ fn error_response(status: u16) -> Response {
     response.build()
 }
 
-/// The document (built once).
+/// The document (built once), without the `webhooks` section that [`json`] adds.
 pub fn document() -> &'static utoipa::openapi::OpenApi {
     static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
     DOC.get_or_init(ApiDoc::openapi)
@@ -211,9 +273,9 @@ pub fn document() -> &'static utoipa::openapi::OpenApi {
 pub fn json() -> &'static str {
     static JSON: OnceLock<String> = OnceLock::new();
     JSON.get_or_init(|| {
-        document()
-            .to_json()
-            .expect("the OpenAPI document serializes")
+        let mut doc = serde_json::to_value(document()).expect("the OpenAPI document serializes");
+        doc["webhooks"] = webhooks();
+        serde_json::to_string(&doc).expect("the OpenAPI document serializes")
     })
 }
 

@@ -84,6 +84,12 @@ async fn openapi_json_is_served_without_auth_and_declares_3_1() {
             "execute documents {code}"
         );
     }
+    // The status webhook is documented (the lifecycle tests check delivered bodies).
+    assert_eq!(
+        doc["webhooks"]["connector.status_changed"]["post"]["requestBody"]["content"]
+            ["application/json"]["schema"]["$ref"],
+        "#/components/schemas/StatusChangedEvent"
+    );
     // The short paths are described.
     let description = doc["info"]["description"].as_str().unwrap();
     assert!(
