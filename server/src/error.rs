@@ -91,3 +91,60 @@ pub fn method_not_allowed<B>(
         actix_web::dev::ServiceResponse::new(req, res).map_into_right_body(),
     ))
 }
+
+/// The error body as documented in `/openapi.json`: `{"error": {"code", "message", "details"}}`.
+/// (Documentation type; responses are rendered by [`ConnectorError::to_body`].)
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorBody {
+    pub error: ErrorObject,
+}
+
+/// One error: a stable code, a message saying how to fix the call, structured details.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorObject {
+    pub code: ErrorCodeName,
+    /// For the caller (often an LLM): what went wrong and how to fix the call.
+    pub message: String,
+    /// Structured data: the failing field (`path`, `field`, `errors`), the provider's code,
+    /// missing scopes, `retry_after` seconds. `{}` when there is nothing to add.
+    #[schema(value_type = Object)]
+    pub details: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The `code` of an error body: the core error table (`connector_core::ErrorCode::ALL`), so
+/// the documented list is the one the server renders.
+#[derive(serde::Serialize)]
+pub struct ErrorCodeName(pub ErrorCode);
+
+impl utoipa::PartialSchema for ErrorCodeName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+        let table: Vec<String> = ErrorCode::ALL
+            .iter()
+            .map(|c| {
+                format!(
+                    "- `{}` (HTTP {}): {}",
+                    c.as_str(),
+                    c.http_status(),
+                    c.title()
+                )
+            })
+            .collect();
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::String))
+            .enum_values(Some(ErrorCode::ALL.iter().map(|c| c.as_str())))
+            .description(Some(format!(
+                "A stable error code; each has one HTTP status:\n\n{}",
+                table.join("\n")
+            )))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ErrorCodeName {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "ErrorCode".into()
+    }
+}

@@ -16,6 +16,7 @@ pub mod lifecycle;
 pub mod logging;
 pub mod metrics;
 pub mod oauth;
+pub mod openapi;
 pub mod registry;
 pub mod routes;
 pub mod runtime;

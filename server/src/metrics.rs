@@ -152,6 +152,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/metrics", web::get().to(scrape));
 }
 
+/// Prometheus metrics (text format). Off unless a metrics token is configured; send it as
+/// `Authorization: Bearer <token>` (API application tokens do not open it).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "operations",
+    security(("metrics_token" = [])),
+    responses(
+        (status = 200, description = "The metrics", content_type = "text/plain", body = String),
+        (status = 401, description = "`unauthenticated`: missing or wrong metrics token", body = crate::error::ErrorBody),
+        (status = 404, description = "`not_found`: metrics are off (no metrics token configured)", body = crate::error::ErrorBody),
+    )
+)]
 async fn scrape(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let Some(expected) = &state.config.metrics_token else {
         return Err(ApiError::not_found(

@@ -1,5 +1,8 @@
 //! Application management: the API for organization admins and the CLI.
 
+#[path = "api/conformance.rs"]
+mod conformance;
+
 use actix_web::http::StatusCode;
 use actix_web::{test, web};
 use serde_json::{json, Value};
@@ -36,12 +39,19 @@ async fn call(
             .insert_header(("Authorization", format!("Bearer {token}")))
             .insert_header(("X-Organization-Id", org.to_string()));
     }
+    let sent = body
+        .as_ref()
+        .map(|b| b.to_string().into_bytes())
+        .unwrap_or_default();
     if let Some(b) = body {
         req = req.set_json(b);
     }
     let resp = test::call_service(&app, req.to_request()).await;
     let status = resp.status();
+    let seen = conformance::Seen::of(&resp);
     let bytes = test::read_body(resp).await;
+    seen.check(&bytes);
+    conformance::check_accepted_request(&seen, &sent);
     (
         status,
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),

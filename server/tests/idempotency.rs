@@ -101,6 +101,9 @@ async fn env_on(pg: Option<pgdb::TestDb>) -> Env {
     env
 }
 
+#[path = "api/conformance.rs"]
+mod conformance;
+
 async fn call(env: &Env, method: &str, path: &str, body: Option<Value>) -> Answer {
     let app = test::init_service(create_app(env.state.clone())).await;
     let mut req = test::TestRequest::default()
@@ -111,16 +114,23 @@ async fn call(env: &Env, method: &str, path: &str, body: Option<Value>) -> Answe
             .insert_header(("Authorization", format!("Bearer {}", env.token)))
             .insert_header(("X-Organization-Id", env.org.clone()));
     }
+    let sent = body
+        .as_ref()
+        .map(|b| b.to_string().into_bytes())
+        .unwrap_or_default();
     if let Some(b) = body {
         req = req.set_json(b);
     }
     let resp = test::call_service(&app, req.to_request()).await;
     let status = resp.status();
+    let seen = conformance::Seen::of(&resp);
     let replayed = resp
         .headers()
         .get("idempotent-replayed")
         .map(|v| v.to_str().unwrap().to_string());
     let bytes = test::read_body(resp).await;
+    seen.check(&bytes);
+    conformance::check_accepted_request(&seen, &sent);
     let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     Answer {
         status,

@@ -5,6 +5,8 @@
 #[allow(dead_code)]
 #[path = "api/common.rs"]
 mod common;
+#[path = "api/conformance.rs"]
+mod conformance;
 
 use actix_web::http::StatusCode;
 use actix_web::{test, web};

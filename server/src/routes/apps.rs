@@ -43,12 +43,68 @@ fn app_not_found() -> ApiError {
     ApiError::not_found("no application with this client_id in your organization")
 }
 
+/// An application as listed (never its secret or hash).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationView {
+    pub client_id: String,
+    pub organization_id: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    pub revoked: bool,
+    /// Unix seconds; null while not revoked.
+    #[schema(required)]
+    pub revoked_at: Option<i64>,
+    /// The organization's admin application (its oldest one that is not revoked).
+    pub admin: bool,
+}
+
+/// `{"data": [...]}`, oldest first.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationList {
+    pub data: Vec<ApplicationView>,
+}
+
+/// A new client secret, shown once.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotatedSecret {
+    pub organization_id: String,
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+/// Lists the organization's applications (admin application only).
+#[utoipa::path(
+    get,
+    path = "/api/v1/account/applications",
+    operation_id = "list_applications",
+    tag = "applications",
+    responses(
+        (status = 200, description = "The applications", body = ApplicationList),
+        (status = 403, description = "`permission_denied`: the caller is not the admin application", body = crate::error::ErrorBody),
+    )
+)]
 async fn list(auth: Auth, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     require_admin(&state, &auth).await?;
     let apps = apps_admin::list(&state.store, &auth.organization_id).await?;
     Ok(HttpResponse::Ok().json(json!({"data": apps})))
 }
 
+/// Revokes an application: its tokens stop working at once (admin application only).
+#[utoipa::path(
+    post,
+    path = "/api/v1/account/applications/{client_id}/revoke",
+    operation_id = "revoke_application",
+    tag = "applications",
+    params(("client_id" = String, Path, description = "The application's client id")),
+    responses(
+        (status = 200, description = "The application, revoked", body = ApplicationView),
+        (status = 403, description = "`permission_denied`: the caller is not the admin application", body = crate::error::ErrorBody),
+        (status = 404, description = "`not_found`: no such application in the organization", body = crate::error::ErrorBody),
+    )
+)]
 async fn revoke(
     auth: Auth,
     state: web::Data<AppState>,
@@ -62,6 +118,20 @@ async fn revoke(
     Ok(HttpResponse::Ok().json(app))
 }
 
+/// Issues a new client secret (shown once); the old one stops working (admin application only).
+#[utoipa::path(
+    post,
+    path = "/api/v1/account/applications/{client_id}/rotate-secret",
+    operation_id = "rotate_application_secret",
+    tag = "applications",
+    params(("client_id" = String, Path, description = "The application's client id")),
+    responses(
+        (status = 200, description = "The new secret", body = RotatedSecret),
+        (status = 403, description = "`permission_denied`: the caller is not the admin application", body = crate::error::ErrorBody),
+        (status = 404, description = "`not_found`: no such application in the organization", body = crate::error::ErrorBody),
+        (status = 409, description = "`conflict`: the application is revoked", body = crate::error::ErrorBody),
+    )
+)]
 async fn rotate_secret(
     auth: Auth,
     state: web::Data<AppState>,

@@ -33,7 +33,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// `replication_config`: connector-level defaults for actions.
-#[derive(Debug, Default, Deserialize, serde::Serialize)]
+#[derive(Debug, Default, Deserialize, serde::Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplicationConfig {
     /// Default of `include_spam_trash` for list actions (an explicit param wins).
@@ -41,9 +41,12 @@ pub struct ReplicationConfig {
     pub include_spam_and_trash: bool,
 }
 
-#[derive(Deserialize)]
+/// A connector from credentials: give `connector_type` or `definition_id`.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CreateConnectorRequest)]
 struct CreateRequest {
+    /// The end user this connector belongs to.
     customer_name: String,
     #[serde(default)]
     connector_type: Option<String>,
@@ -51,24 +54,31 @@ struct CreateRequest {
     definition_id: Option<String>,
     #[serde(default)]
     name: Option<String>,
+    /// The fields of the type's credential schema (see `GET /api/v1/connector-types`).
+    #[schema(value_type = Object)]
     credentials: Value,
     #[serde(default)]
     replication_config: Option<ReplicationConfig>,
 }
 
-#[derive(Deserialize)]
+/// Changes only the fields it names.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = UpdateConnectorRequest)]
 struct PatchRequest {
     #[serde(default)]
     name: Option<String>,
     #[serde(default)]
     replication_config: Option<ReplicationConfig>,
+    /// New credentials (validated like on create).
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     credentials: Option<Value>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     customer_name: Option<String>,
     connector_type: Option<String>,
@@ -83,6 +93,70 @@ fn ts(secs: i64) -> Value {
         .single()
         .map(|t| json!(t.to_rfc3339()))
         .unwrap_or(Value::Null)
+}
+
+/// A connector as responses show it: never a credential.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorView {
+    pub id: String,
+    pub organization_id: String,
+    pub customer_name: String,
+    pub connector_type: String,
+    pub definition_id: String,
+    pub name: String,
+    pub replication_config: ReplicationConfig,
+    pub status: ConnectorStatus,
+    /// Why the connector needs re-authorization; null while active.
+    #[schema(required)]
+    pub status_reason: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+}
+
+/// `active`, or `needs_reauth` (the end user must authorize again).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectorStatus {
+    Active,
+    NeedsReauth,
+}
+
+/// `{"data": [...]}`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorList {
+    pub data: Vec<ConnectorView>,
+}
+
+/// `GET .../connectors/{id}/status`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorStatusView {
+    pub connector_id: String,
+    pub status: ConnectorStatus,
+    /// Why re-authorization is needed; null while active.
+    #[schema(required)]
+    pub reason: Option<String>,
+    /// The scopes the end user granted (OAuth connectors).
+    pub scopes: Vec<String>,
+    /// The last access-token refresh; null before the first one.
+    #[schema(required, format = DateTime)]
+    pub last_refresh_at: Option<String>,
+}
+
+/// `GET .../connectors/{id}/tools`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorTools {
+    pub connector_id: String,
+    /// `openai`, `anthropic` or `mcp`.
+    pub format: String,
+    /// One tool definition per action, in `format`.
+    #[schema(value_type = Vec<Object>)]
+    pub data: Value,
 }
 
 /// What a response shows of a connector: never a credential.
@@ -143,6 +217,17 @@ fn kind_for<'a>(
     Ok(kind)
 }
 
+/// Creates a connector from credentials (validated against the type's credential schema).
+#[utoipa::path(
+    post,
+    path = "/api/v1/integrations/connectors",
+    operation_id = "create_connector",
+    tag = "connectors",
+    request_body = CreateRequest,
+    responses(
+        (status = 201, description = "The connector", body = ConnectorView),
+    )
+)]
 async fn create(
     auth: Auth,
     state: web::Data<AppState>,
@@ -184,6 +269,18 @@ async fn create(
     Ok(HttpResponse::Created().json(view(&row)))
 }
 
+/// Lists the organization's connectors, optionally filtered.
+#[utoipa::path(
+    get,
+    path = "/api/v1/integrations/connectors",
+    operation_id = "list_connectors",
+    tag = "connectors",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "The connectors", body = ConnectorList),
+        (status = 400, description = "`invalid_params`: a bad query parameter", body = crate::error::ErrorBody),
+    )
+)]
 async fn list(
     auth: Auth,
     state: web::Data<AppState>,
@@ -223,6 +320,17 @@ async fn load(state: &AppState, auth: &Auth, id: &str) -> ApiResult<ConnectorRow
         .ok_or_else(ApiError::connector_not_found)
 }
 
+/// Reads a connector (never its credentials).
+#[utoipa::path(
+    get,
+    path = "/api/v1/integrations/connectors/{id}",
+    operation_id = "get_connector",
+    tag = "connectors",
+    params(("id" = String, Path, description = "Connector id")),
+    responses(
+        (status = 200, description = "The connector", body = ConnectorView),
+    )
+)]
 async fn get(
     auth: Auth,
     state: web::Data<AppState>,
@@ -231,6 +339,18 @@ async fn get(
     Ok(HttpResponse::Ok().json(view(&load(&state, &auth, &id).await?)))
 }
 
+/// Renames a connector, or replaces its replication config or credentials.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/integrations/connectors/{id}",
+    operation_id = "update_connector",
+    tag = "connectors",
+    params(("id" = String, Path, description = "Connector id")),
+    request_body = PatchRequest,
+    responses(
+        (status = 200, description = "The updated connector", body = ConnectorView),
+    )
+)]
 async fn patch(
     auth: Auth,
     state: web::Data<AppState>,
@@ -268,6 +388,17 @@ async fn patch(
     Ok(HttpResponse::Ok().json(view(&row)))
 }
 
+/// Deletes a connector (OAuth tokens are revoked at the provider first, best effort).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/integrations/connectors/{id}",
+    operation_id = "delete_connector",
+    tag = "connectors",
+    params(("id" = String, Path, description = "Connector id")),
+    responses(
+        (status = 204, description = "Deleted"),
+    )
+)]
 async fn delete(
     auth: Auth,
     state: web::Data<AppState>,
@@ -288,6 +419,17 @@ async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Whether the connector works: `active`, or `needs_reauth` with the reason.
+#[utoipa::path(
+    get,
+    path = "/api/v1/integrations/connectors/{id}/status",
+    operation_id = "get_connector_status",
+    tag = "connectors",
+    params(("id" = String, Path, description = "Connector id")),
+    responses(
+        (status = 200, description = "The status", body = ConnectorStatusView),
+    )
+)]
 async fn status(
     auth: Auth,
     state: web::Data<AppState>,
@@ -308,12 +450,26 @@ async fn status(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ToolsQuery {
+    /// `openai` (default), `anthropic` or `mcp`.
     format: Option<String>,
 }
 
+/// The connector's actions as tool definitions for an LLM.
+#[utoipa::path(
+    get,
+    path = "/api/v1/integrations/connectors/{id}/tools",
+    operation_id = "get_connector_tools",
+    tag = "connectors",
+    params(("id" = String, Path, description = "Connector id"), ToolsQuery),
+    responses(
+        (status = 200, description = "The tools", body = ConnectorTools),
+        (status = 400, description = "`invalid_params`: unknown `format`", body = crate::error::ErrorBody),
+    )
+)]
 async fn tools_for(
     auth: Auth,
     state: web::Data<AppState>,

@@ -24,6 +24,37 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(PATH, web::get().to(get));
 }
 
+/// A fresh access token of the connector, for callers that call the provider themselves.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialView {
+    pub connector_id: String,
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// When the access token expires; null when the provider did not say.
+    #[schema(required, format = DateTime)]
+    pub expires_at: Option<String>,
+}
+
+/// A fresh access token (refreshed under the connector's lock when near expiry). Only
+/// applications listed in the organization's `raw_credential_apps` may read it.
+#[utoipa::path(
+    get,
+    path = "/api/v1/integrations/connectors/{id}/credential",
+    operation_id = "get_connector_credential",
+    tag = "connectors",
+    params(("id" = String, Path, description = "Connector id")),
+    responses(
+        (status = 200, description = "The access token", body = CredentialView,
+            headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 403, description = "`permission_denied`: the application is not in `raw_credential_apps`", body = crate::error::ErrorBody),
+        (status = 424, description = "`needs_reauth`: the refresh token was revoked or expired", body = crate::error::ErrorBody),
+        (status = 429, description = "`rate_limited`: the provider throttled the refresh", body = crate::error::ErrorBody),
+        (status = 502, description = "`provider_error`: the provider refused the refresh", body = crate::error::ErrorBody),
+        (status = 503, description = "`provider_unavailable`: the provider could not be reached", body = crate::error::ErrorBody),
+    )
+)]
 async fn get(
     auth: Auth,
     state: web::Data<AppState>,

@@ -61,21 +61,53 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-#[derive(Deserialize)]
+/// One action of the connector's spec.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ExecuteRequest {
+    /// An entity of the spec, e.g. `messages`.
     entity: String,
+    /// An action of the entity, e.g. `list`.
     action: String,
+    /// The action's parameters (validated against its JSON Schema).
     #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
     params: Value,
+    /// Replays the first outcome for a repeated key (same entity, action and params).
     #[serde(default)]
     idempotency_key: Option<String>,
+}
+
+/// The action's result and metadata.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExecuteResponse {
+    /// The action's result (shape given by the action's result schema).
+    pub result: Value,
+    /// `connector_id`, `connector_type`, `entity`, `action`, plus action metadata (pagination
+    /// cursors and the like).
+    #[schema(value_type = Object)]
+    pub connector_metadata: Value,
 }
 
 fn empty_object() -> Value {
     json!({})
 }
 
+/// Runs one action against the provider. Any error code of the table can come back; the
+/// action-specific ones are documented per status.
+#[utoipa::path(
+    post,
+    path = "/api/v1/integrations/connectors/{id}/execute",
+    operation_id = "execute_action",
+    tag = "connectors",
+    params(("id" = String, Path, description = "Connector id")),
+    request_body = ExecuteRequest,
+    responses(
+        (status = 200, description = "The action ran", body = ExecuteResponse,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to an earlier call with the same `idempotency_key`"))),
+    )
+)]
 async fn execute(
     auth: Auth,
     state: web::Data<AppState>,

@@ -11,10 +11,38 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/readyz", web::get().to(readyz));
 }
 
+/// `{"status": "ok"}` / `{"status": "ready"}`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HealthStatus {
+    /// `ok` (healthz) or `ready` (readyz).
+    #[schema(example = "ok")]
+    pub status: String,
+}
+
+/// The process is up.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    tag = "operations",
+    responses((status = 200, description = "The process is up", body = HealthStatus))
+)]
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
+/// The database is reachable.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The database answered", body = HealthStatus),
+        (status = 500, description = "`internal`: the database did not answer", body = crate::error::ErrorBody),
+    )
+)]
 async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     state.store.ping().await?;
     Ok(HttpResponse::Ok().json(json!({"status": "ready"})))

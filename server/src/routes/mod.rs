@@ -19,6 +19,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     tokens::configure(cfg);
     apps::configure(cfg);
     crate::metrics::configure(cfg);
+    crate::openapi::configure(cfg);
     connector_types::configure(cfg);
     // execute before the generic `/{id}` routes of connectors.
     execute::configure(cfg);

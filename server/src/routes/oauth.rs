@@ -31,8 +31,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(&format!("{BASE}/{{id}}/account"), web::get().to(account));
 }
 
-/// `scopes`: `"full"` (default), `"readonly"`.
-#[derive(Deserialize)]
+/// Starts the OAuth flow for a new connector. `scopes`: `"full"` (default), `"readonly"`.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct InitiateRequest {
     customer_name: String,
@@ -45,6 +45,7 @@ struct InitiateRequest {
     name: Option<String>,
     #[serde(default)]
     replication_config: Option<crate::routes::connectors::ReplicationConfig>,
+    /// `full` (default) or `readonly`.
     #[serde(default)]
     scopes: Option<String>,
     /// Microsoft: common, organizations, consumers or a tenant id.
@@ -56,14 +57,54 @@ struct InitiateRequest {
     oauth_app_id: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
+/// Starts the OAuth flow again for an existing connector (new tokens replace the old ones).
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReauthorizeRequest {
+    /// Where the end user lands afterwards; must be on the organization's allow-list.
     redirect_url: String,
+    /// `full` (default) or `readonly`.
     #[serde(default)]
     scopes: Option<String>,
+    /// Microsoft: common, organizations, consumers or a tenant id.
     #[serde(default)]
     tenant: Option<String>,
+}
+
+/// The provider's consent page to send the end user to.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentUrl {
+    pub consent_url: String,
+    /// Reauthorize only: the connector that will receive the new tokens.
+    pub connector_id: Option<String>,
+}
+
+/// The account an OAuth connector was authorized for.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountView {
+    pub connector_id: String,
+    /// The mailbox address read at consent.
+    pub account: String,
+    /// Send-as aliases read at consent.
+    pub aliases: Vec<String>,
+    /// The bring-your-own OAuth app used, or null for the platform app.
+    #[schema(required)]
+    pub oauth_app_id: Option<String>,
+}
+
+/// What the provider appends to the callback URL.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CallbackQuery {
+    /// The flow's state (binds the callback to its initiate call).
+    pub state: Option<String>,
+    /// The authorization code.
+    pub code: Option<String>,
+    /// The provider's error code when the end user declined or the provider refused.
+    pub error: Option<String>,
+    pub error_description: Option<String>,
 }
 
 fn kind_of<'a>(
@@ -133,6 +174,18 @@ fn tenant_of(
     Ok(t)
 }
 
+/// Starts the OAuth flow; the connector is created when the provider redirects back.
+#[utoipa::path(
+    post,
+    path = "/api/v1/integrations/connectors/oauth/initiate",
+    operation_id = "oauth_initiate",
+    tag = "oauth",
+    request_body = InitiateRequest,
+    responses(
+        (status = 200, description = "The consent URL", body = ConsentUrl),
+        (status = 404, description = "`not_found`: unknown `oauth_app_id`", body = crate::error::ErrorBody),
+    )
+)]
 async fn initiate(
     auth: Auth,
     state: web::Data<AppState>,
@@ -174,6 +227,18 @@ async fn initiate(
     Ok(HttpResponse::Ok().json(json!({ "consent_url": url })))
 }
 
+/// Starts the OAuth flow again for an existing connector.
+#[utoipa::path(
+    post,
+    path = "/api/v1/integrations/connectors/{id}/reauthorize",
+    operation_id = "oauth_reauthorize",
+    tag = "oauth",
+    params(("id" = String, Path, description = "Connector id")),
+    request_body = ReauthorizeRequest,
+    responses(
+        (status = 200, description = "The consent URL", body = ConsentUrl),
+    )
+)]
 async fn reauthorize(
     auth: Auth,
     state: web::Data<AppState>,
@@ -214,6 +279,21 @@ async fn reauthorize(
     Ok(HttpResponse::Ok().json(json!({ "consent_url": url, "connector_id": row.id })))
 }
 
+/// Where the provider redirects the end user. No API token (the `state` binds it to its
+/// initiate call); its query string is never logged.
+#[utoipa::path(
+    get,
+    path = "/api/v1/integrations/connectors/oauth/callback",
+    operation_id = "oauth_callback",
+    tag = "oauth",
+    params(CallbackQuery),
+    responses(
+        (status = 302, description = "To the caller's `redirect_url` with `?connector_id=...`, or `?error=...&error_description=...` when the flow failed",
+            headers(("Location" = String, description = "The caller's redirect_url with the outcome"))),
+        (status = 400, description = "Unknown, used or tampered `state`: a plain-text page", content_type = "text/plain", body = String),
+        (status = 500, description = "Internal error: a plain-text page", content_type = "text/plain", body = String),
+    )
+)]
 async fn callback(
     state: web::Data<AppState>,
     query: web::Query<HashMap<String, String>>,
@@ -233,6 +313,17 @@ async fn callback(
     }
 }
 
+/// The account (address, aliases) an OAuth connector was authorized for.
+#[utoipa::path(
+    get,
+    path = "/api/v1/integrations/connectors/{id}/account",
+    operation_id = "get_connector_account",
+    tag = "oauth",
+    params(("id" = String, Path, description = "Connector id")),
+    responses(
+        (status = 200, description = "The account", body = AccountView),
+    )
+)]
 async fn account(
     auth: Auth,
     state: web::Data<AppState>,

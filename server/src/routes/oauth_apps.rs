@@ -30,27 +30,59 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-#[derive(Deserialize)]
+/// A bring-your-own OAuth app (the organization's own client at Google or Microsoft).
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CreateOAuthAppRequest)]
 struct CreateRequest {
     /// Connector type: `gmail` or `outlook`.
     provider: String,
     client_id: String,
+    /// Encrypted at rest, never returned.
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = Password)]
+    client_secret: Option<Secret>,
+    /// Microsoft: the app's tenant.
+    #[serde(default)]
+    tenant: Option<String>,
+}
+
+/// Changes only the fields it names; a new secret reaches every connector made with the app.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = UpdateOAuthAppRequest)]
+struct UpdateRequest {
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Password)]
     client_secret: Option<Secret>,
     #[serde(default)]
     tenant: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// An OAuth app as responses show it (never its secret).
+#[derive(serde::Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct UpdateRequest {
-    #[serde(default)]
-    client_id: Option<String>,
-    #[serde(default)]
-    client_secret: Option<Secret>,
-    #[serde(default)]
-    tenant: Option<String>,
+pub struct OAuthAppView {
+    pub id: String,
+    /// `gmail` or `outlook`.
+    pub provider: String,
+    pub client_id: String,
+    pub client_secret_set: bool,
+    #[schema(required)]
+    pub tenant: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
+
+/// `{"data": [...]}`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthAppList {
+    pub data: Vec<OAuthAppView>,
 }
 
 fn view(a: &AppRow) -> Value {
@@ -69,6 +101,17 @@ fn not_found() -> ApiError {
     ApiError::not_found("no OAuth app with this id in your organization")
 }
 
+/// Registers a bring-your-own OAuth app.
+#[utoipa::path(
+    post,
+    path = "/api/v1/oauth-apps",
+    operation_id = "create_oauth_app",
+    tag = "oauth-apps",
+    request_body = CreateRequest,
+    responses(
+        (status = 201, description = "The app", body = OAuthAppView),
+    )
+)]
 async fn create(
     auth: Auth,
     state: web::Data<AppState>,
@@ -101,11 +144,32 @@ async fn create(
     Ok(HttpResponse::Created().json(view(&app)))
 }
 
+/// The organization's OAuth apps.
+#[utoipa::path(
+    get,
+    path = "/api/v1/oauth-apps",
+    operation_id = "list_oauth_apps",
+    tag = "oauth-apps",
+    responses(
+        (status = 200, description = "The apps", body = OAuthAppList),
+    )
+)]
 async fn list(auth: Auth, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let apps = state.store.oauth_apps(&auth.organization_id).await?;
     Ok(HttpResponse::Ok().json(json!({"data": apps.iter().map(view).collect::<Vec<_>>()})))
 }
 
+/// Reads an OAuth app (never its secret).
+#[utoipa::path(
+    get,
+    path = "/api/v1/oauth-apps/{id}",
+    operation_id = "get_oauth_app",
+    tag = "oauth-apps",
+    params(("id" = String, Path, description = "OAuth app id")),
+    responses(
+        (status = 200, description = "The app", body = OAuthAppView),
+    )
+)]
 async fn get(
     auth: Auth,
     state: web::Data<AppState>,
@@ -119,6 +183,18 @@ async fn get(
     Ok(HttpResponse::Ok().json(view(&app)))
 }
 
+/// Changes an OAuth app; a new client id or secret reaches its connectors at once.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/oauth-apps/{id}",
+    operation_id = "update_oauth_app",
+    tag = "oauth-apps",
+    params(("id" = String, Path, description = "OAuth app id")),
+    request_body = UpdateRequest,
+    responses(
+        (status = 200, description = "The updated app", body = OAuthAppView),
+    )
+)]
 async fn update(
     auth: Auth,
     state: web::Data<AppState>,
@@ -181,6 +257,17 @@ async fn propagate(
     Ok(())
 }
 
+/// Deletes an OAuth app.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/oauth-apps/{id}",
+    operation_id = "delete_oauth_app",
+    tag = "oauth-apps",
+    params(("id" = String, Path, description = "OAuth app id")),
+    responses(
+        (status = 204, description = "Deleted"),
+    )
+)]
 async fn delete(
     auth: Auth,
     state: web::Data<AppState>,

@@ -24,20 +24,35 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// A change of settings (API body, CLI flags).
-#[derive(Deserialize, Default)]
+/// A change of settings (API body, CLI flags): only the fields it names change.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsChange {
+    /// Redirect URL prefixes the OAuth flow may return to (scheme, host, port, path prefix).
     #[serde(default)]
     pub redirect_allowlist: Option<Vec<String>>,
     /// Empty string removes the webhook.
     #[serde(default)]
     pub webhook_url: Option<String>,
+    /// Signing secret of webhook deliveries; encrypted at rest, never returned.
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = Password)]
     pub webhook_secret: Option<Secret>,
     /// Application client ids.
     #[serde(default)]
     pub raw_credential_apps: Option<Vec<String>>,
+}
+
+/// The organization's settings as responses show them (never the webhook secret).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsView {
+    pub redirect_allowlist: Vec<String>,
+    #[schema(required)]
+    pub webhook_url: Option<String>,
+    pub webhook_secret_set: bool,
+    /// Application client ids allowed to read raw credentials.
+    pub raw_credential_apps: Vec<String>,
 }
 
 pub fn view(s: &SettingsRow) -> serde_json::Value {
@@ -82,11 +97,32 @@ pub async fn apply(state: &AppState, org: &str, c: SettingsChange) -> ApiResult<
     Ok(s)
 }
 
+/// The organization's settings.
+#[utoipa::path(
+    get,
+    path = "/api/v1/organization/settings",
+    operation_id = "get_organization_settings",
+    tag = "organization",
+    responses(
+        (status = 200, description = "The settings", body = SettingsView),
+    )
+)]
 async fn get(auth: Auth, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let s = state.store.org_settings(&auth.organization_id).await?;
     Ok(HttpResponse::Ok().json(view(&s)))
 }
 
+/// Changes the fields the body names.
+#[utoipa::path(
+    put,
+    path = "/api/v1/organization/settings",
+    operation_id = "put_organization_settings",
+    tag = "organization",
+    request_body = SettingsChange,
+    responses(
+        (status = 200, description = "The new settings", body = SettingsView),
+    )
+)]
 async fn put(
     auth: Auth,
     state: web::Data<AppState>,

@@ -1,5 +1,6 @@
 //! The test harness: a fresh data directory, the real `create_app`, captured logs, and a record
-//! of every response body (for the no-secret checks).
+//! of every response body (for the no-secret checks). Every response is checked against the
+//! served OpenAPI document (`conformance`): one that does not match fails the test that made it.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -43,6 +44,8 @@ pub struct Harness {
     pub dir: tempfile::TempDir,
     pub logs: Logs,
     pub bodies: Mutex<Vec<String>>,
+    /// Every response checked against the OpenAPI document.
+    pub checked: Mutex<Vec<crate::conformance::Seen>>,
     _guard: tracing::subscriber::DefaultGuard,
 }
 
@@ -77,6 +80,7 @@ pub async fn harness_with(tweak: impl FnOnce(&mut Config)) -> Harness {
         dir,
         logs,
         bodies: Mutex::new(Vec::new()),
+        checked: Mutex::new(Vec::new()),
         _guard: guard,
     }
 }
@@ -125,6 +129,7 @@ impl Harness {
         if let Some(o) = r.org {
             req = req.insert_header(("X-Organization-Id", o.to_string()));
         }
+        let sent = r.body.clone().unwrap_or_default();
         if let Some(b) = r.body {
             req = req
                 .insert_header(("Content-Type", "application/json"))
@@ -136,7 +141,11 @@ impl Harness {
             resp.headers().get("x-request-id").is_some(),
             "every response carries X-Request-Id"
         );
+        let seen = crate::conformance::Seen::of(&resp);
         let bytes = test::read_body(resp).await;
+        seen.check(&bytes);
+        crate::conformance::check_accepted_request(&seen, &sent);
+        self.checked.lock().unwrap().push(seen);
         let text = String::from_utf8_lossy(&bytes).into_owned();
         self.bodies.lock().unwrap().push(text.clone());
         let value = if bytes.is_empty() {

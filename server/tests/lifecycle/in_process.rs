@@ -83,12 +83,19 @@ impl Env {
             .uri(path)
             .insert_header(("Authorization", format!("Bearer {}", self.token)))
             .insert_header(("X-Organization-Id", self.org.clone()));
+        let sent = body
+            .as_ref()
+            .map(|b| b.to_string().into_bytes())
+            .unwrap_or_default();
         if let Some(b) = body {
             req = req.set_json(b);
         }
         let resp = test::call_service(&app, req.to_request()).await;
         let status = resp.status();
+        let seen = crate::conformance::Seen::of(&resp);
         let bytes = test::read_body(resp).await;
+        seen.check(&bytes);
+        crate::conformance::check_accepted_request(&seen, &sent);
         (
             status,
             serde_json::from_slice(&bytes).unwrap_or(Value::Null),

@@ -4,6 +4,8 @@
 
 #[path = "../oidc_flow/as_harness.rs"]
 mod as_harness;
+#[path = "../api/conformance.rs"]
+mod conformance;
 mod in_process;
 mod issuer;
 #[path = "../support/pgdb.rs"]

@@ -141,6 +141,13 @@ impl Receiver {
                 .into_iter()
                 .find(|r| r.json()["status"] == status)
             {
+                let body = r.json();
+                crate::conformance::validate_at(
+                    crate::conformance::document(),
+                    "/webhooks/connector.status_changed/post/requestBody/content/application~1json/schema",
+                    &body,
+                )
+                .unwrap_or_else(|e| panic!("the webhook body does not match /openapi.json: {e}"));
                 return r;
             }
             assert!(

@@ -114,12 +114,19 @@ impl Env {
             .uri(path)
             .insert_header(("Authorization", format!("Bearer {}", org.token)))
             .insert_header(("X-Organization-Id", org.id.clone()));
+        let sent = body
+            .as_ref()
+            .map(|b| b.to_string().into_bytes())
+            .unwrap_or_default();
         if let Some(b) = body {
             req = req.set_json(b);
         }
         let resp = test::call_service(&app, req.to_request()).await;
         let status = resp.status();
+        let seen = crate::conformance::Seen::of(&resp);
         let bytes = test::read_body(resp).await;
+        seen.check(&bytes);
+        crate::conformance::check_accepted_request(&seen, &sent);
         (
             status,
             serde_json::from_slice(&bytes).unwrap_or(Value::Null),
@@ -133,12 +140,15 @@ impl Env {
         let req = test::TestRequest::get().uri(path_and_query).to_request();
         let resp = test::call_service(&app, req).await;
         let status = resp.status();
+        let seen = crate::conformance::Seen::of(&resp);
         let loc = resp
             .headers()
             .get("Location")
             .map(|v| v.to_str().unwrap().to_string())
             .unwrap_or_default();
-        let body = String::from_utf8_lossy(&test::read_body(resp).await).into_owned();
+        let bytes = test::read_body(resp).await;
+        seen.check(&bytes);
+        let body = String::from_utf8_lossy(&bytes).into_owned();
         (status, loc, body)
     }
 

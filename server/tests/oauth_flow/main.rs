@@ -1,6 +1,8 @@
 //! Issue 7: the OAuth flow, driven as a browser would, against the emulators' own consent and
 //! token routes (PKCE S256 checked there).
 
+#[path = "../api/conformance.rs"]
+mod conformance;
 mod harness;
 mod lifecycle;
 mod rejections;

@@ -9,6 +9,8 @@
 
 mod as_harness;
 mod binary;
+#[path = "../api/conformance.rs"]
+mod conformance;
 mod gmail;
 mod outlook;
 
@@ -150,12 +152,19 @@ impl Env {
             .uri(path)
             .insert_header(("Authorization", format!("Bearer {}", org.token)))
             .insert_header(("X-Organization-Id", org.id.clone()));
+        let sent = body
+            .as_ref()
+            .map(|b| b.to_string().into_bytes())
+            .unwrap_or_default();
         if let Some(b) = body {
             req = req.set_json(b);
         }
         let resp = test::call_service(&app, req.to_request()).await;
         let status = resp.status();
+        let seen = conformance::Seen::of(&resp);
         let bytes = test::read_body(resp).await;
+        seen.check(&bytes);
+        conformance::check_accepted_request(&seen, &sent);
         (
             status,
             serde_json::from_slice(&bytes).unwrap_or(Value::Null),
@@ -172,12 +181,15 @@ impl Env {
         let req = test::TestRequest::get().uri(path).to_request();
         let resp = test::call_service(&app, req).await;
         let status = resp.status();
+        let seen = conformance::Seen::of(&resp);
         let loc = resp
             .headers()
             .get("Location")
             .map(|v| v.to_str().unwrap().to_string())
             .unwrap_or_default();
-        let body = String::from_utf8_lossy(&test::read_body(resp).await).into_owned();
+        let bytes = test::read_body(resp).await;
+        seen.check(&bytes);
+        let body = String::from_utf8_lossy(&bytes).into_owned();
         assert!(
             status.is_redirection(),
             "callback answered {status}: {body}"

@@ -1,0 +1,323 @@
+//! `GET /openapi.json` (no auth): the OpenAPI 3.1 document of the API, generated from the
+//! handlers' `#[utoipa::path]` annotations and the `ToSchema` derives of their request and
+//! response types.
+//!
+//! [`Conventions`] adds what every route shares instead of repeating it per handler: the
+//! security requirement (from [`crate::auth::requires_auth`], the rule the auth middleware
+//! applies), and the error responses every route can give (401/403 with auth, 400/413 with a
+//! body, 404 with a path id, 500). Error bodies are [`ErrorBody`], whose `code` enum is the
+//! core error table. `server/tests/api/openapi.rs` checks that every response the API suite
+//! records matches this document.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use actix_web::{web, HttpResponse};
+use connector_core::ErrorCode;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
+use utoipa::openapi::{ContentBuilder, Ref, Response, ResponseBuilder};
+use utoipa::{Modify, OpenApi};
+
+use crate::error::ErrorBody;
+use crate::routes;
+
+/// Where the document is served.
+pub const PATH: &str = "/openapi.json";
+
+const DESCRIPTION: &str = "\
+Agent connectors (Gmail, Outlook) as a hosted API, compatible with Airbyte's hosted agent API.
+
+Authenticate as an application of an organization: `POST /api/v1/account/applications/token` \
+with `{client_id, client_secret}` returns a bearer token; send it as `Authorization: Bearer ...` \
+together with `X-Organization-Id` on every other `/api/` call.
+
+Every failing request answers `{\"error\": {\"code\", \"message\", \"details\"}}`; each `code` \
+has exactly one HTTP status (see the `ErrorCode` schema).
+
+Short paths: every `/api/v1/integrations/connectors...` route is also served without the \
+`/api/v1/integrations` prefix (`POST /connectors/{id}/execute`, `GET /connectors`, ...), with \
+the same handlers, auth and error bodies.";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Agent connectors API"),
+    paths(
+        routes::tokens::token,
+        routes::apps::list,
+        routes::apps::revoke,
+        routes::apps::rotate_secret,
+        routes::connector_types::list,
+        routes::connectors::create,
+        routes::connectors::list,
+        routes::connectors::get,
+        routes::connectors::patch,
+        routes::connectors::delete,
+        routes::connectors::status,
+        routes::connectors::tools_for,
+        routes::execute::execute,
+        routes::credential::get,
+        routes::oauth::initiate,
+        routes::oauth::callback,
+        routes::oauth::reauthorize,
+        routes::oauth::account,
+        routes::oauth_apps::create,
+        routes::oauth_apps::list,
+        routes::oauth_apps::get,
+        routes::oauth_apps::update,
+        routes::oauth_apps::delete,
+        routes::org_settings::get,
+        routes::org_settings::put,
+        routes::health::healthz,
+        routes::health::readyz,
+        crate::metrics::scrape,
+        openapi_json,
+    ),
+    components(schemas(ErrorBody, StatusChangedEvent)),
+    modifiers(&Conventions),
+    tags(
+        (name = "applications", description = "API applications of an organization and their bearer tokens"),
+        (name = "connectors", description = "Connectors of the organization's end users, and running their actions"),
+        (name = "oauth", description = "The OAuth flow that creates or re-authorizes a connector"),
+        (name = "oauth-apps", description = "Bring-your-own OAuth apps"),
+        (name = "organization", description = "Organization settings"),
+        (name = "connector-types", description = "The connector types this server runs"),
+        (name = "operations", description = "Health, readiness, metrics and this document"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The body of the `connector.status_changed` webhook (`crate::lifecycle::webhook`), POSTed to
+/// the organization's `webhook_url`. Documented under `webhooks` in the document.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusChangedEvent {
+    /// `evt_...`; also in `X-Connectors-Event-Id`. Retries of one event keep it.
+    pub id: String,
+    /// Always `connector.status_changed`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    pub organization_id: String,
+    pub connector_id: String,
+    #[schema(required)]
+    pub customer_name: Option<String>,
+    #[schema(required)]
+    pub connector_type: Option<String>,
+    pub status: EventStatus,
+    #[schema(required)]
+    pub previous_status: Option<EventStatus>,
+    /// Why (e.g. the grant was revoked), when known.
+    #[schema(required)]
+    pub reason: Option<String>,
+}
+
+/// A connector's status in a webhook event.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EventStatus {
+    Active,
+    NeedsReauth,
+    Deleted,
+}
+
+/// The `webhooks` section (OpenAPI 3.1; utoipa 5 has no attribute for it).
+fn webhooks() -> serde_json::Value {
+    let header = |name: &str, description: &str, required: bool| {
+        serde_json::json!({
+            "name": name, "in": "header", "required": required,
+            "description": description, "schema": {"type": "string"}
+        })
+    };
+    serde_json::json!({
+        "connector.status_changed": {"post": {
+            "tags": ["connectors"],
+            "summary": "A connector's status changed (needs_reauth, active again, deleted)",
+            "description": "POSTed to the organization's `webhook_url` (organization settings). Deliveries run in the background; an answer other than 2xx is retried with backoff (1 s, 5 s, 30 s, 2 min, 10 min), each attempt signed afresh. Verify `X-Connectors-Signature` (`t=<unix>,v1=<hex HMAC-SHA256(secret, \"<t>.<body>\")>`), reject timestamps older than five minutes and compare in constant time.",
+            "operationId": "connector_status_changed",
+            "parameters": [
+                header("X-Connectors-Event-Id", "The event id (same as `id`)", true),
+                header("X-Connectors-Event-Type", "`connector.status_changed`", true),
+                header("X-Connectors-Signature", "Present when the organization set a webhook secret", false),
+            ],
+            "requestBody": {"required": true, "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/StatusChangedEvent"}
+            }}},
+            "responses": {"2XX": {"description": "Received"}}
+        }}
+    })
+}
+
+/// The shared parts of every operation (see the module docs).
+struct Conventions;
+
+impl Modify for Conventions {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        doc.info.description = Some(DESCRIPTION.to_string());
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A token from POST /api/v1/account/applications/token"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "organization",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-Organization-Id",
+                "The organization of the bearer token's application",
+            ))),
+        );
+        components.add_security_scheme(
+            "metrics_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The configured metrics token (CONNECTORS_METRICS_TOKEN)",
+                    ))
+                    .build(),
+            ),
+        );
+        for (path, item) in doc.paths.paths.iter_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                shared_parts(path, op);
+            }
+        }
+    }
+}
+
+fn shared_parts(path: &str, op: &mut Operation) {
+    let mut statuses: Vec<u16> = Vec::new();
+    if crate::auth::requires_auth(path) {
+        op.security = Some(vec![SecurityRequirement::new(
+            "bearer",
+            Vec::<String>::new(),
+        )
+        .add("organization", Vec::<String>::new())]);
+        statuses.extend([401, 403]);
+    }
+    if op.request_body.is_some() {
+        statuses.extend([400, 413]);
+    }
+    if path.contains('{') {
+        statuses.push(404);
+    }
+    if op.operation_id.as_deref() == Some("execute_action") {
+        // The connector can answer any code of the table.
+        statuses.extend(ErrorCode::ALL.iter().map(|c| c.http_status()));
+    }
+    if !matches!(op.operation_id.as_deref(), Some("healthz" | "openapi_json")) {
+        statuses.push(500);
+    }
+    for status in statuses {
+        op.responses
+            .responses
+            .entry(status.to_string())
+            .or_insert_with(|| error_response(status).into());
+    }
+}
+
+/// An error response for a status, naming the codes of the table that have it.
+fn error_response(status: u16) -> Response {
+    let codes: Vec<String> = ErrorCode::ALL
+        .iter()
+        .filter(|c| c.http_status() == status)
+        .map(|c| format!("`{}` ({})", c.as_str(), c.title()))
+        .collect();
+    let mut response = ResponseBuilder::new()
+        .description(codes.join(", "))
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        );
+    if status == 429 || status == 503 {
+        response = response.header(
+            "Retry-After",
+            utoipa::openapi::HeaderBuilder::new()
+                .schema(
+                    utoipa::openapi::ObjectBuilder::new()
+                        .schema_type(utoipa::openapi::schema::Type::Integer),
+                )
+                .description(Some("Seconds to wait before retrying (when known)"))
+                .build(),
+        );
+    }
+    response.build()
+}
+
+/// The document (built once), without the `webhooks` section that [`json`] adds.
+pub fn document() -> &'static utoipa::openapi::OpenApi {
+    static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
+    DOC.get_or_init(ApiDoc::openapi)
+}
+
+/// The document as JSON (rendered once).
+pub fn json() -> &'static str {
+    static JSON: OnceLock<String> = OnceLock::new();
+    JSON.get_or_init(|| {
+        let mut doc = serde_json::to_value(document()).expect("the OpenAPI document serializes");
+        doc["webhooks"] = webhooks();
+        serde_json::to_string(&doc).expect("the OpenAPI document serializes")
+    })
+}
+
+/// Operations per path: `(path, [methods])`, as documented.
+pub fn operations() -> BTreeMap<String, Vec<String>> {
+    let doc: serde_json::Value = serde_json::from_str(json()).expect("valid JSON");
+    doc["paths"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(path, item)| {
+            let methods = item
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(m, _)| {
+                    [
+                        "get", "put", "post", "delete", "patch", "head", "options", "trace",
+                    ]
+                    .contains(&m.as_str())
+                })
+                .map(|(m, _)| m.clone())
+                .collect();
+            (path.clone(), methods)
+        })
+        .collect()
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route(PATH, web::get().to(openapi_json));
+}
+
+/// This document.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    operation_id = "openapi_json",
+    tag = "operations",
+    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json", body = Object))
+)]
+async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(json())
+}
