@@ -69,10 +69,20 @@ impl ResponseError for ApiError {
     }
 }
 
-/// Renders an unmatched route as a JSON 404.
-pub async fn not_found_route() -> HttpResponse {
+/// Renders an unmatched route as a JSON 404. A known path asked with a method it does not
+/// serve ends here too (actix hands method mismatches to the app's default service): the
+/// message says so, names the path's pattern and where its methods are listed, so a caller
+/// does not go looking for a missing resource.
+pub async fn not_found_route(req: actix_web::HttpRequest) -> HttpResponse {
+    let message = match req.resource_map().match_pattern(req.path()) {
+        Some(pattern) => format!(
+            "{} is not served on {pattern}: /openapi.json lists the methods of every path",
+            req.method()
+        ),
+        None => "no such route".to_string(),
+    };
     HttpResponse::NotFound().json(json!({"error": {
-        "code": "not_found", "message": "no such route", "details": {}
+        "code": "not_found", "message": message, "details": {}
     }}))
 }
 
