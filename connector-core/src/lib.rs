@@ -34,6 +34,7 @@ pub mod auth;
 pub mod connector;
 pub mod error;
 pub mod http;
+pub mod introspection;
 pub mod secret;
 pub mod spec;
 pub mod tools;

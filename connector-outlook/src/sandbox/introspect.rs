@@ -1,53 +1,21 @@
 //! Trusting an outside issuer: a bearer token the emulator does not know is looked up at an
-//! introspection URL (RFC 7662 `POST token=...`), and the answer (`email` / `upn` /
+//! introspection URL (RFC 7662 `POST token=...`; the request and the reading of the answer are
+//! `connector_core::introspection`'s), and the grant it describes (`email` / `upn` /
 //! `preferred_username` / `username` / `sub`, `scope` or `scp`, `exp` / `expires_in`) is kept
 //! until it expires.
 
 use std::time::{Duration, Instant};
 
-use connector_core::Secret;
+use connector_core::introspection::{introspect, read_answer};
 use serde_json::Value;
 
 use super::auth::short_scope;
 use super::state::{Grant, Inner};
 
-/// How long an introspected token is trusted when the issuer names no expiry.
-const DEFAULT_TTL: Duration = Duration::from_secs(300);
+pub use connector_core::introspection::ClientAuth;
 
-/// The emulator's client credentials at the issuer (HTTP Basic on the introspection request).
-/// No `Debug`: it holds the secret.
-pub(crate) struct ClientAuth {
-    id: String,
-    secret: Option<Secret>,
-}
-
-impl ClientAuth {
-    pub(crate) fn from_config(id: Option<&str>, secret: Option<&Secret>) -> Option<ClientAuth> {
-        id.filter(|i| !i.is_empty()).map(|id| ClientAuth {
-            id: id.to_string(),
-            secret: secret.cloned(),
-        })
-    }
-
-    /// `client_secret_basic` (RFC 6749 section 2.3.1: both parts form-urlencoded first).
-    fn apply(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-        req.basic_auth(enc(&self.id), self.secret.as_ref().map(|s| enc(s.expose())))
-    }
-}
-
-/// Whether the answer's `aud` (a string or an array of strings) names `audience`.
-fn audience_matches(v: &Value, audience: &str) -> bool {
-    let same = |a: &Value| {
-        a.as_str()
-            .is_some_and(|a| a.trim_end_matches('/') == audience.trim_end_matches('/'))
-    };
-    match v.get("aud") {
-        Some(Value::Array(all)) => all.iter().any(same),
-        Some(one) => same(one),
-        None => false,
-    }
-}
+/// The claims that name the user, first present wins.
+const USER_CLAIMS: &[&str] = &["email", "upn", "preferred_username", "username", "sub"];
 
 /// Resolves `bearer` at the configured URL unless the emulator already knows it.
 pub async fn ensure_known(inner: &Inner, bearer: &str) {
@@ -64,23 +32,8 @@ pub async fn ensure_known(inner: &Inner, bearer: &str) {
     {
         return;
     }
-    let mut req = inner
-        .http
-        .post(url)
-        .timeout(Duration::from_secs(10))
-        .form(&[("token", bearer), ("access_token", bearer)]);
-    if let Some(client) = &inner.introspection_client {
-        req = client.apply(req);
-    }
-    let Ok(resp) = req.send().await else {
-        tracing::warn!(target: "outlook_sandbox", "token introspection request failed");
-        return;
-    };
-    if !resp.status().is_success() {
-        tracing::warn!(target: "outlook_sandbox", status = resp.status().as_u16(), "token introspection refused (check introspection_client_id / introspection_client_secret)");
-        return;
-    }
-    let Ok(v) = resp.json::<Value>().await else {
+    let client = inner.introspection_client.as_ref();
+    let Some(v) = introspect(&inner.http, url, client, bearer, "outlook").await else {
         return;
     };
     if let Some((grant, ttl)) = grant_from(&v, inner.introspection_audience.as_deref()) {
@@ -97,48 +50,15 @@ pub async fn ensure_known(inner: &Inner, bearer: &str) {
 /// The grant an introspection answer describes, or None for an inactive token (or one meant
 /// for another audience).
 pub fn grant_from(v: &Value, audience: Option<&str>) -> Option<(Grant, Duration)> {
-    if v.get("active").is_some_and(|a| a != &Value::Bool(true)) {
-        return None;
-    }
-    if audience.is_some_and(|a| !audience_matches(v, a)) {
-        return None;
-    }
-    let user = ["email", "upn", "preferred_username", "username", "sub"]
-        .iter()
-        .find_map(|k| {
-            v.get(*k)
-                .and_then(Value::as_str)
-                .filter(|s| s.contains('@'))
-        })?
-        .to_ascii_lowercase();
-    let scopes = v
-        .get("scope")
-        .or_else(|| v.get("scp"))
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .split_whitespace()
-        .map(short_scope)
-        .collect();
-    let num = |k: &str| {
-        v.get(k).and_then(|x| {
-            x.as_i64()
-                .or_else(|| x.as_str().and_then(|s| s.parse().ok()))
-        })
-    };
-    let ttl = match (num("expires_in"), num("exp")) {
-        (Some(s), _) => Duration::from_secs(s.max(0) as u64),
-        (None, Some(exp)) => {
-            Duration::from_secs((exp - chrono::Utc::now().timestamp()).max(0) as u64)
-        }
-        _ => DEFAULT_TTL,
-    };
+    let a = read_answer(v, audience, USER_CLAIMS)?;
+    let scopes = a.scopes.iter().map(|s| short_scope(s)).collect();
     Some((
         Grant {
-            user,
+            user: a.user,
             scopes: Some(scopes),
             expires: None,
         },
-        ttl,
+        a.ttl,
     ))
 }
 
