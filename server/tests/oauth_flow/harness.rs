@@ -7,7 +7,7 @@ use actix_web::test;
 use actix_web::web;
 use connector_gmail::sandbox::{GmailSandbox, SandboxConfig as GmailConfig};
 use connector_outlook::sandbox::{OutlookSandbox, SandboxConfig as OutlookConfig};
-use serde_json::{json, Value};
+use serde_json::Value;
 use server::config::ProviderConfig;
 use server::registry::Registry;
 use server::{create_app, AppState, Config};
@@ -22,10 +22,7 @@ pub struct Env {
     _dir: tempfile::TempDir,
 }
 
-pub struct Org {
-    pub id: String,
-    pub token: String,
-}
+pub use crate::tenant_api::Org;
 
 pub async fn env_with(tweak: impl FnOnce(&mut Config)) -> Env {
     let gmail = GmailSandbox::start(GmailConfig {
@@ -75,29 +72,7 @@ fn provider(base: &str, token: &str, authorize: &str) -> ProviderConfig {
 
 impl Env {
     pub async fn org(&self, name: &str) -> Org {
-        let store = &self.state.store;
-        let org = store.create_org(name).await.unwrap();
-        let app = server::auth::create_application(store, &org.id)
-            .await
-            .unwrap();
-        let token =
-            server::auth::issue_token(store, &app.client_id, app.client_secret.expose(), 3600)
-                .await
-                .unwrap_or_else(|_| panic!("token"));
-        let org = Org {
-            id: org.id,
-            token: token.access_token.expose().to_string(),
-        };
-        let (s, _) = self
-            .call(
-                &org,
-                Method::PUT,
-                "/api/v1/organization/settings",
-                Some(json!({"redirect_allowlist": [ALLOWED]})),
-            )
-            .await;
-        assert_eq!(s, StatusCode::OK);
-        org
+        crate::tenant_api::org(&self.state, name, ALLOWED).await
     }
 
     /// An API call as the organization's application.
@@ -108,29 +83,7 @@ impl Env {
         path: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let app = test::init_service(create_app(self.state.clone())).await;
-        let mut req = test::TestRequest::default()
-            .method(method)
-            .uri(path)
-            .insert_header(("Authorization", format!("Bearer {}", org.token)))
-            .insert_header(("X-Organization-Id", org.id.clone()));
-        let sent = body
-            .as_ref()
-            .map(|b| b.to_string().into_bytes())
-            .unwrap_or_default();
-        if let Some(b) = body {
-            req = req.set_json(b);
-        }
-        let resp = test::call_service(&app, req.to_request()).await;
-        let status = resp.status();
-        let seen = crate::conformance::Seen::of(&resp);
-        let bytes = test::read_body(resp).await;
-        seen.check(&bytes);
-        crate::conformance::check_accepted_request(&seen, &sent);
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
+        crate::tenant_api::call(&self.state, org, method, path, body).await
     }
 
     /// The provider's redirect to our callback, requested as the browser would (no API token).

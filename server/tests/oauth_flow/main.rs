@@ -6,6 +6,8 @@ mod conformance;
 mod harness;
 mod lifecycle;
 mod rejections;
+#[path = "../support/tenant_api.rs"]
+mod tenant_api;
 
 use actix_web::http::{Method, StatusCode};
 use harness::*;
