@@ -2,12 +2,14 @@
 
 #[path = "api/conformance.rs"]
 mod conformance;
+#[path = "support/tenant_api.rs"]
+mod tenant_api;
 
 use actix_web::http::StatusCode;
-use actix_web::{test, web};
+use actix_web::web;
 use serde_json::{json, Value};
 use server::registry::Registry;
-use server::{create_app, AppState, Config};
+use server::{AppState, Config};
 
 struct App {
     org: String,
@@ -30,28 +32,7 @@ async fn call(
     auth: Option<(&str, &str)>,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
-    let app = test::init_service(create_app(state.clone())).await;
-    let mut req = test::TestRequest::default()
-        .method(method.parse().unwrap())
-        .uri(path);
-    if let Some((token, org)) = auth {
-        req = req
-            .insert_header(("Authorization", format!("Bearer {token}")))
-            .insert_header(("X-Organization-Id", org.to_string()));
-    }
-    let sent = body
-        .as_ref()
-        .map(|b| b.to_string().into_bytes())
-        .unwrap_or_default();
-    if let Some(b) = body {
-        req = req.set_json(b);
-    }
-    let resp = test::call_service(&app, req.to_request()).await;
-    let status = resp.status();
-    let seen = conformance::Seen::of(&resp);
-    let bytes = test::read_body(resp).await;
-    seen.check(&bytes);
-    conformance::check_accepted_request(&seen, &sent);
+    let (status, bytes) = tenant_api::send(state, method.parse().unwrap(), path, auth, body).await;
     (
         status,
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),

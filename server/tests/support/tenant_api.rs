@@ -1,6 +1,8 @@
 //! An organization with an application token, and API calls made as it through the real app in
 //! process. Every answer (and every accepted request body) is checked against /openapi.json, so
 //! the including test binary declares `mod conformance` (`../api/conformance.rs`) at its root.
+//! Several test binaries include this file and each uses part of it.
+#![allow(dead_code)]
 
 use actix_web::http::{Method, StatusCode};
 use actix_web::{test, web};
@@ -47,12 +49,30 @@ pub async fn call(
     path: &str,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
+    let (status, bytes) = send(state, method, path, Some((&org.token, &org.id)), body).await;
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+/// A request to the app, with `auth` = (bearer token, organization id; an empty id sends no
+/// `X-Organization-Id`), and a JSON body when given; returns the status and the body's bytes.
+pub async fn send(
+    state: &web::Data<AppState>,
+    method: Method,
+    path: &str,
+    auth: Option<(&str, &str)>,
+    body: Option<Value>,
+) -> (StatusCode, Vec<u8>) {
     let app = test::init_service(create_app(state.clone())).await;
-    let mut req = test::TestRequest::default()
-        .method(method)
-        .uri(path)
-        .insert_header(("Authorization", format!("Bearer {}", org.token)))
-        .insert_header(("X-Organization-Id", org.id.clone()));
+    let mut req = test::TestRequest::default().method(method).uri(path);
+    if let Some((token, org)) = auth {
+        req = req.insert_header(("Authorization", format!("Bearer {token}")));
+        if !org.is_empty() {
+            req = req.insert_header(("X-Organization-Id", org.to_string()));
+        }
+    }
     let sent = body
         .as_ref()
         .map(|b| b.to_string().into_bytes())
@@ -66,8 +86,5 @@ pub async fn call(
     let bytes = test::read_body(resp).await;
     seen.check(&bytes);
     crate::conformance::check_accepted_request(&seen, &sent);
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    (status, bytes.to_vec())
 }
