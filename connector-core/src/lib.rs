@@ -37,6 +37,7 @@ pub mod http;
 pub mod introspection;
 pub mod secret;
 pub mod spec;
+pub mod text;
 pub mod tools;
 pub mod validate;
 
