@@ -667,7 +667,7 @@ async fn batch_parts_match_their_schemas_too() {
 async fn real_world_messages_render_within_the_schema() {
     let mut r = Run::new();
     let dir =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/corpora/mime/messages");
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpora/mime/messages");
     let mut ids = Vec::new();
     for entry in std::fs::read_dir(&dir).unwrap() {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();

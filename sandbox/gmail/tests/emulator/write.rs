@@ -528,7 +528,7 @@ async fn filters_run_on_delivered_and_imported_mail() {
 #[tokio::test]
 async fn every_real_world_message_of_the_corpus_round_trips() {
     let dir =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/corpora/mime/messages");
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpora/mime/messages");
     let sb = sandbox_gmail::GmailSandbox::start(sandbox_gmail::SandboxConfig {
         seed: sandbox_gmail::Seed::Empty,
         quotas: false,
