@@ -7,7 +7,8 @@ use futures::{StreamExt, TryStreamExt};
 use connector_core::{CallContext, ConnectorError, ErrorCode, ProviderRequest};
 use serde_json::{json, Value};
 
-use super::{seg, USER};
+use super::USER;
+use connector_core::wire::path_segment as seg;
 use crate::batch::{self, PartResponse};
 
 /// Rounds of re-asking for parts that were throttled or failed transiently.
