@@ -16,8 +16,8 @@ use crate::http::{HttpConfig, ProviderClient, ProviderRequest, ProviderResponse}
 use crate::spec::{ActionSpec, ConnectorSpec, Implementation};
 use crate::{ConnectorError, ErrorCode, Result};
 
-pub use compiled::CompiledSpec;
 pub use crate::wire::snake_case;
+pub use compiled::CompiledSpec;
 pub use declarative::{build_request, shape_response};
 
 /// What `execute` returns: `result` (a record, or an array of records for list actions) and

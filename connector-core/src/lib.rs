@@ -51,7 +51,7 @@ pub use connector::{
     ActionHandler, CallContext, CompiledSpec, Connector, ConnectorBuilder, ExecuteOptions, Output,
 };
 pub use error::{ConnectorError, ErrorCode, Result};
-pub use params::{typed, TypedHandler};
 pub use http::{HttpConfig, ProviderClient, ProviderRequest, ProviderResponse, RetryConfig};
+pub use params::{typed, TypedHandler};
 pub use secret::Secret;
 pub use spec::ConnectorSpec;

@@ -73,10 +73,12 @@ impl<H: TypedHandler> ActionHandler for Typed<H> {
     }
 
     fn typed_params(&self, params: Value) -> Option<Result<Value>> {
-        Some(self::params::<H::Params>("typed params", params).and_then(|p| {
-            serde_json::to_value(p)
-                .map_err(|e| ConnectorError::internal(format!("params do not serialize: {e}")))
-        }))
+        Some(
+            self::params::<H::Params>("typed params", params).and_then(|p| {
+                serde_json::to_value(p)
+                    .map_err(|e| ConnectorError::internal(format!("params do not serialize: {e}")))
+            }),
+        )
     }
 }
 
@@ -99,7 +101,9 @@ pub fn default_disagreements(
                 continue;
             };
             let Some((_, handler)) = handlers.iter().find(|(n, _)| n == name) else {
-                out.push(format!("{entity}.{action}: handler `{name}` is not registered"));
+                out.push(format!(
+                    "{entity}.{action}: handler `{name}` is not registered"
+                ));
                 continue;
             };
             let minimal = minimal_params(&a.params, &a.examples);
@@ -206,8 +210,11 @@ mod tests {
 
     #[test]
     fn a_field_that_does_not_fit_is_invalid_params_with_its_pointer() {
-        let e = params::<P>("m.get", json!({"id": "a", "items": [{"size": 1}, {"size": "big"}]}))
-            .unwrap_err();
+        let e = params::<P>(
+            "m.get",
+            json!({"id": "a", "items": [{"size": 1}, {"size": "big"}]}),
+        )
+        .unwrap_err();
         assert_eq!(e.code, crate::ErrorCode::InvalidParams);
         assert_eq!(e.details["errors"][0]["pointer"], "/items/1/size");
         assert!(e.message.contains("m.get"), "{}", e.message);
@@ -268,7 +275,10 @@ mod tests {
         let agreeing = spec_with(json!({"id": {"type": "string"},
             "top": {"type": "integer", "default": 10}, "flag": {"type": "boolean", "default": false},
             "tags": {"type": "array"}, "note": {"type": "string"}}));
-        assert_eq!(default_disagreements(&agreeing, &handlers), Vec::<String>::new());
+        assert_eq!(
+            default_disagreements(&agreeing, &handlers),
+            Vec::<String>::new()
+        );
 
         let other = spec_with(json!({"id": {"type": "string"},
             "top": {"type": "integer", "default": 25}, "flag": {"type": "boolean"},
@@ -276,10 +286,20 @@ mod tests {
         let d = default_disagreements(&other, &handlers);
         assert_eq!(d.len(), 3, "{d:#?}");
         let has = |s: &str| d.iter().any(|l| l.contains(s));
-        assert!(has("`flag` defaults to false in the struct but null"), "{d:#?}");
-        assert!(has("`note` defaults to null in the struct but \"n\""), "{d:#?}");
+        assert!(
+            has("`flag` defaults to false in the struct but null"),
+            "{d:#?}"
+        );
+        assert!(
+            has("`note` defaults to null in the struct but \"n\""),
+            "{d:#?}"
+        );
         assert!(has("`top` defaults to 10 in the struct but 25"), "{d:#?}");
-        assert_eq!(default_disagreements(&other, &[]).len(), 1, "unregistered handler");
+        assert_eq!(
+            default_disagreements(&other, &[]).len(),
+            1,
+            "unregistered handler"
+        );
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! `@odata.deltaLink`, and reading Graph answers.
 
 use base64::Engine;
-use connector_core::{ConnectorError, ErrorCode, ProviderRequest, ProviderResponse, Result};
 pub use connector_core::wire::path_segment as seg;
+use connector_core::{ConnectorError, ErrorCode, ProviderRequest, ProviderResponse, Result};
 use serde_json::Value;
 
 /// Graph's well-known folder names.

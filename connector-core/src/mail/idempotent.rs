@@ -57,9 +57,10 @@ mod tests {
 
     #[tokio::test]
     async fn an_earlier_send_is_returned_as_deduplicated_and_no_key_looks_for_nothing() {
-        let found = look_before_sending(Some("<m>"), |m| async move {
-            Ok(Some(json!({"marker": m})))
-        })
+        let found = look_before_sending(
+            Some("<m>"),
+            |m| async move { Ok(Some(json!({"marker": m}))) },
+        )
         .await
         .unwrap()
         .unwrap();

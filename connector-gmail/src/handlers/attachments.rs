@@ -4,7 +4,9 @@ use async_trait::async_trait;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use connector_core::wire::path_segment as seg;
-use connector_core::{CallContext, ConnectorError, ErrorCode, Output, ProviderRequest, TypedHandler};
+use connector_core::{
+    CallContext, ConnectorError, ErrorCode, Output, ProviderRequest, TypedHandler,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 

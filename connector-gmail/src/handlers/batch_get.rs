@@ -8,8 +8,8 @@ use connector_core::{CallContext, ConnectorError, ErrorCode, ProviderRequest};
 use serde_json::{json, Value};
 
 use super::USER;
-use connector_core::wire::path_segment as seg;
 use crate::batch::{self, PartResponse};
+use connector_core::wire::path_segment as seg;
 
 /// Rounds of re-asking for parts that were throttled or failed transiently.
 const PART_RETRIES: u32 = 3;

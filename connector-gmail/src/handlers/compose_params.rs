@@ -116,12 +116,10 @@ pub async fn outgoing(
     let mut attachments = Vec::new();
     for (i, a) in fields.attachments().iter().enumerate() {
         let content = decode_any_base64(&a.content_base64).ok_or_else(|| {
-            ConnectorError::invalid_params(format!(
-                "attachment {i}: content_base64 is not base64"
-            ))
-            .with_details(
-                json!({"errors": [{"pointer": format!("/attachments/{i}/content_base64")}]}),
-            )
+            ConnectorError::invalid_params(format!("attachment {i}: content_base64 is not base64"))
+                .with_details(
+                    json!({"errors": [{"pointer": format!("/attachments/{i}/content_base64")}]}),
+                )
         })?;
         attachments.push(OutgoingAttachment {
             filename: a.filename.clone(),
@@ -195,15 +193,15 @@ async fn original(cx: &CallContext<'_>, id: &str) -> Result<(String, Replying), 
     Ok((
         thread_id,
         Replying {
-        message_id: d["message_id"].as_str().map(str::to_string),
-        references: d["references"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect(),
-        subject: d["subject"].as_str().map(str::to_string),
-        reply_address,
-    },
+            message_id: d["message_id"].as_str().map(str::to_string),
+            references: d["references"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect(),
+            subject: d["subject"].as_str().map(str::to_string),
+            reply_address,
+        },
     ))
 }

@@ -2,7 +2,9 @@
 
 use async_trait::async_trait;
 use connector_core::wire::snake_keys;
-use connector_core::{CallContext, ConnectorError, ErrorCode, Output, ProviderRequest, TypedHandler};
+use connector_core::{
+    CallContext, ConnectorError, ErrorCode, Output, ProviderRequest, TypedHandler,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -29,7 +31,11 @@ fn hundred() -> u64 {
 #[async_trait]
 impl TypedHandler for List {
     type Params = ListParams;
-    async fn run(&self, cx: &CallContext<'_>, params: ListParams) -> Result<Output, ConnectorError> {
+    async fn run(
+        &self,
+        cx: &CallContext<'_>,
+        params: ListParams,
+    ) -> Result<Output, ConnectorError> {
         let start = params.start_history_id.as_str();
         let mut req = ProviderRequest::get(format!("{USER}/history"))
             .query("startHistoryId", start)

@@ -70,7 +70,11 @@ pub(crate) fn format_query(format: Format, summary_headers: bool) -> String {
 #[async_trait]
 impl TypedHandler for List {
     type Params = ListParams;
-    async fn run(&self, cx: &CallContext<'_>, params: ListParams) -> Result<Output, ConnectorError> {
+    async fn run(
+        &self,
+        cx: &CallContext<'_>,
+        params: ListParams,
+    ) -> Result<Output, ConnectorError> {
         list(cx, params).await
     }
 }

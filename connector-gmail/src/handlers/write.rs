@@ -117,7 +117,8 @@ impl TypedHandler for FilterCreate {
         cx: &CallContext<'_>,
         params: FilterCreateParams,
     ) -> Result<Output, ConnectorError> {
-        let body = json!({"criteria": camel_keys(&params.criteria), "action": camel_keys(&params.action)});
+        let body =
+            json!({"criteria": camel_keys(&params.criteria), "action": camel_keys(&params.action)});
         let v: Value = cx
             .send(ProviderRequest::post(format!("{USER}/settings/filters")).json(body))
             .await?

@@ -1,11 +1,11 @@
 //! Writing mail: send (exactly once with an idempotency key), reply, reply all, forward,
 //! drafts, update, move, copy, delete.
 
-use connector_core::{CallContext, ConnectorError, ErrorCode, Output, ProviderRequest, Result};
-use reqwest::Method;
 use connector_core::mail::{
     idempotent_message_id, look_before_sending, parse_mailbox, MARKER_DOMAIN,
 };
+use connector_core::{CallContext, ConnectorError, ErrorCode, Output, ProviderRequest, Result};
+use reqwest::Method;
 use serde_json::{json, Map, Value};
 
 use super::str_param;
