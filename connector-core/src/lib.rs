@@ -7,6 +7,7 @@
 //! * [`auth`]: access tokens, OAuth refresh with single-flight, rotation callback.
 //! * [`tools`]: tool definitions for agents (single execute tool; OpenAI, Anthropic, MCP).
 //! * [`error`]: the one error table.
+//! * [`provider`]: the provider descriptor, the one value a connector type is known by.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -35,6 +36,7 @@ pub mod connector;
 pub mod error;
 pub mod http;
 pub mod introspection;
+pub mod provider;
 pub mod secret;
 pub mod spec;
 pub mod tools;
@@ -46,5 +48,6 @@ pub use connector::{
 };
 pub use error::{ConnectorError, ErrorCode, Result};
 pub use http::{HttpConfig, ProviderClient, ProviderRequest, ProviderResponse, RetryConfig};
+pub use provider::ProviderDescriptor;
 pub use secret::Secret;
 pub use spec::ConnectorSpec;
