@@ -2,6 +2,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use connector_core::{CallContext, ProviderRequest};
 use serde_json::{json, Map, Value};
 
 use crate::mime::{decode_base64url, decode_mime, payload_to_mime, MimeDecoded};
@@ -127,6 +128,26 @@ pub fn fill_held_body(msg: &mut Value, attachment_id: &str, data: &str) -> bool 
     }
     msg.get_mut("payload")
         .is_some_and(|p| fill(p, attachment_id, data, 0))
+}
+
+/// Gmail holds a text part with a file name behind an attachment id even when it is the body
+/// (issue 26): fetch it so the text is not lost. On failure the decoder's warning says so.
+pub(crate) async fn fetch_held_body(cx: &CallContext<'_>, id: &str, msg: &mut Value) {
+    let Some(attachment_id) = held_body_attachment(msg) else {
+        return;
+    };
+    let req = ProviderRequest::get(format!(
+        "{}/messages/{}/attachments/{}",
+        crate::handlers::USER,
+        crate::handlers::seg(id),
+        crate::handlers::seg(&attachment_id)
+    ));
+    let Ok(resp) = cx.send(req).await else { return };
+    if let Ok(body) = resp.json::<Value>() {
+        if let Some(data) = body["data"].as_str() {
+            fill_held_body(msg, &attachment_id, data);
+        }
+    }
 }
 
 /// A list summary from a `format=metadata` message.

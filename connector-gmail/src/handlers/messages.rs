@@ -6,9 +6,7 @@ use serde_json::{json, Value};
 
 use super::{batch_get_messages, name_scopes, required, seg, str_param, USER};
 use crate::batch::DEFAULT_PARTS;
-use crate::message::{
-    decode_message, fill_held_body, held_body_attachment, summary, Format, SUMMARY_HEADERS,
-};
+use crate::message::{decode_message, fetch_held_body, summary, Format, SUMMARY_HEADERS};
 
 pub struct List;
 pub struct Get;
@@ -100,25 +98,6 @@ impl ActionHandler for Get {
             fetch_held_body(cx, id, &mut msg).await;
         }
         Ok(Output::new(decode_message(&msg, format)))
-    }
-}
-
-/// Gmail holds a text part with a file name behind an attachment id even when it is the body
-/// (issue 26): fetch it so the text is not lost. On failure the decoder's warning says so.
-async fn fetch_held_body(cx: &CallContext<'_>, id: &str, msg: &mut Value) {
-    let Some(attachment_id) = held_body_attachment(msg) else {
-        return;
-    };
-    let req = ProviderRequest::get(format!(
-        "{USER}/messages/{}/attachments/{}",
-        seg(id),
-        seg(&attachment_id)
-    ));
-    let Ok(resp) = cx.send(req).await else { return };
-    if let Ok(body) = resp.json::<Value>() {
-        if let Some(data) = body["data"].as_str() {
-            fill_held_body(msg, &attachment_id, data);
-        }
     }
 }
 
