@@ -7,9 +7,11 @@ use serde_json::{json, Map, Value};
 
 use crate::mime::{decode_base64url, decode_mime, payload_to_mime, MimeDecoded};
 
-/// The `format` a message was fetched in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The `format` a message was fetched in (the `format` param; `full` unless given).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Format {
+    #[default]
     Full,
     Metadata,
     Minimal,
@@ -17,14 +19,6 @@ pub enum Format {
 }
 
 impl Format {
-    pub fn parse(s: Option<&str>) -> Format {
-        match s {
-            Some("metadata") => Format::Metadata,
-            Some("minimal") => Format::Minimal,
-            Some("raw") => Format::Raw,
-            _ => Format::Full,
-        }
-    }
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Full => "full",
@@ -139,8 +133,8 @@ pub(crate) async fn fetch_held_body(cx: &CallContext<'_>, id: &str, msg: &mut Va
     let req = ProviderRequest::get(format!(
         "{}/messages/{}/attachments/{}",
         crate::handlers::USER,
-        crate::handlers::seg(id),
-        crate::handlers::seg(&attachment_id)
+        connector_core::wire::path_segment(id),
+        connector_core::wire::path_segment(&attachment_id)
     ));
     let Ok(resp) = cx.send(req).await else { return };
     if let Ok(body) = resp.json::<Value>() {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The OAuth authorization server of the end-to-end OAuth tests (server/tests/oidc_flow): the npm
+# The OAuth authorization server of the end-to-end OAuth tests (server/tests/integration/oidc_flow): the npm
 # package oidc-provider, pinned by server/tests/oidc/package-lock.json. Needs node >= 20 and npm.
 # Quiet and idempotent: `npm ci` is skipped when node_modules already matches the lock file.
 set -euo pipefail

@@ -174,7 +174,7 @@ pub async fn middleware(
 
 /// Default lifetime of a verified token in this process's cache: **none**. Every request
 /// checks its token in the database, so revoking an application takes effect at once on
-/// every replica (issue 6; `server/tests/replicas_pg.rs`). `token_cache_ms` (at most 10 s)
+/// every replica (issue 6; `server/tests/integration/replicas_pg.rs`). `token_cache_ms` (at most 10 s)
 /// trades that for one database round trip less per request: revocations made through this
 /// process still apply at once, those made on another replica or with the CLI within it.
 pub const TOKEN_CACHE_TTL: Duration = Duration::ZERO;

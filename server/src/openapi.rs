@@ -6,7 +6,7 @@
 //! security requirement (from [`crate::auth::requires_auth`], the rule the auth middleware
 //! applies), and the error responses every route can give (401/403 with auth, 400/413 with a
 //! body, 404 with a path id, 500). Error bodies are [`ErrorBody`], whose `code` enum is the
-//! core error table. `server/tests/api/openapi.rs` checks that every response the API suite
+//! core error table. `server/tests/integration/api/openapi.rs` checks that every response the API suite
 //! records matches this document.
 
 use std::collections::BTreeMap;

@@ -3,9 +3,10 @@
 //!
 //! Decoding never fails: whatever cannot be decoded is reported in `warnings`.
 
+use connector_core::mail::header_mailboxes;
 use mail_parser::{
-    decoders::charsets::map::charset_decoder, Address, HeaderName, HeaderValue, Message,
-    MessageParser, MessagePart, MimeHeaders, PartType,
+    decoders::charsets::map::charset_decoder, HeaderName, HeaderValue, Message, MessageParser,
+    MessagePart, MimeHeaders, PartType,
 };
 use serde::Serialize;
 
@@ -15,12 +16,8 @@ pub(crate) const X_PART_ID: &str = "X-Gcon-Part-Id";
 pub(crate) const X_BODY_SIZE: &str = "X-Gcon-Body-Size";
 pub(crate) const X_MIME_TYPE: &str = "X-Gcon-Mime-Type";
 
-/// A parsed address: `{name, email}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct EmailAddress {
-    pub name: Option<String>,
-    pub email: String,
-}
+/// A parsed address: `{name, email}` (the one address type of both connectors).
+pub type EmailAddress = connector_core::mail::Mailbox;
 
 /// One header as it appeared (unfolded; RFC 2047 words decoded in unstructured headers).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -381,99 +378,9 @@ fn header_addresses(
         .iter()
         .flat_map(|h| {
             let raw_value = header_raw(raw, h.offset_start, h.offset_end);
-            addresses(h.value().as_address(), &raw_value, h.name(), warnings)
+            header_mailboxes(h.value().as_address(), &raw_value, h.name(), warnings)
         })
         .collect()
-}
-
-/// mail-parser's reading of one address header, with the repairs its leniency needs:
-/// a null address (`MAILER-DAEMON <>`, the empty reverse path of bounces) has the empty email
-/// and keeps its display name; addresses written without commas between them (`a@x b@x`)
-/// become separate addresses instead of one with a space in it.
-fn addresses(
-    addr: Option<&Address<'_>>,
-    raw_value: &str,
-    header: &str,
-    warnings: &mut Vec<String>,
-) -> Vec<EmailAddress> {
-    let null_address = raw_value.contains("<>");
-    let Some(addr) = addr.filter(|a| a.iter().next().is_some()) else {
-        return if raw_value.trim() == "<>" {
-            vec![EmailAddress {
-                name: None,
-                email: String::new(),
-            }]
-        } else {
-            Vec::new()
-        };
-    };
-    let mut out = Vec::new();
-    for a in addr.iter() {
-        let email = a.address.as_deref().map(clean_address).unwrap_or_default();
-        let name = a.name.as_deref().map(clean_line).filter(|n| !n.is_empty());
-        if email.is_empty() {
-            match name {
-                // `Name <>`: a null address with a display name.
-                Some(n) if null_address => out.push(EmailAddress {
-                    name: Some(n),
-                    email: String::new(),
-                }),
-                // A bare word with no address (e.g. `From: foo`): keep it as the address.
-                Some(n) => out.push(EmailAddress {
-                    name: None,
-                    email: n,
-                }),
-                None => {}
-            }
-            continue;
-        }
-        let words: Vec<&str> = email.split_whitespace().collect();
-        let first_at = words.iter().position(|w| w.contains('@'));
-        match first_at {
-            Some(first) if words.len() > 1 && words[first..].iter().all(|w| w.contains('@')) => {
-                // `a@x b@x` (commas missing) or `Ann a@x` (name not quoted, no brackets).
-                let lead = words[..first].join(" ");
-                let lead_name = Some(lead).filter(|n| !n.is_empty()).or(name);
-                for (i, w) in words[first..].iter().enumerate() {
-                    out.push(EmailAddress {
-                        name: if i == 0 { lead_name.clone() } else { None },
-                        email: (*w).to_string(),
-                    });
-                }
-                warnings.push(format!(
-                    "the {header} header has addresses separated by spaces, not commas ({:?}); read as {}",
-                    truncate(raw_value, 120),
-                    words[first..].join(", ")
-                ));
-            }
-            _ => out.push(EmailAddress { name, email }),
-        }
-    }
-    out
-}
-
-/// Drops an obsolete source route (`@relay:user@host`) and the folding whitespace RFC 5322's
-/// obsolete syntax allows around `.` and `@`.
-fn clean_address(raw: &str) -> String {
-    let mut addr = raw.trim();
-    if addr.starts_with('@') {
-        if let Some((_, rest)) = addr.rsplit_once(':') {
-            addr = rest.trim();
-        }
-    }
-    let mut out = String::with_capacity(addr.len());
-    let chars: Vec<char> = addr.chars().collect();
-    for (i, c) in chars.iter().enumerate() {
-        if c.is_whitespace() {
-            let prev = chars[..i].iter().rev().find(|c| !c.is_whitespace());
-            let next = chars[i + 1..].iter().find(|c| !c.is_whitespace());
-            if matches!(prev, Some('.' | '@')) || matches!(next, Some('.' | '@')) {
-                continue;
-            }
-        }
-        out.push(*c);
-    }
-    out
 }
 
 fn id_list(v: &HeaderValue<'_>) -> Vec<String> {

@@ -1,4 +1,4 @@
-// The OAuth 2.0 authorization server of the end-to-end OAuth tests (server/tests/oidc_flow):
+// The OAuth 2.0 authorization server of the end-to-end OAuth tests (server/tests/integration/oidc_flow):
 // two instances of the npm package `oidc-provider`, each on its own 127.0.0.1 port.
 //
 //   google     Google-style: refresh tokens for `access_type=offline` (no `offline_access`

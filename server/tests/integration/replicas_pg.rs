@@ -1,0 +1,311 @@
+//! Two `connectors serve` processes (the built binary) on one PostgreSQL database, as two
+//! replicas behind a load balancer: what one creates, the other serves; an idempotency key
+//! spans both; a revocation through one is refused by the other at once.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::common::pgdb;
+
+const BIN: &str = env!("CARGO_BIN_EXE_connectors");
+const METRICS_TOKEN: &str = "replicas-metrics-token";
+
+struct Replica {
+    child: Child,
+    base: String,
+    log: std::path::PathBuf,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Replica {
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `connectors serve` on the database with the shared master key; `--sandbox` on the first.
+async fn start(dir: &Path, database_url: &str, master_key: &str, sandbox: bool) -> Replica {
+    let port = free_port();
+    let log = dir.join("serve.log");
+    let mut cmd = Command::new(BIN);
+    cmd.arg("serve");
+    if sandbox {
+        cmd.arg("--sandbox");
+    }
+    let child = cmd
+        .args([
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "--database-url",
+            database_url,
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("CONNECTORS_MASTER_KEY", master_key)
+        .env("CONNECTORS_METRICS_TOKEN", METRICS_TOKEN)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
+        .spawn()
+        .unwrap();
+    let replica = Replica {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        log,
+    };
+    let http = reqwest::Client::new();
+    for _ in 0..600 {
+        let up = http
+            .get(format!("{}/healthz", replica.base))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        if up && (!sandbox || dir.join("sandbox.json").exists()) {
+            return replica;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("a replica did not start: {}", replica.log());
+}
+
+struct Caller {
+    http: reqwest::Client,
+    token: String,
+    org: String,
+}
+
+impl Caller {
+    async fn execute(&self, base: &str, connector: &str, body: Value) -> (u16, bool, Value) {
+        let r = self
+            .http
+            .post(format!(
+                "{base}/api/v1/integrations/connectors/{connector}/execute"
+            ))
+            .bearer_auth(&self.token)
+            .header("X-Organization-Id", &self.org)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let replayed = r
+            .headers()
+            .get("idempotent-replayed")
+            .is_some_and(|v| v == "true");
+        (status, replayed, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Sent messages with this subject, read through `base`.
+    async fn sent_copies(&self, base: &str, connector: &str, subject: &str) -> usize {
+        let (status, _, listed) = self
+            .execute(
+                base,
+                connector,
+                json!({"entity": "messages", "action": "list",
+                    "params": {"q": format!("in:sent subject:\"{subject}\""), "max_results": 50}}),
+            )
+            .await;
+        assert_eq!(status, 200, "{listed}");
+        listed["result"].as_array().map_or(0, Vec::len)
+    }
+}
+
+async fn token(base: &str, client_id: &str, secret: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{base}/api/v1/account/applications/token"))
+        .json(&json!({"client_id": client_id, "client_secret": secret}))
+        .send()
+        .await
+        .unwrap()
+}
+
+fn send_body(key: &str, subject: &str) -> Value {
+    json!({"entity": "messages", "action": "send", "idempotency_key": key,
+        "params": {"to": ["grace@example.com"], "subject": subject, "text": "from a replica"}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_serve_processes_on_one_postgres_database_act_as_one_service() {
+    let Some(db) = pgdb::fresh().await else {
+        return;
+    };
+    let master_key = hex::encode(rand::random::<[u8; 32]>());
+    let root = tempfile::tempdir().unwrap();
+    let (dir_a, dir_b) = (root.path().join("a"), root.path().join("b"));
+    std::fs::create_dir_all(&dir_a).unwrap();
+    std::fs::create_dir_all(&dir_b).unwrap();
+    // A creates the sandbox organization, application and connectors (its emulators run in
+    // its process); B has neither a sandbox nor anything of its own on disk.
+    let a = start(&dir_a, db.url(), &master_key, true).await;
+    let b = start(&dir_b, db.url(), &master_key, false).await;
+    assert!(
+        !dir_b.join("master.key").exists() && !dir_b.join("connectors.db").exists(),
+        "B keeps nothing on disk"
+    );
+    let sandbox: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir_a.join("sandbox.json")).unwrap())
+            .unwrap();
+    let client_id = sandbox["client_id"].as_str().unwrap();
+    let secret = sandbox["client_secret"].as_str().unwrap();
+    let gmail = sandbox["connectors"]["gmail"].as_str().unwrap();
+
+    // A token issued by A is accepted by B, and B executes the connector A created.
+    let issued: Value = token(&a.base, client_id, secret)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let caller = Caller {
+        http: reqwest::Client::new(),
+        token: issued["access_token"].as_str().unwrap().to_string(),
+        org: sandbox["organization_id"].as_str().unwrap().to_string(),
+    };
+    let (status, _, listed) = caller
+        .execute(
+            &b.base,
+            gmail,
+            json!({"entity": "messages", "action": "list", "params": {"max_results": 5}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{listed}\nB: {}", b.log());
+    assert!(listed["result"][0]["id"].is_string(), "{listed}");
+    let listing: Value = caller
+        .http
+        .get(format!("{}/api/v1/integrations/connectors", b.base))
+        .bearer_auth(&caller.token)
+        .header("X-Organization-Id", &caller.org)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(listing.to_string().contains(gmail), "{listing}");
+
+    // One idempotency key across replicas: sent through A, replayed by B.
+    let (status, replayed, first) = caller
+        .execute(&a.base, gmail, send_body("order-1", "replica one"))
+        .await;
+    assert_eq!((status, replayed), (200, false), "{first}");
+    let (status, replayed, again) = caller
+        .execute(&b.base, gmail, send_body("order-1", "replica one"))
+        .await;
+    assert_eq!((status, replayed), (200, true), "{again}");
+    assert_eq!(again, first);
+    assert_eq!(caller.sent_copies(&b.base, gmail, "replica one").await, 1);
+
+    // The same key on both replicas at once: one send, the other gets its answer.
+    let (on_a, on_b) = tokio::join!(
+        caller.execute(&a.base, gmail, send_body("order-2", "replica race")),
+        caller.execute(&b.base, gmail, send_body("order-2", "replica race")),
+    );
+    assert_eq!((on_a.0, on_b.0), (200, 200), "{} {}", on_a.2, on_b.2);
+    assert_ne!(
+        on_a.1, on_b.1,
+        "one ran the send, the other replayed its answer"
+    );
+    assert_eq!(on_a.2["result"]["id"], on_b.2["result"]["id"]);
+    assert_eq!(caller.sent_copies(&a.base, gmail, "replica race").await, 1);
+
+    // An application made by the CLI on the same database; revoked through A, its token is
+    // refused by B at once.
+    let out = Command::new(BIN)
+        .args([
+            "apps",
+            "create",
+            "--org",
+            &caller.org,
+            "--database-url",
+            db.url(),
+        ])
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let app: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let app_id = app["client_id"].as_str().unwrap();
+    let second: Value = token(&b.base, app_id, app["client_secret"].as_str().unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let second = Caller {
+        http: reqwest::Client::new(),
+        token: second["access_token"].as_str().unwrap().to_string(),
+        org: caller.org.clone(),
+    };
+    let list = json!({"entity": "messages", "action": "list", "params": {"max_results": 1}});
+    // Verified by both replicas before the revocation (so neither may keep trusting it).
+    assert_eq!(second.execute(&a.base, gmail, list.clone()).await.0, 200);
+    assert_eq!(second.execute(&b.base, gmail, list.clone()).await.0, 200);
+    let revoked = caller
+        .http
+        .post(format!(
+            "{}/api/v1/account/applications/{app_id}/revoke",
+            a.base
+        ))
+        .bearer_auth(&caller.token)
+        .header("X-Organization-Id", &caller.org)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        revoked.status().is_success(),
+        "{}",
+        revoked.text().await.unwrap()
+    );
+    let (status, _, refused) = second.execute(&b.base, gmail, list.clone()).await;
+    assert_eq!(status, 401, "{refused}");
+    assert_eq!(second.execute(&a.base, gmail, list).await.0, 401);
+
+    // Each replica's gauge of connectors by status counts the rows in the shared database.
+    for base in [&a.base, &b.base] {
+        let text = reqwest::Client::new()
+            .get(format!("{base}/metrics"))
+            .bearer_auth(METRICS_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let gauge = text
+            .lines()
+            .find(|l| {
+                l.starts_with("connectors_connectors{")
+                    && l.contains("connector_type=\"gmail\"")
+                    && l.contains("status=\"active\"")
+            })
+            .unwrap_or_else(|| panic!("no gmail/active connectors gauge in\n{text}"));
+        assert!(gauge.trim_end().ends_with(" 1"), "{gauge}");
+    }
+
+    // Nothing secret in either replica's log.
+    for log in [a.log(), b.log()] {
+        for s in [secret, caller.token.as_str(), &master_key] {
+            assert!(!log.contains(s), "a log contains a secret:\n{log}");
+        }
+    }
+    drop((a, b));
+}
