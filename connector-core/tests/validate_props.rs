@@ -156,7 +156,10 @@ fn valid_value(schema: &Value) -> Option<BoxedStrategy<Value>> {
     let num = |k: &str| schema.get(k).and_then(Value::as_u64);
     match schema.get("type").and_then(Value::as_str)? {
         "string" => {
-            let (min, max) = (num("minLength").unwrap_or(0), num("maxLength").unwrap_or(40));
+            let (min, max) = (
+                num("minLength").unwrap_or(0),
+                num("maxLength").unwrap_or(40),
+            );
             let regex = match schema.get("pattern").and_then(Value::as_str) {
                 Some(p) => pattern_regex(p)?.to_string(),
                 None => format!("[A-Za-z0-9 ._-]{{{min},{}}}", max.min(min + 40)),
@@ -174,8 +177,14 @@ fn valid_value(schema: &Value) -> Option<BoxedStrategy<Value>> {
             )
         }
         "integer" => {
-            let min = schema.get("minimum").and_then(Value::as_i64).unwrap_or(-1000);
-            let max = schema.get("maximum").and_then(Value::as_i64).unwrap_or(min + 1000);
+            let min = schema
+                .get("minimum")
+                .and_then(Value::as_i64)
+                .unwrap_or(-1000);
+            let max = schema
+                .get("maximum")
+                .and_then(Value::as_i64)
+                .unwrap_or(min + 1000);
             Some((min..=max).prop_map(Value::from).boxed())
         }
         "boolean" => Some(any::<bool>().prop_map(Value::Bool).boxed()),
@@ -213,7 +222,11 @@ fn valid_object(schema: &Value) -> Option<BoxedStrategy<Value>> {
     let required: Vec<String> = schema
         .get("required")
         .and_then(Value::as_array)
-        .map(|r| r.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .map(|r| {
+            r.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     let all_props = schema.get("minProperties").is_some();
     let mut fields: Vec<BoxedStrategy<Option<(String, Value)>>> = Vec::new();

@@ -220,7 +220,9 @@ impl Writer<'_> {
                 self.header("Content-Type", &ct);
                 if let Some((kind, name)) = disposition {
                     match name {
-                        Some(n) => self.header("Content-Disposition", &format!("{kind}; filename=\"{n}\"")),
+                        Some(n) => {
+                            self.header("Content-Disposition", &format!("{kind}; filename=\"{n}\""))
+                        }
                         None => self.header("Content-Disposition", kind),
                     }
                 }
@@ -276,7 +278,12 @@ impl Writer<'_> {
 /// The message bytes, and the lines of the text body when the damage leaves it readable: the
 /// first leaf (depth first, not inside an enclosed message) when it is an inline text/plain
 /// part without a file name.
-fn render(root: &Node, subject: &str, damage: &Damage, nonce: u32) -> (Vec<u8>, Option<Vec<String>>) {
+fn render(
+    root: &Node,
+    subject: &str,
+    damage: &Damage,
+    nonce: u32,
+) -> (Vec<u8>, Option<Vec<String>>) {
     let mut w = Writer {
         out: Vec::new(),
         eol: if damage.crlf { "\r\n" } else { "\n" },
@@ -381,7 +388,14 @@ struct Answer {
 fn answers(n: usize) -> impl Strategy<Value = Vec<Answer>> {
     let one = (
         any::<bool>(),
-        prop_oneof![Just(200u16), Just(404), Just(429), Just(500), Just(503), 100u16..600],
+        prop_oneof![
+            Just(200u16),
+            Just(404),
+            Just(429),
+            Just(500),
+            Just(503),
+            100u16..600
+        ],
         prop::option::of(0u8..120),
         prop_oneof![
             "[a-zA-Z0-9]{1,12}".prop_map(|id| json!({"id": id, "threadId": "t"})),
@@ -398,14 +412,16 @@ fn answers(n: usize) -> impl Strategy<Value = Vec<Answer>> {
             order
                 .into_iter()
                 .zip(parts)
-                .map(|(index, (with_id, status, retry_after, body, lf_only))| Answer {
-                    index,
-                    with_id,
-                    status,
-                    retry_after,
-                    body,
-                    lf_only,
-                })
+                .map(
+                    |(index, (with_id, status, retry_after, body, lf_only))| Answer {
+                        index,
+                        with_id,
+                        status,
+                        retry_after,
+                        body,
+                        lf_only,
+                    },
+                )
                 .collect()
         })
 }
@@ -414,12 +430,16 @@ fn render_batch(boundary: &str, answers: &[Answer]) -> Vec<u8> {
     let mut out = String::new();
     for a in answers {
         let eol = if a.lf_only { "\n" } else { "\r\n" };
-        out.push_str(&format!("--{boundary}{eol}Content-Type: application/http{eol}"));
+        out.push_str(&format!(
+            "--{boundary}{eol}Content-Type: application/http{eol}"
+        ));
         if a.with_id {
             out.push_str(&format!("Content-ID: <response-item-{}>{eol}", a.index));
         }
         out.push_str(&format!("{eol}HTTP/1.1 {} Status{eol}", a.status));
-        out.push_str(&format!("Content-Type: application/json; charset=UTF-8{eol}"));
+        out.push_str(&format!(
+            "Content-Type: application/json; charset=UTF-8{eol}"
+        ));
         if let Some(s) = a.retry_after {
             out.push_str(&format!("Retry-After: {s}{eol}"));
         }

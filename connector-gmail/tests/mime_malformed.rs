@@ -260,5 +260,9 @@ fn a_folded_content_type_running_into_its_first_boundary_keeps_its_boundary() {
     let d = decode_mime(raw);
     assert_eq!(d.text.as_deref(), Some("a"));
     assert_eq!(d.from, Some(addr(Some("Ada Lovelace"), "ada@example.com")));
-    assert!(warned(&d, "the body was read from line 7 (\"--b1z0\")"), "{:?}", d.warnings);
+    assert!(
+        warned(&d, "the body was read from line 7 (\"--b1z0\")"),
+        "{:?}",
+        d.warnings
+    );
 }

@@ -113,12 +113,16 @@ mod tests {
         ]});
         let out = read_answer(&v, &["a", "b", "c"], true);
         assert_eq!(out.len(), 3);
-        assert!(matches!(&out[0], (1, PartOutcome::Done(r)) if r["error"]["code"] == "not_found" && r["id"] == "b"));
+        assert!(
+            matches!(&out[0], (1, PartOutcome::Done(r)) if r["error"]["code"] == "not_found" && r["id"] == "b")
+        );
         assert!(matches!(&out[1], (0, PartOutcome::Done(r)) if r["subject"] == "hi"));
         assert_eq!(out[2], (2, PartOutcome::Throttled(Duration::from_secs(7))));
         // Out of retries, a throttled request is an error for its id.
         let out = read_answer(&v, &["a", "b", "c"], false);
-        assert!(matches!(&out[2], (2, PartOutcome::Done(r)) if r["error"]["code"] == "rate_limited"));
+        assert!(
+            matches!(&out[2], (2, PartOutcome::Done(r)) if r["error"]["code"] == "rate_limited")
+        );
     }
 
     /// Fuzzing regression (tests/fuzz.rs): a 2xx entry with no body (or a body that is not a
@@ -135,6 +139,8 @@ mod tests {
             assert_eq!(r["error"]["code"], "provider_error");
         }
         let v = json!({"responses": [{"id": "0", "status": 200}]});
-        assert!(matches!(&read_answer(&v, &["x"], true)[0], (0, PartOutcome::Done(r)) if r["id"] == "x"));
+        assert!(
+            matches!(&read_answer(&v, &["x"], true)[0], (0, PartOutcome::Done(r)) if r["id"] == "x")
+        );
     }
 }

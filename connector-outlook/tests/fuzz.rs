@@ -113,9 +113,21 @@ fn entry(n: usize) -> impl Strategy<Value = Entry> {
     ];
     (
         id,
-        prop_oneof![Just(200u64), Just(201), Just(404), Just(429), Just(503), Just(500), 0u64..700],
+        prop_oneof![
+            Just(200u64),
+            Just(201),
+            Just(404),
+            Just(429),
+            Just(503),
+            Just(500),
+            0u64..700
+        ],
         prop::option::of((
-            prop_oneof![Just("Retry-After"), Just("retry-after"), Just("RETRY-AFTER")],
+            prop_oneof![
+                Just("Retry-After"),
+                Just("retry-after"),
+                Just("RETRY-AFTER")
+            ],
             prop_oneof!["[0-9]{1,3}", "\\PC{0,5}"],
         )),
         prop_oneof![

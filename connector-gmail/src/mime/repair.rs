@@ -236,9 +236,9 @@ impl Block {
 
     /// Is the header being read a `Content-*` header (whose folded lines are parameters)?
     fn current_is_mime_header(&self) -> bool {
-        self.current.as_deref().is_some_and(|h| {
-            h.len() >= 8 && h[..8].eq_ignore_ascii_case(b"content-")
-        })
+        self.current
+            .as_deref()
+            .is_some_and(|h| h.len() >= 8 && h[..8].eq_ignore_ascii_case(b"content-"))
     }
 
     /// Is `line` the first delimiter of the multipart this block declares (its headers ran
