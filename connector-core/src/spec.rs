@@ -177,7 +177,7 @@ pub struct ResponseMapping {
     /// A fixed result instead of the answer's body, for answers without one (e.g.
     /// `{"ok": true}` after a delete).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fixed_result: Option<Value>,
+    pub fixed_result: Option<Box<Value>>,
 }
 
 /// How an action pages.

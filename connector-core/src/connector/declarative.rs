@@ -115,7 +115,7 @@ pub fn shape_response(
         Value::Null
     };
     let mut result = match (&r.fixed_result, r.result.as_deref()) {
-        (Some(fixed), _) => fixed.clone(),
+        (Some(fixed), _) => (**fixed).clone(),
         (None, Some(ptr)) => body.pointer(ptr).cloned().unwrap_or(Value::Null),
         (None, None) => body.clone(),
     };
