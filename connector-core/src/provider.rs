@@ -176,11 +176,6 @@ impl ProviderDescriptor {
             .filter(|s| !s.is_empty())
             .map(str::to_string)
     }
-
-    /// The connector over the default API root.
-    pub fn default_connector(&self, token: Arc<dyn TokenProvider>) -> Result<Connector> {
-        (self.connector)(token, HttpConfig::new(self.api_base_url))
-    }
 }
 
 /// Finds a descriptor by connector type name.
