@@ -166,3 +166,14 @@ pub async fn control_surface(sb: &dyn Emulator, probe: &Probe<'_>) {
     );
     assert!(!kit.revoke_refresh_token(&refresh_token));
 }
+
+/// A Message-ID as RFC 5322 writes it: `<left@right>`, no spaces or brackets inside.
+pub fn is_message_id(s: &str) -> bool {
+    let Some(inner) = s.strip_prefix('<').and_then(|s| s.strip_suffix('>')) else {
+        return false;
+    };
+    let Some((left, right)) = inner.split_once('@') else {
+        return false;
+    };
+    !left.is_empty() && !right.is_empty() && !inner.contains(['<', '>', ' ', '\t'])
+}

@@ -2,6 +2,7 @@
 //! and its In-Reply-To / References name message ids the same way.
 
 use sandbox_gmail::{GmailSandbox, SandboxConfig, Seed};
+use sandbox_kit::conformance::is_message_id;
 
 /// The unfolded value of each header named `name` in `raw`'s header block.
 fn headers(raw: &[u8], name: &str) -> Vec<String> {
@@ -19,17 +20,6 @@ fn headers(raw: &[u8], name: &str) -> Vec<String> {
         .collect()
 }
 
-/// `<left@right>` with no spaces or brackets inside.
-fn is_msg_id(s: &str) -> bool {
-    let Some(inner) = s.strip_prefix('<').and_then(|s| s.strip_suffix('>')) else {
-        return false;
-    };
-    let Some((left, right)) = inner.split_once('@') else {
-        return false;
-    };
-    !left.is_empty() && !right.is_empty() && !inner.contains(['<', '>', ' ', '\t'])
-}
-
 #[tokio::test]
 async fn every_seeded_message_has_a_message_id_in_angle_brackets() {
     for seed in [Seed::Demo, Seed::Count(12)] {
@@ -43,11 +33,11 @@ async fn every_seeded_message_has_a_message_id_in_angle_brackets() {
             for m in sb.mailbox(&user).unwrap().messages {
                 let ids = headers(&m.raw, "Message-ID");
                 assert_eq!(ids.len(), 1, "{seed:?} {}: one Message-ID: {ids:?}", m.id);
-                assert!(is_msg_id(&ids[0]), "{seed:?} {}: {:?}", m.id, ids[0]);
+                assert!(is_message_id(&ids[0]), "{seed:?} {}: {:?}", m.id, ids[0]);
                 for name in ["In-Reply-To", "References"] {
                     for value in headers(&m.raw, name) {
                         assert!(
-                            value.split_whitespace().all(is_msg_id),
+                            value.split_whitespace().all(is_message_id),
                             "{seed:?} {}: {name}: {value:?}",
                             m.id
                         );
@@ -59,7 +49,7 @@ async fn every_seeded_message_has_a_message_id_in_angle_brackets() {
         assert!(seen >= 12, "{seed:?}: the seed has messages");
     }
     assert!(
-        !is_msg_id("kickoff-1@example.com"),
+        !is_message_id("kickoff-1@example.com"),
         "the check itself rejects a bare id"
     );
 }

@@ -1,19 +1,9 @@
 //! The seed mailboxes are well-formed mail: every message's `internetMessageId` is in angle
 //! brackets, as Graph gives it.
 
+use sandbox_kit::conformance::is_message_id;
 use sandbox_outlook::{OutlookSandbox, SandboxConfig, Seed};
 use serde_json::Value;
-
-/// `<left@right>` with no spaces or brackets inside.
-fn is_msg_id(s: &str) -> bool {
-    let Some(inner) = s.strip_prefix('<').and_then(|s| s.strip_suffix('>')) else {
-        return false;
-    };
-    let Some((left, right)) = inner.split_once('@') else {
-        return false;
-    };
-    !left.is_empty() && !right.is_empty() && !inner.contains(['<', '>', ' ', '\t'])
-}
 
 #[tokio::test]
 async fn every_seeded_message_has_a_message_id_in_angle_brackets() {
@@ -43,7 +33,7 @@ async fn every_seeded_message_has_a_message_id_in_angle_brackets() {
                     .unwrap();
                 for m in page["value"].as_array().unwrap() {
                     let id = m["internetMessageId"].as_str().unwrap_or("");
-                    assert!(is_msg_id(id), "{seed:?} {user}: {id:?}");
+                    assert!(is_message_id(id), "{seed:?} {user}: {id:?}");
                     seen += 1;
                 }
                 next = page["@odata.nextLink"].as_str().map(str::to_string);
@@ -52,7 +42,7 @@ async fn every_seeded_message_has_a_message_id_in_angle_brackets() {
         assert!(seen >= 12, "{seed:?}: the seed has messages");
     }
     assert!(
-        !is_msg_id("AAMkA@example.com"),
+        !is_message_id("AAMkA@example.com"),
         "the check itself rejects a bare id"
     );
 }
