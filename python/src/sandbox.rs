@@ -14,20 +14,28 @@ use sandbox_kit::{Emulator, Fault, FaultKind, SandboxConfig, Seed, TokenRule};
 use crate::errors::new_error;
 use crate::spec::Kind;
 
-/// Starts the emulator of `kind`.
-fn start(kind: Kind, cfg: SandboxConfig) -> std::io::Result<Box<dyn Emulator>> {
-    Ok(match kind {
-        Kind::Gmail => Box::new(sandbox_gmail::GmailSandbox::start(cfg)?),
-        Kind::Outlook => Box::new(sandbox_outlook::OutlookSandbox::start(cfg)?),
-    })
-}
-
-/// Every scope of the connector: what a refresh token gets when no scopes are asked for.
-fn every_scope(kind: Kind) -> &'static [&'static str] {
-    match kind {
-        Kind::Gmail => connector_gmail::SCOPES_FULL,
-        Kind::Outlook => connector_outlook::SCOPES,
-    }
+/// Starts the emulator of `kind` (the built-in emulators, by connector type).
+fn start(
+    py: Python<'_>,
+    kind: Kind,
+    cfg: SandboxConfig,
+) -> PyResult<std::io::Result<Box<dyn Emulator>>> {
+    let starter: fn(SandboxConfig) -> std::io::Result<Box<dyn Emulator>> = match kind.as_str() {
+        "gmail" => |cfg| Ok(Box::new(sandbox_gmail::GmailSandbox::start(cfg)?)),
+        "outlook" => |cfg| Ok(Box::new(sandbox_outlook::OutlookSandbox::start(cfg)?)),
+        other => {
+            return Err(new_error(
+                py,
+                ErrorCode::InvalidParams,
+                format!("no sandbox emulator for connector kind `{other}`"),
+            ))
+        }
+    };
+    let rt = crate::runtime();
+    Ok(py.detach(|| {
+        let _rt = rt.enter();
+        starter(cfg)
+    }))
 }
 
 #[pyclass(frozen, module = "agent_connectors._native")]
@@ -102,12 +110,7 @@ impl NativeSandbox {
             tokens,
             ..Default::default()
         };
-        let rt = crate::runtime();
-        let started = py.detach(|| {
-            let _rt = rt.enter();
-            start(kind, cfg)
-        });
-        let running = started.map_err(|e| {
+        let running = start(py, kind, cfg)?.map_err(|e| {
             new_error(
                 py,
                 ErrorCode::Internal,
@@ -147,7 +150,7 @@ impl NativeSandbox {
         let scopes = if scopes.is_some() {
             &given[..]
         } else {
-            every_scope(self.kind)
+            self.kind.descriptor().scopes.full
         };
         self.with(|e| e.kit().issue_refresh_token(user, scopes))
     }
