@@ -91,11 +91,11 @@ class Sandbox:
         return mailbox
 
     def expire_access_tokens(self) -> None:
-        """Gmail: every issued access token stops working (the connector refreshes on 401)."""
+        """Every issued access token stops working (the connector refreshes on 401)."""
         self._native.expire_access_tokens()
 
     def revoke_refresh_token(self, token: str) -> bool:
-        """Gmail: the refresh token stops working (the next refresh is ``needs_reauth``)."""
+        """The refresh token stops working (the next refresh is ``needs_reauth``)."""
         return self._native.revoke_refresh_token(token)
 
     def inject_fault(
@@ -108,7 +108,7 @@ class Sandbox:
         lose_response: bool = False,
         times: int = 1,
     ) -> None:
-        """Gmail: the next ``times`` matching requests fail (an HTTP ``status``, a dropped
+        """The next ``times`` matching requests fail (an HTTP ``status``, a dropped
         connection, or a response lost after the request was handled)."""
         self._native.inject_fault(
             method,
@@ -120,7 +120,7 @@ class Sandbox:
         )
 
     def throttle_next(self, n: int, retry_after_secs: int) -> None:
-        """Outlook: the next ``n`` API requests answer 429 with ``Retry-After``."""
+        """The next ``n`` API requests answer 429 with ``Retry-After``."""
         self._native.throttle_next(n, retry_after_secs)
 
     def expire_sync_tokens(self, user: str = DEMO_USER) -> None:

@@ -192,6 +192,10 @@ pub struct SandboxArgs {
     /// Accept only tokens whose introspected `aud` names this audience (resource indicator).
     #[arg(long, requires = "trust_issuer")]
     pub issuer_audience: Option<String>,
+    /// Turn the emulator's quotas and throttling off (as `serve --sandbox --sandbox-no-quotas`
+    /// does), e.g. for benchmarks and load tests. Default: on, as the real provider behaves.
+    #[arg(long)]
+    pub no_quotas: bool,
 }
 
 /// Options of `connectors serve`. Every field can also be set in the TOML file (same name) or

@@ -4,7 +4,6 @@
 //! organization, application and one connector per type are created (or, on a restart, re-bound
 //! to the fresh emulators with fresh refresh tokens) and written to `<data-dir>/sandbox.json`.
 
-use std::any::Any;
 use std::path::Path;
 
 use anyhow::Context;
@@ -38,8 +37,8 @@ pub struct Emulator {
     pub base_url: String,
     pub token_url: String,
     pub refresh_token: Secret,
-    /// Keeps the emulator alive (dropping stops it).
-    pub handle: Box<dyn Any + Send>,
+    /// The emulator's controls; dropping it stops the emulator.
+    pub handle: Box<dyn sandbox_kit::Emulator>,
 }
 
 /// Starts every emulator this build has, with the demo seed; `quotas: false` turns their
@@ -51,28 +50,19 @@ pub fn start_emulators(quotas: bool) -> anyhow::Result<Vec<Emulator>> {
 }
 
 fn gmail_emulator(quotas: bool) -> anyhow::Result<Emulator> {
-    use sandbox_gmail::{GmailSandbox, SandboxConfig};
-    let sb = GmailSandbox::start(SandboxConfig {
-        quotas,
-        ..SandboxConfig::default()
-    })
-    .context("starting the Gmail emulator")?;
-    let refresh_token =
-        Secret::new(sb.issue_refresh_token(SANDBOX_USER, connector_gmail::SCOPES_FULL));
-    Ok(Emulator {
-        connector_type: "gmail",
-        base_url: sb.base_url(),
-        token_url: sb.token_url(),
-        refresh_token,
-        handle: Box::new(sb),
-    })
+    let sb = sandbox_gmail::GmailSandbox::start(emulator_config(quotas))
+        .context("starting the Gmail emulator")?;
+    Ok(emulator(
+        "gmail",
+        Box::new(sb),
+        connector_gmail::SCOPES_FULL,
+    ))
 }
 
 /// The Outlook emulator (refresh tokens rotate on every refresh, as Microsoft's do). It joins
 /// the sandbox once the Outlook spec can send mail, so that the quickstart (list, read, send)
 /// holds for every connector in `sandbox.json`.
 fn outlook_emulator(quotas: bool) -> anyhow::Result<Option<Emulator>> {
-    use sandbox_outlook::{OutlookSandbox, SandboxConfig};
     if connector_outlook::spec()
         .spec()
         .action("messages", "send")
@@ -80,20 +70,36 @@ fn outlook_emulator(quotas: bool) -> anyhow::Result<Option<Emulator>> {
     {
         return Ok(None);
     }
-    let sb = OutlookSandbox::start(SandboxConfig {
+    let sb = sandbox_outlook::OutlookSandbox::start(emulator_config(quotas))
+        .context("starting the Outlook emulator")?;
+    Ok(Some(emulator(
+        "outlook",
+        Box::new(sb),
+        connector_outlook::SCOPES,
+    )))
+}
+
+fn emulator_config(quotas: bool) -> sandbox_kit::SandboxConfig {
+    sandbox_kit::SandboxConfig {
         quotas,
-        ..SandboxConfig::default()
-    })
-    .context("starting the Outlook emulator")?;
-    let refresh_token =
-        Secret::new(sb.issue_refresh_token(SANDBOX_USER, connector_outlook::SCOPES));
-    Ok(Some(Emulator {
-        connector_type: "outlook",
-        base_url: sb.base_url(),
-        token_url: sb.token_url(),
+        ..Default::default()
+    }
+}
+
+/// A started emulator with a fresh refresh token for the demo user with `scopes`.
+fn emulator(
+    connector_type: &'static str,
+    handle: Box<dyn sandbox_kit::Emulator>,
+    scopes: &[&str],
+) -> Emulator {
+    let refresh_token = Secret::new(handle.kit().issue_refresh_token(SANDBOX_USER, scopes));
+    Emulator {
+        connector_type,
+        base_url: handle.base_url(),
+        token_url: handle.token_url(),
         refresh_token,
-        handle: Box::new(sb),
-    }))
+        handle,
+    }
 }
 
 /// Runs the server; with `config.sandbox`, sets up the sandbox first.
@@ -236,66 +242,99 @@ fn announce(state: &AppState, file: &SandboxFile) {
 
 /// `connectors sandbox gmail|outlook`: one emulator until Ctrl-C.
 pub async fn standalone(args: SandboxArgs) -> anyhow::Result<()> {
-    match args.provider {
-        Provider::Gmail => {
-            use sandbox_gmail::{GmailSandbox, SandboxConfig, Seed, TokenRule};
-            let seed: Seed = args.seed.parse().map_err(|e: String| anyhow::anyhow!(e))?;
-            let tokens = args
-                .tokens
-                .iter()
-                .map(|t| {
-                    t.parse::<TokenRule>()
-                        .map_err(|e| anyhow::anyhow!("--token: {e}"))
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            let sb = GmailSandbox::start(SandboxConfig {
-                bind: args.bind,
-                seed,
-                tokens,
-                introspection_url: args.trust_issuer.clone(),
-                introspection_client_id: args.issuer_client_id.clone(),
-                introspection_client_secret: args.issuer_client_secret.clone().map(Secret::new),
-                introspection_audience: args.issuer_audience.clone(),
-                ..Default::default()
-            })?;
-            println!(
-                "{}",
-                json!({"provider": "gmail", "base_url": sb.base_url(), "token_url": sb.token_url()})
-            );
-            tokio::signal::ctrl_c().await?;
-            tracing::info!(addr = %sb.addr(), "emulator stopped");
-        }
-        Provider::Outlook => {
-            use sandbox_outlook::{OutlookSandbox, SandboxConfig, Seed, TokenRule};
-            let seed: Seed = args
-                .seed
-                .parse()
-                .map_err(|e| anyhow::anyhow!("--seed: {e}"))?;
-            let tokens = args
-                .tokens
-                .iter()
-                .map(|t| {
-                    t.parse::<TokenRule>()
-                        .map_err(|e| anyhow::anyhow!("--token: {e}"))
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            let sb = OutlookSandbox::start(SandboxConfig {
-                bind: args.bind,
-                seed,
-                tokens,
-                introspection_url: args.trust_issuer.clone(),
-                introspection_client_id: args.issuer_client_id.clone(),
-                introspection_client_secret: args.issuer_client_secret.clone().map(Secret::new),
-                introspection_audience: args.issuer_audience.clone(),
-                ..Default::default()
-            })?;
-            println!(
-                "{}",
-                json!({"provider": "outlook", "base_url": sb.base_url(), "token_url": sb.token_url()})
-            );
-            tokio::signal::ctrl_c().await?;
-            tracing::info!(addr = %sb.addr(), "emulator stopped");
+    let cfg = standalone_config(&args)?;
+    let sb: Box<dyn sandbox_kit::Emulator> = match args.provider {
+        Provider::Gmail => Box::new(sandbox_gmail::GmailSandbox::start(cfg)?),
+        Provider::Outlook => Box::new(sandbox_outlook::OutlookSandbox::start(cfg)?),
+    };
+    println!(
+        "{}",
+        json!({"provider": sb.provider(), "base_url": sb.base_url(), "token_url": sb.token_url()})
+    );
+    tokio::signal::ctrl_c().await?;
+    tracing::info!(emulator = sb.provider(), "emulator stopped");
+    Ok(())
+}
+
+/// The emulator configuration `connectors sandbox` asks for.
+pub fn standalone_config(args: &SandboxArgs) -> anyhow::Result<sandbox_kit::SandboxConfig> {
+    let seed = args
+        .seed
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--seed: {e}"))?;
+    let tokens = args
+        .tokens
+        .iter()
+        .map(|t| t.parse().map_err(|e| anyhow::anyhow!("--token: {e}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(sandbox_kit::SandboxConfig {
+        bind: args.bind,
+        seed,
+        tokens,
+        quotas: !args.no_quotas,
+        introspection_url: args.trust_issuer.clone(),
+        introspection_client_id: args.issuer_client_id.clone(),
+        introspection_client_secret: args.issuer_client_secret.clone().map(Secret::new),
+        introspection_audience: args.issuer_audience.clone(),
+        ..Default::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::config::{Cli, Command};
+
+    fn sandbox_args(argv: &[&str]) -> SandboxArgs {
+        match Cli::try_parse_from(argv)
+            .expect("the command line parses")
+            .command
+        {
+            Command::Sandbox(args) => args,
+            _ => panic!("not `connectors sandbox`"),
         }
     }
-    Ok(())
+
+    #[test]
+    fn standalone_emulators_have_quotas_unless_no_quotas_is_given() {
+        for provider in ["gmail", "outlook"] {
+            let on = standalone_config(&sandbox_args(&["connectors", "sandbox", provider]));
+            assert!(on.unwrap().quotas, "{provider}: quotas by default");
+            let off = standalone_config(&sandbox_args(&[
+                "connectors",
+                "sandbox",
+                provider,
+                "--no-quotas",
+            ]));
+            assert!(!off.unwrap().quotas, "{provider}: --no-quotas");
+        }
+    }
+
+    #[test]
+    fn standalone_emulators_read_the_one_token_syntax() {
+        let cfg = standalone_config(&sandbox_args(&[
+            "connectors",
+            "sandbox",
+            "outlook",
+            "--token",
+            "t1=grace@example.com:Mail.Read,Mail.Send",
+            "--token",
+            "t2=ada@example.com",
+        ]))
+        .unwrap();
+        assert_eq!(cfg.tokens.len(), 2);
+        assert_eq!(cfg.tokens[0].user, "grace@example.com");
+        assert_eq!(cfg.tokens[0].scopes, ["Mail.Read", "Mail.Send"]);
+        assert!(cfg.tokens[1].every_scope());
+        let bad = standalone_config(&sandbox_args(&[
+            "connectors",
+            "sandbox",
+            "gmail",
+            "--token",
+            "no-user",
+        ]));
+        assert!(bad.unwrap_err().to_string().contains("--token"));
+    }
 }

@@ -28,7 +28,9 @@
 //!
 //! Test hooks on [`GmailSandbox`]: stats, quota limit/window and 403 mode, latency, faults
 //! ([`Fault`]: delay, 5xx, dropped connection, response lost after the call ran; matched against
-//! outer HTTP requests), mailbox snapshots, direct inserts, history expiry, token expiry.
+//! outer HTTP requests), mailbox snapshots, direct inserts, history expiry, token expiry. The
+//! HTTP pipeline, the token authority, faults and latency are `sandbox-kit`'s; this crate holds
+//! Gmail's API and Google's facts ([`profile`]), and answers the kit's [`Emulator`] controls.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -43,11 +45,10 @@ mod auth;
 mod batch;
 mod config;
 mod error;
-mod faults;
 mod fields;
-mod introspect;
 mod mime;
 mod multipart;
+mod profile;
 mod request_check;
 mod router;
 mod search;
@@ -58,115 +59,93 @@ mod store;
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
+use sandbox_kit::{Directory, Kit, Server};
+use serde_json::{json, Value};
 
 pub use auth::expand_scope;
-pub use config::{MailboxSnapshot, MessageSnapshot, SandboxConfig, Seed, Stats, TokenRule};
-pub use faults::{Fault, FaultKind};
+pub use config::{MailboxSnapshot, MessageSnapshot, Stats};
+pub use sandbox_kit::{Emulator, Fault, FaultKind, SandboxConfig, Seed, TokenRule, DEFAULT_USER};
 
-use auth::{Auth, Grant, Quota};
 use store::Store;
 
 pub(crate) struct Inner {
-    pub store: Mutex<Store>,
-    pub auth: Mutex<Auth>,
-    pub quota: Mutex<Quota>,
+    pub kit: Arc<Kit>,
+    pub store: Arc<Mutex<Store>>,
+    /// Quota excess answers 403 `userRateLimitExceeded` instead of 429.
+    pub quota_forbidden: AtomicBool,
     pub stats: Mutex<Stats>,
-    pub faults: Mutex<Vec<Fault>>,
-    pub latency: Mutex<Option<Duration>>,
     pub uploads: Mutex<HashMap<String, server::PendingUpload>>,
-    pub introspection_url: Option<String>,
-    pub introspection_client: Option<introspect::ClientAuth>,
-    pub introspection_audience: Option<String>,
-    pub http: reqwest::Client,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The emulated users, for the kit's token authority.
+struct Users(Arc<Mutex<Store>>);
+
+impl Directory for Users {
+    fn resolve(&self, user: &str) -> Option<String> {
+        let key = user.to_ascii_lowercase();
+        lock(&self.0).users.contains_key(&key).then_some(key)
+    }
+
+    fn ensure(&self, user: &str) -> String {
+        lock(&self.0).ensure_user(user).email.clone()
+    }
+}
+
 /// A running emulator. Dropping it stops the server.
 pub struct GmailSandbox {
     inner: Arc<Inner>,
-    addr: SocketAddr,
-    task: tokio::task::JoinHandle<()>,
+    server: Server,
 }
 
 impl fmt::Debug for GmailSandbox {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GmailSandbox")
-            .field("addr", &self.addr)
+            .field("addr", &self.server.addr())
             .finish()
     }
 }
-
-impl Drop for GmailSandbox {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-/// The default user of every emulator.
-pub const DEFAULT_USER: &str = "ada@example.com";
 
 impl GmailSandbox {
     /// Binds `cfg.bind` and serves on a Tokio task. Must be called inside a Tokio runtime.
     pub fn start(cfg: SandboxConfig) -> std::io::Result<GmailSandbox> {
         let mut store = Store::default();
         seed::seed(&mut store, &cfg.seed);
-        let mut rules = HashMap::new();
-        for r in &cfg.tokens {
-            store.ensure_user(&r.user);
-            rules.insert(
-                r.token.clone(),
-                Grant {
-                    user: r.user.to_ascii_lowercase(),
-                    scopes: Some(r.scopes.clone()),
-                },
-            );
-        }
+        let store = Arc::new(Mutex::new(store));
+        let kit = Kit::new(&profile::GOOGLE, &cfg, Arc::new(Users(store.clone())))?;
         let inner = Arc::new(Inner {
-            store: Mutex::new(store),
-            auth: Mutex::new({
-                let mut a = Auth::new(DEFAULT_USER, rules, cfg.rotate_refresh_tokens);
-                a.introspection = cfg.introspection_url.is_some();
-                a
-            }),
-            quota: Mutex::new(Quota::new(cfg.quotas)),
+            kit: kit.clone(),
+            store,
+            quota_forbidden: AtomicBool::new(false),
             stats: Mutex::new(Stats::default()),
-            faults: Mutex::new(Vec::new()),
-            latency: Mutex::new(cfg.latency),
             uploads: Mutex::new(HashMap::new()),
-            introspection_url: cfg.introspection_url.clone(),
-            introspection_client: introspect::ClientAuth::from_config(
-                cfg.introspection_client_id.as_deref(),
-                cfg.introspection_client_secret.as_ref(),
-            ),
-            introspection_audience: cfg.introspection_audience.clone(),
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .timeout(Duration::from_secs(10))
-                .build()
-                .map_err(std::io::Error::other)?,
         });
-        let listener = std::net::TcpListener::bind(cfg.bind)?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        let listener = tokio::net::TcpListener::from_std(listener)?;
-        let task = tokio::spawn(server::serve(listener, inner.clone(), addr));
-        Ok(GmailSandbox { inner, addr, task })
+        let (listener, _) = Server::bind(cfg.bind)?;
+        let app = sandbox_kit::oauth::routes(
+            kit.clone(),
+            "/token",
+            &["/o/oauth2/v2/auth", "/o/oauth2/auth"],
+        )
+        .merge(server::router(inner.clone()));
+        let server = Server::spawn(listener, kit, app);
+        Ok(GmailSandbox { inner, server })
     }
 
     /// `http://127.0.0.1:PORT` (the API lives under `/gmail/v1/...`).
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr())
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// `{base}/token`.
@@ -185,72 +164,80 @@ impl GmailSandbox {
 
     /// Makes the consent screen answer `error=access_denied` (or approve again).
     pub fn set_consent_denied(&self, denied: bool) {
-        lock(&self.inner.auth).deny_consent = denied;
+        self.inner.kit.set_consent_denied(denied);
     }
 
     /// A refresh token the token endpoint accepts, for `user` with `scopes` (short or full).
     pub fn issue_refresh_token(&self, user: &str, scopes: &[&str]) -> String {
-        lock(&self.inner.store).ensure_user(user);
-        lock(&self.inner.auth).issue_refresh(user, scopes.iter().map(|s| expand_scope(s)).collect())
+        self.inner.kit.issue_refresh_token(user, scopes)
     }
 
     /// Revokes a refresh token (the token endpoint then answers `invalid_grant`).
     pub fn revoke_refresh_token(&self, token: &str) -> bool {
-        lock(&self.inner.auth).revoke_refresh(token)
+        self.inner.kit.revoke_refresh_token(token)
     }
 
     /// Lifetime of access tokens issued from now on (default 3599 s, Google's `expires_in`).
     pub fn set_access_token_ttl(&self, ttl: Duration) {
-        lock(&self.inner.auth).access_ttl = ttl;
+        self.inner.kit.set_access_token_ttl(ttl);
     }
 
     /// Invalidates every access token issued so far (next use answers 401).
     pub fn expire_access_tokens(&self) {
-        lock(&self.inner.auth).expire_access_tokens();
+        self.inner.kit.expire_access_tokens();
     }
 
     pub fn stats(&self) -> Stats {
-        lock(&self.inner.stats).clone()
+        let counts = self.inner.kit.counts();
+        Stats {
+            http_requests: counts.http_requests,
+            token_requests: counts.token_requests,
+            faults_triggered: counts.faults_triggered,
+            ..lock(&self.inner.stats).clone()
+        }
     }
 
     pub fn reset_stats(&self) {
         *lock(&self.inner.stats) = Stats::default();
+        self.inner.kit.reset_counts();
     }
 
     /// Switches the per-user quota on or off (and forgets usage).
     pub fn set_quotas(&self, on: bool) {
-        let mut q = lock(&self.inner.quota);
-        q.enabled = on;
-        q.reset();
+        self.inner.kit.set_quotas(on);
     }
 
     /// Test hook: a quota of `units` per `window` (default 15,000 per 60 s); forgets usage.
     pub fn set_quota_limit(&self, units: u32, window: Duration) {
-        let mut q = lock(&self.inner.quota);
-        q.limit = units;
-        q.window = window;
-        q.reset();
+        self.inner.kit.set_quota_limit(units, window);
     }
 
     /// Answer quota excess with 403 `userRateLimitExceeded` instead of 429.
     pub fn set_quota_forbidden(&self, forbidden: bool) {
-        lock(&self.inner.quota).forbidden = forbidden;
+        self.inner
+            .quota_forbidden
+            .store(forbidden, Ordering::SeqCst);
+    }
+
+    /// The next `n` API calls answer 429 `rateLimitExceeded` with `Retry-After:
+    /// retry_after_secs`, quotas on or off.
+    pub fn throttle_next(&self, n: u32, retry_after_secs: u64) {
+        self.inner.kit.throttle_next(n, retry_after_secs);
     }
 
     /// Delay added before every answer (None: none).
     pub fn set_latency(&self, latency: Option<Duration>) {
-        *lock(&self.inner.latency) = latency;
+        self.inner.kit.set_latency(latency);
     }
 
     /// Adds a fault; faults match by HTTP method and path substring, in order.
     pub fn inject_fault(&self, fault: Fault) {
-        lock(&self.inner.faults).push(fault);
+        self.inner.kit.inject_fault(fault);
     }
 
     pub fn clear_faults(&self) {
-        lock(&self.inner.faults).clear();
+        self.inner.kit.clear_faults();
     }
-
     /// Users known to the emulator.
     pub fn users(&self) -> Vec<String> {
         lock(&self.inner.store).users.keys().cloned().collect()
@@ -312,5 +299,74 @@ impl GmailSandbox {
             u.history_floor = history_id;
             u.history.retain(|r| r.id >= history_id);
         }
+    }
+}
+
+impl Emulator for GmailSandbox {
+    fn kit(&self) -> &Kit {
+        &self.inner.kit
+    }
+
+    fn base_url(&self) -> String {
+        GmailSandbox::base_url(self)
+    }
+
+    fn token_url(&self) -> String {
+        GmailSandbox::token_url(self)
+    }
+
+    fn authorize_url(&self) -> String {
+        GmailSandbox::authorize_url(self)
+    }
+
+    fn stats_json(&self) -> Value {
+        let st = self.stats();
+        json!({
+            "http_requests": st.http_requests,
+            "api_calls": st.api_calls,
+            "by_method": st.by_method,
+            "batch_requests": st.batch_requests,
+            "batch_parts": st.batch_parts,
+            "token_requests": st.token_requests,
+            "upload_requests": st.upload_requests,
+            "rate_limited": st.rate_limited,
+            "faults_triggered": st.faults_triggered,
+        })
+    }
+
+    fn reset_stats(&self) {
+        GmailSandbox::reset_stats(self);
+    }
+
+    /// `messages` newest first with `id`, `thread_id`, `label_ids`, `raw`; `drafts`; `labels`;
+    /// `history_id` (the folder is Gmail's labels, so it is not used).
+    fn mailbox_json(&self, user: &str, _folder: Option<&str>) -> Option<Value> {
+        let m = self.mailbox(user)?;
+        let messages: Vec<Value> = m
+            .messages
+            .iter()
+            .map(|msg| {
+                json!({
+                    "id": msg.id,
+                    "thread_id": msg.thread_id,
+                    "label_ids": msg.label_ids,
+                    "internal_date": msg.internal_date,
+                    "history_id": msg.history_id,
+                    "raw": String::from_utf8_lossy(&msg.raw),
+                })
+            })
+            .collect();
+        Some(json!({
+            "email": m.email,
+            "messages": messages,
+            "drafts": m.drafts,
+            "labels": m.labels,
+            "history_id": m.history_id,
+        }))
+    }
+
+    /// History before the current history id is dropped: a sync from an older id answers 404.
+    fn expire_sync_tokens(&self, user: &str) {
+        self.expire_history_before(user, self.history_id(user));
     }
 }

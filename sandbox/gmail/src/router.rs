@@ -1,5 +1,7 @@
 //! Request/response types and the dispatch from (method, path) to a handler, with the checks
-//! every API call goes through: token, user, scope, quota.
+//! every API call goes through: token (the kit's authority), user, scope, quota.
+
+use std::sync::atomic::Ordering;
 
 use axum::http::{HeaderMap, Method, StatusCode};
 use bytes::Bytes;
@@ -7,7 +9,7 @@ use percent_encoding::percent_decode_str;
 use serde_json::Value;
 
 use super::api::{self, Cx, Handler, Reply};
-use super::auth::{method_scopes, quota_cost};
+use super::auth::{allows, method_scopes, quota_cost};
 use super::error::ApiError;
 use super::fields::Selection;
 use super::{batch, lock, request_check, Inner};
@@ -120,12 +122,6 @@ impl Resp {
 /// Routes any request the server receives.
 pub(crate) fn dispatch(inner: &Inner, req: &Req) -> Resp {
     let path = req.path.as_str();
-    if path == "/token" {
-        return token(inner, req);
-    }
-    if path == "/o/oauth2/v2/auth" || path == "/o/oauth2/auth" {
-        return authorize(inner, req);
-    }
     if path == "/batch" || path == "/batch/gmail/v1" {
         if req.method != Method::POST {
             return Resp::error(&ApiError::method_not_allowed());
@@ -140,73 +136,6 @@ pub(crate) fn dispatch(inner: &Inner, req: &Req) -> Resp {
         return api_call(inner, req, rest, None);
     }
     Resp::error(&ApiError::not_found())
-}
-
-fn token(inner: &Inner, req: &Req) -> Resp {
-    lock(&inner.stats).token_requests += 1;
-    if req.method != Method::POST {
-        return Resp::error(&ApiError::method_not_allowed());
-    }
-    let mut form: std::collections::HashMap<String, String> =
-        url::form_urlencoded::parse(&req.body)
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-    // Client credentials may come as HTTP Basic auth (RFC 6749 2.3.1) instead of in the form.
-    if let Some((id, secret)) = basic_credentials(req) {
-        form.entry("client_id".into()).or_insert(id);
-        form.entry("client_secret".into()).or_insert(secret);
-    }
-    let (status, body) = lock(&inner.auth).token_endpoint(&form);
-    let mut r = Resp::json(
-        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
-        &body,
-    );
-    r.headers.push((
-        "cache-control".into(),
-        "no-cache, no-store, max-age=0, must-revalidate".into(),
-    ));
-    r
-}
-
-fn basic_credentials(req: &Req) -> Option<(String, String)> {
-    use base64::Engine;
-    let h = req.header("authorization")?;
-    let (scheme, value) = h.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(value.trim())
-        .ok()?;
-    let text = String::from_utf8(decoded).ok()?;
-    let (id, secret) = text.split_once(':')?;
-    let dec = |s: &str| {
-        url::form_urlencoded::parse(format!("x={s}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default()
-    };
-    Some((dec(id), dec(secret)))
-}
-
-/// Google's consent screen, auto-approved: 302 to `redirect_uri` with `code` and `state`.
-fn authorize(inner: &Inner, req: &Req) -> Resp {
-    let q = req.query.iter().cloned().collect();
-    let known: Vec<String> = lock(&inner.store).users.keys().cloned().collect();
-    let result =
-        lock(&inner.auth).authorize(&q, |u| known.iter().any(|k| k.eq_ignore_ascii_case(u)));
-    match result {
-        Ok(location) => {
-            let mut r = Resp::empty(StatusCode::FOUND);
-            r.headers.push(("location".into(), location));
-            r
-        }
-        Err(msg) => Resp {
-            status: StatusCode::BAD_REQUEST,
-            headers: vec![("content-type".into(), "text/plain; charset=utf-8".into())],
-            body: Bytes::from(format!("Error 400: invalid_request\n{msg}\n")),
-        },
-    }
 }
 
 fn segments(rest: &str) -> Vec<String> {
@@ -245,12 +174,10 @@ fn api_call_inner(
     rest: &str,
     upload: Option<api::Upload>,
 ) -> Result<Reply, ApiError> {
-    let grant = {
-        let auth = lock(&inner.auth);
-        req.bearer()
-            .and_then(|t| auth.authenticate(t))
-            .ok_or_else(ApiError::unauthenticated)?
-    };
+    let grant = req
+        .bearer()
+        .and_then(|t| inner.kit.authenticate(t).ok())
+        .ok_or_else(ApiError::unauthenticated)?;
     let segs = segments(rest);
     let (user_id, tail) = segs.split_first().ok_or_else(ApiError::not_found)?;
     let tail: Vec<&str> = tail.iter().map(String::as_str).collect();
@@ -270,17 +197,13 @@ fn api_call_inner(
         )));
     }
     let accepted = method_scopes(method_id);
-    if !grant.allows(accepted) {
+    if !allows(&grant, accepted) {
         return Err(ApiError::insufficient_scope(method_id, accepted));
     }
-    {
-        let mut q = lock(&inner.quota);
-        let forbidden = q.forbidden;
-        if let Err(wait) = q.charge(&grant.user, quota_cost(method_id)) {
-            drop(q);
-            lock(&inner.stats).rate_limited += 1;
-            return Err(ApiError::rate_limited(forbidden, wait));
-        }
+    if let Err(refused) = inner.kit.admit(&grant.user, quota_cost(method_id), false) {
+        lock(&inner.stats).rate_limited += 1;
+        let forbidden = inner.quota_forbidden.load(Ordering::SeqCst);
+        return Err(ApiError::rate_limited(forbidden, refused.retry_after()));
     }
     let mut upload = upload;
     let body = if !request_check::has_request_body(method_id) {

@@ -321,10 +321,7 @@ impl Inner {
             inner: self,
             mailbox: user_key.clone(),
         };
-        let latency = *self.latency.lock().expect("latency");
-        if let Some(d) = latency {
-            tokio::time::sleep(d).await;
-        }
+        self.kit.call_latency().await;
         let (render, page_size) = render_from_prefer(prefer);
         let req = Req {
             method,

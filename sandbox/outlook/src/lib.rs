@@ -1,6 +1,8 @@
 //! A Microsoft Graph mail emulator: in memory, several users, real HTTP, the paths of
 //! `https://graph.microsoft.com/v1.0` (`/v1.0/me/...` and `/v1.0/users/{id}/...`), a
 //! Microsoft-shaped token endpoint, OData paging, delta, `$batch` and Outlook's throttling.
+//! The HTTP pipeline, the token authority, faults and latency are `sandbox-kit`'s; this crate
+//! holds Graph's API and Microsoft's facts, and answers the kit's [`Emulator`] controls.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -13,13 +15,12 @@
 mod admin;
 mod auth;
 mod batch;
-mod faults;
 mod folders;
 mod graph;
-mod introspect;
 mod messages;
 mod model;
 mod odata;
+mod profile;
 mod reply;
 mod seed;
 mod state;
@@ -29,177 +30,54 @@ mod writes;
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::routing::post;
 use axum::Router;
+use sandbox_kit::{Kit, Server};
+use serde_json::{json, Value};
 
-pub use faults::{Fault, FaultKind};
 pub use model::WELL_KNOWN;
+pub use sandbox_kit::{Emulator, Fault, FaultKind, SandboxConfig, Seed, TokenRule, DEFAULT_USER};
 pub use seed::NewMessage;
 pub use state::{LoggedRequest, Stats};
 
 use state::Inner;
 
-/// What the mailboxes hold at start.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum Seed {
-    /// ada@example.com and grace@example.com with folders, conversations, attachments,
-    /// categories, html and text bodies and a mix of read and unread mail.
-    #[default]
-    Demo,
-    /// `n` generated messages in ada's inbox (ada's folders and categories as in the demo;
-    /// grace empty).
-    Count(usize),
-    /// Both users, well-known folders and categories only.
-    Empty,
-}
-
-impl FromStr for Seed {
-    type Err = String;
-    /// `demo`, `empty` or a number.
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "demo" => Ok(Seed::Demo),
-            "empty" => Ok(Seed::Empty),
-            n => n
-                .parse()
-                .map(Seed::Count)
-                .map_err(|_| format!("seed must be demo, empty or a number, not {n:?}")),
-        }
-    }
-}
-
-/// A bearer token the emulator accepts, for one user with these scopes (short names like
-/// `Mail.Read` or full `https://graph.microsoft.com/Mail.Read`; none or `*` = every scope).
-#[derive(Clone, PartialEq, Eq)]
-pub struct TokenRule {
-    pub token: String,
-    pub user: String,
-    pub scopes: Vec<String>,
-}
-
-impl TokenRule {
-    pub fn new(token: impl Into<String>, user: impl Into<String>, scopes: &[&str]) -> TokenRule {
-        TokenRule {
-            token: token.into(),
-            user: user.into(),
-            scopes: scopes.iter().map(|s| s.to_string()).collect(),
-        }
-    }
-}
-
-impl fmt::Debug for TokenRule {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenRule")
-            .field("token", &"[redacted]")
-            .field("user", &self.user)
-            .field("scopes", &self.scopes)
-            .finish()
-    }
-}
-
-impl FromStr for TokenRule {
-    type Err = String;
-    /// The CLI form `TOKEN=user:scope,scope` (`TOKEN=user` gives every scope).
-    fn from_str(spec: &str) -> Result<TokenRule, String> {
-        let (token, rest) = spec
-            .split_once('=')
-            .ok_or("expected TOKEN=user:scope,scope")?;
-        let (user, scopes) = rest.split_once(':').unwrap_or((rest, "*"));
-        if token.is_empty() || !user.contains('@') {
-            return Err("expected TOKEN=user@domain:scope,scope".into());
-        }
-        let scopes: Vec<&str> = scopes.split([',', ' ']).filter(|s| !s.is_empty()).collect();
-        Ok(TokenRule::new(token, user, &scopes))
-    }
-}
-
-/// How to start the emulator.
-#[derive(Debug, Clone)]
-pub struct SandboxConfig {
-    /// Address to listen on; port 0 picks a free port.
-    pub bind: SocketAddr,
-    pub seed: Seed,
-    /// When empty, any non-empty bearer token is the default user (ada) with every scope.
-    pub tokens: Vec<TokenRule>,
-    /// Throttling (10,000 requests per 10 minutes and 4 concurrent requests per mailbox).
-    pub quotas: bool,
-    /// Every refresh returns a new refresh token and retires the old one (Microsoft's rule).
-    pub rotate_refresh_tokens: bool,
-    /// Added to every API request (not the token endpoint).
-    pub latency: Option<Duration>,
-    /// Trust an outside issuer: unknown bearer tokens are looked up here (RFC 7662); then
-    /// unknown tokens are no longer the default user.
-    pub introspection_url: Option<String>,
-    /// The emulator's own client credentials at the issuer, sent with every introspection
-    /// request as HTTP Basic (`client_secret_basic`, RFC 7662 section 2.1): issuers such as
-    /// oidc-provider answer authenticated resource servers only. No secret: the id alone.
-    pub introspection_client_id: Option<String>,
-    pub introspection_client_secret: Option<connector_core::Secret>,
-    /// When set, an active token is accepted only if its `aud` (a string or an array) names
-    /// this audience (the API's resource indicator, e.g. `https://graph.microsoft.com/`).
-    pub introspection_audience: Option<String>,
-}
-
-impl Default for SandboxConfig {
-    fn default() -> Self {
-        SandboxConfig {
-            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-            seed: Seed::Demo,
-            tokens: Vec::new(),
-            quotas: true,
-            rotate_refresh_tokens: true,
-            latency: None,
-            introspection_url: None,
-            introspection_client_id: None,
-            introspection_client_secret: None,
-            introspection_audience: None,
-        }
-    }
-}
-
-/// The default user of every emulator.
-pub const DEFAULT_USER: &str = seed::ADA;
-
 /// A running emulator. Dropping it stops the server.
 pub struct OutlookSandbox {
     inner: Arc<Inner>,
-    addr: SocketAddr,
-    task: tokio::task::JoinHandle<()>,
+    server: Server,
 }
 
 impl fmt::Debug for OutlookSandbox {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OutlookSandbox")
-            .field("addr", &self.addr)
+            .field("addr", &self.server.addr())
             .finish()
-    }
-}
-
-impl Drop for OutlookSandbox {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 
 impl OutlookSandbox {
     /// Binds `cfg.bind` and serves on a Tokio task. Must be called inside a Tokio runtime.
     pub fn start(cfg: SandboxConfig) -> std::io::Result<OutlookSandbox> {
-        let listener = std::net::TcpListener::bind(cfg.bind)?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        let listener = tokio::net::TcpListener::from_std(listener)?;
-        let inner = Arc::new(Inner::new(&cfg, format!("http://{addr}")));
-        let app = router(inner.clone());
-        let task = tokio::spawn(faults::serve(listener, inner.clone(), app));
-        Ok(OutlookSandbox { inner, addr, task })
+        let (listener, addr) = Server::bind(cfg.bind)?;
+        let mailboxes = Inner::mailboxes(&cfg);
+        let users = Arc::new(state::Users(mailboxes.clone()));
+        let kit = Kit::new(&profile::MICROSOFT, &cfg, users)?;
+        let inner = Arc::new(Inner::new(kit.clone(), mailboxes, format!("http://{addr}")));
+        let app = sandbox_kit::oauth::routes(
+            kit.clone(),
+            "/{tenant}/oauth2/v2.0/token",
+            &["/{tenant}/oauth2/v2.0/authorize"],
+        )
+        .merge(router(inner.clone()));
+        let server = Server::spawn(listener, kit, app);
+        Ok(OutlookSandbox { inner, server })
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// `http://127.0.0.1:PORT/v1.0`: the Graph base URL to give a connector.
@@ -224,48 +102,37 @@ impl OutlookSandbox {
 
     /// Makes the consent screen answer `error=access_denied` (or approve again).
     pub fn set_consent_denied(&self, denied: bool) {
-        self.inner.tokens.lock().expect("tokens").deny_consent = denied;
+        self.inner.kit.set_consent_denied(denied);
     }
 
     /// Revokes a refresh token (the token endpoint then answers `invalid_grant`).
     pub fn revoke_refresh_token(&self, token: &str) -> bool {
-        self.inner
-            .tokens
-            .lock()
-            .expect("tokens")
-            .refresh
-            .remove(token)
-            .is_some()
+        self.inner.kit.revoke_refresh_token(token)
     }
 
     /// Lifetime of access tokens issued from now on (default 3600 s).
     pub fn set_access_token_ttl(&self, ttl: Duration) {
-        self.inner.tokens.lock().expect("tokens").access_ttl = ttl;
+        self.inner.kit.set_access_token_ttl(ttl);
     }
 
     /// Invalidates every access token issued so far (their next use answers 401).
     pub fn expire_access_tokens(&self) {
-        let mut t = self.inner.tokens.lock().expect("tokens");
-        let issued: Vec<String> = t.access.keys().cloned().collect();
-        for token in issued {
-            t.access.remove(&token);
-            t.revoked.insert(token);
-        }
+        self.inner.kit.expire_access_tokens();
     }
 
     /// A refresh token for `user` with these scopes, redeemable at [`Self::token_url`].
     pub fn issue_refresh_token(&self, user: &str, scopes: &[&str]) -> String {
-        self.inner.issue_refresh_token(user, scopes)
+        self.inner.kit.issue_refresh_token(user, scopes)
     }
 
     /// An access token for `user` with these scopes (valid for an hour).
     pub fn issue_access_token(&self, user: &str, scopes: &[&str]) -> String {
-        self.inner.issue_access_token(user, scopes)
+        self.inner.kit.issue_access_token(user, scopes)
     }
 
     /// Makes an access token answer 401 from now on.
     pub fn revoke_access_token(&self, token: &str) {
-        self.inner.revoke(token);
+        self.inner.kit.revoke_access_token(token);
     }
 
     pub fn stats(&self) -> Stats {
@@ -287,34 +154,27 @@ impl OutlookSandbox {
 
     /// Switches throttling on or off.
     pub fn set_quotas(&self, on: bool) {
-        self.inner.limits.lock().expect("limits").enabled = on;
+        self.inner.kit.set_quotas(on);
     }
 
     /// Per-mailbox request quota (default 10,000 per 10 minutes); starts fresh windows.
     pub fn set_rate_limit(&self, max_requests: u64, window: Duration) {
-        let mut l = self.inner.limits.lock().expect("limits");
-        l.rate_max = max_requests;
-        l.rate_window = window;
-        for entry in l.mailboxes.values_mut() {
-            entry.1 = std::time::Instant::now();
-            entry.2 = 0;
-        }
+        let units = u32::try_from(max_requests).unwrap_or(u32::MAX);
+        self.inner.kit.set_quota_limit(units, window);
     }
 
     /// The next `n` API requests answer 429 with `Retry-After: retry_after_secs`.
     pub fn throttle_next(&self, n: u32, retry_after_secs: u64) {
-        let mut l = self.inner.limits.lock().expect("limits");
-        l.forced = n;
-        l.forced_retry_after = retry_after_secs;
+        self.inner.kit.throttle_next(n, retry_after_secs);
     }
 
     /// Arms a fault for matching requests (see [`Fault`]).
     pub fn inject_fault(&self, fault: Fault) {
-        self.inner.faults.lock().expect("faults").push(fault);
+        self.inner.kit.inject_fault(fault);
     }
 
     pub fn clear_faults(&self) {
-        self.inner.faults.lock().expect("faults").clear();
+        self.inner.kit.clear_faults();
     }
 
     /// The next `n` POST requests (sends, replies, creates) take effect but their answers are
@@ -331,8 +191,9 @@ impl OutlookSandbox {
             .collect()
     }
 
+    /// Graph's time per request, spent on each API request and each `$batch` part.
     pub fn set_latency(&self, latency: Option<Duration>) {
-        *self.inner.latency.lock().expect("latency") = latency;
+        self.inner.kit.set_latency(latency);
     }
 
     /// A delay added once per HTTP request, before it is handled: a network round trip. Unlike
@@ -424,13 +285,9 @@ impl OutlookSandbox {
     }
 }
 
+/// Every path but the OAuth endpoints (which are the kit's).
 fn router(inner: Arc<Inner>) -> Router {
     Router::new()
-        .route("/{tenant}/oauth2/v2.0/token", post(auth::token_endpoint))
-        .route(
-            "/{tenant}/oauth2/v2.0/authorize",
-            axum::routing::get(auth::authorize),
-        )
         .route(
             "/upload/sessions/{token}",
             axum::routing::put(uploads::upload),
@@ -438,4 +295,56 @@ fn router(inner: Arc<Inner>) -> Router {
         .fallback(graph::entry)
         .layer(axum::extract::DefaultBodyLimit::max(16 * 1024 * 1024))
         .with_state(inner)
+}
+
+impl Emulator for OutlookSandbox {
+    fn kit(&self) -> &Kit {
+        &self.inner.kit
+    }
+
+    fn base_url(&self) -> String {
+        OutlookSandbox::base_url(self)
+    }
+
+    fn token_url(&self) -> String {
+        OutlookSandbox::token_url(self)
+    }
+
+    fn authorize_url(&self) -> String {
+        OutlookSandbox::authorize_url(self)
+    }
+
+    fn stats_json(&self) -> Value {
+        let st = self.stats();
+        json!({
+            "requests": st.requests,
+            "batch_requests": st.batch_requests,
+            "batch_parts": st.batch_parts,
+            "token_requests": st.token_requests,
+            "throttled": st.throttled,
+            "unauthorized": st.unauthorized,
+            "max_in_flight": st.max_in_flight,
+            "faults_triggered": st.faults_triggered,
+        })
+    }
+
+    fn reset_stats(&self) {
+        OutlookSandbox::reset_stats(self);
+    }
+
+    /// The messages of `folder` (default `inbox`) as Graph JSON.
+    fn mailbox_json(&self, user: &str, folder: Option<&str>) -> Option<Value> {
+        let folder = folder.unwrap_or("inbox");
+        let messages: Vec<Value> = self
+            .message_ids(user, folder)
+            .iter()
+            .filter_map(|id| self.message_json(user, id))
+            .collect();
+        Some(json!({"email": user, "folder": folder, "messages": messages}))
+    }
+
+    /// Every delta token of `user` issued so far expires (410 on its next use).
+    fn expire_sync_tokens(&self, user: &str) {
+        self.expire_delta_tokens(user);
+    }
 }

@@ -215,7 +215,7 @@ impl Inner {
             Ok(r) => r,
             Err(e) => return e,
         };
-        if let Err(e) = validate(&self.http, &url).await {
+        if let Err(e) = validate(&self.kit.http, &url).await {
             return e;
         }
         let seen = self.with_mailbox(&user, |mb| mb.seq).unwrap_or(0);
@@ -298,7 +298,7 @@ impl Inner {
         }
         for (url, body) in batches {
             self.notifications.fetch_add(1, Ordering::SeqCst);
-            let client = self.http.clone();
+            let client = self.kit.http.clone();
             tokio::spawn(async move {
                 let _ = client
                     .post(url)

@@ -87,7 +87,7 @@ fn handle_inner(inner: &Inner, req: &Req, rest: &str) -> Result<Resp, ApiError> 
 fn start_resumable(inner: &Inner, req: &Req, rest: &str, limit: usize) -> Result<Resp, ApiError> {
     let authed = req
         .bearer()
-        .is_some_and(|t| lock(&inner.auth).authenticate(t).is_some());
+        .is_some_and(|t| inner.kit.authenticate(t).is_ok());
     if !authed {
         return Err(ApiError::unauthenticated());
     }

@@ -163,7 +163,7 @@ async fn scopes_are_enforced_and_the_403_names_them() {
 #[tokio::test]
 async fn token_endpoint_issues_rotates_and_revokes() {
     let sb = start(SandboxConfig {
-        rotate_refresh_tokens: true,
+        rotate_refresh_tokens: Some(true),
         tokens: vec![TokenRule::new("x", "ada@example.com", &[])],
         ..Default::default()
     });

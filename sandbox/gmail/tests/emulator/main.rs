@@ -2,8 +2,10 @@
 
 mod auth;
 mod contract;
+mod controls;
 mod data;
 mod read;
+mod seed;
 mod support;
 mod uploads_faults;
 mod write;

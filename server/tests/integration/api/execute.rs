@@ -11,7 +11,7 @@ use crate::common::harness::*;
 async fn setup(rotate: bool) -> (GmailSandbox, Harness, Tenant) {
     // With a token rule, the emulator accepts only issued (unexpired) tokens and this one.
     let sb = GmailSandbox::start(SandboxConfig {
-        rotate_refresh_tokens: rotate,
+        rotate_refresh_tokens: Some(rotate),
         quotas: false,
         tokens: vec![TokenRule::new(
             "fixed-test-token",

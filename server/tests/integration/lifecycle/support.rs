@@ -20,7 +20,7 @@ pub const SCOPE: &str = "https://mail.google.com/";
 pub fn gmail() -> GmailSandbox {
     GmailSandbox::start(SandboxConfig {
         quotas: false,
-        rotate_refresh_tokens: true,
+        rotate_refresh_tokens: Some(true),
         tokens: vec![TokenRule::new("rule-only-token", USER, &[SCOPE])],
         ..Default::default()
     })
