@@ -390,6 +390,8 @@ impl User {
 
 pub(crate) struct Store {
     pub users: BTreeMap<String, User>,
+    /// The provider behaviours in force (see [`crate::Behaviour`]).
+    pub behaviour: crate::Behaviour,
     next_id: u64,
     next_draft: u64,
 }
@@ -398,6 +400,7 @@ impl Default for Store {
     fn default() -> Self {
         Self {
             users: BTreeMap::new(),
+            behaviour: crate::Behaviour::default(),
             next_id: 0x18c2_a4f0_0000_0000,
             next_draft: 5_213_921_379_421_794_373,
         }
