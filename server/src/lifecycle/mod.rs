@@ -89,13 +89,15 @@ pub(crate) struct CredRow {
     pub credentials: Vec<u8>,
     pub credentials_version: i64,
     pub token_url: Option<String>,
+    /// The scopes the last consent or refresh granted (space-separated), when known.
+    pub scopes: Option<String>,
     pub status: String,
     pub last_refresh_at: Option<i64>,
     pub created_at: i64,
 }
 
 pub(crate) const CRED_COLUMNS: &str = "id, organization_id, customer_name, connector_type, \
-    credentials, credentials_version, token_url, status, last_refresh_at, created_at";
+    credentials, credentials_version, token_url, scopes, status, last_refresh_at, created_at";
 
 pub(crate) fn cred_row(r: &crate::store::Row) -> CredRow {
     CredRow {
@@ -106,6 +108,7 @@ pub(crate) fn cred_row(r: &crate::store::Row) -> CredRow {
         credentials: r.get("credentials"),
         credentials_version: r.get("credentials_version"),
         token_url: r.get("token_url"),
+        scopes: r.get("scopes"),
         status: r.get("status"),
         last_refresh_at: r.get("last_refresh_at"),
         created_at: r.get("created_at"),
@@ -402,7 +405,7 @@ impl Lifecycle {
             kind.provider.client_id.as_deref(),
             kind.provider.client_secret.as_ref(),
             &token_url,
-            kind.refresh_scope.clone(),
+            kind.refresh_scope(row.scopes.as_deref()),
         ))
     }
 
@@ -646,6 +649,7 @@ mod tests {
             credentials: vec![],
             credentials_version: 3,
             token_url: None,
+            scopes: None,
             status: STATUS_ACTIVE.into(),
             last_refresh_at,
             created_at: 0,
