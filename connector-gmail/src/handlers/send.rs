@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use connector_core::mail::{idempotency_marker, look_before_sending, Found, MARKER_HEADER};
+use connector_core::mail::{idempotency_marker, look_before_sending, MARKER_HEADER};
 use connector_core::wire::path_segment as seg;
 use connector_core::{
     CallContext, ConnectorError, ErrorCode, Output, ProviderRequest, TypedHandler,
@@ -260,10 +260,7 @@ impl TypedHandler for Compose {
         let recipient = marker.as_ref().and_then(|_| recipient_term(&out.raw));
         if let Some(done) = look_before_sending(marker.as_deref(), |m| async move {
             let found = find_sent_by_marker(cx, &m, recipient.as_deref()).await?;
-            Ok(found.map(|mut f| {
-                f["status"] = json!(Found::Sent.status());
-                f
-            }))
+            Ok(found)
         })
         .await?
         {
@@ -405,10 +402,7 @@ impl TypedHandler for DraftSend {
                 Ok(d) => d.json()?,
                 Err(e) if e.code == ErrorCode::NotFound => {
                     return match find_sent_by_marker(cx, &marker, None).await? {
-                        Some(mut found) => {
-                            found["status"] = json!(Found::Sent.status());
-                            Ok(Output::new(found).with_meta("deduplicated", true))
-                        }
+                        Some(found) => Ok(Output::new(found).with_meta("deduplicated", true)),
                         None => Err(e),
                     };
                 }
