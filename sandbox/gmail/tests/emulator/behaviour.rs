@@ -100,7 +100,6 @@ async fn switched_off_a_send_keeps_the_clients_message_id() {
     let sb = start_unmetered();
     sb.set_behaviour(Behaviour {
         own_message_ids: false,
-        ..Behaviour::default()
     });
     let (_, sent) = call(
         &sb,
