@@ -10,12 +10,18 @@ pub struct Behaviour {
     /// (`<...@mail.gmail.com>`) instead of the client's (gauteh/lieer#198). `insert` and
     /// `import` keep the client's either way; custom `X-` headers are always kept.
     pub own_message_ids: bool,
+    /// Google's threading rule ("Managing threads"): a message joins a thread only with the
+    /// thread's `threadId` (when the request names one) **and** `In-Reply-To` / `References`
+    /// into the thread **and** a matching subject (`Re:`/`Fwd:` aside); otherwise it starts a
+    /// new thread. Off: `threadId` alone, or the references alone, join.
+    pub threading_rule: bool,
 }
 
 impl Default for Behaviour {
     fn default() -> Self {
         Behaviour {
             own_message_ids: true,
+            threading_rule: true,
         }
     }
 }
@@ -25,6 +31,7 @@ impl Behaviour {
     pub fn kind() -> Behaviour {
         Behaviour {
             own_message_ids: false,
+            threading_rule: false,
         }
     }
 }

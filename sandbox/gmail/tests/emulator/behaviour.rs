@@ -100,6 +100,7 @@ async fn switched_off_a_send_keeps_the_clients_message_id() {
     let sb = start_unmetered();
     sb.set_behaviour(Behaviour {
         own_message_ids: false,
+        ..Behaviour::default()
     });
     let (_, sent) = call(
         &sb,
@@ -111,4 +112,69 @@ async fn switched_off_a_send_keeps_the_clients_message_id() {
     .await;
     let raw = raw_of(&sb, "ada@example.com", sent["id"].as_str().unwrap());
     assert_eq!(header(&raw, "Message-ID"), ["<client-1@example.com>"]);
+}
+
+/// Inserts `raw` into ada's mailbox (messages.insert) with an optional threadId; returns the
+/// threadId Gmail gave it.
+async fn send_in(sb: &sandbox_gmail::GmailSandbox, raw: &str, thread: Option<&str>) -> String {
+    let mut body = json!({"raw": b64(raw)});
+    if let Some(t) = thread {
+        body["threadId"] = json!(t);
+    }
+    let (s, v) = call(sb, "t", "POST", &format!("{API}/messages"), Some(body)).await;
+    assert_eq!(s, 200, "{v}");
+    v["threadId"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_message_joins_a_thread_only_with_thread_id_references_and_subject() {
+    let sb = start_unmetered();
+    assert!(sb.behaviour().threading_rule, "on by default");
+    let first = "From: grace@example.com\r\nTo: ada@example.com\r\nSubject: Budget\r\nMessage-ID: <budget-1@example.com>\r\n\r\nx\r\n";
+    let thread = send_in(&sb, first, None).await;
+    let reply = |subject: &str, refs: bool| {
+        format!(
+            "To: grace@example.com\r\nSubject: {subject}\r\n{}\r\ny\r\n",
+            if refs {
+                "In-Reply-To: <budget-1@example.com>\r\nReferences: <budget-1@example.com>\r\n"
+            } else {
+                ""
+            }
+        )
+    };
+    // All three: joins.
+    assert_eq!(
+        send_in(&sb, &reply("Re: Budget", true), Some(&thread)).await,
+        thread
+    );
+    // threadId without the headers, the headers with another subject, or the headers without
+    // the threadId: each starts a new thread.
+    assert_ne!(
+        send_in(&sb, &reply("Re: Budget", false), Some(&thread)).await,
+        thread
+    );
+    assert_ne!(
+        send_in(&sb, &reply("Other topic", true), Some(&thread)).await,
+        thread
+    );
+    let other = send_in(
+        &sb,
+        "To: x@example.com\r\nSubject: Other\r\n\r\nz\r\n",
+        None,
+    )
+    .await;
+    assert_ne!(
+        send_in(&sb, &reply("Re: Budget", true), Some(&other)).await,
+        other
+    );
+
+    // Switched off, the threadId alone joins.
+    sb.set_behaviour(Behaviour {
+        threading_rule: false,
+        ..Behaviour::default()
+    });
+    assert_eq!(
+        send_in(&sb, &reply("Other topic", false), Some(&thread)).await,
+        thread
+    );
 }

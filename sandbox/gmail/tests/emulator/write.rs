@@ -654,6 +654,12 @@ async fn request_bodies_are_read_like_google_reads_them() {
 #[tokio::test]
 async fn the_vacation_responder_answers_once_per_sender_in_thread() {
     let sb = start_unmetered();
+    // The auto-reply's own subject differs from the question's: it joins the thread by its
+    // references only without Google's subject rule (behaviour.rs shows the rule).
+    sb.set_behaviour(sandbox_gmail::Behaviour {
+        threading_rule: false,
+        ..sandbox_gmail::Behaviour::default()
+    });
     let gt = grace_token(&sb).await;
     let (s, _) = call(&sb, &gt, "PUT", &format!("{API}/settings/vacation"), Some(json!({
         "enableAutoReply": true, "responseSubject": "Away until Monday", "responseBodyPlainText": "I am at sea."
