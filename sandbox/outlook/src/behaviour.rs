@@ -21,6 +21,13 @@ pub struct Behaviour {
     /// does, so it is off by default (the transport gives the message its own id) and tests
     /// run both ways.
     pub keep_internet_message_id: bool,
+    /// A reply or forward arriving from another mailbox gets a new `conversationId` in the
+    /// recipient's mailbox instead of joining the conversation the recipient started (users
+    /// report it on Microsoft Q&A; conversationId is a best-effort thread key).
+    pub conversation_id_changes: bool,
+    /// `sendMail` refuses inline attachments over 4 MB in total (413); larger files go through
+    /// a draft and an upload session.
+    pub inline_attachment_limit: bool,
 }
 
 /// The default transport delay: a few seconds, as Exchange Online commonly takes.
@@ -31,6 +38,8 @@ impl Default for Behaviour {
         Behaviour {
             transport_delay: DEFAULT_TRANSPORT_DELAY,
             keep_internet_message_id: false,
+            conversation_id_changes: true,
+            inline_attachment_limit: true,
         }
     }
 }
@@ -42,6 +51,8 @@ impl Behaviour {
         Behaviour {
             transport_delay: Duration::ZERO,
             keep_internet_message_id: true,
+            conversation_id_changes: false,
+            inline_attachment_limit: false,
         }
     }
 }
@@ -57,6 +68,8 @@ pub struct Transit {
     pub save: bool,
     pub outbox_at: Instant,
     pub sent_at: Instant,
+    /// [`Behaviour::conversation_id_changes`] when the message was accepted.
+    pub new_conversation: bool,
 }
 
 /// Moves every message in transit that is due: to the Outbox, then to Sent Items (a new id)
@@ -71,6 +84,7 @@ pub fn advance(
     }
     let now = Instant::now();
     let mut deliveries = Vec::new();
+    let mut new_conversation = false;
     transit.retain(|t| {
         let Some(mb) = all.get_mut(&t.user) else {
             return false;
@@ -81,6 +95,7 @@ pub fn advance(
         };
         if finish || now >= t.sent_at {
             mb.remove_message(&t.id);
+            new_conversation |= t.new_conversation;
             m.is_draft = false;
             m.sent = Utc::now();
             m.received = m.sent;
@@ -116,7 +131,7 @@ pub fn advance(
     for d in deliveries {
         if let Some(key) = super::state::resolve_user(all, &d.to) {
             if let Some(mb) = all.get_mut(&key) {
-                writes::deliver(mb, d.msg);
+                writes::deliver(mb, d.msg, new_conversation);
             }
         }
     }

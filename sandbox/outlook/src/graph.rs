@@ -374,7 +374,7 @@ impl Inner {
             for d in deliveries {
                 if let Some(key) = resolve_user(&all, &d.to) {
                     if let Some(mb) = all.get_mut(&key) {
-                        writes::deliver(mb, d.msg);
+                        writes::deliver(mb, d.msg, req.behaviour.conversation_id_changes);
                     }
                 }
             }

@@ -10,6 +10,9 @@ use super::graph::Req;
 use super::model::{make_id, Addr, Attachment, Mailbox, Message, Render};
 use super::reply::{self, Reply};
 
+/// What `sendMail` takes inline (attachments, decoded) before it refuses the message.
+const INLINE_LIMIT: usize = 4 * 1024 * 1024;
+
 /// A message to put in another emulated mailbox's inbox after the request.
 #[derive(Debug, Clone)]
 pub struct Delivery {
@@ -241,6 +244,7 @@ fn send(mb: &mut Mailbox, req: &Req<'_>, mut m: Message, save: bool) -> Result<(
             save,
             outbox_at: now + delay / 2,
             sent_at: now + delay,
+            new_conversation: req.behaviour.conversation_id_changes,
         });
         mb.put_message(m);
         return Ok(());
@@ -274,6 +278,22 @@ pub fn send_mail(mb: &mut Mailbox, req: &Req<'_>) -> Reply {
         .and_then(Value::as_bool)
         .unwrap_or(true);
     let drafts = folder_id(mb, "drafts");
+    if req.behaviour.inline_attachment_limit {
+        let inline: usize = prop(msg, "attachments")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|a| prop(a, "contentBytes").and_then(Value::as_str))
+            .map(|b| b.len() / 4 * 3)
+            .sum();
+        if inline > INLINE_LIMIT {
+            return reply::error(
+                413,
+                "ErrorRequestEntityTooLarge",
+                "The attachments of this message exceed 4 MB. Attach large files to a draft with an upload session, then send the draft.",
+            );
+        }
+    }
     match message_from_json(mb, msg, &drafts).and_then(|m| send(mb, req, m, save)) {
         Ok(()) => Reply::accepted(),
         Err(e) => e,
@@ -563,8 +583,16 @@ fn mb_in_transit(req: &Req<'_>, id: &str) -> bool {
     req.sending.iter().any(|s| s == id) || req.transit.borrow().iter().any(|t| t.id == id)
 }
 
-/// Puts a sent message in a recipient's inbox.
-pub fn deliver(mb: &mut Mailbox, mut m: Message) {
+/// Puts a sent message in a recipient's inbox. With `new_conversation`, a reply or forward
+/// gets a conversation id of its own in this mailbox.
+pub fn deliver(mb: &mut Mailbox, mut m: Message, new_conversation: bool) {
+    let answer = m.in_reply_to.is_some()
+        || ["re:", "fw:", "fwd:"]
+            .iter()
+            .any(|p| m.subject.to_ascii_lowercase().starts_with(p));
+    if new_conversation && answer {
+        m.conversation_id = make_id("AAQkA", &m.internet_message_id, "conversation", mb.seq + 1);
+    }
     m.id = mb.next_id("AAMkA", "message");
     m.folder_id = folder_id(mb, "inbox");
     m.is_read = false;

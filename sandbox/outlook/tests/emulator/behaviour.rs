@@ -227,3 +227,68 @@ async fn internet_message_id_survives_only_when_switched_on_and_extended_propert
         assert_eq!(none["value"], json!([]));
     }
 }
+
+#[tokio::test]
+async fn send_mail_refuses_inline_attachments_over_4_mb_unless_switched_off() {
+    use base64::Engine;
+    let big = base64::engine::general_purpose::STANDARD.encode(vec![7u8; 4 * 1024 * 1024 + 10]);
+    let body = json!({"message": {
+        "subject": "big",
+        "toRecipients": [{"emailAddress": {"address": GRACE}}],
+        "attachments": [{"@odata.type": "#microsoft.graph.fileAttachment", "name": "a.bin", "contentBytes": big}],
+    }});
+    let sb = start(Behaviour::default());
+    let (s, e) = call(
+        &sb,
+        reqwest::Method::POST,
+        "/me/sendMail",
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(s, 413, "{e}");
+    assert_eq!(sb.in_transit(), 0, "nothing sent");
+    let sb = start(Behaviour::kind());
+    assert_eq!(
+        call(&sb, reqwest::Method::POST, "/me/sendMail", Some(body))
+            .await
+            .0,
+        202
+    );
+}
+
+#[tokio::test]
+async fn an_outside_reply_gets_a_new_conversation_id_unless_switched_off() {
+    for changes in [true, false] {
+        let sb = start(Behaviour {
+            conversation_id_changes: changes,
+            ..Behaviour::kind()
+        });
+        // Ada writes to Grace; Grace replies from her own mailbox.
+        call(
+            &sb,
+            reqwest::Method::POST,
+            "/me/sendMail",
+            Some(mail("Plan", "<p-1@example.com>", "m6")),
+        )
+        .await;
+        let started = sb.messages_in("ada@example.com", "sentitems")[0]["conversationId"].clone();
+        let got = &sb.messages_in(GRACE, "inbox")[0];
+        let id = percent_encoding::utf8_percent_encode(
+            got["id"].as_str().unwrap(),
+            percent_encoding::NON_ALPHANUMERIC,
+        )
+        .to_string();
+        let grace = sb.issue_access_token(GRACE, &["Mail.Send", "Mail.ReadWrite"]);
+        let r = reqwest::Client::new()
+            .post(format!("{}/me/messages/{id}/reply", sb.base_url()))
+            .bearer_auth(grace)
+            .json(&json!({"comment": "Yes"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 202);
+        let reply = &sb.messages_in("ada@example.com", "inbox")[0];
+        assert_eq!(reply["subject"], "RE: Plan");
+        assert_eq!(reply["conversationId"] != started, changes, "{reply}");
+    }
+}
