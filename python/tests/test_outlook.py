@@ -95,12 +95,10 @@ async def test_send_lands_in_sent_items_once(outlook: OutlookConnector) -> None:
     # Graph files sent mail after its transport delay (a few seconds): the retry finds the
     # message on its way and does not send it again.
     assert again.result is not None and again.result["status"] in ("in_flight", "already_sent")
-    matching: list[dict] = []
     for _ in range(100):
         box = outlook.sandbox.mailbox(folder="sentitems")
         assert box is not None
-        matching = [m for m in box["messages"] if m["subject"] == "Status"]
-        if matching:
+        if any(m["subject"] == "Status" for m in box["messages"]):
             break
         await asyncio.sleep(0.1)
     await asyncio.sleep(0.2)
