@@ -43,6 +43,7 @@
 mod api;
 mod auth;
 mod batch;
+mod behaviour;
 mod config;
 mod error;
 mod fields;
@@ -68,6 +69,7 @@ use sandbox_kit::{Directory, Kit, Server};
 use serde_json::{json, Value};
 
 pub use auth::expand_scope;
+pub use behaviour::Behaviour;
 pub use config::{MailboxSnapshot, MessageSnapshot, Stats};
 pub use sandbox_kit::{Emulator, Fault, FaultKind, SandboxConfig, Seed, TokenRule, DEFAULT_USER};
 
@@ -238,6 +240,17 @@ impl GmailSandbox {
     pub fn clear_faults(&self) {
         self.inner.kit.clear_faults();
     }
+
+    /// The provider behaviours in force.
+    pub fn behaviour(&self) -> Behaviour {
+        lock(&self.inner.store).behaviour
+    }
+
+    /// Switches provider behaviours (see [`Behaviour`]) for requests from now on.
+    pub fn set_behaviour(&self, behaviour: Behaviour) {
+        lock(&self.inner.store).behaviour = behaviour;
+    }
+
     /// Users known to the emulator.
     pub fn users(&self) -> Vec<String> {
         lock(&self.inner.store).users.keys().cloned().collect()

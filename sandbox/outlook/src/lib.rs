@@ -15,6 +15,7 @@
 mod admin;
 mod auth;
 mod batch;
+mod behaviour;
 mod folders;
 mod graph;
 mod messages;
@@ -37,6 +38,7 @@ use axum::Router;
 use sandbox_kit::{Kit, Server};
 use serde_json::{json, Value};
 
+pub use behaviour::{Behaviour, DEFAULT_TRANSPORT_DELAY};
 pub use model::WELL_KNOWN;
 pub use sandbox_kit::{Emulator, Fault, FaultKind, SandboxConfig, Seed, TokenRule, DEFAULT_USER};
 pub use seed::NewMessage;
@@ -44,10 +46,18 @@ pub use state::{LoggedRequest, Stats};
 
 use state::Inner;
 
-/// A running emulator. Dropping it stops the server.
+/// A running emulator. Dropping it stops the server and its transport.
 pub struct OutlookSandbox {
     inner: Arc<Inner>,
     server: Server,
+    /// Moves mail in transit on to Sent Items (Graph sends asynchronously).
+    transport: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for OutlookSandbox {
+    fn drop(&mut self) {
+        self.transport.abort();
+    }
 }
 
 impl fmt::Debug for OutlookSandbox {
@@ -73,7 +83,12 @@ impl OutlookSandbox {
         )
         .merge(router(inner.clone()));
         let server = Server::spawn(listener, kit, app);
-        Ok(OutlookSandbox { inner, server })
+        let transport = tokio::spawn(behaviour::tick(inner.clone()));
+        Ok(OutlookSandbox {
+            inner,
+            server,
+            transport,
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -189,6 +204,31 @@ impl OutlookSandbox {
             .iter()
             .filter_map(|id| self.message_json(user, id))
             .collect()
+    }
+
+    /// The provider behaviours in force.
+    pub fn behaviour(&self) -> Behaviour {
+        *self.inner.behaviour.lock().expect("behaviour")
+    }
+
+    /// Switches provider behaviours (see [`Behaviour`]) for requests from now on.
+    pub fn set_behaviour(&self, behaviour: Behaviour) {
+        *self.inner.behaviour.lock().expect("behaviour") = behaviour;
+    }
+
+    /// Messages accepted for sending that have not reached Sent Items yet.
+    pub fn in_transit(&self) -> usize {
+        let mut all = self.inner.mailboxes.lock().expect("mailboxes");
+        let mut transit = self.inner.transit.lock().expect("transit");
+        behaviour::advance(&mut transit, &mut all, false);
+        transit.len()
+    }
+
+    /// Completes the transport of every message in transit now (Sent Items, recipients).
+    pub fn finish_transport(&self) {
+        let mut all = self.inner.mailboxes.lock().expect("mailboxes");
+        let mut transit = self.inner.transit.lock().expect("transit");
+        behaviour::advance(&mut transit, &mut all, true);
     }
 
     /// Graph's time per request, spent on each API request and each `$batch` part.

@@ -51,6 +51,10 @@ pub struct Inner {
     pub kit: Arc<Kit>,
     pub root: String,
     pub mailboxes: Arc<Mutex<HashMap<String, Mailbox>>>,
+    /// Provider behaviours in force.
+    pub behaviour: Mutex<super::Behaviour>,
+    /// Messages accepted for sending, not yet in Sent Items (lock after `mailboxes`).
+    pub transit: Mutex<Vec<super::behaviour::Transit>>,
     /// Added once per HTTP request (a `$batch` is one), like a network round trip.
     pub round_trip: Mutex<Option<Duration>>,
     pub recording: Mutex<Option<Vec<LoggedRequest>>>,
@@ -94,6 +98,8 @@ impl Inner {
             kit,
             root,
             mailboxes,
+            behaviour: Mutex::new(super::Behaviour::default()),
+            transit: Mutex::new(Vec::new()),
             round_trip: Mutex::new(None),
             recording: Mutex::new(None),
             sessions: Mutex::new(HashMap::new()),
@@ -109,8 +115,10 @@ impl Inner {
     }
 
     /// Runs `f` on a user's mailbox (by email or id, case-insensitive).
+    /// Mail in transit that is due moves on first (see [`super::behaviour::advance`]).
     pub fn with_mailbox<T>(&self, user: &str, f: impl FnOnce(&mut Mailbox) -> T) -> Option<T> {
         let mut all = self.mailboxes.lock().expect("mailboxes");
+        super::behaviour::advance(&mut self.transit.lock().expect("transit"), &mut all, false);
         let key = resolve_user(&all, user)?;
         all.get_mut(&key).map(f)
     }

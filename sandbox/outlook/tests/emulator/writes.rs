@@ -60,9 +60,17 @@ fn users() -> SandboxConfig {
     }
 }
 
+/// These tests look at sent mail right after the 202, by the client's internetMessageId:
+/// instant filing, id kept (behaviour.rs shows Graph's transport).
+fn start_users() -> OutlookSandbox {
+    let sb = OutlookSandbox::start(users()).unwrap();
+    sb.set_behaviour(sandbox_outlook::Behaviour::kind());
+    sb
+}
+
 #[tokio::test]
 async fn send_reply_and_forward_reach_both_mailboxes_in_one_conversation() {
-    let sb = OutlookSandbox::start(users()).unwrap();
+    let sb = start_users();
     let c = Client::new(&sb);
     let (s, _) = c
         .post("ada", "/me/sendMail", json!({"Message": {"Subject": "Design review", "Body": {"ContentType": "Text", "Content": "Tuesday?"}, "ToRecipients": [{"EmailAddress": {"Address": GRACE}}], "internetMessageId": "<idem-1@example.com>"}, "SaveToSentItems": true}))
@@ -140,7 +148,7 @@ async fn send_reply_and_forward_reach_both_mailboxes_in_one_conversation() {
 
 #[tokio::test]
 async fn drafts_updates_moves_copies_and_deletes() {
-    let sb = OutlookSandbox::start(users()).unwrap();
+    let sb = start_users();
     let c = Client::new(&sb);
     let (s, draft) = c
         .post(
@@ -287,7 +295,7 @@ async fn receiver(echo: bool) -> (String, std::sync::Arc<std::sync::Mutex<Vec<Va
 
 #[tokio::test]
 async fn subscriptions_are_validated_and_notified_of_new_mail() {
-    let sb = OutlookSandbox::start(users()).unwrap();
+    let sb = start_users();
     let c = Client::new(&sb);
     let (url, got) = receiver(true).await;
     let expires = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
@@ -339,7 +347,7 @@ async fn subscriptions_are_validated_and_notified_of_new_mail() {
 
 #[tokio::test]
 async fn upload_sessions_take_ranges_in_order() {
-    let sb = OutlookSandbox::start(users()).unwrap();
+    let sb = start_users();
     let c = Client::new(&sb);
     let (_, draft) = c
         .post("ada", "/me/messages", json!({"subject": "big"}))
