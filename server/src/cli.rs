@@ -44,7 +44,7 @@ pub async fn apps(cmd: AppsCommand) -> anyhow::Result<()> {
         AppsCommand::List { org, store } => {
             let store = open(&store).await?;
             let org = find_org(&store, &org).await?;
-            let apps = crate::apps_admin::list(&store, &org).await?;
+            let apps = applications(&store).list(&org).await?;
             println!("{}", json!({"data": apps}));
             store.close().await;
         }
@@ -55,7 +55,8 @@ pub async fn apps(cmd: AppsCommand) -> anyhow::Result<()> {
         } => {
             let store = open(&store).await?;
             let org = find_org(&store, &org).await?;
-            let app = crate::apps_admin::revoke(&store, &org, &client_id)
+            let app = applications(&store)
+                .revoke(&org, &client_id)
                 .await?
                 .ok_or_else(|| {
                     anyhow::anyhow!("no application {client_id:?} in this organization")
@@ -70,7 +71,8 @@ pub async fn apps(cmd: AppsCommand) -> anyhow::Result<()> {
         } => {
             let store = open(&store).await?;
             let org = find_org(&store, &org).await?;
-            let secret = crate::apps_admin::rotate_secret(&store, &org, &client_id)
+            let secret = applications(&store)
+                .rotate_secret(&org, &client_id)
                 .await?
                 .ok_or_else(|| {
                     anyhow::anyhow!("no application {client_id:?} in this organization")
@@ -81,6 +83,11 @@ pub async fn apps(cmd: AppsCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The application service on the CLI's own store (no token cache: the CLI serves no API).
+fn applications(store: &Store) -> crate::services::Applications {
+    crate::services::Applications::new(store.clone(), std::time::Duration::ZERO)
 }
 
 async fn find_org(store: &Store, org: &str) -> anyhow::Result<String> {

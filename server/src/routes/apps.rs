@@ -1,4 +1,4 @@
-//! Application management for organization admins (see [`crate::apps_admin`] for who is one):
+//! Application management for organization admins (see [`crate::services::applications`] for who is one):
 //!
 //! - `GET  /api/v1/account/applications` -> `{"data": [{client_id, organization_id, created_at, revoked, revoked_at, admin}]}`
 //! - `POST /api/v1/account/applications/{client_id}/revoke` -> the application, revoked; its tokens stop working at once
@@ -11,7 +11,6 @@ use actix_web::{web, HttpResponse};
 use connector_core::{ConnectorError, ErrorCode};
 use serde_json::json;
 
-use crate::apps_admin;
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
@@ -29,7 +28,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 async fn require_admin(state: &AppState, auth: &Auth) -> ApiResult<()> {
-    if apps_admin::is_admin(&state.store, &auth.organization_id, &auth.application_id).await? {
+    if state
+        .services
+        .applications
+        .is_admin(&auth.organization_id, &auth.application_id)
+        .await?
+    {
         Ok(())
     } else {
         Err(ApiError::from(ConnectorError::new(
@@ -88,7 +92,11 @@ pub struct RotatedSecret {
 )]
 async fn list(auth: Auth, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     require_admin(&state, &auth).await?;
-    let apps = apps_admin::list(&state.store, &auth.organization_id).await?;
+    let apps = state
+        .services
+        .applications
+        .list(&auth.organization_id)
+        .await?;
     Ok(HttpResponse::Ok().json(json!({"data": apps})))
 }
 
@@ -111,7 +119,10 @@ async fn revoke(
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     require_admin(&state, &auth).await?;
-    let app = apps_admin::revoke(&state.store, &auth.organization_id, &path)
+    let app = state
+        .services
+        .applications
+        .revoke(&auth.organization_id, &path)
         .await?
         .ok_or_else(app_not_found)?;
     tracing::info!(client_id = %app.client_id, "application revoked");
@@ -138,9 +149,11 @@ async fn rotate_secret(
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     require_admin(&state, &auth).await?;
-    let secret = apps_admin::rotate_secret(&state.store, &auth.organization_id, &path)
-        .await
-        .map_err(ApiError::internal)?
+    let secret = state
+        .services
+        .applications
+        .rotate_secret(&auth.organization_id, &path)
+        .await?
         .ok_or_else(app_not_found)?
         .map_err(|_| {
             ApiError::from(ConnectorError::new(

@@ -7,11 +7,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::auth::Auth;
-use crate::credentials::validate;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
-use crate::registry::ConnectorType;
-use crate::store::{ConnectorFilter, ConnectorRow, ConnectorUpdate, NewConnector};
+use crate::services::connectors::{ConnectorPatch, CreateFromCredentials};
+use crate::store::{ConnectorFilter, ConnectorRow};
 use crate::AppState;
 
 const BASE: &str = "/api/v1/integrations/connectors";
@@ -176,47 +175,6 @@ pub fn view(row: &ConnectorRow) -> Value {
     })
 }
 
-fn kind_for<'a>(
-    state: &'a AppState,
-    connector_type: Option<&str>,
-    definition_id: Option<&str>,
-) -> ApiResult<&'a ConnectorType> {
-    let kind = match (connector_type, definition_id) {
-        (Some(t), _) => state.registry.get(t),
-        (None, Some(d)) => state.registry.by_definition(d),
-        (None, None) => {
-            return Err(ApiError::from(
-                connector_core::ConnectorError::invalid_params(
-                    "give `connector_type` (e.g. \"gmail\") or `definition_id`",
-                )
-                .with_details(json!({"path": "connector_type"})),
-            ))
-        }
-    };
-    let kind = kind.ok_or_else(|| {
-        let names: Vec<&str> = state
-            .registry
-            .all()
-            .iter()
-            .map(|t| t.name.as_str())
-            .collect();
-        ApiError::from(
-            connector_core::ConnectorError::invalid_params(format!(
-                "unknown connector type; this server has {names:?}"
-            ))
-            .with_details(json!({"path": "connector_type"})),
-        )
-    })?;
-    if let (Some(d), Some(_)) = (definition_id, connector_type) {
-        if d != kind.definition_id {
-            return Err(ApiError::invalid(
-                "`definition_id` does not belong to `connector_type`",
-            ));
-        }
-    }
-    Ok(kind)
-}
-
 /// Creates a connector from credentials (validated against the type's credential schema).
 #[utoipa::path(
     post,
@@ -234,38 +192,24 @@ async fn create(
     body: ApiJson<CreateRequest>,
 ) -> ApiResult<HttpResponse> {
     let req = body.0;
-    if req.customer_name.trim().is_empty() {
-        return Err(ApiError::invalid("`customer_name` must not be empty"));
-    }
-    let kind = kind_for(
-        &state,
-        req.connector_type.as_deref(),
-        req.definition_id.as_deref(),
-    )?;
-    let creds = validate(&kind.spec.auth, &req.credentials, kind.refresh_rule())?;
-    let (blob, key_id) = state
-        .vault
-        .encrypt(&auth.organization_id, &creds.to_json())
-        .await?;
-    let rc = serde_json::to_value(req.replication_config.unwrap_or_default()).expect("serializes");
     let row = state
-        .store
-        .insert_connector(NewConnector {
-            organization_id: auth.organization_id.clone(),
-            name: req
-                .name
-                .unwrap_or_else(|| format!("{} ({})", kind.name, req.customer_name)),
-            customer_name: req.customer_name,
-            connector_type: kind.name.clone(),
-            definition_id: kind.definition_id.clone(),
-            replication_config: rc,
-            credentials: blob,
-            credentials_key_id: key_id,
-            base_url: None,
-            token_url: None,
-        })
+        .services
+        .connectors
+        .create_from_credentials(
+            &auth.organization_id,
+            CreateFromCredentials {
+                customer_name: req.customer_name,
+                connector_type: req.connector_type,
+                definition_id: req.definition_id,
+                name: req.name,
+                credentials: req.credentials,
+                replication_config: Some(
+                    serde_json::to_value(req.replication_config.unwrap_or_default())
+                        .expect("serializes"),
+                ),
+            },
+        )
         .await?;
-    tracing::info!(connector_id = %row.id, connector_type = %row.connector_type, "connector created");
     Ok(HttpResponse::Created().json(view(&row)))
 }
 
@@ -287,37 +231,22 @@ async fn list(
     query: web::Query<ListQuery>,
 ) -> ApiResult<HttpResponse> {
     let q = query.into_inner();
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::invalid("`limit` must be between 1 and 1000"));
-    }
-    let offset = q.offset.unwrap_or(0);
-    if offset < 0 {
-        return Err(ApiError::invalid("`offset` must not be negative"));
-    }
     let rows = state
-        .store
-        .list_connectors(
+        .services
+        .connectors
+        .list(
             &auth.organization_id,
             &ConnectorFilter {
                 customer_name: q.customer_name,
                 connector_type: q.connector_type,
                 definition_id: q.definition_id,
-                limit,
-                offset,
+                limit: q.limit.unwrap_or(100),
+                offset: q.offset.unwrap_or(0),
             },
         )
         .await?;
     let data: Vec<Value> = rows.iter().map(view).collect();
     Ok(HttpResponse::Ok().json(json!({ "data": data })))
-}
-
-async fn load(state: &AppState, auth: &Auth, id: &str) -> ApiResult<ConnectorRow> {
-    state
-        .store
-        .get_connector(&auth.organization_id, id)
-        .await?
-        .ok_or_else(ApiError::connector_not_found)
 }
 
 /// Reads a connector (never its credentials).
@@ -336,7 +265,12 @@ async fn get(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(view(&load(&state, &auth, &id).await?)))
+    let row = state
+        .services
+        .connectors
+        .get(&auth.organization_id, &id)
+        .await?;
+    Ok(HttpResponse::Ok().json(view(&row)))
 }
 
 /// Renames a connector, or replaces its replication config or credentials.
@@ -357,34 +291,22 @@ async fn patch(
     id: web::Path<String>,
     body: ApiJson<PatchRequest>,
 ) -> ApiResult<HttpResponse> {
-    let row = load(&state, &auth, &id).await?;
-    let before = row.clone();
     let req = body.0;
-    let mut update = ConnectorUpdate {
-        name: req.name,
-        replication_config: req
-            .replication_config
-            .map(|rc| serde_json::to_value(rc).expect("serializes")),
-        ..Default::default()
-    };
-    if let Some(credentials) = req.credentials {
-        let kind = kind_for(&state, Some(&row.connector_type), None)?;
-        let creds = validate(&kind.spec.auth, &credentials, kind.refresh_rule())?;
-        update.credentials = Some(
-            state
-                .vault
-                .encrypt(&auth.organization_id, &creds.to_json())
-                .await?,
-        );
-    }
     let row = state
-        .store
-        .update_connector(&auth.organization_id, &id, update)
-        .await?
-        .ok_or_else(ApiError::connector_not_found)?;
-    state.runtime.forget(&row.id).await;
-    crate::routes::execute::forget_connector(&row.id);
-    state.runtime.lifecycle().note_status(&before, &row);
+        .services
+        .connectors
+        .update(
+            &auth.organization_id,
+            &id,
+            ConnectorPatch {
+                name: req.name,
+                replication_config: req
+                    .replication_config
+                    .map(|rc| serde_json::to_value(rc).expect("serializes")),
+                credentials: req.credentials,
+            },
+        )
+        .await?;
     Ok(HttpResponse::Ok().json(view(&row)))
 }
 
@@ -404,18 +326,11 @@ async fn delete(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let before = load(&state, &auth, &id).await?;
-    crate::oauth::revoke::revoke_connector(&state, &auth.organization_id, &id).await;
-    if !state
-        .store
-        .delete_connector(&auth.organization_id, &id)
-        .await?
-    {
-        return Err(ApiError::connector_not_found());
-    }
-    state.runtime.forget(&id).await;
-    crate::routes::execute::forget_connector(&id);
-    state.runtime.lifecycle().note_deleted(&before);
+    state
+        .services
+        .connectors
+        .delete(&auth.organization_id, &id)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -435,17 +350,17 @@ async fn status(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let row = load(&state, &auth, &id).await?;
-    let scopes: Vec<&str> = row
-        .scopes
-        .as_deref()
-        .map(|s| s.split_whitespace().collect())
-        .unwrap_or_default();
+    let status = state
+        .services
+        .connectors
+        .status(&auth.organization_id, &id)
+        .await?;
+    let row = status.row;
     Ok(HttpResponse::Ok().json(json!({
         "connector_id": row.id,
         "status": row.status,
         "reason": row.status_reason,
-        "scopes": scopes,
+        "scopes": status.scopes,
         "last_refresh_at": row.last_refresh_at.map(ts),
     })))
 }
@@ -476,8 +391,9 @@ async fn tools_for(
     id: web::Path<String>,
     query: web::Query<ToolsQuery>,
 ) -> ApiResult<HttpResponse> {
-    let row = load(&state, &auth, &id).await?;
-    let kind = kind_for(&state, Some(&row.connector_type), None)?;
+    let connectors = &state.services.connectors;
+    let row = connectors.get(&auth.organization_id, &id).await?;
+    let kind = connectors.kind(Some(&row.connector_type), None)?;
     let name = query.format.as_deref().unwrap_or("openai");
     let format = ToolFormat::parse(name).ok_or_else(|| {
         ApiError::from(

@@ -8,10 +8,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::auth::Auth;
-use crate::credentials::StoredCredentials;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
-use crate::oauth::store::AppRow;
+use crate::store::AppRow;
 use crate::AppState;
 
 const BASE: &str = "/api/v1/oauth-apps";
@@ -235,24 +234,18 @@ async fn propagate(
     secret: Option<&Secret>,
 ) -> ApiResult<()> {
     for cid in state.store.connectors_of_app(org, &app.id).await? {
-        let Some(row) = state.store.get_connector(org, &cid).await? else {
-            continue;
-        };
-        let plain = state.vault.decrypt(org, &row.credentials).await?;
-        let mut creds = StoredCredentials::from_json(&plain)?;
-        creds
-            .fields
-            .insert("client_id".into(), Secret::new(app.client_id.clone()));
-        if let Some(s) = secret {
-            creds.fields.insert("client_secret".into(), s.clone());
-        }
-        let (blob, key_id) = state.vault.encrypt(org, &creds.to_json()).await?;
         state
-            .store
-            .store_refreshed_credentials(&cid, &blob, &key_id, None)
+            .services
+            .connectors
+            .edit_credentials(org, &cid, |creds| {
+                creds
+                    .fields
+                    .insert("client_id".into(), Secret::new(app.client_id.clone()));
+                if let Some(s) = secret {
+                    creds.fields.insert("client_secret".into(), s.clone());
+                }
+            })
             .await?;
-        state.runtime.forget(&cid).await;
-        crate::routes::execute::forget_connector(&cid);
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use crate::oauth::redirect::valid_entry;
-use crate::oauth::store::SettingsRow;
+use crate::store::SettingsRow;
 use crate::AppState;
 
 pub const PATH: &str = "/api/v1/organization/settings";
