@@ -16,8 +16,9 @@ use crate::http::{HttpConfig, ProviderClient, ProviderRequest, ProviderResponse}
 use crate::spec::{ActionSpec, ConnectorSpec, Implementation};
 use crate::{ConnectorError, ErrorCode, Result};
 
+pub use crate::wire::snake_case;
 pub use compiled::CompiledSpec;
-pub use declarative::{build_request, shape_response, snake_case};
+pub use declarative::{build_request, shape_response};
 
 /// What `execute` returns: `result` (a record, or an array of records for list actions) and
 /// `metadata` (`next_page_token`, `result_size_estimate`, ...).
@@ -116,6 +117,12 @@ fn name_required_scopes(
 #[async_trait]
 pub trait ActionHandler: Send + Sync {
     async fn call(&self, cx: &CallContext<'_>, params: Value) -> Result<Output>;
+
+    /// For a handler with typed params ([`crate::params::typed`]): `params` read into its struct
+    /// and written back, defaults filled in. `None` for an untyped handler.
+    fn typed_params(&self, _params: Value) -> Option<Result<Value>> {
+        None
+    }
 }
 
 /// One connector instance: a compiled spec, handlers, a provider client and a token provider.

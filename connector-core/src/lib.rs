@@ -7,6 +7,9 @@
 //! * [`auth`]: access tokens, OAuth refresh with single-flight, rotation callback.
 //! * [`tools`]: tool definitions for agents (single execute tool; OpenAI, Anthropic, MCP).
 //! * [`error`]: the one error table.
+//! * [`params`]: typed params (a struct per handler, defaults as the spec declares them).
+//! * [`wire`]: key case (snake_case params, camelCase wire) and path-segment encoding.
+//! * [`mail`]: addresses, the outgoing message and the exactly-once send step.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -35,10 +38,13 @@ pub mod connector;
 pub mod error;
 pub mod http;
 pub mod introspection;
+pub mod mail;
+pub mod params;
 pub mod secret;
 pub mod spec;
 pub mod tools;
 pub mod validate;
+pub mod wire;
 
 pub use auth::{OAuthCredentials, OAuthTokenSource, RefreshedTokens, StaticToken, TokenProvider};
 pub use connector::{
@@ -46,5 +52,6 @@ pub use connector::{
 };
 pub use error::{ConnectorError, ErrorCode, Result};
 pub use http::{HttpConfig, ProviderClient, ProviderRequest, ProviderResponse, RetryConfig};
+pub use params::{typed, TypedHandler};
 pub use secret::Secret;
 pub use spec::ConnectorSpec;

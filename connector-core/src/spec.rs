@@ -170,7 +170,8 @@ pub struct ResponseMapping {
     /// `/resultSizeEstimate`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: BTreeMap<String, String>,
-    /// Rename keys of the result record(s) from wire camelCase to snake_case, recursively.
+    /// Rename keys of the result record(s) from wire camelCase to snake_case, recursively
+    /// (OData annotations such as `@odata.context` are dropped).
     #[serde(default)]
     pub snake_case_keys: bool,
 }

@@ -4,84 +4,10 @@
 use mail_builder::headers::address::Address;
 use mail_builder::headers::message_id::MessageId;
 use mail_builder::MessageBuilder;
-use sha2::{Digest, Sha256};
 
+use connector_core::mail::parse_address;
+pub use connector_core::mail::{OutgoingAttachment, OutgoingMessage};
 use connector_core::{ConnectorError, ErrorCode};
-
-/// One attachment to send.
-#[derive(Debug, Clone)]
-pub struct OutgoingAttachment {
-    pub filename: String,
-    pub mime_type: String,
-    pub content: Vec<u8>,
-}
-
-/// A message to build. Addresses are `"Name <email>"` or bare `email`.
-#[derive(Debug, Clone, Default)]
-pub struct Compose {
-    pub from: Option<String>,
-    pub to: Vec<String>,
-    pub cc: Vec<String>,
-    pub bcc: Vec<String>,
-    pub reply_to: Vec<String>,
-    pub subject: Option<String>,
-    pub text: Option<String>,
-    pub html: Option<String>,
-    pub attachments: Vec<OutgoingAttachment>,
-    /// With angle brackets, e.g. `<abc@example.com>`.
-    pub message_id: Option<String>,
-    pub in_reply_to: Option<String>,
-    pub references: Vec<String>,
-}
-
-/// A parsed address: (display name, email).
-pub type Mailbox = (Option<String>, String);
-
-/// Parses `"Ada Lovelace <ada@example.com>"`, `"\"Lovelace, Ada\" <ada@example.com>"` or a bare
-/// address. `field` names the param in the error.
-pub fn parse_address(input: &str, field: &str) -> Result<Mailbox, Box<ConnectorError>> {
-    let header = format!("To: {}\r\n\r\n", input.replace(['\r', '\n'], " "));
-    let parsed = crate::mime::decode::parse_guarded(header.as_bytes())
-        .ok()
-        .flatten();
-    let addr = parsed
-        .as_ref()
-        .and_then(|m| m.to())
-        .and_then(|a| a.first())
-        .and_then(|a| {
-            let email = a.address.as_deref()?.trim().to_string();
-            Some((a.name.as_deref().map(|n| n.trim().to_string()), email))
-        });
-    match addr {
-        Some((name, email)) if valid_email(&email) => {
-            Ok((name.filter(|n| !n.is_empty()), email))
-        }
-        _ => Err(Box::new(ConnectorError::invalid_params(format!(
-            "`{field}`: {input:?} is not an email address; use \"Name <name@example.com>\" or name@example.com"
-        )))),
-    }
-}
-
-fn valid_email(email: &str) -> bool {
-    let Some((local, domain)) = email.rsplit_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !email
-            .chars()
-            .any(|c| c.is_whitespace() || c == '<' || c == '>')
-}
-
-/// The Message-ID a send with this idempotency key carries: the same key always gives the same
-/// id, so a retry can find an earlier send with `rfc822msgid:`.
-pub fn message_id_for_key(key: &str, domain: &str) -> String {
-    let digest = Sha256::digest(key.as_bytes());
-    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    format!("<idem-{hex}@{domain}>")
-}
 
 fn strip_brackets(id: &str) -> String {
     id.trim()
@@ -96,8 +22,8 @@ fn address_list(
 ) -> Result<Option<Address<'static>>, Box<ConnectorError>> {
     let mut out = Vec::with_capacity(list.len());
     for a in list {
-        let (name, email) = parse_address(a, field)?;
-        out.push(Address::new_address(name, email));
+        let m = parse_address(a, field)?;
+        out.push(Address::new_address(m.name, m.email));
     }
     Ok(match out.len() {
         0 => None,
@@ -108,11 +34,11 @@ fn address_list(
 
 /// Builds the RFC 5322 bytes. Non-ASCII subjects and names become RFC 2047 words, bodies are
 /// encoded as needed (quoted-printable or base64), file names per RFC 2231.
-pub fn build(c: &Compose) -> Result<Vec<u8>, Box<ConnectorError>> {
+pub fn build(c: &OutgoingMessage) -> Result<Vec<u8>, Box<ConnectorError>> {
     let mut b = MessageBuilder::new();
     if let Some(from) = &c.from {
-        let (name, email) = parse_address(from, "from")?;
-        b = b.from(Address::new_address(name, email));
+        let m = parse_address(from, "from")?;
+        b = b.from(Address::new_address(m.name, m.email));
     }
     if let Some(a) = address_list(&c.to, "to")? {
         b = b.to(a);
@@ -164,10 +90,11 @@ pub fn build(c: &Compose) -> Result<Vec<u8>, Box<ConnectorError>> {
 mod tests {
     use super::*;
     use crate::mime::decode_mime;
+    use connector_core::mail::idempotent_message_id as message_id_for_key;
 
     #[test]
     fn non_ascii_round_trips_through_the_decoder() {
-        let c = Compose {
+        let c = OutgoingMessage {
             from: Some("Ada Lovelace <ada@example.com>".into()),
             to: vec![
                 "\"Hopper, Grace\" <grace@example.com>".into(),
@@ -184,7 +111,7 @@ mod tests {
             message_id: Some(message_id_for_key("k1", "example.com")),
             in_reply_to: Some("<orig@example.com>".into()),
             references: vec!["<a@example.com>".into(), "<orig@example.com>".into()],
-            ..Compose::default()
+            ..OutgoingMessage::default()
         };
         let raw = build(&c).unwrap();
         assert!(raw.is_ascii(), "headers and bodies are 7-bit encoded");
@@ -210,29 +137,5 @@ mod tests {
         assert_eq!(d.message_id, Some(message_id_for_key("k1", "example.com")));
         assert_eq!(d.in_reply_to.as_deref(), Some("<orig@example.com>"));
         assert_eq!(d.references, vec!["<a@example.com>", "<orig@example.com>"]);
-    }
-
-    #[test]
-    fn bad_addresses_are_invalid_params_naming_the_field() {
-        let err = parse_address("not an address", "to").unwrap_err();
-        assert_eq!(err.code, ErrorCode::InvalidParams);
-        assert!(err.message.contains("`to`"));
-        assert!(parse_address("a@b", "cc").is_err());
-        assert_eq!(
-            parse_address("x@y.org", "to").unwrap(),
-            (None, "x@y.org".to_string())
-        );
-    }
-
-    #[test]
-    fn key_derived_ids_are_stable_and_distinct() {
-        assert_eq!(
-            message_id_for_key("a", "d.com"),
-            message_id_for_key("a", "d.com")
-        );
-        assert_ne!(
-            message_id_for_key("a", "d.com"),
-            message_id_for_key("b", "d.com")
-        );
     }
 }

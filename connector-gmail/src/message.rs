@@ -6,9 +6,11 @@ use serde_json::{json, Map, Value};
 
 use crate::mime::{decode_base64url, decode_mime, payload_to_mime, MimeDecoded};
 
-/// The `format` a message was fetched in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The `format` a message was fetched in (the `format` param; `full` unless given).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Format {
+    #[default]
     Full,
     Metadata,
     Minimal,
@@ -16,14 +18,6 @@ pub enum Format {
 }
 
 impl Format {
-    pub fn parse(s: Option<&str>) -> Format {
-        match s {
-            Some("metadata") => Format::Metadata,
-            Some("minimal") => Format::Minimal,
-            Some("raw") => Format::Raw,
-            _ => Format::Full,
-        }
-    }
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Full => "full",

@@ -123,3 +123,16 @@ fn every_action_runs_in_some_end_to_end_test() {
     }
     assert!(missing.is_empty(), "no e2e test runs {missing:?}");
 }
+
+#[test]
+fn typed_params_default_to_what_the_spec_declares() {
+    let spec = connector_gmail::spec();
+    let handlers = connector_gmail::handlers::all(&connector_gmail::GmailOptions::default());
+    let typed = handlers
+        .iter()
+        .filter(|(_, h)| h.typed_params(serde_json::json!({})).is_some())
+        .count();
+    assert!(typed >= 15, "only {typed} handlers have typed params");
+    let disagreements = connector_core::params::default_disagreements(spec.spec(), &handlers);
+    assert!(disagreements.is_empty(), "{disagreements:#?}");
+}

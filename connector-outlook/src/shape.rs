@@ -285,35 +285,6 @@ pub fn folder(f: &Value, path: Option<&str>) -> Value {
     out
 }
 
-/// camelCase keys -> snake_case, recursively (mailbox settings); `@odata.*` keys dropped.
-pub fn snake_keys(v: &Value) -> Value {
-    match v {
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .filter(|(k, _)| !k.starts_with('@'))
-                .map(|(k, v)| (snake(k), snake_keys(v)))
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(a.iter().map(snake_keys).collect()),
-        other => other.clone(),
-    }
-}
-
-fn snake(k: &str) -> String {
-    let mut out = String::with_capacity(k.len() + 4);
-    for (i, c) in k.chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 {
-                out.push('_');
-            }
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,16 +312,5 @@ mod tests {
         assert_eq!(r["flag"], "flagged");
         assert_eq!(r["attachments"][0]["attachment_id"], "A1");
         assert!(r.get("date").is_none(), "only fields the message carries");
-    }
-
-    #[test]
-    fn settings_keys_become_snake_case() {
-        let v = snake_keys(
-            &json!({"timeZone": "UTC", "automaticRepliesSetting": {"externalAudience": "all"}, "@odata.context": "x"}),
-        );
-        assert_eq!(
-            v,
-            json!({"time_zone": "UTC", "automatic_replies_setting": {"external_audience": "all"}})
-        );
     }
 }

@@ -2,29 +2,9 @@
 //! `@odata.deltaLink`, and reading Graph answers.
 
 use base64::Engine;
+pub use connector_core::wire::path_segment as seg;
 use connector_core::{ConnectorError, ErrorCode, ProviderRequest, ProviderResponse, Result};
-use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use serde_json::Value;
-
-/// Characters escaped in one path segment (ids may hold `/`, `+` or `=`).
-const SEGMENT: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'%')
-    .add(b'/')
-    .add(b'?')
-    .add(b'<')
-    .add(b'>')
-    .add(b'`')
-    .add(b'{')
-    .add(b'}')
-    .add(b'+')
-    .add(b'\\');
-
-pub fn seg(s: &str) -> String {
-    utf8_percent_encode(s, SEGMENT).to_string()
-}
 
 /// Graph's well-known folder names.
 const WELL_KNOWN: &[&str] = &[

@@ -1,20 +1,13 @@
 //! The declarative executor: a [`RequestMapping`] and validated params -> a provider request;
 //! the provider's answer -> `{result, metadata}`.
 
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{Map, Value};
 
 use super::Output;
 use crate::http::{ProviderRequest, ProviderResponse};
 use crate::spec::{ActionSpec, RequestMapping};
+use crate::wire::{path_segment, snake_keys};
 use crate::{ConnectorError, Result};
-
-/// Everything but RFC 3986 unreserved characters is encoded in a path segment.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
 
 /// A scalar param as wire text (strings as is, other JSON compactly).
 fn text(v: &Value) -> String {
@@ -42,7 +35,7 @@ pub fn build_request(m: &RequestMapping, params: &Value) -> Result<ProviderReque
             )
         })?;
         path.push_str(&rest[..start]);
-        path.extend(utf8_percent_encode(&text(value), SEGMENT));
+        path.push_str(&path_segment(&text(value)));
         rest = &rest[start + len + 1..];
     }
     path.push_str(rest);
@@ -143,43 +136,6 @@ pub fn shape_response(
     Ok(out)
 }
 
-/// Renames object keys from camelCase to snake_case, recursively.
-fn snake_keys(v: Value) -> Value {
-    match v {
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| (snake_case(&k), snake_keys(v)))
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.into_iter().map(snake_keys).collect()),
-        other => other,
-    }
-}
-
-/// `messagesTotal` -> `messages_total`, `threadsURL` -> `threads_url`, `HTMLBody` -> `html_body`.
-pub fn snake_case(key: &str) -> String {
-    let chars: Vec<char> = key.chars().collect();
-    let mut out = String::with_capacity(key.len() + 4);
-    for (i, &c) in chars.iter().enumerate() {
-        if c.is_uppercase() {
-            let prev = i.checked_sub(1).map(|j| chars[j]);
-            let next = chars.get(i + 1).copied();
-            let boundary = match prev {
-                Some(p) if p.is_lowercase() || p.is_ascii_digit() => true,
-                Some(p) if p.is_uppercase() => next.is_some_and(char::is_lowercase),
-                _ => false,
-            };
-            if boundary && !out.ends_with('_') {
-                out.push('_');
-            }
-            out.extend(c.to_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,16 +198,5 @@ mod tests {
             b,
             json!({"keep": 1, "name": "N", "color": {"backgroundColor": "#fff", "textColor": "#000"}})
         );
-    }
-
-    #[test]
-    fn snake_case_examples() {
-        assert_eq!(snake_case("messagesTotal"), "messages_total");
-        assert_eq!(snake_case("threadsURL"), "threads_url");
-        assert_eq!(snake_case("HTMLBody"), "html_body");
-        assert_eq!(snake_case("already_snake"), "already_snake");
-        assert_eq!(snake_case("id"), "id");
-        assert_eq!(snake_case("@odata.nextLink"), "@odata.next_link");
-        assert_eq!(snake_case("labelListVisibility"), "label_list_visibility");
     }
 }

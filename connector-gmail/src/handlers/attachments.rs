@@ -3,22 +3,32 @@
 use async_trait::async_trait;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use connector_core::wire::path_segment as seg;
 use connector_core::{
-    ActionHandler, CallContext, ConnectorError, ErrorCode, Output, ProviderRequest,
+    CallContext, ConnectorError, ErrorCode, Output, ProviderRequest, TypedHandler,
 };
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{name_scopes, required, seg, USER};
+use super::USER;
 use crate::message::{decode_message, Format};
 use crate::mime::decode_base64url;
 
 pub struct Get;
 
+/// attachments.get
+#[derive(Deserialize, Serialize)]
+pub struct GetParams {
+    message_id: String,
+    attachment_id: String,
+}
+
 #[async_trait]
-impl ActionHandler for Get {
-    async fn call(&self, cx: &CallContext<'_>, params: Value) -> Result<Output, ConnectorError> {
-        let message_id = required(&params, "message_id");
-        let attachment_id = required(&params, "attachment_id");
+impl TypedHandler for Get {
+    type Params = GetParams;
+    async fn run(&self, cx: &CallContext<'_>, params: GetParams) -> Result<Output, ConnectorError> {
+        let message_id = params.message_id.as_str();
+        let attachment_id = params.attachment_id.as_str();
         let body_req = ProviderRequest::get(format!(
             "{USER}/messages/{}/attachments/{}",
             seg(message_id),
@@ -28,7 +38,7 @@ impl ActionHandler for Get {
         let message_req = ProviderRequest::get(format!("{USER}/messages/{}", seg(message_id)))
             .query("format", "full");
         let (body, message) = futures::join!(cx.send(body_req), cx.send(message_req));
-        let body: Value = body.map_err(|e| name_scopes(cx, e))?.json()?;
+        let body: Value = body?.json()?;
         let data = body["data"].as_str().unwrap_or_default();
         let bytes = decode_base64url(data).ok_or_else(|| {
             ConnectorError::new(

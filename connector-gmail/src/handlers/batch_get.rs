@@ -7,8 +7,9 @@ use futures::{StreamExt, TryStreamExt};
 use connector_core::{CallContext, ConnectorError, ErrorCode, ProviderRequest};
 use serde_json::{json, Value};
 
-use super::{seg, USER};
+use super::USER;
 use crate::batch::{self, PartResponse};
+use connector_core::wire::path_segment as seg;
 
 /// Rounds of re-asking for parts that were throttled or failed transiently.
 const PART_RETRIES: u32 = 3;

@@ -3,11 +3,17 @@
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine;
+use connector_core::mail::{
+    self, idempotent_message_id, parse_mailbox, OutgoingAttachment, OutgoingMessage, Replying,
+    MARKER_DOMAIN,
+};
+use connector_core::wire::path_segment as seg;
 use connector_core::{CallContext, ConnectorError, ErrorCode, ProviderRequest};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{seg, str_param, USER};
-use crate::compose::{build, message_id_for_key, parse_address, Compose, OutgoingAttachment};
+use super::USER;
+use crate::compose::build;
 
 /// Gmail's limit for send and drafts.
 pub const SEND_LIMIT: usize = 35 * 1024 * 1024;
@@ -22,13 +28,30 @@ pub struct Outgoing {
     pub message_id: Option<String>,
 }
 
-fn strings(params: &Value, name: &str) -> Vec<String> {
-    params[name]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v.as_str().map(str::to_string))
-        .collect()
+/// The params of messages.send / import / insert and drafts.create / update (each action's
+/// schema allows its own subset).
+#[derive(Deserialize, Serialize)]
+pub struct ComposeParams {
+    #[serde(flatten)]
+    pub message: mail::ComposeParams,
+    pub reply_to: Option<Vec<String>>,
+    pub reply_to_message_id: Option<String>,
+    /// The whole RFC 822 message, base64, instead of the structured fields.
+    pub raw: Option<String>,
+    #[serde(default)]
+    pub label_ids: Vec<String>,
+    /// import and insert.
+    #[serde(default = "date_header")]
+    pub internal_date_source: String,
+    /// import.
+    #[serde(default)]
+    pub never_mark_spam: bool,
+    /// drafts.update.
+    pub draft_id: Option<String>,
+}
+
+fn date_header() -> String {
+    "dateHeader".to_string()
 }
 
 fn decode_any_base64(s: &str) -> Option<Vec<u8>> {
@@ -43,29 +66,22 @@ fn decode_any_base64(s: &str) -> Option<Vec<u8>> {
 /// Builds the message from params. `key` (an idempotency key) fixes the Message-ID.
 pub async fn outgoing(
     cx: &CallContext<'_>,
-    params: &Value,
+    params: &ComposeParams,
     key: Option<&str>,
     limit: usize,
     require_recipient: bool,
 ) -> Result<Outgoing, ConnectorError> {
-    let domain = str_param(params, "from")
-        .and_then(|f| parse_address(f, "from").ok())
-        .and_then(|(_, e)| e.rsplit_once('@').map(|(_, d)| d.to_string()))
-        .unwrap_or_else(|| "agent-connectors.invalid".into());
-    let derived_id = key.map(|k| message_id_for_key(k, &domain));
+    let fields = &params.message;
+    let domain = fields
+        .from
+        .as_deref()
+        .and_then(parse_mailbox)
+        .and_then(|m| m.email.rsplit_once('@').map(|(_, d)| d.to_string()))
+        .unwrap_or_else(|| MARKER_DOMAIN.into());
+    let derived_id = key.map(|k| idempotent_message_id(k, &domain));
 
-    if let Some(raw) = str_param(params, "raw") {
-        let structured = [
-            "to",
-            "cc",
-            "bcc",
-            "subject",
-            "text",
-            "html",
-            "attachments",
-            "from",
-        ];
-        if let Some(f) = structured.iter().find(|f| params.get(**f).is_some()) {
+    if let Some(raw) = params.raw.as_deref() {
+        if let Some(f) = fields.first_given() {
             return Err(ConnectorError::invalid_params(format!(
                 "give either `raw` or structured fields, not both (found `{f}`)"
             ))
@@ -86,8 +102,8 @@ pub async fn outgoing(
             }
         }
         check_size(bytes.len(), limit)?;
-        let thread_id = match str_param(params, "reply_to_message_id") {
-            Some(id) => Some(original(cx, id).await?.thread_id),
+        let thread_id = match params.reply_to_message_id.as_deref() {
+            Some(id) => Some(original(cx, id).await?.0),
             None => None,
         };
         return Ok(Outgoing {
@@ -98,66 +114,29 @@ pub async fn outgoing(
     }
 
     let mut attachments = Vec::new();
-    for (i, a) in params["attachments"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        let content = decode_any_base64(a["content_base64"].as_str().unwrap_or_default())
-            .ok_or_else(|| {
-                ConnectorError::invalid_params(format!(
-                    "attachment {i}: content_base64 is not base64"
-                ))
+    for (i, a) in fields.attachments().iter().enumerate() {
+        let content = decode_any_base64(&a.content_base64).ok_or_else(|| {
+            ConnectorError::invalid_params(format!("attachment {i}: content_base64 is not base64"))
                 .with_details(
                     json!({"errors": [{"pointer": format!("/attachments/{i}/content_base64")}]}),
                 )
-            })?;
+        })?;
         attachments.push(OutgoingAttachment {
-            filename: a["filename"].as_str().unwrap_or("attachment").to_string(),
-            mime_type: a["mime_type"]
-                .as_str()
-                .unwrap_or("application/octet-stream")
-                .to_string(),
+            filename: a.filename.clone(),
+            mime_type: a.mime_type.clone(),
             content,
         });
     }
-    let mut c = Compose {
-        from: str_param(params, "from").map(str::to_string),
-        to: strings(params, "to"),
-        cc: strings(params, "cc"),
-        bcc: strings(params, "bcc"),
-        reply_to: strings(params, "reply_to"),
-        subject: str_param(params, "subject").map(str::to_string),
-        text: str_param(params, "text").map(str::to_string),
-        html: str_param(params, "html").map(str::to_string),
-        attachments,
-        message_id: derived_id,
-        ..Compose::default()
-    };
+    let mut c = OutgoingMessage::new(fields, attachments);
+    c.reply_to = params.reply_to.clone().unwrap_or_default();
+    c.message_id = derived_id;
     let mut thread_id = None;
-    if let Some(id) = str_param(params, "reply_to_message_id") {
-        let orig = original(cx, id).await?;
-        thread_id = Some(orig.thread_id);
-        if let Some(mid) = &orig.message_id {
-            c.in_reply_to = Some(mid.clone());
-            c.references = orig.references.clone();
-            c.references.push(mid.clone());
-        }
-        if c.subject.is_none() {
-            c.subject = orig.subject.map(|s| {
-                if s.to_ascii_lowercase().starts_with("re:") {
-                    s
-                } else {
-                    format!("Re: {s}")
-                }
-            });
-        }
-        if c.to.is_empty() && c.cc.is_empty() && c.bcc.is_empty() {
-            c.to = orig.reply_address.into_iter().collect();
-        }
+    if let Some(id) = params.reply_to_message_id.as_deref() {
+        let (thread, replying) = original(cx, id).await?;
+        thread_id = Some(thread);
+        c.answer(replying);
     }
-    if require_recipient && c.to.is_empty() && c.cc.is_empty() && c.bcc.is_empty() {
+    if require_recipient && !c.has_recipients() {
         return Err(ConnectorError::invalid_params(
             "a message needs at least one recipient in `to`, `cc` or `bcc` (or `reply_to_message_id`)",
         )
@@ -190,16 +169,8 @@ fn check_size(len: usize, limit: usize) -> Result<(), ConnectorError> {
     Ok(())
 }
 
-/// What a reply needs from the message it answers.
-struct Original {
-    thread_id: String,
-    message_id: Option<String>,
-    references: Vec<String>,
-    subject: Option<String>,
-    reply_address: Option<String>,
-}
-
-async fn original(cx: &CallContext<'_>, id: &str) -> Result<Original, ConnectorError> {
+/// The thread of the message a reply answers, and what the reply takes from it.
+async fn original(cx: &CallContext<'_>, id: &str) -> Result<(String, Replying), ConnectorError> {
     let mut req = ProviderRequest::get(format!("{USER}/messages/{}", seg(id)))
         .query("format", "metadata")
         .idempotent(true);
@@ -218,16 +189,19 @@ async fn original(cx: &CallContext<'_>, id: &str) -> Result<Original, ConnectorE
                 None => email.to_string(),
             })
         });
-    Ok(Original {
-        thread_id: msg["threadId"].as_str().unwrap_or_default().to_string(),
-        message_id: d["message_id"].as_str().map(str::to_string),
-        references: d["references"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect(),
-        subject: d["subject"].as_str().map(str::to_string),
-        reply_address,
-    })
+    let thread_id = msg["threadId"].as_str().unwrap_or_default().to_string();
+    Ok((
+        thread_id,
+        Replying {
+            message_id: d["message_id"].as_str().map(str::to_string),
+            references: d["references"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect(),
+            subject: d["subject"].as_str().map(str::to_string),
+            reply_address,
+        },
+    ))
 }

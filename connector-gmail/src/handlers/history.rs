@@ -1,32 +1,52 @@
 //! history.list: changes since a history id; an expired id is `sync_required`.
 
 use async_trait::async_trait;
+use connector_core::wire::snake_keys;
 use connector_core::{
-    ActionHandler, CallContext, ConnectorError, ErrorCode, Output, ProviderRequest,
+    CallContext, ConnectorError, ErrorCode, Output, ProviderRequest, TypedHandler,
 };
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{name_scopes, required, snake_keys, str_param, USER};
+use super::USER;
 
 pub struct List;
 
+/// history.list
+#[derive(Deserialize, Serialize)]
+pub struct ListParams {
+    start_history_id: String,
+    #[serde(default = "hundred")]
+    max_results: u64,
+    #[serde(default)]
+    history_types: Vec<String>,
+    label_id: Option<String>,
+    page_token: Option<String>,
+}
+
+fn hundred() -> u64 {
+    100
+}
+
 #[async_trait]
-impl ActionHandler for List {
-    async fn call(&self, cx: &CallContext<'_>, params: Value) -> Result<Output, ConnectorError> {
-        let start = required(&params, "start_history_id");
-        let max = params["max_results"].as_u64().unwrap_or(100);
+impl TypedHandler for List {
+    type Params = ListParams;
+    async fn run(
+        &self,
+        cx: &CallContext<'_>,
+        params: ListParams,
+    ) -> Result<Output, ConnectorError> {
+        let start = params.start_history_id.as_str();
         let mut req = ProviderRequest::get(format!("{USER}/history"))
             .query("startHistoryId", start)
-            .query("maxResults", max.to_string());
-        for t in params["history_types"].as_array().into_iter().flatten() {
-            if let Some(t) = t.as_str() {
-                req = req.query("historyTypes", t);
-            }
+            .query("maxResults", params.max_results.to_string());
+        for t in &params.history_types {
+            req = req.query("historyTypes", t);
         }
-        if let Some(l) = str_param(&params, "label_id") {
+        if let Some(l) = &params.label_id {
             req = req.query("labelId", l);
         }
-        if let Some(t) = str_param(&params, "page_token") {
+        if let Some(t) = &params.page_token {
             req = req.query("pageToken", t);
         }
         let page: Value = match cx.send(req).await {
@@ -41,7 +61,7 @@ impl ActionHandler for List {
                 )
                 .with_details(json!({"start_history_id": start})))
             }
-            Err(e) => return Err(name_scopes(cx, e)),
+            Err(e) => return Err(e),
         };
         let records = snake_keys(page["history"].clone());
         let mut out = Output::new(if records.is_array() {

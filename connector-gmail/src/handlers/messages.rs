@@ -1,16 +1,59 @@
 //! messages.list (summaries through one batch), messages.get, messages.get_many.
 
 use async_trait::async_trait;
-use connector_core::{ActionHandler, CallContext, ConnectorError, Output, ProviderRequest};
+use connector_core::wire::path_segment as seg;
+use connector_core::{CallContext, ConnectorError, Output, ProviderRequest, TypedHandler};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{batch_get_messages, name_scopes, required, seg, str_param, USER};
+use super::{batch_get_messages, USER};
 use crate::batch::DEFAULT_PARTS;
 use crate::message::{decode_message, summary, Format, SUMMARY_HEADERS};
 
 pub struct List;
 pub struct Get;
 pub struct GetMany;
+
+/// messages.list
+#[derive(Deserialize, Serialize)]
+pub struct ListParams {
+    #[serde(default = "fifty")]
+    max_results: u64,
+    q: Option<String>,
+    #[serde(default)]
+    label_ids: Vec<String>,
+    page_token: Option<String>,
+    #[serde(default)]
+    include_spam_trash: bool,
+    #[serde(default)]
+    ids_only: bool,
+}
+
+fn fifty() -> u64 {
+    50
+}
+
+/// messages.get
+#[derive(Deserialize, Serialize)]
+pub struct GetParams {
+    message_id: String,
+    #[serde(default)]
+    format: Format,
+}
+
+/// messages.get_many
+#[derive(Deserialize, Serialize)]
+pub struct GetManyParams {
+    message_ids: Vec<String>,
+    #[serde(default)]
+    format: Format,
+    #[serde(default = "default_parts")]
+    batch_size: usize,
+}
+
+fn default_parts() -> usize {
+    DEFAULT_PARTS
+}
 
 /// Query string that asks for `format` (and the summary headers for metadata).
 pub(crate) fn format_query(format: Format, summary_headers: bool) -> String {
@@ -25,28 +68,30 @@ pub(crate) fn format_query(format: Format, summary_headers: bool) -> String {
 }
 
 #[async_trait]
-impl ActionHandler for List {
-    async fn call(&self, cx: &CallContext<'_>, params: Value) -> Result<Output, ConnectorError> {
-        list(cx, &params).await.map_err(|e| name_scopes(cx, e))
+impl TypedHandler for List {
+    type Params = ListParams;
+    async fn run(
+        &self,
+        cx: &CallContext<'_>,
+        params: ListParams,
+    ) -> Result<Output, ConnectorError> {
+        list(cx, params).await
     }
 }
 
-async fn list(cx: &CallContext<'_>, params: &Value) -> Result<Output, ConnectorError> {
-    let max = params["max_results"].as_u64().unwrap_or(50);
-    let mut req =
-        ProviderRequest::get(format!("{USER}/messages")).query("maxResults", max.to_string());
-    if let Some(q) = str_param(params, "q") {
+async fn list(cx: &CallContext<'_>, params: ListParams) -> Result<Output, ConnectorError> {
+    let mut req = ProviderRequest::get(format!("{USER}/messages"))
+        .query("maxResults", params.max_results.to_string());
+    if let Some(q) = params.q {
         req = req.query("q", q);
     }
-    for label in params["label_ids"].as_array().into_iter().flatten() {
-        if let Some(l) = label.as_str() {
-            req = req.query("labelIds", l);
-        }
+    for l in params.label_ids {
+        req = req.query("labelIds", l);
     }
-    if let Some(t) = str_param(params, "page_token") {
+    if let Some(t) = params.page_token {
         req = req.query("pageToken", t);
     }
-    if params["include_spam_trash"].as_bool() == Some(true) {
+    if params.include_spam_trash {
         req = req.query("includeSpamTrash", "true");
     }
     let page: Value = cx.send(req).await?.json()?;
@@ -56,7 +101,7 @@ async fn list(cx: &CallContext<'_>, params: &Value) -> Result<Output, ConnectorE
         .filter_map(|m| m["id"].as_str().map(str::to_string))
         .collect();
 
-    let result = if params["ids_only"].as_bool() == Some(true) {
+    let result = if params.ids_only {
         json!(ids)
     } else {
         let query = format_query(Format::Metadata, true);
@@ -87,33 +132,32 @@ async fn list(cx: &CallContext<'_>, params: &Value) -> Result<Output, ConnectorE
 }
 
 #[async_trait]
-impl ActionHandler for Get {
-    async fn call(&self, cx: &CallContext<'_>, params: Value) -> Result<Output, ConnectorError> {
-        let id = required(&params, "message_id");
-        let format = Format::parse(str_param(&params, "format"));
-        let req = ProviderRequest::get(format!("{USER}/messages/{}", seg(id)))
+impl TypedHandler for Get {
+    type Params = GetParams;
+    async fn run(&self, cx: &CallContext<'_>, params: GetParams) -> Result<Output, ConnectorError> {
+        let format = params.format;
+        let req = ProviderRequest::get(format!("{USER}/messages/{}", seg(&params.message_id)))
             .query("format", format.as_str());
-        let msg: Value = cx.send(req).await.map_err(|e| name_scopes(cx, e))?.json()?;
+        let msg: Value = cx.send(req).await?.json()?;
         Ok(Output::new(decode_message(&msg, format)))
     }
 }
 
 #[async_trait]
-impl ActionHandler for GetMany {
-    async fn call(&self, cx: &CallContext<'_>, params: Value) -> Result<Output, ConnectorError> {
-        let ids: Vec<String> = params["message_ids"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect();
-        let format = Format::parse(str_param(&params, "format"));
-        let batch_size = params["batch_size"]
-            .as_u64()
-            .unwrap_or(DEFAULT_PARTS as u64) as usize;
-        let fetched = batch_get_messages(cx, &ids, &format_query(format, false), batch_size)
-            .await
-            .map_err(|e| name_scopes(cx, e))?;
+impl TypedHandler for GetMany {
+    type Params = GetManyParams;
+    async fn run(
+        &self,
+        cx: &CallContext<'_>,
+        params: GetManyParams,
+    ) -> Result<Output, ConnectorError> {
+        let GetManyParams {
+            message_ids: ids,
+            format,
+            batch_size,
+        } = params;
+        let fetched =
+            batch_get_messages(cx, &ids, &format_query(format, false), batch_size).await?;
         let mut failed = 0;
         let result: Vec<Value> = fetched
             .into_iter()

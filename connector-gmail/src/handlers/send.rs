@@ -4,11 +4,14 @@
 use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use connector_core::{ActionHandler, CallContext, ConnectorError, Output, ProviderRequest};
+use connector_core::mail::{idempotent_message_id, look_before_sending};
+use connector_core::wire::path_segment as seg;
+use connector_core::{CallContext, ConnectorError, Output, ProviderRequest, TypedHandler};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::compose_params::{outgoing, Outgoing, INSERT_LIMIT, SEND_LIMIT};
-use super::{name_scopes, required, seg, str_param, USER};
+use super::compose_params::{outgoing, ComposeParams, Outgoing, INSERT_LIMIT, SEND_LIMIT};
+use super::USER;
 
 /// Messages larger than this (bytes) go through `/upload/gmail/v1/...?uploadType=multipart`.
 pub const DEFAULT_UPLOAD_THRESHOLD: usize = 5 * 1024 * 1024;
@@ -127,14 +130,14 @@ async fn post_message(
 }
 
 #[async_trait]
-impl ActionHandler for Compose {
-    async fn call(&self, cx: &CallContext<'_>, params: Value) -> Result<Output, ConnectorError> {
-        self.run(cx, &params).await.map_err(|e| name_scopes(cx, e))
-    }
-}
-
-impl Compose {
-    async fn run(&self, cx: &CallContext<'_>, params: &Value) -> Result<Output, ConnectorError> {
+impl TypedHandler for Compose {
+    type Params = ComposeParams;
+    async fn run(
+        &self,
+        cx: &CallContext<'_>,
+        params: ComposeParams,
+    ) -> Result<Output, ConnectorError> {
+        let params = &params;
         let key = cx.options.idempotency_key.as_deref();
         let (limit, needs_to) = match self.target {
             Target::Send => (SEND_LIMIT, true),
@@ -144,32 +147,26 @@ impl Compose {
         let out = outgoing(cx, params, key, limit, needs_to).await?;
 
         // Exactly once: a message carrying the key's Message-ID is already in the mailbox.
-        if key.is_some() && matches!(self.target, Target::Send | Target::Import | Target::Insert) {
-            if let Some(mid) = &out.message_id {
-                if let Some(found) = find_by_message_id(cx, mid).await? {
-                    return Ok(
-                        Output::new(sent_record(&found, Some(mid))).with_meta("deduplicated", true)
-                    );
-                }
-            }
+        let sends = matches!(self.target, Target::Send | Target::Import | Target::Insert);
+        let marker = out.message_id.as_deref().filter(|_| key.is_some() && sends);
+        if let Some(done) = look_before_sending(marker, |mid| async move {
+            let found = find_by_message_id(cx, &mid).await?;
+            Ok(found.map(|f| sent_record(&f, Some(&mid))))
+        })
+        .await?
+        {
+            return Ok(done);
         }
         let t = self.uploads;
-        let label_ids: Vec<String> = params["label_ids"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect();
+        let label_ids = &params.label_ids;
         let with_labels = |mut m: Value| {
             if !label_ids.is_empty() {
                 m["labelIds"] = json!(label_ids);
             }
             m
         };
-        let mut query: Vec<(&str, String)> = Vec::new();
-        if let Some(src) = str_param(params, "internal_date_source") {
-            query.push(("internalDateSource", src.to_string()));
-        }
+        let mut query: Vec<(&str, String)> =
+            vec![("internalDateSource", params.internal_date_source.clone())];
         let mid = out.message_id.as_deref();
         let result = match self.target {
             Target::Send => {
@@ -186,7 +183,7 @@ impl Compose {
                 sent_record(&v, mid)
             }
             Target::Import => {
-                if params["never_mark_spam"].as_bool() == Some(true) {
+                if params.never_mark_spam {
                     query.push(("neverMarkSpam", "true".into()));
                 }
                 let v = post_message(
@@ -228,7 +225,7 @@ impl Compose {
                 json!({"id": v["id"], "message": sent_record(&v["message"], mid)})
             }
             Target::DraftUpdate => {
-                let id = required(params, "draft_id").to_string();
+                let id = params.draft_id.clone().unwrap_or_default();
                 let path = format!("{USER}/drafts/{}", seg(&id));
                 let v = post_message(
                     cx,
@@ -253,17 +250,34 @@ pub struct DraftSend {
     pub uploads: UploadLimits,
 }
 
+/// drafts.send
+#[derive(Deserialize, Serialize)]
+pub struct DraftSendParams {
+    draft_id: String,
+}
+
 #[async_trait]
-impl ActionHandler for DraftSend {
-    async fn call(&self, cx: &CallContext<'_>, params: Value) -> Result<Output, ConnectorError> {
-        let id = required(&params, "draft_id");
-        let result = async {
+impl TypedHandler for DraftSend {
+    type Params = DraftSendParams;
+    async fn run(
+        &self,
+        cx: &CallContext<'_>,
+        params: DraftSendParams,
+    ) -> Result<Output, ConnectorError> {
+        let id = params.draft_id.as_str();
+        {
             if let Some(key) = cx.options.idempotency_key.as_deref() {
-                let mid =
-                    crate::compose::message_id_for_key(key, "drafts.agent-connectors.invalid");
-                if let Some(found) = find_by_message_id(cx, &mid).await? {
-                    return Ok(Output::new(sent_record(&found, Some(&mid)))
-                        .with_meta("deduplicated", true));
+                let mid = idempotent_message_id(
+                    key,
+                    &format!("drafts.{}", connector_core::mail::MARKER_DOMAIN),
+                );
+                if let Some(done) = look_before_sending(Some(&mid), |mid| async move {
+                    let found = find_by_message_id(cx, &mid).await?;
+                    Ok(found.map(|f| sent_record(&f, Some(&mid))))
+                })
+                .await?
+                {
+                    return Ok(done);
                 }
                 let draft: Value = cx
                     .send(
@@ -300,8 +314,6 @@ impl ActionHandler for DraftSend {
                 .json()?;
             Ok(Output::new(sent_record(&v, None)))
         }
-        .await;
-        result.map_err(|e| name_scopes(cx, e))
     }
 }
 

@@ -1,23 +1,41 @@
 //! threads.get and drafts.get: resources that hold messages to decode.
 
 use async_trait::async_trait;
-use connector_core::{ActionHandler, CallContext, ConnectorError, Output, ProviderRequest};
+use connector_core::wire::path_segment as seg;
+use connector_core::{CallContext, ConnectorError, Output, ProviderRequest, TypedHandler};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{name_scopes, required, seg, str_param, USER};
+use super::USER;
 use crate::message::{decode_message, Format};
 
 pub struct Get;
 pub struct DraftGet;
 
+/// threads.get
+#[derive(Deserialize, Serialize)]
+pub struct GetParams {
+    thread_id: String,
+    #[serde(default)]
+    format: Format,
+}
+
+/// drafts.get
+#[derive(Deserialize, Serialize)]
+pub struct DraftGetParams {
+    draft_id: String,
+    #[serde(default)]
+    format: Format,
+}
+
 #[async_trait]
-impl ActionHandler for Get {
-    async fn call(&self, cx: &CallContext<'_>, params: Value) -> Result<Output, ConnectorError> {
-        let id = required(&params, "thread_id");
-        let format = Format::parse(str_param(&params, "format"));
+impl TypedHandler for Get {
+    type Params = GetParams;
+    async fn run(&self, cx: &CallContext<'_>, params: GetParams) -> Result<Output, ConnectorError> {
+        let (id, format) = (params.thread_id.as_str(), params.format);
         let req = ProviderRequest::get(format!("{USER}/threads/{}", seg(id)))
             .query("format", format.as_str());
-        let thread: Value = cx.send(req).await.map_err(|e| name_scopes(cx, e))?.json()?;
+        let thread: Value = cx.send(req).await?.json()?;
         let messages: Vec<Value> = thread["messages"]
             .as_array()
             .into_iter()
@@ -38,13 +56,17 @@ impl ActionHandler for Get {
 }
 
 #[async_trait]
-impl ActionHandler for DraftGet {
-    async fn call(&self, cx: &CallContext<'_>, params: Value) -> Result<Output, ConnectorError> {
-        let id = required(&params, "draft_id");
-        let format = Format::parse(str_param(&params, "format"));
+impl TypedHandler for DraftGet {
+    type Params = DraftGetParams;
+    async fn run(
+        &self,
+        cx: &CallContext<'_>,
+        params: DraftGetParams,
+    ) -> Result<Output, ConnectorError> {
+        let (id, format) = (params.draft_id.as_str(), params.format);
         let req = ProviderRequest::get(format!("{USER}/drafts/{}", seg(id)))
             .query("format", format.as_str());
-        let draft: Value = cx.send(req).await.map_err(|e| name_scopes(cx, e))?.json()?;
+        let draft: Value = cx.send(req).await?.json()?;
         Ok(Output::new(json!({
             "id": draft["id"].as_str().unwrap_or(id),
             "message": decode_message(&draft["message"], format),

@@ -2,10 +2,14 @@
 //! 1,000, and filters.create (nested snake_case params to Gmail's camelCase).
 
 use async_trait::async_trait;
-use connector_core::{ActionHandler, CallContext, ConnectorError, Output, ProviderRequest};
-use serde_json::{json, Map, Value};
+use connector_core::wire::{camel_keys, path_segment as seg, snake_keys};
+use connector_core::{
+    ActionHandler, CallContext, ConnectorError, Output, ProviderRequest, TypedHandler,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 
-use super::{name_scopes, required, seg, snake_keys, USER};
+use super::USER;
 
 /// Gmail's limit of ids per batchModify / batchDelete call.
 pub const BATCH_IDS: usize = 1000;
@@ -20,16 +24,16 @@ pub struct Ack {
 #[async_trait]
 impl ActionHandler for Ack {
     async fn call(&self, cx: &CallContext<'_>, params: Value) -> Result<Output, ConnectorError> {
+        let id = |p: &str| params.get(p).and_then(Value::as_str).unwrap_or_default();
         let path = match self.id_param {
-            Some(p) => self.path.replace("{}", &seg(required(&params, p))),
+            Some(p) => self.path.replace("{}", &seg(id(p))),
             None => self.path.to_string(),
         };
         cx.send(ProviderRequest::new(
             self.method.clone(),
             format!("{USER}{path}"),
         ))
-        .await
-        .map_err(|e| name_scopes(cx, e))?;
+        .await?;
         Ok(Output::new(json!({"ok": true})))
     }
 }
@@ -39,13 +43,23 @@ pub struct BatchIds {
     pub delete: bool,
 }
 
+/// messages.batch_modify and messages.batch_delete (which has no label params).
+#[derive(Deserialize, Serialize)]
+pub struct BatchIdsParams {
+    message_ids: Vec<String>,
+    add_label_ids: Option<Vec<String>>,
+    remove_label_ids: Option<Vec<String>>,
+}
+
 #[async_trait]
-impl ActionHandler for BatchIds {
-    async fn call(&self, cx: &CallContext<'_>, params: Value) -> Result<Output, ConnectorError> {
-        let ids: Vec<Value> = params["message_ids"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
+impl TypedHandler for BatchIds {
+    type Params = BatchIdsParams;
+    async fn run(
+        &self,
+        cx: &CallContext<'_>,
+        params: BatchIdsParams,
+    ) -> Result<Output, ConnectorError> {
+        let ids = &params.message_ids;
         let path = if self.delete {
             "batchDelete"
         } else {
@@ -55,17 +69,16 @@ impl ActionHandler for BatchIds {
         for chunk in ids.chunks(BATCH_IDS) {
             let mut body = json!({"ids": chunk});
             if !self.delete {
-                if let Some(a) = params.get("add_label_ids") {
-                    body["addLabelIds"] = a.clone();
+                if let Some(a) = &params.add_label_ids {
+                    body["addLabelIds"] = json!(a);
                 }
-                if let Some(r) = params.get("remove_label_ids") {
-                    body["removeLabelIds"] = r.clone();
+                if let Some(r) = &params.remove_label_ids {
+                    body["removeLabelIds"] = json!(r);
                 }
             }
             cx.send(ProviderRequest::post(format!("{USER}/messages/{path}")).json(body))
                 .await
                 .map_err(|e| {
-                    let e = name_scopes(cx, e);
                     if calls > 0 {
                         let msg = format!(
                             "{} ({} of {} ids were already done)",
@@ -86,61 +99,30 @@ impl ActionHandler for BatchIds {
     }
 }
 
-/// Recursively renames snake_case keys to camelCase.
-fn camel_keys(v: &Value) -> Value {
-    match v {
-        Value::Object(m) => {
-            let mut out = Map::new();
-            for (k, v) in m {
-                let mut key = String::with_capacity(k.len());
-                let mut upper = false;
-                for c in k.chars() {
-                    if c == '_' {
-                        upper = true;
-                    } else if upper {
-                        key.push(c.to_ascii_uppercase());
-                        upper = false;
-                    } else {
-                        key.push(c);
-                    }
-                }
-                out.insert(key, camel_keys(v));
-            }
-            Value::Object(out)
-        }
-        Value::Array(a) => Value::Array(a.iter().map(camel_keys).collect()),
-        other => other.clone(),
-    }
-}
-
 /// filters.create.
 pub struct FilterCreate;
 
-#[async_trait]
-impl ActionHandler for FilterCreate {
-    async fn call(&self, cx: &CallContext<'_>, params: Value) -> Result<Output, ConnectorError> {
-        let body = json!({"criteria": camel_keys(&params["criteria"]), "action": camel_keys(&params["action"])});
-        let v: Value = cx
-            .send(ProviderRequest::post(format!("{USER}/settings/filters")).json(body))
-            .await
-            .map_err(|e| name_scopes(cx, e))?
-            .json()?;
-        Ok(Output::new(snake_keys(v)))
-    }
+/// filters.create: the filter's criteria and action objects, in snake_case.
+#[derive(Deserialize, Serialize)]
+pub struct FilterCreateParams {
+    criteria: Value,
+    action: Value,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn camel_keys_round_trip_snake_keys() {
-        let v = json!({"add_label_ids": ["A"], "negated_query": "x", "size_comparison": "larger"});
-        let c = camel_keys(&v);
-        assert_eq!(
-            c,
-            json!({"addLabelIds": ["A"], "negatedQuery": "x", "sizeComparison": "larger"})
-        );
-        assert_eq!(snake_keys(c), v);
+#[async_trait]
+impl TypedHandler for FilterCreate {
+    type Params = FilterCreateParams;
+    async fn run(
+        &self,
+        cx: &CallContext<'_>,
+        params: FilterCreateParams,
+    ) -> Result<Output, ConnectorError> {
+        let body =
+            json!({"criteria": camel_keys(&params.criteria), "action": camel_keys(&params.action)});
+        let v: Value = cx
+            .send(ProviderRequest::post(format!("{USER}/settings/filters")).json(body))
+            .await?
+            .json()?;
+        Ok(Output::new(snake_keys(v)))
     }
 }

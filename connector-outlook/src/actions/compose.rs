@@ -1,10 +1,12 @@
 //! Writing mail: send (exactly once with an idempotency key), reply, reply all, forward,
 //! drafts, update, move, copy, delete.
 
+use connector_core::mail::{
+    idempotent_message_id, look_before_sending, parse_mailbox, MARKER_DOMAIN,
+};
 use connector_core::{CallContext, ConnectorError, ErrorCode, Output, ProviderRequest, Result};
 use reqwest::Method;
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
 
 use super::str_param;
 use crate::shape;
@@ -20,18 +22,9 @@ fn invalid(pointer: &str, message: &str) -> ConnectorError {
 
 /// `"Ada <ada@example.com>"` or `"ada@example.com"` -> a Graph recipient.
 pub fn recipient(s: &str) -> Option<Value> {
-    let s = s.trim();
-    let (name, address) = match (s.rfind('<'), s.ends_with('>')) {
-        (Some(i), true) => (s[..i].trim().trim_matches('"'), &s[i + 1..s.len() - 1]),
-        _ => ("", s),
-    };
-    let address = address.trim();
-    let (local, domain) = address.split_once('@')?;
-    if local.is_empty() || !domain.contains('.') || address.contains(char::is_whitespace) {
-        return None;
-    }
-    let mut e = json!({"address": address});
-    if !name.is_empty() {
+    let m = parse_mailbox(s)?;
+    let mut e = json!({"address": m.email});
+    if let Some(name) = m.name {
         e["name"] = json!(name);
     }
     Some(json!({ "emailAddress": e }))
@@ -151,9 +144,7 @@ fn message_json(p: &Value, require_recipients: bool) -> Result<Map<String, Value
 
 /// The Internet Message-ID a send with this idempotency key carries.
 pub fn message_id_for_key(key: &str) -> String {
-    let digest = Sha256::digest(key.as_bytes());
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("<{hex}@agent-connectors.invalid>")
+    idempotent_message_id(key, MARKER_DOMAIN)
 }
 
 /// The copy of a sent message in Sent Items, by Internet Message-ID.
@@ -187,12 +178,18 @@ pub async fn send(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
         ));
     }
     let imid = key.map(message_id_for_key);
-    if let Some(imid) = &imid {
-        if let Some(found) = find_sent(cx, imid).await? {
+    if let Some(done) = look_before_sending(imid.as_deref(), |imid| async move {
+        Ok(find_sent(cx, &imid).await?.map(|found| {
             let mut out = shape::message(&found);
             out["status"] = json!("already_sent");
-            return Ok(Output::new(out).with_meta("deduplicated", true));
-        }
+            out
+        }))
+    })
+    .await?
+    {
+        return Ok(done);
+    }
+    if let Some(imid) = &imid {
         message.insert("internetMessageId".into(), json!(imid));
     }
     let req = ProviderRequest::post("/me/sendMail")

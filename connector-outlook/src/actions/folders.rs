@@ -139,5 +139,5 @@ pub async fn categories_list(cx: &CallContext<'_>) -> Result<Output> {
 
 pub async fn mailbox_settings_get(cx: &CallContext<'_>) -> Result<Output> {
     let v = wire::body(&cx.send(ProviderRequest::get("/me/mailboxSettings")).await?)?;
-    Ok(Output::new(shape::snake_keys(&v)))
+    Ok(Output::new(connector_core::wire::snake_keys(v)))
 }

@@ -227,7 +227,7 @@ pub async fn settings_update(cx: &CallContext<'_>, p: &Value) -> Result<Output> 
         .json(Value::Object(patch))
         .idempotent(true);
     let v = wire::body(&cx.send(req).await?)?;
-    Ok(Output::new(shape::snake_keys(&v)))
+    Ok(Output::new(connector_core::wire::snake_keys(v)))
 }
 
 fn expiry(p: &Value) -> String {

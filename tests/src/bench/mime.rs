@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use connector_gmail::compose::{self, Compose, OutgoingAttachment};
+use connector_gmail::compose::{self, OutgoingAttachment, OutgoingMessage as Compose};
 use connector_gmail::mime::decode_mime;
 
 use super::Samples;

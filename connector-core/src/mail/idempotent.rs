@@ -1,0 +1,82 @@
+//! The exactly-once send step: an idempotency key gives a marker (a Message-ID) the provider
+//! keeps on the sent message; a retry with the same key first looks for a message carrying it
+//! and sends only when there is none.
+
+use std::future::Future;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::{Output, Result};
+
+/// The domain of derived Message-IDs when the sender's own domain is not known.
+pub const MARKER_DOMAIN: &str = "agent-connectors.invalid";
+
+/// The Message-ID a send with this idempotency key carries: the same key always gives the same
+/// id (`<idem-{32 hex}@{domain}>`), so a retry can find the earlier send by it.
+pub fn idempotent_message_id(key: &str, domain: &str) -> String {
+    let digest = Sha256::digest(key.as_bytes());
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("<idem-{hex}@{domain}>")
+}
+
+/// With a marker, asks `find` for an earlier message carrying it; what it finds comes back as
+/// the call's result with `metadata.deduplicated = true`. `None`: send now.
+pub async fn look_before_sending<F, Fut>(marker: Option<&str>, find: F) -> Result<Option<Output>>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: Future<Output = Result<Option<Value>>>,
+{
+    let Some(marker) = marker else {
+        return Ok(None);
+    };
+    Ok(find(marker.to_string())
+        .await?
+        .map(|found| Output::new(found).with_meta("deduplicated", true)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn key_derived_ids_are_stable_and_distinct() {
+        assert_eq!(
+            idempotent_message_id("a", "d.com"),
+            idempotent_message_id("a", "d.com")
+        );
+        assert_ne!(
+            idempotent_message_id("a", "d.com"),
+            idempotent_message_id("b", "d.com")
+        );
+        let id = idempotent_message_id("k1", MARKER_DOMAIN);
+        assert!(id.starts_with("<idem-") && id.ends_with("@agent-connectors.invalid>"));
+        assert_eq!(id.len(), "<idem-@agent-connectors.invalid>".len() + 32);
+    }
+
+    #[tokio::test]
+    async fn an_earlier_send_is_returned_as_deduplicated_and_no_key_looks_for_nothing() {
+        let found = look_before_sending(
+            Some("<m>"),
+            |m| async move { Ok(Some(json!({"marker": m}))) },
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(found.result["marker"], "<m>");
+        assert_eq!(found.metadata["deduplicated"], true);
+        let none = look_before_sending(Some("<m>"), |_| async { Ok(None) })
+            .await
+            .unwrap();
+        assert!(none.is_none());
+        let unasked = look_before_sending(None, |_| async {
+            panic!("no marker, no look-up");
+            #[allow(unreachable_code)]
+            Ok(None)
+        })
+        .await
+        .unwrap();
+        assert!(unasked.is_none());
+    }
+}

@@ -1,0 +1,12 @@
+//! Mail conventions both mail connectors share: addresses as params give them, the outgoing
+//! message (recipients, bodies, attachments, reply headers) and the exactly-once send step.
+
+mod address;
+mod idempotent;
+mod outgoing;
+
+pub use address::{is_valid_email, parse_address, parse_mailbox, Mailbox};
+pub use idempotent::{idempotent_message_id, look_before_sending, MARKER_DOMAIN};
+pub use outgoing::{
+    AttachmentParams, ComposeParams, OutgoingAttachment, OutgoingMessage, Replying,
+};
