@@ -7,6 +7,7 @@
 //! * [`auth`]: access tokens, OAuth refresh with single-flight, rotation callback.
 //! * [`tools`]: tool definitions for agents (single execute tool; OpenAI, Anthropic, MCP).
 //! * [`error`]: the one error table.
+//! * [`provider`]: the provider descriptor, the one value a connector type is known by.
 //! * [`params`]: typed params (a struct per handler, defaults as the spec declares them).
 //! * [`wire`]: key case (snake_case params, camelCase wire) and path-segment encoding.
 //! * [`mail`]: addresses, the outgoing message and the exactly-once send step.
@@ -40,6 +41,7 @@ pub mod http;
 pub mod introspection;
 pub mod mail;
 pub mod params;
+pub mod provider;
 pub mod secret;
 pub mod spec;
 pub mod tools;
@@ -53,5 +55,6 @@ pub use connector::{
 pub use error::{ConnectorError, ErrorCode, Result};
 pub use http::{HttpConfig, ProviderClient, ProviderRequest, ProviderResponse, RetryConfig};
 pub use params::{typed, TypedHandler};
+pub use provider::ProviderDescriptor;
 pub use secret::Secret;
 pub use spec::ConnectorSpec;

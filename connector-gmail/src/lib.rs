@@ -26,6 +26,7 @@ use connector_core::{CompiledSpec, Connector, ConnectorSpec, HttpConfig, Result,
 
 pub mod batch;
 pub mod compose;
+mod descriptor;
 pub mod handlers;
 pub mod message;
 pub mod mime;
@@ -39,6 +40,10 @@ pub const DEFINITION_ID: &str = "f7833dac-fc18-4feb-a2a9-94b22001edc6";
 pub const DEFAULT_BASE_URL: &str = "https://gmail.googleapis.com";
 /// Google's OAuth 2.0 token endpoint.
 pub const TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
+/// Google's OAuth 2.0 consent endpoint.
+pub const AUTHORIZE_URL: &str = "https://accounts.google.com/o/oauth2/v2/auth";
+/// Google's OAuth 2.0 revocation endpoint (RFC 7009).
+pub const REVOKE_URL: &str = "https://oauth2.googleapis.com/revoke";
 
 /// Scopes that let every action run, reading and writing: `https://mail.google.com/` (the only
 /// scope that allows permanent deletion) and `gmail.settings.basic` (filters and the vacation
@@ -53,6 +58,7 @@ pub const SCOPES_READONLY: &[&str] = &["https://www.googleapis.com/auth/gmail.re
 /// The spec text, as shipped.
 pub const SPEC_JSON: &str = include_str!("../../specs/gmail.json");
 
+pub use descriptor::PROVIDER;
 pub use handlers::GmailOptions;
 
 /// The compiled Gmail spec (parsed and compiled once per process).

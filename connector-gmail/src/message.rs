@@ -2,6 +2,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use connector_core::{CallContext, ProviderRequest};
 use serde_json::{json, Map, Value};
 
 use crate::mime::{decode_base64url, decode_mime, payload_to_mime, MimeDecoded};
@@ -79,6 +80,68 @@ pub fn decode_message(msg: &Value, format: Format) -> Value {
     }
     out.insert("decode_warnings".into(), json!(warnings));
     Value::Object(out)
+}
+
+/// When a `format=full` message's text body is a part Gmail holds behind an attachment id (a
+/// text part with a file name), that attachment id: fetch its bytes and put them back with
+/// [`fill_held_body`] so the text is not lost.
+pub fn held_body_attachment(msg: &Value) -> Option<String> {
+    let payload = msg.get("payload").filter(|p| p.is_object())?;
+    // Cheap look first: only a payload with a held text leaf needs the decoder's answer.
+    fn has_held_text(part: &Value, depth: usize) -> bool {
+        let text = part["mimeType"]
+            .as_str()
+            .is_some_and(|t| t.to_ascii_lowercase().starts_with("text/"));
+        (text && part["body"]["attachmentId"].is_string())
+            || (depth < 40
+                && part["parts"]
+                    .as_array()
+                    .is_some_and(|ps| ps.iter().any(|p| has_held_text(p, depth + 1))))
+    }
+    if !has_held_text(payload, 0) {
+        return None;
+    }
+    let mut warnings = Vec::new();
+    decode_mime(&payload_to_mime(payload, &mut warnings)).held_body
+}
+
+/// Puts the base64url `data` of attachment `attachment_id` into its part of `msg`'s payload, as
+/// if Gmail had sent it inline. Returns whether the part was found.
+pub fn fill_held_body(msg: &mut Value, attachment_id: &str, data: &str) -> bool {
+    fn fill(part: &mut Value, id: &str, data: &str, depth: usize) -> bool {
+        if part["body"]["attachmentId"].as_str() == Some(id) {
+            let size = part["body"]["size"].clone();
+            part["body"] = json!({"size": size, "data": data});
+            return true;
+        }
+        depth < 40
+            && part
+                .get_mut("parts")
+                .and_then(Value::as_array_mut)
+                .is_some_and(|ps| ps.iter_mut().any(|p| fill(p, id, data, depth + 1)))
+    }
+    msg.get_mut("payload")
+        .is_some_and(|p| fill(p, attachment_id, data, 0))
+}
+
+/// Gmail holds a text part with a file name behind an attachment id even when it is the body
+/// (issue 26): fetch it so the text is not lost. On failure the decoder's warning says so.
+pub(crate) async fn fetch_held_body(cx: &CallContext<'_>, id: &str, msg: &mut Value) {
+    let Some(attachment_id) = held_body_attachment(msg) else {
+        return;
+    };
+    let req = ProviderRequest::get(format!(
+        "{}/messages/{}/attachments/{}",
+        crate::handlers::USER,
+        connector_core::wire::path_segment(id),
+        connector_core::wire::path_segment(&attachment_id)
+    ));
+    let Ok(resp) = cx.send(req).await else { return };
+    if let Ok(body) = resp.json::<Value>() {
+        if let Some(data) = body["data"].as_str() {
+            fill_held_body(msg, &attachment_id, data);
+        }
+    }
 }
 
 /// A list summary from a `format=metadata` message.

@@ -160,6 +160,30 @@ async fn full_format_through_the_api_decodes_like_the_raw_bytes() {
     }
 }
 
+const NAMED_INLINE_TEXTS: &[u8] = b"From: a@example.com\r\nTo: ada@example.com\r\nSubject: notes\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\nContent-Disposition: inline; filename=\"a.txt\"\r\n\r\nfirst text\r\n--b\r\nContent-Type: text/plain\r\nContent-Disposition: inline; filename=\"b.txt\"\r\n\r\nsecond text\r\n--b--\r\n";
+
+/// Gmail holds text parts with file names behind attachment ids in `format=full` (issue 26):
+/// the body's text is fetched instead of coming back as `""`.
+#[tokio::test]
+async fn a_text_body_with_a_file_name_is_fetched_not_returned_empty() {
+    let env = start(config(Seed::Empty));
+    let id = env.sb.insert_message(ADA, NAMED_INLINE_TEXTS, &["INBOX"]);
+    let m = get(&env.gmail, &id).await;
+    assert_eq!(
+        m["text"].as_str().map(str::trim_end),
+        Some("first text"),
+        "{m}"
+    );
+    assert_eq!(m["decode_warnings"], json!([]));
+    let names: Vec<&str> = m["attachments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["filename"].as_str())
+        .collect();
+    assert_eq!(names, ["b.txt"]);
+}
+
 #[tokio::test]
 async fn attachments_are_listed_and_downloaded_as_standard_base64() {
     let env = start(config(Seed::Empty));

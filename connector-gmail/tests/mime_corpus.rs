@@ -1,6 +1,8 @@
 //! The real-world MIME corpus (tests/corpora/mime): decoding never fails or panics, and agrees
 //! with CPython's `email` package on subject, addresses, bodies and attachments, except for the
-//! differences recorded with a reason in `mime_corpus_accepted.json`.
+//! differences recorded with a reason in `mime_corpus_accepted.json`; and no text is lost: every
+//! non-blank line of CPython's text appears in ours (whitespace normalized) unless a reason is
+//! recorded for that message's `text_lines`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -98,6 +100,24 @@ fn theirs(expected: &Value) -> BTreeMap<&'static str, Value> {
     ])
 }
 
+/// Whitespace runs (line breaks included) as one space, trimmed.
+fn collapse_ws(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// CPython's text lines that are missing from our text (both whitespace-normalized): text we
+/// lose. An empty list when CPython has no text.
+fn missing_text_lines(ours: &MimeDecoded, expected: &Value) -> Vec<String> {
+    let ours = collapse_ws(ours.text.as_deref().unwrap_or_default());
+    expected["text"]
+        .as_str()
+        .unwrap_or_default()
+        .lines()
+        .map(collapse_ws)
+        .filter(|line| !line.is_empty() && !ours.contains(line.as_str()))
+        .collect()
+}
+
 #[test]
 fn every_corpus_message_decodes_and_agrees_with_the_second_opinion() {
     let dir = corpus_dir();
@@ -128,6 +148,21 @@ fn every_corpus_message_decodes_and_agrees_with_the_second_opinion() {
             &std::fs::read_to_string(dir.join("expected").join(format!("{stem}.json"))).unwrap(),
         )
         .unwrap();
+        // No text is lost: every line of CPython's text is in ours, even where the texts
+        // differ for a recorded reason (field `text_lines`).
+        let missing = missing_text_lines(&decoded, &expected);
+        if !missing.is_empty() {
+            match accepted[&name]["text_lines"].as_str() {
+                Some(reason) if !reason.trim().is_empty() => {
+                    used.push((name.clone(), "text_lines"))
+                }
+                _ => unexpected.push(format!(
+                    "{name} text_lines: {} of CPython's text lines are not in ours, e.g. {:?}",
+                    missing.len(),
+                    missing.iter().take(3).collect::<Vec<_>>()
+                )),
+            }
+        }
         let (mut ours, theirs) = (ours(&decoded), theirs(&expected));
         // By design an HTML-only mail also gets a `text` rendered from its HTML (issue 3);
         // CPython has no text then. Check that ours exists instead of comparing.

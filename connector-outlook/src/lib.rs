@@ -19,6 +19,7 @@
 #![allow(clippy::result_large_err)]
 
 mod actions;
+mod descriptor;
 mod shape;
 pub mod text;
 mod wire;
@@ -31,6 +32,7 @@ use std::sync::{Arc, OnceLock};
 use connector_core::{CompiledSpec, Connector, ConnectorSpec, HttpConfig, Result, TokenProvider};
 
 pub use actions::handlers;
+pub use descriptor::PROVIDER;
 
 /// The connector definition id (stable; the server's connector type `outlook`).
 pub const DEFINITION_ID: &str = "b8d1e0f2-3c4a-4f6e-9a7b-5d2c1e0f9a84";
@@ -66,6 +68,12 @@ pub const SPEC_JSON: &str = include_str!("../../specs/outlook.json");
 pub fn token_url(tenant: &str) -> String {
     let tenant = if tenant.is_empty() { "common" } else { tenant };
     format!("https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token")
+}
+
+/// The Microsoft identity platform consent endpoint of a tenant.
+pub fn authorize_url(tenant: &str) -> String {
+    let tenant = if tenant.is_empty() { "common" } else { tenant };
+    format!("https://login.microsoftonline.com/{tenant}/oauth2/v2.0/authorize")
 }
 
 /// The compiled spec, parsed once per process.

@@ -29,10 +29,11 @@ pub struct LocalAuth {
 pub fn build(kind: Kind, mut auth: LocalAuth) -> Result<Connector> {
     let callback = auth.on_token_refresh.take();
     let token = token_provider(kind, &auth, callback)?;
-    let base_url = auth.base_url.clone().unwrap_or_else(|| match kind {
-        Kind::Gmail => connector_gmail::DEFAULT_BASE_URL.to_string(),
-        Kind::Outlook => connector_outlook::DEFAULT_BASE_URL.to_string(),
-    });
+    let provider = kind.descriptor();
+    let base_url = auth
+        .base_url
+        .clone()
+        .unwrap_or_else(|| provider.api_base_url.to_string());
     let mut http = HttpConfig::new(base_url);
     if let Some(secs) = auth.timeout {
         let t = Duration::try_from_secs_f64(secs).map_err(|_| {
@@ -44,10 +45,7 @@ pub fn build(kind: Kind, mut auth: LocalAuth) -> Result<Connector> {
     }
     // The runtime context lets the crates spawn or build clients that need one.
     let _guard = crate::runtime().enter();
-    match kind {
-        Kind::Gmail => connector_gmail::connector(token, http),
-        Kind::Outlook => connector_outlook::connector(token, http),
-    }
+    (provider.connector)(token, http)
 }
 
 fn token_provider(
@@ -65,14 +63,14 @@ fn token_provider(
             })?;
         return Ok(Arc::new(StaticToken(Secret::new(access))));
     };
-    let token_url = auth.token_url.clone().unwrap_or_else(|| match kind {
-        Kind::Gmail => connector_gmail::TOKEN_URL.to_string(),
-        Kind::Outlook => connector_outlook::token_url(auth.tenant.as_deref().unwrap_or("common")),
-    });
-    let scope = match kind {
-        Kind::Gmail => None,
-        Kind::Outlook => Some(connector_outlook::SCOPES.join(" ")),
-    };
+    let provider = kind.descriptor();
+    let token_url = auth
+        .token_url
+        .clone()
+        .unwrap_or_else(|| provider.oauth.token_url_for(auth.tenant.as_deref()));
+    // The caller's grant is not known here: the provider's refresh rule decides (no scopes
+    // beyond the grant's are ever asked for).
+    let scope = provider.refresh_scope(None);
     let creds = OAuthCredentials {
         access_token: auth.access_token.clone().map(Secret::new),
         expires_at: None,

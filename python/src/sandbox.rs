@@ -14,6 +14,27 @@ use serde_json::{json, Value};
 use crate::errors::new_error;
 use crate::spec::Kind;
 
+/// The built-in emulators, by connector type.
+#[derive(Clone, Copy)]
+enum Emulator {
+    Gmail,
+    Outlook,
+}
+
+impl Emulator {
+    fn of(py: Python<'_>, kind: Kind) -> PyResult<Emulator> {
+        match kind.as_str() {
+            "gmail" => Ok(Emulator::Gmail),
+            "outlook" => Ok(Emulator::Outlook),
+            other => Err(new_error(
+                py,
+                ErrorCode::InvalidParams,
+                format!("no sandbox emulator for connector kind `{other}`"),
+            )),
+        }
+    }
+}
+
 enum Running {
     Gmail(gmail::GmailSandbox),
     Outlook(outlook::OutlookSandbox),
@@ -62,6 +83,7 @@ impl NativeSandbox {
         let tokens = tokens.unwrap_or_default();
         let bad_rule = |e: String| new_error(py, ErrorCode::InvalidParams, format!("tokens: {e}"));
         let kind = Kind::parse(py, kind)?;
+        let emulator = Emulator::of(py, kind)?;
         enum SeedArg {
             Demo,
             Empty,
@@ -88,8 +110,8 @@ impl NativeSandbox {
             }
         };
         let latency = latency_ms.map(Duration::from_millis);
-        let (gmail_rules, outlook_rules) = match kind {
-            Kind::Gmail => (
+        let (gmail_rules, outlook_rules) = match emulator {
+            Emulator::Gmail => (
                 tokens
                     .iter()
                     .map(|t| t.parse::<gmail::TokenRule>())
@@ -97,7 +119,7 @@ impl NativeSandbox {
                     .map_err(bad_rule)?,
                 Vec::new(),
             ),
-            Kind::Outlook => (
+            Emulator::Outlook => (
                 Vec::new(),
                 tokens
                     .iter()
@@ -109,8 +131,8 @@ impl NativeSandbox {
         let rt = crate::runtime();
         let started = py.detach(|| {
             let _rt = rt.enter();
-            match kind {
-                Kind::Gmail => {
+            match emulator {
+                Emulator::Gmail => {
                     let mut cfg = gmail::SandboxConfig {
                         seed: match seed {
                             SeedArg::Demo => gmail::Seed::Demo,
@@ -127,7 +149,7 @@ impl NativeSandbox {
                     }
                     gmail::GmailSandbox::start(cfg).map(Running::Gmail)
                 }
-                Kind::Outlook => {
+                Emulator::Outlook => {
                     let mut cfg = outlook::SandboxConfig {
                         seed: match seed {
                             SeedArg::Demo => outlook::Seed::Demo,

@@ -3,44 +3,51 @@
 use std::sync::Arc;
 
 use connector_core::tools::{self, ToolFormat};
-use connector_core::{CompiledSpec, ConnectorSpec, ErrorCode};
+use connector_core::{CompiledSpec, ConnectorSpec, ErrorCode, ProviderDescriptor};
 use pyo3::prelude::*;
 
 use crate::errors::new_error;
 
-/// Which connector a native object drives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Gmail,
-    Outlook,
-}
+/// Which connector a native object drives: one of the built-in connector types
+/// ([`providers::all`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Kind(&'static ProviderDescriptor);
 
 impl Kind {
     pub fn parse(py: Python<'_>, name: &str) -> PyResult<Kind> {
-        match name {
-            "gmail" => Ok(Kind::Gmail),
-            "outlook" => Ok(Kind::Outlook),
-            other => Err(new_error(
+        providers::get(name).map(Kind).ok_or_else(|| {
+            new_error(
                 py,
                 ErrorCode::InvalidParams,
-                format!("unknown connector kind `{other}`: use `gmail` or `outlook`"),
-            )),
-        }
+                format!("unknown connector kind `{name}`: use {}", known_names()),
+            )
+        })
     }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Gmail => "gmail",
-            Kind::Outlook => "outlook",
-        }
+        self.0.name
+    }
+
+    /// The connector type's descriptor.
+    pub fn descriptor(self) -> &'static ProviderDescriptor {
+        self.0
     }
 
     /// The compiled spec, parsed once per process by the connector crate.
     pub fn compiled(self) -> Arc<CompiledSpec> {
-        match self {
-            Kind::Gmail => connector_gmail::spec(),
-            Kind::Outlook => connector_outlook::spec(),
-        }
+        (self.0.spec)()
+    }
+}
+
+/// "`a`, `b` or `c`".
+fn known_names() -> String {
+    let names: Vec<String> = providers::all()
+        .iter()
+        .map(|p| format!("`{}`", p.name))
+        .collect();
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => names.concat(),
     }
 }
 

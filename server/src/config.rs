@@ -3,12 +3,13 @@
 //! Precedence: TOML file (`--config FILE`) < environment (`CONNECTORS_*`) < command line.
 //! Secrets may also come from a file named by the matching `*_FILE` variable.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use connector_core::Secret;
+use connector_core::{ProviderDescriptor, Secret};
 use serde::Deserialize;
 
 /// Self-hosted agent connectors for Gmail and Outlook.
@@ -271,14 +272,34 @@ pub struct ServeArgs {
     pub providers: ProvidersConfig,
 }
 
-/// Per-provider settings.
+/// Per-provider settings: `[providers.<type>]` for each connector type the server runs.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProvidersConfig {
-    #[serde(default)]
-    pub gmail: ProviderConfig,
-    #[serde(default)]
-    pub outlook: ProviderConfig,
+#[serde(transparent)]
+pub struct ProvidersConfig(BTreeMap<String, ProviderConfig>);
+
+impl ProvidersConfig {
+    /// The settings of a connector type (defaults when it has no section).
+    pub fn get(&self, name: &str) -> ProviderConfig {
+        self.0.get(name).cloned().unwrap_or_default()
+    }
+
+    /// The settings of a connector type, to change them.
+    pub fn entry(&mut self, name: &str) -> &mut ProviderConfig {
+        self.0.entry(name.to_string()).or_default()
+    }
+
+    /// Refuses a section for a type the server does not run (a typo would otherwise be ignored).
+    fn check_names(&self, descriptors: &[&'static ProviderDescriptor]) -> anyhow::Result<()> {
+        for name in self.0.keys() {
+            if !descriptors.iter().any(|d| d.name == name) {
+                let known: Vec<&str> = descriptors.iter().map(|d| d.name).collect();
+                anyhow::bail!(
+                    "unknown provider section `[providers.{name}]`: known types are {known:?}"
+                );
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A provider's endpoints and the platform OAuth app used for connectors whose credentials
@@ -371,8 +392,16 @@ impl Config {
     }
 
     /// Merges the TOML file named by `args.config` (lowest), then `args` (env and CLI), then
-    /// `*_FILE` secrets, then defaults.
+    /// `*_FILE` secrets, then defaults; `[providers.<type>]` for the built-in connector types.
     pub fn resolve(args: ServeArgs) -> anyhow::Result<Config> {
+        Config::resolve_with(args, providers::all())
+    }
+
+    /// [`Config::resolve`] for a server running these connector types.
+    pub fn resolve_with(
+        args: ServeArgs,
+        descriptors: &[&'static ProviderDescriptor],
+    ) -> anyhow::Result<Config> {
         let file: ServeArgs = match &args.config {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
@@ -424,8 +453,10 @@ impl Config {
             );
         }
         let mut providers = file.providers;
-        provider_env(&mut providers.gmail, "GMAIL")?;
-        provider_env(&mut providers.outlook, "OUTLOOK")?;
+        providers.check_names(descriptors)?;
+        for d in descriptors {
+            provider_env(providers.entry(d.name), &d.name.to_ascii_uppercase())?;
+        }
         Ok(Config {
             bind: args
                 .bind
@@ -517,7 +548,7 @@ mod tests {
             cfg.health_check_interval_secs,
             DEFAULT_HEALTH_CHECK_INTERVAL_SECS
         );
-        assert!(cfg.providers.gmail.has_platform_app());
+        assert!(cfg.providers.get("gmail").has_platform_app());
         assert!(!format!("{cfg:?}").contains("\"cs\""));
     }
 
@@ -610,6 +641,24 @@ mod tests {
             cfg.token_cache.is_zero(),
             "tokens are checked on every request by default"
         );
+    }
+
+    #[test]
+    fn provider_sections_follow_the_descriptor_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "[providers.outlook]\ntenant = \"organizations\"\n").unwrap();
+        let args = || ServeArgs {
+            config: Some(file.clone()),
+            ..Default::default()
+        };
+        let cfg = Config::resolve(args()).unwrap();
+        assert_eq!(
+            cfg.providers.get("outlook").tenant.as_deref(),
+            Some("organizations")
+        );
+        let err = Config::resolve_with(args(), &[&connector_gmail::PROVIDER]).unwrap_err();
+        assert!(err.to_string().contains("[providers.outlook]"), "{err}");
     }
 
     #[test]

@@ -1,19 +1,17 @@
-//! The connector types the server can run. Adding a type is one entry in [`Registry::builtin`].
+//! The connector types the server can run: one per provider descriptor, with the server's
+//! `[providers.<type>]` settings. The built-in list is [`providers::all`]; a server (or a test)
+//! can be built with any other list ([`Registry::from_descriptors`]).
 
 use std::sync::Arc;
 
+use connector_core::provider::Capability;
 use connector_core::spec::ConnectorSpec;
-use connector_core::{Connector, HttpConfig, TokenProvider};
+use connector_core::{Connector, HttpConfig, ProviderDescriptor, TokenProvider};
 
 use crate::config::{ProviderConfig, ProvidersConfig};
 use crate::credentials::{RefreshRule, StoredCredentials};
 
-/// Builds a connector instance from a token provider and HTTP settings.
-pub type Factory = Arc<
-    dyn Fn(Arc<dyn TokenProvider>, HttpConfig) -> connector_core::Result<Connector> + Send + Sync,
->;
-
-/// One connector type.
+/// One connector type: its descriptor and this server's settings for it.
 #[derive(Clone)]
 pub struct ConnectorType {
     /// `gmail`, `outlook`.
@@ -21,39 +19,67 @@ pub struct ConnectorType {
     /// Stable definition id (Airbyte's for Gmail).
     pub definition_id: String,
     pub spec: Arc<ConnectorSpec>,
-    /// Provider API root.
-    pub base_url: String,
-    /// Provider token endpoint.
-    pub token_url: String,
-    /// `scope` sent with refreshes when the credentials name none.
-    pub refresh_scope: Option<String>,
-    /// Builds the token endpoint from the credentials' `tenant` (Microsoft).
-    pub tenant_token_url: Option<fn(&str) -> String>,
-    /// A refresh token needs a client secret too (confidential clients only: Google); without
-    /// it only `client_id` is required (Microsoft public clients). A configured platform OAuth
-    /// app supplies both.
-    pub refresh_needs_client_secret: bool,
+    /// Everything the provider crate says about the type.
+    pub descriptor: &'static ProviderDescriptor,
     /// Server config: platform OAuth app and endpoint overrides.
     pub provider: ProviderConfig,
-    pub factory: Factory,
 }
 
 impl ConnectorType {
+    pub fn new(descriptor: &'static ProviderDescriptor, provider: ProviderConfig) -> ConnectorType {
+        ConnectorType {
+            name: descriptor.name.to_string(),
+            definition_id: descriptor.definition_id.to_string(),
+            spec: Arc::new((descriptor.spec)().spec().clone()),
+            descriptor,
+            provider,
+        }
+    }
+
     /// API root: the server config override, else the type's default.
     pub fn base_url(&self) -> &str {
-        self.provider.base_url.as_deref().unwrap_or(&self.base_url)
+        self.provider
+            .base_url
+            .as_deref()
+            .unwrap_or(self.descriptor.api_base_url)
+    }
+
+    /// Builds a connector over `http` authorized by `token`.
+    // Core's error type, returned as core's factories return it.
+    #[allow(clippy::result_large_err)]
+    pub fn connector(
+        &self,
+        token: Arc<dyn TokenProvider>,
+        http: HttpConfig,
+    ) -> connector_core::Result<Connector> {
+        (self.descriptor.connector)(token, http)
+    }
+
+    /// The endpoints depend on a directory tenant (Microsoft).
+    pub fn has_tenants(&self) -> bool {
+        self.descriptor.oauth.has_tenants()
     }
 
     /// What a refresh token needs besides itself on this server.
     pub fn refresh_rule(&self) -> RefreshRule {
         RefreshRule {
             platform_app: self.provider.has_platform_app(),
-            needs_client_secret: self.refresh_needs_client_secret,
+            needs_client_secret: self.descriptor.refresh.client_secret_required,
         }
     }
 
+    /// The scopes to ask for at consent for a capability.
+    pub fn scopes(&self, capability: Capability) -> Vec<String> {
+        self.descriptor
+            .scopes
+            .for_capability(capability)
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    }
+
     /// The token endpoint for stored credentials: the server's override, else the credentials'
-    /// `token_url`, else one built from their `tenant`, else the provider default.
+    /// `token_url`, else one built from their `tenant` (or the provider's default).
     pub fn token_url_for(&self, creds: &StoredCredentials) -> String {
         if let Some(url) = &self.provider.token_url {
             return url.clone();
@@ -61,10 +87,16 @@ impl ConnectorType {
         if let Some(url) = creds.get("token_url") {
             return url.expose().to_string();
         }
-        match (self.tenant_token_url, creds.get("tenant")) {
-            (Some(build), Some(tenant)) => build(tenant.expose()),
-            _ => self.token_url.clone(),
-        }
+        self.descriptor
+            .oauth
+            .token_url_for(creds.get("tenant").map(|t| t.expose()))
+    }
+
+    /// The `scope` a refresh sends (see
+    /// [`RefreshRules::scopes_on_refresh`](connector_core::provider::RefreshRules)): the scopes
+    /// the consent granted, when known, for providers that take scopes on refresh.
+    pub fn refresh_scope(&self, granted: Option<&str>) -> Option<String> {
+        self.descriptor.refresh_scope(granted)
     }
 }
 
@@ -79,6 +111,24 @@ impl Registry {
         Registry { types }
     }
 
+    /// One type per descriptor, with its `[providers.<name>]` settings.
+    pub fn from_descriptors(
+        descriptors: &[&'static ProviderDescriptor],
+        providers: &ProvidersConfig,
+    ) -> Registry {
+        Registry::new(
+            descriptors
+                .iter()
+                .map(|d| ConnectorType::new(d, providers.get(d.name)))
+                .collect(),
+        )
+    }
+
+    /// The built-in types ([`providers::all`]) with the server's provider settings.
+    pub fn builtin(providers: &ProvidersConfig) -> Registry {
+        Registry::from_descriptors(providers::all(), providers)
+    }
+
     pub fn get(&self, name: &str) -> Option<&ConnectorType> {
         self.types.iter().find(|t| t.name == name)
     }
@@ -90,43 +140,6 @@ impl Registry {
     pub fn all(&self) -> &[ConnectorType] {
         &self.types
     }
-
-    /// Gmail and Outlook with the server's provider settings.
-    pub fn builtin(providers: &ProvidersConfig) -> Registry {
-        let mut types = vec![gmail(&providers.gmail)];
-        types.extend(outlook(&providers.outlook));
-        Registry { types }
-    }
-}
-
-fn gmail(provider: &ProviderConfig) -> ConnectorType {
-    ConnectorType {
-        name: "gmail".into(),
-        definition_id: connector_gmail::DEFINITION_ID.into(),
-        spec: Arc::new(connector_gmail::spec().spec().clone()),
-        base_url: connector_gmail::DEFAULT_BASE_URL.into(),
-        token_url: connector_gmail::TOKEN_URL.into(),
-        refresh_scope: None,
-        tenant_token_url: None,
-        refresh_needs_client_secret: true,
-        provider: provider.clone(),
-        factory: Arc::new(connector_gmail::connector),
-    }
-}
-
-fn outlook(provider: &ProviderConfig) -> Option<ConnectorType> {
-    Some(ConnectorType {
-        name: "outlook".into(),
-        definition_id: connector_outlook::DEFINITION_ID.into(),
-        spec: Arc::new(connector_outlook::spec().spec().clone()),
-        base_url: connector_outlook::DEFAULT_BASE_URL.into(),
-        token_url: connector_outlook::token_url("common"),
-        refresh_scope: None,
-        tenant_token_url: Some(connector_outlook::token_url),
-        refresh_needs_client_secret: false,
-        provider: provider.clone(),
-        factory: Arc::new(connector_outlook::connector),
-    })
 }
 
 #[cfg(test)]
@@ -160,6 +173,24 @@ mod tests {
                 .unwrap()
                 .name,
             "gmail"
+        );
+    }
+
+    #[test]
+    fn the_registry_is_built_from_the_descriptor_list_it_is_given() {
+        let mut providers = ProvidersConfig::default();
+        providers.entry("outlook").base_url = Some("http://127.0.0.1:9/v1.0".into());
+        let reg = Registry::from_descriptors(&[&connector_outlook::PROVIDER], &providers);
+        assert!(reg.get("gmail").is_none());
+        let outlook = reg.get("outlook").unwrap();
+        assert_eq!(outlook.base_url(), "http://127.0.0.1:9/v1.0");
+        assert_eq!(
+            Registry::builtin(&ProvidersConfig::default())
+                .all()
+                .iter()
+                .map(|t| t.name.as_str())
+                .collect::<Vec<_>>(),
+            providers::all().iter().map(|p| p.name).collect::<Vec<_>>()
         );
     }
 }

@@ -186,11 +186,11 @@ impl Runtime {
                 kind.provider.client_id.as_deref(),
                 kind.provider.client_secret.as_ref(),
                 &token_url,
-                kind.refresh_scope.clone(),
+                kind.refresh_scope(row.scopes.as_deref()),
             );
             Arc::new(OAuthTokenSource::new(oauth, self.http.clone())?)
         };
-        (kind.factory)(tokens, HttpConfig::new(base_url))
+        kind.connector(tokens, HttpConfig::new(base_url))
     }
 }
 

@@ -5,7 +5,7 @@ mod address;
 mod idempotent;
 mod outgoing;
 
-pub use address::{is_valid_email, parse_address, parse_mailbox, Mailbox};
+pub use address::{header_mailboxes, is_valid_email, parse_address, parse_mailbox, Mailbox};
 pub use idempotent::{idempotent_message_id, look_before_sending, MARKER_DOMAIN};
 pub use outgoing::{
     AttachmentParams, ComposeParams, OutgoingAttachment, OutgoingMessage, Replying,

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::{batch_get_messages, USER};
 use crate::batch::DEFAULT_PARTS;
-use crate::message::{decode_message, summary, Format, SUMMARY_HEADERS};
+use crate::message::{decode_message, fetch_held_body, summary, Format, SUMMARY_HEADERS};
 
 pub struct List;
 pub struct Get;
@@ -138,7 +138,10 @@ impl TypedHandler for Get {
         let format = params.format;
         let req = ProviderRequest::get(format!("{USER}/messages/{}", seg(&params.message_id)))
             .query("format", format.as_str());
-        let msg: Value = cx.send(req).await?.json()?;
+        let mut msg: Value = cx.send(req).await?.json()?;
+        if format == Format::Full {
+            fetch_held_body(cx, &params.message_id, &mut msg).await;
+        }
         Ok(Output::new(decode_message(&msg, format)))
     }
 }

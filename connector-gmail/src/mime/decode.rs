@@ -3,9 +3,10 @@
 //!
 //! Decoding never fails: whatever cannot be decoded is reported in `warnings`.
 
+use connector_core::mail::header_mailboxes;
 use mail_parser::{
-    decoders::charsets::map::charset_decoder, Address, HeaderName, HeaderValue, Message,
-    MessageParser, MessagePart, MimeHeaders, PartType,
+    decoders::charsets::map::charset_decoder, HeaderName, HeaderValue, Message, MessageParser,
+    MessagePart, MimeHeaders, PartType,
 };
 use serde::Serialize;
 
@@ -15,12 +16,8 @@ pub(crate) const X_PART_ID: &str = "X-Gcon-Part-Id";
 pub(crate) const X_BODY_SIZE: &str = "X-Gcon-Body-Size";
 pub(crate) const X_MIME_TYPE: &str = "X-Gcon-Mime-Type";
 
-/// A parsed address: `{name, email}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct EmailAddress {
-    pub name: Option<String>,
-    pub email: String,
-}
+/// A parsed address: `{name, email}` (the one address type of both connectors).
+pub type EmailAddress = connector_core::mail::Mailbox;
 
 /// One header as it appeared (unfolded; RFC 2047 words decoded in unstructured headers).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -70,20 +67,31 @@ pub struct MimeDecoded {
     pub html: Option<String>,
     pub attachments: Vec<AttachmentInfo>,
     pub warnings: Vec<String>,
+    /// The attachment id of the part that is the text body when Gmail holds it as an
+    /// attachment (a text part with a file name in a `format=full` payload).
+    #[serde(skip)]
+    pub held_body: Option<String>,
 }
 
 /// Decodes a whole RFC 5322 message. Never fails; see `warnings`.
 pub fn decode_mime(raw: &[u8]) -> MimeDecoded {
+    let (raw, repairs) = super::repair::repair(raw);
     let mut out = MimeDecoded::default();
-    let msg = match parse_guarded(raw) {
+    let msg = match parse_guarded(&raw) {
         Ok(Some(msg)) => msg,
         Ok(None) => {
+            out.warnings.extend(repairs);
             out.warnings
                 .push("the message could not be parsed as MIME: no headers or body found".into());
             return out;
         }
-        Err(()) => return decode_headers_only(raw),
+        Err(()) => {
+            let mut out = decode_headers_only(&raw);
+            out.warnings.splice(0..0, repairs);
+            return out;
+        }
     };
+    out.warnings = repairs;
     decode_headers(&msg, &mut out);
     decode_bodies(&msg, &mut out);
     out
@@ -129,26 +137,33 @@ fn decode_headers_only(raw: &[u8]) -> MimeDecoded {
 }
 
 fn decode_headers(msg: &Message<'_>, out: &mut MimeDecoded) {
+    let raw = msg.raw_message();
     // The first Subject when there are several (mail-parser keeps the last).
     out.subject = msg
         .root_part()
         .headers
         .iter()
         .find(|h| h.name == HeaderName::Subject)
-        .and_then(|h| h.value().as_text())
-        .map(clean_line);
-    out.from_all = addresses(msg.from());
+        .and_then(|h| {
+            h.value()
+                .as_text()
+                .map(|t| unfolded_text(t, raw, h.offset_start, h.offset_end))
+        });
+    let root = msg.root_part();
+    let mut warnings = Vec::new();
+    // The last From / Reply-To header as mail-parser reads it, every To / Cc / Bcc header.
+    out.from_all = header_addresses(root, raw, HeaderName::From, true, &mut warnings);
     out.from = out.from_all.first().cloned();
-    out.to = msg.all_to().flat_map(|a| addresses(Some(a))).collect();
-    out.cc = msg.all_cc().flat_map(|a| addresses(Some(a))).collect();
-    out.bcc = msg.all_bcc().flat_map(|a| addresses(Some(a))).collect();
-    out.reply_to = addresses(msg.reply_to());
+    out.to = header_addresses(root, raw, HeaderName::To, false, &mut warnings);
+    out.cc = header_addresses(root, raw, HeaderName::Cc, false, &mut warnings);
+    out.bcc = header_addresses(root, raw, HeaderName::Bcc, false, &mut warnings);
+    out.reply_to = header_addresses(root, raw, HeaderName::ReplyTo, true, &mut warnings);
+    out.warnings.extend(warnings);
     out.date = msg.date().map(|d| d.to_rfc3339());
     out.message_id = msg.message_id().map(|s| format!("<{s}>"));
     out.in_reply_to = id_list(msg.in_reply_to()).into_iter().next();
     out.references = id_list(msg.references());
 
-    let raw = msg.raw_message();
     let root = msg.root_part();
     for h in &root.headers {
         let name = h.name().to_string();
@@ -172,7 +187,8 @@ fn decode_headers(msg: &Message<'_>, out: &mut MimeDecoded) {
                 (_, v) => v.as_address().is_none_or(|a| a.iter().next().is_none()),
             };
             let raw_value = header_raw(raw, h.offset_start, h.offset_end);
-            if bad && !raw_value.trim().is_empty() {
+            // `<>` alone is the null address (bounces), not a parse failure.
+            if bad && !raw_value.trim().is_empty() && raw_value.trim() != "<>" {
                 out.warnings.push(format!(
                     "the {kind} header could not be parsed: {:?}",
                     truncate(&raw_value, 120)
@@ -194,14 +210,27 @@ fn decode_bodies(msg: &Message<'_>, out: &mut MimeDecoded) {
             )
         })
         .collect();
+    // A part Gmail holds behind an attachment id (it does so for every part with a file name,
+    // text parts included) has no bytes here: it cannot be the body.
+    let held = |id: &u32| {
+        msg.parts
+            .get(*id as usize)
+            .and_then(|p| part_header(p, X_ATTACHMENT_ID))
+    };
     // The first text/plain body (mail-parser converts an HTML-only body to text for us).
-    out.text = msg.body_text(0).map(|t| t.into_owned());
+    out.text = msg
+        .text_body
+        .iter()
+        .position(|id| held(id).is_none())
+        .and_then(|pos| msg.body_text(pos))
+        .map(|t| t.into_owned());
     // Only a real text/html part counts as html (mail-parser would render text as html).
     let html_part = msg.html_body.iter().copied().find(|id| {
-        matches!(
-            msg.parts.get(*id as usize).map(|p| &p.body),
-            Some(PartType::Html(_))
-        )
+        held(id).is_none()
+            && matches!(
+                msg.parts.get(*id as usize).map(|p| &p.body),
+                Some(PartType::Html(_))
+            )
     });
     out.html = html_part.and_then(|id| match &msg.parts[id as usize].body {
         PartType::Html(h) => Some(h.to_string()),
@@ -231,9 +260,19 @@ fn decode_bodies(msg: &Message<'_>, out: &mut MimeDecoded) {
     }
     // Further inline text parts (multipart/mixed with several text parts) are not part of the
     // first body: list them as attachments so nothing is lost.
-    for id in text_parts.iter().skip(1) {
-        if Some(*id) != html_part && !attachments.contains(id) {
+    let first_body = text_parts.iter().copied().find(|id| held(id).is_none());
+    for id in &text_parts {
+        if Some(*id) != first_body && Some(*id) != html_part && !attachments.contains(id) {
             attachments.push(*id);
+        }
+    }
+    if out.text.is_none() && out.html.is_none() {
+        if let Some(id) = text_parts.iter().copied().find(|id| held(id).is_some()) {
+            let attachment_id = held(&id).unwrap_or_default();
+            out.warnings.push(format!(
+                "the text body is a part with a file name, which Gmail holds as an attachment (attachment_id {attachment_id:?}); its text is not in this response: fetch the attachment or get the message with format raw"
+            ));
+            out.held_body = Some(attachment_id);
         }
     }
     attachments.sort_unstable();
@@ -266,16 +305,19 @@ fn check_part(index: usize, part: &MessagePart<'_>, out: &mut MimeDecoded) {
     }
 }
 
+/// A part's unstructured header (trimmed), by name.
+fn part_header(part: &MessagePart<'_>, name: &str) -> Option<String> {
+    part.headers
+        .iter()
+        .find(|h| h.name().eq_ignore_ascii_case(name))
+        .and_then(|h| match h.value() {
+            HeaderValue::Text(t) => Some(t.trim().to_string()),
+            _ => None,
+        })
+}
+
 fn attachment_info(part: &MessagePart<'_>) -> AttachmentInfo {
-    let header = |name: &str| {
-        part.headers
-            .iter()
-            .find(|h| h.name().eq_ignore_ascii_case(name))
-            .and_then(|h| match h.value() {
-                HeaderValue::Text(t) => Some(t.trim().to_string()),
-                _ => None,
-            })
-    };
+    let header = |name: &str| part_header(part, name);
     let content_type = part
         .content_type()
         .map(|ct| match &ct.c_subtype {
@@ -318,50 +360,27 @@ fn attachment_info(part: &MessagePart<'_>) -> AttachmentInfo {
     }
 }
 
-fn addresses(addr: Option<&Address<'_>>) -> Vec<EmailAddress> {
-    let Some(addr) = addr else { return Vec::new() };
-    addr.iter()
-        .filter_map(|a| {
-            let email = a.address.as_deref().map(clean_address).unwrap_or_default();
-            let name = a.name.as_deref().map(clean_line).filter(|n| !n.is_empty());
-            if email.is_empty() {
-                // A bare word with no address (e.g. `From: foo`): keep it as the address.
-                name.map(|n| EmailAddress {
-                    name: None,
-                    email: n,
-                })
-            } else {
-                Some(EmailAddress {
-                    name,
-                    email: email.to_string(),
-                })
-            }
+/// The addresses of the root's `name` headers (only the last such header when `last_only`).
+fn header_addresses(
+    root: &MessagePart<'_>,
+    raw: &[u8],
+    name: HeaderName<'static>,
+    last_only: bool,
+    warnings: &mut Vec<String>,
+) -> Vec<EmailAddress> {
+    let headers: Vec<_> = root.headers.iter().filter(|h| h.name == name).collect();
+    let chosen = if last_only {
+        &headers[headers.len().saturating_sub(1)..]
+    } else {
+        &headers[..]
+    };
+    chosen
+        .iter()
+        .flat_map(|h| {
+            let raw_value = header_raw(raw, h.offset_start, h.offset_end);
+            header_mailboxes(h.value().as_address(), &raw_value, h.name(), warnings)
         })
         .collect()
-}
-
-/// Drops an obsolete source route (`@relay:user@host`) and the folding whitespace RFC 5322's
-/// obsolete syntax allows around `.` and `@`.
-fn clean_address(raw: &str) -> String {
-    let mut addr = raw.trim();
-    if addr.starts_with('@') {
-        if let Some((_, rest)) = addr.rsplit_once(':') {
-            addr = rest.trim();
-        }
-    }
-    let mut out = String::with_capacity(addr.len());
-    let chars: Vec<char> = addr.chars().collect();
-    for (i, c) in chars.iter().enumerate() {
-        if c.is_whitespace() {
-            let prev = chars[..i].iter().rev().find(|c| !c.is_whitespace());
-            let next = chars[i + 1..].iter().find(|c| !c.is_whitespace());
-            if matches!(prev, Some('.' | '@')) || matches!(next, Some('.' | '@')) {
-                continue;
-            }
-        }
-        out.push(*c);
-    }
-    out
 }
 
 fn id_list(v: &HeaderValue<'_>) -> Vec<String> {
@@ -374,9 +393,40 @@ fn id_list(v: &HeaderValue<'_>) -> Vec<String> {
 
 fn header_text(v: &HeaderValue<'_>, raw: &[u8], start: u32, end: u32) -> String {
     match v {
-        HeaderValue::Text(t) => clean_line(t),
+        HeaderValue::Text(t) => unfolded_text(t, raw, start, end),
         _ => header_raw(raw, start, end),
     }
+}
+
+/// An unstructured header's text unfolded as RFC 5322 section 2.2.3 says (and CPython does):
+/// only the line breaks go, the whitespace after them stays (a folded `\tbar` keeps its tab).
+/// mail-parser replaces each fold with one space, so a folded value is decoded again from its
+/// raw bytes with the breaks removed.
+fn unfolded_text(decoded: &str, raw: &[u8], start: u32, end: u32) -> String {
+    let value = raw.get(start as usize..end as usize).unwrap_or_default();
+    let body = trim_trailing_newline(value);
+    if !body.contains(&b'\n') {
+        return clean_line(decoded);
+    }
+    let mut line = b"Subject:".to_vec();
+    line.extend(body.iter().filter(|&&b| b != b'\r' && b != b'\n'));
+    line.extend_from_slice(b"\r\n\r\n");
+    let again = std::panic::catch_unwind(|| {
+        MessageParser::new()
+            .parse_headers(&line)
+            .and_then(|m| m.subject().map(str::to_string))
+    });
+    match again {
+        Ok(Some(text)) => text.trim().to_string(),
+        _ => clean_line(decoded),
+    }
+}
+
+fn trim_trailing_newline(mut s: &[u8]) -> &[u8] {
+    while let Some(rest) = s.strip_suffix(b"\n").or_else(|| s.strip_suffix(b"\r")) {
+        s = rest;
+    }
+    s
 }
 
 fn header_raw(raw: &[u8], start: u32, end: u32) -> String {

@@ -166,9 +166,16 @@ fn header_name(h: &Value) -> &str {
     h["name"].as_str().unwrap_or_default().trim()
 }
 
-/// Header values arrive unfolded; a stray CR or LF would start a new header.
+/// Header values arrive unfolded; a value still folded is unfolded as RFC 5322 says (the line
+/// break goes, the whitespace after it stays), and any other CR or LF, which would start a new
+/// header, becomes a space.
 fn sanitize(value: &str) -> String {
-    value.replace(['\r', '\n'], " ")
+    let unfolded = value
+        .replace("\r\n ", " ")
+        .replace("\r\n\t", "\t")
+        .replace("\n ", " ")
+        .replace("\n\t", "\t");
+    unfolded.replace(['\r', '\n'], " ")
 }
 
 #[cfg(test)]

@@ -357,7 +357,7 @@ impl Lifecycle {
             kind.provider.client_id.as_deref(),
             kind.provider.client_secret.as_ref(),
             &token_url,
-            kind.refresh_scope.clone(),
+            kind.refresh_scope(row.scopes.as_deref()),
         ))
     }
 
@@ -585,6 +585,7 @@ mod tests {
             credentials: vec![],
             credentials_version: 3,
             token_url: None,
+            scopes: None,
             status: STATUS_ACTIVE.into(),
             last_refresh_at,
             created_at: 0,

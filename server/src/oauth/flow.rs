@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::apps::{choose, Chosen};
 use super::exchange::{exchange_code, http_client, Tokens};
-use super::provider::{consent_params, endpoints, is_microsoft, missing_scopes};
+use super::provider::{consent_params, endpoints, missing_scopes};
 use super::STATE_TTL_SECS;
 use crate::credentials::StoredCredentials;
 use crate::error::{ApiError, ApiResult};
@@ -86,7 +86,7 @@ pub async fn consent_url(
             .append_pair("state", &st)
             .append_pair("code_challenge", challenge.as_str())
             .append_pair("code_challenge_method", "S256");
-        for (k, v) in consent_params(kind) {
+        for &(k, v) in consent_params(kind) {
             q.append_pair(k, v);
         }
     }
@@ -321,7 +321,7 @@ fn stored_credentials(
             c.fields.insert("client_secret".into(), s.clone());
         }
     }
-    if is_microsoft(kind) && kind.spec.auth.fields.contains_key("tenant") {
+    if kind.has_tenants() && kind.spec.auth.fields.contains_key("tenant") {
         c.fields
             .insert("tenant".into(), Secret::new(p.tenant.clone()));
     }
@@ -334,11 +334,12 @@ async fn read_account(
     api_base: &str,
     token: &Secret,
 ) -> Result<(String, Vec<String>), Fail> {
-    let connector = (kind.factory)(
-        Arc::new(StaticToken(token.clone())),
-        HttpConfig::new(api_base.to_string()),
-    )
-    .map_err(internal)?;
+    let connector = kind
+        .connector(
+            Arc::new(StaticToken(token.clone())),
+            HttpConfig::new(api_base.to_string()),
+        )
+        .map_err(internal)?;
     let unavailable = |e: connector_core::ConnectorError| {
         tracing::warn!(code = %e.code, "reading the account profile failed");
         (

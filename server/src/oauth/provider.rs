@@ -1,10 +1,9 @@
-//! Provider endpoints and consent parameters (Google, Microsoft), each endpoint overridable in
-//! the server config (`[providers.gmail] authorize_url = ...`).
+//! Provider endpoints, scopes and consent parameters, as the connector type's descriptor gives
+//! them, each endpoint overridable in the server config (`[providers.<type>] authorize_url = ...`).
+
+use connector_core::provider::Capability;
 
 use crate::registry::ConnectorType;
-
-pub const GOOGLE_AUTHORIZE_URL: &str = "https://accounts.google.com/o/oauth2/v2/auth";
-pub const GOOGLE_REVOKE_URL: &str = "https://oauth2.googleapis.com/revoke";
 
 /// Scopes that are about the token, not the mailbox: never required to be echoed back.
 const TOKEN_SCOPES: &[&str] = &["offline_access", "openid", "profile", "email"];
@@ -18,62 +17,39 @@ pub struct Endpoints {
     pub api_base: String,
 }
 
-/// Microsoft's identity platform (tenant-dependent URLs) or Google.
-pub fn is_microsoft(kind: &ConnectorType) -> bool {
-    kind.tenant_token_url.is_some()
-}
-
+/// The endpoints for `tenant` (ignored by providers without tenants).
 pub fn endpoints(kind: &ConnectorType, tenant: &str) -> Endpoints {
     let p = &kind.provider;
-    let microsoft = is_microsoft(kind);
-    let authorize = p.authorize_url.clone().unwrap_or_else(|| {
-        if microsoft {
-            format!("https://login.microsoftonline.com/{tenant}/oauth2/v2.0/authorize")
-        } else {
-            GOOGLE_AUTHORIZE_URL.to_string()
-        }
-    });
-    let token = p
-        .token_url
-        .clone()
-        .unwrap_or_else(|| match kind.tenant_token_url {
-            Some(build) => build(tenant),
-            None => kind.token_url.clone(),
-        });
-    let revoke = p
-        .revoke_url
-        .clone()
-        .or_else(|| (!microsoft).then(|| GOOGLE_REVOKE_URL.to_string()));
+    let oauth = &kind.descriptor.oauth;
     Endpoints {
-        authorize,
-        token,
-        revoke,
+        authorize: p
+            .authorize_url
+            .clone()
+            .unwrap_or_else(|| oauth.authorize_url_for(Some(tenant))),
+        token: p
+            .token_url
+            .clone()
+            .unwrap_or_else(|| oauth.token_url_for(Some(tenant))),
+        revoke: p
+            .revoke_url
+            .clone()
+            .or_else(|| oauth.revoke_url.map(str::to_string)),
         api_base: kind.base_url().to_string(),
     }
 }
 
 /// The scopes to ask for: `full` (default) or `readonly`.
 pub fn scopes_for(kind: &ConnectorType, readonly: bool) -> Vec<String> {
-    let set: &[&str] = match (kind.name.as_str(), readonly) {
-        ("gmail", false) => connector_gmail::SCOPES_FULL,
-        ("gmail", true) => connector_gmail::SCOPES_READONLY,
-        (_, false) => connector_outlook::SCOPES,
-        (_, true) => connector_outlook::SCOPES_READONLY,
-    };
-    set.iter().map(|s| s.to_string()).collect()
+    kind.scopes(if readonly {
+        Capability::Read
+    } else {
+        Capability::Full
+    })
 }
 
 /// The extra authorize-URL parameters of the provider.
-pub fn consent_params(kind: &ConnectorType) -> Vec<(&'static str, &'static str)> {
-    if is_microsoft(kind) {
-        vec![("response_mode", "query")]
-    } else {
-        vec![
-            ("access_type", "offline"),
-            ("prompt", "consent"),
-            ("include_granted_scopes", "true"),
-        ]
-    }
+pub fn consent_params(kind: &ConnectorType) -> &'static [(&'static str, &'static str)] {
+    kind.descriptor.consent_params
 }
 
 fn normalize(scope: &str) -> String {
@@ -105,9 +81,9 @@ mod tests {
     fn default_endpoints_are_the_providers_and_follow_the_tenant() {
         let reg = Registry::builtin(&ProvidersConfig::default());
         let g = endpoints(reg.get("gmail").unwrap(), "common");
-        assert_eq!(g.authorize, GOOGLE_AUTHORIZE_URL);
+        assert_eq!(g.authorize, connector_gmail::AUTHORIZE_URL);
         assert_eq!(g.token, connector_gmail::TOKEN_URL);
-        assert_eq!(g.revoke.as_deref(), Some(GOOGLE_REVOKE_URL));
+        assert_eq!(g.revoke.as_deref(), Some(connector_gmail::REVOKE_URL));
         let m = endpoints(reg.get("outlook").unwrap(), "organizations");
         assert_eq!(
             m.authorize,

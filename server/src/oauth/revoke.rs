@@ -21,7 +21,7 @@ pub async fn revoke_connector(vault: &Vault, kind: &ConnectorType, row: &Connect
     let tenant = creds
         .get("tenant")
         .map(|t| t.expose().to_string())
-        .unwrap_or_else(|| "common".into());
+        .unwrap_or_default();
     let Some(url) = endpoints(kind, &tenant).revoke else {
         tracing::info!(connector_id = %id, "provider has no revocation endpoint; secrets erased only");
         return;

@@ -13,7 +13,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use crate::oauth::apps::choose;
 use crate::oauth::flow::{callback as run_callback, consent_url, Outcome, Pending};
-use crate::oauth::provider::{is_microsoft, scopes_for};
+use crate::oauth::provider::scopes_for;
 use crate::oauth::redirect::allowed;
 use crate::registry::ConnectorType;
 use crate::AppState;
@@ -161,7 +161,13 @@ fn tenant_of(
     let t = asked
         .or(app_tenant)
         .or_else(|| kind.provider.tenant.clone())
-        .unwrap_or_else(|| "common".into());
+        .unwrap_or_else(|| {
+            kind.descriptor
+                .oauth
+                .default_tenant
+                .unwrap_or("common")
+                .into()
+        });
     if t.is_empty()
         || !t
             .chars()
@@ -215,7 +221,7 @@ async fn initiate(
             .replication_config
             .map(|c| serde_json::to_value(c).expect("serializes")),
         scopes: scopes_for(kind, readonly(r.scopes.as_deref())?),
-        tenant: if is_microsoft(kind) {
+        tenant: if kind.has_tenants() {
             tenant
         } else {
             "common".into()
@@ -267,7 +273,7 @@ async fn reauthorize(
         name: None,
         replication_config: None,
         scopes: scopes_for(kind, readonly(r.scopes.as_deref())?),
-        tenant: if is_microsoft(kind) {
+        tenant: if kind.has_tenants() {
             tenant
         } else {
             "common".into()

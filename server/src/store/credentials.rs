@@ -30,13 +30,15 @@ pub struct CredRow {
     pub credentials: Vec<u8>,
     pub credentials_version: i64,
     pub token_url: Option<String>,
+    /// The scopes the last consent or refresh granted (space-separated), when known.
+    pub scopes: Option<String>,
     pub status: String,
     pub last_refresh_at: Option<i64>,
     pub created_at: i64,
 }
 
 const CRED_COLUMNS: &str = "id, organization_id, customer_name, connector_type, \
-    credentials, credentials_version, token_url, status, last_refresh_at, created_at";
+    credentials, credentials_version, token_url, scopes, status, last_refresh_at, created_at";
 
 fn cred_row(r: &Row) -> CredRow {
     CredRow {
@@ -47,6 +49,7 @@ fn cred_row(r: &Row) -> CredRow {
         credentials: r.get("credentials"),
         credentials_version: r.get("credentials_version"),
         token_url: r.get("token_url"),
+        scopes: r.get("scopes"),
         status: r.get("status"),
         last_refresh_at: r.get("last_refresh_at"),
         created_at: r.get("created_at"),

@@ -55,8 +55,8 @@ async fn env_on(pg: Option<pgdb::TestDb>) -> Env {
     if let Some(db) = &pg {
         config.database_url = db.url().to_string();
     }
-    config.providers.gmail.base_url = Some(sb.base_url());
-    config.providers.gmail.token_url = Some(sb.token_url());
+    config.providers.entry("gmail").base_url = Some(sb.base_url());
+    config.providers.entry("gmail").token_url = Some(sb.token_url());
     let registry = Registry::builtin(&config.providers);
     let state = web::Data::new(AppState::with_registry(config, registry).await.unwrap());
     let org = state.store.create_org("acme").await.unwrap();

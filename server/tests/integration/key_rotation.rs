@@ -14,8 +14,8 @@ use crate::common::harness::*;
 
 fn config(dir: &std::path::Path, sb: &GmailSandbox) -> Config {
     let mut c = Config::for_data_dir(dir);
-    c.providers.gmail.base_url = Some(sb.base_url());
-    c.providers.gmail.token_url = Some(sb.token_url());
+    c.providers.entry("gmail").base_url = Some(sb.base_url());
+    c.providers.entry("gmail").token_url = Some(sb.token_url());
     c
 }
 
@@ -37,8 +37,8 @@ async fn rotation_with_live_traffic_rewraps_every_data_key_and_no_execute_fails(
     .unwrap();
     let (base, token_url) = (sb.base_url(), sb.token_url());
     let h = harness_with(move |c| {
-        c.providers.gmail.base_url = Some(base);
-        c.providers.gmail.token_url = Some(token_url);
+        c.providers.entry("gmail").base_url = Some(base);
+        c.providers.entry("gmail").token_url = Some(token_url);
     })
     .await;
     let creds =

@@ -12,6 +12,7 @@ mod common;
 
 mod api;
 mod apps;
+mod custom_provider;
 mod idempotency;
 mod key_rotation;
 mod lifecycle;

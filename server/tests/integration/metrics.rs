@@ -41,8 +41,8 @@ async fn metrics_move_when_requests_are_made() {
     let sb = connector_gmail::sandbox::GmailSandbox::start(Default::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::for_data_dir(dir.path());
-    config.providers.gmail.base_url = Some(sb.base_url());
-    config.providers.gmail.token_url = Some(sb.token_url());
+    config.providers.entry("gmail").base_url = Some(sb.base_url());
+    config.providers.entry("gmail").token_url = Some(sb.token_url());
     config.metrics_token = Some(Secret::new("metrics-secret".to_string()));
     let registry = Registry::builtin(&config.providers);
     let state = web::Data::new(AppState::with_registry(config, registry).await.unwrap());

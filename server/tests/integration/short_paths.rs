@@ -27,8 +27,8 @@ async fn connector_routes_answer_without_the_prefix() {
     let sb = connector_gmail::sandbox::GmailSandbox::start(Default::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::for_data_dir(dir.path());
-    config.providers.gmail.base_url = Some(sb.base_url());
-    config.providers.gmail.token_url = Some(sb.token_url());
+    config.providers.entry("gmail").base_url = Some(sb.base_url());
+    config.providers.entry("gmail").token_url = Some(sb.token_url());
     let registry = Registry::builtin(&config.providers);
     let state = web::Data::new(AppState::with_registry(config, registry).await.unwrap());
     let org = state.store.create_org("acme").await.unwrap();

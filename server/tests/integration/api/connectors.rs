@@ -243,8 +243,9 @@ async fn credentials_are_checked_against_the_auth_schema() {
 #[actix_web::test]
 async fn a_platform_oauth_app_makes_a_bare_refresh_token_enough() {
     let h = harness_with(|c| {
-        c.providers.gmail.client_id = Some("platform-cid".into());
-        c.providers.gmail.client_secret = Some(connector_core::Secret::new("platform-secret"));
+        c.providers.entry("gmail").client_id = Some("platform-cid".into());
+        c.providers.entry("gmail").client_secret =
+            Some(connector_core::Secret::new("platform-secret"));
     })
     .await;
     let t = h.tenant("acme").await;

@@ -23,8 +23,8 @@ async fn setup(rotate: bool) -> (GmailSandbox, Harness, Tenant) {
     .unwrap();
     let (base, token_url) = (sb.base_url(), sb.token_url());
     let h = harness_with(move |c| {
-        c.providers.gmail.base_url = Some(base);
-        c.providers.gmail.token_url = Some(token_url);
+        c.providers.entry("gmail").base_url = Some(base);
+        c.providers.entry("gmail").token_url = Some(token_url);
     })
     .await;
     let t = h.tenant("acme").await;
@@ -307,8 +307,8 @@ async fn outlook_connectors_execute_against_the_graph_emulator_with_rotating_ref
     .unwrap();
     let (base, token_url) = (sb.base_url(), sb.token_url());
     let h = harness_with(move |c| {
-        c.providers.outlook.base_url = Some(base);
-        c.providers.outlook.token_url = Some(token_url);
+        c.providers.entry("outlook").base_url = Some(base);
+        c.providers.entry("outlook").token_url = Some(token_url);
     })
     .await;
     let t = h.tenant("acme").await;

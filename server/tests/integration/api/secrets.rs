@@ -141,8 +141,8 @@ async fn tokens_from_refreshes_stay_out_of_logs_responses_and_database_files() {
     .unwrap();
     let (base, token_url) = (sb.base_url(), sb.token_url());
     let h = harness_with(move |c| {
-        c.providers.gmail.base_url = Some(base);
-        c.providers.gmail.token_url = Some(token_url);
+        c.providers.entry("gmail").base_url = Some(base);
+        c.providers.entry("gmail").token_url = Some(token_url);
     })
     .await;
     let t = h.tenant("acme").await;

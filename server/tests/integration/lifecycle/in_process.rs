@@ -32,7 +32,7 @@ struct Env {
 
 async fn state(dir: &std::path::Path, gmail: &GmailSandbox) -> web::Data<AppState> {
     let mut config = Config::for_data_dir(dir);
-    config.providers.gmail = ProviderConfig {
+    *config.providers.entry("gmail") = ProviderConfig {
         client_id: Some("platform-client".into()),
         client_secret: Some(connector_core::Secret::new("platform-secret")),
         base_url: Some(gmail.base_url()),

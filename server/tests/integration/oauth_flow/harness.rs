@@ -37,12 +37,12 @@ pub async fn env_with(tweak: impl FnOnce(&mut Config)) -> Env {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::for_data_dir(dir.path());
-    config.providers.gmail = provider(
+    *config.providers.entry("gmail") = provider(
         &gmail.base_url(),
         &gmail.token_url(),
         &gmail.authorize_url(),
     );
-    config.providers.outlook = provider(
+    *config.providers.entry("outlook") = provider(
         &outlook.base_url(),
         &outlook.token_url(),
         &outlook.authorize_url(),

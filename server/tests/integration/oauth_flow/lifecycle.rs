@@ -43,7 +43,7 @@ fn revocation_endpoint() -> (String, Seen) {
 #[actix_web::test]
 async fn deleting_a_connector_revokes_its_token_and_erases_its_secrets() {
     let (url, seen) = revocation_endpoint();
-    let env = env_with(|c| c.providers.gmail.revoke_url = Some(url)).await;
+    let env = env_with(|c| c.providers.entry("gmail").revoke_url = Some(url)).await;
     let org = env.org("acme").await;
     let loc = flow(
         &env,
@@ -92,8 +92,10 @@ async fn deleting_a_connector_revokes_its_token_and_erases_its_secrets() {
 
 #[actix_web::test]
 async fn delete_succeeds_when_the_provider_cannot_be_reached() {
-    let env =
-        env_with(|c| c.providers.gmail.revoke_url = Some("http://127.0.0.1:9/revoke".into())).await;
+    let env = env_with(|c| {
+        c.providers.entry("gmail").revoke_url = Some("http://127.0.0.1:9/revoke".into())
+    })
+    .await;
     let org = env.org("acme").await;
     let loc = flow(
         &env,

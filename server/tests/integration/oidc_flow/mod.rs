@@ -80,8 +80,9 @@ pub async fn env(access_token_ttl: u64) -> Option<Env> {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::for_data_dir(dir.path());
-    config.providers.gmail = provider(GMAIL_CLIENT, &gmail.base_url(), &auth.google, true);
-    config.providers.outlook =
+    *config.providers.entry("gmail") =
+        provider(GMAIL_CLIENT, &gmail.base_url(), &auth.google, true);
+    *config.providers.entry("outlook") =
         provider(OUTLOOK_CLIENT, &outlook.base_url(), &auth.microsoft, false);
     let registry = Registry::builtin(&config.providers);
     let state = AppState::with_registry(config, registry).await.unwrap();
