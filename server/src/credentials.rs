@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use connector_core::secret::expose_for_vault;
 use connector_core::spec::AuthSchema;
 use connector_core::{OAuthCredentials, Secret};
 use serde::{Deserialize, Serialize};
@@ -13,9 +14,11 @@ use connector_core::ConnectorError;
 
 use crate::error::internal;
 
-/// What the vault stores for one connector. `Debug` shows field names only.
+/// What the vault stores for one connector. `Debug` shows field names only; the values are
+/// serialized ([`StoredCredentials::to_json`]) only because the vault encrypts what it stores.
 #[derive(Clone, Default, Serialize, Deserialize)]
 pub struct StoredCredentials {
+    #[serde(serialize_with = "expose_for_vault::map")]
     pub fields: BTreeMap<String, Secret>,
     /// Unix seconds when `access_token` expires, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -36,6 +39,7 @@ impl StoredCredentials {
         self.fields.get(name).filter(|s| !s.expose().is_empty())
     }
 
+    /// The plaintext the vault encrypts: every secret's value.
     pub fn to_json(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("credentials serialize")
     }

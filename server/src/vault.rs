@@ -444,6 +444,32 @@ mod tests {
     use super::*;
 
     #[tokio::test]
+    async fn stored_credentials_keep_their_secrets_through_the_vault_and_nowhere_else() {
+        use crate::credentials::StoredCredentials;
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config::for_data_dir(dir.path());
+        let store = Store::open(&cfg.database_url).await.unwrap();
+        let org = store.create_org("a").await.unwrap();
+        let vault = Vault::new(MasterKey::load(&cfg).unwrap(), store);
+        let mut creds = StoredCredentials::default();
+        creds
+            .fields
+            .insert("refresh_token".into(), Secret::new("1//stored-refresh"));
+        creds.expires_at = Some(42);
+        // Serialized anywhere else, the secret is redacted.
+        let elsewhere = serde_json::to_string(&creds.fields).unwrap();
+        assert!(!elsewhere.contains("1//stored-refresh"), "{elsewhere}");
+        let (blob, _) = vault.encrypt(&org.id, &creds.to_json()).await.unwrap();
+        let back =
+            StoredCredentials::from_json(&vault.decrypt(&org.id, &blob).await.unwrap()).unwrap();
+        assert_eq!(
+            back.get("refresh_token").map(Secret::expose),
+            Some("1//stored-refresh")
+        );
+        assert_eq!(back.expires_at, Some(42));
+    }
+
+    #[tokio::test]
     async fn round_trip_names_keys_and_binds_the_organization() {
         let dir = tempfile::tempdir().unwrap();
         let cfg = Config::for_data_dir(dir.path());
