@@ -1,5 +1,6 @@
 //! `connectors orgs ...` and `connectors apps ...`: work directly on the database.
 
+use api_types::{ApplicationList, ApplicationView, RotatedSecret};
 use connector_core::Secret;
 use serde_json::json;
 
@@ -45,7 +46,10 @@ pub async fn apps(cmd: AppsCommand) -> anyhow::Result<()> {
             let store = open(&store).await?;
             let org = find_org(&store, &org).await?;
             let apps = applications(&store).list(&org).await?;
-            println!("{}", json!({"data": apps}));
+            let list = ApplicationList {
+                data: apps.into_iter().map(ApplicationView::from).collect(),
+            };
+            println!("{}", serde_json::to_string(&list)?);
             store.close().await;
         }
         AppsCommand::Revoke {
@@ -61,7 +65,7 @@ pub async fn apps(cmd: AppsCommand) -> anyhow::Result<()> {
                 .ok_or_else(|| {
                     anyhow::anyhow!("no application {client_id:?} in this organization")
                 })?;
-            println!("{}", json!(app));
+            println!("{}", serde_json::to_string(&ApplicationView::from(app))?);
             store.close().await;
         }
         AppsCommand::RotateSecret {
@@ -99,10 +103,12 @@ async fn find_org(store: &Store, org: &str) -> anyhow::Result<String> {
 }
 
 fn print_app(org: &str, client_id: &str, secret: &Secret) {
-    println!(
-        "{}",
-        json!({"organization_id": org, "client_id": client_id, "client_secret": secret.expose()})
-    );
+    let app = RotatedSecret {
+        organization_id: org.to_string(),
+        client_id: client_id.to_string(),
+        client_secret: secret.expose().to_string(),
+    };
+    println!("{}", serde_json::to_string(&app).expect("serializes"));
 }
 
 /// `connectors keys rotate|rewrap`.

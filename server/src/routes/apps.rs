@@ -8,8 +8,8 @@
 //! applications are 404 `not_found`.
 
 use actix_web::{web, HttpResponse};
+use api_types::{ApplicationList, ApplicationView, RotatedSecret};
 use connector_core::{ConnectorError, ErrorCode};
-use serde_json::json;
 
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
@@ -47,38 +47,6 @@ fn app_not_found() -> ApiError {
     ApiError::not_found("no application with this client_id in your organization")
 }
 
-/// An application as listed (never its secret or hash).
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ApplicationView {
-    pub client_id: String,
-    pub organization_id: String,
-    /// Unix seconds.
-    pub created_at: i64,
-    pub revoked: bool,
-    /// Unix seconds; null while not revoked.
-    #[schema(required)]
-    pub revoked_at: Option<i64>,
-    /// The organization's admin application (its oldest one that is not revoked).
-    pub admin: bool,
-}
-
-/// `{"data": [...]}`, oldest first.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ApplicationList {
-    pub data: Vec<ApplicationView>,
-}
-
-/// A new client secret, shown once.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RotatedSecret {
-    pub organization_id: String,
-    pub client_id: String,
-    pub client_secret: String,
-}
-
 /// Lists the organization's applications (admin application only).
 #[utoipa::path(
     get,
@@ -97,7 +65,9 @@ async fn list(auth: Auth, state: web::Data<AppState>) -> ApiResult<HttpResponse>
         .applications
         .list(&auth.organization_id)
         .await?;
-    Ok(HttpResponse::Ok().json(json!({"data": apps})))
+    Ok(HttpResponse::Ok().json(ApplicationList {
+        data: apps.into_iter().map(ApplicationView::from).collect(),
+    }))
 }
 
 /// Revokes an application: its tokens stop working at once (admin application only).
@@ -126,7 +96,7 @@ async fn revoke(
         .await?
         .ok_or_else(app_not_found)?;
     tracing::info!(client_id = %app.client_id, "application revoked");
-    Ok(HttpResponse::Ok().json(app))
+    Ok(HttpResponse::Ok().json(ApplicationView::from(app)))
 }
 
 /// Issues a new client secret (shown once); the old one stops working (admin application only).
@@ -162,9 +132,9 @@ async fn rotate_secret(
             ))
         })?;
     tracing::info!(client_id = %path, "application secret rotated");
-    Ok(HttpResponse::Ok().json(json!({
-        "organization_id": auth.organization_id,
-        "client_id": path.as_str(),
-        "client_secret": secret.expose(),
-    })))
+    Ok(HttpResponse::Ok().json(RotatedSecret {
+        organization_id: auth.organization_id,
+        client_id: path.into_inner(),
+        client_secret: secret.expose().to_string(),
+    }))
 }

@@ -1,16 +1,20 @@
 //! Connector CRUD, status and tools under `/api/v1/integrations/connectors`.
 
 use actix_web::{web, HttpResponse};
+use api_types::{
+    ConnectorList, ConnectorStatus, ConnectorStatusView, ConnectorTools, ConnectorView,
+    CreateConnectorRequest, UpdateConnectorRequest,
+};
 use chrono::{TimeZone, Utc};
 use connector_core::tools::{self, ToolFormat};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use crate::services::connectors::{ConnectorPatch, CreateFromCredentials};
-use crate::store::{ConnectorFilter, ConnectorRow};
+use crate::store::{ConnectorFilter, ConnectorRow, STATUS_NEEDS_REAUTH};
 use crate::AppState;
 
 const BASE: &str = "/api/v1/integrations/connectors";
@@ -31,50 +35,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route(&format!("{BASE}/{{id}}/tools"), web::get().to(tools_for));
 }
 
-/// `replication_config`: connector-level defaults for actions.
-#[derive(Debug, Default, Deserialize, serde::Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReplicationConfig {
-    /// Default of `include_spam_trash` for list actions (an explicit param wins).
-    #[serde(default)]
-    pub include_spam_and_trash: bool,
-}
-
-/// A connector from credentials: give `connector_type` or `definition_id`.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = CreateConnectorRequest)]
-struct CreateRequest {
-    /// The end user this connector belongs to.
-    customer_name: String,
-    #[serde(default)]
-    connector_type: Option<String>,
-    #[serde(default)]
-    definition_id: Option<String>,
-    #[serde(default)]
-    name: Option<String>,
-    /// The fields of the type's credential schema (see `GET /api/v1/connector-types`).
-    #[schema(value_type = Object)]
-    credentials: Value,
-    #[serde(default)]
-    replication_config: Option<ReplicationConfig>,
-}
-
-/// Changes only the fields it names.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = UpdateConnectorRequest)]
-struct PatchRequest {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    replication_config: Option<ReplicationConfig>,
-    /// New credentials (validated like on create).
-    #[serde(default)]
-    #[schema(value_type = Option<Object>)]
-    credentials: Option<Value>,
-}
-
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -87,92 +47,38 @@ struct ListQuery {
     offset: Option<i64>,
 }
 
-fn ts(secs: i64) -> Value {
+/// RFC 3339.
+fn ts(secs: i64) -> String {
     Utc.timestamp_opt(secs, 0)
         .single()
-        .map(|t| json!(t.to_rfc3339()))
-        .unwrap_or(Value::Null)
-}
-
-/// A connector as responses show it: never a credential.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ConnectorView {
-    pub id: String,
-    pub organization_id: String,
-    pub customer_name: String,
-    pub connector_type: String,
-    pub definition_id: String,
-    pub name: String,
-    pub replication_config: ReplicationConfig,
-    pub status: ConnectorStatus,
-    /// Why the connector needs re-authorization; null while active.
-    #[schema(required)]
-    pub status_reason: Option<String>,
-    #[schema(format = DateTime)]
-    pub created_at: String,
-    #[schema(format = DateTime)]
-    pub updated_at: String,
-}
-
-/// `active`, or `needs_reauth` (the end user must authorize again).
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ConnectorStatus {
-    Active,
-    NeedsReauth,
-}
-
-/// `{"data": [...]}`.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ConnectorList {
-    pub data: Vec<ConnectorView>,
-}
-
-/// `GET .../connectors/{id}/status`.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ConnectorStatusView {
-    pub connector_id: String,
-    pub status: ConnectorStatus,
-    /// Why re-authorization is needed; null while active.
-    #[schema(required)]
-    pub reason: Option<String>,
-    /// The scopes the end user granted (OAuth connectors).
-    pub scopes: Vec<String>,
-    /// The last access-token refresh; null before the first one.
-    #[schema(required, format = DateTime)]
-    pub last_refresh_at: Option<String>,
-}
-
-/// `GET .../connectors/{id}/tools`.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ConnectorTools {
-    pub connector_id: String,
-    /// `openai`, `anthropic` or `mcp`.
-    pub format: String,
-    /// One tool definition per action, in `format`.
-    #[schema(value_type = Vec<Object>)]
-    pub data: Value,
+        .map(|t| t.to_rfc3339())
+        .unwrap_or_default()
 }
 
 /// What a response shows of a connector: never a credential.
-pub fn view(row: &ConnectorRow) -> Value {
-    json!({
-        "id": row.id,
-        "organization_id": row.organization_id,
-        "customer_name": row.customer_name,
-        "connector_type": row.connector_type,
-        "definition_id": row.definition_id,
-        "name": row.name,
-        "replication_config": row.replication_config,
-        "status": row.status,
-        "status_reason": row.status_reason,
-        "created_at": ts(row.created_at),
-        "updated_at": ts(row.updated_at),
-    })
+pub fn view(row: &ConnectorRow) -> ConnectorView {
+    ConnectorView {
+        id: row.id.clone(),
+        organization_id: row.organization_id.clone(),
+        customer_name: row.customer_name.clone(),
+        connector_type: row.connector_type.clone(),
+        definition_id: row.definition_id.clone(),
+        name: row.name.clone(),
+        replication_config: serde_json::from_value(row.replication_config.clone())
+            .unwrap_or_default(),
+        status: status_of(&row.status),
+        status_reason: row.status_reason.clone(),
+        created_at: ts(row.created_at),
+        updated_at: ts(row.updated_at),
+    }
+}
+
+fn status_of(stored: &str) -> ConnectorStatus {
+    if stored == STATUS_NEEDS_REAUTH {
+        ConnectorStatus::NeedsReauth
+    } else {
+        ConnectorStatus::Active
+    }
 }
 
 /// Creates a connector from credentials (validated against the type's credential schema).
@@ -181,7 +87,7 @@ pub fn view(row: &ConnectorRow) -> Value {
     path = "/api/v1/integrations/connectors",
     operation_id = "create_connector",
     tag = "connectors",
-    request_body = CreateRequest,
+    request_body = CreateConnectorRequest,
     responses(
         (status = 201, description = "The connector", body = ConnectorView),
     )
@@ -189,7 +95,7 @@ pub fn view(row: &ConnectorRow) -> Value {
 async fn create(
     auth: Auth,
     state: web::Data<AppState>,
-    body: ApiJson<CreateRequest>,
+    body: ApiJson<CreateConnectorRequest>,
 ) -> ApiResult<HttpResponse> {
     let req = body.0;
     let row = state
@@ -245,8 +151,9 @@ async fn list(
             },
         )
         .await?;
-    let data: Vec<Value> = rows.iter().map(view).collect();
-    Ok(HttpResponse::Ok().json(json!({ "data": data })))
+    Ok(HttpResponse::Ok().json(ConnectorList {
+        data: rows.iter().map(view).collect(),
+    }))
 }
 
 /// Reads a connector (never its credentials).
@@ -280,7 +187,7 @@ async fn get(
     operation_id = "update_connector",
     tag = "connectors",
     params(("id" = String, Path, description = "Connector id")),
-    request_body = PatchRequest,
+    request_body = UpdateConnectorRequest,
     responses(
         (status = 200, description = "The updated connector", body = ConnectorView),
     )
@@ -289,7 +196,7 @@ async fn patch(
     auth: Auth,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: ApiJson<PatchRequest>,
+    body: ApiJson<UpdateConnectorRequest>,
 ) -> ApiResult<HttpResponse> {
     let req = body.0;
     let row = state
@@ -356,13 +263,13 @@ async fn status(
         .status(&auth.organization_id, &id)
         .await?;
     let row = status.row;
-    Ok(HttpResponse::Ok().json(json!({
-        "connector_id": row.id,
-        "status": row.status,
-        "reason": row.status_reason,
-        "scopes": status.scopes,
-        "last_refresh_at": row.last_refresh_at.map(ts),
-    })))
+    Ok(HttpResponse::Ok().json(ConnectorStatusView {
+        status: status_of(&row.status),
+        connector_id: row.id,
+        reason: row.status_reason,
+        scopes: status.scopes,
+        last_refresh_at: row.last_refresh_at.map(ts),
+    }))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -404,9 +311,9 @@ async fn tools_for(
         )
     })?;
     let tools = tools::action_tools(&kind.spec, format);
-    Ok(HttpResponse::Ok().json(json!({
-        "connector_id": row.id,
-        "format": format.as_str(),
-        "data": tools,
-    })))
+    Ok(HttpResponse::Ok().json(ConnectorTools {
+        connector_id: row.id,
+        format: format.as_str().to_string(),
+        data: serde_json::to_value(tools).expect("tools serialize"),
+    }))
 }

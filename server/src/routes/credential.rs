@@ -3,8 +3,8 @@
 //! Who may read it: [`crate::services::Connectors::raw_credential`].
 
 use actix_web::{web, HttpResponse};
+use api_types::CredentialView;
 use chrono::{TimeZone, Utc};
-use serde_json::json;
 
 use crate::auth::Auth;
 use crate::error::ApiResult;
@@ -14,19 +14,6 @@ pub const PATH: &str = "/api/v1/integrations/connectors/{id}/credential";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(PATH, web::get().to(get));
-}
-
-/// A fresh access token of the connector, for callers that call the provider themselves.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CredentialView {
-    pub connector_id: String,
-    pub access_token: String,
-    /// Always `Bearer`.
-    pub token_type: String,
-    /// When the access token expires; null when the provider did not say.
-    #[schema(required, format = DateTime)]
-    pub expires_at: Option<String>,
 }
 
 /// A fresh access token (refreshed under the connector's lock when near expiry). Only
@@ -63,10 +50,10 @@ async fn get(
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
-        .json(json!({
-            "connector_id": id.as_str(),
-            "access_token": token.access_token.expose(),
-            "token_type": "Bearer",
-            "expires_at": expires_at,
-        })))
+        .json(CredentialView {
+            connector_id: id.into_inner(),
+            access_token: token.access_token.expose().to_string(),
+            token_type: "Bearer".into(),
+            expires_at,
+        }))
 }

@@ -5,8 +5,8 @@
 //! for the bearer token (and nothing with `token_cache_ms` set).
 
 use actix_web::{web, HttpResponse};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use api_types::{ExecuteRequest, ExecuteResponse};
+use serde_json::Value;
 
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
@@ -21,39 +21,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         "/api/v1/integrations/connectors/{id}/execute",
         web::post().to(execute),
     );
-}
-
-/// One action of the connector's spec.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct ExecuteRequest {
-    /// An entity of the spec, e.g. `messages`.
-    entity: String,
-    /// An action of the entity, e.g. `list`.
-    action: String,
-    /// The action's parameters (validated against its JSON Schema).
-    #[serde(default = "empty_object")]
-    #[schema(value_type = Object)]
-    params: Value,
-    /// Replays the first outcome for a repeated key (same entity, action and params).
-    #[serde(default)]
-    idempotency_key: Option<String>,
-}
-
-/// The action's result and metadata.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ExecuteResponse {
-    /// The action's result (shape given by the action's result schema).
-    pub result: Value,
-    /// `connector_id`, `connector_type`, `entity`, `action`, plus action metadata (pagination
-    /// cursors and the like).
-    #[schema(value_type = Object)]
-    pub connector_metadata: Value,
-}
-
-fn empty_object() -> Value {
-    json!({})
 }
 
 /// Runs one action against the provider. Any error code of the table can come back; the
@@ -124,11 +91,15 @@ async fn run(
         )
         .await?;
     let mut meta = output.metadata;
-    meta.insert("connector_id".into(), json!(row.id));
-    meta.insert("connector_type".into(), json!(row.connector_type));
-    meta.insert("entity".into(), json!(entity));
-    meta.insert("action".into(), json!(action));
-    Ok(json!({"result": output.result, "connector_metadata": meta}))
+    meta.insert("connector_id".into(), Value::from(row.id));
+    meta.insert("connector_type".into(), Value::from(row.connector_type));
+    meta.insert("entity".into(), Value::from(entity));
+    meta.insert("action".into(), Value::from(action));
+    let response = ExecuteResponse {
+        result: output.result,
+        connector_metadata: Value::Object(meta),
+    };
+    Ok(serde_json::to_value(response).expect("an execute response serializes"))
 }
 
 /// The execute body with the execute limit.

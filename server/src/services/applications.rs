@@ -191,6 +191,19 @@ impl Applications {
     }
 }
 
+impl From<AppInfo> for api_types::ApplicationView {
+    fn from(a: AppInfo) -> Self {
+        api_types::ApplicationView {
+            client_id: a.client_id,
+            organization_id: a.organization_id,
+            created_at: a.created_at,
+            revoked: a.revoked,
+            revoked_at: a.revoked_at,
+            admin: a.admin,
+        }
+    }
+}
+
 /// The application is revoked.
 #[derive(Debug)]
 pub struct RevokedApp;
