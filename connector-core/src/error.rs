@@ -136,6 +136,13 @@ impl ConnectorError {
         Self::new(ErrorCode::InvalidParams, message)
     }
 
+    /// `invalid_params` for one field the schema could not check: `pointer` names it (`/to/0`;
+    /// empty for the params as a whole) and `message` says what is wrong.
+    pub fn invalid_field(pointer: &str, message: &str) -> Self {
+        Self::invalid_params(format!("{}: {message}", pointer.trim_start_matches('/')))
+            .with_details(json!({"errors": [{"pointer": pointer, "message": message}]}))
+    }
+
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::NotFound, message)
     }

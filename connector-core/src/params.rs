@@ -48,6 +48,10 @@ fn pointer(path: &serde_path_to_error::Path) -> String {
     out
 }
 
+/// The params of an action that takes none.
+#[derive(Debug, Clone, Copy, Default, serde::Deserialize, Serialize)]
+pub struct NoParams {}
+
 /// A handler whose params are one typed struct.
 #[async_trait]
 pub trait TypedHandler: Send + Sync + 'static {

@@ -174,6 +174,10 @@ pub struct ResponseMapping {
     /// (OData annotations such as `@odata.context` are dropped).
     #[serde(default)]
     pub snake_case_keys: bool,
+    /// A fixed result instead of the answer's body, for answers without one (e.g.
+    /// `{"ok": true}` after a delete).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed_result: Option<Box<Value>>,
 }
 
 /// How an action pages.

@@ -123,3 +123,20 @@ fn agents_get_one_tool_per_action_in_every_format_and_a_catalogue() {
         assert!(cat.contains(needle), "catalogue lacks {needle}");
     }
 }
+
+#[test]
+fn typed_params_default_to_what_the_spec_declares() {
+    let spec = connector_outlook::spec();
+    let handlers = connector_outlook::handlers();
+    let typed = handlers
+        .iter()
+        .filter(|(_, h)| h.typed_params(serde_json::json!({})).is_some())
+        .count();
+    assert_eq!(
+        typed,
+        handlers.len(),
+        "every Outlook handler has typed params"
+    );
+    let disagreements = connector_core::params::default_disagreements(spec.spec(), &handlers);
+    assert!(disagreements.is_empty(), "{disagreements:#?}");
+}

@@ -106,11 +106,18 @@ pub fn shape_response(
     m: &RequestMapping,
     resp: &ProviderResponse,
 ) -> Result<Output> {
-    let body = resp.json_or_null()?;
     let r = &m.response;
-    let mut result = match r.result.as_deref() {
-        Some(ptr) => body.pointer(ptr).cloned().unwrap_or(Value::Null),
-        None => body.clone(),
+    let reads_body =
+        r.fixed_result.is_none() || r.next_page_token.is_some() || !r.metadata.is_empty();
+    let body = if reads_body {
+        resp.json_or_null()?
+    } else {
+        Value::Null
+    };
+    let mut result = match (&r.fixed_result, r.result.as_deref()) {
+        (Some(fixed), _) => (**fixed).clone(),
+        (None, Some(ptr)) => body.pointer(ptr).cloned().unwrap_or(Value::Null),
+        (None, None) => body.clone(),
     };
     if is_list(spec) && result.is_null() {
         result = Value::Array(Vec::new());
@@ -197,6 +204,53 @@ mod tests {
         assert_eq!(
             b,
             json!({"keep": 1, "name": "N", "color": {"backgroundColor": "#fff", "textColor": "#000"}})
+        );
+    }
+
+    fn action(result_type: &str) -> ActionSpec {
+        serde_json::from_value(json!({
+            "description": "t", "params": {"type": "object"}, "result": {"type": result_type},
+            "handler": "unused", "idempotent": true
+        }))
+        .unwrap()
+    }
+
+    fn answer(body: &str) -> ProviderResponse {
+        ProviderResponse {
+            status: 200,
+            headers: reqwest::header::HeaderMap::new(),
+            body: bytes::Bytes::from(body.to_string()),
+        }
+    }
+
+    #[test]
+    fn a_fixed_result_stands_for_a_body_the_answer_lacks() {
+        let m = mapping(json!({"method": "DELETE", "path": "/x/{id}",
+            "response": {"fixed_result": {"ok": true}}}));
+        let out = shape_response(&action("object"), &m, &answer("")).unwrap();
+        assert_eq!(out.result, json!({"ok": true}));
+        // Not read, so a body that is not JSON does not fail the call either.
+        let out = shape_response(&action("object"), &m, &answer("<html>")).unwrap();
+        assert_eq!(out.result, json!({"ok": true}));
+        let plain = mapping(json!({"method": "DELETE", "path": "/x/{id}"}));
+        assert!(shape_response(&action("object"), &plain, &answer("<html>")).is_err());
+    }
+
+    #[test]
+    fn snake_case_keys_drop_odata_annotations() {
+        let m = mapping(json!({"method": "GET", "path": "/me/mailboxSettings",
+            "response": {"snake_case_keys": true}}));
+        let out = shape_response(
+            &action("object"),
+            &m,
+            &answer(
+                r#"{"@odata.context": "x", "timeZone": "UTC", "workingHours": {"daysOfWeek": []}}"#,
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            out.result,
+            json!({"time_zone": "UTC", "working_hours": {"days_of_week": []}})
         );
     }
 }

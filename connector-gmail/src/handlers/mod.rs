@@ -57,22 +57,13 @@ fn reading() -> Vec<(&'static str, Arc<dyn ActionHandler>)> {
 }
 
 fn writing(opts: &GmailOptions) -> Vec<(&'static str, Arc<dyn ActionHandler>)> {
-    use reqwest::Method;
     use send::{Compose, DraftSend, Target};
-    use write::{Ack, BatchIds, FilterCreate};
+    use write::{BatchIds, FilterCreate};
     let t = send::UploadLimits {
         multipart_above: opts.upload_threshold,
         resumable_above: opts.resumable_threshold.max(opts.upload_threshold),
     };
     let compose = |target| typed(Compose { target, uploads: t });
-    let ack =
-        |method: Method, path: &'static str, id: Option<&'static str>| -> Arc<dyn ActionHandler> {
-            Arc::new(Ack {
-                method,
-                path,
-                id_param: id,
-            })
-        };
     vec![
         ("messages_send", compose(Target::Send)),
         ("messages_import", compose(Target::Import)),
@@ -80,27 +71,6 @@ fn writing(opts: &GmailOptions) -> Vec<(&'static str, Arc<dyn ActionHandler>)> {
         ("drafts_create", compose(Target::DraftCreate)),
         ("drafts_update", compose(Target::DraftUpdate)),
         ("drafts_send", typed(DraftSend { uploads: t })),
-        (
-            "messages_delete",
-            ack(Method::DELETE, "/messages/{}", Some("message_id")),
-        ),
-        (
-            "threads_delete",
-            ack(Method::DELETE, "/threads/{}", Some("thread_id")),
-        ),
-        (
-            "labels_delete",
-            ack(Method::DELETE, "/labels/{}", Some("label_id")),
-        ),
-        (
-            "drafts_delete",
-            ack(Method::DELETE, "/drafts/{}", Some("draft_id")),
-        ),
-        (
-            "filters_delete",
-            ack(Method::DELETE, "/settings/filters/{}", Some("filter_id")),
-        ),
-        ("watch_stop", ack(Method::POST, "/stop", None)),
         ("messages_batch_modify", typed(BatchIds { delete: false })),
         ("messages_batch_delete", typed(BatchIds { delete: true })),
         ("filters_create", typed(FilterCreate)),

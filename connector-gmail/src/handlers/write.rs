@@ -1,11 +1,9 @@
-//! Writes with empty answers (deletes, watch.stop), batch_modify/batch_delete in groups of
-//! 1,000, and filters.create (nested snake_case params to Gmail's camelCase).
+//! batch_modify/batch_delete in groups of 1,000, and filters.create (nested snake_case params
+//! to Gmail's camelCase). Deletes and watch.stop are declarative (`fixed_result` in the spec).
 
 use async_trait::async_trait;
-use connector_core::wire::{camel_keys, path_segment as seg, snake_keys};
-use connector_core::{
-    ActionHandler, CallContext, ConnectorError, Output, ProviderRequest, TypedHandler,
-};
+use connector_core::wire::{camel_keys, snake_keys};
+use connector_core::{CallContext, ConnectorError, Output, ProviderRequest, TypedHandler};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -13,30 +11,6 @@ use super::USER;
 
 /// Gmail's limit of ids per batchModify / batchDelete call.
 pub const BATCH_IDS: usize = 1000;
-
-/// A request whose answer is empty: `{ok: true}`. `path` has one `{}` for the id param.
-pub struct Ack {
-    pub method: reqwest::Method,
-    pub path: &'static str,
-    pub id_param: Option<&'static str>,
-}
-
-#[async_trait]
-impl ActionHandler for Ack {
-    async fn call(&self, cx: &CallContext<'_>, params: Value) -> Result<Output, ConnectorError> {
-        let id = |p: &str| params.get(p).and_then(Value::as_str).unwrap_or_default();
-        let path = match self.id_param {
-            Some(p) => self.path.replace("{}", &seg(id(p))),
-            None => self.path.to_string(),
-        };
-        cx.send(ProviderRequest::new(
-            self.method.clone(),
-            format!("{USER}{path}"),
-        ))
-        .await?;
-        Ok(Output::new(json!({"ok": true})))
-    }
-}
 
 /// messages.batch_modify (`delete: false`) and messages.batch_delete (`delete: true`).
 pub struct BatchIds {

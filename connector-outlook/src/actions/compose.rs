@@ -2,22 +2,78 @@
 //! drafts, update, move, copy, delete.
 
 use connector_core::mail::{
-    idempotent_message_id, look_before_sending, parse_mailbox, MARKER_DOMAIN,
+    idempotent_message_id, look_before_sending, parse_mailbox, ComposeParams, MARKER_DOMAIN,
 };
 use connector_core::{CallContext, ConnectorError, ErrorCode, Output, ProviderRequest, Result};
 use reqwest::Method;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::str_param;
+use super::{invalid, MessageId};
 use crate::shape;
-use crate::wire::{self, folder_seg, seg};
+use crate::wire::{self, seg};
 
 /// Attachments sent inline with a message: Graph takes at most 3 MB per request body.
 const INLINE_ATTACHMENTS_LIMIT: usize = 3 * 1024 * 1024;
 
-fn invalid(pointer: &str, message: &str) -> ConnectorError {
-    ConnectorError::invalid_params(format!("{}: {message}", pointer.trim_start_matches('/')))
-        .with_details(json!({"errors": [{"pointer": pointer, "message": message}]}))
+/// messages.send
+#[derive(Deserialize, Serialize)]
+pub struct SendParams {
+    #[serde(flatten)]
+    message: ComposeParams,
+    importance: Option<String>,
+    #[serde(default = "yes")]
+    save_to_sent_items: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// messages.create_draft
+#[derive(Deserialize, Serialize)]
+pub struct DraftParams {
+    #[serde(flatten)]
+    message: ComposeParams,
+    importance: Option<String>,
+}
+
+/// messages.reply / reply_all / forward (forward takes `to`) and create_reply /
+/// create_forward (create_reply takes `reply_all`).
+#[derive(Deserialize, Serialize)]
+pub struct RespondParams {
+    message_id: String,
+    comment: Option<String>,
+    #[serde(default)]
+    to: Vec<String>,
+    #[serde(default)]
+    reply_all: bool,
+}
+
+/// messages.update
+#[derive(Deserialize, Serialize)]
+pub struct UpdateParams {
+    message_id: String,
+    is_read: Option<bool>,
+    /// Given as `[]`, it clears the categories.
+    categories: Option<Vec<String>>,
+    importance: Option<String>,
+    flag: Option<String>,
+}
+
+/// messages.move / copy
+#[derive(Deserialize, Serialize)]
+pub struct RelocateParams {
+    message_id: String,
+    destination_folder: String,
+}
+
+/// messages.delete
+#[derive(Deserialize, Serialize)]
+pub struct DeleteParams {
+    message_id: String,
+    #[serde(default)]
+    permanent: bool,
 }
 
 /// `"Ada <ada@example.com>"` or `"ada@example.com"` -> a Graph recipient.
@@ -30,16 +86,9 @@ pub fn recipient(s: &str) -> Option<Value> {
     Some(json!({ "emailAddress": e }))
 }
 
-fn recipients(p: &Value, field: &str) -> Result<Vec<Value>> {
+fn recipients(list: &[String], field: &str) -> Result<Vec<Value>> {
     let mut out = Vec::new();
-    for (i, a) in p
-        .get(field)
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        let s = a.as_str().unwrap_or_default();
+    for (i, s) in list.iter().enumerate() {
         out.push(recipient(s).ok_or_else(|| {
             invalid(
                 &format!("/{field}/{i}"),
@@ -50,20 +99,11 @@ fn recipients(p: &Value, field: &str) -> Result<Vec<Value>> {
     Ok(out)
 }
 
-fn attachments(p: &Value) -> Result<Vec<Value>> {
+fn attachments(p: &ComposeParams) -> Result<Vec<Value>> {
     let mut out = Vec::new();
     let mut total = 0;
-    for (i, a) in p
-        .get("attachments")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        let content = a
-            .get("content_base64")
-            .and_then(Value::as_str)
-            .unwrap_or("");
+    for (i, a) in p.attachments().iter().enumerate() {
+        let content = a.content_base64.as_str();
         use base64::Engine;
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(content)
@@ -76,8 +116,8 @@ fn attachments(p: &Value) -> Result<Vec<Value>> {
         total += bytes.len();
         out.push(json!({
             "@odata.type": "#microsoft.graph.fileAttachment",
-            "name": a.get("filename").and_then(Value::as_str).unwrap_or("attachment"),
-            "contentType": a.get("mime_type").and_then(Value::as_str).unwrap_or("application/octet-stream"),
+            "name": a.filename,
+            "contentType": a.mime_type,
             "contentBytes": content,
         }));
     }
@@ -91,21 +131,25 @@ fn attachments(p: &Value) -> Result<Vec<Value>> {
 }
 
 /// The Graph message body of send / create_draft params.
-fn message_json(p: &Value, require_recipients: bool) -> Result<Map<String, Value>> {
+fn message_json(
+    p: &ComposeParams,
+    importance: Option<&str>,
+    require_recipients: bool,
+) -> Result<Map<String, Value>> {
     let mut m = Map::new();
-    let to = recipients(p, "to")?;
-    let cc = recipients(p, "cc")?;
-    let bcc = recipients(p, "bcc")?;
+    let to = recipients(p.to(), "to")?;
+    let cc = recipients(p.cc(), "cc")?;
+    let bcc = recipients(p.bcc(), "bcc")?;
     if require_recipients && to.is_empty() && cc.is_empty() && bcc.is_empty() {
         return Err(invalid(
             "/to",
             "give at least one recipient in to, cc or bcc",
         ));
     }
-    if let Some(s) = str_param(p, "subject") {
+    if let Some(s) = &p.subject {
         m.insert("subject".into(), json!(s));
     }
-    match (str_param(p, "html"), str_param(p, "text")) {
+    match (&p.html, &p.text) {
         (Some(_), Some(_)) => {
             return Err(invalid("/html", "give either text or html, not both"));
         }
@@ -126,13 +170,13 @@ fn message_json(p: &Value, require_recipients: bool) -> Result<Map<String, Value
             m.insert(key.into(), Value::Array(list));
         }
     }
-    if let Some(f) = str_param(p, "from") {
+    if let Some(f) = &p.from {
         m.insert(
             "from".into(),
             recipient(f).ok_or_else(|| invalid("/from", "not an email address"))?,
         );
     }
-    if let Some(i) = str_param(p, "importance") {
+    if let Some(i) = importance {
         m.insert("importance".into(), json!(i));
     }
     let atts = attachments(p)?;
@@ -164,12 +208,9 @@ async fn find_sent(cx: &CallContext<'_>, imid: &str) -> Result<Option<Value>> {
     Ok(wire::values(&v).into_iter().next())
 }
 
-pub async fn send(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
-    let save = p
-        .get("save_to_sent_items")
-        .and_then(Value::as_bool)
-        .unwrap_or(true);
-    let mut message = message_json(p, true)?;
+pub async fn send(cx: &CallContext<'_>, p: SendParams) -> Result<Output> {
+    let save = p.save_to_sent_items;
+    let mut message = message_json(&p.message, p.importance.as_deref(), true)?;
     let key = cx.options.idempotency_key.as_deref();
     if key.is_some() && !save {
         return Err(invalid(
@@ -205,15 +246,27 @@ pub async fn send(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
     Ok(Output::new(out).with_meta("deduplicated", false))
 }
 
+pub async fn reply(cx: &CallContext<'_>, p: RespondParams) -> Result<Output> {
+    respond(cx, p, "reply").await
+}
+
+pub async fn reply_all(cx: &CallContext<'_>, p: RespondParams) -> Result<Output> {
+    respond(cx, p, "replyAll").await
+}
+
+pub async fn forward(cx: &CallContext<'_>, p: RespondParams) -> Result<Output> {
+    respond(cx, p, "forward").await
+}
+
 /// reply / reply_all / forward: sent right away, answered 202 by Graph.
-pub async fn respond(cx: &CallContext<'_>, p: &Value, action: &str) -> Result<Output> {
-    let id = str_param(p, "message_id").unwrap_or_default();
+async fn respond(cx: &CallContext<'_>, p: RespondParams, action: &str) -> Result<Output> {
+    let id = p.message_id.as_str();
     let mut body = Map::new();
-    if let Some(c) = str_param(p, "comment") {
+    if let Some(c) = &p.comment {
         body.insert("comment".into(), json!(c));
     }
     if action == "forward" {
-        let to = recipients(p, "to")?;
+        let to = recipients(&p.to, "to")?;
         if to.is_empty() {
             return Err(invalid("/to", "a forward needs at least one recipient"));
         }
@@ -225,22 +278,30 @@ pub async fn respond(cx: &CallContext<'_>, p: &Value, action: &str) -> Result<Ou
     Ok(Output::new(json!({"status": "sent", "in_reply_to": id})))
 }
 
+pub async fn create_reply(cx: &CallContext<'_>, p: RespondParams) -> Result<Output> {
+    create_response(cx, p, false).await
+}
+
+pub async fn create_forward(cx: &CallContext<'_>, p: RespondParams) -> Result<Output> {
+    create_response(cx, p, true).await
+}
+
 /// createReply / createReplyAll / createForward: a draft to edit and send later.
-pub async fn create_response(cx: &CallContext<'_>, p: &Value, forward: bool) -> Result<Output> {
-    let id = str_param(p, "message_id").unwrap_or_default();
+async fn create_response(cx: &CallContext<'_>, p: RespondParams, forward: bool) -> Result<Output> {
+    let id = p.message_id.as_str();
     let action = if forward {
         "createForward"
-    } else if p.get("reply_all").and_then(Value::as_bool).unwrap_or(false) {
+    } else if p.reply_all {
         "createReplyAll"
     } else {
         "createReply"
     };
     let mut body = Map::new();
-    if let Some(c) = str_param(p, "comment") {
+    if let Some(c) = &p.comment {
         body.insert("comment".into(), json!(c));
     }
     if forward {
-        let to = recipients(p, "to")?;
+        let to = recipients(&p.to, "to")?;
         if !to.is_empty() {
             body.insert("toRecipients".into(), Value::Array(to));
         }
@@ -251,15 +312,15 @@ pub async fn create_response(cx: &CallContext<'_>, p: &Value, forward: bool) -> 
     Ok(Output::new(shape::message(&v)))
 }
 
-pub async fn create_draft(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
-    let message = message_json(p, false)?;
+pub async fn create_draft(cx: &CallContext<'_>, p: DraftParams) -> Result<Output> {
+    let message = message_json(&p.message, p.importance.as_deref(), false)?;
     let req = ProviderRequest::post("/me/messages").json(Value::Object(message));
     let v = wire::body(&cx.send(req).await?)?;
     Ok(Output::new(shape::message(&v)))
 }
 
-pub async fn send_draft(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
-    let id = str_param(p, "message_id").unwrap_or_default();
+pub async fn send_draft(cx: &CallContext<'_>, p: MessageId) -> Result<Output> {
+    let id = p.message_id.as_str();
     cx.send(ProviderRequest::post(format!(
         "/me/messages/{}/send",
         seg(id)
@@ -268,19 +329,19 @@ pub async fn send_draft(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
     Ok(Output::new(json!({"status": "sent", "draft_id": id})))
 }
 
-pub async fn update(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
-    let id = str_param(p, "message_id").unwrap_or_default();
+pub async fn update(cx: &CallContext<'_>, p: UpdateParams) -> Result<Output> {
+    let id = p.message_id.as_str();
     let mut patch = Map::new();
-    if let Some(r) = p.get("is_read").and_then(Value::as_bool) {
+    if let Some(r) = p.is_read {
         patch.insert("isRead".into(), json!(r));
     }
-    if let Some(c) = p.get("categories") {
-        patch.insert("categories".into(), c.clone());
+    if let Some(c) = &p.categories {
+        patch.insert("categories".into(), json!(c));
     }
-    if let Some(i) = str_param(p, "importance") {
+    if let Some(i) = &p.importance {
         patch.insert("importance".into(), json!(i));
     }
-    if let Some(f) = str_param(p, "flag") {
+    if let Some(f) = &p.flag {
         patch.insert("flag".into(), json!({"flagStatus": f}));
     }
     if patch.is_empty() {
@@ -290,16 +351,23 @@ pub async fn update(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
         ));
     }
     let req = ProviderRequest::new(Method::PATCH, format!("/me/messages/{}", seg(id)))
-        .json(Value::Object(patch))
-        .idempotent(true);
+        .json(Value::Object(patch));
     let v = wire::body(&cx.send(req).await?)?;
     Ok(Output::new(shape::message(&v)))
 }
 
+pub async fn move_to(cx: &CallContext<'_>, p: RelocateParams) -> Result<Output> {
+    relocate(cx, p, "move").await
+}
+
+pub async fn copy_to(cx: &CallContext<'_>, p: RelocateParams) -> Result<Output> {
+    relocate(cx, p, "copy").await
+}
+
 /// move / copy: Graph answers with the message under its new id.
-pub async fn relocate(cx: &CallContext<'_>, p: &Value, action: &str) -> Result<Output> {
-    let id = str_param(p, "message_id").unwrap_or_default();
-    let dest = str_param(p, "destination_folder").unwrap_or_default();
+async fn relocate(cx: &CallContext<'_>, p: RelocateParams, action: &str) -> Result<Output> {
+    let id = p.message_id.as_str();
+    let dest = p.destination_folder.as_str();
     let dest = if wire::is_well_known(dest) {
         dest.to_ascii_lowercase()
     } else {
@@ -311,23 +379,18 @@ pub async fn relocate(cx: &CallContext<'_>, p: &Value, action: &str) -> Result<O
     Ok(Output::new(shape::message(&v)))
 }
 
-pub async fn delete(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
-    let id = str_param(p, "message_id").unwrap_or_default();
-    let permanent = p.get("permanent").and_then(Value::as_bool).unwrap_or(false);
+pub async fn delete(cx: &CallContext<'_>, p: DeleteParams) -> Result<Output> {
+    let id = p.message_id.as_str();
+    let permanent = p.permanent;
     let req = if permanent {
         ProviderRequest::post(format!("/me/messages/{}/permanentDelete", seg(id)))
     } else {
-        ProviderRequest::new(Method::DELETE, format!("/me/messages/{}", seg(id))).idempotent(true)
+        ProviderRequest::new(Method::DELETE, format!("/me/messages/{}", seg(id)))
     };
     cx.send(req).await?;
     Ok(Output::new(
         json!({"deleted": true, "message_id": id, "permanent": permanent}),
     ))
-}
-
-/// Folder path segment for writes (well-known names lower case).
-pub fn folder(p: &Value, name: &str) -> String {
-    folder_seg(str_param(p, name).unwrap_or_default())
 }
 
 #[cfg(test)]

@@ -1,9 +1,11 @@
 //! profile.get, mail_folders.list / get, categories.list, mailbox_settings.get.
 
+use connector_core::params::NoParams;
 use connector_core::{CallContext, Output, ProviderRequest, Result};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::str_param;
+use super::Folder;
 use crate::shape;
 use crate::wire::{self, folder_seg};
 
@@ -12,7 +14,7 @@ const MAX_DEPTH: usize = 16;
 /// Pages followed for one collection at most.
 const MAX_PAGES: usize = 50;
 
-pub async fn profile_get(cx: &CallContext<'_>) -> Result<Output> {
+pub async fn profile_get(cx: &CallContext<'_>, _: NoParams) -> Result<Output> {
     let req = ProviderRequest::get("/me").query(
         "$select",
         "id,displayName,mail,userPrincipalName,proxyAddresses",
@@ -67,16 +69,23 @@ fn folders_request(path: String, hidden: bool) -> ProviderRequest {
     }
 }
 
-pub async fn list(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
-    let children = p
-        .get("include_children")
-        .and_then(Value::as_bool)
-        .unwrap_or(true);
-    let hidden = p
-        .get("include_hidden")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let first = match str_param(p, "parent_folder") {
+/// mail_folders.list
+#[derive(Deserialize, Serialize)]
+pub struct ListParams {
+    parent_folder: Option<String>,
+    #[serde(default = "yes")]
+    include_children: bool,
+    #[serde(default)]
+    include_hidden: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+pub async fn list(cx: &CallContext<'_>, p: ListParams) -> Result<Output> {
+    let (children, hidden) = (p.include_children, p.include_hidden);
+    let first = match &p.parent_folder {
         Some(f) => format!("/me/mailFolders/{}/childFolders", folder_seg(f)),
         None => "/me/mailFolders".to_string(),
     };
@@ -115,14 +124,13 @@ pub async fn list(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
     Ok(Output::new(Value::Array(out)))
 }
 
-pub async fn get(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
-    let folder = str_param(p, "folder").unwrap_or_default();
-    let req = ProviderRequest::get(format!("/me/mailFolders/{}", folder_seg(folder)));
+pub async fn get(cx: &CallContext<'_>, p: Folder) -> Result<Output> {
+    let req = ProviderRequest::get(format!("/me/mailFolders/{}", folder_seg(&p.folder)));
     let v = wire::body(&cx.send(req).await?)?;
     Ok(Output::new(shape::folder(&v, None)))
 }
 
-pub async fn categories_list(cx: &CallContext<'_>) -> Result<Output> {
+pub async fn categories_list(cx: &CallContext<'_>, _: NoParams) -> Result<Output> {
     let all = collect(cx, ProviderRequest::get("/me/outlook/masterCategories")).await?;
     let records = all
         .iter()
@@ -135,9 +143,4 @@ pub async fn categories_list(cx: &CallContext<'_>) -> Result<Output> {
         })
         .collect();
     Ok(Output::new(Value::Array(records)))
-}
-
-pub async fn mailbox_settings_get(cx: &CallContext<'_>) -> Result<Output> {
-    let v = wire::body(&cx.send(ProviderRequest::get("/me/mailboxSettings")).await?)?;
-    Ok(Output::new(connector_core::wire::snake_keys(v)))
 }

@@ -5,12 +5,13 @@ use base64::Engine;
 use chrono::{Duration, SecondsFormat, Utc};
 use connector_core::{CallContext, ConnectorError, ErrorCode, Output, ProviderRequest, Result};
 use reqwest::Method;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::compose::folder;
-use super::str_param;
+use super::messages::{inbox, AttachmentParams};
+use super::{invalid, Folder};
 use crate::shape;
-use crate::wire::{self, seg};
+use crate::wire::{self, folder_seg, seg};
 
 /// Attachments below this go in one request; from it on, through an upload session.
 pub const DIRECT_LIMIT: usize = 3 * 1024 * 1024;
@@ -19,16 +20,100 @@ pub const MAX_ATTACHMENT: usize = 150 * 1024 * 1024;
 /// Bytes per PUT to an upload session: under Graph's 4 MB per request, a multiple of 320 KiB.
 pub const RANGE_SIZE: usize = 12 * 320 * 1024;
 
-fn invalid(pointer: &str, message: &str) -> ConnectorError {
-    ConnectorError::invalid_params(format!("{}: {message}", pointer.trim_start_matches('/')))
-        .with_details(json!({"errors": [{"pointer": pointer, "message": message}]}))
+/// attachments.add
+#[derive(Deserialize, Serialize)]
+pub struct AttachmentAddParams {
+    message_id: String,
+    #[serde(flatten)]
+    file: connector_core::mail::AttachmentParams,
 }
 
-pub async fn attachment_add(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
-    let id = str_param(p, "message_id").unwrap_or_default();
-    let name = str_param(p, "filename").unwrap_or("attachment");
-    let mime = str_param(p, "mime_type").unwrap_or("application/octet-stream");
-    let content = str_param(p, "content_base64").unwrap_or_default();
+/// mail_folders.create
+#[derive(Deserialize, Serialize)]
+pub struct FolderCreateParams {
+    display_name: String,
+    parent_folder: Option<String>,
+    #[serde(default)]
+    is_hidden: bool,
+}
+
+/// mail_folders.update
+#[derive(Deserialize, Serialize)]
+pub struct FolderUpdateParams {
+    folder: String,
+    display_name: String,
+}
+
+/// categories.create
+#[derive(Deserialize, Serialize)]
+pub struct CategoryCreateParams {
+    display_name: String,
+    #[serde(default = "no_color")]
+    color: String,
+}
+
+fn no_color() -> String {
+    "none".to_string()
+}
+
+/// categories.delete
+#[derive(Deserialize, Serialize)]
+pub struct CategoryParams {
+    category_id: String,
+}
+
+/// mailbox_settings.update
+#[derive(Deserialize, Serialize)]
+pub struct SettingsParams {
+    automatic_replies: Option<AutomaticReplies>,
+    time_zone: Option<String>,
+}
+
+/// mailbox_settings.update's `automatic_replies`.
+#[derive(Deserialize, Serialize)]
+pub struct AutomaticReplies {
+    status: Option<String>,
+    external_audience: Option<String>,
+    internal_reply_message: Option<String>,
+    external_reply_message: Option<String>,
+    scheduled_start: Option<String>,
+    scheduled_end: Option<String>,
+}
+
+/// subscriptions.create
+#[derive(Deserialize, Serialize)]
+pub struct SubscriptionCreateParams {
+    #[serde(default = "inbox")]
+    folder: String,
+    notification_url: String,
+    #[serde(default = "created")]
+    change_types: Vec<String>,
+    #[serde(default = "three_days")]
+    expiration_minutes: i64,
+    client_state: Option<String>,
+}
+
+fn created() -> Vec<String> {
+    vec!["created".to_string()]
+}
+
+fn three_days() -> i64 {
+    4320
+}
+
+/// subscriptions.renew and subscriptions.delete (which has no expiration).
+#[derive(Deserialize, Serialize)]
+pub struct SubscriptionParams {
+    subscription_id: String,
+    #[serde(default = "three_days")]
+    expiration_minutes: i64,
+}
+
+pub async fn attachment_add(cx: &CallContext<'_>, p: AttachmentAddParams) -> Result<Output> {
+    let id = p.message_id.as_str();
+    let name = p.file.filename.as_str();
+    let mime = p.file.mime_type.as_str();
+    let content = p.file.content_base64.as_str();
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(content)
         .map_err(|_| invalid("/content_base64", "not standard base64"))?;
@@ -100,68 +185,57 @@ pub async fn attachment_add(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
     .with_meta("ranges", ranges))
 }
 
-pub async fn attachment_delete(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
-    let id = str_param(p, "message_id").unwrap_or_default();
-    let att = str_param(p, "attachment_id").unwrap_or_default();
+pub async fn attachment_delete(cx: &CallContext<'_>, p: AttachmentParams) -> Result<Output> {
+    let (id, att) = (p.message_id.as_str(), p.attachment_id.as_str());
     let req = ProviderRequest::new(
         Method::DELETE,
         format!("/me/messages/{}/attachments/{}", seg(id), seg(att)),
-    )
-    .idempotent(true);
+    );
     cx.send(req).await?;
     Ok(Output::new(json!({"deleted": true, "attachment_id": att})))
 }
 
-pub async fn folder_create(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
-    let name = str_param(p, "display_name").unwrap_or_default();
-    let path = match str_param(p, "parent_folder") {
-        Some(_) => format!(
-            "/me/mailFolders/{}/childFolders",
-            folder(p, "parent_folder")
-        ),
+pub async fn folder_create(cx: &CallContext<'_>, p: FolderCreateParams) -> Result<Output> {
+    let name = p.display_name.as_str();
+    let path = match &p.parent_folder {
+        Some(parent) => format!("/me/mailFolders/{}/childFolders", folder_seg(parent)),
         None => "/me/mailFolders".to_string(),
     };
     let mut body = json!({"displayName": name});
-    if p.get("is_hidden").and_then(Value::as_bool) == Some(true) {
+    if p.is_hidden {
         body["isHidden"] = json!(true);
     }
     let v = wire::body(&cx.send(ProviderRequest::post(path).json(body)).await?)?;
     Ok(Output::new(shape::folder(&v, None)))
 }
 
-pub async fn folder_update(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
-    let name = str_param(p, "display_name").unwrap_or_default();
+pub async fn folder_update(cx: &CallContext<'_>, p: FolderUpdateParams) -> Result<Output> {
     let req = ProviderRequest::new(
         Method::PATCH,
-        format!("/me/mailFolders/{}", folder(p, "folder")),
+        format!("/me/mailFolders/{}", folder_seg(&p.folder)),
     )
-    .json(json!({"displayName": name}))
-    .idempotent(true);
+    .json(json!({"displayName": p.display_name}));
     let v = wire::body(&cx.send(req).await?)?;
     Ok(Output::new(shape::folder(&v, None)))
 }
 
-pub async fn folder_delete(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
-    let f = str_param(p, "folder").unwrap_or_default();
+pub async fn folder_delete(cx: &CallContext<'_>, p: Folder) -> Result<Output> {
+    let f = p.folder.as_str();
     if wire::is_well_known(f) {
         return Err(invalid(
             "/folder",
             "well-known folders (inbox, sentitems, ...) cannot be deleted",
         ));
     }
-    let req = ProviderRequest::new(
-        Method::DELETE,
-        format!("/me/mailFolders/{}", folder(p, "folder")),
-    )
-    .idempotent(true);
+    let req = ProviderRequest::new(Method::DELETE, format!("/me/mailFolders/{}", folder_seg(f)));
     cx.send(req).await?;
     Ok(Output::new(json!({"deleted": true, "folder": f})))
 }
 
-pub async fn category_create(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
+pub async fn category_create(cx: &CallContext<'_>, p: CategoryCreateParams) -> Result<Output> {
     let body = json!({
-        "displayName": str_param(p, "display_name").unwrap_or_default(),
-        "color": str_param(p, "color").unwrap_or("none"),
+        "displayName": p.display_name,
+        "color": p.color,
     });
     let req = ProviderRequest::post("/me/outlook/masterCategories").json(body);
     let v = wire::body(&cx.send(req).await?)?;
@@ -172,13 +246,12 @@ pub async fn category_create(cx: &CallContext<'_>, p: &Value) -> Result<Output> 
     })))
 }
 
-pub async fn category_delete(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
-    let id = str_param(p, "category_id").unwrap_or_default();
+pub async fn category_delete(cx: &CallContext<'_>, p: CategoryParams) -> Result<Output> {
+    let id = p.category_id.as_str();
     let req = ProviderRequest::new(
         Method::DELETE,
         format!("/me/outlook/masterCategories/{}", seg(id)),
-    )
-    .idempotent(true);
+    );
     cx.send(req).await?;
     Ok(Output::new(json!({"deleted": true, "category_id": id})))
 }
@@ -187,24 +260,24 @@ fn date_time_tz(s: &str) -> Value {
     json!({"dateTime": s.trim_end_matches('Z'), "timeZone": "UTC"})
 }
 
-pub async fn settings_update(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
+pub async fn settings_update(cx: &CallContext<'_>, p: SettingsParams) -> Result<Output> {
     let mut patch = Map::new();
-    if let Some(a) = p.get("automatic_replies") {
+    if let Some(a) = &p.automatic_replies {
         let mut s = Map::new();
-        for (from, to) in [
-            ("status", "status"),
-            ("external_audience", "externalAudience"),
-            ("internal_reply_message", "internalReplyMessage"),
-            ("external_reply_message", "externalReplyMessage"),
+        for (to, v) in [
+            ("status", &a.status),
+            ("externalAudience", &a.external_audience),
+            ("internalReplyMessage", &a.internal_reply_message),
+            ("externalReplyMessage", &a.external_reply_message),
         ] {
-            if let Some(v) = a.get(from) {
-                s.insert(to.into(), v.clone());
+            if let Some(v) = v {
+                s.insert(to.into(), json!(v));
             }
         }
-        if let Some(t) = a.get("scheduled_start").and_then(Value::as_str) {
+        if let Some(t) = &a.scheduled_start {
             s.insert("scheduledStartDateTime".into(), date_time_tz(t));
         }
-        if let Some(t) = a.get("scheduled_end").and_then(Value::as_str) {
+        if let Some(t) = &a.scheduled_end {
             s.insert("scheduledEndDateTime".into(), date_time_tz(t));
         }
         if s.get("status").and_then(Value::as_str) == Some("scheduled")
@@ -217,24 +290,18 @@ pub async fn settings_update(cx: &CallContext<'_>, p: &Value) -> Result<Output> 
         }
         patch.insert("automaticRepliesSetting".into(), Value::Object(s));
     }
-    if let Some(tz) = str_param(p, "time_zone") {
+    if let Some(tz) = &p.time_zone {
         patch.insert("timeZone".into(), json!(tz));
     }
     if patch.is_empty() {
         return Err(invalid("", "give automatic_replies or time_zone"));
     }
-    let req = ProviderRequest::new(Method::PATCH, "/me/mailboxSettings")
-        .json(Value::Object(patch))
-        .idempotent(true);
+    let req = ProviderRequest::new(Method::PATCH, "/me/mailboxSettings").json(Value::Object(patch));
     let v = wire::body(&cx.send(req).await?)?;
     Ok(Output::new(connector_core::wire::snake_keys(v)))
 }
 
-fn expiry(p: &Value) -> String {
-    let minutes = p
-        .get("expiration_minutes")
-        .and_then(Value::as_i64)
-        .unwrap_or(4320);
+fn expiry(minutes: i64) -> String {
     (Utc::now() + Duration::minutes(minutes)).to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
@@ -248,25 +315,23 @@ fn subscription(v: &Value) -> Value {
     })
 }
 
-pub async fn subscription_create(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
-    let f = str_param(p, "folder").unwrap_or("inbox");
+pub async fn subscription_create(
+    cx: &CallContext<'_>,
+    p: SubscriptionCreateParams,
+) -> Result<Output> {
+    let f = p.folder.as_str();
     let resource = if wire::is_well_known(f) {
         format!("me/mailFolders('{}')/messages", f.to_ascii_lowercase())
     } else {
         format!("me/mailFolders('{f}')/messages")
     };
-    let change_types: Vec<&str> = p
-        .get("change_types")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_else(|| vec!["created"]);
     let mut body = json!({
-        "changeType": change_types.join(","),
-        "notificationUrl": str_param(p, "notification_url").unwrap_or_default(),
+        "changeType": p.change_types.join(","),
+        "notificationUrl": p.notification_url,
         "resource": resource,
-        "expirationDateTime": expiry(p),
+        "expirationDateTime": expiry(p.expiration_minutes),
     });
-    if let Some(s) = str_param(p, "client_state") {
+    if let Some(s) = &p.client_state {
         body["clientState"] = json!(s);
     }
     let v = wire::body(
@@ -276,19 +341,17 @@ pub async fn subscription_create(cx: &CallContext<'_>, p: &Value) -> Result<Outp
     Ok(Output::new(subscription(&v)))
 }
 
-pub async fn subscription_renew(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
-    let id = str_param(p, "subscription_id").unwrap_or_default();
+pub async fn subscription_renew(cx: &CallContext<'_>, p: SubscriptionParams) -> Result<Output> {
+    let id = p.subscription_id.as_str();
     let req = ProviderRequest::new(Method::PATCH, format!("/subscriptions/{}", seg(id)))
-        .json(json!({"expirationDateTime": expiry(p)}))
-        .idempotent(true);
+        .json(json!({"expirationDateTime": expiry(p.expiration_minutes)}));
     let v = wire::body(&cx.send(req).await?)?;
     Ok(Output::new(subscription(&v)))
 }
 
-pub async fn subscription_delete(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
-    let id = str_param(p, "subscription_id").unwrap_or_default();
-    let req = ProviderRequest::new(Method::DELETE, format!("/subscriptions/{}", seg(id)))
-        .idempotent(true);
+pub async fn subscription_delete(cx: &CallContext<'_>, p: SubscriptionParams) -> Result<Output> {
+    let id = p.subscription_id.as_str();
+    let req = ProviderRequest::new(Method::DELETE, format!("/subscriptions/{}", seg(id)));
     cx.send(req).await?;
     Ok(Output::new(json!({"deleted": true, "subscription_id": id})))
 }

@@ -4,9 +4,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use connector_core::{CallContext, ConnectorError, ErrorCode, Output, ProviderRequest, Result};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::str_param;
+use super::{invalid, MessageId};
 use crate::shape::{self, EXPAND_ATTACHMENTS, FULL_SELECT, SUMMARY_SELECT};
 use crate::wire::{self, folder_seg, seg};
 
@@ -15,9 +16,70 @@ pub const BATCH_LIMIT: usize = 20;
 /// Rounds of re-sending parts that were throttled inside a batch.
 const BATCH_RETRY_ROUNDS: u32 = 4;
 
-fn invalid(pointer: &str, message: &str) -> ConnectorError {
-    ConnectorError::invalid_params(format!("{}: {message}", pointer.trim_start_matches('/')))
-        .with_details(json!({"errors": [{"pointer": pointer, "message": message}]}))
+/// messages.list
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct ListParams {
+    folder: Option<String>,
+    is_read: Option<bool>,
+    from: Option<String>,
+    received_after: Option<String>,
+    received_before: Option<String>,
+    has_attachments: Option<bool>,
+    importance: Option<String>,
+    #[serde(default)]
+    categories: Vec<String>,
+    search: Option<String>,
+    select: Option<Vec<String>>,
+    #[serde(default)]
+    order_by: Order,
+    #[serde(default = "twenty_five")]
+    top: u64,
+    page_token: Option<String>,
+}
+
+fn twenty_five() -> u64 {
+    25
+}
+
+/// messages.list's `order_by`: newest first unless asked.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Order {
+    #[default]
+    ReceivedDesc,
+    ReceivedAsc,
+}
+
+/// messages.get_many
+#[derive(Deserialize, Serialize)]
+pub struct GetManyParams {
+    message_ids: Vec<String>,
+}
+
+/// messages.delta
+#[derive(Deserialize, Serialize)]
+pub struct DeltaParams {
+    #[serde(default = "inbox")]
+    folder: String,
+    delta_token: Option<String>,
+    page_token: Option<String>,
+    #[serde(default = "fifty")]
+    top: u64,
+}
+
+pub(super) fn inbox() -> String {
+    "inbox".to_string()
+}
+
+fn fifty() -> u64 {
+    50
+}
+
+/// attachments.get
+#[derive(Deserialize, Serialize)]
+pub struct AttachmentParams {
+    pub message_id: String,
+    pub attachment_id: String,
 }
 
 /// An OData string literal.
@@ -26,8 +88,8 @@ fn lit(s: &str) -> String {
 }
 
 /// `2026-03-01` or any RFC 3339 time -> `2026-03-01T00:00:00Z` (UTC, as Graph compares).
-fn utc_time(p: &Value, name: &str) -> Result<Option<String>> {
-    let Some(s) = str_param(p, name) else {
+fn utc_time(value: Option<&str>, name: &str) -> Result<Option<String>> {
+    let Some(s) = value else {
         return Ok(None);
     };
     let t = if s.len() == 10 {
@@ -46,10 +108,10 @@ fn utc_time(p: &Value, name: &str) -> Result<Option<String>> {
 
 /// The `$filter` clauses of the structured filters, received time first (Graph wants the
 /// `$orderby` property to lead the filter).
-fn filter_clauses(p: &Value) -> Result<Vec<String>> {
+fn filter_clauses(p: &ListParams) -> Result<Vec<String>> {
     let mut clauses = Vec::new();
-    let after = utc_time(p, "received_after")?;
-    let before = utc_time(p, "received_before")?;
+    let after = utc_time(p.received_after.as_deref(), "received_after")?;
+    let before = utc_time(p.received_before.as_deref(), "received_before")?;
     if let (Some(a), Some(b)) = (&after, &before) {
         if a >= b {
             return Err(invalid(
@@ -64,25 +126,19 @@ fn filter_clauses(p: &Value) -> Result<Vec<String>> {
     if let Some(b) = before {
         clauses.push(format!("receivedDateTime lt {b}"));
     }
-    if let Some(r) = p.get("is_read").and_then(Value::as_bool) {
+    if let Some(r) = p.is_read {
         clauses.push(format!("isRead eq {r}"));
     }
-    if let Some(f) = str_param(p, "from") {
+    if let Some(f) = &p.from {
         clauses.push(format!("from/emailAddress/address eq {}", lit(f)));
     }
-    if let Some(h) = p.get("has_attachments").and_then(Value::as_bool) {
+    if let Some(h) = p.has_attachments {
         clauses.push(format!("hasAttachments eq {h}"));
     }
-    if let Some(i) = str_param(p, "importance") {
+    if let Some(i) = &p.importance {
         clauses.push(format!("importance eq {}", lit(i)));
     }
-    for c in p
-        .get("categories")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-    {
+    for c in &p.categories {
         clauses.push(format!("categories/any(c:c eq {})", lit(c)));
     }
     let needs_lead = !clauses.is_empty() && !clauses[0].starts_with("receivedDateTime");
@@ -92,11 +148,11 @@ fn filter_clauses(p: &Value) -> Result<Vec<String>> {
     Ok(clauses)
 }
 
-fn select_list(p: &Value, default: &[&str]) -> String {
-    let mut fields: Vec<&str> = match p.get("select").and_then(Value::as_array) {
+fn select_list(p: &ListParams, default: &[&str]) -> String {
+    let mut fields: Vec<&str> = match &p.select {
         Some(sel) => {
             let mut f = vec!["conversationId"];
-            for name in sel.iter().filter_map(Value::as_str) {
+            for name in sel {
                 f.extend(shape::select_field(name));
             }
             f
@@ -107,24 +163,23 @@ fn select_list(p: &Value, default: &[&str]) -> String {
     fields.join(",")
 }
 
-fn list_request(p: &Value) -> Result<ProviderRequest> {
-    let path = match str_param(p, "folder") {
+fn list_request(p: &ListParams) -> Result<ProviderRequest> {
+    let path = match &p.folder {
         Some(f) => format!("/me/mailFolders/{}/messages", folder_seg(f)),
         None => "/me/messages".to_string(),
     };
-    let top = p.get("top").and_then(Value::as_u64).unwrap_or(25);
     let mut req = ProviderRequest::get(path)
-        .query("$top", top.to_string())
+        .query("$top", p.top.to_string())
         .query("$select", select_list(p, SUMMARY_SELECT));
     let clauses = filter_clauses(p)?;
-    if let Some(search) = str_param(p, "search") {
+    if let Some(search) = &p.search {
         if !clauses.is_empty() {
             return Err(invalid(
                 "/search",
                 "cannot be combined with is_read, from, received_after, received_before, has_attachments, importance or categories; put them in the search text (e.g. `from:ada@example.com`) or drop `search`",
             ));
         }
-        if p.get("order_by").is_some() {
+        if p.order_by != Order::ReceivedDesc {
             return Err(invalid(
                 "/order_by",
                 "cannot be combined with search (search results come newest first)",
@@ -132,9 +187,9 @@ fn list_request(p: &Value) -> Result<ProviderRequest> {
         }
         return Ok(req.query("$search", format!("\"{}\"", search.replace('"', ""))));
     }
-    let order = match str_param(p, "order_by") {
-        Some("received_asc") => "receivedDateTime asc",
-        _ => "receivedDateTime desc",
+    let order = match p.order_by {
+        Order::ReceivedAsc => "receivedDateTime asc",
+        Order::ReceivedDesc => "receivedDateTime desc",
     };
     req = req.query("$orderby", order);
     if !clauses.is_empty() {
@@ -155,10 +210,10 @@ fn page_output(v: &Value, records: Vec<Value>) -> Output {
     out
 }
 
-pub async fn list(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
-    let req = match str_param(p, "page_token") {
+pub async fn list(cx: &CallContext<'_>, p: ListParams) -> Result<Output> {
+    let req = match &p.page_token {
         Some(t) => wire::request_from_token(t, "page_token")?,
-        None => list_request(p)?,
+        None => list_request(&p)?,
     };
     let v = wire::body(&cx.send(req).await?)?;
     let records = wire::values(&v).iter().map(shape::message).collect();
@@ -180,9 +235,8 @@ fn message_request(id: &str) -> ProviderRequest {
         .query("$expand", EXPAND_ATTACHMENTS)
 }
 
-pub async fn get(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
-    let id = str_param(p, "message_id").unwrap_or_default();
-    let v = wire::body(&cx.send(message_request(id)).await?)?;
+pub async fn get(cx: &CallContext<'_>, p: MessageId) -> Result<Output> {
+    let v = wire::body(&cx.send(message_request(&p.message_id)).await?)?;
     Ok(Output::new(shape::message(&v)))
 }
 
@@ -227,9 +281,7 @@ async fn batch(cx: &CallContext<'_>, ids: &[&str]) -> Result<Vec<Value>> {
             .iter()
             .map(|&i| json!({"id": i.to_string(), "method": "GET", "url": message_url(ids[i])}))
             .collect();
-        let req = ProviderRequest::post("/$batch")
-            .json(json!({ "requests": requests }))
-            .idempotent(true);
+        let req = ProviderRequest::post("/$batch").json(json!({ "requests": requests }));
         let v = wire::body(&cx.send(req).await?)?;
         let mut throttled = Vec::new();
         let mut wait = Duration::ZERO;
@@ -274,14 +326,8 @@ async fn batch(cx: &CallContext<'_>, ids: &[&str]) -> Result<Vec<Value>> {
         .collect())
 }
 
-pub async fn get_many(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
-    let ids: Vec<&str> = p
-        .get("message_ids")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
+pub async fn get_many(cx: &CallContext<'_>, p: GetManyParams) -> Result<Output> {
+    let ids: Vec<&str> = p.message_ids.iter().map(String::as_str).collect();
     let mut records = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(BATCH_LIMIT) {
         records.extend(batch(cx, chunk).await?);
@@ -292,11 +338,11 @@ pub async fn get_many(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
         .with_meta("batches", ids.len().div_ceil(BATCH_LIMIT)))
 }
 
-pub async fn delta(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
-    let top = p.get("top").and_then(Value::as_u64).unwrap_or(50);
-    let req = if let Some(t) = str_param(p, "page_token") {
+pub async fn delta(cx: &CallContext<'_>, p: DeltaParams) -> Result<Output> {
+    let top = p.top;
+    let req = if let Some(t) = &p.page_token {
         wire::request_from_token(t, "page_token")?
-    } else if let Some(t) = str_param(p, "delta_token") {
+    } else if let Some(t) = &p.delta_token {
         let req = wire::request_from_token(t, "delta_token")?;
         if !req.path.ends_with("/messages/delta") {
             return Err(invalid(
@@ -306,10 +352,9 @@ pub async fn delta(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
         }
         req
     } else {
-        let folder = str_param(p, "folder").unwrap_or("inbox");
         ProviderRequest::get(format!(
             "/me/mailFolders/{}/messages/delta",
-            folder_seg(folder)
+            folder_seg(&p.folder)
         ))
         .query("$select", SUMMARY_SELECT.join(","))
     };
@@ -336,8 +381,8 @@ pub async fn delta(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
     Ok(out)
 }
 
-pub async fn attachments_list(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
-    let id = str_param(p, "message_id").unwrap_or_default();
+pub async fn attachments_list(cx: &CallContext<'_>, p: MessageId) -> Result<Output> {
+    let id = &p.message_id;
     let mut req = ProviderRequest::get(format!("/me/messages/{}/attachments", seg(id)))
         .query("$select", "id,name,contentType,size,isInline");
     let mut all = Vec::new();
@@ -356,9 +401,8 @@ pub async fn attachments_list(cx: &CallContext<'_>, p: &Value) -> Result<Output>
     Ok(Output::new(Value::Array(all)))
 }
 
-pub async fn attachments_get(cx: &CallContext<'_>, p: &Value) -> Result<Output> {
-    let id = str_param(p, "message_id").unwrap_or_default();
-    let att = str_param(p, "attachment_id").unwrap_or_default();
+pub async fn attachments_get(cx: &CallContext<'_>, p: AttachmentParams) -> Result<Output> {
+    let (id, att) = (p.message_id.as_str(), p.attachment_id.as_str());
     let req = ProviderRequest::get(format!("/me/messages/{}/attachments/{}", seg(id), seg(att)));
     let v = wire::body(&cx.send(req).await?)?;
     if v.get("id").is_none() {
@@ -373,6 +417,18 @@ pub async fn attachments_get(cx: &CallContext<'_>, p: &Value) -> Result<Output> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn filter_clauses(p: &Value) -> Result<Vec<String>> {
+        super::filter_clauses(&params(p))
+    }
+
+    fn list_request(p: &Value) -> Result<ProviderRequest> {
+        super::list_request(&params(p))
+    }
+
+    fn params(p: &Value) -> ListParams {
+        connector_core::params::params("messages.list", p.clone()).unwrap()
+    }
 
     #[test]
     fn filters_become_odata_with_received_time_first() {

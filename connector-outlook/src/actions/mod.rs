@@ -1,5 +1,7 @@
-//! The Rust handlers named by `specs/outlook.json`. Params reaching them are already validated
-//! against the action's schema; checks the schema cannot express happen here, before any request.
+//! The Rust handlers named by `specs/outlook.json`, registered with core like Gmail's: each
+//! action's params are validated against its schema, then read into the action's struct
+//! (defaults as the spec declares them); checks the schema cannot express happen here, before
+//! any request. Actions the spec can express as a request (mailbox_settings.get) have no handler.
 
 mod compose;
 mod folders;
@@ -9,138 +11,86 @@ mod messages;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use connector_core::{ActionHandler, CallContext, Output, Result};
-use serde_json::Value;
+use connector_core::params::NoParams;
+use connector_core::{
+    typed, ActionHandler, CallContext, ConnectorError, Output, Result, TypedHandler,
+};
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy)]
-enum Kind {
-    ProfileGet,
-    MessagesList,
-    MessagesGet,
-    MessagesGetMany,
-    MessagesDelta,
-    AttachmentsList,
-    AttachmentsGet,
-    MailFoldersList,
-    MailFoldersGet,
-    CategoriesList,
-    MailboxSettingsGet,
-    Send,
-    Reply,
-    ReplyAll,
-    Forward,
-    CreateDraft,
-    CreateReply,
-    CreateForward,
-    SendDraft,
-    Update,
-    Move,
-    Copy,
-    Delete,
-    AttachmentsAdd,
-    AttachmentsDelete,
-    FolderCreate,
-    FolderUpdate,
-    FolderDelete,
-    CategoryCreate,
-    CategoryDelete,
-    SettingsUpdate,
-    SubscriptionCreate,
-    SubscriptionRenew,
-    SubscriptionDelete,
+/// The params of actions on one message.
+#[derive(Deserialize, Serialize)]
+pub struct MessageId {
+    pub message_id: String,
 }
 
-struct Handler(Kind);
+/// The params of actions on one folder (an id or a well-known name).
+#[derive(Deserialize, Serialize)]
+pub struct Folder {
+    pub folder: String,
+}
 
-#[async_trait]
-impl ActionHandler for Handler {
-    async fn call(&self, cx: &CallContext<'_>, params: Value) -> Result<Output> {
-        match self.0 {
-            Kind::ProfileGet => folders::profile_get(cx).await,
-            Kind::MessagesList => messages::list(cx, &params).await,
-            Kind::MessagesGet => messages::get(cx, &params).await,
-            Kind::MessagesGetMany => messages::get_many(cx, &params).await,
-            Kind::MessagesDelta => messages::delta(cx, &params).await,
-            Kind::AttachmentsList => messages::attachments_list(cx, &params).await,
-            Kind::AttachmentsGet => messages::attachments_get(cx, &params).await,
-            Kind::MailFoldersList => folders::list(cx, &params).await,
-            Kind::MailFoldersGet => folders::get(cx, &params).await,
-            Kind::CategoriesList => folders::categories_list(cx).await,
-            Kind::MailboxSettingsGet => folders::mailbox_settings_get(cx).await,
-            Kind::Send => compose::send(cx, &params).await,
-            Kind::Reply => compose::respond(cx, &params, "reply").await,
-            Kind::ReplyAll => compose::respond(cx, &params, "replyAll").await,
-            Kind::Forward => compose::respond(cx, &params, "forward").await,
-            Kind::CreateDraft => compose::create_draft(cx, &params).await,
-            Kind::CreateReply => compose::create_response(cx, &params, false).await,
-            Kind::CreateForward => compose::create_response(cx, &params, true).await,
-            Kind::SendDraft => compose::send_draft(cx, &params).await,
-            Kind::Update => compose::update(cx, &params).await,
-            Kind::Move => compose::relocate(cx, &params, "move").await,
-            Kind::Copy => compose::relocate(cx, &params, "copy").await,
-            Kind::Delete => compose::delete(cx, &params).await,
-            Kind::AttachmentsAdd => manage::attachment_add(cx, &params).await,
-            Kind::AttachmentsDelete => manage::attachment_delete(cx, &params).await,
-            Kind::FolderCreate => manage::folder_create(cx, &params).await,
-            Kind::FolderUpdate => manage::folder_update(cx, &params).await,
-            Kind::FolderDelete => manage::folder_delete(cx, &params).await,
-            Kind::CategoryCreate => manage::category_create(cx, &params).await,
-            Kind::CategoryDelete => manage::category_delete(cx, &params).await,
-            Kind::SettingsUpdate => manage::settings_update(cx, &params).await,
-            Kind::SubscriptionCreate => manage::subscription_create(cx, &params).await,
-            Kind::SubscriptionRenew => manage::subscription_renew(cx, &params).await,
-            Kind::SubscriptionDelete => manage::subscription_delete(cx, &params).await,
+/// `invalid_params` for a check the schema cannot express.
+fn invalid(pointer: &str, message: &str) -> ConnectorError {
+    ConnectorError::invalid_field(pointer, message)
+}
+
+/// One unit struct per action, running `function` with the action's typed params, and
+/// [`handlers`] listing them by the name the spec uses.
+macro_rules! typed_handlers {
+    ($($name:literal => $handler:ident($params:ty) = $function:path;)*) => {
+        $(
+            struct $handler;
+
+            #[async_trait]
+            impl TypedHandler for $handler {
+                type Params = $params;
+                async fn run(&self, cx: &CallContext<'_>, params: $params) -> Result<Output> {
+                    $function(cx, params).await
+                }
+            }
+        )*
+
+        /// Every handler by the name the spec uses.
+        pub fn handlers() -> Vec<(&'static str, Arc<dyn ActionHandler>)> {
+            vec![$(($name, typed($handler))),*]
         }
-    }
+    };
 }
 
-/// Every handler by the name the spec uses.
-pub fn handlers() -> Vec<(&'static str, Arc<dyn ActionHandler>)> {
-    use Kind::*;
-    [
-        ("profile_get", ProfileGet),
-        ("messages_list", MessagesList),
-        ("messages_get", MessagesGet),
-        ("messages_get_many", MessagesGetMany),
-        ("messages_delta", MessagesDelta),
-        ("attachments_list", AttachmentsList),
-        ("attachments_get", AttachmentsGet),
-        ("mail_folders_list", MailFoldersList),
-        ("mail_folders_get", MailFoldersGet),
-        ("categories_list", CategoriesList),
-        ("mailbox_settings_get", MailboxSettingsGet),
-        ("messages_send", Send),
-        ("messages_reply", Reply),
-        ("messages_reply_all", ReplyAll),
-        ("messages_forward", Forward),
-        ("messages_create_draft", CreateDraft),
-        ("messages_create_reply", CreateReply),
-        ("messages_create_forward", CreateForward),
-        ("messages_send_draft", SendDraft),
-        ("messages_update", Update),
-        ("messages_move", Move),
-        ("messages_copy", Copy),
-        ("messages_delete", Delete),
-        ("attachments_add", AttachmentsAdd),
-        ("attachments_delete", AttachmentsDelete),
-        ("mail_folders_create", FolderCreate),
-        ("mail_folders_update", FolderUpdate),
-        ("mail_folders_delete", FolderDelete),
-        ("categories_create", CategoryCreate),
-        ("categories_delete", CategoryDelete),
-        ("mailbox_settings_update", SettingsUpdate),
-        ("subscriptions_create", SubscriptionCreate),
-        ("subscriptions_renew", SubscriptionRenew),
-        ("subscriptions_delete", SubscriptionDelete),
-    ]
-    .into_iter()
-    .map(|(name, kind)| (name, Arc::new(Handler(kind)) as Arc<dyn ActionHandler>))
-    .collect()
-}
-
-/// A string param.
-fn str_param<'a>(p: &'a Value, name: &str) -> Option<&'a str> {
-    p.get(name).and_then(Value::as_str)
+typed_handlers! {
+    "profile_get" => ProfileGet(NoParams) = folders::profile_get;
+    "messages_list" => MessagesList(messages::ListParams) = messages::list;
+    "messages_get" => MessagesGet(MessageId) = messages::get;
+    "messages_get_many" => MessagesGetMany(messages::GetManyParams) = messages::get_many;
+    "messages_delta" => MessagesDelta(messages::DeltaParams) = messages::delta;
+    "attachments_list" => AttachmentsList(MessageId) = messages::attachments_list;
+    "attachments_get" => AttachmentsGet(messages::AttachmentParams) = messages::attachments_get;
+    "mail_folders_list" => MailFoldersList(folders::ListParams) = folders::list;
+    "mail_folders_get" => MailFoldersGet(Folder) = folders::get;
+    "categories_list" => CategoriesList(NoParams) = folders::categories_list;
+    "messages_send" => Send(compose::SendParams) = compose::send;
+    "messages_reply" => Reply(compose::RespondParams) = compose::reply;
+    "messages_reply_all" => ReplyAll(compose::RespondParams) = compose::reply_all;
+    "messages_forward" => Forward(compose::RespondParams) = compose::forward;
+    "messages_create_draft" => CreateDraft(compose::DraftParams) = compose::create_draft;
+    "messages_create_reply" => CreateReply(compose::RespondParams) = compose::create_reply;
+    "messages_create_forward" => CreateForward(compose::RespondParams) = compose::create_forward;
+    "messages_send_draft" => SendDraft(MessageId) = compose::send_draft;
+    "messages_update" => Update(compose::UpdateParams) = compose::update;
+    "messages_move" => Move(compose::RelocateParams) = compose::move_to;
+    "messages_copy" => Copy(compose::RelocateParams) = compose::copy_to;
+    "messages_delete" => Delete(compose::DeleteParams) = compose::delete;
+    "attachments_add" => AttachmentsAdd(manage::AttachmentAddParams) = manage::attachment_add;
+    "attachments_delete" => AttachmentsDelete(messages::AttachmentParams) = manage::attachment_delete;
+    "mail_folders_create" => FolderCreate(manage::FolderCreateParams) = manage::folder_create;
+    "mail_folders_update" => FolderUpdate(manage::FolderUpdateParams) = manage::folder_update;
+    "mail_folders_delete" => FolderDelete(Folder) = manage::folder_delete;
+    "categories_create" => CategoryCreate(manage::CategoryCreateParams) = manage::category_create;
+    "categories_delete" => CategoryDelete(manage::CategoryParams) = manage::category_delete;
+    "mailbox_settings_update" => SettingsUpdate(manage::SettingsParams) = manage::settings_update;
+    "subscriptions_create" => SubscriptionCreate(manage::SubscriptionCreateParams) = manage::subscription_create;
+    "subscriptions_renew" => SubscriptionRenew(manage::SubscriptionParams) = manage::subscription_renew;
+    "subscriptions_delete" => SubscriptionDelete(manage::SubscriptionParams) = manage::subscription_delete;
 }
 
 #[cfg(test)]
