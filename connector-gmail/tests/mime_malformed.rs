@@ -250,3 +250,19 @@ fn folded_subjects_keep_the_whitespace_after_the_line_break() {
     let d = decode_mime(b"Subject: =?utf-8?q?caf?=\r\n =?utf-8?q?=C3=A9?=\r\n\r\nb\r\n");
     assert_eq!(d.subject.as_deref(), Some("caf\u{e9}"));
 }
+
+/// Found by fuzzing (tests/fuzz.rs): a folded `Content-Type` whose `boundary` parameter is on
+/// the continuation line, with the headers running into the first delimiter. The folded line
+/// is the header's parameter, not body text.
+#[test]
+fn a_folded_content_type_running_into_its_first_boundary_keeps_its_boundary() {
+    let raw = b"From: Ada Lovelace\n\t<ada@example.com>\nSubject: a\nMIME-Version: 1.0\nContent-Type: multipart/mixed;\n\tboundary=\"b1z0\"\n--b1z0\nContent-Type: text/plain\n\na\n--b1z0--\n";
+    let d = decode_mime(raw);
+    assert_eq!(d.text.as_deref(), Some("a"));
+    assert_eq!(d.from, Some(addr(Some("Ada Lovelace"), "ada@example.com")));
+    assert!(
+        warned(&d, "the body was read from line 7 (\"--b1z0\")"),
+        "{:?}",
+        d.warnings
+    );
+}

@@ -19,6 +19,7 @@
 #![allow(clippy::result_large_err)]
 
 mod actions;
+pub mod batch;
 mod descriptor;
 mod shape;
 pub mod text;

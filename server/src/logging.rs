@@ -5,8 +5,13 @@
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::{Error, HttpMessage};
-use tracing::Span;
+use std::ffi::OsStr;
+use std::io::IsTerminal;
+
+use tracing::{Span, Subscriber};
 use tracing_actix_web::{RequestId, RootSpanBuilder};
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
@@ -44,16 +49,42 @@ impl RootSpanBuilder for RequestSpan {
     }
 }
 
-/// Installs the global subscriber (`RUST_LOG` filters, default `info`).
+/// Installs the global subscriber (`RUST_LOG` filters, default `info`) writing to stderr, with
+/// ANSI colours only when stderr is a terminal and `NO_COLOR` is not set: logs written to a
+/// file, a pipe or a log collector carry no escape codes.
 pub fn init(format: LogFormat) {
+    let ansi = colours_wanted(
+        std::io::stderr().is_terminal(),
+        std::env::var_os("NO_COLOR").as_deref(),
+    );
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = subscriber(format, filter, ansi, std::io::stderr).try_init();
+}
+
+/// Colours for a terminal only, and never when `NO_COLOR` is set to anything non-empty
+/// (<https://no-color.org>).
+fn colours_wanted(is_terminal: bool, no_color: Option<&OsStr>) -> bool {
+    is_terminal && no_color.is_none_or(OsStr::is_empty)
+}
+
+/// The log subscriber in `format`, writing to `writer`.
+fn subscriber<W>(
+    format: LogFormat,
+    filter: EnvFilter,
+    ansi: bool,
+    writer: W,
+) -> Box<dyn Subscriber + Send + Sync>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Text => builder.try_init(),
-    };
+        .with_ansi(ansi)
+        .with_writer(writer);
+    match format {
+        LogFormat::Json => Box::new(builder.json().flatten_event(true).finish()),
+        LogFormat::Text => Box::new(builder.finish()),
+    }
 }
 
 /// Middleware: echoes the request id as `X-Request-Id` so a caller can quote it.
@@ -70,4 +101,61 @@ pub async fn request_id_header(
         );
     }
     Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// What `format` writes for one event with a field, when stderr is (or is not) a terminal.
+    fn logged(format: LogFormat, is_terminal: bool) -> String {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let sink = buf.clone();
+        let writer = move || SinkWriter(sink.clone());
+        let sub = subscriber(
+            format,
+            EnvFilter::new("info"),
+            colours_wanted(is_terminal, None),
+            writer,
+        );
+        tracing::subscriber::with_default(sub, || {
+            let span = tracing::info_span!("request", route = "/x");
+            let _entered = span.enter();
+            tracing::warn!(status = 500, "request finished");
+        });
+        let out = buf.lock().unwrap().clone();
+        String::from_utf8(out).unwrap()
+    }
+
+    struct SinkWriter(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for SinkWriter {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn logs_not_written_to_a_terminal_have_no_ansi_codes() {
+        for format in [LogFormat::Text, LogFormat::Json] {
+            let out = logged(format, false);
+            assert!(out.contains("request finished"), "{out:?}");
+            assert!(!out.contains('\x1b'), "escape codes in {out:?}");
+        }
+        // The same event on a terminal is coloured (so the check above can fail).
+        assert!(logged(LogFormat::Text, true).contains("\x1b["));
+    }
+
+    #[test]
+    fn no_color_turns_colours_off_even_on_a_terminal() {
+        assert!(colours_wanted(true, None));
+        assert!(!colours_wanted(true, Some(OsStr::new("1"))));
+        assert!(colours_wanted(true, Some(OsStr::new(""))));
+        assert!(!colours_wanted(false, None));
+    }
 }

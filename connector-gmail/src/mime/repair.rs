@@ -94,6 +94,13 @@ pub(crate) fn repair(raw: &[u8]) -> (Cow<'_, [u8]>, Vec<String>) {
             ));
             continue;
         }
+        // Folded lines just before the body are taken as its first lines (an indented first
+        // body line), except where they are a MIME header's parameters (found by fuzzing:
+        // `Content-Type: multipart/mixed;` folded before `boundary=...` and then the first
+        // delimiter).
+        if block.opens_own_multipart(content) || block.current_is_mime_header() {
+            block.fold_run = None;
+        }
         let at = block.fold_run.unwrap_or(i);
         inserts.push(at);
         warnings.push(match (block.level, block.headers) {
@@ -225,6 +232,13 @@ impl Block {
             }
             _ => {}
         }
+    }
+
+    /// Is the header being read a `Content-*` header (whose folded lines are parameters)?
+    fn current_is_mime_header(&self) -> bool {
+        self.current
+            .as_deref()
+            .is_some_and(|h| h.len() >= 8 && h[..8].eq_ignore_ascii_case(b"content-"))
     }
 
     /// Is `line` the first delimiter of the multipart this block declares (its headers ran

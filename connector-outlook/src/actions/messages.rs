@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{invalid, MessageId};
+use crate::batch::{read_answer, PartOutcome};
 use crate::shape::{self, EXPAND_ATTACHMENTS, FULL_SELECT, SUMMARY_SELECT};
 use crate::wire::{self, folder_seg, seg};
 
@@ -240,37 +241,6 @@ pub async fn get(cx: &CallContext<'_>, p: MessageId) -> Result<Output> {
     Ok(Output::new(shape::message(&v)))
 }
 
-fn retry_after(part: &Value) -> Option<Duration> {
-    part.get("headers")?
-        .as_object()?
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))?
-        .1
-        .as_str()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
-}
-
-fn part_error(id: &str, part: &Value) -> Value {
-    let status = part.get("status").and_then(Value::as_u64).unwrap_or(0);
-    let message = part
-        .pointer("/body/error/message")
-        .and_then(Value::as_str)
-        .unwrap_or("the request failed");
-    let provider = part
-        .pointer("/body/error/code")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    json!({"id": id, "error": {
-        "code": wire::code_for_status(status).as_str(),
-        "message": message,
-        "provider_status": status,
-        "provider_code": provider,
-    }})
-}
-
 /// Fetches up to 20 messages in one `$batch`; throttled parts are sent again after their
 /// Retry-After. Returns one record (or `{id, error}`) per id, in order.
 async fn batch(cx: &CallContext<'_>, ids: &[&str]) -> Result<Vec<Value>> {
@@ -285,28 +255,13 @@ async fn batch(cx: &CallContext<'_>, ids: &[&str]) -> Result<Vec<Value>> {
         let v = wire::body(&cx.send(req).await?)?;
         let mut throttled = Vec::new();
         let mut wait = Duration::ZERO;
-        for part in v
-            .get("responses")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let Some(i) = part
-                .get("id")
-                .and_then(Value::as_str)
-                .and_then(|s| s.parse::<usize>().ok())
-                .filter(|i| *i < ids.len())
-            else {
-                continue;
-            };
-            let status = part.get("status").and_then(Value::as_u64).unwrap_or(0);
-            if (status == 429 || status == 503) && round < BATCH_RETRY_ROUNDS {
-                throttled.push(i);
-                wait = wait.max(retry_after(part).unwrap_or(Duration::from_secs(1)));
-            } else if (200..300).contains(&status) {
-                results[i] = Some(shape::message(part.get("body").unwrap_or(&Value::Null)));
-            } else {
-                results[i] = Some(part_error(ids[i], part));
+        for (i, outcome) in read_answer(&v, ids, round < BATCH_RETRY_ROUNDS) {
+            match outcome {
+                PartOutcome::Done(record) => results[i] = Some(record),
+                PartOutcome::Throttled(after) => {
+                    throttled.push(i);
+                    wait = wait.max(after);
+                }
             }
         }
         if throttled.is_empty() {
