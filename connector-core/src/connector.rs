@@ -292,6 +292,7 @@ impl Connector {
                 handler.call(&cx, params).await
             }
             Implementation::Request(mapping) => {
+                let params = declarative::with_declared_defaults(&spec.params, params);
                 let request = build_request(mapping, &params)?;
                 let response = cx.send(request).await?;
                 shape_response(spec, mapping, &response)

@@ -44,6 +44,7 @@ pub mod params;
 pub mod provider;
 pub mod secret;
 pub mod spec;
+pub mod text;
 pub mod tools;
 pub mod validate;
 pub mod wire;

@@ -143,9 +143,65 @@ pub fn default_disagreements(
                     ));
                 }
             }
+            for (param, schema) in props.into_iter().flatten() {
+                out.extend(item_disagreements(
+                    &format!("{entity}.{action}"),
+                    handler.as_ref(),
+                    &minimal,
+                    param,
+                    schema,
+                ));
+            }
         }
     }
     out
+}
+
+/// For a list of objects whose items declare defaults (`attachments[].mime_type`): one minimal
+/// item, read through the struct, must carry those defaults.
+fn item_disagreements(
+    what: &str,
+    handler: &dyn ActionHandler,
+    minimal: &Map<String, Value>,
+    param: &str,
+    schema: &Value,
+) -> Vec<String> {
+    let Some(items) = schema.get("items") else {
+        return Vec::new();
+    };
+    let declared: Vec<(&String, &Value)> = items
+        .get("properties")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(field, s)| Some((field, s.get("default")?)))
+        .collect();
+    if declared.is_empty() {
+        return Vec::new();
+    }
+    let item = minimal_params(items, &[]);
+    let mut params = minimal.clone();
+    params.insert(param.to_string(), json!([Value::Object(item.clone())]));
+    let read = match handler.typed_params(Value::Object(params)) {
+        Some(Ok(v)) => v,
+        Some(Err(e)) => {
+            return vec![format!(
+                "{what}: `{param}` with one item does not read: {}",
+                e.message
+            )]
+        }
+        None => return Vec::new(),
+    };
+    declared
+        .into_iter()
+        .filter(|(field, _)| !item.contains_key(*field))
+        .filter_map(|(field, default)| {
+            let got = read.pointer(&format!("/{param}/0/{field}")).cloned().unwrap_or(Value::Null);
+            (got != *default).then(|| {
+                format!("{what}: `{param}[].{field}` defaults to {got} in the struct but {default} in the spec")
+            })
+        })
+        .collect()
 }
 
 /// The required params only: from the first example that has them all, else made up from each
@@ -247,6 +303,19 @@ mod tests {
         #[serde(default)]
         tags: Vec<String>,
         note: Option<String>,
+        #[serde(default)]
+        parts: Vec<Part>,
+    }
+
+    #[derive(Deserialize, Serialize)]
+    struct Part {
+        name: String,
+        #[serde(default = "three")]
+        size: u32,
+    }
+
+    fn three() -> u32 {
+        3
     }
 
     fn ten() -> u32 {
@@ -303,6 +372,24 @@ mod tests {
             default_disagreements(&other, &[]).len(),
             1,
             "unregistered handler"
+        );
+
+        let parts = |default: u32| {
+            spec_with(json!({"id": {"type": "string"},
+                "top": {"type": "integer", "default": 10}, "flag": {"type": "boolean", "default": false},
+                "parts": {"type": "array", "items": {"type": "object", "required": ["name"],
+                    "properties": {"name": {"type": "string"},
+                                   "size": {"type": "integer", "default": default}}}}}))
+        };
+        assert_eq!(
+            default_disagreements(&parts(3), &handlers),
+            Vec::<String>::new()
+        );
+        let d = default_disagreements(&parts(7), &handlers);
+        assert_eq!(d.len(), 1, "{d:#?}");
+        assert!(
+            d[0].contains("`parts[].size` defaults to 3 in the struct but 7"),
+            "{d:#?}"
         );
     }
 

@@ -21,7 +21,7 @@
 //!     connector,
 //!     api_base_url: "https://api.example.com",
 //!     oauth: OAuthEndpoints { authorize_url, token_url, revoke_url: None, default_tenant: None },
-//!     scopes: ScopeSets { full: &["notes"], read: &["notes.read"], send: &[], modify: &["notes"], labels: &[] },
+//!     scopes: ScopeSets { full: &["notes"], read: &["notes.read"], send: &[], modify: &["notes"], labels: &[], granted_prefix: None },
 //!     consent_params: &[],
 //!     refresh: RefreshRules { scopes_on_refresh: false, rotates_refresh_tokens: false, client_secret_required: true },
 //! };
@@ -124,6 +124,9 @@ pub struct ScopeSets {
     pub send: &'static [&'static str],
     pub modify: &'static [&'static str],
     pub labels: &'static [&'static str],
+    /// A prefix the token endpoint may put before the granted scopes it echoes (Microsoft:
+    /// `https://graph.microsoft.com/`), ignored when they are compared with the asked ones.
+    pub granted_prefix: Option<&'static str>,
 }
 
 impl ScopeSets {
@@ -172,11 +175,6 @@ impl ProviderDescriptor {
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(str::to_string)
-    }
-
-    /// The connector over the default API root.
-    pub fn default_connector(&self, token: Arc<dyn TokenProvider>) -> Result<Connector> {
-        (self.connector)(token, HttpConfig::new(self.api_base_url))
     }
 }
 
@@ -260,6 +258,7 @@ mod tests {
                 send: &[],
                 modify: &[],
                 labels: &[],
+                granted_prefix: None,
             },
             consent_params: &[],
             refresh: RefreshRules {
@@ -287,6 +286,7 @@ mod tests {
             send: &[],
             modify: &["modify"],
             labels: &[],
+            granted_prefix: None,
         };
         assert_eq!(sets.for_capability(Capability::Read), &["read"]);
         assert_eq!(sets.for_capability(Capability::Send), &["all"]);

@@ -26,6 +26,7 @@ pub static PROVIDER: ProviderDescriptor = ProviderDescriptor {
         send: &["https://www.googleapis.com/auth/gmail.send"],
         modify: &["https://www.googleapis.com/auth/gmail.modify"],
         labels: &["https://www.googleapis.com/auth/gmail.labels"],
+        granted_prefix: None,
     },
     // A refresh token only with `access_type=offline`, and again on a repeated consent only
     // with `prompt=consent`; earlier grants of the same app are kept.

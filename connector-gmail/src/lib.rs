@@ -1,6 +1,5 @@
 //! The Gmail connector: a spec (`specs/gmail.json`) plus Rust handlers for the actions that need
-//! code (MIME decoding, batch requests), and a sandbox emulator of the Gmail API (feature
-//! `sandbox`).
+//! code (MIME decoding, batch requests). Its emulator is the `sandbox-gmail` crate.
 //!
 //! ```no_run
 //! # async fn demo() -> connector_core::Result<()> {
@@ -30,9 +29,6 @@ mod descriptor;
 pub mod handlers;
 pub mod message;
 pub mod mime;
-
-#[cfg(feature = "sandbox")]
-pub mod sandbox;
 
 /// The connector definition id (stable across versions).
 pub const DEFINITION_ID: &str = "f7833dac-fc18-4feb-a2a9-94b22001edc6";

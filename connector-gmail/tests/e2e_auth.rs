@@ -1,11 +1,10 @@
 //! The refresh path against the sandbox's token endpoint: a connector built from a refresh
 //! token gets an access token, and refreshes once when the emulator expires it.
-#![cfg(feature = "sandbox")]
 
 use std::sync::Arc;
 
 use connector_core::{ErrorCode, HttpConfig, OAuthCredentials, OAuthTokenSource, Secret};
-use connector_gmail::sandbox::{GmailSandbox, Seed, TokenRule};
+use sandbox_gmail::{GmailSandbox, Seed, TokenRule};
 use serde_json::json;
 
 mod common;
@@ -19,10 +18,7 @@ fn strict_sandbox() -> GmailSandbox {
     )
 }
 
-fn connector(
-    sb: &connector_gmail::sandbox::GmailSandbox,
-    refresh: &str,
-) -> connector_core::Connector {
+fn connector(sb: &sandbox_gmail::GmailSandbox, refresh: &str) -> connector_core::Connector {
     let creds = OAuthCredentials {
         refresh_token: Some(Secret::new(refresh)),
         client_id: Some("client-1".into()),

@@ -1,10 +1,9 @@
 //! Quota throttling with backoff, and missing scopes, against the Gmail sandbox.
-#![cfg(feature = "sandbox")]
 
 use std::time::{Duration, Instant};
 
 use connector_core::ErrorCode;
-use connector_gmail::sandbox::{Seed, TokenRule};
+use sandbox_gmail::{Seed, TokenRule};
 use serde_json::json;
 
 mod common;

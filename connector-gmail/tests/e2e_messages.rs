@@ -1,12 +1,11 @@
 //! messages.list / get / get_many and attachments.get through the connector against the Gmail
 //! sandbox over loopback HTTP.
-#![cfg(feature = "sandbox")]
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use connector_core::ErrorCode;
 use connector_gmail::mime::decode_mime;
-use connector_gmail::sandbox::Seed;
+use sandbox_gmail::Seed;
 use serde_json::{json, Value};
 
 mod common;

@@ -1,9 +1,8 @@
 //! Profile, labels, drafts, send-as aliases, filters and the vacation responder through the
 //! connector against the Gmail sandbox's demo mailbox.
-#![cfg(feature = "sandbox")]
 
 use connector_core::ErrorCode;
-use connector_gmail::sandbox::Seed;
+use sandbox_gmail::Seed;
 use serde_json::json;
 
 mod common;

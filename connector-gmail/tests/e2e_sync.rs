@@ -1,8 +1,7 @@
 //! Threads and history sync through the connector against the Gmail sandbox.
-#![cfg(feature = "sandbox")]
 
 use connector_core::ErrorCode;
-use connector_gmail::sandbox::Seed;
+use sandbox_gmail::Seed;
 use serde_json::json;
 
 mod common;

@@ -1,14 +1,13 @@
 //! Writing through the connector against the Gmail sandbox, with the emulator's state checked
 //! afterwards (issue 4).
-#![cfg(feature = "sandbox")]
 
 use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use connector_core::{ErrorCode, ExecuteOptions, HttpConfig, Secret, StaticToken};
-use connector_gmail::sandbox::{Fault, FaultKind, Seed};
 use connector_gmail::GmailOptions;
+use sandbox_gmail::{Fault, FaultKind, Seed};
 use serde_json::{json, Value};
 
 mod common;

@@ -27,6 +27,7 @@ pub static PROVIDER: ProviderDescriptor = ProviderDescriptor {
         send: &["offline_access", "User.Read", "Mail.Send"],
         modify: &["offline_access", "User.Read", "Mail.ReadWrite"],
         labels: &["offline_access", "User.Read", "MailboxSettings.ReadWrite"],
+        granted_prefix: Some("https://graph.microsoft.com/"),
     },
     // `offline_access` (a refresh token) is one of the scopes; the code comes back in the query.
     consent_params: &[("response_mode", "query")],

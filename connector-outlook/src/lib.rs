@@ -1,5 +1,5 @@
 //! Outlook mail on Microsoft Graph v1.0: the connector (spec `specs/outlook.json` and its Rust
-//! handlers) and, with the `sandbox` feature, an in-memory Graph emulator.
+//! handlers). Its emulator is the `sandbox-outlook` crate.
 //!
 //! ```no_run
 //! # async fn demo() -> connector_core::Result<()> {
@@ -22,11 +22,8 @@ mod actions;
 pub mod batch;
 mod descriptor;
 mod shape;
-pub mod text;
+pub use connector_core::text;
 mod wire;
-
-#[cfg(feature = "sandbox")]
-pub mod sandbox;
 
 use std::sync::{Arc, OnceLock};
 

@@ -75,6 +75,30 @@ pub fn request_from_token(token: &str, param: &str) -> Result<ProviderRequest> {
     Ok(req)
 }
 
+/// The records of every page of a collection, following `@odata.nextLink` for at most
+/// `max_pages` pages.
+pub async fn all_pages(
+    cx: &connector_core::CallContext<'_>,
+    first: ProviderRequest,
+    max_pages: usize,
+) -> Result<Vec<Value>> {
+    let mut req = first;
+    let mut all = Vec::new();
+    for _ in 0..max_pages {
+        let v = body(&cx.send(req).await?)?;
+        all.extend(values(&v));
+        match v
+            .get("@odata.nextLink")
+            .and_then(Value::as_str)
+            .and_then(token_from_link)
+        {
+            Some(t) => req = request_from_token(&t, "page_token")?,
+            None => break,
+        }
+    }
+    Ok(all)
+}
+
 pub fn body(resp: &ProviderResponse) -> Result<Value> {
     resp.json::<Value>()
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use common::contract::{check_response, Operation, Operations, SentRequest, Types};
 use common::harness::{connector, ok};
-use connector_outlook::sandbox::{NewMessage, OutlookSandbox, SandboxConfig, Seed};
+use sandbox_outlook::{NewMessage, OutlookSandbox, SandboxConfig, Seed};
 use serde_json::{json, Value};
 
 const ADA: &str = "ada@example.com";

@@ -6,7 +6,7 @@
 mod common;
 
 use common::contract::{check_response, Operations, SentRequest, Types};
-use connector_outlook::sandbox::{NewMessage, OutlookSandbox, SandboxConfig, Seed};
+use sandbox_outlook::{NewMessage, OutlookSandbox, SandboxConfig, Seed};
 use serde_json::{json, Value};
 
 const ADA: &str = "ada@example.com";

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use common::harness::{connector, exec, ok, sandbox};
 use connector_core::{ErrorCode, HttpConfig, OAuthCredentials, OAuthTokenSource, Secret};
-use connector_outlook::sandbox::SandboxConfig;
+use sandbox_outlook::SandboxConfig;
 use serde_json::json;
 
 const ADA: &str = "ada@example.com";

@@ -5,7 +5,7 @@ mod common;
 use base64::Engine;
 use common::harness::{connector, connector_with, exec, ok, sandbox};
 use connector_core::ErrorCode;
-use connector_outlook::sandbox::{NewMessage, SandboxConfig, Seed, TokenRule};
+use sandbox_outlook::{NewMessage, SandboxConfig, Seed, TokenRule};
 use serde_json::{json, Value};
 
 const ADA: &str = "ada@example.com";

@@ -8,7 +8,7 @@ use std::time::Duration;
 use base64::Engine;
 use common::harness::{connector, exec, ok, sandbox};
 use connector_core::{ErrorCode, ExecuteOptions, HttpConfig, RetryConfig, Secret, StaticToken};
-use connector_outlook::sandbox::{OutlookSandbox, SandboxConfig};
+use sandbox_outlook::{OutlookSandbox, SandboxConfig};
 use serde_json::{json, Value};
 
 const ADA: &str = "ada@example.com";

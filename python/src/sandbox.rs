@@ -5,10 +5,10 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use connector_core::ErrorCode;
-use connector_gmail::sandbox as gmail;
-use connector_outlook::sandbox as outlook;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
+use sandbox_gmail as gmail;
+use sandbox_outlook as outlook;
 use serde_json::{json, Value};
 
 use crate::errors::new_error;
@@ -359,7 +359,7 @@ impl NativeSandbox {
         lose_response: bool,
         times: u32,
     ) -> PyResult<()> {
-        use connector_gmail::sandbox::{Fault, FaultKind};
+        use sandbox_gmail::{Fault, FaultKind};
         let kind = match (status, drop_connection, lose_response) {
             (Some(code), false, false) => FaultKind::Status(code),
             (None, true, false) => FaultKind::DropConnection,

@@ -51,7 +51,7 @@ pub fn start_emulators(quotas: bool) -> anyhow::Result<Vec<Emulator>> {
 }
 
 fn gmail_emulator(quotas: bool) -> anyhow::Result<Emulator> {
-    use connector_gmail::sandbox::{GmailSandbox, SandboxConfig};
+    use sandbox_gmail::{GmailSandbox, SandboxConfig};
     let sb = GmailSandbox::start(SandboxConfig {
         quotas,
         ..SandboxConfig::default()
@@ -72,7 +72,7 @@ fn gmail_emulator(quotas: bool) -> anyhow::Result<Emulator> {
 /// the sandbox once the Outlook spec can send mail, so that the quickstart (list, read, send)
 /// holds for every connector in `sandbox.json`.
 fn outlook_emulator(quotas: bool) -> anyhow::Result<Option<Emulator>> {
-    use connector_outlook::sandbox::{OutlookSandbox, SandboxConfig};
+    use sandbox_outlook::{OutlookSandbox, SandboxConfig};
     if connector_outlook::spec()
         .spec()
         .action("messages", "send")
@@ -223,7 +223,7 @@ fn announce(state: &AppState, file: &SandboxFile) {
 pub async fn standalone(args: SandboxArgs) -> anyhow::Result<()> {
     match args.provider {
         Provider::Gmail => {
-            use connector_gmail::sandbox::{GmailSandbox, SandboxConfig, Seed, TokenRule};
+            use sandbox_gmail::{GmailSandbox, SandboxConfig, Seed, TokenRule};
             let seed: Seed = args.seed.parse().map_err(|e: String| anyhow::anyhow!(e))?;
             let tokens = args
                 .tokens
@@ -251,7 +251,7 @@ pub async fn standalone(args: SandboxArgs) -> anyhow::Result<()> {
             tracing::info!(addr = %sb.addr(), "emulator stopped");
         }
         Provider::Outlook => {
-            use connector_outlook::sandbox::{OutlookSandbox, SandboxConfig, Seed, TokenRule};
+            use sandbox_outlook::{OutlookSandbox, SandboxConfig, Seed, TokenRule};
             let seed: Seed = args
                 .seed
                 .parse()

@@ -17,6 +17,25 @@ fn text(v: &Value) -> String {
     }
 }
 
+/// `params` with each top-level default the schema declares filled in where the caller left the
+/// param out, so a declarative request does what the spec says (not the provider's own default).
+pub fn with_declared_defaults(schema: &Value, params: Value) -> Value {
+    let Value::Object(mut given) = params else {
+        return params;
+    };
+    for (name, prop) in schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(default) = prop.get("default") {
+            given.entry(name.clone()).or_insert_with(|| default.clone());
+        }
+    }
+    Value::Object(given)
+}
+
 /// Builds the request a mapping describes from validated params.
 pub fn build_request(m: &RequestMapping, params: &Value) -> Result<ProviderRequest> {
     let get = |name: &str| params.get(name).filter(|v| !v.is_null());
@@ -221,6 +240,27 @@ mod tests {
             headers: reqwest::header::HeaderMap::new(),
             body: bytes::Bytes::from(body.to_string()),
         }
+    }
+
+    #[test]
+    fn declared_defaults_fill_what_the_caller_left_out() {
+        let schema = json!({"type": "object", "properties": {
+            "max_results": {"type": "integer", "default": 50},
+            "include_spam_trash": {"type": "boolean", "default": false},
+            "q": {"type": "string"}}});
+        assert_eq!(
+            with_declared_defaults(&schema, json!({"q": "x", "max_results": 5})),
+            json!({"q": "x", "max_results": 5, "include_spam_trash": false})
+        );
+        let m = mapping(json!({"method": "GET", "path": "/threads",
+            "query": {"max_results": "maxResults", "include_spam_trash": "includeSpamTrash", "q": "q"}}));
+        let r = build_request(&m, &with_declared_defaults(&schema, json!({}))).unwrap();
+        let q: Vec<(&str, &str)> = r
+            .query
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(q, [("includeSpamTrash", "false"), ("maxResults", "50")]);
     }
 
     #[test]

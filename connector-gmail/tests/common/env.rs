@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use connector_core::{Connector, HttpConfig, Output, RetryConfig, Secret, StaticToken};
-use connector_gmail::sandbox::{GmailSandbox, SandboxConfig, Seed, TokenRule};
+use sandbox_gmail::{GmailSandbox, SandboxConfig, Seed, TokenRule};
 use serde_json::Value;
 
 pub const ADA: &str = "ada@example.com";

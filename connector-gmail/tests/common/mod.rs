@@ -2,5 +2,4 @@
 #![allow(dead_code)]
 
 pub mod contract;
-#[cfg(feature = "sandbox")]
 pub mod env;

@@ -41,23 +41,9 @@ pub async fn profile_get(cx: &CallContext<'_>, _: NoParams) -> Result<Output> {
     })))
 }
 
-/// Every page of a collection.
+/// Every page of a collection (up to [`MAX_PAGES`]).
 async fn collect(cx: &CallContext<'_>, first: ProviderRequest) -> Result<Vec<Value>> {
-    let mut req = first;
-    let mut all = Vec::new();
-    for _ in 0..MAX_PAGES {
-        let v = wire::body(&cx.send(req).await?)?;
-        all.extend(wire::values(&v));
-        match v
-            .get("@odata.nextLink")
-            .and_then(Value::as_str)
-            .and_then(wire::token_from_link)
-        {
-            Some(t) => req = wire::request_from_token(&t, "page_token")?,
-            None => break,
-        }
-    }
-    Ok(all)
+    wire::all_pages(cx, first, MAX_PAGES).await
 }
 
 fn folders_request(path: String, hidden: bool) -> ProviderRequest {

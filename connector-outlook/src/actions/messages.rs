@@ -338,22 +338,12 @@ pub async fn delta(cx: &CallContext<'_>, p: DeltaParams) -> Result<Output> {
 
 pub async fn attachments_list(cx: &CallContext<'_>, p: MessageId) -> Result<Output> {
     let id = &p.message_id;
-    let mut req = ProviderRequest::get(format!("/me/messages/{}/attachments", seg(id)))
+    let req = ProviderRequest::get(format!("/me/messages/{}/attachments", seg(id)))
         .query("$select", "id,name,contentType,size,isInline");
-    let mut all = Vec::new();
-    for _ in 0..20 {
-        let v = wire::body(&cx.send(req).await?)?;
-        all.extend(wire::values(&v).iter().map(shape::attachment_meta));
-        match v
-            .get("@odata.nextLink")
-            .and_then(Value::as_str)
-            .and_then(wire::token_from_link)
-        {
-            Some(t) => req = wire::request_from_token(&t, "page_token")?,
-            None => break,
-        }
-    }
-    Ok(Output::new(Value::Array(all)))
+    let all = wire::all_pages(cx, req, 20).await?;
+    Ok(Output::new(Value::Array(
+        all.iter().map(shape::attachment_meta).collect(),
+    )))
 }
 
 pub async fn attachments_get(cx: &CallContext<'_>, p: AttachmentParams) -> Result<Output> {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use connector_core::{Connector, ConnectorSpec, HttpConfig, Output, Result, Secret, StaticToken};
-use connector_outlook::sandbox::{OutlookSandbox, SandboxConfig};
+use sandbox_outlook::{OutlookSandbox, SandboxConfig};
 use serde_json::Value;
 
 pub fn sandbox(cfg: SandboxConfig) -> OutlookSandbox {

@@ -221,7 +221,7 @@ async fn complete(
     .await
     .map_err(|m| ("invalid_grant", m))?;
     let granted = tokens.scope.clone().unwrap_or_else(|| p.scopes.join(" "));
-    let missing = missing_scopes(&p.scopes, &granted);
+    let missing = missing_scopes(kind, &p.scopes, &granted);
     if !missing.is_empty() {
         return Err((
             "insufficient_scopes",

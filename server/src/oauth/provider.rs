@@ -52,16 +52,16 @@ pub fn consent_params(kind: &ConnectorType) -> &'static [(&'static str, &'static
     kind.descriptor.consent_params
 }
 
-fn normalize(scope: &str) -> String {
-    scope
-        .strip_prefix("https://graph.microsoft.com/")
-        .unwrap_or(scope)
-        .to_ascii_lowercase()
-}
-
 /// Required scopes that the grant lacks (token-only scopes such as `offline_access` are not
-/// required to be echoed).
-pub fn missing_scopes(required: &[String], granted: &str) -> Vec<String> {
+/// required to be echoed; the provider's resource prefix on granted scopes is ignored).
+pub fn missing_scopes(kind: &ConnectorType, required: &[String], granted: &str) -> Vec<String> {
+    let prefix = kind.descriptor.scopes.granted_prefix;
+    let normalize = |scope: &str| {
+        prefix
+            .and_then(|p| scope.strip_prefix(p))
+            .unwrap_or(scope)
+            .to_ascii_lowercase()
+    };
     let granted: Vec<String> = granted.split_whitespace().map(normalize).collect();
     required
         .iter()
@@ -99,9 +99,16 @@ mod tests {
             .iter()
             .map(|s| s.to_string())
             .collect();
-        assert!(missing_scopes(&req, "https://graph.microsoft.com/User.Read mail.send").is_empty());
+        let reg = Registry::builtin(&ProvidersConfig::default());
+        let outlook = reg.get("outlook").unwrap();
+        assert!(missing_scopes(
+            outlook,
+            &req,
+            "https://graph.microsoft.com/User.Read mail.send"
+        )
+        .is_empty());
         assert_eq!(
-            missing_scopes(&req, "User.Read"),
+            missing_scopes(outlook, &req, "User.Read"),
             vec!["Mail.Send".to_string()]
         );
     }

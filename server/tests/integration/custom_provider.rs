@@ -123,6 +123,7 @@ static NOTES: ProviderDescriptor = ProviderDescriptor {
         send: &[],
         modify: &["notes.write"],
         labels: &[],
+        granted_prefix: None,
     },
     consent_params: &[("offline", "yes")],
     refresh: RefreshRules {

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::http::StatusCode;
 use actix_web::{test, web};
-use connector_gmail::sandbox::{Fault, FaultKind, GmailSandbox, SandboxConfig, Seed};
+use sandbox_gmail::{Fault, FaultKind, GmailSandbox, SandboxConfig, Seed};
 use serde_json::{json, Value};
 use server::registry::Registry;
 use server::{create_app, AppState, Config};

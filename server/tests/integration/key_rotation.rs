@@ -4,7 +4,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{test, web};
-use connector_gmail::sandbox::{GmailSandbox, SandboxConfig};
+use sandbox_gmail::{GmailSandbox, SandboxConfig};
 use serde_json::{json, Value};
 use server::registry::Registry;
 use server::vault::{MasterKey, Vault};

@@ -38,7 +38,7 @@ const ACTIVE: &str = r#"connectors_connectors{connector_type="gmail",status="act
 
 #[actix_web::test]
 async fn metrics_move_when_requests_are_made() {
-    let sb = connector_gmail::sandbox::GmailSandbox::start(Default::default()).unwrap();
+    let sb = sandbox_gmail::GmailSandbox::start(Default::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::for_data_dir(dir.path());
     config.providers.entry("gmail").base_url = Some(sb.base_url());

@@ -24,7 +24,7 @@ async fn call(
 
 #[actix_web::test]
 async fn connector_routes_answer_without_the_prefix() {
-    let sb = connector_gmail::sandbox::GmailSandbox::start(Default::default()).unwrap();
+    let sb = sandbox_gmail::GmailSandbox::start(Default::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::for_data_dir(dir.path());
     config.providers.entry("gmail").base_url = Some(sb.base_url());

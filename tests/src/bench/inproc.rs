@@ -5,10 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use connector_core::{Connector, HttpConfig, ProviderClient, StaticToken};
-use connector_gmail::sandbox::{GmailSandbox, SandboxConfig as GmailConfig, Seed as GmailSeed};
-use connector_outlook::sandbox::{
-    OutlookSandbox, SandboxConfig as OutlookConfig, Seed as OutlookSeed,
-};
+use sandbox_gmail::{GmailSandbox, SandboxConfig as GmailConfig, Seed as GmailSeed};
+use sandbox_outlook::{OutlookSandbox, SandboxConfig as OutlookConfig, Seed as OutlookSeed};
 use serde_json::{json, Value};
 
 use super::Samples;

@@ -1,7 +1,7 @@
 //! Execute through the real Gmail connector against the in-process Gmail emulator.
 
 use actix_web::http::{Method, StatusCode};
-use connector_gmail::sandbox::{GmailSandbox, SandboxConfig, TokenRule};
+use sandbox_gmail::{GmailSandbox, SandboxConfig, TokenRule};
 use serde_json::{json, Value};
 use server::credentials::StoredCredentials;
 
@@ -299,7 +299,7 @@ async fn tools_and_connector_types_describe_the_spec() {
 
 #[actix_web::test]
 async fn outlook_connectors_execute_against_the_graph_emulator_with_rotating_refresh_tokens() {
-    use connector_outlook::sandbox::{OutlookSandbox, SandboxConfig as GraphConfig};
+    use sandbox_outlook::{OutlookSandbox, SandboxConfig as GraphConfig};
     let sb = OutlookSandbox::start(GraphConfig {
         quotas: false,
         ..Default::default()

@@ -132,7 +132,7 @@ async fn secrets_never_reach_responses_logs_or_database_files() {
 
 #[actix_web::test]
 async fn tokens_from_refreshes_stay_out_of_logs_responses_and_database_files() {
-    use connector_gmail::sandbox::{GmailSandbox, SandboxConfig};
+    use sandbox_gmail::{GmailSandbox, SandboxConfig};
     let sb = GmailSandbox::start(SandboxConfig {
         rotate_refresh_tokens: true,
         quotas: false,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use actix_web::http::{Method, StatusCode};
 use actix_web::{test, web};
-use connector_gmail::sandbox::GmailSandbox;
+use sandbox_gmail::GmailSandbox;
 use serde_json::{json, Value};
 use server::config::ProviderConfig;
 use server::lifecycle::health::{run_once, HealthConfig};

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use base64::Engine;
-use connector_gmail::sandbox::{GmailSandbox, SandboxConfig};
 use rand::RngCore;
+use sandbox_gmail::{GmailSandbox, SandboxConfig};
 use sha2::{Digest, Sha256};
 
 use super::support::{self, SCOPE, USER};

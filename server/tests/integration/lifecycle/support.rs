@@ -6,7 +6,7 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use connector_gmail::sandbox::{GmailSandbox, SandboxConfig, TokenRule};
+use sandbox_gmail::{GmailSandbox, SandboxConfig, TokenRule};
 use server::credentials::StoredCredentials;
 use server::store::Store;
 use server::vault::Vault;

@@ -5,8 +5,8 @@
 use actix_web::http::{Method, StatusCode};
 use actix_web::test;
 use actix_web::web;
-use connector_gmail::sandbox::{GmailSandbox, SandboxConfig as GmailConfig};
-use connector_outlook::sandbox::{OutlookSandbox, SandboxConfig as OutlookConfig};
+use sandbox_gmail::{GmailSandbox, SandboxConfig as GmailConfig};
+use sandbox_outlook::{OutlookSandbox, SandboxConfig as OutlookConfig};
 use serde_json::Value;
 use server::config::ProviderConfig;
 use server::registry::Registry;

@@ -6,7 +6,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use connector_gmail::sandbox::{GmailSandbox, SandboxConfig as GmailConfig};
+use sandbox_gmail::{GmailSandbox, SandboxConfig as GmailConfig};
 use serde_json::{json, Value};
 
 use super::{active, ALLOWED, GMAIL_API, GMAIL_CLIENT, GRAPH_API};

@@ -1,0 +1,5 @@
+//! The Graph emulator over raw HTTP, the way any Graph client sees it: one test binary.
+
+mod auth;
+mod http;
+mod writes;
