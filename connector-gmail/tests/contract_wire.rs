@@ -277,12 +277,14 @@ async fn every_example_sends_only_the_discovery_methods_of_its_action() {
                     "{key}: never called {want} (called {hit:?})"
                 );
                 // Besides its own method a handler may only read what it needs: the messages
-                // it decodes or replies to, the draft it sends, a search for an earlier send.
+                // it decodes or replies to, the draft it sends, a search for an earlier send,
+                // the sent message read back for the Message-ID Gmail gave it.
                 let allowed_extra: &[&str] = match key.as_str() {
                     "drafts.send" => &[
                         "gmail.users.drafts.get",
                         "gmail.users.drafts.update",
                         "gmail.users.messages.list",
+                        "gmail.users.messages.get",
                     ],
                     "messages.send" | "messages.import" | "messages.insert" => {
                         &["gmail.users.messages.get", "gmail.users.messages.list"]

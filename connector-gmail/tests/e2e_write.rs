@@ -719,3 +719,63 @@ async fn a_raw_send_gets_the_key_message_id_and_is_not_repeated() {
     assert_eq!(err.code, ErrorCode::InvalidParams);
     assert!(err.message.contains("`to`"), "{}", err.message);
 }
+
+#[tokio::test]
+async fn a_draft_send_retried_after_a_failed_first_attempt_sends_the_draft() {
+    // The first drafts.send fails before Gmail acts on it (503): the marked draft is still
+    // there, and the retry must send it rather than take it for the sent message.
+    let env = start(config(Seed::Empty));
+    assert!(env.sb.behaviour().own_message_ids);
+    let d = run(
+        &env.gmail,
+        "drafts",
+        "create",
+        json!({"to": [GRACE], "subject": "draft retried", "text": "x"}),
+    )
+    .await
+    .result;
+    let params = json!({"draft_id": d["id"]});
+    let opts = ExecuteOptions {
+        idempotency_key: Some("draft-8".into()),
+    };
+    env.sb
+        .inject_fault(Fault::new("POST", "/drafts/send", FaultKind::Status(503)));
+    let err = env
+        .gmail
+        .execute_with("drafts", "send", params.clone(), opts.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::OutcomeUnknown, "{err}");
+    let again = env
+        .gmail
+        .execute_with("drafts", "send", params.clone(), opts.clone())
+        .await
+        .unwrap();
+    assert_ne!(
+        again.metadata.get("deduplicated"),
+        Some(&json!(true)),
+        "{again:?}"
+    );
+    let sent = |env: &common::env::Env| {
+        env.sb
+            .mailbox(GRACE)
+            .unwrap()
+            .messages
+            .into_iter()
+            .filter(|m| String::from_utf8_lossy(&m.raw).contains("draft retried"))
+            .count()
+    };
+    assert_eq!(sent(&env), 1, "delivered once");
+    // The result names the Message-ID Gmail gave the sent message, not the client's.
+    let mid = again.result["message_id"].as_str().unwrap();
+    assert!(mid.ends_with("@mail.gmail.com>"), "{mid}");
+    // A third call with the same key finds the sent message.
+    let third = env
+        .gmail
+        .execute_with("drafts", "send", params, opts)
+        .await
+        .unwrap();
+    assert_eq!(third.metadata["deduplicated"], true);
+    assert_eq!(third.result["id"], again.result["id"]);
+    assert_eq!(sent(&env), 1);
+}

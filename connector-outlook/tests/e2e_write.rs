@@ -8,7 +8,7 @@ use std::time::Duration;
 use base64::Engine;
 use common::harness::{connector, exec, ok, sandbox};
 use connector_core::{ErrorCode, ExecuteOptions, HttpConfig, RetryConfig, Secret, StaticToken};
-use sandbox_outlook::{OutlookSandbox, SandboxConfig};
+use sandbox_outlook::{Behaviour, OutlookSandbox, SandboxConfig};
 use serde_json::{json, Value};
 
 const ADA: &str = "ada@example.com";
@@ -16,6 +16,18 @@ const GRACE: &str = "grace@example.com";
 
 fn find<'a>(msgs: &'a [Value], subject: &str) -> Vec<&'a Value> {
     msgs.iter().filter(|m| m["subject"] == subject).collect()
+}
+
+/// Sent mail filed at once (no transport delay), for tests that look at Sent Items and the
+/// recipients right after a send; `internetMessageId` survival stays at its default.
+fn filed_at_once() -> SandboxConfig {
+    SandboxConfig {
+        behaviour: Behaviour {
+            transport_delay: Duration::ZERO,
+            ..Behaviour::default()
+        },
+        ..SandboxConfig::default()
+    }
 }
 
 async fn id_of(c: &connector_core::Connector, search: &str) -> String {
@@ -31,6 +43,10 @@ async fn send_reaches_the_recipient_and_sent_items() {
     let c = connector(&sb);
     let out = ok(&c, "messages", "send", json!({"to": ["Grace Hopper <grace@example.com>"], "subject": "Design review", "html": "<p>Tuesday?</p>", "importance": "high"})).await;
     assert_eq!(out.result["status"], "sent");
+    // Graph's 202 comes before the transport: the message is on its way, not yet delivered.
+    assert_eq!(sb.in_transit(), 1);
+    assert!(find(&sb.messages_in(GRACE, "inbox"), "Design review").is_empty());
+    sb.finish_transport();
     let inbox = sb.messages_in(GRACE, "inbox");
     let got = find(&inbox, "Design review");
     assert_eq!(got.len(), 1);
@@ -66,7 +82,7 @@ async fn send_reaches_the_recipient_and_sent_items() {
 
 #[tokio::test]
 async fn a_send_whose_answer_is_lost_goes_out_exactly_once() {
-    let sb = sandbox(SandboxConfig::default());
+    let sb = sandbox(filed_at_once());
     let mut http = HttpConfig::new(sb.base_url());
     http.total_timeout = Duration::from_secs(1);
     http.read_timeout = Duration::from_secs(1);
@@ -127,7 +143,7 @@ async fn a_send_whose_answer_is_lost_goes_out_exactly_once() {
 
 #[tokio::test]
 async fn replies_thread_and_forwards_carry_comment_and_attachments() {
-    let sb = sandbox(SandboxConfig::default());
+    let sb = sandbox(filed_at_once());
     let c = connector(&sb);
     let lunch = id_of(&c, "lunch").await;
     let thread = ok(&c, "messages", "get", json!({"message_id": lunch}))
@@ -213,7 +229,7 @@ async fn replies_thread_and_forwards_carry_comment_and_attachments() {
 
 #[tokio::test]
 async fn a_draft_with_a_10_mb_attachment_goes_through_an_upload_session() {
-    let sb = sandbox(SandboxConfig::default());
+    let sb = sandbox(filed_at_once());
     let c = connector(&sb);
     let draft = ok(
         &c,
@@ -493,7 +509,7 @@ async fn receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
 
 #[tokio::test]
 async fn a_subscription_is_validated_notified_renewed_and_deleted() {
-    let sb: OutlookSandbox = sandbox(SandboxConfig::default());
+    let sb: OutlookSandbox = sandbox(filed_at_once());
     let c = connector(&sb);
     let (url, got) = receiver().await;
     let sub = ok(

@@ -1,6 +1,8 @@
-//! The exactly-once send step: an idempotency key gives a marker (a Message-ID) the provider
-//! keeps on the sent message; a retry with the same key first looks for a message carrying it
-//! and sends only when there is none.
+//! The exactly-once send step: an idempotency key gives a marker the provider keeps on the sent
+//! message (a custom header on Gmail, a single-value extended property on Graph: neither
+//! provider keeps a client's Message-ID reliably); a retry with the same key first looks for a
+//! message carrying it, in sent mail and in mail still in transit, and sends only when there is
+//! none. A draft carrying the marker is never taken for a sent message.
 
 use std::future::Future;
 
@@ -12,12 +14,41 @@ use crate::{Output, Result};
 /// The domain of derived Message-IDs when the sender's own domain is not known.
 pub const MARKER_DOMAIN: &str = "agent-connectors.invalid";
 
+/// The header (Gmail) or extended property name (Graph) that carries a keyed send's marker.
+pub const MARKER_HEADER: &str = "X-Agent-Connectors-Send-Key";
+
+/// Where a retry found the earlier attempt of a keyed send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// In sent mail: it went out.
+    Sent,
+    /// Accepted by the provider and still in transit (Graph Drafts / Outbox): it will go out,
+    /// so it must not be sent again.
+    InFlight,
+}
+
+impl Found {
+    /// The `status` a deduplicated send answers with.
+    pub fn status(self) -> &'static str {
+        match self {
+            Found::Sent => "already_sent",
+            Found::InFlight => "in_flight",
+        }
+    }
+}
+
+/// The marker a send with this idempotency key carries: `idem-{32 hex}`, the same for the same
+/// key, and not the key itself (keys may say more than they should).
+pub fn idempotency_marker(key: &str) -> String {
+    let digest = Sha256::digest(key.as_bytes());
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("idem-{hex}")
+}
+
 /// The Message-ID a send with this idempotency key carries: the same key always gives the same
 /// id (`<idem-{32 hex}@{domain}>`), so a retry can find the earlier send by it.
 pub fn idempotent_message_id(key: &str, domain: &str) -> String {
-    let digest = Sha256::digest(key.as_bytes());
-    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    format!("<idem-{hex}@{domain}>")
+    format!("<{}@{domain}>", idempotency_marker(key))
 }
 
 /// With a marker, asks `find` for an earlier message carrying it; what it finds comes back as
@@ -53,6 +84,10 @@ mod tests {
         let id = idempotent_message_id("k1", MARKER_DOMAIN);
         assert!(id.starts_with("<idem-") && id.ends_with("@agent-connectors.invalid>"));
         assert_eq!(id.len(), "<idem-@agent-connectors.invalid>".len() + 32);
+        let marker = idempotency_marker("k1");
+        assert!(id.starts_with(&format!("<{marker}@")), "{id} {marker}");
+        assert_ne!(marker, idempotency_marker("k2"));
+        assert!(!marker.contains("k1"));
     }
 
     #[tokio::test]

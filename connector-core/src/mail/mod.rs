@@ -6,7 +6,10 @@ mod idempotent;
 mod outgoing;
 
 pub use address::{header_mailboxes, is_valid_email, parse_address, parse_mailbox, Mailbox};
-pub use idempotent::{idempotent_message_id, look_before_sending, MARKER_DOMAIN};
+pub use idempotent::{
+    idempotency_marker, idempotent_message_id, look_before_sending, Found, MARKER_DOMAIN,
+    MARKER_HEADER,
+};
 pub use outgoing::{
     AttachmentParams, ComposeParams, OutgoingAttachment, OutgoingMessage, Replying,
 };

@@ -4,9 +4,11 @@
 use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use connector_core::mail::{idempotent_message_id, look_before_sending};
+use connector_core::mail::{idempotency_marker, look_before_sending, MARKER_HEADER};
 use connector_core::wire::path_segment as seg;
-use connector_core::{CallContext, ConnectorError, Output, ProviderRequest, TypedHandler};
+use connector_core::{
+    CallContext, ConnectorError, ErrorCode, Output, ProviderRequest, TypedHandler,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -40,7 +42,14 @@ fn sent_record(v: &Value, message_id: Option<&str>) -> Value {
     })
 }
 
-/// The first message in the mailbox (sent mail included) with this Message-ID.
+/// How far back a retry looks for the earlier attempt of a keyed send, and how many recent
+/// sent messages it reads at most: the look-up stays cheap (a list and a few metadata reads)
+/// whatever the mailbox's size.
+const LOOKUP_WINDOW: &str = "2d";
+const LOOKUP_CANDIDATES: usize = 10;
+
+/// The first message in the mailbox (sent mail included) with this Message-ID. Only for
+/// `insert` / `import`, which keep the client's Message-ID; Gmail replaces it on sends.
 async fn find_by_message_id(
     cx: &CallContext<'_>,
     message_id: &str,
@@ -57,6 +66,99 @@ async fn find_by_message_id(
         .await?
         .json()?;
     Ok(list["messages"].as_array().and_then(|a| a.first()).cloned())
+}
+
+/// A header of a `format=metadata` message.
+fn header<'a>(msg: &'a Value, name: &str) -> Option<&'a str> {
+    msg["payload"]["headers"].as_array()?.iter().find(|h| {
+        h["name"]
+            .as_str()
+            .is_some_and(|n| n.eq_ignore_ascii_case(name))
+    })?["value"]
+        .as_str()
+}
+
+fn has_label(msg: &Value, label: &str) -> bool {
+    msg["labelIds"]
+        .as_array()
+        .is_some_and(|l| l.iter().any(|x| x == label))
+}
+
+/// A message's labels and its marker and Message-ID headers.
+async fn marker_headers(cx: &CallContext<'_>, id: &str) -> Result<Value, ConnectorError> {
+    cx.send(
+        ProviderRequest::get(format!("{USER}/messages/{}", seg(id)))
+            .query("format", "metadata")
+            .query("metadataHeaders", MARKER_HEADER)
+            .query("metadataHeaders", "Message-ID")
+            .idempotent(true),
+    )
+    .await?
+    .json()
+}
+
+/// Sent mail carrying `marker` in its marker header: the earlier attempt of a keyed send. Gmail
+/// replaces the Message-ID of API sends, so the look-up cannot search by it; it reads the
+/// newest [`LOOKUP_CANDIDATES`] sent messages of the last [`LOOKUP_WINDOW`] (to `recipient`
+/// when one is known, e.g. `to:grace@example.com`). A draft is never taken for a sent message.
+async fn find_sent_by_marker(
+    cx: &CallContext<'_>,
+    marker: &str,
+    recipient: Option<&str>,
+) -> Result<Option<Value>, ConnectorError> {
+    let mut q = format!("in:sent -in:drafts newer_than:{LOOKUP_WINDOW}");
+    if let Some(r) = recipient {
+        q.push(' ');
+        q.push_str(r);
+    }
+    let list: Value = cx
+        .send(
+            ProviderRequest::get(format!("{USER}/messages"))
+                .query("q", q)
+                .query("includeSpamTrash", "true")
+                .query("maxResults", LOOKUP_CANDIDATES.to_string())
+                .idempotent(true),
+        )
+        .await?
+        .json()?;
+    for m in list["messages"].as_array().into_iter().flatten() {
+        let id = m["id"].as_str().unwrap_or_default();
+        let msg = marker_headers(cx, id).await?;
+        if has_label(&msg, "SENT")
+            && !has_label(&msg, "DRAFT")
+            && header(&msg, MARKER_HEADER) == Some(marker)
+        {
+            return Ok(Some(sent_record(&msg, header(&msg, "Message-ID"))));
+        }
+    }
+    Ok(None)
+}
+
+/// The search term that narrows the look-up to one recipient of `raw` (`to:`, `cc:` or `bcc:`).
+fn recipient_term(raw: &[u8]) -> Option<String> {
+    let d = crate::mime::decode_mime(raw);
+    let term = [("to", &d.to), ("cc", &d.cc), ("bcc", &d.bcc)]
+        .into_iter()
+        .find_map(|(field, list)| {
+            let email = &list.first()?.email;
+            let plain = !email.is_empty()
+                && email
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "@.-_+".contains(c));
+            plain.then(|| format!("{field}:{email}"))
+        });
+    term
+}
+
+/// The record of a message just sent, with the Message-ID Gmail gave it (read back: Gmail
+/// replaces the client's). A failed read-back leaves `message_id` null: the send stands.
+async fn read_back(cx: &CallContext<'_>, sent: &Value) -> Value {
+    let id = sent["id"].as_str().unwrap_or_default();
+    let mid = marker_headers(cx, id)
+        .await
+        .ok()
+        .and_then(|m| header(&m, "Message-ID").map(str::to_string));
+    sent_record(sent, mid.as_deref())
 }
 
 /// When messages go through the upload endpoints instead of a JSON body.
@@ -144,12 +246,32 @@ impl TypedHandler for Compose {
             Target::DraftCreate | Target::DraftUpdate => (SEND_LIMIT, false),
             Target::Import | Target::Insert => (INSERT_LIMIT, false),
         };
-        let out = outgoing(cx, params, key, limit, needs_to).await?;
+        let mut out = outgoing(cx, params, key, limit, needs_to).await?;
 
-        // Exactly once: a message carrying the key's Message-ID is already in the mailbox.
-        let sends = matches!(self.target, Target::Send | Target::Import | Target::Insert);
-        let marker = out.message_id.as_deref().filter(|_| key.is_some() && sends);
-        if let Some(done) = look_before_sending(marker, |mid| async move {
+        // Exactly once. A send carries the key's marker header and a retry looks for it in
+        // recent sent mail; insert and import keep the client's Message-ID, so a retry looks
+        // for that.
+        let marker = key
+            .filter(|_| self.target == Target::Send)
+            .map(idempotency_marker);
+        if let Some(m) = &marker {
+            out.raw = with_header(&out.raw, MARKER_HEADER, m);
+        }
+        let recipient = marker.as_ref().and_then(|_| recipient_term(&out.raw));
+        if let Some(done) = look_before_sending(marker.as_deref(), |m| async move {
+            let found = find_sent_by_marker(cx, &m, recipient.as_deref()).await?;
+            Ok(found)
+        })
+        .await?
+        {
+            return Ok(done);
+        }
+        let stored = matches!(self.target, Target::Import | Target::Insert);
+        let mid_marker = out
+            .message_id
+            .as_deref()
+            .filter(|_| key.is_some() && stored);
+        if let Some(done) = look_before_sending(mid_marker, |mid| async move {
             let found = find_by_message_id(cx, &mid).await?;
             Ok(found.map(|f| sent_record(&f, Some(&mid))))
         })
@@ -180,7 +302,7 @@ impl TypedHandler for Compose {
                     t,
                 )
                 .await?;
-                sent_record(&v, mid)
+                read_back(cx, &v).await
             }
             Target::Import => {
                 if params.never_mark_spam {
@@ -244,8 +366,10 @@ impl TypedHandler for Compose {
     }
 }
 
-/// drafts.send. With an idempotency key the draft first gets the key's Message-ID, so a retry
-/// after a lost response finds the sent message instead of failing or sending twice.
+/// drafts.send. With an idempotency key the draft first gets the key's marker header. Gmail
+/// deletes a draft when it sends it, so a draft that still exists has not been sent (a retry
+/// after a failed first attempt sends it); a draft that is gone was sent if recent sent mail
+/// carries the marker, and is `not_found` otherwise.
 pub struct DraftSend {
     pub uploads: UploadLimits,
 }
@@ -265,36 +389,34 @@ impl TypedHandler for DraftSend {
         params: DraftSendParams,
     ) -> Result<Output, ConnectorError> {
         let id = params.draft_id.as_str();
-        {
-            if let Some(key) = cx.options.idempotency_key.as_deref() {
-                let mid = idempotent_message_id(
-                    key,
-                    &format!("drafts.{}", connector_core::mail::MARKER_DOMAIN),
-                );
-                if let Some(done) = look_before_sending(Some(&mid), |mid| async move {
-                    let found = find_by_message_id(cx, &mid).await?;
-                    Ok(found.map(|f| sent_record(&f, Some(&mid))))
-                })
-                .await?
-                {
-                    return Ok(done);
-                }
-                let draft: Value = cx
-                    .send(
-                        ProviderRequest::get(format!("{USER}/drafts/{}", seg(id)))
-                            .query("format", "raw")
-                            .idempotent(true),
-                    )
-                    .await?
-                    .json()?;
-                let raw = crate::mime::decode_base64url(
-                    draft["message"]["raw"].as_str().unwrap_or_default(),
+        if let Some(key) = cx.options.idempotency_key.as_deref() {
+            let marker = idempotency_marker(key);
+            let draft = cx
+                .send(
+                    ProviderRequest::get(format!("{USER}/drafts/{}", seg(id)))
+                        .query("format", "raw")
+                        .idempotent(true),
                 )
-                .unwrap_or_default();
+                .await;
+            let draft: Value = match draft {
+                Ok(d) => d.json()?,
+                Err(e) if e.code == ErrorCode::NotFound => {
+                    return match find_sent_by_marker(cx, &marker, None).await? {
+                        Some(found) => Ok(Output::new(found).with_meta("deduplicated", true)),
+                        None => Err(e),
+                    };
+                }
+                Err(e) => return Err(e),
+            };
+            let raw =
+                crate::mime::decode_base64url(draft["message"]["raw"].as_str().unwrap_or_default())
+                    .unwrap_or_default();
+            let marked = with_header(&raw, MARKER_HEADER, &marker);
+            if marked != raw {
                 let out = Outgoing {
-                    raw: with_message_id(&raw, &mid),
+                    raw: marked,
                     thread_id: draft["message"]["threadId"].as_str().map(str::to_string),
-                    message_id: Some(mid.clone()),
+                    message_id: None,
                 };
                 let path = format!("{USER}/drafts/{}", seg(id));
                 post_message(
@@ -308,17 +430,17 @@ impl TypedHandler for DraftSend {
                 )
                 .await?;
             }
-            let v: Value = cx
-                .send(ProviderRequest::post(format!("{USER}/drafts/send")).json(json!({"id": id})))
-                .await?
-                .json()?;
-            Ok(Output::new(sent_record(&v, None)))
         }
+        let v: Value = cx
+            .send(ProviderRequest::post(format!("{USER}/drafts/send")).json(json!({"id": id})))
+            .await?
+            .json()?;
+        Ok(Output::new(read_back(cx, &v).await))
     }
 }
 
-/// The message with its Message-ID header replaced by `id`.
-fn with_message_id(raw: &[u8], id: &str) -> Vec<u8> {
+/// The message with its `name` header replaced by `name: value` (first in the header block).
+fn with_header(raw: &[u8], name: &str, value: &str) -> Vec<u8> {
     let head_end = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -326,12 +448,13 @@ fn with_message_id(raw: &[u8], id: &str) -> Vec<u8> {
         .or_else(|| raw.windows(2).position(|w| w == b"\n\n").map(|p| p + 1))
         .unwrap_or(raw.len());
     let head = String::from_utf8_lossy(&raw[..head_end]);
-    let mut out = format!("Message-ID: {id}\r\n").into_bytes();
+    let mut out = format!("{name}: {value}\r\n").into_bytes();
+    let prefix = format!("{}:", name.to_ascii_lowercase());
     let mut skipping = false;
     for line in head.split_inclusive('\n') {
         let folded = line.starts_with([' ', '\t']);
         if !folded {
-            skipping = line.to_ascii_lowercase().starts_with("message-id:");
+            skipping = line.to_ascii_lowercase().starts_with(&prefix);
         }
         if !skipping {
             out.extend_from_slice(line.as_bytes());
@@ -348,7 +471,7 @@ mod tests {
     #[test]
     fn message_id_is_replaced_including_folded_lines() {
         let raw = b"Subject: a\r\nMessage-ID:\r\n <old@x>\r\nTo: b@c.d\r\n\r\nbody\r\n";
-        let out = with_message_id(raw, "<new@y>");
+        let out = with_header(raw, "Message-ID", "<new@y>");
         let d = crate::mime::decode_mime(&out);
         assert_eq!(d.message_id.as_deref(), Some("<new@y>"));
         assert_eq!(d.subject.as_deref(), Some("a"));

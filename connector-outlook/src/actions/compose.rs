@@ -2,7 +2,8 @@
 //! drafts, update, move, copy, delete.
 
 use connector_core::mail::{
-    idempotent_message_id, look_before_sending, parse_mailbox, ComposeParams, MARKER_DOMAIN,
+    idempotency_marker, idempotent_message_id, look_before_sending, parse_mailbox, ComposeParams,
+    Found, MARKER_DOMAIN,
 };
 use connector_core::{CallContext, ConnectorError, ErrorCode, Output, ProviderRequest, Result};
 use reqwest::Method;
@@ -191,21 +192,46 @@ pub fn message_id_for_key(key: &str) -> String {
     idempotent_message_id(key, MARKER_DOMAIN)
 }
 
-/// The copy of a sent message in Sent Items, by Internet Message-ID.
-async fn find_sent(cx: &CallContext<'_>, imid: &str) -> Result<Option<Value>> {
-    let req = ProviderRequest::get("/me/mailFolders/sentitems/messages")
-        .query(
-            "$filter",
-            format!("internetMessageId eq '{}'", imid.replace('\'', "''")),
-        )
+/// The single-value extended property that carries a keyed send's marker: a named string
+/// property in the public-strings property set. Graph keeps it through sending (Microsoft's
+/// advice for finding a sent copy again, microsoft-graph-docs#3766), unlike a client-set
+/// `internetMessageId`, whose survival is undocumented.
+pub const MARKER_PROPERTY: &str =
+    "String {00020329-0000-0000-C000-000000000046} Name X-Agent-Connectors-Send-Key";
+
+fn marker_filter(marker: &str) -> String {
+    format!(
+        "singleValueExtendedProperties/Any(ep: ep/id eq '{MARKER_PROPERTY}' and ep/value eq '{}')",
+        marker.replace('\'', "''")
+    )
+}
+
+async fn marked_in(cx: &CallContext<'_>, path: &str, marker: &str) -> Result<Option<Value>> {
+    let req = ProviderRequest::get(path)
+        .query("$filter", marker_filter(marker))
         .query(
             "$select",
-            "id,conversationId,internetMessageId,subject,sentDateTime",
+            "id,conversationId,internetMessageId,subject,sentDateTime,isDraft",
         )
         .query("$top", "1")
         .idempotent(true);
     let v = wire::body(&cx.send(req).await?)?;
     Ok(wire::values(&v).into_iter().next())
+}
+
+/// The earlier attempt of a keyed send, wherever it is: in Sent Items it went out; anywhere
+/// else (Drafts and the Outbox while the transport has it, which takes seconds after the 202)
+/// it is on its way and must not be sent again. One request when there is none.
+async fn find_marked(cx: &CallContext<'_>, marker: &str) -> Result<Option<(Value, Found)>> {
+    let Some(anywhere) = marked_in(cx, "/me/messages", marker).await? else {
+        return Ok(None);
+    };
+    Ok(Some(
+        match marked_in(cx, "/me/mailFolders/sentitems/messages", marker).await? {
+            Some(sent) => (sent, Found::Sent),
+            None => (anywhere, Found::InFlight),
+        },
+    ))
 }
 
 pub async fn send(cx: &CallContext<'_>, p: SendParams) -> Result<Output> {
@@ -218,11 +244,11 @@ pub async fn send(cx: &CallContext<'_>, p: SendParams) -> Result<Output> {
             "must stay true with an idempotency key: the copy in Sent Items is how a retry knows the message already went out",
         ));
     }
-    let imid = key.map(message_id_for_key);
-    if let Some(done) = look_before_sending(imid.as_deref(), |imid| async move {
-        Ok(find_sent(cx, &imid).await?.map(|found| {
+    let marker = key.map(idempotency_marker);
+    if let Some(done) = look_before_sending(marker.as_deref(), |m| async move {
+        Ok(find_marked(cx, &m).await?.map(|(found, state)| {
             let mut out = shape::message(&found);
-            out["status"] = json!("already_sent");
+            out["status"] = json!(state.status());
             out
         }))
     })
@@ -230,15 +256,21 @@ pub async fn send(cx: &CallContext<'_>, p: SendParams) -> Result<Output> {
     {
         return Ok(done);
     }
-    if let Some(imid) = &imid {
-        message.insert("internetMessageId".into(), json!(imid));
+    if let (Some(key), Some(marker)) = (key, &marker) {
+        message.insert("internetMessageId".into(), json!(message_id_for_key(key)));
+        message.insert(
+            "singleValueExtendedProperties".into(),
+            json!([{"id": MARKER_PROPERTY, "value": marker}]),
+        );
     }
     let req = ProviderRequest::post("/me/sendMail")
         .json(json!({"message": message, "saveToSentItems": save}));
     cx.send(req).await?;
-    let mut out = json!({"status": "sent", "message_id": imid});
-    if let Some(imid) = &imid {
-        if let Ok(Some(found)) = find_sent(cx, imid).await {
+    let mut out = json!({"status": "sent", "message_id": null});
+    // Graph answers 202 before the transport has the message: read back where it is now
+    // (its id changes once it reaches Sent Items). A failed read-back leaves the send standing.
+    if let Some(marker) = &marker {
+        if let Ok(Some((found, _))) = find_marked(cx, marker).await {
             out = shape::message(&found);
             out["status"] = json!("sent");
         }

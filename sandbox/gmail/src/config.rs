@@ -97,6 +97,8 @@ pub struct SandboxConfig {
     pub rotate_refresh_tokens: bool,
     /// Delay added before every answer.
     pub latency: Option<Duration>,
+    /// Where the emulator is as harsh as the real Gmail (all on by default).
+    pub behaviour: crate::Behaviour,
     /// Trust an outside issuer: unknown bearer tokens are looked up at this URL (RFC 7662
     /// `POST token=...` or Google's tokeninfo answer: `email`/`username`/`sub`, `scope`,
     /// `exp`/`expires_in`, `active`) instead of being the default user.
@@ -120,6 +122,7 @@ impl Default for SandboxConfig {
             quotas: true,
             rotate_refresh_tokens: false,
             latency: None,
+            behaviour: crate::Behaviour::default(),
             introspection_url: None,
             introspection_client_id: None,
             introspection_client_secret: None,

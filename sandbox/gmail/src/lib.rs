@@ -41,6 +41,7 @@
 mod api;
 mod auth;
 mod batch;
+mod behaviour;
 mod config;
 mod error;
 mod faults;
@@ -64,6 +65,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 pub use auth::expand_scope;
+pub use behaviour::Behaviour;
 pub use config::{MailboxSnapshot, MessageSnapshot, SandboxConfig, Seed, Stats, TokenRule};
 pub use faults::{Fault, FaultKind};
 
@@ -116,6 +118,7 @@ impl GmailSandbox {
     /// Binds `cfg.bind` and serves on a Tokio task. Must be called inside a Tokio runtime.
     pub fn start(cfg: SandboxConfig) -> std::io::Result<GmailSandbox> {
         let mut store = Store::default();
+        store.behaviour = cfg.behaviour;
         seed::seed(&mut store, &cfg.seed);
         let mut rules = HashMap::new();
         for r in &cfg.tokens {
@@ -249,6 +252,16 @@ impl GmailSandbox {
 
     pub fn clear_faults(&self) {
         lock(&self.inner.faults).clear();
+    }
+
+    /// The provider behaviours in force.
+    pub fn behaviour(&self) -> Behaviour {
+        lock(&self.inner.store).behaviour
+    }
+
+    /// Switches provider behaviours (see [`Behaviour`]) for requests from now on.
+    pub fn set_behaviour(&self, behaviour: Behaviour) {
+        lock(&self.inner.store).behaviour = behaviour;
     }
 
     /// Users known to the emulator.

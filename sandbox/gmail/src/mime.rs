@@ -19,6 +19,7 @@ pub(crate) struct Envelope {
     pub cc: Vec<String>,
     pub bcc: Vec<String>,
     pub from: Option<String>,
+    pub subject: Option<String>,
 }
 
 fn text_list(v: &HeaderValue<'_>) -> Vec<String> {
@@ -55,7 +56,29 @@ fn envelope_unguarded(raw: &[u8]) -> Envelope {
         cc: addresses(m.cc()),
         bcc: addresses(m.bcc()),
         from: addresses(m.from()).into_iter().next(),
+        subject: m.subject().map(str::to_string),
     }
+}
+
+/// A subject as threading compares it: reply and forward prefixes (`Re:`, `Fwd:`, `Fw:`,
+/// `AW:`, `WG:`, `[...]`-free) removed, whitespace collapsed, case folded.
+pub(crate) fn thread_subject(s: &str) -> String {
+    let mut s = s.trim();
+    loop {
+        let lower = s.to_ascii_lowercase();
+        let cut = ["re:", "fwd:", "fw:", "aw:", "wg:"]
+            .iter()
+            .find(|p| lower.starts_with(*p))
+            .map(|p| p.len());
+        match cut {
+            Some(n) => s = s[n..].trim_start(),
+            None => break,
+        }
+    }
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
 }
 
 /// What the payload renderers need, parsed once per message on first get.

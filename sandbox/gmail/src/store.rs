@@ -111,6 +111,9 @@ pub(crate) struct User {
     pub watch_expiration: Option<i64>,
     /// Senders that already got this vacation period's auto-reply.
     pub vacation_replied: std::collections::HashSet<String>,
+    /// Thread by Google's rule (see [`crate::Behaviour::threading_rule`]); set from the store's
+    /// behaviour on every add.
+    pub threading_rule: bool,
 }
 
 impl User {
@@ -128,6 +131,7 @@ impl User {
             history: VecDeque::new(),
             history_id: 1000,
             history_floor: 1,
+            threading_rule: false,
             send_as: vec![json!({
                 "sendAsEmail": email,
                 "displayName": name,
@@ -202,11 +206,30 @@ impl User {
     /// Which thread a new message joins: the given one if it exists, else the thread of any
     /// message named in In-Reply-To / References, else a new thread.
     fn thread_for(&self, id: &str, hint: Option<&str>, env: &Envelope) -> String {
-        if let Some(t) = hint.filter(|t| self.threads.contains_key(*t)) {
-            return t.to_string();
+        if !self.threading_rule {
+            if let Some(t) = hint.filter(|t| self.threads.contains_key(*t)) {
+                return t.to_string();
+            }
         }
+        // Google's rule (with `threading_rule`): a message joins a thread only if it names the
+        // thread (when a threadId was asked for), its In-Reply-To / References point into the
+        // thread, and its subject matches; otherwise it starts a new thread.
+        let subject = env.subject.as_deref().map(mime::thread_subject);
         for r in env.in_reply_to.iter().chain(env.references.iter().rev()) {
-            if let Some(t) = self.msgid_index.get(r).and_then(|m| self.messages.get(m)) {
+            let Some(t) = self.msgid_index.get(r).and_then(|m| self.messages.get(m)) else {
+                continue;
+            };
+            if !self.threading_rule {
+                return t.thread_id.clone();
+            }
+            if hint.is_some_and(|h| h != t.thread_id) {
+                continue;
+            }
+            let theirs = mime::envelope(&t.raw)
+                .subject
+                .as_deref()
+                .map(mime::thread_subject);
+            if theirs == subject {
                 return t.thread_id.clone();
             }
         }
@@ -390,6 +413,8 @@ impl User {
 
 pub(crate) struct Store {
     pub users: BTreeMap<String, User>,
+    /// The provider behaviours in force (see [`crate::Behaviour`]).
+    pub behaviour: crate::Behaviour,
     next_id: u64,
     next_draft: u64,
 }
@@ -398,6 +423,7 @@ impl Default for Store {
     fn default() -> Self {
         Self {
             users: BTreeMap::new(),
+            behaviour: crate::Behaviour::default(),
             next_id: 0x18c2_a4f0_0000_0000,
             next_draft: 5_213_921_379_421_794_373,
         }
@@ -455,7 +481,9 @@ impl Store {
             .or(env.date_ms)
             .unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
         let id = self.new_id();
-        self.ensure_user(email)
-            .insert(id, raw, labels, date, thread_hint, &env, record, None)
+        let rule = self.behaviour.threading_rule;
+        let user = self.ensure_user(email);
+        user.threading_rule = rule;
+        user.insert(id, raw, labels, date, thread_hint, &env, record, None)
     }
 }

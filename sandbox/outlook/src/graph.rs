@@ -114,6 +114,12 @@ pub struct Req<'a> {
     pub user: String,
     /// An upload session opened by this request, stored after it: (token, session).
     pub session: std::cell::RefCell<Option<(String, admin::Session)>>,
+    /// The provider behaviours in force.
+    pub behaviour: super::Behaviour,
+    /// Messages this request accepted for sending, queued for transport after it.
+    pub transit: std::cell::RefCell<Vec<super::behaviour::Transit>>,
+    /// Ids of the user's messages already in transit when the request came.
+    pub sending: Vec<String>,
 }
 
 impl Req<'_> {
@@ -338,6 +344,16 @@ impl Inner {
             root: self.root.clone(),
             user: user_key.clone(),
             session: Default::default(),
+            behaviour: *self.behaviour.lock().expect("behaviour"),
+            transit: Default::default(),
+            sending: self
+                .transit
+                .lock()
+                .expect("transit")
+                .iter()
+                .filter(|t| t.user == user_key)
+                .map(|t| t.id.clone())
+                .collect(),
         };
         let reply = self
             .with_mailbox(&user_key, |mb| route(mb, &req))
@@ -348,13 +364,17 @@ impl Inner {
                 .expect("sessions")
                 .insert(token, session);
         }
+        let accepted = req.transit.take();
+        if !accepted.is_empty() {
+            self.transit.lock().expect("transit").extend(accepted);
+        }
         let deliveries = req.outbox.take();
         if !deliveries.is_empty() {
             let mut all = self.mailboxes.lock().expect("mailboxes");
             for d in deliveries {
                 if let Some(key) = resolve_user(&all, &d.to) {
                     if let Some(mb) = all.get_mut(&key) {
-                        writes::deliver(mb, d.msg);
+                        writes::deliver(mb, d.msg, req.behaviour.conversation_id_changes);
                     }
                 }
             }

@@ -13,6 +13,7 @@
 mod admin;
 mod auth;
 mod batch;
+mod behaviour;
 mod faults;
 mod folders;
 mod graph;
@@ -36,6 +37,7 @@ use std::time::Duration;
 use axum::routing::post;
 use axum::Router;
 
+pub use behaviour::{Behaviour, DEFAULT_TRANSPORT_DELAY};
 pub use faults::{Fault, FaultKind};
 pub use model::WELL_KNOWN;
 pub use seed::NewMessage;
@@ -131,6 +133,8 @@ pub struct SandboxConfig {
     pub rotate_refresh_tokens: bool,
     /// Added to every API request (not the token endpoint).
     pub latency: Option<Duration>,
+    /// Where the emulator is as harsh as the real Graph (all on by default).
+    pub behaviour: Behaviour,
     /// Trust an outside issuer: unknown bearer tokens are looked up here (RFC 7662); then
     /// unknown tokens are no longer the default user.
     pub introspection_url: Option<String>,
@@ -153,6 +157,7 @@ impl Default for SandboxConfig {
             quotas: true,
             rotate_refresh_tokens: true,
             latency: None,
+            behaviour: Behaviour::default(),
             introspection_url: None,
             introspection_client_id: None,
             introspection_client_secret: None,
@@ -169,6 +174,7 @@ pub struct OutlookSandbox {
     inner: Arc<Inner>,
     addr: SocketAddr,
     task: tokio::task::JoinHandle<()>,
+    transport: tokio::task::JoinHandle<()>,
 }
 
 impl fmt::Debug for OutlookSandbox {
@@ -182,6 +188,7 @@ impl fmt::Debug for OutlookSandbox {
 impl Drop for OutlookSandbox {
     fn drop(&mut self) {
         self.task.abort();
+        self.transport.abort();
     }
 }
 
@@ -195,7 +202,13 @@ impl OutlookSandbox {
         let inner = Arc::new(Inner::new(&cfg, format!("http://{addr}")));
         let app = router(inner.clone());
         let task = tokio::spawn(faults::serve(listener, inner.clone(), app));
-        Ok(OutlookSandbox { inner, addr, task })
+        let transport = tokio::spawn(behaviour::tick(inner.clone()));
+        Ok(OutlookSandbox {
+            inner,
+            addr,
+            task,
+            transport,
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -329,6 +342,31 @@ impl OutlookSandbox {
             .iter()
             .filter_map(|id| self.message_json(user, id))
             .collect()
+    }
+
+    /// The provider behaviours in force.
+    pub fn behaviour(&self) -> Behaviour {
+        *self.inner.behaviour.lock().expect("behaviour")
+    }
+
+    /// Switches provider behaviours (see [`Behaviour`]) for requests from now on.
+    pub fn set_behaviour(&self, behaviour: Behaviour) {
+        *self.inner.behaviour.lock().expect("behaviour") = behaviour;
+    }
+
+    /// Messages accepted for sending that have not reached Sent Items yet.
+    pub fn in_transit(&self) -> usize {
+        let mut all = self.inner.mailboxes.lock().expect("mailboxes");
+        let mut transit = self.inner.transit.lock().expect("transit");
+        behaviour::advance(&mut transit, &mut all, false);
+        transit.len()
+    }
+
+    /// Completes the transport of every message in transit now (Sent Items, recipients).
+    pub fn finish_transport(&self) {
+        let mut all = self.inner.mailboxes.lock().expect("mailboxes");
+        let mut transit = self.inner.transit.lock().expect("transit");
+        behaviour::advance(&mut transit, &mut all, true);
     }
 
     pub fn set_latency(&self, latency: Option<Duration>) {

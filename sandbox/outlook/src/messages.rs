@@ -43,6 +43,7 @@ const PROPS: &[&str] = &[
     "flag",
     "attachments",
     "internetMessageHeaders",
+    "singleValueExtendedProperties",
 ];
 
 fn unknown_property(name: &str) -> Reply {
@@ -68,6 +69,9 @@ fn expand(req: &Req<'_>) -> Result<Option<Option<Vec<String>>>, Reply> {
         return Ok(None);
     };
     let e = e.trim();
+    if extended_expand(req).is_some() {
+        return Ok(None);
+    }
     if e.eq_ignore_ascii_case("attachments") {
         return Ok(Some(None));
     }
@@ -98,9 +102,40 @@ fn attachment_json(a: &super::model::Attachment, select: Option<&[String]>) -> V
     }
 }
 
+/// `$expand=singleValueExtendedProperties($filter=id eq '...')` (or without the filter):
+/// `Some(Some(id))` / `Some(None)`.
+fn extended_expand(req: &Req<'_>) -> Option<Option<String>> {
+    let e = req.query.get("expand")?.trim();
+    const NAME: &str = "singleValueExtendedProperties";
+    if e.len() < NAME.len() || !e[..NAME.len()].eq_ignore_ascii_case(NAME) {
+        return None;
+    }
+    let rest = e[NAME.len()..].trim();
+    let id = rest
+        .strip_prefix('(')
+        .and_then(|r| r.strip_suffix(')'))
+        .and_then(|r| r.trim().strip_prefix("$filter="))
+        .and_then(|f| {
+            let (_, v) = f.split_once(" eq ")?;
+            Some(v.trim().trim_matches('\'').replace("''", "'"))
+        });
+    Some(id)
+}
+
 /// One message as the request asks for it.
 fn render(m: &Message, req: &Req<'_>) -> Result<Value, Reply> {
     let mut obj = m.to_json(req.render);
+    if let Some(only) = extended_expand(req) {
+        let props: Vec<Value> = m
+            .extended
+            .iter()
+            .filter(|(id, _)| only.as_ref().is_none_or(|o| o.eq_ignore_ascii_case(id)))
+            .map(|(id, value)| json!({"id": id, "value": value}))
+            .collect();
+        if !props.is_empty() {
+            obj.insert("singleValueExtendedProperties".into(), Value::Array(props));
+        }
+    }
     if let Some(sel) = expand(req)? {
         obj.insert(
             "attachments".into(),
@@ -121,7 +156,9 @@ fn render(m: &Message, req: &Req<'_>) -> Result<Value, Reply> {
             obj.insert("internetMessageHeaders".into(), m.headers_json());
         }
         let mut fields = fields;
-        if req.query.get("expand").is_some() {
+        if extended_expand(req).is_some() {
+            fields.push("singleValueExtendedProperties".into());
+        } else if req.query.get("expand").is_some() {
             fields.push("attachments".into());
         }
         obj = odata::select(obj, &fields);

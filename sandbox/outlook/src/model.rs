@@ -123,6 +123,9 @@ pub struct Message {
     pub in_reply_to: Option<String>,
     pub references: Vec<String>,
     pub change_key: u64,
+    /// Single-value extended properties: (id as the client named it, value). Kept through
+    /// sending; rendered only when asked (`$expand`, `$filter`).
+    pub extended: Vec<(String, String)>,
 }
 
 /// How a message should be rendered.
@@ -214,8 +217,19 @@ impl Message {
             "bccrecipients" => addrs(&self.bcc),
             "flag" => json!({"flagStatus": self.flag_status}),
             "body" => json!({"content": self.body}),
+            "singlevalueextendedproperties" => self.extended_json(),
             _ => return None,
         })
+    }
+
+    /// `singleValueExtendedProperties` as Graph renders them.
+    pub fn extended_json(&self) -> Value {
+        Value::Array(
+            self.extended
+                .iter()
+                .map(|(id, value)| json!({"id": id, "value": value}))
+                .collect(),
+        )
     }
 
     /// The whole Graph message (attachments not expanded).

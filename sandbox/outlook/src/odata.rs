@@ -194,8 +194,9 @@ impl Parser {
             self.expect(Tok::RParen)?;
             return Ok(Expr::Func(lower, path, v));
         }
-        if let Some(coll) = ident.strip_suffix("/any") {
-            let coll = self.path(coll);
+        let lambda = ident.len() > 4 && ident[ident.len() - 4..].eq_ignore_ascii_case("/any");
+        if lambda {
+            let coll = self.path(&ident[..ident.len() - 4]);
             self.expect(Tok::LParen)?;
             let var = match self.next() {
                 Some(Tok::Ident(v)) => v,

@@ -118,6 +118,7 @@ pub fn deliver(mb: &mut Mailbox, folder: &str, msg: NewMessage) -> Option<String
         in_reply_to: None,
         references: Vec::new(),
         change_key: 1,
+        extended: Vec::new(),
     };
     mb.put_message(m);
     Some(id)

@@ -82,6 +82,10 @@ pub struct Inner {
     pub introspection_client: Option<super::introspect::ClientAuth>,
     pub introspection_audience: Option<String>,
     pub mailboxes: Mutex<HashMap<String, Mailbox>>,
+    /// Provider behaviours in force.
+    pub behaviour: Mutex<super::Behaviour>,
+    /// Messages accepted for sending, not yet in Sent Items (lock after `mailboxes`).
+    pub transit: Mutex<Vec<super::behaviour::Transit>>,
     pub default_user: String,
     pub tokens: Mutex<Tokens>,
     pub limits: Mutex<Limits>,
@@ -118,6 +122,8 @@ impl Inner {
             ),
             introspection_audience: cfg.introspection_audience.clone(),
             mailboxes: Mutex::new(mailboxes),
+            behaviour: Mutex::new(cfg.behaviour),
+            transit: Mutex::new(Vec::new()),
             default_user: seed::ADA.to_string(),
             tokens: Mutex::new(Tokens {
                 rules: cfg.tokens.clone(),
@@ -161,8 +167,10 @@ impl Inner {
     }
 
     /// Runs `f` on a user's mailbox (by email or id, case-insensitive).
+    /// Mail in transit that is due moves on first (see [`super::behaviour::advance`]).
     pub fn with_mailbox<T>(&self, user: &str, f: impl FnOnce(&mut Mailbox) -> T) -> Option<T> {
         let mut all = self.mailboxes.lock().expect("mailboxes");
+        super::behaviour::advance(&mut self.transit.lock().expect("transit"), &mut all, false);
         let key = resolve_user(&all, user)?;
         all.get_mut(&key).map(f)
     }

@@ -10,6 +10,9 @@ use super::graph::Req;
 use super::model::{make_id, Addr, Attachment, Mailbox, Message, Render};
 use super::reply::{self, Reply};
 
+/// What `sendMail` takes inline (attachments, decoded) before it refuses the message.
+const INLINE_LIMIT: usize = 4 * 1024 * 1024;
+
 /// A message to put in another emulated mailbox's inbox after the request.
 #[derive(Debug, Clone)]
 pub struct Delivery {
@@ -173,17 +176,78 @@ pub fn message_from_json(mb: &mut Mailbox, v: &Value, folder_id: &str) -> Result
         in_reply_to: None,
         references: Vec::new(),
         change_key: 1,
+        extended: extended_properties(prop(v, "singleValueExtendedProperties"))?,
     })
+}
+
+/// `singleValueExtendedProperties: [{id, value}]` of a message body.
+fn extended_properties(v: Option<&Value>) -> Result<Vec<(String, String)>, Reply> {
+    let mut out = Vec::new();
+    for p in v.and_then(Value::as_array).into_iter().flatten() {
+        let (Some(id), Some(value)) = (
+            prop(p, "id").and_then(Value::as_str),
+            prop(p, "value").and_then(Value::as_str),
+        ) else {
+            return Err(reply::error(
+                400,
+                "ErrorInvalidExtendedProperty",
+                "A single-value extended property needs an id and a string value.",
+            ));
+        };
+        out.push((id.to_string(), value.to_string()));
+    }
+    Ok(out)
+}
+
+/// Sets or replaces extended properties by id (ids compare without regard to case).
+fn merge_extended(into: &mut Vec<(String, String)>, add: Vec<(String, String)>) {
+    for (id, value) in add {
+        into.retain(|(k, _)| !k.eq_ignore_ascii_case(&id));
+        into.push((id, value));
+    }
 }
 
 fn folder_id(mb: &Mailbox, name: &str) -> String {
     mb.folder(name).map(|f| f.id.clone()).unwrap_or_default()
 }
 
-/// Sends `m`: a copy in Sent Items (when asked) and one in each emulated recipient's inbox.
+/// Sends `m`: a copy in Sent Items (when asked) and one in each emulated recipient's inbox,
+/// at once or, with a transport delay, after it (the message waits in Drafts, then the Outbox;
+/// see [`crate::Behaviour`]). Unless the behaviour keeps it, the message gets an
+/// `internetMessageId` of the transport's own.
 fn send(mb: &mut Mailbox, req: &Req<'_>, mut m: Message, save: bool) -> Result<(), Reply> {
     if m.to.is_empty() && m.cc.is_empty() && m.bcc.is_empty() {
         return Err(invalid_recipients());
+    }
+    if !req.behaviour.keep_internet_message_id {
+        let n = mb.seq + 1;
+        let token = make_id("", &m.id, "transport-imid", n);
+        let token: String = token
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(24)
+            .collect();
+        m.internet_message_id = format!(
+            "<{}@PH0PR11MB{}.namprd11.prod.outlook.com>",
+            token,
+            n % 10_000
+        );
+    }
+    let delay = req.behaviour.transport_delay;
+    if !delay.is_zero() {
+        let now = std::time::Instant::now();
+        m.folder_id = folder_id(mb, "drafts");
+        m.is_draft = true;
+        req.transit.borrow_mut().push(crate::behaviour::Transit {
+            user: req.user.clone(),
+            id: m.id.clone(),
+            save,
+            outbox_at: now + delay / 2,
+            sent_at: now + delay,
+            new_conversation: req.behaviour.conversation_id_changes,
+        });
+        mb.put_message(m);
+        return Ok(());
     }
     m.is_draft = false;
     m.is_read = true;
@@ -214,6 +278,22 @@ pub fn send_mail(mb: &mut Mailbox, req: &Req<'_>) -> Reply {
         .and_then(Value::as_bool)
         .unwrap_or(true);
     let drafts = folder_id(mb, "drafts");
+    if req.behaviour.inline_attachment_limit {
+        let inline: usize = prop(msg, "attachments")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|a| prop(a, "contentBytes").and_then(Value::as_str))
+            .map(|b| b.len() / 4 * 3)
+            .sum();
+        if inline > INLINE_LIMIT {
+            return reply::error(
+                413,
+                "ErrorRequestEntityTooLarge",
+                "The attachments of this message exceed 4 MB. Attach large files to a draft with an upload session, then send the draft.",
+            );
+        }
+    }
     match message_from_json(mb, msg, &drafts).and_then(|m| send(mb, req, m, save)) {
         Ok(()) => Reply::accepted(),
         Err(e) => e,
@@ -275,6 +355,12 @@ pub fn update(mb: &mut Mailbox, req: &Req<'_>, id: &str) -> Reply {
         .and_then(Value::as_str)
     {
         m.flag_status = f.into();
+    }
+    if let Some(ext) = prop(b, "singleValueExtendedProperties") {
+        match extended_properties(Some(ext)) {
+            Ok(add) => merge_extended(&mut m.extended, add),
+            Err(e) => return e,
+        }
     }
     let draft_fields = [
         "subject",
@@ -469,17 +555,44 @@ pub fn send_draft(mb: &mut Mailbox, req: &Req<'_>, id: &str) -> Reply {
     if m.to.is_empty() && m.cc.is_empty() && m.bcc.is_empty() {
         return invalid_recipients();
     }
-    mb.remove_message(id);
-    let mut m = m;
-    m.id = mb.next_id("AAMkA", "message");
+    if req.behaviour.transport_delay.is_zero() {
+        mb.remove_message(id);
+        let mut m = m;
+        m.id = mb.next_id("AAMkA", "message");
+        return match send(mb, req, m, true) {
+            Ok(()) => Reply::accepted(),
+            Err(e) => e,
+        };
+    }
+    // In transit the draft keeps its id until it reaches Sent Items.
+    if mb_in_transit(req, id) {
+        return reply::error(
+            400,
+            "ErrorInvalidRequest",
+            "The message has been submitted and is being sent.",
+        );
+    }
     match send(mb, req, m, true) {
         Ok(()) => Reply::accepted(),
         Err(e) => e,
     }
 }
 
-/// Puts a sent message in a recipient's inbox.
-pub fn deliver(mb: &mut Mailbox, mut m: Message) {
+/// Whether message `id` is already on its way (queued before or by this request).
+fn mb_in_transit(req: &Req<'_>, id: &str) -> bool {
+    req.sending.iter().any(|s| s == id) || req.transit.borrow().iter().any(|t| t.id == id)
+}
+
+/// Puts a sent message in a recipient's inbox. With `new_conversation`, a reply or forward
+/// gets a conversation id of its own in this mailbox.
+pub fn deliver(mb: &mut Mailbox, mut m: Message, new_conversation: bool) {
+    let answer = m.in_reply_to.is_some()
+        || ["re:", "fw:", "fwd:"]
+            .iter()
+            .any(|p| m.subject.to_ascii_lowercase().starts_with(p));
+    if new_conversation && answer {
+        m.conversation_id = make_id("AAQkA", &m.internet_message_id, "conversation", mb.seq + 1);
+    }
     m.id = mb.next_id("AAMkA", "message");
     m.folder_id = folder_id(mb, "inbox");
     m.is_read = false;

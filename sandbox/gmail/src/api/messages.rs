@@ -151,8 +151,10 @@ fn prepend_header(raw: &[u8], name: &str, value: &str) -> Vec<u8> {
 }
 
 /// What Gmail's outgoing pipeline does to a message: From set to a verified alias (else the
-/// primary address), Message-ID and Date added when missing.
-fn prepare_outgoing(user: &User, raw: &[u8]) -> Vec<u8> {
+/// primary address), Message-ID and Date added when missing. With
+/// [`Behaviour::own_message_ids`](crate::Behaviour) the client's Message-ID is replaced by one of
+/// Gmail's own, as the real API does; other headers (custom `X-` ones included) are kept.
+fn prepare_outgoing(user: &User, raw: &[u8], own_message_ids: bool) -> Vec<u8> {
     let env = mime::envelope(raw);
     let mut raw = raw.to_vec();
     let from_ok = env.from.as_ref().is_some_and(|f| {
@@ -166,7 +168,10 @@ fn prepare_outgoing(user: &User, raw: &[u8]) -> Vec<u8> {
         raw = strip_header(&raw, "From");
         raw = prepend_header(&raw, "From", &format!("{} <{}>", user.name, user.email));
     }
-    if env.message_id.is_none() {
+    if own_message_ids && env.message_id.is_some() {
+        raw = strip_header(&raw, "Message-ID");
+    }
+    if env.message_id.is_none() || own_message_ids {
         let id = crate::auth::random_token("CAsandbox");
         raw = prepend_header(&raw, "Message-ID", &format!("<{id}@mail.gmail.com>"));
     }
@@ -178,7 +183,7 @@ fn prepare_outgoing(user: &User, raw: &[u8]) -> Vec<u8> {
 
 /// Sends `raw` as the caller: stores it in SENT and delivers to emulated recipients' INBOX.
 pub(crate) fn deliver(cx: &mut Cx<'_>, raw: &[u8], thread_hint: Option<&str>) -> ApiResult<String> {
-    let raw = prepare_outgoing(cx.user(), raw);
+    let raw = prepare_outgoing(cx.user(), raw, cx.store.behaviour.own_message_ids);
     let env = mime::envelope(&raw);
     let mut rcpts: Vec<String> = env
         .to

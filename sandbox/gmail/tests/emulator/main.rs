@@ -1,6 +1,7 @@
 //! The Gmail emulator over real HTTP, the way any Gmail client sees it: one test binary.
 
 mod auth;
+mod behaviour;
 mod contract;
 mod data;
 mod read;

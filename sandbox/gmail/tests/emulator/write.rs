@@ -7,6 +7,9 @@ use serde_json::json;
 #[tokio::test]
 async fn send_lands_in_sent_and_in_the_recipients_inbox_and_replies_join_the_thread() {
     let sb = start_unmetered();
+    // The message is found again by its own Message-ID: keep it (behaviour.rs shows Gmail's
+    // replacement).
+    sb.set_behaviour(sandbox_gmail::Behaviour::kind());
     let grace_before = sb.history_id("grace@example.com");
     let msg = "From: Ada Lovelace <ada@example.com>\nTo: Grace Hopper <grace@example.com>\nBcc: secret@example.com\nSubject: Engines\nMessage-ID: <engines-1@example.com>\n\nShall we talk about engines?\n";
     let (s, sent) = call(
@@ -651,6 +654,12 @@ async fn request_bodies_are_read_like_google_reads_them() {
 #[tokio::test]
 async fn the_vacation_responder_answers_once_per_sender_in_thread() {
     let sb = start_unmetered();
+    // The auto-reply's own subject differs from the question's: it joins the thread by its
+    // references only without Google's subject rule (behaviour.rs shows the rule).
+    sb.set_behaviour(sandbox_gmail::Behaviour {
+        threading_rule: false,
+        ..sandbox_gmail::Behaviour::default()
+    });
     let gt = grace_token(&sb).await;
     let (s, _) = call(&sb, &gt, "PUT", &format!("{API}/settings/vacation"), Some(json!({
         "enableAutoReply": true, "responseSubject": "Away until Monday", "responseBodyPlainText": "I am at sea."

@@ -56,6 +56,9 @@ fn users() -> SandboxConfig {
             TokenRule::new("grace", GRACE, &[]),
             TokenRule::new("reader", ADA, &["Mail.ReadWrite"]),
         ],
+        // These tests look at sent mail right after the 202, by the client's
+        // internetMessageId: instant filing, id kept (behaviour.rs shows Graph's transport).
+        behaviour: sandbox_outlook::Behaviour::kind(),
         ..Default::default()
     }
 }
