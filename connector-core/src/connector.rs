@@ -272,7 +272,7 @@ impl Connector {
         } else {
             params
         };
-        let spec = inner.spec.validate(entity, action, &params)?;
+        let (spec, params) = inner.spec.accept(entity, action, params)?;
         let cx = CallContext {
             entity,
             action,

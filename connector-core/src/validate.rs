@@ -63,6 +63,56 @@ impl ParamsValidator {
             .unwrap_or_default()
     }
 
+    /// Accepts the provider's own camelCase spelling of a declared param (`maxResults` for
+    /// `max_results`, as Airbyte's clients send them) by renaming it to ours. Giving both
+    /// spellings of one param is an `invalid_params` error naming both. Names that are not a
+    /// spelling of a declared param are left for [`validate`](Self::validate) to refuse (with
+    /// "did you mean").
+    pub fn resolve_aliases(&self, what: &str, params: Value) -> Result<Value> {
+        let Value::Object(map) = params else {
+            return Ok(params);
+        };
+        let declared = self.param_names();
+        let mut both = Vec::new();
+        let mut out = serde_json::Map::with_capacity(map.len());
+        let mut renamed = Vec::new();
+        for (key, value) in map {
+            let ours = crate::wire::snake_case(&key);
+            if ours != key && !declared.contains(&key.as_str()) && declared.contains(&ours.as_str())
+            {
+                renamed.push((key, ours, value));
+            } else {
+                out.insert(key, value);
+            }
+        }
+        for (alias, ours, value) in renamed {
+            if out.contains_key(&ours) {
+                both.push(json!({
+                    "pointer": format!("/{}", escape(&alias)),
+                    "expected": format!("`{ours}` given once"),
+                    "given": alias,
+                    "message": format!(
+                        "`{alias}` and `{ours}` are the same param given twice; keep only `{ours}`"
+                    ),
+                }));
+            } else {
+                out.insert(ours, value);
+            }
+        }
+        if both.is_empty() {
+            return Ok(Value::Object(out));
+        }
+        let lines: Vec<&str> = both.iter().filter_map(|e| e["message"].as_str()).collect();
+        Err(ConnectorError::new(
+            ErrorCode::InvalidParams,
+            format!(
+                "invalid params for {what} (fix these and call again): {}",
+                lines.join("; ")
+            ),
+        )
+        .with_details(json!({ "errors": both })))
+    }
+
     /// Validates `params`; `what` names the call (`messages.list`) in the message.
     pub fn validate(&self, what: &str, params: &Value) -> Result<()> {
         let mut errors: Vec<Value> = Vec::new();
@@ -191,6 +241,32 @@ fn short(v: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn provider_camel_case_names_are_aliases_and_both_at_once_is_an_error() {
+        let v = ParamsValidator::new(&schema()).unwrap();
+        let p = v
+            .resolve_aliases("m.get", json!({"messageId": "a", "maxResults": 5}))
+            .unwrap();
+        assert_eq!(p, json!({"message_id": "a", "max_results": 5}));
+        v.validate("m.get", &p).unwrap();
+        // A true typo is not an alias: validation still says "did you mean".
+        let p = v
+            .resolve_aliases("m.get", json!({"message_id": "a", "maxResutls": 5}))
+            .unwrap();
+        let e = v.validate("m.get", &p).unwrap_err();
+        assert_eq!(e.details["errors"][0]["suggestion"], "max_results");
+        // Both spellings of one param: refused, naming both.
+        let e = v
+            .resolve_aliases(
+                "m.get",
+                json!({"message_id": "a", "max_results": 5, "maxResults": 6}),
+            )
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidParams);
+        assert!(e.message.contains("`maxResults`") && e.message.contains("`max_results`"));
+        assert_eq!(e.details["errors"][0]["pointer"], "/maxResults");
+    }
 
     fn schema() -> Value {
         json!({

@@ -80,6 +80,42 @@ async fn a_declarative_list_action_runs_from_the_spec_alone() {
     assert_eq!(labels, ["INBOX", "UNREAD"]);
 }
 
+/// Airbyte's clients send the provider's camelCase names (issue 26): they are aliases of ours.
+#[tokio::test]
+async fn provider_camel_case_params_are_accepted_as_aliases() {
+    let server = MockServer::start().await;
+    Mock::given(path("/v1/messages"))
+        .and(query_param("maxResults", "3"))
+        .and(query_param("labelIds", "INBOX"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"resultSizeEstimate": 0})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let c = connector(&server);
+    c.execute(
+        "messages",
+        "list",
+        json!({"maxResults": 3, "labelIds": ["INBOX"]}),
+    )
+    .await
+    .unwrap();
+    // Both spellings of one param at once: refused before any request, naming both.
+    let e = c
+        .execute(
+            "messages",
+            "list",
+            json!({"maxResults": 3, "max_results": 4}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidParams);
+    assert!(
+        e.message.contains("`maxResults`") && e.message.contains("`max_results`"),
+        "{}",
+        e.message
+    );
+}
+
 #[tokio::test]
 async fn an_empty_list_is_an_empty_array_without_a_page_token() {
     let server = MockServer::start().await;

@@ -110,6 +110,25 @@ impl CompiledSpec {
         Ok(a)
     }
 
+    /// Like [`validate`](Self::validate), after accepting the provider's camelCase spelling of
+    /// a param as an alias of ours; returns the params with our names.
+    pub fn accept(
+        &self,
+        entity: &str,
+        action: &str,
+        params: Value,
+    ) -> Result<(&ActionSpec, Value)> {
+        let a = self.lookup(entity, action)?;
+        let v = self
+            .validators
+            .get(&(entity.to_string(), action.to_string()))
+            .expect("every action has a compiled validator");
+        let what = format!("{entity}.{action}");
+        let params = v.resolve_aliases(&what, params)?;
+        v.validate(&what, &params)?;
+        Ok((a, params))
+    }
+
     /// Handler names the spec refers to, sorted.
     pub fn handler_names(&self) -> Vec<&str> {
         let set: BTreeSet<&str> = self
