@@ -3,11 +3,16 @@
 //! The application token (`POST /api/v1/account/applications/token`) is cached until shortly
 //! before it expires and fetched again after a 401; the connector id is looked up by customer
 //! name once (`GET /api/v1/integrations/connectors?customer_name=...`) and cached.
+//!
+//! Requests and answers are the server's own types (`api-types`): a field renamed on either
+//! side fails to compile, and an answer that does not match them is an error naming the field.
 
 use std::time::{Duration, Instant};
 
+use api_types::{ConnectorList, ExecuteRequest, ExecuteResponse, TokenRequest, TokenResponse};
 use connector_core::{ConnectorError, ErrorCode, Output, Result, Secret};
 use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
 use tokio::sync::{Mutex, OnceCell};
 
@@ -99,29 +104,26 @@ impl HostedClient {
         let resp = self
             .http
             .post(self.url("api/v1/account/applications/token")?)
-            .json(&json!({
-                "client_id": self.cfg.client_id,
-                "client_secret": self.cfg.client_secret.expose(),
-            }))
+            .json(&TokenRequest {
+                client_id: self.cfg.client_id.clone(),
+                client_secret: self.cfg.client_secret.clone(),
+            })
             .send()
             .await
             .map_err(|e| unavailable("the token request", e))?;
-        let body = read_json(resp).await?;
-        let token = body["access_token"].as_str().ok_or_else(|| {
-            ConnectorError::new(
-                ErrorCode::Unauthenticated,
-                "the token endpoint returned no access_token",
-            )
-        })?;
-        let ttl = body["expires_in"].as_u64().unwrap_or(900);
-        let expires = Instant::now() + Duration::from_secs(ttl).saturating_sub(TOKEN_MARGIN);
-        let token = Secret::new(token);
+        let body: TokenResponse = read(resp).await?;
+        let expires =
+            Instant::now() + Duration::from_secs(body.expires_in).saturating_sub(TOKEN_MARGIN);
+        let token = Secret::new(body.access_token);
         *slot = Some((token.clone(), expires));
         Ok(token)
     }
 
     /// One authorized call; after a 401 the token is fetched again and the call repeated once.
-    async fn call(&self, build: impl Fn() -> Result<reqwest::RequestBuilder>) -> Result<Value> {
+    async fn call<T: DeserializeOwned>(
+        &self,
+        build: impl Fn() -> Result<reqwest::RequestBuilder>,
+    ) -> Result<T> {
         let mut token = self.token(None).await?;
         for attempt in 0..2 {
             let resp = build()?
@@ -134,7 +136,7 @@ impl HostedClient {
                 token = self.token(Some(&token)).await?;
                 continue;
             }
-            return read_json(resp).await;
+            return read(resp).await;
         }
         unreachable!("the loop returns on its second attempt")
     }
@@ -146,25 +148,16 @@ impl HostedClient {
                 url.query_pairs_mut()
                     .append_pair("customer_name", &self.cfg.customer_name)
                     .append_pair("connector_type", self.cfg.connector_type);
-                let body = self.call(|| Ok(self.http.get(url.clone()))).await?;
-                let found: Vec<&Value> = body["data"]
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter(|c| {
-                                c.get("connector_type")
-                                    .and_then(Value::as_str)
-                                    .is_none_or(|t| t == self.cfg.connector_type)
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let body: ConnectorList = self.call(|| Ok(self.http.get(url.clone()))).await?;
+                let found: Vec<_> = body
+                    .data
+                    .into_iter()
+                    .filter(|c| c.connector_type == self.cfg.connector_type)
+                    .collect();
                 let ty = self.cfg.connector_type;
                 let customer = &self.cfg.customer_name;
                 match found.as_slice() {
-                    [one] => one["id"].as_str().map(str::to_owned).ok_or_else(|| {
-                        ConnectorError::internal("the server listed a connector without an id")
-                    }),
+                    [one] => Ok(one.id.clone()),
                     [] => Err(ConnectorError::not_found(format!(
                         "no {ty} connector for customer `{customer}`: create one first (OAuth flow or POST /api/v1/integrations/connectors)"
                     ))),
@@ -187,29 +180,29 @@ impl HostedClient {
     ) -> Result<Output> {
         let id = self.connector_id().await?;
         let url = self.url(&format!("api/v1/integrations/connectors/{id}/execute"))?;
-        let mut body = json!({"entity": entity, "action": action, "params": params});
-        if let Some(key) = idempotency_key {
-            body["idempotency_key"] = Value::String(key);
-        }
-        let mut answer = self
+        let body = ExecuteRequest {
+            entity: entity.to_string(),
+            action: action.to_string(),
+            params,
+            idempotency_key,
+        };
+        let answer: ExecuteResponse = self
             .call(|| Ok(self.http.post(url.clone()).json(&body)))
             .await?;
-        let metadata = match answer.get_mut("connector_metadata").map(Value::take) {
-            Some(Value::Object(m)) => m,
+        let metadata = match answer.connector_metadata {
+            Value::Object(m) => m,
             _ => Map::new(),
         };
         Ok(Output {
-            result: answer
-                .get_mut("result")
-                .map(Value::take)
-                .unwrap_or(Value::Null),
+            result: answer.result,
             metadata,
         })
     }
 }
 
-/// A 2xx JSON body, or the server's `{"error": {...}}` as a `ConnectorError`.
-async fn read_json(resp: reqwest::Response) -> Result<Value> {
+/// A 2xx body decoded as `T`, or the server's `{"error": {...}}` as a `ConnectorError`. A 2xx
+/// body that does not match `T` is a `provider_error` naming the field and its JSON path.
+async fn read<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T> {
     let status = resp.status();
     let retry_after = resp
         .headers()
@@ -220,10 +213,18 @@ async fn read_json(resp: reqwest::Response) -> Result<Value> {
         .bytes()
         .await
         .map_err(|e| unavailable("with a complete body", e))?;
-    let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     if status.is_success() {
-        return Ok(body);
+        return api_types::decode(&bytes).map_err(|e| {
+            ConnectorError::new(
+                ErrorCode::ProviderError,
+                format!(
+                    "the connectors server answered a body this client cannot read ({e}): server and client versions differ"
+                ),
+            )
+            .with_details(json!({"path": e.path}))
+        });
     }
+    let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     let err = &body["error"];
     let code = err["code"]
         .as_str()

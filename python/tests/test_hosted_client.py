@@ -17,8 +17,26 @@ from agent_connectors import (
     GmailConnector,
     HostedAuthConfig,
     NotFoundError,
+    ProviderError,
     RateLimitedError,
 )
+
+
+def connector_record(connector_id: str, customer: str) -> dict[str, Any]:
+    """A connector as the server lists it (`ConnectorView`)."""
+    return {
+        "id": connector_id,
+        "organization_id": "org-1",
+        "customer_name": customer,
+        "connector_type": "gmail",
+        "definition_id": "gmail-definition",
+        "name": f"gmail ({customer})",
+        "replication_config": {"include_spam_and_trash": False},
+        "status": "active",
+        "status_reason": None,
+        "created_at": "2026-01-01T00:00:00+00:00",
+        "updated_at": "2026-01-01T00:00:00+00:00",
+    }
 
 
 class FakeServer:
@@ -26,7 +44,7 @@ class FakeServer:
         self.calls: list[tuple[str, str, dict[str, Any]]] = []
         self.tokens_issued = 0
         self.valid_tokens: set[str] = set()
-        self.connectors: list[dict[str, Any]] = [{"id": "conn-1", "connector_type": "gmail", "customer_name": "acme"}]
+        self.connectors: list[dict[str, Any]] = [connector_record("conn-1", "acme")]
         self.execute_answer: tuple[int, dict[str, Any]] | None = None
 
 
@@ -146,7 +164,7 @@ def test_customer_without_or_with_several_connectors(fake: tuple[FakeServer, str
     state, url = fake
     with pytest.raises(NotFoundError, match="ghost"):
         _connector(url, customer="ghost").execute_sync("labels", "list")
-    state.connectors.append({"id": "conn-2", "connector_type": "gmail", "customer_name": "acme"})
+    state.connectors.append(connector_record("conn-2", "acme"))
     with pytest.raises(ConflictError, match="connector_id"):
         _connector(url).execute_sync("labels", "list")
 
@@ -161,3 +179,12 @@ def test_error_bodies_become_their_classes(fake: tuple[FakeServer, str]) -> None
         _connector(url).execute_sync("labels", "list")
     assert info.value.retry_after == 7
     assert info.value.message == "slow down"
+
+
+def test_an_answer_with_a_renamed_field_is_a_decode_error_naming_it(fake: tuple[FakeServer, str]) -> None:
+    state, url = fake
+    record = state.connectors[0]
+    record["type"] = record.pop("connector_type")
+    with pytest.raises(ProviderError, match=r"unknown field `type`.*`data\[0\]\.type`") as info:
+        _connector(url).execute_sync("labels", "list")
+    assert info.value.details == {"path": "data[0].type"}

@@ -9,16 +9,13 @@
 //! round trip on every request (see docs/benchmarks.md for what that costs on the execute hot
 //! path). With `token_cache_ms` set, a verified token's record is kept in memory, keyed by the
 //! token's SHA-256, for that long. Revocation stays immediate in this process: revoking an
-//! application or rotating its secret calls [`forget_application`], which drops its cached
-//! tokens before the API answers. Another process sharing the database (a second replica, the
+//! application or rotating its secret drops its cached tokens
+//! ([`crate::services::Applications`]) before the API answers. Another process sharing the database (a second replica, the
 //! `connectors apps revoke` CLI) sees a revocation within that lifetime at most, which is why
 //! the default is no cache ([`TOKEN_CACHE_TTL`]). Expiry is checked against the cached record
 //! on every request, so an expired token is refused at once.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{LazyLock, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
@@ -30,8 +27,8 @@ use rand::rngs::OsRng;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiError;
-use crate::store::{now, Application, Store, TokenRecord};
+use crate::error::{db, ApiError};
+use crate::store::{now, Application, Store};
 use crate::AppState;
 
 fn random_token(bytes: usize) -> String {
@@ -99,8 +96,8 @@ pub async fn issue_token(
     client_id: &str,
     client_secret: &str,
     ttl_secs: u64,
-) -> Result<IssuedToken, ApiError> {
-    let app = store.find_application(client_id).await?;
+) -> Result<IssuedToken, ConnectorError> {
+    let app = store.find_application(client_id).await.map_err(db)?;
     let ok = match &app {
         Some(app) if !app.revoked => {
             let (secret, hash) = (client_secret.to_string(), app.secret_hash.clone());
@@ -114,7 +111,8 @@ pub async fn issue_token(
     let app: Application = match (ok, app) {
         (true, Some(app)) => app,
         _ => {
-            return Err(ApiError::unauthenticated(
+            return Err(ConnectorError::new(
+                ErrorCode::Unauthenticated,
                 "invalid client_id or client_secret",
             ))
         }
@@ -122,7 +120,8 @@ pub async fn issue_token(
     let token = format!("cat_{}", random_token(32));
     store
         .insert_token(&hash_token(&token), &app, now() + ttl_secs as i64)
-        .await?;
+        .await
+        .map_err(db)?;
     Ok(IssuedToken {
         access_token: Secret::new(token),
         expires_in: ttl_secs,
@@ -182,137 +181,6 @@ pub const TOKEN_CACHE_TTL: Duration = Duration::ZERO;
 /// changes made through this process apply at once, those made on another replica (PATCH,
 /// DELETE, re-authorization, a status set by the health check) within this bound.
 pub const CONNECTOR_CACHE_TTL: Duration = Duration::from_secs(1);
-static TOKEN_CACHE_MS: AtomicU64 = AtomicU64::new(TOKEN_CACHE_TTL.as_millis() as u64);
-static CONNECTOR_CACHE_MS: AtomicU64 = AtomicU64::new(CONNECTOR_CACHE_TTL.as_millis() as u64);
-/// Above this many entries a cache sweeps the expired ones (and, if still full, drops all).
-const CACHE_MAX: usize = 10_000;
-
-/// Sets this process's cache lifetimes (`Duration::ZERO`: no caching).
-pub fn set_cache_ttls(token: Duration, connector: Duration) {
-    TOKEN_CACHE_MS.store(token.as_millis() as u64, Ordering::Relaxed);
-    CONNECTOR_CACHE_MS.store(connector.as_millis() as u64, Ordering::Relaxed);
-    TOKENS.clear();
-}
-
-pub(crate) fn token_cache_ttl() -> Duration {
-    Duration::from_millis(TOKEN_CACHE_MS.load(Ordering::Relaxed))
-}
-
-pub(crate) fn connector_cache_ttl() -> Duration {
-    Duration::from_millis(CONNECTOR_CACHE_MS.load(Ordering::Relaxed))
-}
-
-/// Database answers by key, each reused for a lifetime given on every lookup.
-pub(crate) struct HotCache<V> {
-    map: Mutex<HashMap<String, (V, Instant)>>,
-    /// Bumped by every forget: an answer read before a forget is not cached after it (else a
-    /// lookup racing a revoke could cache the revoked record again).
-    generation: AtomicU64,
-}
-
-impl<V: Clone> HotCache<V> {
-    pub(crate) fn new() -> Self {
-        HotCache {
-            map: Mutex::new(HashMap::new()),
-            generation: AtomicU64::new(0),
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (V, Instant)>> {
-        self.map
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// The cached value if read less than `ttl` ago.
-    pub(crate) fn get(&self, key: &str, ttl: Duration) -> Option<V> {
-        let map = self.lock();
-        let (v, at) = map.get(key)?;
-        (at.elapsed() < ttl).then(|| v.clone())
-    }
-
-    /// Take before reading the database; pass to [`HotCache::put`].
-    pub(crate) fn generation(&self) -> u64 {
-        self.generation.load(Ordering::SeqCst)
-    }
-
-    /// Caches `value` unless something was forgotten since `generation` was taken.
-    pub(crate) fn put(&self, key: String, value: V, generation: u64, ttl: Duration) {
-        let mut map = self.lock();
-        if self.generation.load(Ordering::SeqCst) != generation {
-            return;
-        }
-        if map.len() >= CACHE_MAX {
-            map.retain(|_, (_, at)| at.elapsed() < ttl);
-            if map.len() >= CACHE_MAX {
-                map.clear();
-            }
-        }
-        map.insert(key, (value, Instant::now()));
-    }
-
-    pub(crate) fn remove(&self, key: &str) {
-        let mut map = self.lock();
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        map.remove(key);
-    }
-
-    pub(crate) fn retain(&self, mut keep: impl FnMut(&V) -> bool) {
-        let mut map = self.lock();
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        map.retain(|_, (v, _)| keep(v));
-    }
-
-    pub(crate) fn clear(&self) {
-        self.retain(|_| false);
-    }
-
-    #[cfg(test)]
-    pub(crate) fn contains(&self, key: &str) -> bool {
-        self.lock().contains_key(key)
-    }
-
-    #[cfg(test)]
-    pub(crate) fn touch(&self, key: &str) {
-        if let Some(entry) = self.lock().get_mut(key) {
-            entry.1 = Instant::now();
-        }
-    }
-}
-
-/// Verified tokens by token hash.
-static TOKENS: LazyLock<HotCache<TokenRecord>> = LazyLock::new(HotCache::new);
-
-/// Drops every cached token of an application (revoke, rotate-secret): its tokens stop
-/// working in this process at once.
-pub fn forget_application(application_id: &str) {
-    TOKENS.retain(|r| r.application_id != application_id);
-}
-
-/// Drops every cached token (tests and admin tools that edit tokens in the database directly).
-pub fn forget_cached_tokens() {
-    TOKENS.clear();
-}
-
-/// The token's record: from the cache when verified less than [`token_cache_ttl`] ago,
-/// otherwise from the database (and cached if valid; a refused token is never cached).
-async fn find_token(store: &Store, token_hash: String) -> Result<Option<TokenRecord>, ApiError> {
-    let ttl = token_cache_ttl();
-    if ttl.is_zero() {
-        return Ok(store.find_token(&token_hash).await?);
-    }
-    if let Some(record) = TOKENS.get(&token_hash, ttl) {
-        return Ok(Some(record));
-    }
-    let generation = TOKENS.generation();
-    let record = store.find_token(&token_hash).await?;
-    match &record {
-        Some(r) => TOKENS.put(token_hash, r.clone(), generation, ttl),
-        None => TOKENS.remove(&token_hash),
-    }
-    Ok(record)
-}
-
 async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Auth, ApiError> {
     let bearer = req
         .headers()
@@ -333,7 +201,10 @@ async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Auth, ApiEr
             "missing bearer token: send `Authorization: Bearer <token>` from POST /api/v1/account/applications/token",
         )
     })?;
-    let record = find_token(&state.store, hash_token(&token))
+    let record = state
+        .services
+        .applications
+        .find_token(&hash_token(&token))
         .await?
         .ok_or_else(|| ApiError::unauthenticated("invalid bearer token"))?;
     if record.expires_at <= now() {
@@ -366,54 +237,5 @@ impl FromRequest for Auth {
             .get::<Auth>()
             .cloned();
         std::future::ready(auth.ok_or_else(|| ApiError::unauthenticated("missing bearer token")))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    async fn store() -> (Store, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        (Store::open(&url).await.unwrap(), dir)
-    }
-
-    #[tokio::test]
-    async fn a_cached_token_is_dropped_at_once_when_its_application_is_forgotten() {
-        set_cache_ttls(Duration::from_secs(1), CONNECTOR_CACHE_TTL);
-        let (store, _dir) = store().await;
-        let org = store.create_org("cache").await.unwrap().id;
-        let app = create_application(&store, &org).await.unwrap();
-        let issued = issue_token(&store, &app.client_id, app.client_secret.expose(), 3600)
-            .await
-            .map_err(|e| e.to_string())
-            .unwrap();
-        let hash = hash_token(issued.access_token.expose());
-        let record = find_token(&store, hash.clone()).await.unwrap().unwrap();
-        assert_eq!(record.organization_id, org);
-        // Revoked behind this process's back (another replica, the CLI): the cached record
-        // is still trusted within the cache lifetime...
-        sqlx::query("UPDATE applications SET revoked_at = 1 WHERE id = $1")
-            .bind(&record.application_id)
-            .execute(store.pool())
-            .await
-            .unwrap();
-        TOKENS.touch(&hash); // a slow machine must not turn this into a miss
-        assert!(find_token(&store, hash.clone()).await.unwrap().is_some());
-        assert!(TOKENS.contains(&hash));
-        // ...and a revoke through this process forgets it at once.
-        forget_application(&record.application_id);
-        assert!(!TOKENS.contains(&hash));
-        assert!(find_token(&store, hash.clone()).await.unwrap().is_none());
-        assert!(!TOKENS.contains(&hash), "a refused token is not cached");
-    }
-
-    #[tokio::test]
-    async fn an_unknown_token_is_never_cached() {
-        let (store, _dir) = store().await;
-        let hash = hash_token("cat_never_issued");
-        assert!(find_token(&store, hash.clone()).await.unwrap().is_none());
-        assert!(!TOKENS.contains(&hash));
     }
 }

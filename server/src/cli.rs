@@ -1,5 +1,6 @@
 //! `connectors orgs ...` and `connectors apps ...`: work directly on the database.
 
+use api_types::{ApplicationList, ApplicationView, RotatedSecret};
 use connector_core::Secret;
 use serde_json::json;
 
@@ -44,8 +45,11 @@ pub async fn apps(cmd: AppsCommand) -> anyhow::Result<()> {
         AppsCommand::List { org, store } => {
             let store = open(&store).await?;
             let org = find_org(&store, &org).await?;
-            let apps = crate::apps_admin::list(&store, &org).await?;
-            println!("{}", json!({"data": apps}));
+            let apps = applications(&store).list(&org).await?;
+            let list = ApplicationList {
+                data: apps.into_iter().map(ApplicationView::from).collect(),
+            };
+            println!("{}", serde_json::to_string(&list)?);
             store.close().await;
         }
         AppsCommand::Revoke {
@@ -55,12 +59,13 @@ pub async fn apps(cmd: AppsCommand) -> anyhow::Result<()> {
         } => {
             let store = open(&store).await?;
             let org = find_org(&store, &org).await?;
-            let app = crate::apps_admin::revoke(&store, &org, &client_id)
+            let app = applications(&store)
+                .revoke(&org, &client_id)
                 .await?
                 .ok_or_else(|| {
                     anyhow::anyhow!("no application {client_id:?} in this organization")
                 })?;
-            println!("{}", json!(app));
+            println!("{}", serde_json::to_string(&ApplicationView::from(app))?);
             store.close().await;
         }
         AppsCommand::RotateSecret {
@@ -70,7 +75,8 @@ pub async fn apps(cmd: AppsCommand) -> anyhow::Result<()> {
         } => {
             let store = open(&store).await?;
             let org = find_org(&store, &org).await?;
-            let secret = crate::apps_admin::rotate_secret(&store, &org, &client_id)
+            let secret = applications(&store)
+                .rotate_secret(&org, &client_id)
                 .await?
                 .ok_or_else(|| {
                     anyhow::anyhow!("no application {client_id:?} in this organization")
@@ -83,6 +89,11 @@ pub async fn apps(cmd: AppsCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The application service on the CLI's own store (no token cache: the CLI serves no API).
+fn applications(store: &Store) -> crate::services::Applications {
+    crate::services::Applications::new(store.clone(), std::time::Duration::ZERO)
+}
+
 async fn find_org(store: &Store, org: &str) -> anyhow::Result<String> {
     Ok(store
         .find_org(org)
@@ -92,10 +103,12 @@ async fn find_org(store: &Store, org: &str) -> anyhow::Result<String> {
 }
 
 fn print_app(org: &str, client_id: &str, secret: &Secret) {
-    println!(
-        "{}",
-        json!({"organization_id": org, "client_id": client_id, "client_secret": secret.expose()})
-    );
+    let app = RotatedSecret {
+        organization_id: org.to_string(),
+        client_id: client_id.to_string(),
+        client_secret: secret.expose().to_string(),
+    };
+    println!("{}", serde_json::to_string(&app).expect("serializes"));
 }
 
 /// `connectors keys rotate|rewrap`.

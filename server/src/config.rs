@@ -363,6 +363,9 @@ pub struct Config {
     pub token_cache: std::time::Duration,
     /// Connector-row cache lifetime (see [`crate::auth::CONNECTOR_CACHE_TTL`]).
     pub connector_cache: std::time::Duration,
+    /// How long an execute waits for a concurrent one with the same idempotency key before it
+    /// answers 409 `conflict` (30 s; not a command-line option, tests shorten it).
+    pub idempotency_wait: std::time::Duration,
     pub max_execute_body: usize,
     /// Opens `GET /metrics` when set.
     pub metrics_token: Option<Secret>,
@@ -471,6 +474,7 @@ impl Config {
             workers,
             token_cache: std::time::Duration::from_millis(token_cache_ms),
             connector_cache: std::time::Duration::from_millis(connector_cache_ms),
+            idempotency_wait: crate::idempotency::DEFAULT_WAIT,
             max_execute_body: args
                 .max_execute_body
                 .or(file.max_execute_body)

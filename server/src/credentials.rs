@@ -10,7 +10,9 @@ use connector_core::{OAuthCredentials, Secret};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::error::ApiError;
+use connector_core::ConnectorError;
+
+use crate::error::internal;
 
 /// What the vault stores for one connector. `Debug` shows field names only; the values are
 /// serialized ([`StoredCredentials::to_json`]) only because the vault encrypts what it stores.
@@ -42,9 +44,8 @@ impl StoredCredentials {
         serde_json::to_vec(self).expect("credentials serialize")
     }
 
-    pub fn from_json(bytes: &[u8]) -> Result<Self, ApiError> {
-        serde_json::from_slice(bytes)
-            .map_err(|_| ApiError::internal("stored credentials do not parse"))
+    pub fn from_json(bytes: &[u8]) -> Result<Self, ConnectorError> {
+        serde_json::from_slice(bytes).map_err(|_| internal("stored credentials do not parse"))
     }
 
     /// The OAuth inputs: stored fields, the platform app for missing client credentials, and
@@ -102,7 +103,7 @@ pub fn validate(
     auth: &AuthSchema,
     credentials: &Value,
     rule: RefreshRule,
-) -> Result<StoredCredentials, ApiError> {
+) -> Result<StoredCredentials, ConnectorError> {
     let platform_app = rule.platform_app;
     let obj = credentials
         .as_object()
@@ -189,11 +190,8 @@ fn is_https_url(s: &str) -> bool {
     url::Url::parse(s).is_ok_and(|u| u.scheme() == "https" && u.host_str().is_some())
 }
 
-fn field_error(path: &str, message: &str) -> ApiError {
-    ApiError::from(
-        connector_core::ConnectorError::invalid_params(message.to_string())
-            .with_details(json!({"path": path})),
-    )
+fn field_error(path: &str, message: &str) -> ConnectorError {
+    ConnectorError::invalid_params(message.to_string()).with_details(json!({"path": path}))
 }
 
 #[cfg(test)]
@@ -229,7 +227,7 @@ mod tests {
     fn refresh_token_needs_client_credentials_unless_platform_app() {
         let creds = json!({"refresh_token": "1//r"});
         let e = validate(&schema(), &creds, GOOGLE).unwrap_err();
-        assert!(!e.0.message.contains("1//r"));
+        assert!(!e.message.contains("1//r"));
         let platform = RefreshRule {
             platform_app: true,
             ..GOOGLE
@@ -255,9 +253,9 @@ mod tests {
             GOOGLE,
         )
         .unwrap_err();
-        assert_eq!(e.0.details["path"], "credentials.password");
+        assert_eq!(e.details["path"], "credentials.password");
         let e = validate(&schema(), &json!({"access_token": 5}), GOOGLE).unwrap_err();
-        assert_eq!(e.0.details["path"], "credentials.access_token");
+        assert_eq!(e.details["path"], "credentials.access_token");
         assert!(validate(&schema(), &json!({}), GOOGLE).is_err());
     }
 
@@ -279,7 +277,7 @@ mod tests {
                 GOOGLE,
             )
             .unwrap_err();
-            assert_eq!(e.0.details["path"], "credentials.token_url");
+            assert_eq!(e.details["path"], "credentials.token_url");
         }
         let ok = json!({"access_token": "x", "token_url": "https://oauth2.googleapis.com/token"});
         assert!(validate(&auth, &ok, GOOGLE).is_ok());

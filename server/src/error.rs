@@ -26,7 +26,7 @@ impl From<ConnectorError> for ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
-        ApiError::from(ConnectorError::internal("the database failed; try again").with_source(e))
+        ApiError::from(db(e))
     }
 }
 
@@ -44,12 +44,23 @@ impl ApiError {
         Self::new(ErrorCode::InvalidParams, message)
     }
     pub fn internal(cause: impl std::fmt::Display) -> Self {
-        tracing::error!(cause = %cause, "internal error");
-        Self::new(ErrorCode::Internal, "internal error; try again later")
+        ApiError::from(internal(cause))
     }
     pub fn connector_not_found() -> Self {
         Self::not_found("no connector with this id in your organization")
     }
+}
+
+/// A domain failure whose cause must not reach the caller: the cause is logged here, the
+/// caller sees `internal`.
+pub fn internal(cause: impl std::fmt::Display) -> ConnectorError {
+    tracing::error!(cause = %cause, "internal error");
+    ConnectorError::new(ErrorCode::Internal, "internal error; try again later")
+}
+
+/// A database failure as a domain error (the cause is kept as the source, logged at the edge).
+pub fn db(e: sqlx::Error) -> ConnectorError {
+    ConnectorError::internal("the database failed; try again").with_source(e)
 }
 
 impl ResponseError for ApiError {

@@ -7,7 +7,7 @@
 //! - A repeat with the same entity, action and params gets the stored answer without a
 //!   provider call, with `Idempotent-Replayed: true`; with other params it is a 409 `conflict`.
 //! - A repeat while the first still runs polls the database (so it works across replicas) for up
-//!   to [`wait_bound`], then answers 409 `conflict`.
+//!   to [`crate::Config::idempotency_wait`], then answers 409 `conflict`.
 //! - Transient failures and `outcome_unknown` release the key instead of storing it: the retry
 //!   runs again, and the key reaches the connector (`ExecuteOptions.idempotency_key`) so its
 //!   exactly-once reconciliation finds a send whose response was lost.
@@ -17,7 +17,6 @@
 //! - The SQL lives in the store (`store::idempotency`), one atomic statement per step, on
 //!   SQLite and PostgreSQL alike.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use actix_web::{web, HttpResponse};
@@ -39,17 +38,9 @@ pub const MAX_KEY_LEN: usize = 255;
 pub const REPLAYED_HEADER: &str = "Idempotent-Replayed";
 
 const POLL: Duration = Duration::from_millis(100);
-static WAIT_MS: AtomicU64 = AtomicU64::new(30_000);
-
-/// How long a request waits for a concurrent request with the same key (default 30 s).
-pub fn wait_bound() -> Duration {
-    Duration::from_millis(WAIT_MS.load(Ordering::Relaxed))
-}
-
-/// Changes [`wait_bound`] for the whole process (tests).
-pub fn set_wait_bound(d: Duration) {
-    WAIT_MS.store(d.as_millis() as u64, Ordering::Relaxed);
-}
+/// How long a request waits for a concurrent request with the same key, unless the config
+/// says otherwise ([`crate::Config::idempotency_wait`]).
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(30);
 
 /// What the request asks for: its fingerprint is compared on reuse.
 pub struct Fingerprint<'a> {
@@ -132,7 +123,7 @@ where
         key_hash: hex::encode(Sha256::digest(key.as_bytes())),
     };
     let request_hash = fingerprint.hash();
-    let deadline = tokio::time::Instant::now() + wait_bound();
+    let deadline = tokio::time::Instant::now() + state.config.idempotency_wait;
     let mut run = Some(run);
     let store = &state.store;
     loop {

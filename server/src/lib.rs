@@ -4,7 +4,10 @@
 //! [`create_app`] builds the application from an [`AppState`]; `main.rs` only parses the
 //! command line.
 
-pub mod apps_admin;
+// Core's `ConnectorError` is the domain error type of every service (as in the connector
+// crates); it is returned once per call, so its size does not matter.
+#![allow(clippy::result_large_err)]
+
 pub mod auth;
 pub mod cli;
 pub mod config;
@@ -21,6 +24,7 @@ pub mod registry;
 pub mod routes;
 pub mod runtime;
 pub mod sandbox;
+pub mod services;
 pub mod short_paths;
 pub mod store;
 pub mod vault;
@@ -35,6 +39,7 @@ use tracing_actix_web::TracingLogger;
 pub use config::Config;
 use registry::Registry;
 use runtime::Runtime;
+use services::Services;
 use store::Store;
 use vault::{MasterKey, Vault};
 
@@ -45,6 +50,7 @@ pub struct AppState {
     pub vault: Vault,
     pub registry: Arc<Registry>,
     pub runtime: Arc<Runtime>,
+    pub services: Services,
 }
 
 impl AppState {
@@ -61,12 +67,21 @@ impl AppState {
         let vault = Vault::new(master, store.clone());
         let registry = Arc::new(registry);
         let runtime = Arc::new(Runtime::new(store.clone(), vault.clone(), registry.clone()));
+        let services = Services::new(
+            store.clone(),
+            vault.clone(),
+            registry.clone(),
+            runtime.clone(),
+            config.token_cache,
+            config.connector_cache,
+        );
         Ok(AppState {
             config: Arc::new(config),
             store,
             vault,
             registry,
             runtime,
+            services,
         })
     }
 }
@@ -98,6 +113,18 @@ pub fn create_app(
         .wrap(actix_web::middleware::from_fn(metrics::middleware))
         .wrap(actix_web::middleware::from_fn(logging::request_id_header))
         .wrap(TracingLogger::<logging::RequestSpan>::new())
+}
+
+/// `connectors serve`: opens the state, starts the sandbox when `config.sandbox` asks for it,
+/// and serves until the process is stopped.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let state = AppState::new(config).await?;
+    let _emulators = if state.config.sandbox {
+        sandbox::start(&state).await?
+    } else {
+        Vec::new()
+    };
+    serve(state).await
 }
 
 /// Serves until the process is stopped.

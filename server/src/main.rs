@@ -49,7 +49,7 @@ async fn run() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             let config = server::Config::resolve(*args)?;
-            server::sandbox::serve(config).await
+            server::run(config).await
         }
         Command::Orgs { command } => server::cli::orgs(command).await,
         Command::Apps { command } => server::cli::apps(command).await,

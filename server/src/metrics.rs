@@ -26,7 +26,6 @@ use prometheus::{
     HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
@@ -185,17 +184,10 @@ async fn scrape(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpR
         ));
     }
     let m = global();
-    let rows = sqlx::query(
-        "SELECT connector_type, status, COUNT(*) AS n FROM connectors GROUP BY connector_type, status",
-    )
-    .fetch_all(state.store.pool())
-    .await?;
+    let counts = state.store.connector_counts().await?;
     m.connectors.reset();
-    for r in rows {
-        let (kind, status): (String, String) = (r.try_get("connector_type")?, r.try_get("status")?);
-        m.connectors
-            .with_label_values(&[&kind, &status])
-            .set(r.try_get::<i64, _>("n")?);
+    for (kind, status, n) in counts {
+        m.connectors.with_label_values(&[&kind, &status]).set(n);
     }
     let text = TextEncoder::new()
         .encode_to_string(&m.registry.gather())

@@ -164,7 +164,7 @@ impl Runtime {
             .vault
             .decrypt(&row.organization_id, &row.credentials)
             .await?;
-        let creds = StoredCredentials::from_json(&plain).map_err(|e| *e.0)?;
+        let creds = StoredCredentials::from_json(&plain)?;
         let base_url = row
             .base_url
             .clone()

@@ -1,4 +1,4 @@
-//! `connectors serve [--sandbox]` and `connectors sandbox gmail|outlook`.
+//! The sandbox of `connectors serve --sandbox`, and `connectors sandbox gmail|outlook`.
 //!
 //! With `--sandbox` the provider emulators run in process with the demo mailbox, and a dev
 //! organization, application and one connector per type are created (or, on a restart, re-bound
@@ -11,9 +11,9 @@ use connector_core::Secret;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::config::{Config, Provider, SandboxArgs};
+use crate::config::{Provider, SandboxArgs};
 use crate::credentials::StoredCredentials;
-use crate::store::{ConnectorUpdate, NewConnector};
+use crate::services::connectors::{NewConnectorInput, Origin};
 use crate::AppState;
 
 pub const SANDBOX_USER: &str = "ada@example.com";
@@ -102,22 +102,16 @@ fn emulator(
     }
 }
 
-/// Runs the server; with `config.sandbox`, sets up the sandbox first.
-pub async fn serve(config: Config) -> anyhow::Result<()> {
-    crate::auth::set_cache_ttls(config.token_cache, config.connector_cache);
-    let state = AppState::new(config).await?;
-    let _emulators = if state.config.sandbox {
-        if state.config.sandbox_no_quotas {
-            tracing::info!("sandbox emulators run without quotas and throttling");
-        }
-        let emulators = start_emulators(!state.config.sandbox_no_quotas)?;
-        let file = setup(&state, &emulators).await?;
-        announce(&state, &file);
-        emulators
-    } else {
-        Vec::new()
-    };
-    crate::serve(state).await
+/// Starts the emulators, sets up (or re-binds) the sandbox organization and connectors and
+/// prints them; the emulators run as long as the returned values live.
+pub async fn start(state: &AppState) -> anyhow::Result<Vec<Emulator>> {
+    if state.config.sandbox_no_quotas {
+        tracing::info!("sandbox emulators run without quotas and throttling");
+    }
+    let emulators = start_emulators(!state.config.sandbox_no_quotas)?;
+    let file = setup(state, &emulators).await?;
+    announce(state, &file);
+    Ok(emulators)
 }
 
 /// Creates (or re-binds) the sandbox organization, app and connectors; writes sandbox.json.
@@ -159,26 +153,17 @@ pub async fn setup(state: &AppState, emulators: &[Emulator]) -> anyhow::Result<S
         creds
             .fields
             .insert("client_secret".into(), Secret::new(SANDBOX_CLIENT_SECRET));
-        let (blob, key_id) = state.vault.encrypt(&org, &creds.to_json()).await?;
         let endpoints = (Some(emu.base_url.clone()), Some(emu.token_url.clone()));
         let existing_id = file
             .connectors
             .get(emu.connector_type)
             .and_then(|v| v.as_str())
             .map(str::to_string);
+        let connectors = &state.services.connectors;
         let rebound = match existing_id {
             Some(id) => {
-                state
-                    .store
-                    .update_connector(
-                        &org,
-                        &id,
-                        ConnectorUpdate {
-                            credentials: Some((blob.clone(), key_id.clone())),
-                            endpoints: Some(endpoints.clone()),
-                            ..Default::default()
-                        },
-                    )
+                connectors
+                    .reauthorize(&org, &id, &creds, Some(endpoints.clone()))
                     .await?
             }
             None => None,
@@ -186,20 +171,20 @@ pub async fn setup(state: &AppState, emulators: &[Emulator]) -> anyhow::Result<S
         let id = match rebound {
             Some(row) => row.id,
             None => {
-                state
-                    .store
-                    .insert_connector(NewConnector {
-                        organization_id: org.clone(),
-                        customer_name: file.customer_name.clone(),
-                        connector_type: kind.name.clone(),
-                        definition_id: kind.definition_id.clone(),
-                        name: format!("Sandbox {}", kind.name),
-                        replication_config: json!({"include_spam_and_trash": false}),
-                        credentials: blob,
-                        credentials_key_id: key_id,
-                        base_url: endpoints.0,
-                        token_url: endpoints.1,
-                    })
+                connectors
+                    .create(
+                        &org,
+                        kind,
+                        NewConnectorInput {
+                            customer_name: file.customer_name.clone(),
+                            name: Some(format!("Sandbox {}", kind.name)),
+                            replication_config: None,
+                            credentials: creds,
+                            base_url: endpoints.0,
+                            token_url: endpoints.1,
+                        },
+                        Origin::Sandbox,
+                    )
                     .await?
                     .id
             }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use connector_core::ErrorCode;
 
-use super::{cred_row, satisfied, Lifecycle, Want, CRED_COLUMNS, REFRESH_MARGIN_SECS};
+use super::{satisfied, Lifecycle, Want, REFRESH_MARGIN_SECS};
 
 const PAGE: i64 = 500;
 
@@ -72,23 +72,13 @@ pub async fn run_once(lifecycle: &Lifecycle, cfg: HealthConfig) -> Result<Report
     let mut report = Report::default();
     let mut after = String::new();
     loop {
-        let sql = format!(
-            "SELECT {CRED_COLUMNS} FROM connectors WHERE status = $1 AND id > $2 \
-             ORDER BY id LIMIT $3"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(super::STATUS_ACTIVE)
-            .bind(&after)
-            .bind(PAGE)
-            .fetch_all(lifecycle.store.pool())
-            .await?;
+        let rows = lifecycle.store.active_credential_rows(&after, PAGE).await?;
         let Some(last) = rows.last() else {
             break;
         };
-        after = cred_row(last).id;
+        after = last.id.clone();
         let count = rows.len();
-        for r in rows {
-            let row = cred_row(&r);
+        for row in rows {
             report.examined += 1;
             let Ok(creds) = lifecycle.decrypt(&row).await else {
                 report.failed += 1;

@@ -11,11 +11,7 @@
 //! - [`health`]: the background check that finds revoked grants before a user's call does.
 //! - [`webhook`]: signed status-change events.
 
-// ConnectorError is the library's error type everywhere (as in the connector crates).
-#![allow(clippy::result_large_err)]
-
 pub mod health;
-mod lock;
 pub mod webhook;
 
 use std::collections::HashMap;
@@ -25,17 +21,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use connector_core::{ConnectorError, ErrorCode, OAuthCredentials, Secret, TokenProvider};
 use serde_json::json;
-use sqlx::Row;
 
 use crate::credentials::{unix, StoredCredentials};
 use crate::registry::Registry;
+use crate::store::credentials::{self as lock, CredRow};
 use crate::store::{now, Store};
 use crate::vault::Vault;
 
-pub use lock::TEST_HOLD_LOCK_ENV;
-
-pub const STATUS_ACTIVE: &str = "active";
-pub const STATUS_NEEDS_REAUTH: &str = "needs_reauth";
+pub use crate::store::{STATUS_ACTIVE, STATUS_NEEDS_REAUTH};
 
 /// A token used by a call must stay valid this long (the library's margin too).
 pub const REFRESH_MARGIN_SECS: i64 = 5 * 60;
@@ -76,42 +69,6 @@ impl std::fmt::Debug for Token {
             .field("version", &self.version)
             .field("refreshed", &self.refreshed)
             .finish_non_exhaustive()
-    }
-}
-
-/// The credential columns of one connector.
-#[derive(Clone)]
-pub(crate) struct CredRow {
-    pub id: String,
-    pub organization_id: String,
-    pub customer_name: String,
-    pub connector_type: String,
-    pub credentials: Vec<u8>,
-    pub credentials_version: i64,
-    pub token_url: Option<String>,
-    /// The scopes the last consent or refresh granted (space-separated), when known.
-    pub scopes: Option<String>,
-    pub status: String,
-    pub last_refresh_at: Option<i64>,
-    pub created_at: i64,
-}
-
-pub(crate) const CRED_COLUMNS: &str = "id, organization_id, customer_name, connector_type, \
-    credentials, credentials_version, token_url, scopes, status, last_refresh_at, created_at";
-
-pub(crate) fn cred_row(r: &crate::store::Row) -> CredRow {
-    CredRow {
-        id: r.get("id"),
-        organization_id: r.get("organization_id"),
-        customer_name: r.get("customer_name"),
-        connector_type: r.get("connector_type"),
-        credentials: r.get("credentials"),
-        credentials_version: r.get("credentials_version"),
-        token_url: r.get("token_url"),
-        scopes: r.get("scopes"),
-        status: r.get("status"),
-        last_refresh_at: r.get("last_refresh_at"),
-        created_at: r.get("created_at"),
     }
 }
 
@@ -231,15 +188,11 @@ impl Lifecycle {
         id: &str,
         want: Want<'_>,
     ) -> Result<Option<Token>, ConnectorError> {
-        let sql =
-            format!("SELECT {CRED_COLUMNS} FROM connectors WHERE id = $1 AND organization_id = $2");
-        let row = sqlx::query(&sql)
-            .bind(id)
-            .bind(org)
-            .fetch_optional(self.store.pool())
+        let row = self
+            .store
+            .credential_row(org, id)
             .await
             .map_err(db)?
-            .map(|r| cred_row(&r))
             .ok_or_else(|| ConnectorError::not_found("the connector was deleted"))?;
         if row.status == STATUS_NEEDS_REAUTH {
             return Err(needs_reauth_error(None));
@@ -253,7 +206,7 @@ impl Lifecycle {
             .vault
             .decrypt(&row.organization_id, &row.credentials)
             .await?;
-        StoredCredentials::from_json(&plain).map_err(|e| *e.0)
+        StoredCredentials::from_json(&plain)
     }
 
     /// One round under the row lock: re-read, refresh when still needed, commit, or mark
@@ -282,7 +235,6 @@ impl Lifecycle {
             let _ = tx.rollback().await;
             return Attempt::Done(Ok(t));
         }
-        lock::test_hold_lock(id).await;
         let oauth = match self.oauth_for(&row, &creds) {
             Ok(o) => o,
             Err(e) => {
@@ -357,7 +309,7 @@ impl Lifecycle {
                 // Read under the lock: no replica can have rotated the token since.
                 crate::metrics::global().token_refresh("invalid_grant");
                 let reason = format!("refreshing the access token failed: {}", e.message);
-                let changed = lock::mark_needs_reauth(&mut tx, id, &reason).await;
+                let changed = lock::mark_needs_reauth_locked(&mut tx, id, &reason).await;
                 let changed = match changed {
                     Ok(c) => tx.commit().await.map(|_| c),
                     Err(e) => Err(e),
@@ -417,19 +369,11 @@ impl Lifecycle {
         id: &str,
         reason: &str,
     ) -> Result<bool, ConnectorError> {
-        let r = sqlx::query(
-            "UPDATE connectors SET status = $1, status_reason = $2, updated_at = $3 \
-             WHERE id = $4 AND organization_id = $5 AND status <> $1",
-        )
-        .bind(STATUS_NEEDS_REAUTH)
-        .bind(reason)
-        .bind(now())
-        .bind(id)
-        .bind(org)
-        .execute(self.store.pool())
-        .await
-        .map_err(db)?;
-        let changed = r.rows_affected() > 0;
+        let changed = self
+            .store
+            .mark_needs_reauth(org, id, reason)
+            .await
+            .map_err(db)?;
         if changed {
             if let Some(row) = self.read_row(org, id).await? {
                 self.status_changed(&row, STATUS_NEEDS_REAUTH, Some(reason));
@@ -443,15 +387,7 @@ impl Lifecycle {
         org: &str,
         id: &str,
     ) -> Result<Option<CredRow>, ConnectorError> {
-        let sql =
-            format!("SELECT {CRED_COLUMNS} FROM connectors WHERE id = $1 AND organization_id = $2");
-        Ok(sqlx::query(&sql)
-            .bind(id)
-            .bind(org)
-            .fetch_optional(self.store.pool())
-            .await
-            .map_err(db)?
-            .map(|r| cred_row(&r)))
+        self.store.credential_row(org, id).await.map_err(db)
     }
 
     /// Logs a status change and sends it to the organization's webhook (in the background).

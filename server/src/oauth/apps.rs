@@ -4,9 +4,9 @@
 use connector_core::Secret;
 
 use super::exchange::ClientCreds;
-use super::store::AppRow;
 use crate::error::{ApiError, ApiResult};
 use crate::registry::ConnectorType;
+use crate::store::AppRow;
 use crate::AppState;
 
 /// The client, the BYO app id (None = platform) and the app's tenant.

@@ -7,8 +7,10 @@ use anyhow::Context;
 use clap::Args;
 use connector_core::Secret;
 
+use api_types::SettingsChange;
+
 use crate::config::{Config, ServeArgs, StoreArgs};
-use crate::routes::org_settings::{apply, view, SettingsChange};
+use crate::routes::org_settings::{apply, view};
 use crate::AppState;
 
 #[derive(Debug, Args)]
@@ -67,7 +69,7 @@ pub async fn settings(a: SettingsArgs) -> anyhow::Result<()> {
     let s = apply(&state, &org.id, change)
         .await
         .map_err(|e| anyhow::anyhow!("{}", e.0.message))?;
-    let mut v = view(&s);
+    let mut v = serde_json::to_value(view(&s)).expect("settings serialize");
     v["organization_id"] = serde_json::json!(org.id);
     println!("{v}");
     state.store.close().await;

@@ -13,12 +13,13 @@ use sha2::{Digest, Sha256};
 use super::apps::{choose, Chosen};
 use super::exchange::{exchange_code, http_client, Tokens};
 use super::provider::{consent_params, endpoints, missing_scopes};
-use super::store::Link;
 use super::STATE_TTL_SECS;
 use crate::credentials::StoredCredentials;
 use crate::error::{ApiError, ApiResult};
 use crate::registry::ConnectorType;
-use crate::store::{now, ConnectorUpdate, NewConnector};
+use crate::services::connectors::{NewConnectorInput, Origin};
+use crate::store::now;
+use crate::store::Link;
 use crate::AppState;
 
 /// What a consent request is bound to (stored server side with the hashed state).
@@ -229,12 +230,8 @@ async fn complete(
     }
     let (account, aliases) = read_account(kind, &ep.api_base, &tokens.access_token).await?;
     let creds = stored_credentials(kind, &chosen, p, &tokens);
-    let (blob, key_id) = state
-        .vault
-        .encrypt(org, &creds.to_json())
-        .await
-        .map_err(internal)?;
     let store = &state.store;
+    let connectors = &state.services.connectors;
     let existing = match &p.connector_id {
         Some(id) => Some(id.clone()),
         None => store
@@ -255,48 +252,32 @@ async fn complete(
     }
     let id = match existing {
         Some(id) => {
-            let update = ConnectorUpdate {
-                credentials: Some((blob, key_id)),
-                ..Default::default()
-            };
-            let before = store.get_connector(org, &id).await.map_err(internal)?;
-            let after = store
-                .update_connector(org, &id, update)
+            connectors
+                .reauthorize(org, &id, &creds, None)
                 .await
                 .map_err(internal)?
                 .ok_or_else(|| ("invalid_request", "the connector was deleted".to_string()))?;
-            state.runtime.forget(&id).await;
-            crate::routes::execute::forget_connector(&id);
-            if let Some(before) = before {
-                state.runtime.lifecycle().note_status(&before, &after);
-            }
             tracing::info!(connector_id = %id, "connector re-authorized");
             id
         }
         None => {
-            let row = store
-                .insert_connector(NewConnector {
-                    organization_id: org.to_string(),
-                    customer_name: p.customer_name.clone(),
-                    connector_type: kind.name.clone(),
-                    definition_id: kind.definition_id.clone(),
-                    name: p
-                        .name
-                        .clone()
-                        .unwrap_or_else(|| format!("{} ({})", kind.name, p.customer_name)),
-                    replication_config: p
-                        .replication_config
-                        .clone()
-                        .unwrap_or_else(|| json!({"include_spam_and_trash": false})),
-                    credentials: blob,
-                    credentials_key_id: key_id,
-                    base_url: None,
-                    token_url: None,
-                })
+            connectors
+                .create(
+                    org,
+                    kind,
+                    NewConnectorInput {
+                        customer_name: p.customer_name.clone(),
+                        name: p.name.clone(),
+                        replication_config: p.replication_config.clone(),
+                        credentials: creds,
+                        base_url: None,
+                        token_url: None,
+                    },
+                    Origin::OAuth,
+                )
                 .await
-                .map_err(internal)?;
-            tracing::info!(connector_id = %row.id, "connector created by OAuth");
-            row.id
+                .map_err(internal)?
+                .id
         }
     };
     store

@@ -9,7 +9,6 @@ pub mod flow;
 pub mod provider;
 pub mod redirect;
 pub mod revoke;
-pub mod store;
 
 /// How long a consent request stays valid.
 pub const STATE_TTL_SECS: i64 = 600;

@@ -3,18 +3,15 @@
 use super::exchange::{http_client, revoke, ClientCreds};
 use super::provider::endpoints;
 use crate::credentials::StoredCredentials;
-use crate::AppState;
+use crate::registry::ConnectorType;
+use crate::store::ConnectorRow;
+use crate::vault::Vault;
 
 /// Revokes the connector's refresh token (else its access token) at the provider. Call it
 /// before the row (and with it the encrypted secrets) is deleted.
-pub async fn revoke_connector(state: &AppState, org: &str, id: &str) {
-    let Ok(Some(row)) = state.store.get_connector(org, id).await else {
-        return;
-    };
-    let Some(kind) = state.registry.get(&row.connector_type) else {
-        return;
-    };
-    let Ok(plain) = state.vault.decrypt(org, &row.credentials).await else {
+pub async fn revoke_connector(vault: &Vault, kind: &ConnectorType, row: &ConnectorRow) {
+    let id = &row.id;
+    let Ok(plain) = vault.decrypt(&row.organization_id, &row.credentials).await else {
         tracing::warn!(connector_id = %id, "revocation skipped: credentials do not decrypt");
         return;
     };

@@ -1,4 +1,4 @@
-//! Application management for organization admins (see [`crate::apps_admin`] for who is one):
+//! Application management for organization admins (see [`crate::services::applications`] for who is one):
 //!
 //! - `GET  /api/v1/account/applications` -> `{"data": [{client_id, organization_id, created_at, revoked, revoked_at, admin}]}`
 //! - `POST /api/v1/account/applications/{client_id}/revoke` -> the application, revoked; its tokens stop working at once
@@ -8,10 +8,9 @@
 //! applications are 404 `not_found`.
 
 use actix_web::{web, HttpResponse};
+use api_types::{ApplicationList, ApplicationView, RotatedSecret};
 use connector_core::{ConnectorError, ErrorCode};
-use serde_json::json;
 
-use crate::apps_admin;
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
@@ -29,7 +28,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 async fn require_admin(state: &AppState, auth: &Auth) -> ApiResult<()> {
-    if apps_admin::is_admin(&state.store, &auth.organization_id, &auth.application_id).await? {
+    if state
+        .services
+        .applications
+        .is_admin(&auth.organization_id, &auth.application_id)
+        .await?
+    {
         Ok(())
     } else {
         Err(ApiError::from(ConnectorError::new(
@@ -41,38 +45,6 @@ async fn require_admin(state: &AppState, auth: &Auth) -> ApiResult<()> {
 
 fn app_not_found() -> ApiError {
     ApiError::not_found("no application with this client_id in your organization")
-}
-
-/// An application as listed (never its secret or hash).
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ApplicationView {
-    pub client_id: String,
-    pub organization_id: String,
-    /// Unix seconds.
-    pub created_at: i64,
-    pub revoked: bool,
-    /// Unix seconds; null while not revoked.
-    #[schema(required)]
-    pub revoked_at: Option<i64>,
-    /// The organization's admin application (its oldest one that is not revoked).
-    pub admin: bool,
-}
-
-/// `{"data": [...]}`, oldest first.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ApplicationList {
-    pub data: Vec<ApplicationView>,
-}
-
-/// A new client secret, shown once.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RotatedSecret {
-    pub organization_id: String,
-    pub client_id: String,
-    pub client_secret: String,
 }
 
 /// Lists the organization's applications (admin application only).
@@ -88,8 +60,14 @@ pub struct RotatedSecret {
 )]
 async fn list(auth: Auth, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     require_admin(&state, &auth).await?;
-    let apps = apps_admin::list(&state.store, &auth.organization_id).await?;
-    Ok(HttpResponse::Ok().json(json!({"data": apps})))
+    let apps = state
+        .services
+        .applications
+        .list(&auth.organization_id)
+        .await?;
+    Ok(HttpResponse::Ok().json(ApplicationList {
+        data: apps.into_iter().map(ApplicationView::from).collect(),
+    }))
 }
 
 /// Revokes an application: its tokens stop working at once (admin application only).
@@ -111,11 +89,14 @@ async fn revoke(
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     require_admin(&state, &auth).await?;
-    let app = apps_admin::revoke(&state.store, &auth.organization_id, &path)
+    let app = state
+        .services
+        .applications
+        .revoke(&auth.organization_id, &path)
         .await?
         .ok_or_else(app_not_found)?;
     tracing::info!(client_id = %app.client_id, "application revoked");
-    Ok(HttpResponse::Ok().json(app))
+    Ok(HttpResponse::Ok().json(ApplicationView::from(app)))
 }
 
 /// Issues a new client secret (shown once); the old one stops working (admin application only).
@@ -138,9 +119,11 @@ async fn rotate_secret(
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     require_admin(&state, &auth).await?;
-    let secret = apps_admin::rotate_secret(&state.store, &auth.organization_id, &path)
-        .await
-        .map_err(ApiError::internal)?
+    let secret = state
+        .services
+        .applications
+        .rotate_secret(&auth.organization_id, &path)
+        .await?
         .ok_or_else(app_not_found)?
         .map_err(|_| {
             ApiError::from(ConnectorError::new(
@@ -149,9 +132,9 @@ async fn rotate_secret(
             ))
         })?;
     tracing::info!(client_id = %path, "application secret rotated");
-    Ok(HttpResponse::Ok().json(json!({
-        "organization_id": auth.organization_id,
-        "client_id": path.as_str(),
-        "client_secret": secret.expose(),
-    })))
+    Ok(HttpResponse::Ok().json(RotatedSecret {
+        organization_id: auth.organization_id,
+        client_id: path.into_inner(),
+        client_secret: secret.expose().to_string(),
+    }))
 }

@@ -1,8 +1,9 @@
 //! `GET /api/v1/connector-types`: definition ids, specs, JSON Schemas and tool definitions.
 
 use actix_web::{web, HttpResponse};
+use api_types::{ConnectorTypeList, ConnectorTypeView, ToolSets};
 use connector_core::tools::{self, ToolFormat};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::auth::Auth;
 use crate::registry::ConnectorType;
@@ -13,65 +14,26 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The public description of one type.
-pub fn describe(kind: &ConnectorType) -> Value {
+pub fn describe(kind: &ConnectorType) -> ConnectorTypeView {
     let spec = &kind.spec;
-    json!({
-        "connector_type": kind.name,
-        "definition_id": kind.definition_id,
-        "description": spec.description,
-        "version": spec.version,
-        "auth": spec.auth,
-        "spec": spec.as_ref(),
-        "tools": {
-            "execute": tools::execute_tool(spec),
-            "openai": tools::action_tools(spec, ToolFormat::OpenAi),
-            "anthropic": tools::action_tools(spec, ToolFormat::Anthropic),
-            "mcp": tools::action_tools(spec, ToolFormat::Mcp),
+    ConnectorTypeView {
+        connector_type: kind.name.clone(),
+        definition_id: kind.definition_id.clone(),
+        description: spec.description.clone(),
+        version: spec.version.clone(),
+        auth: value(&spec.auth),
+        spec: value(spec.as_ref()),
+        tools: ToolSets {
+            execute: value(&tools::execute_tool(spec)),
+            openai: value(&tools::action_tools(spec, ToolFormat::OpenAi)),
+            anthropic: value(&tools::action_tools(spec, ToolFormat::Anthropic)),
+            mcp: value(&tools::action_tools(spec, ToolFormat::Mcp)),
         },
-    })
+    }
 }
 
-/// One connector type: its spec, credential schema and tool definitions.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ConnectorTypeView {
-    /// `gmail`, `outlook`.
-    pub connector_type: String,
-    pub definition_id: String,
-    pub description: String,
-    pub version: String,
-    /// The auth schemes and the JSON Schema of the credentials.
-    #[schema(value_type = Object)]
-    pub auth: Value,
-    /// The full spec: entities, actions, parameter and result JSON Schemas.
-    #[schema(value_type = Object)]
-    pub spec: Value,
-    pub tools: ToolSets,
-}
-
-/// The tool definitions of a type, per format.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ToolSets {
-    /// One generic `execute` tool covering every action.
-    #[schema(value_type = Object)]
-    pub execute: Value,
-    /// One tool per action, OpenAI function-calling format.
-    #[schema(value_type = Vec<Object>)]
-    pub openai: Value,
-    /// One tool per action, Anthropic tool-use format.
-    #[schema(value_type = Vec<Object>)]
-    pub anthropic: Value,
-    /// One tool per action, MCP `tools/list` format.
-    #[schema(value_type = Vec<Object>)]
-    pub mcp: Value,
-}
-
-/// `{"data": [...]}`.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ConnectorTypeList {
-    pub data: Vec<ConnectorTypeView>,
+fn value(v: &impl serde::Serialize) -> Value {
+    serde_json::to_value(v).expect("specs and tools serialize")
 }
 
 /// The connector types this server runs.
@@ -83,6 +45,7 @@ pub struct ConnectorTypeList {
     responses((status = 200, description = "Every connector type", body = ConnectorTypeList))
 )]
 async fn list(_auth: Auth, state: web::Data<AppState>) -> HttpResponse {
-    let data: Vec<Value> = state.registry.all().iter().map(describe).collect();
-    HttpResponse::Ok().json(json!({ "data": data }))
+    HttpResponse::Ok().json(ConnectorTypeList {
+        data: state.registry.all().iter().map(describe).collect(),
+    })
 }

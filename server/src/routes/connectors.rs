@@ -1,17 +1,20 @@
 //! Connector CRUD, status and tools under `/api/v1/integrations/connectors`.
 
 use actix_web::{web, HttpResponse};
+use api_types::{
+    ConnectorList, ConnectorStatus, ConnectorStatusView, ConnectorTools, ConnectorView,
+    CreateConnectorRequest, UpdateConnectorRequest,
+};
 use chrono::{TimeZone, Utc};
 use connector_core::tools::{self, ToolFormat};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::auth::Auth;
-use crate::credentials::validate;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
-use crate::registry::ConnectorType;
-use crate::store::{ConnectorFilter, ConnectorRow, ConnectorUpdate, NewConnector};
+use crate::services::connectors::{ConnectorPatch, CreateFromCredentials};
+use crate::store::{ConnectorFilter, ConnectorRow, STATUS_NEEDS_REAUTH};
 use crate::AppState;
 
 const BASE: &str = "/api/v1/integrations/connectors";
@@ -32,50 +35,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route(&format!("{BASE}/{{id}}/tools"), web::get().to(tools_for));
 }
 
-/// `replication_config`: connector-level defaults for actions.
-#[derive(Debug, Default, Deserialize, serde::Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReplicationConfig {
-    /// Default of `include_spam_trash` for list actions (an explicit param wins).
-    #[serde(default)]
-    pub include_spam_and_trash: bool,
-}
-
-/// A connector from credentials: give `connector_type` or `definition_id`.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = CreateConnectorRequest)]
-struct CreateRequest {
-    /// The end user this connector belongs to.
-    customer_name: String,
-    #[serde(default)]
-    connector_type: Option<String>,
-    #[serde(default)]
-    definition_id: Option<String>,
-    #[serde(default)]
-    name: Option<String>,
-    /// The fields of the type's credential schema (see `GET /api/v1/connector-types`).
-    #[schema(value_type = Object)]
-    credentials: Value,
-    #[serde(default)]
-    replication_config: Option<ReplicationConfig>,
-}
-
-/// Changes only the fields it names.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = UpdateConnectorRequest)]
-struct PatchRequest {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    replication_config: Option<ReplicationConfig>,
-    /// New credentials (validated like on create).
-    #[serde(default)]
-    #[schema(value_type = Option<Object>)]
-    credentials: Option<Value>,
-}
-
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -88,133 +47,38 @@ struct ListQuery {
     offset: Option<i64>,
 }
 
-fn ts(secs: i64) -> Value {
+/// RFC 3339.
+fn ts(secs: i64) -> String {
     Utc.timestamp_opt(secs, 0)
         .single()
-        .map(|t| json!(t.to_rfc3339()))
-        .unwrap_or(Value::Null)
-}
-
-/// A connector as responses show it: never a credential.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ConnectorView {
-    pub id: String,
-    pub organization_id: String,
-    pub customer_name: String,
-    pub connector_type: String,
-    pub definition_id: String,
-    pub name: String,
-    pub replication_config: ReplicationConfig,
-    pub status: ConnectorStatus,
-    /// Why the connector needs re-authorization; null while active.
-    #[schema(required)]
-    pub status_reason: Option<String>,
-    #[schema(format = DateTime)]
-    pub created_at: String,
-    #[schema(format = DateTime)]
-    pub updated_at: String,
-}
-
-/// `active`, or `needs_reauth` (the end user must authorize again).
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ConnectorStatus {
-    Active,
-    NeedsReauth,
-}
-
-/// `{"data": [...]}`.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ConnectorList {
-    pub data: Vec<ConnectorView>,
-}
-
-/// `GET .../connectors/{id}/status`.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ConnectorStatusView {
-    pub connector_id: String,
-    pub status: ConnectorStatus,
-    /// Why re-authorization is needed; null while active.
-    #[schema(required)]
-    pub reason: Option<String>,
-    /// The scopes the end user granted (OAuth connectors).
-    pub scopes: Vec<String>,
-    /// The last access-token refresh; null before the first one.
-    #[schema(required, format = DateTime)]
-    pub last_refresh_at: Option<String>,
-}
-
-/// `GET .../connectors/{id}/tools`.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ConnectorTools {
-    pub connector_id: String,
-    /// `openai`, `anthropic` or `mcp`.
-    pub format: String,
-    /// One tool definition per action, in `format`.
-    #[schema(value_type = Vec<Object>)]
-    pub data: Value,
+        .map(|t| t.to_rfc3339())
+        .unwrap_or_default()
 }
 
 /// What a response shows of a connector: never a credential.
-pub fn view(row: &ConnectorRow) -> Value {
-    json!({
-        "id": row.id,
-        "organization_id": row.organization_id,
-        "customer_name": row.customer_name,
-        "connector_type": row.connector_type,
-        "definition_id": row.definition_id,
-        "name": row.name,
-        "replication_config": row.replication_config,
-        "status": row.status,
-        "status_reason": row.status_reason,
-        "created_at": ts(row.created_at),
-        "updated_at": ts(row.updated_at),
-    })
+pub fn view(row: &ConnectorRow) -> ConnectorView {
+    ConnectorView {
+        id: row.id.clone(),
+        organization_id: row.organization_id.clone(),
+        customer_name: row.customer_name.clone(),
+        connector_type: row.connector_type.clone(),
+        definition_id: row.definition_id.clone(),
+        name: row.name.clone(),
+        replication_config: serde_json::from_value(row.replication_config.clone())
+            .unwrap_or_default(),
+        status: status_of(&row.status),
+        status_reason: row.status_reason.clone(),
+        created_at: ts(row.created_at),
+        updated_at: ts(row.updated_at),
+    }
 }
 
-fn kind_for<'a>(
-    state: &'a AppState,
-    connector_type: Option<&str>,
-    definition_id: Option<&str>,
-) -> ApiResult<&'a ConnectorType> {
-    let kind = match (connector_type, definition_id) {
-        (Some(t), _) => state.registry.get(t),
-        (None, Some(d)) => state.registry.by_definition(d),
-        (None, None) => {
-            return Err(ApiError::from(
-                connector_core::ConnectorError::invalid_params(
-                    "give `connector_type` (e.g. \"gmail\") or `definition_id`",
-                )
-                .with_details(json!({"path": "connector_type"})),
-            ))
-        }
-    };
-    let kind = kind.ok_or_else(|| {
-        let names: Vec<&str> = state
-            .registry
-            .all()
-            .iter()
-            .map(|t| t.name.as_str())
-            .collect();
-        ApiError::from(
-            connector_core::ConnectorError::invalid_params(format!(
-                "unknown connector type; this server has {names:?}"
-            ))
-            .with_details(json!({"path": "connector_type"})),
-        )
-    })?;
-    if let (Some(d), Some(_)) = (definition_id, connector_type) {
-        if d != kind.definition_id {
-            return Err(ApiError::invalid(
-                "`definition_id` does not belong to `connector_type`",
-            ));
-        }
+fn status_of(stored: &str) -> ConnectorStatus {
+    if stored == STATUS_NEEDS_REAUTH {
+        ConnectorStatus::NeedsReauth
+    } else {
+        ConnectorStatus::Active
     }
-    Ok(kind)
 }
 
 /// Creates a connector from credentials (validated against the type's credential schema).
@@ -223,7 +87,7 @@ fn kind_for<'a>(
     path = "/api/v1/integrations/connectors",
     operation_id = "create_connector",
     tag = "connectors",
-    request_body = CreateRequest,
+    request_body = CreateConnectorRequest,
     responses(
         (status = 201, description = "The connector", body = ConnectorView),
     )
@@ -231,41 +95,27 @@ fn kind_for<'a>(
 async fn create(
     auth: Auth,
     state: web::Data<AppState>,
-    body: ApiJson<CreateRequest>,
+    body: ApiJson<CreateConnectorRequest>,
 ) -> ApiResult<HttpResponse> {
     let req = body.0;
-    if req.customer_name.trim().is_empty() {
-        return Err(ApiError::invalid("`customer_name` must not be empty"));
-    }
-    let kind = kind_for(
-        &state,
-        req.connector_type.as_deref(),
-        req.definition_id.as_deref(),
-    )?;
-    let creds = validate(&kind.spec.auth, &req.credentials, kind.refresh_rule())?;
-    let (blob, key_id) = state
-        .vault
-        .encrypt(&auth.organization_id, &creds.to_json())
-        .await?;
-    let rc = serde_json::to_value(req.replication_config.unwrap_or_default()).expect("serializes");
     let row = state
-        .store
-        .insert_connector(NewConnector {
-            organization_id: auth.organization_id.clone(),
-            name: req
-                .name
-                .unwrap_or_else(|| format!("{} ({})", kind.name, req.customer_name)),
-            customer_name: req.customer_name,
-            connector_type: kind.name.clone(),
-            definition_id: kind.definition_id.clone(),
-            replication_config: rc,
-            credentials: blob,
-            credentials_key_id: key_id,
-            base_url: None,
-            token_url: None,
-        })
+        .services
+        .connectors
+        .create_from_credentials(
+            &auth.organization_id,
+            CreateFromCredentials {
+                customer_name: req.customer_name,
+                connector_type: req.connector_type,
+                definition_id: req.definition_id,
+                name: req.name,
+                credentials: req.credentials,
+                replication_config: Some(
+                    serde_json::to_value(req.replication_config.unwrap_or_default())
+                        .expect("serializes"),
+                ),
+            },
+        )
         .await?;
-    tracing::info!(connector_id = %row.id, connector_type = %row.connector_type, "connector created");
     Ok(HttpResponse::Created().json(view(&row)))
 }
 
@@ -287,37 +137,23 @@ async fn list(
     query: web::Query<ListQuery>,
 ) -> ApiResult<HttpResponse> {
     let q = query.into_inner();
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::invalid("`limit` must be between 1 and 1000"));
-    }
-    let offset = q.offset.unwrap_or(0);
-    if offset < 0 {
-        return Err(ApiError::invalid("`offset` must not be negative"));
-    }
     let rows = state
-        .store
-        .list_connectors(
+        .services
+        .connectors
+        .list(
             &auth.organization_id,
             &ConnectorFilter {
                 customer_name: q.customer_name,
                 connector_type: q.connector_type,
                 definition_id: q.definition_id,
-                limit,
-                offset,
+                limit: q.limit.unwrap_or(100),
+                offset: q.offset.unwrap_or(0),
             },
         )
         .await?;
-    let data: Vec<Value> = rows.iter().map(view).collect();
-    Ok(HttpResponse::Ok().json(json!({ "data": data })))
-}
-
-async fn load(state: &AppState, auth: &Auth, id: &str) -> ApiResult<ConnectorRow> {
-    state
-        .store
-        .get_connector(&auth.organization_id, id)
-        .await?
-        .ok_or_else(ApiError::connector_not_found)
+    Ok(HttpResponse::Ok().json(ConnectorList {
+        data: rows.iter().map(view).collect(),
+    }))
 }
 
 /// Reads a connector (never its credentials).
@@ -336,7 +172,12 @@ async fn get(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(view(&load(&state, &auth, &id).await?)))
+    let row = state
+        .services
+        .connectors
+        .get(&auth.organization_id, &id)
+        .await?;
+    Ok(HttpResponse::Ok().json(view(&row)))
 }
 
 /// Renames a connector, or replaces its replication config or credentials.
@@ -346,7 +187,7 @@ async fn get(
     operation_id = "update_connector",
     tag = "connectors",
     params(("id" = String, Path, description = "Connector id")),
-    request_body = PatchRequest,
+    request_body = UpdateConnectorRequest,
     responses(
         (status = 200, description = "The updated connector", body = ConnectorView),
     )
@@ -355,36 +196,24 @@ async fn patch(
     auth: Auth,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: ApiJson<PatchRequest>,
+    body: ApiJson<UpdateConnectorRequest>,
 ) -> ApiResult<HttpResponse> {
-    let row = load(&state, &auth, &id).await?;
-    let before = row.clone();
     let req = body.0;
-    let mut update = ConnectorUpdate {
-        name: req.name,
-        replication_config: req
-            .replication_config
-            .map(|rc| serde_json::to_value(rc).expect("serializes")),
-        ..Default::default()
-    };
-    if let Some(credentials) = req.credentials {
-        let kind = kind_for(&state, Some(&row.connector_type), None)?;
-        let creds = validate(&kind.spec.auth, &credentials, kind.refresh_rule())?;
-        update.credentials = Some(
-            state
-                .vault
-                .encrypt(&auth.organization_id, &creds.to_json())
-                .await?,
-        );
-    }
     let row = state
-        .store
-        .update_connector(&auth.organization_id, &id, update)
-        .await?
-        .ok_or_else(ApiError::connector_not_found)?;
-    state.runtime.forget(&row.id).await;
-    crate::routes::execute::forget_connector(&row.id);
-    state.runtime.lifecycle().note_status(&before, &row);
+        .services
+        .connectors
+        .update(
+            &auth.organization_id,
+            &id,
+            ConnectorPatch {
+                name: req.name,
+                replication_config: req
+                    .replication_config
+                    .map(|rc| serde_json::to_value(rc).expect("serializes")),
+                credentials: req.credentials,
+            },
+        )
+        .await?;
     Ok(HttpResponse::Ok().json(view(&row)))
 }
 
@@ -404,18 +233,11 @@ async fn delete(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let before = load(&state, &auth, &id).await?;
-    crate::oauth::revoke::revoke_connector(&state, &auth.organization_id, &id).await;
-    if !state
-        .store
-        .delete_connector(&auth.organization_id, &id)
-        .await?
-    {
-        return Err(ApiError::connector_not_found());
-    }
-    state.runtime.forget(&id).await;
-    crate::routes::execute::forget_connector(&id);
-    state.runtime.lifecycle().note_deleted(&before);
+    state
+        .services
+        .connectors
+        .delete(&auth.organization_id, &id)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -435,19 +257,19 @@ async fn status(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let row = load(&state, &auth, &id).await?;
-    let scopes: Vec<&str> = row
-        .scopes
-        .as_deref()
-        .map(|s| s.split_whitespace().collect())
-        .unwrap_or_default();
-    Ok(HttpResponse::Ok().json(json!({
-        "connector_id": row.id,
-        "status": row.status,
-        "reason": row.status_reason,
-        "scopes": scopes,
-        "last_refresh_at": row.last_refresh_at.map(ts),
-    })))
+    let status = state
+        .services
+        .connectors
+        .status(&auth.organization_id, &id)
+        .await?;
+    let row = status.row;
+    Ok(HttpResponse::Ok().json(ConnectorStatusView {
+        status: status_of(&row.status),
+        connector_id: row.id,
+        reason: row.status_reason,
+        scopes: status.scopes,
+        last_refresh_at: row.last_refresh_at.map(ts),
+    }))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -476,8 +298,9 @@ async fn tools_for(
     id: web::Path<String>,
     query: web::Query<ToolsQuery>,
 ) -> ApiResult<HttpResponse> {
-    let row = load(&state, &auth, &id).await?;
-    let kind = kind_for(&state, Some(&row.connector_type), None)?;
+    let connectors = &state.services.connectors;
+    let row = connectors.get(&auth.organization_id, &id).await?;
+    let kind = connectors.kind(Some(&row.connector_type), None)?;
     let name = query.format.as_deref().unwrap_or("openai");
     let format = ToolFormat::parse(name).ok_or_else(|| {
         ApiError::from(
@@ -488,9 +311,9 @@ async fn tools_for(
         )
     })?;
     let tools = tools::action_tools(&kind.spec, format);
-    Ok(HttpResponse::Ok().json(json!({
-        "connector_id": row.id,
-        "format": format.as_str(),
-        "data": tools,
-    })))
+    Ok(HttpResponse::Ok().json(ConnectorTools {
+        connector_id: row.id,
+        format: format.as_str().to_string(),
+        data: serde_json::to_value(tools).expect("tools serialize"),
+    }))
 }

@@ -1,40 +1,19 @@
 //! `GET /api/v1/integrations/connectors/{id}/credential` (also `/connectors/{id}/credential`):
 //! a fresh access token and its expiry, for callers that call the provider themselves.
-//!
-//! Off by default: only applications the organization lists in its settings
-//! (`raw_credential_apps`, by client id) may read it; others get `permission_denied`. The token
-//! comes through the same locked refresh path as execute (one refresh across replicas, rotated
-//! tokens stored first). Each read is logged with the application and connector, never the
-//! token.
+//! Who may read it: [`crate::services::Connectors::raw_credential`].
 
 use actix_web::{web, HttpResponse};
+use api_types::CredentialView;
 use chrono::{TimeZone, Utc};
-use connector_core::{ConnectorError, ErrorCode};
-use serde_json::json;
-use sqlx::Row;
 
 use crate::auth::Auth;
-use crate::error::{ApiError, ApiResult};
-use crate::lifecycle::Want;
+use crate::error::ApiResult;
 use crate::AppState;
 
 pub const PATH: &str = "/api/v1/integrations/connectors/{id}/credential";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(PATH, web::get().to(get));
-}
-
-/// A fresh access token of the connector, for callers that call the provider themselves.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CredentialView {
-    pub connector_id: String,
-    pub access_token: String,
-    /// Always `Bearer`.
-    pub token_type: String,
-    /// When the access token expires; null when the provider did not say.
-    #[schema(required, format = DateTime)]
-    pub expires_at: Option<String>,
 }
 
 /// A fresh access token (refreshed under the connector's lock when near expiry). Only
@@ -60,60 +39,21 @@ async fn get(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let row = state
-        .store
-        .get_connector(&auth.organization_id, &id)
-        .await?
-        .ok_or_else(ApiError::connector_not_found)?;
-    let client_id = sqlx::query("SELECT client_id FROM applications WHERE id = $1")
-        .bind(&auth.application_id)
-        .fetch_optional(state.store.pool())
-        .await?
-        .map(|r| r.get::<String, _>("client_id"))
-        .unwrap_or_default();
-    let settings = state.store.org_settings(&auth.organization_id).await?;
-    if !settings
-        .raw_credential_apps
-        .iter()
-        .any(|a| a == &client_id || a == &auth.application_id)
-    {
-        tracing::warn!(
-            connector_id = %row.id,
-            client_id = %client_id,
-            "raw credential read refused: application not allowed"
-        );
-        return Err(ApiError::from(
-            ConnectorError::new(
-                ErrorCode::PermissionDenied,
-                format!(
-                    "application {client_id} may not read raw credentials: an organization admin must add it to `raw_credential_apps` in the organization settings (PUT /api/v1/organization/settings)"
-                ),
-            )
-            .with_details(json!({"client_id": client_id})),
-        ));
-    }
     let token = state
-        .runtime
-        .lifecycle()
-        .token(&auth.organization_id, &row.id, Want::Fresh)
-        .await?
-        .ok_or_else(|| ApiError::internal("the token read was skipped"))?;
-    tracing::info!(
-        connector_id = %row.id,
-        client_id = %client_id,
-        refreshed = token.refreshed,
-        "raw credential read"
-    );
+        .services
+        .connectors
+        .raw_credential(&auth.organization_id, &auth.application_id, &id)
+        .await?;
     let expires_at = token
         .expires_at
         .and_then(|s| Utc.timestamp_opt(s, 0).single())
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
-        .json(json!({
-            "connector_id": row.id,
-            "access_token": token.access_token.expose(),
-            "token_type": "Bearer",
-            "expires_at": expires_at,
-        })))
+        .json(CredentialView {
+            connector_id: id.into_inner(),
+            access_token: token.access_token.expose().to_string(),
+            token_type: "Bearer".into(),
+            expires_at,
+        }))
 }

@@ -1,7 +1,7 @@
 //! `/healthz` (process up) and `/readyz` (database reachable). No auth.
 
 use actix_web::{web, HttpResponse};
-use serde_json::json;
+use api_types::HealthStatus;
 
 use crate::error::ApiResult;
 use crate::AppState;
@@ -9,15 +9,6 @@ use crate::AppState;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz));
-}
-
-/// `{"status": "ok"}` / `{"status": "ready"}`.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HealthStatus {
-    /// `ok` (healthz) or `ready` (readyz).
-    #[schema(example = "ok")]
-    pub status: String,
 }
 
 /// The process is up.
@@ -29,7 +20,9 @@ pub struct HealthStatus {
     responses((status = 200, description = "The process is up", body = HealthStatus))
 )]
 async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "ok"}))
+    HttpResponse::Ok().json(HealthStatus {
+        status: "ok".into(),
+    })
 }
 
 /// The database is reachable.
@@ -45,5 +38,7 @@ async fn healthz() -> HttpResponse {
 )]
 async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     state.store.ping().await?;
-    Ok(HttpResponse::Ok().json(json!({"status": "ready"})))
+    Ok(HttpResponse::Ok().json(HealthStatus {
+        status: "ready".into(),
+    }))
 }

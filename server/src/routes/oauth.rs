@@ -5,8 +5,9 @@
 use std::collections::HashMap;
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use api_types::{AccountView, ConsentUrl, InitiateRequest, ReauthorizeRequest};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
@@ -29,69 +30,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(reauthorize),
         )
         .route(&format!("{BASE}/{{id}}/account"), web::get().to(account));
-}
-
-/// Starts the OAuth flow for a new connector. `scopes`: `"full"` (default), `"readonly"`.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct InitiateRequest {
-    customer_name: String,
-    #[serde(default)]
-    connector_type: Option<String>,
-    #[serde(default)]
-    definition_id: Option<String>,
-    redirect_url: String,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    replication_config: Option<crate::routes::connectors::ReplicationConfig>,
-    /// `full` (default) or `readonly`.
-    #[serde(default)]
-    scopes: Option<String>,
-    /// Microsoft: common, organizations, consumers or a tenant id.
-    #[serde(default)]
-    tenant: Option<String>,
-    /// A bring-your-own app of the organization (default: its app for the provider, else the
-    /// platform app).
-    #[serde(default)]
-    oauth_app_id: Option<String>,
-}
-
-/// Starts the OAuth flow again for an existing connector (new tokens replace the old ones).
-#[derive(Deserialize, Default, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct ReauthorizeRequest {
-    /// Where the end user lands afterwards; must be on the organization's allow-list.
-    redirect_url: String,
-    /// `full` (default) or `readonly`.
-    #[serde(default)]
-    scopes: Option<String>,
-    /// Microsoft: common, organizations, consumers or a tenant id.
-    #[serde(default)]
-    tenant: Option<String>,
-}
-
-/// The provider's consent page to send the end user to.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ConsentUrl {
-    pub consent_url: String,
-    /// Reauthorize only: the connector that will receive the new tokens.
-    pub connector_id: Option<String>,
-}
-
-/// The account an OAuth connector was authorized for.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AccountView {
-    pub connector_id: String,
-    /// The mailbox address read at consent.
-    pub account: String,
-    /// Send-as aliases read at consent.
-    pub aliases: Vec<String>,
-    /// The bring-your-own OAuth app used, or null for the platform app.
-    #[schema(required)]
-    pub oauth_app_id: Option<String>,
 }
 
 /// What the provider appends to the callback URL.
@@ -230,7 +168,10 @@ async fn initiate(
         connector_id: None,
     };
     let url = consent_url(&state, org, kind, &chosen, &pending).await?;
-    Ok(HttpResponse::Ok().json(json!({ "consent_url": url })))
+    Ok(HttpResponse::Ok().json(ConsentUrl {
+        consent_url: url,
+        connector_id: None,
+    }))
 }
 
 /// Starts the OAuth flow again for an existing connector.
@@ -282,7 +223,10 @@ async fn reauthorize(
         connector_id: Some(row.id.clone()),
     };
     let url = consent_url(&state, org, kind, &chosen, &pending).await?;
-    Ok(HttpResponse::Ok().json(json!({ "consent_url": url, "connector_id": row.id })))
+    Ok(HttpResponse::Ok().json(ConsentUrl {
+        consent_url: url,
+        connector_id: Some(row.id),
+    }))
 }
 
 /// Where the provider redirects the end user. No API token (the `state` binds it to its
@@ -345,7 +289,10 @@ async fn account(
         .link_of(&id)
         .await?
         .ok_or_else(|| ApiError::not_found("this connector was not made by the OAuth flow"))?;
-    let v: Value =
-        json!({"connector_id": *id, "account": account, "aliases": aliases, "oauth_app_id": app});
-    Ok(HttpResponse::Ok().json(v))
+    Ok(HttpResponse::Ok().json(AccountView {
+        connector_id: id.into_inner(),
+        account,
+        aliases,
+        oauth_app_id: app,
+    }))
 }

@@ -3,15 +3,13 @@
 //! connector made with the app at once.
 
 use actix_web::{web, HttpResponse};
+use api_types::{CreateOAuthAppRequest, OAuthAppList, OAuthAppView, UpdateOAuthAppRequest};
 use connector_core::Secret;
-use serde::Deserialize;
-use serde_json::{json, Value};
 
 use crate::auth::Auth;
-use crate::credentials::StoredCredentials;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
-use crate::oauth::store::AppRow;
+use crate::store::AppRow;
 use crate::AppState;
 
 const BASE: &str = "/api/v1/oauth-apps";
@@ -30,71 +28,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// A bring-your-own OAuth app (the organization's own client at Google or Microsoft).
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = CreateOAuthAppRequest)]
-struct CreateRequest {
-    /// Connector type: `gmail` or `outlook`.
-    provider: String,
-    client_id: String,
-    /// Encrypted at rest, never returned.
-    #[serde(default)]
-    #[schema(value_type = Option<String>, format = Password)]
-    client_secret: Option<Secret>,
-    /// Microsoft: the app's tenant.
-    #[serde(default)]
-    tenant: Option<String>,
-}
-
-/// Changes only the fields it names; a new secret reaches every connector made with the app.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = UpdateOAuthAppRequest)]
-struct UpdateRequest {
-    #[serde(default)]
-    client_id: Option<String>,
-    #[serde(default)]
-    #[schema(value_type = Option<String>, format = Password)]
-    client_secret: Option<Secret>,
-    #[serde(default)]
-    tenant: Option<String>,
-}
-
-/// An OAuth app as responses show it (never its secret).
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct OAuthAppView {
-    pub id: String,
-    /// `gmail` or `outlook`.
-    pub provider: String,
-    pub client_id: String,
-    pub client_secret_set: bool,
-    #[schema(required)]
-    pub tenant: Option<String>,
-    /// Unix seconds.
-    pub created_at: i64,
-    /// Unix seconds.
-    pub updated_at: i64,
-}
-
-/// `{"data": [...]}`.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct OAuthAppList {
-    pub data: Vec<OAuthAppView>,
-}
-
-fn view(a: &AppRow) -> Value {
-    json!({
-        "id": a.id,
-        "provider": a.provider,
-        "client_id": a.client_id,
-        "client_secret_set": a.client_secret.is_some(),
-        "tenant": a.tenant,
-        "created_at": a.created_at,
-        "updated_at": a.updated_at,
-    })
+fn view(a: &AppRow) -> OAuthAppView {
+    OAuthAppView {
+        id: a.id.clone(),
+        provider: a.provider.clone(),
+        client_id: a.client_id.clone(),
+        client_secret_set: a.client_secret.is_some(),
+        tenant: a.tenant.clone(),
+        created_at: a.created_at,
+        updated_at: a.updated_at,
+    }
 }
 
 fn not_found() -> ApiError {
@@ -107,7 +50,7 @@ fn not_found() -> ApiError {
     path = "/api/v1/oauth-apps",
     operation_id = "create_oauth_app",
     tag = "oauth-apps",
-    request_body = CreateRequest,
+    request_body = CreateOAuthAppRequest,
     responses(
         (status = 201, description = "The app", body = OAuthAppView),
     )
@@ -115,7 +58,7 @@ fn not_found() -> ApiError {
 async fn create(
     auth: Auth,
     state: web::Data<AppState>,
-    body: ApiJson<CreateRequest>,
+    body: ApiJson<CreateOAuthAppRequest>,
 ) -> ApiResult<HttpResponse> {
     let r = body.0;
     let org = &auth.organization_id;
@@ -156,7 +99,9 @@ async fn create(
 )]
 async fn list(auth: Auth, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let apps = state.store.oauth_apps(&auth.organization_id).await?;
-    Ok(HttpResponse::Ok().json(json!({"data": apps.iter().map(view).collect::<Vec<_>>()})))
+    Ok(HttpResponse::Ok().json(OAuthAppList {
+        data: apps.iter().map(view).collect(),
+    }))
 }
 
 /// Reads an OAuth app (never its secret).
@@ -190,7 +135,7 @@ async fn get(
     operation_id = "update_oauth_app",
     tag = "oauth-apps",
     params(("id" = String, Path, description = "OAuth app id")),
-    request_body = UpdateRequest,
+    request_body = UpdateOAuthAppRequest,
     responses(
         (status = 200, description = "The updated app", body = OAuthAppView),
     )
@@ -199,7 +144,7 @@ async fn update(
     auth: Auth,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: ApiJson<UpdateRequest>,
+    body: ApiJson<UpdateOAuthAppRequest>,
 ) -> ApiResult<HttpResponse> {
     let org = &auth.organization_id;
     let mut app = state
@@ -235,24 +180,18 @@ async fn propagate(
     secret: Option<&Secret>,
 ) -> ApiResult<()> {
     for cid in state.store.connectors_of_app(org, &app.id).await? {
-        let Some(row) = state.store.get_connector(org, &cid).await? else {
-            continue;
-        };
-        let plain = state.vault.decrypt(org, &row.credentials).await?;
-        let mut creds = StoredCredentials::from_json(&plain)?;
-        creds
-            .fields
-            .insert("client_id".into(), Secret::new(app.client_id.clone()));
-        if let Some(s) = secret {
-            creds.fields.insert("client_secret".into(), s.clone());
-        }
-        let (blob, key_id) = state.vault.encrypt(org, &creds.to_json()).await?;
         state
-            .store
-            .store_refreshed_credentials(&cid, &blob, &key_id, None)
+            .services
+            .connectors
+            .edit_credentials(org, &cid, |creds| {
+                creds
+                    .fields
+                    .insert("client_id".into(), Secret::new(app.client_id.clone()));
+                if let Some(s) = secret {
+                    creds.fields.insert("client_secret".into(), s.clone());
+                }
+            })
             .await?;
-        state.runtime.forget(&cid).await;
-        crate::routes::execute::forget_connector(&cid);
     }
     Ok(())
 }

@@ -3,15 +3,14 @@
 //! credentials. PUT changes only the fields it names.
 
 use actix_web::{web, HttpResponse};
-use connector_core::Secret;
-use serde::Deserialize;
+pub use api_types::{SettingsChange, SettingsView};
 use serde_json::json;
 
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use crate::oauth::redirect::valid_entry;
-use crate::oauth::store::SettingsRow;
+use crate::store::SettingsRow;
 use crate::AppState;
 
 pub const PATH: &str = "/api/v1/organization/settings";
@@ -24,44 +23,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// A change of settings (API body, CLI flags): only the fields it names change.
-#[derive(Deserialize, Default, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SettingsChange {
-    /// Redirect URL prefixes the OAuth flow may return to (scheme, host, port, path prefix).
-    #[serde(default)]
-    pub redirect_allowlist: Option<Vec<String>>,
-    /// Empty string removes the webhook.
-    #[serde(default)]
-    pub webhook_url: Option<String>,
-    /// Signing secret of webhook deliveries; encrypted at rest, never returned.
-    #[serde(default)]
-    #[schema(value_type = Option<String>, format = Password)]
-    pub webhook_secret: Option<Secret>,
-    /// Application client ids.
-    #[serde(default)]
-    pub raw_credential_apps: Option<Vec<String>>,
-}
-
-/// The organization's settings as responses show them (never the webhook secret).
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SettingsView {
-    pub redirect_allowlist: Vec<String>,
-    #[schema(required)]
-    pub webhook_url: Option<String>,
-    pub webhook_secret_set: bool,
-    /// Application client ids allowed to read raw credentials.
-    pub raw_credential_apps: Vec<String>,
-}
-
-pub fn view(s: &SettingsRow) -> serde_json::Value {
-    json!({
-        "redirect_allowlist": s.redirect_allowlist,
-        "webhook_url": s.webhook_url,
-        "webhook_secret_set": s.webhook_secret.is_some(),
-        "raw_credential_apps": s.raw_credential_apps,
-    })
+pub fn view(s: &SettingsRow) -> SettingsView {
+    SettingsView {
+        redirect_allowlist: s.redirect_allowlist.clone(),
+        webhook_url: s.webhook_url.clone(),
+        webhook_secret_set: s.webhook_secret.is_some(),
+        raw_credential_apps: s.raw_credential_apps.clone(),
+    }
 }
 
 /// Validates and stores a change; returns the new settings.

@@ -1,9 +1,7 @@
 //! `POST /api/v1/account/applications/token`: client credentials -> bearer token. No auth.
 
 use actix_web::{web, HttpResponse};
-use connector_core::Secret;
-use serde::Deserialize;
-use serde_json::json;
+use api_types::{TokenRequest, TokenResponse};
 
 use crate::auth::issue_token;
 use crate::error::ApiResult;
@@ -12,27 +10,6 @@ use crate::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/account/applications/token", web::post().to(token));
-}
-
-/// Client credentials of an API application.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TokenRequest {
-    client_id: String,
-    #[schema(value_type = String, format = Password)]
-    client_secret: Secret,
-}
-
-/// A bearer token for `Authorization: Bearer ...` (send `X-Organization-Id` with it).
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TokenResponse {
-    pub access_token: String,
-    /// Always `Bearer`.
-    #[schema(example = "Bearer")]
-    pub token_type: String,
-    /// Seconds until the token expires.
-    pub expires_in: u64,
 }
 
 /// Exchanges an application's client credentials for a bearer token. No auth.
@@ -59,9 +36,9 @@ async fn token(state: web::Data<AppState>, body: ApiJson<TokenRequest>) -> ApiRe
     .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
-        .json(json!({
-            "access_token": issued.access_token.expose(),
-            "token_type": "Bearer",
-            "expires_in": issued.expires_in,
-        })))
+        .json(TokenResponse {
+            access_token: issued.access_token.expose().to_string(),
+            token_type: "Bearer".into(),
+            expires_in: issued.expires_in,
+        }))
 }

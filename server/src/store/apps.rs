@@ -123,4 +123,100 @@ impl Store {
             .await
             .map(|_| ())
     }
+
+    /// The organization's applications, oldest first (the first one not revoked is the admin).
+    pub async fn list_applications(&self, org: &str) -> Result<Vec<ApplicationRow>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT id, client_id, organization_id, created_at, revoked_at FROM applications \
+             WHERE organization_id = $1 ORDER BY created_at, id",
+        )
+        .bind(org)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ApplicationRow {
+                    id: r.try_get("id")?,
+                    client_id: r.try_get("client_id")?,
+                    organization_id: r.try_get("organization_id")?,
+                    created_at: r.try_get("created_at")?,
+                    revoked_at: r.try_get("revoked_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The internal id of the application with this client id in the organization.
+    pub async fn application_id(
+        &self,
+        org: &str,
+        client_id: &str,
+    ) -> Result<Option<String>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT id FROM applications WHERE organization_id = $1 AND client_id = $2",
+        )
+        .bind(org)
+        .bind(client_id)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    /// The client id of an application (by its internal id).
+    pub async fn application_client_id(&self, id: &str) -> Result<Option<String>, sqlx::Error> {
+        sqlx::query_scalar("SELECT client_id FROM applications WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    /// When the application was revoked (`None`: it is not).
+    pub async fn application_revoked_at(&self, id: &str) -> Result<Option<i64>, sqlx::Error> {
+        sqlx::query_scalar("SELECT revoked_at FROM applications WHERE id = $1")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await
+    }
+
+    /// Revokes the application (kept as revoked at `at`) unless it already is.
+    pub async fn revoke_application(&self, id: &str, at: i64) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE applications SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(at)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+
+    /// Replaces the application's secret hash.
+    pub async fn set_application_secret(
+        &self,
+        id: &str,
+        secret_hash: &str,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE applications SET secret_hash = $1 WHERE id = $2")
+            .bind(secret_hash)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+
+    /// Deletes every bearer token of the application.
+    pub async fn delete_application_tokens(&self, id: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM app_tokens WHERE application_id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+}
+
+/// An application as listed (never its secret hash).
+#[derive(Debug, Clone)]
+pub struct ApplicationRow {
+    pub id: String,
+    pub client_id: String,
+    pub organization_id: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
 }

@@ -273,4 +273,22 @@ impl Store {
         .await
         .map(|_| ())
     }
+
+    /// How many connectors there are per type and status (`/metrics`).
+    pub async fn connector_counts(&self) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT connector_type, status, COUNT(*) AS n FROM connectors GROUP BY connector_type, status",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("connector_type")?,
+                    r.try_get("status")?,
+                    r.try_get("n")?,
+                ))
+            })
+            .collect()
+    }
 }

@@ -9,8 +9,10 @@
 
 mod apps;
 mod connectors;
+pub mod credentials;
 mod idempotency;
 mod keys;
+mod oauth;
 mod orgs;
 
 use std::borrow::Cow;
@@ -23,10 +25,12 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 
-pub use apps::{Application, TokenRecord};
+pub use apps::{Application, ApplicationRow, TokenRecord};
 pub use connectors::{ConnectorFilter, ConnectorRow, ConnectorUpdate, NewConnector};
+pub use credentials::{STATUS_ACTIVE, STATUS_NEEDS_REAUTH};
 pub use idempotency::{IdempotencyEntry, IdempotencySlot};
 pub use keys::DataKeyRow;
+pub use oauth::{AppRow, Link, SettingsRow, StateRow};
 pub use orgs::Organization;
 
 /// A row of either backend.

@@ -1,7 +1,6 @@
 //! Idempotency keys on execute, through `create_app` against the Gmail emulator; on SQLite,
 //! and the claim races again on PostgreSQL (a database of its own per test).
 
-use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use actix_web::http::StatusCode;
@@ -29,8 +28,7 @@ struct Answer {
     body: Value,
 }
 
-/// How long a request waits for a running one with the same key, in this whole test binary
-/// (the bound is process-wide): far above the overlaps the tests make on purpose, short
+/// How long a request waits for a running one with the same key: far above the overlaps the tests make on purpose, short
 /// enough to test the 409 that ends the wait.
 const WAIT: Duration = Duration::from_secs(4);
 
@@ -45,8 +43,6 @@ async fn pg_env() -> Option<Env> {
 }
 
 async fn env_on(pg: Option<pgdb::TestDb>) -> Env {
-    static WAIT_ONCE: Once = Once::new();
-    WAIT_ONCE.call_once(|| server::idempotency::set_wait_bound(WAIT));
     let sb = GmailSandbox::start(SandboxConfig {
         seed: Seed::Empty,
         quotas: false,
@@ -55,6 +51,7 @@ async fn env_on(pg: Option<pgdb::TestDb>) -> Env {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::for_data_dir(dir.path());
+    config.idempotency_wait = WAIT;
     if let Some(db) = &pg {
         config.database_url = db.url().to_string();
     }

@@ -118,7 +118,7 @@ async fn protected_routes_need_a_valid_unexpired_token_and_matching_org() {
         .await
         .unwrap();
     // Verified tokens are cached for a second; an edit behind the API's back must say so.
-    server::auth::forget_cached_tokens();
+    h.state.services.applications.forget_cached_tokens();
     for (method, path) in &routes {
         let got = h
             .send(

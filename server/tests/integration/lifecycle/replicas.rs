@@ -288,22 +288,18 @@ async fn stampede(w: World) {
 }
 
 async fn killed_holder(w: World, hold: Duration, expect_lock_timeouts: bool) {
-    let held = w.dir.path().join("held");
+    // The doomed server's token endpoint never answers: it takes the lock, sends its token
+    // request there and waits inside it (its refresh timeout is far above `hold`).
+    let stall = support::StalledTokenEndpoint::start();
     let mut doomed = w
-        .serve(
-            "doomed",
-            &[(
-                server::lifecycle::TEST_HOLD_LOCK_ENV,
-                held.display().to_string(),
-            )],
-        )
+        .serve("doomed", &[("CONNECTORS_GMAIL_TOKEN_URL", stall.url())])
         .await;
     let a = w.serve("a", &[]).await;
     let b = w.serve("b", &[]).await;
     let (id, original) = w.expired_connector(&a).await;
     let before = w.provider.token_requests();
 
-    // The doomed server takes the lock and stops before its token request.
+    // The doomed server takes the lock and stops in its token request.
     let doomed_call = {
         let req = w
             .request(
@@ -315,7 +311,7 @@ async fn killed_holder(w: World, hold: Duration, expect_lock_timeouts: bool) {
         tokio::spawn(async move { req.send().await.map(|r| r.status().as_u16()) })
     };
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !held.exists() {
+    while !stall.was_called() {
         assert!(
             Instant::now() < deadline,
             "the lock was not taken: {}",

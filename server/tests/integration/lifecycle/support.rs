@@ -187,3 +187,37 @@ pub fn assert_signed(r: &Received, secret: &str) {
     mac.update(&r.body);
     assert_eq!(hex::encode(mac.finalize().into_bytes()), v1);
 }
+
+/// A token endpoint that accepts requests and never answers: a server refreshing against it
+/// holds the connector's refresh lock inside its token request until it times out or dies.
+pub struct StalledTokenEndpoint {
+    url: String,
+    called: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl StalledTokenEndpoint {
+    pub fn start() -> StalledTokenEndpoint {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/token", listener.local_addr().unwrap());
+        let called = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let seen = called.clone();
+        std::thread::spawn(move || {
+            // Connections are kept open (never answered) for the life of the test process.
+            let mut open = Vec::new();
+            for stream in listener.incoming().map_while(Result::ok) {
+                seen.store(true, std::sync::atomic::Ordering::SeqCst);
+                open.push(stream);
+            }
+        });
+        StalledTokenEndpoint { url, called }
+    }
+
+    pub fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    /// Whether a token request has arrived.
+    pub fn was_called(&self) -> bool {
+        self.called.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}

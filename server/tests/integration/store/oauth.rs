@@ -1,7 +1,7 @@
 //! OAuth flow storage: single-use states with expiry, BYO apps, organization settings, links.
 
-use server::oauth::store::{Link, SettingsRow};
 use server::store::{now, Store};
+use server::store::{Link, SettingsRow};
 
 use super::fixtures::{all_bytes, new_connector, org};
 

@@ -1,9 +1,14 @@
 //! Organizations, applications, bearer tokens and their revocation.
 
-use server::apps_admin;
+use server::services::{Applications, RevokedApp};
 use server::store::{now, Store};
 
 use super::fixtures::{is_unique_violation, org};
+
+/// The application service on this store (no token cache: only the database is under test).
+fn apps(store: &Store) -> Applications {
+    Applications::new(store.clone(), std::time::Duration::ZERO)
+}
 
 both_backends! {
     async fn organizations_are_found_by_id_or_exact_name(store: Store) {
@@ -50,17 +55,17 @@ both_backends! {
         assert_eq!(rec.expires_at, exp);
         assert!(store.find_token("tok-unknown").await.unwrap().is_none());
 
-        let listed = apps_admin::list(&store, &acme.id).await.unwrap();
+        let listed = apps(&store).list(&acme.id).await.unwrap();
         let flags: Vec<(&str, bool, bool)> = listed
             .iter()
             .map(|a| (a.client_id.as_str(), a.admin, a.revoked))
             .collect();
         assert_eq!(flags, [("cid-admin", true, false), ("cid-2", false, false)]);
-        assert!(apps_admin::is_admin(&store, &acme.id, &admin.id).await.unwrap());
-        assert!(!apps_admin::is_admin(&store, &acme.id, &app.id).await.unwrap());
+        assert!(apps(&store).is_admin(&acme.id, &admin.id).await.unwrap());
+        assert!(!apps(&store).is_admin(&acme.id, &app.id).await.unwrap());
 
         // Revocation refuses every token of the app at once, and only those.
-        let info = apps_admin::revoke(&store, &acme.id, "cid-2").await.unwrap().unwrap();
+        let info = apps(&store).revoke(&acme.id, "cid-2").await.unwrap().unwrap();
         assert!(info.revoked && info.revoked_at.is_some());
         assert!(store.find_token("tok-1").await.unwrap().is_none());
         assert!(store.find_token("tok-2").await.unwrap().is_none());
@@ -69,10 +74,10 @@ both_backends! {
         // A token inserted for a revoked application (a race with revoke) is still refused.
         store.insert_token("tok-late", &app, exp).await.unwrap();
         assert!(store.find_token("tok-late").await.unwrap().is_none());
-        assert!(apps_admin::revoke(&store, &acme.id, "nope").await.unwrap().is_none());
+        assert!(apps(&store).revoke(&acme.id, "nope").await.unwrap().is_none());
         assert!(matches!(
-            apps_admin::rotate_secret(&store, &acme.id, "cid-2").await.unwrap(),
-            Some(Err(apps_admin::RevokedApp))
+            apps(&store).rotate_secret(&acme.id, "cid-2").await.unwrap(),
+            Some(Err(RevokedApp))
         ));
     }
 
@@ -80,7 +85,7 @@ both_backends! {
         let acme = org(&store, "acme").await;
         let app = store.create_application(&acme.id, "cid", "old-hash").await.unwrap();
         store.insert_token("tok", &app, now() + 3600).await.unwrap();
-        let secret = apps_admin::rotate_secret(&store, &acme.id, "cid")
+        let secret = apps(&store).rotate_secret(&acme.id, "cid")
             .await
             .unwrap()
             .unwrap()

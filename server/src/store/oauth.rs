@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use crate::store::{new_id, now, Store};
+use super::{new_id, now, Store};
 
 /// Organization settings as stored (the webhook secret still encrypted).
 #[derive(Debug, Clone, Default)]

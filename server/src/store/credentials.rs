@@ -1,4 +1,4 @@
-//! The database lock on a connector's credential row, per backend.
+//! A connector's credential columns, and the database lock on them, per backend.
 //!
 //! - PostgreSQL: `SELECT ... FOR UPDATE` (health checks: `SKIP LOCKED`) in a transaction with
 //!   transaction-local `lock_timeout` (waiters give up and re-read), `statement_timeout`, and
@@ -9,15 +9,112 @@
 //! The lock lives exactly as long as the transaction, so a process that dies holding it
 //! releases it with its connection: nothing is left to clean up.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use sqlx::{Any, Row as _, Transaction};
 
-use sqlx::{Any, Transaction};
-
-use super::{cred_row, CredRow, CRED_COLUMNS, STATUS_NEEDS_REAUTH};
-use crate::store::{now, Backend, Store};
+use super::{now, Backend, Row, Store};
 
 pub type Tx = Transaction<'static, Any>;
+
+/// A connector that works.
+pub const STATUS_ACTIVE: &str = "active";
+/// A connector whose end user must authorize again.
+pub const STATUS_NEEDS_REAUTH: &str = "needs_reauth";
+
+/// The credential columns of one connector.
+#[derive(Clone)]
+pub struct CredRow {
+    pub id: String,
+    pub organization_id: String,
+    pub customer_name: String,
+    pub connector_type: String,
+    pub credentials: Vec<u8>,
+    pub credentials_version: i64,
+    pub token_url: Option<String>,
+    /// The scopes the last consent or refresh granted (space-separated), when known.
+    pub scopes: Option<String>,
+    pub status: String,
+    pub last_refresh_at: Option<i64>,
+    pub created_at: i64,
+}
+
+const CRED_COLUMNS: &str = "id, organization_id, customer_name, connector_type, \
+    credentials, credentials_version, token_url, scopes, status, last_refresh_at, created_at";
+
+fn cred_row(r: &Row) -> CredRow {
+    CredRow {
+        id: r.get("id"),
+        organization_id: r.get("organization_id"),
+        customer_name: r.get("customer_name"),
+        connector_type: r.get("connector_type"),
+        credentials: r.get("credentials"),
+        credentials_version: r.get("credentials_version"),
+        token_url: r.get("token_url"),
+        scopes: r.get("scopes"),
+        status: r.get("status"),
+        last_refresh_at: r.get("last_refresh_at"),
+        created_at: r.get("created_at"),
+    }
+}
+
+impl Store {
+    /// The connector's credential columns, read without a lock.
+    pub async fn credential_row(
+        &self,
+        org: &str,
+        id: &str,
+    ) -> Result<Option<CredRow>, sqlx::Error> {
+        let sql =
+            format!("SELECT {CRED_COLUMNS} FROM connectors WHERE id = $1 AND organization_id = $2");
+        Ok(sqlx::query(&sql)
+            .bind(id)
+            .bind(org)
+            .fetch_optional(self.pool())
+            .await?
+            .map(|r| cred_row(&r)))
+    }
+
+    /// One page of active connectors' credential columns, by id after `after`.
+    pub async fn active_credential_rows(
+        &self,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<CredRow>, sqlx::Error> {
+        let sql = format!(
+            "SELECT {CRED_COLUMNS} FROM connectors WHERE status = $1 AND id > $2 \
+             ORDER BY id LIMIT $3"
+        );
+        Ok(sqlx::query(&sql)
+            .bind(STATUS_ACTIVE)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(cred_row)
+            .collect())
+    }
+
+    /// Marks the connector `needs_reauth` unless it already is; whether the status changed.
+    pub async fn mark_needs_reauth(
+        &self,
+        org: &str,
+        id: &str,
+        reason: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let r = sqlx::query(
+            "UPDATE connectors SET status = $1, status_reason = $2, updated_at = $3 \
+             WHERE id = $4 AND organization_id = $5 AND status <> $1",
+        )
+        .bind(STATUS_NEEDS_REAUTH)
+        .bind(reason)
+        .bind(now())
+        .bind(id)
+        .bind(org)
+        .execute(self.pool())
+        .await?;
+        Ok(r.rows_affected() > 0)
+    }
+}
 
 /// PostgreSQL settings of the refresh transaction (`SET LOCAL`).
 const PG_SETTINGS: &[(&str, &str)] = &[
@@ -25,11 +122,6 @@ const PG_SETTINGS: &[(&str, &str)] = &[
     ("statement_timeout", "15s"),
     ("idle_in_transaction_session_timeout", "60s"),
 ];
-
-/// Test-only hook: when set to a file path, the first refresh of the process writes that file
-/// after taking the row lock and before the token request, then waits (for an hour) so a test
-/// can kill the process while it holds the lock. Never set it in production.
-pub const TEST_HOLD_LOCK_ENV: &str = "CONNECTORS_TEST_HOLD_REFRESH_LOCK";
 
 pub enum Locked {
     Row(Tx, Box<CredRow>),
@@ -163,7 +255,11 @@ pub async fn store_refreshed(
 }
 
 /// Marks the locked row `needs_reauth`; whether the status changed.
-pub async fn mark_needs_reauth(tx: &mut Tx, id: &str, reason: &str) -> Result<bool, sqlx::Error> {
+pub async fn mark_needs_reauth_locked(
+    tx: &mut Tx,
+    id: &str,
+    reason: &str,
+) -> Result<bool, sqlx::Error> {
     let r = sqlx::query(
         "UPDATE connectors SET status = $1, status_reason = $2, updated_at = $3 \
          WHERE id = $4 AND status <> $1",
@@ -175,19 +271,4 @@ pub async fn mark_needs_reauth(tx: &mut Tx, id: &str, reason: &str) -> Result<bo
     .execute(&mut **tx)
     .await?;
     Ok(r.rows_affected() > 0)
-}
-
-static HELD: AtomicBool = AtomicBool::new(false);
-
-/// See [`TEST_HOLD_LOCK_ENV`].
-pub async fn test_hold_lock(connector_id: &str) {
-    let Ok(path) = std::env::var(TEST_HOLD_LOCK_ENV) else {
-        return;
-    };
-    if HELD.swap(true, Ordering::SeqCst) {
-        return;
-    }
-    tracing::warn!(%connector_id, "test hook: holding the refresh lock before the token request");
-    let _ = std::fs::write(&path, format!("{} {connector_id}\n", std::process::id()));
-    tokio::time::sleep(Duration::from_secs(3600)).await;
 }

@@ -1,0 +1,110 @@
+//! Connector CRUD, status and tools under `/api/v1/integrations/connectors`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// `replication_config`: connector-level defaults for actions.
+#[derive(Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplicationConfig {
+    /// Default of `include_spam_trash` for list actions (an explicit param wins).
+    #[serde(default)]
+    pub include_spam_and_trash: bool,
+}
+
+/// A connector from credentials: give `connector_type` or `definition_id`.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateConnectorRequest {
+    /// The end user this connector belongs to.
+    pub customer_name: String,
+    #[serde(default)]
+    pub connector_type: Option<String>,
+    #[serde(default)]
+    pub definition_id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The fields of the type's credential schema (see `GET /api/v1/connector-types`).
+    #[schema(value_type = Object)]
+    pub credentials: Value,
+    #[serde(default)]
+    pub replication_config: Option<ReplicationConfig>,
+}
+
+/// Changes only the fields it names.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateConnectorRequest {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub replication_config: Option<ReplicationConfig>,
+    /// New credentials (validated like on create).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub credentials: Option<Value>,
+}
+
+/// A connector as responses show it: never a credential.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorView {
+    pub id: String,
+    pub organization_id: String,
+    pub customer_name: String,
+    pub connector_type: String,
+    pub definition_id: String,
+    pub name: String,
+    pub replication_config: ReplicationConfig,
+    pub status: ConnectorStatus,
+    /// Why the connector needs re-authorization; null while active.
+    #[schema(required)]
+    pub status_reason: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+}
+
+/// `active`, or `needs_reauth` (the end user must authorize again).
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectorStatus {
+    Active,
+    NeedsReauth,
+}
+
+/// `{"data": [...]}`.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorList {
+    pub data: Vec<ConnectorView>,
+}
+
+/// `GET .../connectors/{id}/status`.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorStatusView {
+    pub connector_id: String,
+    pub status: ConnectorStatus,
+    /// Why re-authorization is needed; null while active.
+    #[schema(required)]
+    pub reason: Option<String>,
+    /// The scopes the end user granted (OAuth connectors).
+    pub scopes: Vec<String>,
+    /// The last access-token refresh; null before the first one.
+    #[schema(required, format = DateTime)]
+    pub last_refresh_at: Option<String>,
+}
+
+/// `GET .../connectors/{id}/tools`.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorTools {
+    pub connector_id: String,
+    /// `openai`, `anthropic` or `mcp`.
+    pub format: String,
+    /// One tool definition per action, in `format`.
+    #[schema(value_type = Vec<Object>)]
+    pub data: Value,
+}

@@ -1,0 +1,37 @@
+//! `POST /api/v1/integrations/connectors/{id}/execute`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// One action of the connector's spec.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExecuteRequest {
+    /// An entity of the spec, e.g. `messages`.
+    pub entity: String,
+    /// An action of the entity, e.g. `list`.
+    pub action: String,
+    /// The action's parameters (validated against its JSON Schema).
+    #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
+    pub params: Value,
+    /// Replays the first outcome for a repeated key (same entity, action and params).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+}
+
+/// The action's result and metadata.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExecuteResponse {
+    /// The action's result (shape given by the action's result schema).
+    pub result: Value,
+    /// `connector_id`, `connector_type`, `entity`, `action`, plus action metadata (pagination
+    /// cursors and the like).
+    #[schema(value_type = Object)]
+    pub connector_metadata: Value,
+}
+
+fn empty_object() -> Value {
+    json!({})
+}

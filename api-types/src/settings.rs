@@ -1,0 +1,36 @@
+//! `GET`/`PUT /api/v1/organization/settings`.
+
+use connector_core::Secret;
+use serde::{Deserialize, Serialize};
+
+/// A change of settings (API body, CLI flags): only the fields it names change.
+#[derive(Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsChange {
+    /// Redirect URL prefixes the OAuth flow may return to (scheme, host, port, path prefix).
+    #[serde(default)]
+    pub redirect_allowlist: Option<Vec<String>>,
+    /// Empty string removes the webhook.
+    #[serde(default)]
+    pub webhook_url: Option<String>,
+    /// Signing secret of webhook deliveries; encrypted at rest, never returned.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Password)]
+    #[serde(serialize_with = "crate::expose::optional_secret")]
+    pub webhook_secret: Option<Secret>,
+    /// Application client ids.
+    #[serde(default)]
+    pub raw_credential_apps: Option<Vec<String>>,
+}
+
+/// The organization's settings as responses show them (never the webhook secret).
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsView {
+    pub redirect_allowlist: Vec<String>,
+    #[schema(required)]
+    pub webhook_url: Option<String>,
+    pub webhook_secret_set: bool,
+    /// Application client ids allowed to read raw credentials.
+    pub raw_credential_apps: Vec<String>,
+}

@@ -1,0 +1,274 @@
+//! Application management: list, revoke and rotate-secret, shared by the CLI
+//! (`connectors apps list|revoke|rotate-secret --org ORG`) and the API (for organization admins).
+//!
+//! **Who is an admin:** the organization's oldest application that is not revoked — the first
+//! `connectors apps create --org ORG` (and the sandbox's application). Revoking it makes the
+//! next oldest the admin; the CLI, which works on the database directly, always can.
+//!
+//! Revoking an application deletes its bearer tokens, and token lookups also refuse tokens of
+//! revoked applications, so its tokens stop working at once (on every replica). Rotating the
+//! secret also deletes its tokens: a rotation usually means the old secret leaked.
+
+use std::time::Duration;
+
+use connector_core::{ConnectorError, Secret};
+use serde::Serialize;
+
+use super::cache::HotCache;
+use crate::error::{db, internal};
+use crate::store::{now, Store, TokenRecord};
+
+/// An application as listed (never its secret or hash).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AppInfo {
+    pub client_id: String,
+    pub organization_id: String,
+    pub created_at: i64,
+    pub revoked: bool,
+    pub revoked_at: Option<i64>,
+    pub admin: bool,
+}
+
+/// Applications and their bearer tokens: the verified-token cache lives here, and every
+/// change that must end a token's life (revoke, rotate-secret) forgets it in the same call.
+pub struct Applications {
+    store: Store,
+    /// Verified tokens by token hash (see [`crate::auth`] for the trade-off).
+    tokens: HotCache<TokenRecord>,
+}
+
+impl Applications {
+    /// `token_cache`: how long a verified token is trusted without the database (0: never).
+    pub fn new(store: Store, token_cache: Duration) -> Applications {
+        Applications {
+            store,
+            tokens: HotCache::new(token_cache),
+        }
+    }
+
+    /// The organization's applications, oldest first, with the admin marked.
+    pub async fn list(&self, org: &str) -> Result<Vec<AppInfo>, ConnectorError> {
+        let rows = self.store.list_applications(org).await.map_err(db)?;
+        let mut admin_seen = false;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let admin = r.revoked_at.is_none() && !admin_seen;
+            admin_seen |= admin;
+            out.push(AppInfo {
+                client_id: r.client_id,
+                organization_id: r.organization_id,
+                created_at: r.created_at,
+                revoked: r.revoked_at.is_some(),
+                revoked_at: r.revoked_at,
+                admin,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Whether the application (by its internal id) is its organization's admin.
+    pub async fn is_admin(&self, org: &str, application_id: &str) -> Result<bool, ConnectorError> {
+        let rows = self.store.list_applications(org).await.map_err(db)?;
+        let first = rows.iter().find(|r| r.revoked_at.is_none());
+        Ok(first.is_some_and(|r| r.id == application_id))
+    }
+
+    /// Revokes an application of the organization and deletes its tokens. `None` when the
+    /// organization has no application with this client id.
+    pub async fn revoke(
+        &self,
+        org: &str,
+        client_id: &str,
+    ) -> Result<Option<AppInfo>, ConnectorError> {
+        let Some(id) = self
+            .store
+            .application_id(org, client_id)
+            .await
+            .map_err(db)?
+        else {
+            return Ok(None);
+        };
+        self.store
+            .revoke_application(&id, now())
+            .await
+            .map_err(db)?;
+        self.drop_tokens(&id).await?;
+        Ok(self
+            .list(org)
+            .await?
+            .into_iter()
+            .find(|a| a.client_id == client_id))
+    }
+
+    /// Gives the application a new client secret (returned once) and deletes its tokens.
+    /// `None` when the organization has no such application; revoked applications cannot be
+    /// rotated.
+    pub async fn rotate_secret(
+        &self,
+        org: &str,
+        client_id: &str,
+    ) -> Result<Option<Result<Secret, RevokedApp>>, ConnectorError> {
+        let Some(id) = self
+            .store
+            .application_id(org, client_id)
+            .await
+            .map_err(db)?
+        else {
+            return Ok(None);
+        };
+        if self
+            .store
+            .application_revoked_at(&id)
+            .await
+            .map_err(db)?
+            .is_some()
+        {
+            return Ok(Some(Err(RevokedApp)));
+        }
+        let secret = new_client_secret();
+        let hash = tokio::task::spawn_blocking({
+            let s = secret.expose().to_string();
+            move || crate::auth::hash_secret(&s)
+        })
+        .await
+        .map_err(internal)?
+        .map_err(internal)?;
+        self.store
+            .set_application_secret(&id, &hash)
+            .await
+            .map_err(db)?;
+        self.drop_tokens(&id).await?;
+        Ok(Some(Ok(secret)))
+    }
+
+    /// The client id of an application (by its internal id); empty when it is gone.
+    pub async fn client_id(&self, application_id: &str) -> Result<String, ConnectorError> {
+        Ok(self
+            .store
+            .application_client_id(application_id)
+            .await
+            .map_err(db)?
+            .unwrap_or_default())
+    }
+
+    /// The token's record: from the cache when verified less than the cache lifetime ago,
+    /// otherwise from the database (and cached if valid; a refused token is never cached).
+    pub async fn find_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<TokenRecord>, ConnectorError> {
+        if !self.tokens.enabled() {
+            return self.store.find_token(token_hash).await.map_err(db);
+        }
+        if let Some(record) = self.tokens.get(token_hash) {
+            return Ok(Some(record));
+        }
+        let generation = self.tokens.generation();
+        let record = self.store.find_token(token_hash).await.map_err(db)?;
+        match &record {
+            Some(r) => self
+                .tokens
+                .put(token_hash.to_string(), r.clone(), generation),
+            None => self.tokens.remove(token_hash),
+        }
+        Ok(record)
+    }
+
+    /// Drops every cached token: for tests and admin tools that edit tokens in the database
+    /// behind this process's back.
+    pub fn forget_cached_tokens(&self) {
+        self.tokens.clear();
+    }
+
+    /// Deletes the application's tokens and forgets them here: they stop working at once.
+    async fn drop_tokens(&self, application_id: &str) -> Result<(), ConnectorError> {
+        self.store
+            .delete_application_tokens(application_id)
+            .await
+            .map_err(db)?;
+        self.tokens.retain(|r| r.application_id != application_id);
+        Ok(())
+    }
+}
+
+impl From<AppInfo> for api_types::ApplicationView {
+    fn from(a: AppInfo) -> Self {
+        api_types::ApplicationView {
+            client_id: a.client_id,
+            organization_id: a.organization_id,
+            created_at: a.created_at,
+            revoked: a.revoked,
+            revoked_at: a.revoked_at,
+            admin: a.admin,
+        }
+    }
+}
+
+/// The application is revoked.
+#[derive(Debug)]
+pub struct RevokedApp;
+
+/// A new client secret, in the format `auth::create_application` uses.
+fn new_client_secret() -> Secret {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut buf = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut buf);
+    Secret::new(format!(
+        "cs_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::{create_application, hash_token, issue_token};
+
+    async fn store() -> (Store, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        (Store::open(&url).await.unwrap(), dir)
+    }
+
+    #[tokio::test]
+    async fn a_cached_token_is_dropped_at_once_when_its_application_is_revoked_here() {
+        let (store, _dir) = store().await;
+        let apps = Applications::new(store.clone(), Duration::from_secs(1));
+        let org = store.create_org("cache").await.unwrap().id;
+        let app = create_application(&store, &org).await.unwrap();
+        let issued = issue_token(&store, &app.client_id, app.client_secret.expose(), 3600)
+            .await
+            .map_err(|e| e.to_string())
+            .unwrap();
+        let hash = hash_token(issued.access_token.expose());
+        let record = apps.find_token(&hash).await.unwrap().unwrap();
+        assert_eq!(record.organization_id, org);
+        // Revoked behind this process's back (another replica, the CLI): the cached record
+        // is still trusted within the cache lifetime...
+        store
+            .revoke_application(&record.application_id, 1)
+            .await
+            .unwrap();
+        apps.tokens.touch(&hash); // a slow machine must not turn this into a miss
+        assert!(apps.find_token(&hash).await.unwrap().is_some());
+        assert!(apps.tokens.contains(&hash));
+        // ...and a revoke through this process forgets it at once.
+        apps.revoke(&org, &app.client_id).await.unwrap();
+        assert!(!apps.tokens.contains(&hash));
+        assert!(apps.find_token(&hash).await.unwrap().is_none());
+        assert!(
+            !apps.tokens.contains(&hash),
+            "a refused token is not cached"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unknown_token_is_never_cached() {
+        let (store, _dir) = store().await;
+        let apps = Applications::new(store, Duration::from_secs(1));
+        let hash = hash_token("cat_never_issued");
+        assert!(apps.find_token(&hash).await.unwrap().is_none());
+        assert!(!apps.tokens.contains(&hash));
+    }
+}
