@@ -100,10 +100,12 @@ both_backends! {
     async fn expired_tokens_are_purged_and_expiry_can_move(store: Store) {
         let acme = org(&store, "acme").await;
         let app = store.create_application(&acme.id, "cid", "h").await.unwrap();
-        store.insert_token("old", &app, now() - 10).await.unwrap();
+        // One clock reading: two could straddle a second boundary and disagree by one.
+        let t = now();
+        store.insert_token("old", &app, t - 10).await.unwrap();
         // Found (the caller checks the expiry) until the next insert purges it.
-        assert_eq!(store.find_token("old").await.unwrap().unwrap().expires_at, now() - 10);
-        store.insert_token("new", &app, now() + 60).await.unwrap();
+        assert_eq!(store.find_token("old").await.unwrap().unwrap().expires_at, t - 10);
+        store.insert_token("new", &app, t + 60).await.unwrap();
         assert!(store.find_token("old").await.unwrap().is_none());
         store.set_token_expiry("new", 42).await.unwrap();
         assert_eq!(store.find_token("new").await.unwrap().unwrap().expires_at, 42);
