@@ -20,16 +20,12 @@ fn start(
     kind: Kind,
     cfg: SandboxConfig,
 ) -> PyResult<std::io::Result<Box<dyn Emulator>>> {
-    let starter: fn(SandboxConfig) -> std::io::Result<Box<dyn Emulator>> = match kind.as_str() {
-        "gmail" => |cfg| Ok(Box::new(sandbox_gmail::GmailSandbox::start(cfg)?)),
-        "outlook" => |cfg| Ok(Box::new(sandbox_outlook::OutlookSandbox::start(cfg)?)),
-        other => {
-            return Err(new_error(
-                py,
-                ErrorCode::InvalidParams,
-                format!("no sandbox emulator for connector kind `{other}`"),
-            ))
-        }
+    let Some(starter) = providers::emulator(kind.as_str()) else {
+        return Err(new_error(
+            py,
+            ErrorCode::InvalidParams,
+            format!("no sandbox emulator for connector kind `{}`", kind.as_str()),
+        ));
     };
     let rt = crate::runtime();
     Ok(py.detach(|| {

@@ -153,16 +153,13 @@ pub struct StoreArgs {
     pub database_url: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Provider {
-    Gmail,
-    Outlook,
-}
-
 #[derive(Debug, Args)]
 pub struct SandboxArgs {
-    /// Which emulator.
-    pub provider: Provider,
+    /// Which emulator: a connector type (`providers::emulators`).
+    #[arg(value_parser = clap::builder::PossibleValuesParser::new(
+        providers::emulators().iter().map(|(name, _)| *name)
+    ))]
+    pub provider: String,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8090")]
     pub bind: SocketAddr,

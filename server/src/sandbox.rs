@@ -11,7 +11,7 @@ use connector_core::Secret;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::config::{Provider, SandboxArgs};
+use crate::config::SandboxArgs;
 use crate::credentials::StoredCredentials;
 use crate::services::connectors::{NewConnectorInput, Origin};
 use crate::AppState;
@@ -41,42 +41,19 @@ pub struct Emulator {
     pub handle: Box<dyn sandbox_kit::Emulator>,
 }
 
-/// Starts every emulator this build has, with the demo seed; `quotas: false` turns their
-/// quotas and throttling off (`connectors serve --sandbox --sandbox-no-quotas`).
+/// Starts every emulator this build has (one per connector type in `providers::emulators`),
+/// with the demo seed; `quotas: false` turns their quotas and throttling off
+/// (`connectors serve --sandbox --sandbox-no-quotas`).
 pub fn start_emulators(quotas: bool) -> anyhow::Result<Vec<Emulator>> {
-    let mut out = vec![gmail_emulator(quotas)?];
-    out.extend(outlook_emulator(quotas)?);
-    Ok(out)
-}
-
-fn gmail_emulator(quotas: bool) -> anyhow::Result<Emulator> {
-    let sb = sandbox_gmail::GmailSandbox::start(emulator_config(quotas))
-        .context("starting the Gmail emulator")?;
-    Ok(emulator(
-        "gmail",
-        Box::new(sb),
-        connector_gmail::SCOPES_FULL,
-    ))
-}
-
-/// The Outlook emulator (refresh tokens rotate on every refresh, as Microsoft's do). It joins
-/// the sandbox once the Outlook spec can send mail, so that the quickstart (list, read, send)
-/// holds for every connector in `sandbox.json`.
-fn outlook_emulator(quotas: bool) -> anyhow::Result<Option<Emulator>> {
-    if connector_outlook::spec()
-        .spec()
-        .action("messages", "send")
-        .is_none()
-    {
-        return Ok(None);
-    }
-    let sb = sandbox_outlook::OutlookSandbox::start(emulator_config(quotas))
-        .context("starting the Outlook emulator")?;
-    Ok(Some(emulator(
-        "outlook",
-        Box::new(sb),
-        connector_outlook::SCOPES,
-    )))
+    providers::emulators()
+        .iter()
+        .map(|(name, start)| {
+            let provider = providers::get(name).context("an emulator without a connector type")?;
+            let sb = start(emulator_config(quotas))
+                .with_context(|| format!("starting the {name} emulator"))?;
+            Ok(emulator(provider.name, sb, provider.scopes.full))
+        })
+        .collect()
 }
 
 fn emulator_config(quotas: bool) -> sandbox_kit::SandboxConfig {
@@ -228,10 +205,9 @@ fn announce(state: &AppState, file: &SandboxFile) {
 /// `connectors sandbox gmail|outlook`: one emulator until Ctrl-C.
 pub async fn standalone(args: SandboxArgs) -> anyhow::Result<()> {
     let cfg = standalone_config(&args)?;
-    let sb: Box<dyn sandbox_kit::Emulator> = match args.provider {
-        Provider::Gmail => Box::new(sandbox_gmail::GmailSandbox::start(cfg)?),
-        Provider::Outlook => Box::new(sandbox_outlook::OutlookSandbox::start(cfg)?),
-    };
+    let start = providers::emulator(&args.provider)
+        .with_context(|| format!("no emulator for connector type {:?}", args.provider))?;
+    let sb = start(cfg)?;
     println!(
         "{}",
         json!({"provider": sb.provider(), "base_url": sb.base_url(), "token_url": sb.token_url()})
