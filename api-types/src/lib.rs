@@ -7,6 +7,7 @@ pub mod applications;
 pub mod connector_types;
 pub mod connectors;
 pub mod credential;
+pub mod events;
 pub mod execute;
 pub mod health;
 pub mod oauth;
@@ -21,6 +22,10 @@ pub use connectors::{
     CreateConnectorRequest, ReplicationConfig, UpdateConnectorRequest,
 };
 pub use credential::CredentialView;
+pub use events::{
+    DeliveryList, DeliveryView, Event, EventFeed, EventStatus, MessageEvent, MessageRef,
+    RedeliverRequest, Redelivered, StatusChangedEvent,
+};
 pub use execute::{ExecuteRequest, ExecuteResponse};
 pub use health::HealthStatus;
 pub use oauth::{AccountView, ConsentUrl, InitiateRequest, ReauthorizeRequest};

@@ -74,6 +74,7 @@ impl AppState {
             runtime.clone(),
             config.token_cache,
             config.connector_cache,
+            config.events.clone(),
         );
         Ok(AppState {
             config: Arc::new(config),
@@ -134,6 +135,7 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
         state.runtime.lifecycle().clone(),
         state.config.health_check(),
     );
+    let _events = state.services.events.spawn();
     let state = web::Data::new(state);
     let workers = state.config.workers;
     let mut server = actix_web::HttpServer::new(move || create_app(state.clone()));

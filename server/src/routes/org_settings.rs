@@ -29,6 +29,7 @@ pub fn view(s: &SettingsRow) -> SettingsView {
         webhook_url: s.webhook_url.clone(),
         webhook_secret_set: s.webhook_secret.is_some(),
         raw_credential_apps: s.raw_credential_apps.clone(),
+        event_bodies: s.event_bodies,
     }
 }
 
@@ -60,6 +61,9 @@ pub async fn apply(state: &AppState, org: &str, c: SettingsChange) -> ApiResult<
     }
     if let Some(apps) = c.raw_credential_apps {
         s.raw_credential_apps = apps;
+    }
+    if let Some(on) = c.event_bodies {
+        s.event_bodies = on;
     }
     state.store.put_org_settings(org, &s).await?;
     Ok(s)

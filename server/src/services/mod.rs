@@ -9,6 +9,7 @@ pub mod applications;
 mod cache;
 pub mod connectors;
 mod credentials;
+pub mod events;
 
 pub use applications::{AppInfo, Applications, RevokedApp};
 pub use connectors::{Connectors, Origin};
@@ -25,6 +26,7 @@ use crate::vault::Vault;
 pub struct Services {
     pub connectors: Connectors,
     pub applications: Applications,
+    pub events: Arc<events::Events>,
 }
 
 impl Services {
@@ -35,10 +37,19 @@ impl Services {
         runtime: Arc<Runtime>,
         token_cache: Duration,
         connector_cache: Duration,
+        events: events::EventsConfig,
     ) -> Services {
+        let events = Arc::new(events::Events::new(
+            store.clone(),
+            vault.clone(),
+            registry.clone(),
+            runtime.clone(),
+            events,
+        ));
         Services {
             connectors: Connectors::new(store.clone(), vault, registry, runtime, connector_cache),
             applications: Applications::new(store, token_cache),
+            events,
         }
     }
 }
