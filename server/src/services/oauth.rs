@@ -1,26 +1,39 @@
-//! Consent URL (initiate) and callback.
+//! The OAuth flow that ends in a `connector_id`: initiate and reauthorize (a consent URL with
+//! PKCE and single-use server-side state bound to the organization), the callback (exchanges
+//! the code, reads the account, creates or re-authorizes the connector through
+//! [`Connectors`]), and the account a connector was authorized for.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use api_types::{AccountView, ConsentUrl, InitiateRequest, ReauthorizeRequest};
 use base64::Engine;
-use connector_core::{HttpConfig, Secret, StaticToken};
+use connector_core::{ConnectorError, HttpConfig, Secret, StaticToken};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::apps::{choose, Chosen};
-use super::exchange::{exchange_code, http_client, Tokens};
-use super::provider::{consent_params, endpoints, missing_scopes};
-use super::STATE_TTL_SECS;
+use super::connectors::{Connectors, NewConnectorInput, Origin};
+use super::oauth_apps::{Chosen, OAuthApps};
 use crate::credentials::StoredCredentials;
-use crate::error::{ApiError, ApiResult};
-use crate::registry::ConnectorType;
-use crate::services::connectors::{NewConnectorInput, Origin};
-use crate::store::now;
-use crate::store::Link;
-use crate::AppState;
+use crate::error::{db, internal as internal_error};
+use crate::oauth::exchange::{exchange_code, http_client, Tokens};
+use crate::oauth::provider::{consent_params, endpoints, missing_scopes, scopes_for};
+use crate::oauth::redirect::allowed;
+use crate::oauth::STATE_TTL_SECS;
+use crate::registry::{ConnectorType, Registry};
+use crate::store::{now, Link, Store};
+use crate::vault::Vault;
+
+/// The OAuth flow of one server.
+pub struct OAuthFlow {
+    store: Store,
+    vault: Vault,
+    registry: Arc<Registry>,
+    connectors: Arc<Connectors>,
+    apps: Arc<OAuthApps>,
+}
 
 /// What a consent request is bound to (stored server side with the hashed state).
 #[derive(Serialize, Deserialize)]
@@ -43,14 +56,155 @@ fn hash_state(state: &str) -> String {
     hex::encode(Sha256::digest(state.as_bytes()))
 }
 
-/// Stores the request and returns the provider's consent URL.
-pub async fn consent_url(
-    state: &AppState,
-    org: &str,
-    kind: &ConnectorType,
-    chosen: &Chosen,
-    pending: &Pending,
-) -> ApiResult<String> {
+impl OAuthFlow {
+    pub fn new(
+        store: Store,
+        vault: Vault,
+        registry: Arc<Registry>,
+        connectors: Arc<Connectors>,
+        apps: Arc<OAuthApps>,
+    ) -> OAuthFlow {
+        OAuthFlow {
+            store,
+            vault,
+            registry,
+            connectors,
+            apps,
+        }
+    }
+
+    /// Starts the flow for a new connector. `callback_url`: this server's callback URL as the
+    /// request reached it (used when the provider config names no `redirect_uri`).
+    pub async fn initiate(
+        &self,
+        org: &str,
+        r: InitiateRequest,
+        callback_url: &str,
+    ) -> Result<ConsentUrl, ConnectorError> {
+        if r.customer_name.trim().is_empty() {
+            return Err(ConnectorError::invalid_params(
+                "`customer_name` must not be empty",
+            ));
+        }
+        let kind = self.kind_of(r.connector_type.as_deref(), r.definition_id.as_deref())?;
+        self.check_redirect(org, &r.redirect_url).await?;
+        let chosen = self
+            .apps
+            .choose(org, kind, r.oauth_app_id.as_deref())
+            .await?;
+        let tenant = tenant_of(kind, r.tenant, chosen.tenant.clone())?;
+        let pending = Pending {
+            customer_name: r.customer_name,
+            connector_type: kind.name.clone(),
+            redirect_url: r.redirect_url,
+            redirect_uri: redirect_uri(kind, callback_url),
+            name: r.name,
+            replication_config: r
+                .replication_config
+                .map(|c| serde_json::to_value(c).expect("serializes")),
+            scopes: scopes_for(kind, readonly(r.scopes.as_deref())?),
+            tenant: if kind.has_tenants() {
+                tenant
+            } else {
+                "common".into()
+            },
+            oauth_app_id: chosen.app_id.clone(),
+            connector_id: None,
+        };
+        Ok(ConsentUrl {
+            consent_url: self.consent_url(org, kind, &chosen, &pending).await?,
+            connector_id: None,
+        })
+    }
+
+    /// Starts the flow again for an existing connector (its own app, if it had one).
+    pub async fn reauthorize(
+        &self,
+        org: &str,
+        id: &str,
+        r: ReauthorizeRequest,
+        callback_url: &str,
+    ) -> Result<ConsentUrl, ConnectorError> {
+        let row = self.connectors.get(org, id).await?;
+        let kind = self.kind_of(Some(&row.connector_type), None)?;
+        self.check_redirect(org, &r.redirect_url).await?;
+        let link = self.store.link_of(&row.id).await.map_err(db)?;
+        let app_id = link.and_then(|l| l.2);
+        let chosen = self.apps.choose(org, kind, app_id.as_deref()).await?;
+        let tenant = tenant_of(kind, r.tenant, chosen.tenant.clone())?;
+        let pending = Pending {
+            customer_name: row.customer_name.clone(),
+            connector_type: kind.name.clone(),
+            redirect_url: r.redirect_url,
+            redirect_uri: redirect_uri(kind, callback_url),
+            name: None,
+            replication_config: None,
+            scopes: scopes_for(kind, readonly(r.scopes.as_deref())?),
+            tenant: if kind.has_tenants() {
+                tenant
+            } else {
+                "common".into()
+            },
+            oauth_app_id: chosen.app_id.clone(),
+            connector_id: Some(row.id.clone()),
+        };
+        Ok(ConsentUrl {
+            consent_url: self.consent_url(org, kind, &chosen, &pending).await?,
+            connector_id: Some(row.id),
+        })
+    }
+
+    /// The account (address, aliases) an OAuth connector was authorized for.
+    pub async fn account(&self, org: &str, id: &str) -> Result<AccountView, ConnectorError> {
+        self.connectors.get(org, id).await?;
+        let (account, aliases, app) =
+            self.store.link_of(id).await.map_err(db)?.ok_or_else(|| {
+                ConnectorError::not_found("this connector was not made by the OAuth flow")
+            })?;
+        Ok(AccountView {
+            connector_id: id.to_string(),
+            account,
+            aliases,
+            oauth_app_id: app,
+        })
+    }
+
+    fn kind_of(
+        &self,
+        t: Option<&str>,
+        d: Option<&str>,
+    ) -> Result<&ConnectorType, ConnectorError> {
+        match (t, d) {
+            (Some(t), _) => self.registry.get(t),
+            (None, Some(d)) => self.registry.by_definition(d),
+            (None, None) => None,
+        }
+        .filter(|k| d.is_none_or(|d| d == k.definition_id))
+        .ok_or_else(|| {
+            ConnectorError::invalid_params("give a known `connector_type` or `definition_id`")
+        })
+    }
+
+    async fn check_redirect(&self, org: &str, url: &str) -> Result<(), ConnectorError> {
+        let settings = self.store.org_settings(org).await.map_err(db)?;
+        if allowed(&settings.redirect_allowlist, url) {
+            Ok(())
+        } else {
+            Err(ConnectorError::invalid_params(
+                "`redirect_url` is not on the organization's redirect allow-list (scheme, host, port and path prefix must match)",
+            )
+            .with_details(json!({"path": "redirect_url"})))
+        }
+    }
+
+    /// Stores the request and returns the provider's consent URL.
+    async fn consent_url(
+        &self,
+        org: &str,
+        kind: &ConnectorType,
+        chosen: &Chosen,
+        pending: &Pending,
+    ) -> Result<String, ConnectorError> {
     let (challenge, verifier) = oauth2::PkceCodeChallenge::new_random_sha256();
     let mut random = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut random);
@@ -59,13 +213,12 @@ pub async fn consent_url(
         "{org}.{}",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random)
     );
-    let (blob, _) = state
+    let (blob, _) = self
         .vault
         .encrypt_secret(org, &Secret::new(verifier.secret().clone()))
         .await?;
     let request = serde_json::to_string(pending).expect("serializes");
-    state
-        .store
+    self.store
         .insert_oauth_state(
             &hash_state(&st),
             org,
@@ -73,10 +226,11 @@ pub async fn consent_url(
             &blob,
             now() + STATE_TTL_SECS,
         )
-        .await?;
+        .await
+        .map_err(db)?;
     let ep = endpoints(kind, &pending.tenant);
     let mut url = url::Url::parse(&ep.authorize)
-        .map_err(|_| ApiError::internal("the configured authorize URL does not parse"))?;
+        .map_err(|_| internal_error("the configured authorize URL does not parse"))?;
     {
         let mut q = url.query_pairs_mut();
         q.append_pair("response_type", "code")
@@ -91,6 +245,7 @@ pub async fn consent_url(
         }
     }
     Ok(url.to_string())
+}
 }
 
 /// What the callback answers: a redirect to the application or a plain error page.
@@ -132,7 +287,10 @@ fn safe_code(s: &str) -> String {
     }
 }
 
-pub async fn callback(state: &AppState, q: &HashMap<String, String>) -> Outcome {
+impl OAuthFlow {
+    /// The provider's redirect back: a redirect to the caller's `redirect_url` with the
+    /// outcome, or a plain page when the state is unknown.
+    pub async fn callback(&self, q: &HashMap<String, String>) -> Outcome {
     let invalid = Outcome::Page(
         400,
         "This authorization request is unknown, was already used or was tampered with. Start again from the application.",
@@ -143,7 +301,7 @@ pub async fn callback(state: &AppState, q: &HashMap<String, String>) -> Outcome 
     let Some((org, _)) = st.split_once('.') else {
         return invalid;
     };
-    let row = match state.store.take_oauth_state(&hash_state(st)).await {
+    let row = match self.store.take_oauth_state(&hash_state(st)).await {
         Ok(Some(r)) if r.organization_id == org => r,
         Ok(_) => return invalid,
         Err(e) => {
@@ -175,10 +333,11 @@ pub async fn callback(state: &AppState, q: &HashMap<String, String>) -> Outcome 
             "the provider sent no authorization code",
         );
     };
-    match complete(state, &row.organization_id, &row.verifier, &p, code).await {
+    match self.complete(&row.organization_id, &row.verifier, &p, code).await {
         Ok(id) => Outcome::Redirect(with_query(&p.redirect_url, &[("connector_id", &id)])),
         Err((error, description)) => fail(&p, error, &description),
     }
+}
 }
 
 type Fail = (&'static str, String);
@@ -188,21 +347,24 @@ fn internal(e: impl std::fmt::Display) -> Fail {
     ("server_error", "internal error; try again later".into())
 }
 
-async fn complete(
-    state: &AppState,
+impl OAuthFlow {
+    async fn complete(
+    &self,
     org: &str,
     verifier_blob: &[u8],
     p: &Pending,
     code: &str,
 ) -> Result<String, Fail> {
-    let kind = state
+    let kind = self
         .registry
         .get(&p.connector_type)
         .ok_or_else(|| internal("connector type vanished"))?;
-    let chosen = choose(state, org, kind, p.oauth_app_id.as_deref())
+    let chosen = self
+        .apps
+        .choose(org, kind, p.oauth_app_id.as_deref())
         .await
-        .map_err(|e| internal(e.0.message))?;
-    let verifier = state
+        .map_err(|e| internal(e.message))?;
+    let verifier = self
         .vault
         .decrypt(org, verifier_blob)
         .await
@@ -230,8 +392,8 @@ async fn complete(
     }
     let (account, aliases) = read_account(kind, &ep.api_base, &tokens.access_token).await?;
     let creds = stored_credentials(kind, &chosen, p, &tokens);
-    let store = &state.store;
-    let connectors = &state.services.connectors;
+    let store = &self.store;
+    let connectors = &self.connectors;
     let existing = match &p.connector_id {
         Some(id) => Some(id.clone()),
         None => store
@@ -297,6 +459,7 @@ async fn complete(
         .await
         .map_err(internal)?;
     Ok(id)
+}
 }
 
 fn stored_credentials(
@@ -384,4 +547,49 @@ async fn read_account(
         strings(&profile.result["aliases"], "")
     };
     Ok((account, aliases))
+}
+
+fn readonly(scopes: Option<&str>) -> Result<bool, ConnectorError> {
+    match scopes.unwrap_or("full") {
+        "full" => Ok(false),
+        "readonly" => Ok(true),
+        _ => Err(ConnectorError::invalid_params(
+            "`scopes` must be \"full\" or \"readonly\"",
+        )),
+    }
+}
+
+/// Our callback URL: the provider config's `redirect_uri`, else this server's own address.
+fn redirect_uri(kind: &ConnectorType, callback_url: &str) -> String {
+    kind.provider
+        .redirect_uri
+        .clone()
+        .unwrap_or_else(|| callback_url.to_string())
+}
+
+fn tenant_of(
+    kind: &ConnectorType,
+    asked: Option<String>,
+    app_tenant: Option<String>,
+) -> Result<String, ConnectorError> {
+    let t = asked
+        .or(app_tenant)
+        .or_else(|| kind.provider.tenant.clone())
+        .unwrap_or_else(|| {
+            kind.descriptor
+                .oauth
+                .default_tenant
+                .unwrap_or("common")
+                .into()
+        });
+    if t.is_empty()
+        || !t
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+    {
+        return Err(ConnectorError::invalid_params(
+            "`tenant` must be common, organizations, consumers or a tenant id",
+        ));
+    }
+    Ok(t)
 }
