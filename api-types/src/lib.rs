@@ -127,12 +127,17 @@ mod tests {
 
     #[test]
     fn an_error_body_round_trips_through_the_core_error() {
-        let e = connector_core::ConnectorError::new(connector_core::ErrorCode::RateLimited, "slow down")
-            .with_details(serde_json::json!({"provider": "gmail"}))
-            .with_retry_after(Some(std::time::Duration::from_secs(7)));
+        let e = connector_core::ConnectorError::new(
+            connector_core::ErrorCode::RateLimited,
+            "slow down",
+        )
+        .with_details(serde_json::json!({"provider": "gmail"}))
+        .with_retry_after(Some(std::time::Duration::from_secs(7)));
         let wire = serde_json::to_value(ErrorBody::of(&e)).unwrap();
         assert_eq!(wire, e.to_body());
-        let back = decode::<ErrorBody>(wire.to_string().as_bytes()).unwrap().into_error();
+        let back = decode::<ErrorBody>(wire.to_string().as_bytes())
+            .unwrap()
+            .into_error();
         assert_eq!(back.code, connector_core::ErrorCode::RateLimited);
         assert_eq!(back.retry_after, Some(std::time::Duration::from_secs(7)));
         assert_eq!(back.details["provider"], "gmail");

@@ -110,4 +110,3 @@ pub fn method_not_allowed<B>(
         actix_web::dev::ServiceResponse::new(req, res).map_into_right_body(),
     ))
 }
-

@@ -36,9 +36,9 @@ use actix_web::{web, App};
 use tracing_actix_web::TracingLogger;
 
 pub use config::Config;
-pub use services::idempotency;
 use registry::Registry;
 use runtime::Runtime;
+pub use services::idempotency;
 use services::Services;
 use store::Store;
 use vault::{MasterKey, Vault};

@@ -21,8 +21,8 @@ use utoipa::openapi::security::{
 use utoipa::openapi::{ContentBuilder, Ref, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use api_types::{ErrorBody, StatusChangedEvent};
 use crate::routes;
+use api_types::{ErrorBody, StatusChangedEvent};
 
 /// Where the document is served.
 pub const PATH: &str = "/openapi.json";

@@ -13,9 +13,9 @@
 
 use std::time::Duration;
 
+use api_types::{EventStatus, StatusChangedEvent};
 use hmac::{Hmac, Mac};
 use serde::Serialize;
-use api_types::{EventStatus, StatusChangedEvent};
 use sha2::Sha256;
 
 use crate::store::{new_id, now, Store};
@@ -128,7 +128,10 @@ impl Webhooks {
             customer_name: event.customer_name,
             connector_type: event.connector_type,
             status,
-            previous_status: event.previous_status.as_deref().and_then(EventStatus::parse),
+            previous_status: event
+                .previous_status
+                .as_deref()
+                .and_then(EventStatus::parse),
             reason: event.reason,
         })
         .expect("the event serializes");

@@ -202,13 +202,17 @@ impl Idempotency {
             let outcome = run.await;
             let stored = match &outcome {
                 Ok(body) => Some((200u16, serde_json::to_value(body).map_err(internal))),
-                Err(e) if is_definitive(e.code) => {
-                    Some((e.http_status(), Ok(serde_json::to_value(api_types::ErrorBody::of(e)).expect("an error body serializes"))))
-                }
+                Err(e) if is_definitive(e.code) => Some((
+                    e.http_status(),
+                    Ok(serde_json::to_value(api_types::ErrorBody::of(e))
+                        .expect("an error body serializes")),
+                )),
                 Err(_) => None,
             };
             let recorded = match stored {
-                Some((status, Ok(body))) => record(&store, &vault, &slot, lease, status, &body).await,
+                Some((status, Ok(body))) => {
+                    record(&store, &vault, &slot, lease, status, &body).await
+                }
                 Some((_, Err(e))) => Err(e),
                 None => store
                     .release_idempotency_key(&slot, lease)
@@ -260,8 +264,7 @@ async fn record(
     status: u16,
     body: &Value,
 ) -> Result<(), ConnectorError> {
-    let plain =
-        serde_json::to_vec(&json!({"status": status, "body": body})).map_err(internal)?;
+    let plain = serde_json::to_vec(&json!({"status": status, "body": body})).map_err(internal)?;
     let (blob, _key_id) = vault.encrypt(&slot.organization_id, &plain).await?;
     let kept = store
         .finish_idempotency_key(slot, lease, &blob, now() + RETENTION_SECS)

@@ -169,11 +169,7 @@ impl OAuthFlow {
         })
     }
 
-    fn kind_of(
-        &self,
-        t: Option<&str>,
-        d: Option<&str>,
-    ) -> Result<&ConnectorType, ConnectorError> {
+    fn kind_of(&self, t: Option<&str>, d: Option<&str>) -> Result<&ConnectorType, ConnectorError> {
         match (t, d) {
             (Some(t), _) => self.registry.get(t),
             (None, Some(d)) => self.registry.by_definition(d),
@@ -205,47 +201,47 @@ impl OAuthFlow {
         chosen: &Chosen,
         pending: &Pending,
     ) -> Result<String, ConnectorError> {
-    let (challenge, verifier) = oauth2::PkceCodeChallenge::new_random_sha256();
-    let mut random = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut random);
-    // The organization id is part of the state (and of its hash): a state is bound to it.
-    let st = format!(
-        "{org}.{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random)
-    );
-    let (blob, _) = self
-        .vault
-        .encrypt_secret(org, &Secret::new(verifier.secret().clone()))
-        .await?;
-    let request = serde_json::to_string(pending).expect("serializes");
-    self.store
-        .insert_oauth_state(
-            &hash_state(&st),
-            org,
-            &request,
-            &blob,
-            now() + STATE_TTL_SECS,
-        )
-        .await
-        .map_err(db)?;
-    let ep = endpoints(kind, &pending.tenant);
-    let mut url = url::Url::parse(&ep.authorize)
-        .map_err(|_| internal_error("the configured authorize URL does not parse"))?;
-    {
-        let mut q = url.query_pairs_mut();
-        q.append_pair("response_type", "code")
-            .append_pair("client_id", &chosen.client.client_id)
-            .append_pair("redirect_uri", &pending.redirect_uri)
-            .append_pair("scope", &pending.scopes.join(" "))
-            .append_pair("state", &st)
-            .append_pair("code_challenge", challenge.as_str())
-            .append_pair("code_challenge_method", "S256");
-        for &(k, v) in consent_params(kind) {
-            q.append_pair(k, v);
+        let (challenge, verifier) = oauth2::PkceCodeChallenge::new_random_sha256();
+        let mut random = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut random);
+        // The organization id is part of the state (and of its hash): a state is bound to it.
+        let st = format!(
+            "{org}.{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random)
+        );
+        let (blob, _) = self
+            .vault
+            .encrypt_secret(org, &Secret::new(verifier.secret().clone()))
+            .await?;
+        let request = serde_json::to_string(pending).expect("serializes");
+        self.store
+            .insert_oauth_state(
+                &hash_state(&st),
+                org,
+                &request,
+                &blob,
+                now() + STATE_TTL_SECS,
+            )
+            .await
+            .map_err(db)?;
+        let ep = endpoints(kind, &pending.tenant);
+        let mut url = url::Url::parse(&ep.authorize)
+            .map_err(|_| internal_error("the configured authorize URL does not parse"))?;
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("response_type", "code")
+                .append_pair("client_id", &chosen.client.client_id)
+                .append_pair("redirect_uri", &pending.redirect_uri)
+                .append_pair("scope", &pending.scopes.join(" "))
+                .append_pair("state", &st)
+                .append_pair("code_challenge", challenge.as_str())
+                .append_pair("code_challenge_method", "S256");
+            for &(k, v) in consent_params(kind) {
+                q.append_pair(k, v);
+            }
         }
+        Ok(url.to_string())
     }
-    Ok(url.to_string())
-}
 }
 
 /// What the callback answers: a redirect to the application or a plain error page.
@@ -291,53 +287,56 @@ impl OAuthFlow {
     /// The provider's redirect back: a redirect to the caller's `redirect_url` with the
     /// outcome, or a plain page when the state is unknown.
     pub async fn callback(&self, q: &HashMap<String, String>) -> Outcome {
-    let invalid = Outcome::Page(
+        let invalid = Outcome::Page(
         400,
         "This authorization request is unknown, was already used or was tampered with. Start again from the application.",
     );
-    let Some(st) = q.get("state").filter(|s| !s.is_empty()) else {
-        return invalid;
-    };
-    let Some((org, _)) = st.split_once('.') else {
-        return invalid;
-    };
-    let row = match self.store.take_oauth_state(&hash_state(st)).await {
-        Ok(Some(r)) if r.organization_id == org => r,
-        Ok(_) => return invalid,
-        Err(e) => {
-            tracing::error!(cause = %e, "reading OAuth state");
-            return Outcome::Page(500, "Internal error; try again later.");
+        let Some(st) = q.get("state").filter(|s| !s.is_empty()) else {
+            return invalid;
+        };
+        let Some((org, _)) = st.split_once('.') else {
+            return invalid;
+        };
+        let row = match self.store.take_oauth_state(&hash_state(st)).await {
+            Ok(Some(r)) if r.organization_id == org => r,
+            Ok(_) => return invalid,
+            Err(e) => {
+                tracing::error!(cause = %e, "reading OAuth state");
+                return Outcome::Page(500, "Internal error; try again later.");
+            }
+        };
+        let Ok(p) = serde_json::from_str::<Pending>(&row.request) else {
+            return invalid;
+        };
+        if row.expires_at < now() {
+            return fail(
+                &p,
+                "invalid_state",
+                "the authorization request expired; start again",
+            );
         }
-    };
-    let Ok(p) = serde_json::from_str::<Pending>(&row.request) else {
-        return invalid;
-    };
-    if row.expires_at < now() {
-        return fail(
-            &p,
-            "invalid_state",
-            "the authorization request expired; start again",
-        );
+        if let Some(err) = q.get("error") {
+            let desc = q
+                .get("error_description")
+                .map(String::as_str)
+                .unwrap_or("the provider refused the authorization");
+            return fail(&p, &safe_code(err), desc);
+        }
+        let Some(code) = q.get("code").filter(|c| !c.is_empty()) else {
+            return fail(
+                &p,
+                "invalid_request",
+                "the provider sent no authorization code",
+            );
+        };
+        match self
+            .complete(&row.organization_id, &row.verifier, &p, code)
+            .await
+        {
+            Ok(id) => Outcome::Redirect(with_query(&p.redirect_url, &[("connector_id", &id)])),
+            Err((error, description)) => fail(&p, error, &description),
+        }
     }
-    if let Some(err) = q.get("error") {
-        let desc = q
-            .get("error_description")
-            .map(String::as_str)
-            .unwrap_or("the provider refused the authorization");
-        return fail(&p, &safe_code(err), desc);
-    }
-    let Some(code) = q.get("code").filter(|c| !c.is_empty()) else {
-        return fail(
-            &p,
-            "invalid_request",
-            "the provider sent no authorization code",
-        );
-    };
-    match self.complete(&row.organization_id, &row.verifier, &p, code).await {
-        Ok(id) => Outcome::Redirect(with_query(&p.redirect_url, &[("connector_id", &id)])),
-        Err((error, description)) => fail(&p, error, &description),
-    }
-}
 }
 
 type Fail = (&'static str, String);
@@ -349,117 +348,117 @@ fn internal(e: impl std::fmt::Display) -> Fail {
 
 impl OAuthFlow {
     async fn complete(
-    &self,
-    org: &str,
-    verifier_blob: &[u8],
-    p: &Pending,
-    code: &str,
-) -> Result<String, Fail> {
-    let kind = self
-        .registry
-        .get(&p.connector_type)
-        .ok_or_else(|| internal("connector type vanished"))?;
-    let chosen = self
-        .apps
-        .choose(org, kind, p.oauth_app_id.as_deref())
-        .await
-        .map_err(|e| internal(e.message))?;
-    let verifier = self
-        .vault
-        .decrypt(org, verifier_blob)
-        .await
-        .map_err(internal)?;
-    let verifier = String::from_utf8(verifier).map_err(internal)?;
-    let ep = endpoints(kind, &p.tenant);
-    let http = http_client();
-    let tokens = exchange_code(
-        &http,
-        &ep.token,
-        &p.redirect_uri,
-        &chosen.client,
-        code,
-        &verifier,
-    )
-    .await
-    .map_err(|m| ("invalid_grant", m))?;
-    let granted = tokens.scope.clone().unwrap_or_else(|| p.scopes.join(" "));
-    let missing = missing_scopes(kind, &p.scopes, &granted);
-    if !missing.is_empty() {
-        return Err((
-            "insufficient_scopes",
-            format!("these permissions were not granted: {}", missing.join(" ")),
-        ));
-    }
-    let (account, aliases) = read_account(kind, &ep.api_base, &tokens.access_token).await?;
-    let creds = stored_credentials(kind, &chosen, p, &tokens);
-    let store = &self.store;
-    let connectors = &self.connectors;
-    let existing = match &p.connector_id {
-        Some(id) => Some(id.clone()),
-        None => store
-            .linked_connector(org, &p.customer_name, &kind.name, &account)
+        &self,
+        org: &str,
+        verifier_blob: &[u8],
+        p: &Pending,
+        code: &str,
+    ) -> Result<String, Fail> {
+        let kind = self
+            .registry
+            .get(&p.connector_type)
+            .ok_or_else(|| internal("connector type vanished"))?;
+        let chosen = self
+            .apps
+            .choose(org, kind, p.oauth_app_id.as_deref())
             .await
-            .map_err(internal)?,
-    };
-    if let (Some(id), Some(_)) = (&p.connector_id, &existing) {
-        if let Some((prev, _, _)) = store.link_of(id).await.map_err(internal)? {
-            if !prev.eq_ignore_ascii_case(&account) {
-                return Err((
-                    "account_mismatch",
-                    "a different account was authorized than the one this connector belongs to"
-                        .into(),
-                ));
+            .map_err(|e| internal(e.message))?;
+        let verifier = self
+            .vault
+            .decrypt(org, verifier_blob)
+            .await
+            .map_err(internal)?;
+        let verifier = String::from_utf8(verifier).map_err(internal)?;
+        let ep = endpoints(kind, &p.tenant);
+        let http = http_client();
+        let tokens = exchange_code(
+            &http,
+            &ep.token,
+            &p.redirect_uri,
+            &chosen.client,
+            code,
+            &verifier,
+        )
+        .await
+        .map_err(|m| ("invalid_grant", m))?;
+        let granted = tokens.scope.clone().unwrap_or_else(|| p.scopes.join(" "));
+        let missing = missing_scopes(kind, &p.scopes, &granted);
+        if !missing.is_empty() {
+            return Err((
+                "insufficient_scopes",
+                format!("these permissions were not granted: {}", missing.join(" ")),
+            ));
+        }
+        let (account, aliases) = read_account(kind, &ep.api_base, &tokens.access_token).await?;
+        let creds = stored_credentials(kind, &chosen, p, &tokens);
+        let store = &self.store;
+        let connectors = &self.connectors;
+        let existing = match &p.connector_id {
+            Some(id) => Some(id.clone()),
+            None => store
+                .linked_connector(org, &p.customer_name, &kind.name, &account)
+                .await
+                .map_err(internal)?,
+        };
+        if let (Some(id), Some(_)) = (&p.connector_id, &existing) {
+            if let Some((prev, _, _)) = store.link_of(id).await.map_err(internal)? {
+                if !prev.eq_ignore_ascii_case(&account) {
+                    return Err((
+                        "account_mismatch",
+                        "a different account was authorized than the one this connector belongs to"
+                            .into(),
+                    ));
+                }
             }
         }
+        let id = match existing {
+            Some(id) => {
+                connectors
+                    .reauthorize(org, &id, &creds, None)
+                    .await
+                    .map_err(internal)?
+                    .ok_or_else(|| ("invalid_request", "the connector was deleted".to_string()))?;
+                tracing::info!(connector_id = %id, "connector re-authorized");
+                id
+            }
+            None => {
+                connectors
+                    .create(
+                        org,
+                        kind,
+                        NewConnectorInput {
+                            customer_name: p.customer_name.clone(),
+                            name: p.name.clone(),
+                            replication_config: p.replication_config.clone(),
+                            credentials: creds,
+                            base_url: None,
+                            token_url: None,
+                        },
+                        Origin::OAuth,
+                    )
+                    .await
+                    .map_err(internal)?
+                    .id
+            }
+        };
+        store
+            .put_link(&Link {
+                connector_id: &id,
+                organization_id: org,
+                customer_name: &p.customer_name,
+                connector_type: &kind.name,
+                account: &account,
+                aliases: &aliases,
+                oauth_app_id: chosen.app_id.as_deref(),
+            })
+            .await
+            .map_err(internal)?;
+        store
+            .set_connector_scopes(&id, &granted)
+            .await
+            .map_err(internal)?;
+        Ok(id)
     }
-    let id = match existing {
-        Some(id) => {
-            connectors
-                .reauthorize(org, &id, &creds, None)
-                .await
-                .map_err(internal)?
-                .ok_or_else(|| ("invalid_request", "the connector was deleted".to_string()))?;
-            tracing::info!(connector_id = %id, "connector re-authorized");
-            id
-        }
-        None => {
-            connectors
-                .create(
-                    org,
-                    kind,
-                    NewConnectorInput {
-                        customer_name: p.customer_name.clone(),
-                        name: p.name.clone(),
-                        replication_config: p.replication_config.clone(),
-                        credentials: creds,
-                        base_url: None,
-                        token_url: None,
-                    },
-                    Origin::OAuth,
-                )
-                .await
-                .map_err(internal)?
-                .id
-        }
-    };
-    store
-        .put_link(&Link {
-            connector_id: &id,
-            organization_id: org,
-            customer_name: &p.customer_name,
-            connector_type: &kind.name,
-            account: &account,
-            aliases: &aliases,
-            oauth_app_id: chosen.app_id.as_deref(),
-        })
-        .await
-        .map_err(internal)?;
-    store
-        .set_connector_scopes(&id, &granted)
-        .await
-        .map_err(internal)?;
-    Ok(id)
-}
 }
 
 fn stored_credentials(

@@ -28,11 +28,7 @@ impl Settings {
     }
 
     /// Validates and stores a change (only the fields it names); returns the new settings.
-    pub async fn apply(
-        &self,
-        org: &str,
-        c: SettingsChange,
-    ) -> Result<SettingsRow, ConnectorError> {
+    pub async fn apply(&self, org: &str, c: SettingsChange) -> Result<SettingsRow, ConnectorError> {
         let mut s = self.get(org).await?;
         if let Some(list) = c.redirect_allowlist {
             for e in &list {
