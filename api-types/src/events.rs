@@ -10,8 +10,7 @@ pub const MESSAGE_EVENT_TYPES: &[&str] = &[
     "message.updated",
     "message.deleted",
 ];
-/// A connector's status changed.
-pub const STATUS_CHANGED: &str = "connector.status_changed";
+pub use crate::webhook::{EventStatus, StatusChangedEvent, STATUS_CHANGED};
 
 /// One event: a mailbox change or a connector's status change.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -42,43 +41,6 @@ impl Event {
             Event::Message(e) => Some(e.sequence),
         }
     }
-}
-
-/// The body of the `connector.status_changed` event.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct StatusChangedEvent {
-    /// `evt_...`; also in `X-Connectors-Event-Id`. Retries of one event keep it.
-    pub id: String,
-    /// Always `connector.status_changed`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// Unix seconds.
-    pub created_at: i64,
-    pub organization_id: String,
-    pub connector_id: String,
-    #[schema(required)]
-    pub customer_name: Option<String>,
-    #[schema(required)]
-    pub connector_type: Option<String>,
-    pub status: EventStatus,
-    #[schema(required)]
-    pub previous_status: Option<EventStatus>,
-    /// Why (e.g. the grant was revoked), when known.
-    #[schema(required)]
-    pub reason: Option<String>,
-    /// Position in the connector's events (1, 2, 3, ... without gaps).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sequence: Option<i64>,
-}
-
-/// A connector's status in an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum EventStatus {
-    Active,
-    NeedsReauth,
-    Deleted,
 }
 
 /// A change in the connector's mailbox.

@@ -21,8 +21,8 @@ use utoipa::openapi::security::{
 use utoipa::openapi::{ContentBuilder, Ref, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::error::ErrorBody;
 use crate::routes;
+use api_types::{ErrorBody, StatusChangedEvent};
 
 /// Where the document is served.
 pub const PATH: &str = "/openapi.json";
@@ -91,8 +91,6 @@ the same handlers, auth and error bodies.";
     )
 )]
 pub struct ApiDoc;
-
-pub use api_types::events::{EventStatus, StatusChangedEvent};
 
 /// The `webhooks` section (OpenAPI 3.1; utoipa 5 has no attribute for it).
 fn webhooks() -> serde_json::Value {

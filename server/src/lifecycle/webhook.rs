@@ -21,7 +21,7 @@ use sha2::Sha256;
 use crate::store::Store;
 
 pub const SIGNATURE_HEADER: &str = "X-Connectors-Signature";
-pub const EVENT_TYPE: &str = "connector.status_changed";
+pub const EVENT_TYPE: &str = api_types::webhook::STATUS_CHANGED;
 
 /// One status change.
 #[derive(Debug, Clone, Serialize)]
