@@ -139,3 +139,27 @@ pub struct RedeliverRequest {
 pub struct Redelivered {
     pub requeued: u64,
 }
+
+/// A Google Cloud Pub/Sub push request (`POST /push/gmail`), as Pub/Sub sends it.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PubSubPush {
+    pub message: PubSubMessage,
+    /// `projects/P/subscriptions/S`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription: Option<String>,
+}
+
+/// The message of a Pub/Sub push.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PubSubMessage {
+    /// Base64 of the payload; for Gmail `{"emailAddress", "historyId"}`.
+    pub data: String,
+    #[serde(rename = "messageId", default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    #[serde(
+        rename = "publishTime",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub publish_time: Option<String>,
+}

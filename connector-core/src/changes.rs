@@ -67,7 +67,8 @@ pub struct PushTarget {
 /// A started push subscription.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Push {
-    /// The provider's id of it (Graph subscription id; Gmail: none).
+    /// What the provider's notifications name it by (Graph: the subscription id; Gmail: the
+    /// mailbox address).
     pub id: Option<String>,
     /// Unix seconds.
     pub expires_at: Option<i64>,

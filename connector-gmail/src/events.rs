@@ -244,8 +244,14 @@ impl MailChanges for GmailChanges {
             .and_then(history_id)
             .and_then(|ms| ms.parse::<i64>().ok())
             .map(|ms| ms / 1000);
+        // Pub/Sub notifications name the mailbox by its address.
+        let profile = api.run("profile", "get", json!({})).await?;
         Ok(Some(Push {
-            id: None,
+            id: profile
+                .result
+                .get("email_address")
+                .and_then(Value::as_str)
+                .map(str::to_ascii_lowercase),
             expires_at,
         }))
     }

@@ -259,6 +259,21 @@ pub struct ServeArgs {
     /// for connectors without push; 0 turns polling off [default: 60000; 1000 with --sandbox].
     #[arg(long, env = "CONNECTORS_POLL_INTERVAL_MS")]
     pub poll_interval_ms: Option<u64>,
+    /// Gmail push: the Pub/Sub topic (`projects/P/topics/T`) Gmail connectors watch; with it,
+    /// `POST /push/gmail` takes the push subscription's notifications (also set
+    /// `gmail_push_audience` and `gmail_push_service_account`).
+    #[arg(long, env = "CONNECTORS_GMAIL_PUSH_TOPIC")]
+    pub gmail_push_topic: Option<String>,
+    /// Gmail push: the audience of the push subscription's tokens.
+    #[arg(long, env = "CONNECTORS_GMAIL_PUSH_AUDIENCE")]
+    pub gmail_push_audience: Option<String>,
+    /// Gmail push: the push subscription's service account (the tokens' `email`).
+    #[arg(long, env = "CONNECTORS_GMAIL_PUSH_SERVICE_ACCOUNT")]
+    pub gmail_push_service_account: Option<String>,
+    /// Gmail push: where the token issuer's keys are [default: Google's,
+    /// https://www.googleapis.com/oauth2/v3/certs].
+    #[arg(long, env = "CONNECTORS_GMAIL_PUSH_JWKS_URL")]
+    pub gmail_push_jwks_url: Option<String>,
     /// Start the Gmail and Outlook emulators in process with a demo organization, application
     /// and connectors (written to <data-dir>/sandbox.json).
     #[arg(long)]
@@ -459,6 +474,30 @@ impl Config {
                 "sandbox_no_quotas (--sandbox-no-quotas, CONNECTORS_SANDBOX_NO_QUOTAS) only applies with --sandbox: add --sandbox or drop it"
             );
         }
+        let gmail_push = match (
+            args.gmail_push_topic.or(file.gmail_push_topic),
+            args.gmail_push_audience.or(file.gmail_push_audience),
+            args.gmail_push_service_account
+                .or(file.gmail_push_service_account),
+        ) {
+            (None, _, _) => None,
+            (Some(topic), Some(audience), Some(service_account)) => {
+                Some(crate::services::events::push::GmailPushConfig {
+                    topic,
+                    audience,
+                    service_account,
+                    jwks_url: args
+                        .gmail_push_jwks_url
+                        .or(file.gmail_push_jwks_url)
+                        .unwrap_or_else(|| {
+                            crate::services::events::push::GOOGLE_JWKS_URL.to_string()
+                        }),
+                })
+            }
+            _ => anyhow::bail!(
+                "gmail_push_topic needs gmail_push_audience and gmail_push_service_account (the push subscription's token audience and service account)"
+            ),
+        };
         let mut providers = file.providers;
         providers.check_names(descriptors)?;
         for d in descriptors {
@@ -500,6 +539,7 @@ impl Config {
                         .or(file.poll_interval_ms)
                         .unwrap_or(if sandbox { 1000 } else { 60_000 }),
                 ),
+                gmail_push,
                 ..Default::default()
             },
         })

@@ -62,6 +62,7 @@ the same handlers, auth and error bodies.";
         routes::events::feed,
         routes::events::deliveries,
         routes::events::redeliver,
+        routes::push::gmail,
         routes::oauth::initiate,
         routes::oauth::callback,
         routes::oauth::reauthorize,

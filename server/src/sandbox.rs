@@ -87,8 +87,42 @@ pub async fn start(state: &AppState) -> anyhow::Result<Vec<Emulator>> {
     }
     let emulators = start_emulators(!state.config.sandbox_no_quotas)?;
     let file = setup(state, &emulators).await?;
+    enable_push(state, &emulators);
     announce(state, &file);
     Ok(emulators)
+}
+
+/// Points each emulator's push notifications (Gmail: Pub/Sub push) at this server, and has the
+/// server subscribe to and trust them.
+fn enable_push(state: &AppState, emulators: &[Emulator]) {
+    let bind = state.config.bind;
+    let host = if bind.ip().is_unspecified() {
+        std::net::SocketAddr::from(([127, 0, 0, 1], bind.port()))
+    } else {
+        bind
+    };
+    for emu in emulators {
+        let endpoint = format!("http://{host}/push/{}", emu.connector_type);
+        let Some(setup) = emu.handle.enable_push(&endpoint) else {
+            continue;
+        };
+        if let (Some(topic), Some(audience), Some(service_account), Some(jwks_url)) = (
+            setup.topic,
+            setup.audience,
+            setup.service_account,
+            setup.jwks_url,
+        ) {
+            state.services.events.enable_gmail_push(
+                crate::services::events::push::GmailPushConfig {
+                    topic,
+                    audience,
+                    service_account,
+                    jwks_url,
+                },
+            );
+            tracing::info!(%endpoint, "sandbox push notifications on");
+        }
+    }
 }
 
 /// Creates (or re-binds) the sandbox organization, app and connectors; writes sandbox.json.

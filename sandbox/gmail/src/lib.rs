@@ -22,7 +22,10 @@
 //! minute at Google's unit costs. Messages are stored as raw RFC 822 bytes and parsed with
 //! mail-parser, so `raw` and `full` agree.
 //!
-//! Not emulated: Pub/Sub push after `watch`, spam classification, the
+//! Pub/Sub push after `watch` ([`pubsub`]: a push subscription, OIDC tokens of an emulated
+//! Google issuer whose keys are served at `/oauth2/v3/certs`, delays and duplicates).
+//!
+//! Not emulated: spam classification, the
 //! subject rule of Gmail's threading (threads join by In-Reply-To / References only), and the
 //! settings resources other than sendAs, filters and vacation.
 //!
@@ -50,6 +53,7 @@ mod fields;
 mod mime;
 mod multipart;
 mod profile;
+pub mod pubsub;
 mod request_check;
 mod router;
 mod search;
@@ -82,6 +86,8 @@ pub(crate) struct Inner {
     pub quota_forbidden: AtomicBool,
     pub stats: Mutex<Stats>,
     pub uploads: Mutex<HashMap<String, server::PendingUpload>>,
+    /// Pub/Sub push after `users.watch`.
+    pub pubsub: pubsub::Shared,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -129,6 +135,7 @@ impl GmailSandbox {
             quota_forbidden: AtomicBool::new(false),
             stats: Mutex::new(Stats::default()),
             uploads: Mutex::new(HashMap::new()),
+            pubsub: Default::default(),
         });
         let (listener, _) = Server::bind(cfg.bind)?;
         let app = sandbox_kit::oauth::routes(
@@ -136,6 +143,7 @@ impl GmailSandbox {
             "/token",
             &["/o/oauth2/v2/auth", "/o/oauth2/auth"],
         )
+        .merge(pubsub::routes())
         .merge(server::router(inner.clone()));
         let server = Server::spawn(listener, kit, app);
         Ok(GmailSandbox { inner, server })
@@ -297,6 +305,23 @@ impl GmailSandbox {
         )
     }
 
+    /// Adds a Pub/Sub push subscription: users whose watch names its topic get their changes
+    /// pushed to its endpoint (see [`pubsub`]).
+    pub fn add_push_subscription(&self, sub: pubsub::PushSubscription) {
+        pubsub::add_subscription(&self.inner, sub);
+    }
+
+    /// Where the emulated Google issuer publishes its keys (Google's is
+    /// `https://www.googleapis.com/oauth2/v3/certs`).
+    pub fn jwks_url(&self) -> String {
+        format!("{}/oauth2/v3/certs", self.base_url())
+    }
+
+    /// Pushes answered 2xx so far.
+    pub fn pushes_delivered(&self) -> u64 {
+        lock(&self.inner.pubsub).delivered
+    }
+
     /// The user's current historyId (0 for an unknown user).
     pub fn history_id(&self, user: &str) -> u64 {
         lock(&self.inner.store)
@@ -381,5 +406,27 @@ impl Emulator for GmailSandbox {
     /// History before the current history id is dropped: a sync from an older id answers 404.
     fn expire_sync_tokens(&self, user: &str) {
         self.expire_history_before(user, self.history_id(user));
+    }
+
+    /// A Pub/Sub push subscription on `projects/sandbox/topics/gmail` to `endpoint` (audience:
+    /// the endpoint; service account `gmail-push@sandbox.iam.gserviceaccount.com`).
+    fn enable_push(&self, endpoint: &str) -> Option<sandbox_kit::PushSetup> {
+        let sub = pubsub::PushSubscription {
+            topic: "projects/sandbox/topics/gmail".into(),
+            subscription: "projects/sandbox/subscriptions/gmail-push".into(),
+            endpoint: endpoint.into(),
+            audience: None,
+            service_account: "gmail-push@sandbox.iam.gserviceaccount.com".into(),
+            delay: Duration::ZERO,
+            duplicate_every: 0,
+        };
+        let setup = sandbox_kit::PushSetup {
+            topic: Some(sub.topic.clone()),
+            audience: Some(endpoint.into()),
+            service_account: Some(sub.service_account.clone()),
+            jwks_url: Some(self.jwks_url()),
+        };
+        self.add_push_subscription(sub);
+        Some(setup)
     }
 }

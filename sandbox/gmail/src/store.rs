@@ -109,6 +109,10 @@ pub(crate) struct User {
     pub next_filter: u64,
     pub vacation: Value,
     pub watch_expiration: Option<i64>,
+    /// The Pub/Sub topic of the watch (see `pubsub`).
+    pub watch_topic: Option<String>,
+    /// The history id the watch was started at (changes after it are pushed).
+    pub watch_history_id: u64,
     /// Senders that already got this vacation period's auto-reply.
     pub vacation_replied: std::collections::HashSet<String>,
     /// Thread by Google's rule (see [`crate::Behaviour::threading_rule`]); set from the store's
@@ -144,6 +148,8 @@ impl User {
             next_filter: 1,
             vacation: json!({"enableAutoReply": false}),
             watch_expiration: None,
+            watch_topic: None,
+            watch_history_id: 0,
             vacation_replied: Default::default(),
         }
     }

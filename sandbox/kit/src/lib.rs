@@ -313,4 +313,25 @@ pub trait Emulator: Send + Sync {
     /// Makes every sync cursor of `user` issued so far expire (Gmail history ids, Graph delta
     /// tokens): the next sync from one is `sync_required`.
     fn expire_sync_tokens(&self, user: &str);
+
+    /// Sends the provider's push notifications to `endpoint` from now on (Gmail: Pub/Sub push
+    /// after `users.watch`), and says what a receiver needs to subscribe and to trust them.
+    /// `None`: the emulator has no push.
+    fn enable_push(&self, endpoint: &str) -> Option<PushSetup> {
+        let _ = endpoint;
+        None
+    }
+}
+
+/// What a push receiver needs from an emulator (see [`Emulator::enable_push`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PushSetup {
+    /// Gmail: the Pub/Sub topic to name in `users.watch`.
+    pub topic: Option<String>,
+    /// The `aud` of the push tokens.
+    pub audience: Option<String>,
+    /// The `email` of the push tokens.
+    pub service_account: Option<String>,
+    /// Where the token issuer publishes its keys.
+    pub jwks_url: Option<String>,
 }

@@ -10,6 +10,7 @@ pub mod health;
 pub mod oauth;
 pub mod oauth_apps;
 pub mod org_settings;
+pub mod push;
 pub mod tokens;
 
 use actix_web::web;
@@ -26,6 +27,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     execute::configure(cfg);
     credential::configure(cfg);
     events::configure(cfg);
+    push::configure(cfg);
     oauth::configure(cfg);
     org_settings::configure(cfg);
     oauth_apps::configure(cfg);

@@ -21,6 +21,8 @@ pub struct Claim {
     pub gen: i64,
     pub poll_failures: i64,
     pub push_kind: Option<String>,
+    pub push_renew_at_ms: Option<i64>,
+    pub push_seq: i64,
 }
 
 /// The first undelivered event of a stream.
@@ -155,7 +157,8 @@ impl Store {
              WHERE connector_id IN (SELECT connector_id FROM event_streams \
              WHERE poll_at_ms IS NOT NULL AND poll_at_ms <= $3 AND poll_lease_until_ms < $3 \
              ORDER BY poll_at_ms LIMIT $4{}) \
-             RETURNING connector_id, organization_id, cursor, gen, poll_failures, push_kind",
+             RETURNING connector_id, organization_id, cursor, gen, poll_failures, push_kind, \
+             push_renew_at_ms, push_seq",
             self.skip_locked()
         );
         self.claim(&sql, owner, now_ms, lease_until_ms, limit).await
@@ -174,7 +177,8 @@ impl Store {
              WHERE connector_id IN (SELECT connector_id FROM event_streams \
              WHERE deliver_at_ms IS NOT NULL AND deliver_at_ms <= $3 \
              AND deliver_lease_until_ms < $3 ORDER BY deliver_at_ms LIMIT $4{}) \
-             RETURNING connector_id, organization_id, cursor, gen, poll_failures, push_kind",
+             RETURNING connector_id, organization_id, cursor, gen, poll_failures, push_kind, \
+             push_renew_at_ms, push_seq",
             self.skip_locked()
         );
         self.claim(&sql, owner, now_ms, lease_until_ms, limit).await
@@ -204,6 +208,8 @@ impl Store {
                 gen: r.get("gen"),
                 poll_failures: r.get("poll_failures"),
                 push_kind: r.get("push_kind"),
+                push_renew_at_ms: r.get("push_renew_at_ms"),
+                push_seq: r.get("push_seq"),
             })
             .collect())
     }
@@ -245,6 +251,62 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Records the connector's push subscription (`kind` names the provider, `id` what its
+    /// notifications name the mailbox by), to renew at `renew_at_ms`.
+    pub async fn set_push(
+        &self,
+        connector_id: &str,
+        kind: &str,
+        id: Option<&str>,
+        expires_at: Option<i64>,
+        renew_at_ms: i64,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE event_streams SET push_kind = $1, push_id = $2, push_expires_at = $3, \
+             push_renew_at_ms = $4 WHERE connector_id = $5",
+        )
+        .bind(kind)
+        .bind(id)
+        .bind(expires_at)
+        .bind(renew_at_ms)
+        .bind(connector_id)
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+    }
+
+    /// When to try the push subscription again (it could not be set up).
+    pub async fn set_push_renewal(
+        &self,
+        connector_id: &str,
+        kind: Option<&str>,
+        renew_at_ms: i64,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE event_streams SET push_kind = $1, push_renew_at_ms = $2 WHERE connector_id = $3",
+        )
+        .bind(kind)
+        .bind(renew_at_ms)
+        .bind(connector_id)
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+    }
+
+    /// A push named a mailbox: every stream following it is polled at `at_ms`; how many.
+    pub async fn poll_pushed(&self, kind: &str, id: &str, at_ms: i64) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE event_streams SET poll_at_ms = $1, push_seq = push_seq + 1 \
+             WHERE push_kind = $2 AND push_id = $3 AND poll_at_ms IS NOT NULL",
+        )
+        .bind(at_ms)
+        .bind(kind)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     /// The first event of the stream that still waits for its webhook.
@@ -466,7 +528,8 @@ impl Store {
     pub async fn reset_stream(&self, connector_id: &str) -> Result<(), sqlx::Error> {
         sqlx::query(
             "UPDATE event_streams SET cursor = NULL, poll_at_ms = $1, poll_failures = 0, \
-             poll_error = NULL WHERE connector_id = $2",
+             poll_error = NULL, push_kind = NULL, push_id = NULL, push_renew_at_ms = NULL \
+             WHERE connector_id = $2",
         )
         .bind(now_ms())
         .bind(connector_id)
@@ -689,9 +752,10 @@ impl EventTx {
         self.next_seq - self.first_seq
     }
 
-    /// Commits the events, and with `poll` the new cursor and next poll time (releasing the
-    /// poll lease).
-    pub async fn commit(mut self, poll: Option<(&str, i64)>) -> Result<(), sqlx::Error> {
+    /// Commits the events, and with `poll` the new cursor, the next poll time and the
+    /// `push_seq` the poll was claimed with (releasing the poll lease; a push that came since
+    /// makes the next poll now).
+    pub async fn commit(mut self, poll: Option<(&str, i64, i64)>) -> Result<(), sqlx::Error> {
         let t = now_ms();
         sqlx::query(
             "UPDATE event_streams SET next_seq = $1, updated_at = $2, \
@@ -705,15 +769,17 @@ impl EventTx {
         .bind(&self.connector_id)
         .execute(&mut *self.tx)
         .await?;
-        if let Some((cursor, poll_at_ms)) = poll {
+        if let Some((cursor, poll_at_ms, push_seq)) = poll {
             sqlx::query(
-                "UPDATE event_streams SET cursor = $1, poll_at_ms = $2, poll_owner = NULL, \
-                 poll_lease_until_ms = 0, poll_failures = 0, poll_error = NULL \
-                 WHERE connector_id = $3",
+                "UPDATE event_streams SET cursor = $1, poll_at_ms = CASE WHEN push_seq = $4 \
+                 THEN $2 ELSE $5 END, poll_owner = NULL, poll_lease_until_ms = 0, \
+                 poll_failures = 0, poll_error = NULL WHERE connector_id = $3",
             )
             .bind(cursor)
             .bind(poll_at_ms)
             .bind(&self.connector_id)
+            .bind(push_seq)
+            .bind(t)
             .execute(&mut *self.tx)
             .await?;
         }

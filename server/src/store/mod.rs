@@ -93,6 +93,11 @@ const SQLITE_MIGRATIONS: MigrationSource = &[
         "events",
         include_str!("../../migrations/sqlite/0200_events.sql"),
     ),
+    (
+        201,
+        "event_push",
+        include_str!("../../migrations/sqlite/0201_event_push.sql"),
+    ),
 ];
 
 /// Same versions and names as [`SQLITE_MIGRATIONS`] (a test checks they stay twins).
@@ -116,6 +121,11 @@ const POSTGRES_MIGRATIONS: MigrationSource = &[
         200,
         "events",
         include_str!("../../migrations/postgres/0200_events.sql"),
+    ),
+    (
+        201,
+        "event_push",
+        include_str!("../../migrations/postgres/0201_event_push.sql"),
     ),
 ];
 
@@ -364,6 +374,6 @@ mod tests {
             migration_versions(Backend::Sqlite),
             migration_versions(Backend::Postgres)
         );
-        assert_eq!(migration_versions(Backend::Sqlite).len(), 4);
+        assert_eq!(migration_versions(Backend::Sqlite).len(), 5);
     }
 }

@@ -35,11 +35,14 @@ pub(crate) fn watch(cx: &mut Cx<'_>) -> ApiResult<Reply> {
     let expiration = chrono::Utc::now().timestamp_millis() + 7 * 86_400_000;
     let u = cx.user_mut();
     u.watch_expiration = Some(expiration);
+    u.watch_topic = Some(topic.to_string());
+    u.watch_history_id = u.history_id;
     ok(json!({"historyId": u.history_id.to_string(), "expiration": expiration.to_string()}))
 }
 
 pub(crate) fn stop(cx: &mut Cx<'_>) -> ApiResult<Reply> {
     cx.user_mut().watch_expiration = None;
+    cx.user_mut().watch_topic = None;
     Ok(Reply::Empty)
 }
 

@@ -16,6 +16,7 @@
 
 pub mod deliver;
 pub mod poll;
+pub mod push;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,6 +59,8 @@ pub struct EventsConfig {
     pub batch: i64,
     /// One webhook attempt at most.
     pub attempt_timeout: Duration,
+    /// Gmail push through Pub/Sub, when configured.
+    pub gmail_push: Option<push::GmailPushConfig>,
 }
 
 impl Default for EventsConfig {
@@ -74,6 +77,7 @@ impl Default for EventsConfig {
             tick: Duration::from_millis(200),
             batch: 32,
             attempt_timeout: Duration::from_secs(10),
+            gmail_push: None,
         }
     }
 }
@@ -88,6 +92,11 @@ pub struct Events {
     /// This process's name on leases.
     owner: String,
     http: reqwest::Client,
+    /// Per connector type: where its push subscriptions point.
+    push_targets:
+        std::sync::RwLock<std::collections::HashMap<String, connector_core::changes::PushTarget>>,
+    /// Verifies Gmail's Pub/Sub pushes.
+    google: std::sync::RwLock<Option<Arc<push::GooglePush>>>,
 }
 
 /// The background loops; dropping it stops them.
@@ -114,7 +123,8 @@ impl Events {
             .timeout(config.attempt_timeout)
             .build()
             .expect("the HTTP client builds");
-        Events {
+        let gmail_push = config.gmail_push.clone();
+        let events = Events {
             store,
             vault,
             registry,
@@ -122,7 +132,13 @@ impl Events {
             config,
             owner: format!("srv-{}", uuid::Uuid::new_v4().simple()),
             http,
+            push_targets: Default::default(),
+            google: Default::default(),
+        };
+        if let Some(g) = gmail_push {
+            events.enable_gmail_push(g);
         }
+        events
     }
 
     pub fn config(&self) -> &EventsConfig {

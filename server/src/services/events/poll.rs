@@ -33,6 +33,12 @@ pub(crate) static WAKE: Notify = Notify::const_new();
 /// How often the loop looks for connectors that have no stream yet.
 const DISCOVER_EVERY: Duration = Duration::from_secs(5);
 const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+/// Connectors with push are polled this many intervals apart.
+const PUSHED_FACTOR: i64 = 10;
+/// A push subscription (Gmail watch) is renewed this often (Google: daily).
+const RENEW_PUSH: Duration = Duration::from_secs(24 * 3600);
+/// After a failed push setup, the next try.
+const RETRY_PUSH: Duration = Duration::from_secs(300);
 
 /// Runs until aborted.
 pub async fn run(events: Arc<Events>) {
@@ -226,7 +232,9 @@ impl Events {
             .map_err(Stop::Failed)?;
         self.record(claim, &row, source, &api, page)
             .await
-            .map_err(Stop::Failed)
+            .map_err(Stop::Failed)?;
+        self.keep_push(claim, &row, source, &api).await;
+        Ok(())
     }
 
     /// Writes the news of a page as events, with the new cursor (one transaction).
@@ -364,12 +372,20 @@ impl Events {
             }
         }
         let written = tx.written();
+        // With push, polls are only a safety net.
+        let factor = if claim.push_kind.is_some() {
+            PUSHED_FACTOR
+        } else {
+            1
+        };
         let next = if page.more {
             now_ms()
         } else {
-            now_ms() + self.config.poll_interval.as_millis() as i64
+            now_ms() + self.config.poll_interval.as_millis() as i64 * factor
         };
-        tx.commit(Some((&page.cursor, next))).await.map_err(db)?;
+        tx.commit(Some((&page.cursor, next, claim.push_seq)))
+            .await
+            .map_err(db)?;
         if written > 0 {
             tracing::info!(connector_id = %row.id, events = written, kind = ?page.kind, "mailbox changes recorded");
             WRITTEN.notify_waiters();
@@ -377,8 +393,58 @@ impl Events {
         if page.more {
             WAKE.notify_waiters();
         }
-        let _ = claim;
         Ok(())
+    }
+
+    /// Starts or renews the connector's push subscription when push is on for its type and
+    /// the last one is due for renewal.
+    async fn keep_push(
+        &self,
+        claim: &Claim,
+        row: &ConnectorRow,
+        source: &dyn MailChanges,
+        api: &dyn Actions,
+    ) {
+        let Some(target) = self.push_target(&row.connector_type) else {
+            return;
+        };
+        if claim.push_renew_at_ms.is_some_and(|at| at > now_ms()) {
+            return;
+        }
+        let renew = match source.start_push(api, &target).await {
+            Ok(Some(push)) => {
+                let at = now_ms() + RENEW_PUSH.as_millis() as i64;
+                let stored = self
+                    .store
+                    .set_push(
+                        &row.id,
+                        &row.connector_type,
+                        push.id.as_deref(),
+                        push.expires_at,
+                        at,
+                    )
+                    .await;
+                match stored {
+                    Ok(()) => {
+                        tracing::info!(connector_id = %row.id, expires_at = ?push.expires_at, "push subscription started");
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::error!(connector_id = %row.id, error = %e, "storing the push subscription failed");
+                        now_ms() + RETRY_PUSH.as_millis() as i64
+                    }
+                }
+            }
+            Ok(None) => now_ms() + RENEW_PUSH.as_millis() as i64,
+            Err(e) => {
+                tracing::warn!(connector_id = %row.id, code = %e.code, "starting the push subscription failed; polling goes on");
+                now_ms() + RETRY_PUSH.as_millis() as i64
+            }
+        };
+        let kind = claim.push_kind.as_deref();
+        if let Err(e) = self.store.set_push_renewal(&row.id, kind, renew).await {
+            tracing::error!(connector_id = %row.id, error = %e, "storing the push renewal time failed");
+        }
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -4,6 +4,7 @@
 
 mod delivery;
 mod gmail;
+mod gmail_push;
 mod outlook;
 
 use std::time::{Duration, Instant};

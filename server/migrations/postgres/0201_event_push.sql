@@ -1,0 +1,3 @@
+-- Events (issue 20): push notifications that arrive while a poll runs are not lost: each one
+-- bumps push_seq, and a poll that ends schedules the next one at once when push_seq moved.
+ALTER TABLE event_streams ADD COLUMN push_seq BIGINT NOT NULL DEFAULT 0;
