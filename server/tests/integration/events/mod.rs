@@ -62,6 +62,8 @@ pub async fn env_with(tweak: impl FnOnce(&mut server::Config)) -> Env {
         c.events.poll_interval = Duration::from_millis(150);
         c.events.backoff = vec![Duration::from_millis(100)];
         c.events.tick = Duration::from_millis(50);
+        // Tests stop the loops mid-work (a stopped server): its leases run out soon.
+        c.events.lease = Duration::from_secs(2);
         tweak(c);
     })
     .await;
