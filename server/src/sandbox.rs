@@ -88,6 +88,20 @@ pub async fn start(state: &AppState) -> anyhow::Result<Vec<Emulator>> {
     let emulators = start_emulators(!state.config.sandbox_no_quotas)?;
     let file = setup(state, &emulators).await?;
     enable_push(state, &emulators);
+    // The first poll (the baseline) before anyone can change the mailbox: from the first
+    // request on, every change is an event.
+    if !state.config.events.poll_interval.is_zero() {
+        let ids: Vec<String> = file
+            .connectors
+            .values()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect();
+        state
+            .services
+            .events
+            .poll_first(&file.organization_id, &ids)
+            .await?;
+    }
     announce(state, &file);
     Ok(emulators)
 }

@@ -23,6 +23,7 @@ pub struct Claim {
     pub push_kind: Option<String>,
     pub push_renew_at_ms: Option<i64>,
     pub push_seq: i64,
+    pub epoch: i64,
 }
 
 /// The first undelivered event of a stream.
@@ -158,7 +159,7 @@ impl Store {
              WHERE poll_at_ms IS NOT NULL AND poll_at_ms <= $3 AND poll_lease_until_ms < $3 \
              ORDER BY poll_at_ms LIMIT $4{}) \
              RETURNING connector_id, organization_id, cursor, gen, poll_failures, push_kind, \
-             push_renew_at_ms, push_seq",
+             push_renew_at_ms, push_seq, epoch",
             self.skip_locked()
         );
         self.claim(&sql, owner, now_ms, lease_until_ms, limit).await
@@ -178,7 +179,7 @@ impl Store {
              WHERE deliver_at_ms IS NOT NULL AND deliver_at_ms <= $3 \
              AND deliver_lease_until_ms < $3 ORDER BY deliver_at_ms LIMIT $4{}) \
              RETURNING connector_id, organization_id, cursor, gen, poll_failures, push_kind, \
-             push_renew_at_ms, push_seq",
+             push_renew_at_ms, push_seq, epoch",
             self.skip_locked()
         );
         self.claim(&sql, owner, now_ms, lease_until_ms, limit).await
@@ -210,6 +211,7 @@ impl Store {
                 push_kind: r.get("push_kind"),
                 push_renew_at_ms: r.get("push_renew_at_ms"),
                 push_seq: r.get("push_seq"),
+                epoch: r.get("epoch"),
             })
             .collect())
     }
@@ -528,8 +530,8 @@ impl Store {
     pub async fn reset_stream(&self, connector_id: &str) -> Result<(), sqlx::Error> {
         sqlx::query(
             "UPDATE event_streams SET cursor = NULL, poll_at_ms = $1, poll_failures = 0, \
-             poll_error = NULL, push_kind = NULL, push_id = NULL, push_renew_at_ms = NULL \
-             WHERE connector_id = $2",
+             poll_error = NULL, push_kind = NULL, push_id = NULL, push_renew_at_ms = NULL, \
+             epoch = epoch + 1 WHERE connector_id = $2",
         )
         .bind(now_ms())
         .bind(connector_id)

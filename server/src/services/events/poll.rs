@@ -124,9 +124,12 @@ fn decide(change: &MailChange, known: Option<&Known>) -> Option<&'static str> {
 }
 
 /// The stable id of the `n`-th event about a message.
-fn event_id(connector_id: &str, message_id: &str, n: i64) -> String {
+fn event_id(connector_id: &str, epoch: i64, message_id: &str, n: i64) -> String {
     let mut h = Sha256::new();
     h.update(connector_id.as_bytes());
+    if epoch > 0 {
+        h.update(format!("#{epoch}").as_bytes());
+    }
     h.update([0]);
     h.update(message_id.as_bytes());
     h.update([0]);
@@ -162,6 +165,15 @@ impl Events {
             self.store.ensure_stream(id, org, Some(at)).await?;
         }
         Ok(found.len())
+    }
+
+    /// Polls these connectors now (their first poll: the baseline, and push when it is on).
+    pub async fn poll_first(&self, org: &str, ids: &[String]) -> Result<(), sqlx::Error> {
+        let t = now_ms();
+        for id in ids {
+            self.store.ensure_stream(id, org, Some(t)).await?;
+        }
+        self.poll_once().await.map(|_| ())
     }
 
     /// One round: claims due streams and polls them; how many.
@@ -336,7 +348,7 @@ impl Events {
             .await
             .map_err(db)?;
             let summary = summaries.get(&c.message_id).or(c.summary.as_ref());
-            self.append(&mut tx, row, kind, c, summary, n, deliver)
+            self.append(&mut tx, row, kind, c, summary, (n, claim.epoch), deliver)
                 .await?;
         }
         if page.kind == (PageKind::Resync { complete: true }) {
@@ -367,8 +379,16 @@ impl Events {
                     sent: false,
                     summary: None,
                 };
-                self.append(&mut tx, row, "message.deleted", &gone, None, n, deliver)
-                    .await?;
+                self.append(
+                    &mut tx,
+                    row,
+                    "message.deleted",
+                    &gone,
+                    None,
+                    (n, claim.epoch),
+                    deliver,
+                )
+                .await?;
             }
         }
         let written = tx.written();
@@ -455,10 +475,10 @@ impl Events {
         kind: &str,
         c: &MailChange,
         summary: Option<&MessageSummary>,
-        n: i64,
+        (n, epoch): (i64, i64),
         deliver: bool,
     ) -> Result<(), ConnectorError> {
-        let id = event_id(&row.id, &c.message_id, n);
+        let id = event_id(&row.id, epoch, &c.message_id, n);
         if tx.has_event(&id).await.map_err(db)? {
             return Ok(());
         }
@@ -570,10 +590,11 @@ mod tests {
 
     #[test]
     fn event_ids_are_stable_per_message_and_change_number() {
-        assert_eq!(event_id("c", "m", 1), event_id("c", "m", 1));
-        assert_ne!(event_id("c", "m", 1), event_id("c", "m", 2));
-        assert_ne!(event_id("c", "m", 1), event_id("d", "m", 1));
-        assert!(event_id("c", "m", 1).starts_with("evt_"));
+        assert_eq!(event_id("c", 0, "m", 1), event_id("c", 0, "m", 1));
+        assert_ne!(event_id("c", 0, "m", 1), event_id("c", 0, "m", 2));
+        assert_ne!(event_id("c", 0, "m", 1), event_id("d", 0, "m", 1));
+        assert_ne!(event_id("c", 0, "m", 1), event_id("c", 1, "m", 1));
+        assert!(event_id("c", 0, "m", 1).starts_with("evt_"));
     }
 
     #[test]
