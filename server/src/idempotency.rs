@@ -114,7 +114,38 @@ pub async fn execute<F>(
     run: F,
 ) -> ApiResult<HttpResponse>
 where
-    F: std::future::Future<Output = Result<Value, ConnectorError>> + 'static,
+    F: std::future::Future<Output = Result<Value, ConnectorError>> + Send + 'static,
+{
+    let answer = run_once(state, org, connector_id, key, fingerprint, run).await?;
+    let status = actix_web::http::StatusCode::from_u16(answer.status)
+        .map_err(|_| ApiError::internal("a stored idempotent answer has a bad status"))?;
+    let mut response = HttpResponse::build(status);
+    if answer.replayed {
+        response.insert_header((REPLAYED_HEADER, "true"));
+    }
+    Ok(response.json(answer.body))
+}
+
+/// The answer to a call with an idempotency key: the body (the 200 body, or a stored error
+/// body) with its status, and whether it is the stored answer of an earlier call.
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+    pub replayed: bool,
+}
+
+/// [`execute`] without HTTP: the same claim, run, store and replay, for every entry point
+/// that takes idempotency keys (the execute route, MCP).
+pub async fn run_once<F>(
+    state: web::Data<AppState>,
+    org: &str,
+    connector_id: &str,
+    key: &str,
+    fingerprint: Fingerprint<'_>,
+    run: F,
+) -> ApiResult<Answer>
+where
+    F: std::future::Future<Output = Result<Value, ConnectorError>> + Send + 'static,
 {
     validate_key(key)?;
     let slot = IdempotencySlot {
@@ -185,11 +216,13 @@ async fn own<F>(
     slot: IdempotencySlot,
     lease: i64,
     run: F,
-) -> ApiResult<HttpResponse>
+) -> ApiResult<Answer>
 where
-    F: std::future::Future<Output = Result<Value, ConnectorError>> + 'static,
+    F: std::future::Future<Output = Result<Value, ConnectorError>> + Send + 'static,
 {
-    let task = actix_web::rt::spawn(async move {
+    // `tokio::spawn`, not actix's local spawn: MCP calls arrive on tasks outside actix's
+    // local set.
+    let task = tokio::spawn(async move {
         let outcome = run.await;
         let stored = match &outcome {
             Ok(body) => Some((200u16, body.clone())),
@@ -212,7 +245,11 @@ where
         outcome
     });
     match task.await {
-        Ok(Ok(body)) => Ok(HttpResponse::Ok().json(body)),
+        Ok(Ok(body)) => Ok(Answer {
+            status: 200,
+            body,
+            replayed: false,
+        }),
         Ok(Err(e)) => Err(ApiError::from(e)),
         Err(join) => Err(ApiError::internal(join)),
     }
@@ -240,14 +277,16 @@ async fn record(
     Ok(())
 }
 
-async fn replay(state: &AppState, slot: &IdempotencySlot, blob: &[u8]) -> ApiResult<HttpResponse> {
+async fn replay(state: &AppState, slot: &IdempotencySlot, blob: &[u8]) -> ApiResult<Answer> {
     let plain = state.vault.decrypt(&slot.organization_id, blob).await?;
-    let stored: Value = serde_json::from_slice(&plain).map_err(ApiError::internal)?;
+    let mut stored: Value = serde_json::from_slice(&plain).map_err(ApiError::internal)?;
     let status = stored["status"]
         .as_u64()
-        .and_then(|s| actix_web::http::StatusCode::from_u16(s as u16).ok())
+        .and_then(|s| u16::try_from(s).ok())
         .ok_or_else(|| ApiError::internal("a stored idempotent answer has no status"))?;
-    Ok(HttpResponse::build(status)
-        .insert_header((REPLAYED_HEADER, "true"))
-        .json(&stored["body"]))
+    Ok(Answer {
+        status,
+        body: stored["body"].take(),
+        replayed: true,
+    })
 }

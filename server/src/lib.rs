@@ -17,6 +17,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod lifecycle;
 pub mod logging;
+pub mod mcp;
 pub mod metrics;
 pub mod oauth;
 pub mod openapi;

@@ -70,8 +70,8 @@ async fn execute(
     .await
 }
 
-/// Runs the call and renders the 200 body.
-async fn run(
+/// Runs the call and renders the 200 body (MCP's calls render through it too).
+pub(crate) async fn run(
     state: web::Data<AppState>,
     row: ConnectorRow,
     req: ExecuteRequest,

@@ -6,6 +6,7 @@ pub mod connectors;
 pub mod credential;
 pub mod execute;
 pub mod health;
+pub mod mcp;
 pub mod oauth;
 pub mod oauth_apps;
 pub mod org_settings;
@@ -28,4 +29,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     org_settings::configure(cfg);
     oauth_apps::configure(cfg);
     connectors::configure(cfg);
+    mcp::configure(cfg);
 }

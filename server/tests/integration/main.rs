@@ -16,6 +16,7 @@ mod custom_provider;
 mod idempotency;
 mod key_rotation;
 mod lifecycle;
+mod mcp;
 mod metrics;
 mod oauth_flow;
 mod oidc_flow;
