@@ -7,12 +7,14 @@ pub mod applications;
 pub mod connector_types;
 pub mod connectors;
 pub mod credential;
+pub mod error;
 pub mod execute;
 pub mod health;
 pub mod oauth;
 pub mod oauth_apps;
 pub mod settings;
 pub mod tokens;
+pub mod webhook;
 
 pub use applications::{ApplicationList, ApplicationView, RotatedSecret};
 pub use connector_types::{ConnectorTypeList, ConnectorTypeView, ToolSets};
@@ -21,12 +23,14 @@ pub use connectors::{
     CreateConnectorRequest, ReplicationConfig, UpdateConnectorRequest,
 };
 pub use credential::CredentialView;
+pub use error::{ErrorBody, ErrorCodeName, ErrorObject};
 pub use execute::{ExecuteRequest, ExecuteResponse};
 pub use health::HealthStatus;
 pub use oauth::{AccountView, ConsentUrl, InitiateRequest, ReauthorizeRequest};
 pub use oauth_apps::{CreateOAuthAppRequest, OAuthAppList, OAuthAppView, UpdateOAuthAppRequest};
 pub use settings::{SettingsChange, SettingsView};
 pub use tokens::{TokenRequest, TokenResponse};
+pub use webhook::{EventStatus, StatusChangedEvent};
 
 /// Request bodies carry secrets (client secrets, webhook secrets) to the server: their fields
 /// serialize the value, where a [`connector_core::Secret`] on its own shows `[redacted]`.
@@ -119,5 +123,34 @@ mod tests {
         let err = decode::<ConnectorList>(body.to_string().as_bytes()).unwrap_err();
         assert_eq!(err.path, "data[0].type");
         assert!(err.message.contains("unknown field `type`"), "{err}");
+    }
+
+    #[test]
+    fn an_error_body_round_trips_through_the_core_error() {
+        let e = connector_core::ConnectorError::new(
+            connector_core::ErrorCode::RateLimited,
+            "slow down",
+        )
+        .with_details(serde_json::json!({"provider": "gmail"}))
+        .with_retry_after(Some(std::time::Duration::from_secs(7)));
+        let wire = serde_json::to_value(ErrorBody::of(&e)).unwrap();
+        assert_eq!(wire, e.to_body());
+        let back = decode::<ErrorBody>(wire.to_string().as_bytes())
+            .unwrap()
+            .into_error();
+        assert_eq!(back.code, connector_core::ErrorCode::RateLimited);
+        assert_eq!(back.retry_after, Some(std::time::Duration::from_secs(7)));
+        assert_eq!(back.details["provider"], "gmail");
+    }
+
+    #[test]
+    fn an_error_body_with_a_renamed_field_or_unknown_code_names_it() {
+        let body = br#"{"error": {"kind": "not_found", "message": "m", "details": {}}}"#;
+        let err = decode::<ErrorBody>(body).unwrap_err();
+        assert_eq!(err.path, "error.kind");
+        let body = br#"{"error": {"code": "no_such_code", "message": "m", "details": {}}}"#;
+        let err = decode::<ErrorBody>(body).unwrap_err();
+        assert_eq!(err.path, "error.code");
+        assert!(err.message.contains("no_such_code"), "{err}");
     }
 }

@@ -200,53 +200,55 @@ impl HostedClient {
     }
 }
 
-/// A 2xx body decoded as `T`, or the server's `{"error": {...}}` as a `ConnectorError`. A 2xx
-/// body that does not match `T` is a `provider_error` naming the field and its JSON path.
+/// A 2xx body decoded as `T`, or the server's error body (`api_types::ErrorBody`) as a
+/// `ConnectorError`. A body that does not match its type is a `provider_error` naming the
+/// field and its JSON path; an answer that is not JSON at all (a proxy's error page) becomes
+/// the code of its HTTP status.
 async fn read<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T> {
     let status = resp.status();
     let retry_after = resp
         .headers()
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<f64>().ok());
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0);
     let bytes = resp
         .bytes()
         .await
         .map_err(|e| unavailable("with a complete body", e))?;
     if status.is_success() {
-        return api_types::decode(&bytes).map_err(|e| {
-            ConnectorError::new(
-                ErrorCode::ProviderError,
-                format!(
-                    "the connectors server answered a body this client cannot read ({e}): server and client versions differ"
-                ),
-            )
-            .with_details(json!({"path": e.path}))
-        });
+        return api_types::decode(&bytes).map_err(mismatch);
     }
-    let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    let err = &body["error"];
-    let code = err["code"]
-        .as_str()
-        .and_then(ErrorCode::parse)
-        .unwrap_or(match status.as_u16() {
+    if serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_err() {
+        let code = match status.as_u16() {
             401 => ErrorCode::Unauthenticated,
             403 => ErrorCode::PermissionDenied,
             404 => ErrorCode::NotFound,
             429 => ErrorCode::RateLimited,
             500..=599 => ErrorCode::ProviderUnavailable,
             _ => ErrorCode::ProviderError,
-        });
-    let message = err["message"]
-        .as_str()
-        .map(str::to_owned)
-        .unwrap_or_else(|| format!("the connectors server answered HTTP {status}"));
-    let details = match &err["details"] {
-        Value::Object(_) => err["details"].clone(),
-        _ => json!({}),
-    };
-    let retry_after = details["retry_after"].as_f64().or(retry_after);
-    Err(ConnectorError::new(code, message)
-        .with_details(details)
-        .with_retry_after(retry_after.map(Duration::from_secs_f64)))
+        };
+        return Err(ConnectorError::new(
+            code,
+            format!("the connectors server answered HTTP {status}"),
+        )
+        .with_retry_after(retry_after.map(Duration::from_secs_f64)));
+    }
+    let body: api_types::ErrorBody = api_types::decode(&bytes).map_err(mismatch)?;
+    let mut err = body.into_error();
+    if err.retry_after.is_none() {
+        err.retry_after = retry_after.map(Duration::from_secs_f64);
+    }
+    Err(err)
+}
+
+/// An answer that does not match the shared types: server and client versions differ.
+fn mismatch(e: api_types::DecodeError) -> ConnectorError {
+    ConnectorError::new(
+        ErrorCode::ProviderError,
+        format!(
+            "the connectors server answered a body this client cannot read ({e}): server and client versions differ"
+        ),
+    )
+    .with_details(json!({"path": e.path}))
 }

@@ -45,7 +45,7 @@ class FakeServer:
         self.tokens_issued = 0
         self.valid_tokens: set[str] = set()
         self.connectors: list[dict[str, Any]] = [connector_record("conn-1", "acme")]
-        self.execute_answer: tuple[int, dict[str, Any]] | None = None
+        self.execute_answer: tuple[int, dict[str, Any] | bytes] | None = None
 
 
 @pytest.fixture
@@ -56,8 +56,8 @@ def fake() -> Iterator[tuple[FakeServer, str]]:
         def log_message(self, *args: Any) -> None:
             pass
 
-        def _send(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
+        def _send(self, status: int, body: dict[str, Any] | bytes) -> None:
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
             self.send_response(status)
             self.send_header("content-type", "application/json")
             self.send_header("content-length", str(len(data)))
@@ -188,3 +188,21 @@ def test_an_answer_with_a_renamed_field_is_a_decode_error_naming_it(fake: tuple[
     with pytest.raises(ProviderError, match=r"unknown field `type`.*`data\[0\]\.type`") as info:
         _connector(url).execute_sync("labels", "list")
     assert info.value.details == {"path": "data[0].type"}
+
+
+def test_an_error_body_with_a_renamed_field_is_a_decode_error_naming_it(fake: tuple[FakeServer, str]) -> None:
+    state, url = fake
+    state.execute_answer = (
+        404,
+        {"error": {"kind": "not_found", "message": "no such message", "details": {}}},
+    )
+    with pytest.raises(ProviderError, match=r"unknown field `kind`.*`error\.kind`") as info:
+        _connector(url).execute_sync("labels", "list")
+    assert info.value.details == {"path": "error.kind"}
+
+
+def test_an_error_page_that_is_not_json_takes_the_code_of_its_status(fake: tuple[FakeServer, str]) -> None:
+    state, url = fake
+    state.execute_answer = (429, b"<html>slow down</html>")
+    with pytest.raises(RateLimitedError, match="HTTP 429"):
+        _connector(url).execute_sync("labels", "list")

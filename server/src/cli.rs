@@ -91,7 +91,7 @@ pub async fn apps(cmd: AppsCommand) -> anyhow::Result<()> {
 
 /// The application service on the CLI's own store (no token cache: the CLI serves no API).
 fn applications(store: &Store) -> crate::services::Applications {
-    crate::services::Applications::new(store.clone(), std::time::Duration::ZERO)
+    crate::services::Applications::uncached(store.clone())
 }
 
 async fn find_org(store: &Store, org: &str) -> anyhow::Result<String> {

@@ -4,7 +4,8 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use connector_core::{ConnectorError, ErrorCode};
-use serde_json::json;
+
+pub use api_types::ErrorBody;
 
 /// The error every handler returns.
 #[derive(Debug)]
@@ -76,7 +77,7 @@ impl ResponseError for ApiError {
         if let Some(ra) = self.0.retry_after {
             builder.insert_header(("Retry-After", ra.as_secs().max(1).to_string()));
         }
-        builder.json(self.0.to_body())
+        builder.json(ErrorBody::of(&self.0))
     }
 }
 
@@ -92,9 +93,7 @@ pub async fn not_found_route(req: actix_web::HttpRequest) -> HttpResponse {
         ),
         None => "no such route".to_string(),
     };
-    HttpResponse::NotFound().json(json!({"error": {
-        "code": "not_found", "message": message, "details": {}
-    }}))
+    HttpResponse::NotFound().json(ErrorBody::of(&ConnectorError::not_found(message)))
 }
 
 /// Gives actix's own 405 answers (a known path, another method) the JSON error body.
@@ -102,70 +101,12 @@ pub fn method_not_allowed<B>(
     res: actix_web::dev::ServiceResponse<B>,
 ) -> actix_web::Result<actix_web::middleware::ErrorHandlerResponse<B>> {
     let (req, _) = res.into_parts();
-    let body = json!({"error": {
-        "code": "invalid_params",
-        "message": format!("{} is not allowed on this path", req.method()),
-        "details": {}
-    }});
+    let body = ErrorBody::of(&ConnectorError::invalid_params(format!(
+        "{} is not allowed on this path",
+        req.method()
+    )));
     let res = HttpResponse::MethodNotAllowed().json(body);
     Ok(actix_web::middleware::ErrorHandlerResponse::Response(
         actix_web::dev::ServiceResponse::new(req, res).map_into_right_body(),
     ))
-}
-
-/// The error body as documented in `/openapi.json`: `{"error": {"code", "message", "details"}}`.
-/// (Documentation type; responses are rendered by [`ConnectorError::to_body`].)
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ErrorBody {
-    pub error: ErrorObject,
-}
-
-/// One error: a stable code, a message saying how to fix the call, structured details.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ErrorObject {
-    pub code: ErrorCodeName,
-    /// For the caller (often an LLM): what went wrong and how to fix the call.
-    pub message: String,
-    /// Structured data: the failing field (`path`, `field`, `errors`), the provider's code,
-    /// missing scopes, `retry_after` seconds. `{}` when there is nothing to add.
-    #[schema(value_type = Object)]
-    pub details: serde_json::Map<String, serde_json::Value>,
-}
-
-/// The `code` of an error body: the core error table (`connector_core::ErrorCode::ALL`), so
-/// the documented list is the one the server renders.
-#[derive(serde::Serialize)]
-pub struct ErrorCodeName(pub ErrorCode);
-
-impl utoipa::PartialSchema for ErrorCodeName {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
-        let table: Vec<String> = ErrorCode::ALL
-            .iter()
-            .map(|c| {
-                format!(
-                    "- `{}` (HTTP {}): {}",
-                    c.as_str(),
-                    c.http_status(),
-                    c.title()
-                )
-            })
-            .collect();
-        ObjectBuilder::new()
-            .schema_type(SchemaType::Type(Type::String))
-            .enum_values(Some(ErrorCode::ALL.iter().map(|c| c.as_str())))
-            .description(Some(format!(
-                "A stable error code; each has one HTTP status:\n\n{}",
-                table.join("\n")
-            )))
-            .into()
-    }
-}
-
-impl utoipa::ToSchema for ErrorCodeName {
-    fn name() -> std::borrow::Cow<'static, str> {
-        "ErrorCode".into()
-    }
 }

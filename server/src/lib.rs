@@ -14,7 +14,6 @@ pub mod config;
 pub mod credentials;
 pub mod error;
 pub mod extract;
-pub mod idempotency;
 pub mod lifecycle;
 pub mod logging;
 pub mod mcp;
@@ -40,6 +39,7 @@ use tracing_actix_web::TracingLogger;
 pub use config::Config;
 use registry::Registry;
 use runtime::Runtime;
+pub use services::idempotency;
 use services::Services;
 use store::Store;
 use vault::{MasterKey, Vault};
@@ -69,12 +69,11 @@ impl AppState {
         let registry = Arc::new(registry);
         let runtime = Arc::new(Runtime::new(store.clone(), vault.clone(), registry.clone()));
         let services = Services::new(
+            &config,
             store.clone(),
             vault.clone(),
             registry.clone(),
             runtime.clone(),
-            config.token_cache,
-            config.connector_cache,
         );
         Ok(AppState {
             config: Arc::new(config),

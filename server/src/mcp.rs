@@ -2,10 +2,9 @@
 //! `connectors mcp` (stdio).
 //!
 //! A session is an organization and the connectors it may reach; its calls go through
-//! [`crate::routes::execute::run`] and, with an idempotency key, through
-//! [`crate::idempotency::run_once`]: the very path of `POST .../execute`, so validation,
-//! idempotency keys and policies apply to MCP exactly as to HTTP (and, through the same core
-//! call, to Python).
+//! [`crate::services::Executions::execute`], the service behind `POST .../execute`, so
+//! validation, idempotency keys and policies apply to MCP exactly as to HTTP (and, through the
+//! same core call, to Python).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,6 +18,7 @@ use serde_json::{Map, Value};
 
 use crate::config::ServeArgs;
 use crate::services::connectors::{NewConnectorInput, Origin};
+use crate::services::idempotency::Answer;
 use crate::store::{ConnectorFilter, ConnectorRow};
 use crate::AppState;
 
@@ -106,55 +106,41 @@ impl Session for ServerSession {
     }
 
     async fn execute(&self, target: &Target, call: Call) -> Result<Output, ConnectorError> {
-        let state = self.state.clone();
-        let org = self.organization_id.clone();
-        let row = state
-            .services
-            .connectors
-            .get_cached(&org, &target.id)
-            .await?;
         let req = ExecuteRequest {
             entity: call.entity,
             action: call.action,
             params: call.params,
             idempotency_key: call.idempotency_key,
         };
-        let Some(key) = req.idempotency_key.clone() else {
-            return output(crate::routes::execute::run(state, row, req).await?);
-        };
-        let (entity, action, params) = (req.entity.clone(), req.action.clone(), req.params.clone());
-        let fingerprint = crate::idempotency::Fingerprint {
-            entity: &entity,
-            action: &action,
-            params: &params,
-        };
-        let id = row.id.clone();
-        let run = crate::routes::execute::run(state.clone(), row, req);
-        let answer = crate::idempotency::run_once(state, &org, &id, &key, fingerprint, run)
-            .await
-            .map_err(|e| *e.0)?;
-        if answer.status != 200 {
-            return Err(stored_error(&answer.body));
+        let answer = self
+            .state
+            .services
+            .executions
+            .execute(&self.organization_id, &target.id, req)
+            .await?;
+        match answer {
+            Answer::Fresh(response) => Ok(Output {
+                result: response.result,
+                metadata: metadata(response.connector_metadata),
+            }),
+            Answer::Replayed { status, mut body } if status == 200 => {
+                let mut metadata = metadata(body["connector_metadata"].take());
+                metadata.insert("idempotent_replayed".into(), Value::Bool(true));
+                Ok(Output {
+                    result: body["result"].take(),
+                    metadata,
+                })
+            }
+            Answer::Replayed { body, .. } => Err(stored_error(&body)),
         }
-        let mut out = output(answer.body)?;
-        if answer.replayed {
-            out.metadata
-                .insert("idempotent_replayed".into(), Value::Bool(true));
-        }
-        Ok(out)
     }
 }
 
-/// The execute route's 200 body as core's output.
-fn output(mut body: Value) -> Result<Output, ConnectorError> {
-    let metadata = match body["connector_metadata"].take() {
+fn metadata(v: Value) -> Map<String, Value> {
+    match v {
         Value::Object(m) => m,
         _ => Map::new(),
-    };
-    Ok(Output {
-        result: body["result"].take(),
-        metadata,
-    })
+    }
 }
 
 /// A stored error answer (`{"error": {code, message, details}}`) as the error it was.

@@ -21,8 +21,8 @@ use utoipa::openapi::security::{
 use utoipa::openapi::{ContentBuilder, Ref, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::error::ErrorBody;
 use crate::routes;
+use api_types::{ErrorBody, StatusChangedEvent};
 
 /// Where the document is served.
 pub const PATH: &str = "/openapi.json";
@@ -94,41 +94,6 @@ the same handlers, auth and error bodies.";
     )
 )]
 pub struct ApiDoc;
-
-/// The body of the `connector.status_changed` webhook (`crate::lifecycle::webhook`), POSTed to
-/// the organization's `webhook_url`. Documented under `webhooks` in the document.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct StatusChangedEvent {
-    /// `evt_...`; also in `X-Connectors-Event-Id`. Retries of one event keep it.
-    pub id: String,
-    /// Always `connector.status_changed`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// Unix seconds.
-    pub created_at: i64,
-    pub organization_id: String,
-    pub connector_id: String,
-    #[schema(required)]
-    pub customer_name: Option<String>,
-    #[schema(required)]
-    pub connector_type: Option<String>,
-    pub status: EventStatus,
-    #[schema(required)]
-    pub previous_status: Option<EventStatus>,
-    /// Why (e.g. the grant was revoked), when known.
-    #[schema(required)]
-    pub reason: Option<String>,
-}
-
-/// A connector's status in a webhook event.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum EventStatus {
-    Active,
-    NeedsReauth,
-    Deleted,
-}
 
 /// The `webhooks` section (OpenAPI 3.1; utoipa 5 has no attribute for it).
 fn webhooks() -> serde_json::Value {

@@ -13,16 +13,16 @@
 
 use std::time::Duration;
 
+use api_types::{EventStatus, StatusChangedEvent};
 use hmac::{Hmac, Mac};
 use serde::Serialize;
-use serde_json::json;
 use sha2::Sha256;
 
 use crate::store::{new_id, now, Store};
 use crate::vault::Vault;
 
 pub const SIGNATURE_HEADER: &str = "X-Connectors-Signature";
-pub const EVENT_TYPE: &str = "connector.status_changed";
+pub const EVENT_TYPE: &str = api_types::webhook::STATUS_CHANGED;
 
 /// Waits before the 2nd, 3rd, ... attempt.
 const BACKOFF: &[u64] = &[1, 5, 30, 120, 600];
@@ -115,18 +115,25 @@ impl Webhooks {
             }
         };
         let id = format!("evt_{}", new_id().replace('-', ""));
-        let body = serde_json::to_vec(&json!({
-            "id": id,
-            "type": EVENT_TYPE,
-            "created_at": now(),
-            "organization_id": event.organization_id,
-            "connector_id": event.connector_id,
-            "customer_name": event.customer_name,
-            "connector_type": event.connector_type,
-            "status": event.status,
-            "previous_status": event.previous_status,
-            "reason": event.reason,
-        }))
+        let Some(status) = EventStatus::parse(&event.status) else {
+            tracing::error!(status = %event.status, "not a webhook status; event not sent");
+            return false;
+        };
+        let body = serde_json::to_vec(&StatusChangedEvent {
+            id: id.clone(),
+            kind: EVENT_TYPE.to_string(),
+            created_at: now(),
+            organization_id: event.organization_id,
+            connector_id: event.connector_id,
+            customer_name: event.customer_name,
+            connector_type: event.connector_type,
+            status,
+            previous_status: event
+                .previous_status
+                .as_deref()
+                .and_then(EventStatus::parse),
+            reason: event.reason,
+        })
         .expect("the event serializes");
         let attempts = self.backoff.len() + 1;
         for attempt in 0..attempts {

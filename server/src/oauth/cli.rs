@@ -10,7 +10,7 @@ use connector_core::Secret;
 use api_types::SettingsChange;
 
 use crate::config::{Config, ServeArgs, StoreArgs};
-use crate::routes::org_settings::{apply, view};
+use crate::services::settings::view;
 use crate::AppState;
 
 #[derive(Debug, Args)]
@@ -66,9 +66,12 @@ pub async fn settings(a: SettingsArgs) -> anyhow::Result<()> {
         raw_credential_apps: (!a.raw_credentials_apps.is_empty())
             .then(|| a.raw_credentials_apps.clone()),
     };
-    let s = apply(&state, &org.id, change)
+    let s = state
+        .services
+        .settings
+        .apply(&org.id, change)
         .await
-        .map_err(|e| anyhow::anyhow!("{}", e.0.message))?;
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
     let mut v = serde_json::to_value(view(&s)).expect("settings serialize");
     v["organization_id"] = serde_json::json!(org.id);
     println!("{v}");

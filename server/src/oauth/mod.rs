@@ -2,10 +2,8 @@
 //! URLs with PKCE and single-use server-side state, the callback that exchanges the code and
 //! creates (or re-authorizes) the connector, bring-your-own OAuth apps, revocation on delete.
 
-pub mod apps;
 pub mod cli;
 pub mod exchange;
-pub mod flow;
 pub mod provider;
 pub mod redirect;
 pub mod revoke;

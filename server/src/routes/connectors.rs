@@ -6,12 +6,10 @@ use api_types::{
     CreateConnectorRequest, UpdateConnectorRequest,
 };
 use chrono::{TimeZone, Utc};
-use connector_core::tools::{self, ToolFormat};
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::auth::Auth;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::ApiJson;
 use crate::services::connectors::{ConnectorPatch, CreateFromCredentials};
 use crate::store::{ConnectorFilter, ConnectorRow, STATUS_NEEDS_REAUTH};
@@ -298,22 +296,10 @@ async fn tools_for(
     id: web::Path<String>,
     query: web::Query<ToolsQuery>,
 ) -> ApiResult<HttpResponse> {
-    let connectors = &state.services.connectors;
-    let row = connectors.get(&auth.organization_id, &id).await?;
-    let kind = connectors.kind(Some(&row.connector_type), None)?;
-    let name = query.format.as_deref().unwrap_or("openai");
-    let format = ToolFormat::parse(name).ok_or_else(|| {
-        ApiError::from(
-            connector_core::ConnectorError::invalid_params(
-                "`format` must be openai, anthropic or mcp",
-            )
-            .with_details(json!({"path": "format"})),
-        )
-    })?;
-    let tools = tools::action_tools(&kind.spec, format);
-    Ok(HttpResponse::Ok().json(ConnectorTools {
-        connector_id: row.id,
-        format: format.as_str().to_string(),
-        data: serde_json::to_value(tools).expect("tools serialize"),
-    }))
+    let tools = state
+        .services
+        .connectors
+        .tools(&auth.organization_id, &id, query.format.as_deref())
+        .await?;
+    Ok(HttpResponse::Ok().json(tools))
 }

@@ -1,18 +1,18 @@
 //! `POST /api/v1/integrations/connectors/{id}/execute` (bodies up to `max_execute_body`).
 //!
-//! The connector's row comes from [`crate::services::Connectors::get_cached`] (reused for
+//! The work is [`crate::services::Executions::execute`]; the connector's row comes from
+//! [`crate::services::Connectors::get_cached`] (reused for
 //! `connector_cache_ms`, one second by default), so that a warm execute asks the database only
 //! for the bearer token (and nothing with `token_cache_ms` set).
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use api_types::{ExecuteRequest, ExecuteResponse};
-use serde_json::Value;
 
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
-use crate::runtime::ExecuteCall;
-use crate::store::ConnectorRow;
+use crate::services::idempotency::{Answer, REPLAYED_HEADER};
 use crate::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -43,63 +43,19 @@ async fn execute(
     path: web::Path<String>,
     body: ExecuteBody,
 ) -> ApiResult<HttpResponse> {
-    let row = state
+    let answer = state
         .services
-        .connectors
-        .get_cached(&auth.organization_id, &path)
+        .executions
+        .execute(&auth.organization_id, &path, body.0)
         .await?;
-    let req = body.0;
-    let Some(key) = req.idempotency_key.clone() else {
-        return Ok(HttpResponse::Ok().json(run(state, row, req).await?));
-    };
-    let (org, id) = (auth.organization_id.clone(), row.id.clone());
-    let (entity, action, params) = (req.entity.clone(), req.action.clone(), req.params.clone());
-    let fingerprint = crate::idempotency::Fingerprint {
-        entity: &entity,
-        action: &action,
-        params: &params,
-    };
-    crate::idempotency::execute(
-        state.clone(),
-        &org,
-        &id,
-        &key,
-        fingerprint,
-        run(state, row, req),
-    )
-    .await
-}
-
-/// Runs the call and renders the 200 body (MCP's calls render through it too).
-pub(crate) async fn run(
-    state: web::Data<AppState>,
-    row: ConnectorRow,
-    req: ExecuteRequest,
-) -> Result<serde_json::Value, connector_core::ConnectorError> {
-    let (entity, action) = (req.entity.clone(), req.action.clone());
-    let output = state
-        .services
-        .connectors
-        .execute(
-            &row,
-            ExecuteCall {
-                entity: req.entity,
-                action: req.action,
-                params: req.params,
-                idempotency_key: req.idempotency_key,
-            },
+    Ok(match answer {
+        Answer::Fresh(response) => HttpResponse::Ok().json(response),
+        Answer::Replayed { status, body } => HttpResponse::build(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
         )
-        .await?;
-    let mut meta = output.metadata;
-    meta.insert("connector_id".into(), Value::from(row.id));
-    meta.insert("connector_type".into(), Value::from(row.connector_type));
-    meta.insert("entity".into(), Value::from(entity));
-    meta.insert("action".into(), Value::from(action));
-    let response = ExecuteResponse {
-        result: output.result,
-        connector_metadata: Value::Object(meta),
-    };
-    Ok(serde_json::to_value(response).expect("an execute response serializes"))
+        .insert_header((REPLAYED_HEADER, "true"))
+        .json(body),
+    })
 }
 
 /// The execute body with the execute limit.

@@ -37,7 +37,7 @@ async fn healthz() -> HttpResponse {
     )
 )]
 async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    state.store.ping().await?;
+    state.services.ready().await?;
     Ok(HttpResponse::Ok().json(HealthStatus {
         status: "ready".into(),
     }))

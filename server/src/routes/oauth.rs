@@ -7,16 +7,11 @@ use std::collections::HashMap;
 use actix_web::{web, HttpRequest, HttpResponse};
 use api_types::{AccountView, ConsentUrl, InitiateRequest, ReauthorizeRequest};
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::auth::Auth;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::ApiJson;
-use crate::oauth::apps::choose;
-use crate::oauth::flow::{callback as run_callback, consent_url, Outcome, Pending};
-use crate::oauth::provider::scopes_for;
-use crate::oauth::redirect::allowed;
-use crate::registry::ConnectorType;
+use crate::services::oauth::Outcome;
 use crate::AppState;
 
 const BASE: &str = "/api/v1/integrations/connectors";
@@ -45,77 +40,10 @@ pub struct CallbackQuery {
     pub error_description: Option<String>,
 }
 
-fn kind_of<'a>(
-    state: &'a AppState,
-    t: Option<&str>,
-    d: Option<&str>,
-) -> ApiResult<&'a ConnectorType> {
-    match (t, d) {
-        (Some(t), _) => state.registry.get(t),
-        (None, Some(d)) => state.registry.by_definition(d),
-        (None, None) => None,
-    }
-    .filter(|k| d.is_none_or(|d| d == k.definition_id))
-    .ok_or_else(|| ApiError::invalid("give a known `connector_type` or `definition_id`"))
-}
-
-fn readonly(scopes: Option<&str>) -> ApiResult<bool> {
-    match scopes.unwrap_or("full") {
-        "full" => Ok(false),
-        "readonly" => Ok(true),
-        _ => Err(ApiError::invalid(
-            "`scopes` must be \"full\" or \"readonly\"",
-        )),
-    }
-}
-
-/// Our callback URL: the provider config's `redirect_uri`, else this server's own address.
-fn redirect_uri(kind: &ConnectorType, req: &HttpRequest) -> String {
-    kind.provider.redirect_uri.clone().unwrap_or_else(|| {
-        let c = req.connection_info();
-        format!("{}://{}{CALLBACK_PATH}", c.scheme(), c.host())
-    })
-}
-
-async fn check_redirect(state: &AppState, org: &str, url: &str) -> ApiResult<()> {
-    let settings = state.store.org_settings(org).await?;
-    if allowed(&settings.redirect_allowlist, url) {
-        Ok(())
-    } else {
-        Err(ApiError::from(
-            connector_core::ConnectorError::invalid_params(
-                "`redirect_url` is not on the organization's redirect allow-list (scheme, host, port and path prefix must match)",
-            )
-            .with_details(json!({"path": "redirect_url"})),
-        ))
-    }
-}
-
-fn tenant_of(
-    kind: &ConnectorType,
-    asked: Option<String>,
-    app_tenant: Option<String>,
-) -> ApiResult<String> {
-    let t = asked
-        .or(app_tenant)
-        .or_else(|| kind.provider.tenant.clone())
-        .unwrap_or_else(|| {
-            kind.descriptor
-                .oauth
-                .default_tenant
-                .unwrap_or("common")
-                .into()
-        });
-    if t.is_empty()
-        || !t
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
-    {
-        return Err(ApiError::invalid(
-            "`tenant` must be common, organizations, consumers or a tenant id",
-        ));
-    }
-    Ok(t)
+/// This server's callback URL as the request reached it.
+fn callback_url(req: &HttpRequest) -> String {
+    let c = req.connection_info();
+    format!("{}://{}{CALLBACK_PATH}", c.scheme(), c.host())
 }
 
 /// Starts the OAuth flow; the connector is created when the provider redirects back.
@@ -136,42 +64,12 @@ async fn initiate(
     req: HttpRequest,
     body: ApiJson<InitiateRequest>,
 ) -> ApiResult<HttpResponse> {
-    let r = body.0;
-    if r.customer_name.trim().is_empty() {
-        return Err(ApiError::invalid("`customer_name` must not be empty"));
-    }
-    let org = &auth.organization_id;
-    let kind = kind_of(
-        &state,
-        r.connector_type.as_deref(),
-        r.definition_id.as_deref(),
-    )?;
-    check_redirect(&state, org, &r.redirect_url).await?;
-    let chosen = choose(&state, org, kind, r.oauth_app_id.as_deref()).await?;
-    let tenant = tenant_of(kind, r.tenant, chosen.tenant.clone())?;
-    let pending = Pending {
-        customer_name: r.customer_name,
-        connector_type: kind.name.clone(),
-        redirect_url: r.redirect_url,
-        redirect_uri: redirect_uri(kind, &req),
-        name: r.name,
-        replication_config: r
-            .replication_config
-            .map(|c| serde_json::to_value(c).expect("serializes")),
-        scopes: scopes_for(kind, readonly(r.scopes.as_deref())?),
-        tenant: if kind.has_tenants() {
-            tenant
-        } else {
-            "common".into()
-        },
-        oauth_app_id: chosen.app_id.clone(),
-        connector_id: None,
-    };
-    let url = consent_url(&state, org, kind, &chosen, &pending).await?;
-    Ok(HttpResponse::Ok().json(ConsentUrl {
-        consent_url: url,
-        connector_id: None,
-    }))
+    let consent = state
+        .services
+        .oauth
+        .initiate(&auth.organization_id, body.0, &callback_url(&req))
+        .await?;
+    Ok(HttpResponse::Ok().json(consent))
 }
 
 /// Starts the OAuth flow again for an existing connector.
@@ -193,40 +91,12 @@ async fn reauthorize(
     id: web::Path<String>,
     body: ApiJson<ReauthorizeRequest>,
 ) -> ApiResult<HttpResponse> {
-    let org = &auth.organization_id;
-    let row = state
-        .store
-        .get_connector(org, &id)
-        .await?
-        .ok_or_else(ApiError::connector_not_found)?;
-    let kind = kind_of(&state, Some(&row.connector_type), None)?;
-    let r = body.0;
-    check_redirect(&state, org, &r.redirect_url).await?;
-    let link = state.store.link_of(&row.id).await?;
-    let app_id = link.and_then(|l| l.2);
-    let chosen = choose(&state, org, kind, app_id.as_deref()).await?;
-    let tenant = tenant_of(kind, r.tenant, chosen.tenant.clone())?;
-    let pending = Pending {
-        customer_name: row.customer_name.clone(),
-        connector_type: kind.name.clone(),
-        redirect_url: r.redirect_url,
-        redirect_uri: redirect_uri(kind, &req),
-        name: None,
-        replication_config: None,
-        scopes: scopes_for(kind, readonly(r.scopes.as_deref())?),
-        tenant: if kind.has_tenants() {
-            tenant
-        } else {
-            "common".into()
-        },
-        oauth_app_id: chosen.app_id.clone(),
-        connector_id: Some(row.id.clone()),
-    };
-    let url = consent_url(&state, org, kind, &chosen, &pending).await?;
-    Ok(HttpResponse::Ok().json(ConsentUrl {
-        consent_url: url,
-        connector_id: Some(row.id),
-    }))
+    let consent = state
+        .services
+        .oauth
+        .reauthorize(&auth.organization_id, &id, body.0, &callback_url(&req))
+        .await?;
+    Ok(HttpResponse::Ok().json(consent))
 }
 
 /// Where the provider redirects the end user. No API token (the `state` binds it to its
@@ -248,7 +118,7 @@ async fn callback(
     state: web::Data<AppState>,
     query: web::Query<HashMap<String, String>>,
 ) -> HttpResponse {
-    match run_callback(&state, &query).await {
+    match state.services.oauth.callback(&query).await {
         Outcome::Redirect(to) => HttpResponse::Found()
             .insert_header(("Location", to))
             .insert_header(("Cache-Control", "no-store"))
@@ -279,20 +149,10 @@ async fn account(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    state
-        .store
-        .get_connector(&auth.organization_id, &id)
-        .await?
-        .ok_or_else(ApiError::connector_not_found)?;
-    let (account, aliases, app) = state
-        .store
-        .link_of(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("this connector was not made by the OAuth flow"))?;
-    Ok(HttpResponse::Ok().json(AccountView {
-        connector_id: id.into_inner(),
-        account,
-        aliases,
-        oauth_app_id: app,
-    }))
+    let account = state
+        .services
+        .oauth
+        .account(&auth.organization_id, &id)
+        .await?;
+    Ok(HttpResponse::Ok().json(account))
 }

@@ -4,12 +4,11 @@
 
 use actix_web::{web, HttpResponse};
 use api_types::{CreateOAuthAppRequest, OAuthAppList, OAuthAppView, UpdateOAuthAppRequest};
-use connector_core::Secret;
 
 use crate::auth::Auth;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::ApiJson;
-use crate::store::AppRow;
+use crate::services::oauth_apps::view;
 use crate::AppState;
 
 const BASE: &str = "/api/v1/oauth-apps";
@@ -28,22 +27,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-fn view(a: &AppRow) -> OAuthAppView {
-    OAuthAppView {
-        id: a.id.clone(),
-        provider: a.provider.clone(),
-        client_id: a.client_id.clone(),
-        client_secret_set: a.client_secret.is_some(),
-        tenant: a.tenant.clone(),
-        created_at: a.created_at,
-        updated_at: a.updated_at,
-    }
-}
-
-fn not_found() -> ApiError {
-    ApiError::not_found("no OAuth app with this id in your organization")
-}
-
 /// Registers a bring-your-own OAuth app.
 #[utoipa::path(
     post,
@@ -60,29 +43,10 @@ async fn create(
     state: web::Data<AppState>,
     body: ApiJson<CreateOAuthAppRequest>,
 ) -> ApiResult<HttpResponse> {
-    let r = body.0;
-    let org = &auth.organization_id;
-    if state.registry.get(&r.provider).is_none() {
-        return Err(ApiError::invalid(
-            "`provider` must be a connector type (gmail, outlook)",
-        ));
-    }
-    if r.client_id.trim().is_empty() {
-        return Err(ApiError::invalid("`client_id` must not be empty"));
-    }
-    let secret = match &r.client_secret {
-        Some(s) => Some(state.vault.encrypt_secret(org, s).await?.0),
-        None => None,
-    };
     let app = state
-        .store
-        .insert_oauth_app(
-            org,
-            &r.provider,
-            &r.client_id,
-            secret.as_deref(),
-            r.tenant.as_deref(),
-        )
+        .services
+        .oauth_apps
+        .create(&auth.organization_id, body.0)
         .await?;
     Ok(HttpResponse::Created().json(view(&app)))
 }
@@ -98,7 +62,11 @@ async fn create(
     )
 )]
 async fn list(auth: Auth, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let apps = state.store.oauth_apps(&auth.organization_id).await?;
+    let apps = state
+        .services
+        .oauth_apps
+        .list(&auth.organization_id)
+        .await?;
     Ok(HttpResponse::Ok().json(OAuthAppList {
         data: apps.iter().map(view).collect(),
     }))
@@ -121,10 +89,10 @@ async fn get(
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let app = state
-        .store
-        .oauth_app(&auth.organization_id, &id)
-        .await?
-        .ok_or_else(not_found)?;
+        .services
+        .oauth_apps
+        .get(&auth.organization_id, &id)
+        .await?;
     Ok(HttpResponse::Ok().json(view(&app)))
 }
 
@@ -146,54 +114,12 @@ async fn update(
     id: web::Path<String>,
     body: ApiJson<UpdateOAuthAppRequest>,
 ) -> ApiResult<HttpResponse> {
-    let org = &auth.organization_id;
-    let mut app = state
-        .store
-        .oauth_app(org, &id)
-        .await?
-        .ok_or_else(not_found)?;
-    let r = body.0;
-    if let Some(c) = r.client_id {
-        app.client_id = c;
-    }
-    if let Some(s) = &r.client_secret {
-        app.client_secret = Some(state.vault.encrypt_secret(org, s).await?.0);
-    }
-    if r.tenant.is_some() {
-        app.tenant = r.tenant;
-    }
-    state.store.update_oauth_app(&app).await?;
-    propagate(&state, org, &app, r.client_secret.as_ref()).await?;
     let app = state
-        .store
-        .oauth_app(org, &id)
-        .await?
-        .ok_or_else(not_found)?;
+        .services
+        .oauth_apps
+        .update(&auth.organization_id, &id, body.0)
+        .await?;
     Ok(HttpResponse::Ok().json(view(&app)))
-}
-
-/// Rewrites the client id/secret stored with each connector made by this app.
-async fn propagate(
-    state: &AppState,
-    org: &str,
-    app: &AppRow,
-    secret: Option<&Secret>,
-) -> ApiResult<()> {
-    for cid in state.store.connectors_of_app(org, &app.id).await? {
-        state
-            .services
-            .connectors
-            .edit_credentials(org, &cid, |creds| {
-                creds
-                    .fields
-                    .insert("client_id".into(), Secret::new(app.client_id.clone()));
-                if let Some(s) = secret {
-                    creds.fields.insert("client_secret".into(), s.clone());
-                }
-            })
-            .await?;
-    }
-    Ok(())
 }
 
 /// Deletes an OAuth app.
@@ -212,12 +138,10 @@ async fn delete(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    if !state
-        .store
-        .delete_oauth_app(&auth.organization_id, &id)
-        .await?
-    {
-        return Err(not_found());
-    }
+    state
+        .services
+        .oauth_apps
+        .delete(&auth.organization_id, &id)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -3,7 +3,6 @@
 use actix_web::{web, HttpResponse};
 use api_types::{TokenRequest, TokenResponse};
 
-use crate::auth::issue_token;
 use crate::error::ApiResult;
 use crate::extract::ApiJson;
 use crate::AppState;
@@ -27,13 +26,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 )]
 async fn token(state: web::Data<AppState>, body: ApiJson<TokenRequest>) -> ApiResult<HttpResponse> {
     let req = body.0;
-    let issued = issue_token(
-        &state.store,
-        &req.client_id,
-        req.client_secret.expose(),
-        state.config.token_ttl_secs,
-    )
-    .await?;
+    let issued = state
+        .services
+        .applications
+        .issue_token(&req.client_id, &req.client_secret)
+        .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(TokenResponse {

@@ -15,6 +15,8 @@ use connector_core::{ConnectorError, Secret};
 use serde::Serialize;
 
 use super::cache::HotCache;
+use crate::auth::{issue_token, IssuedToken};
+use crate::config::Config;
 use crate::error::{db, internal};
 use crate::store::{now, Store, TokenRecord};
 
@@ -35,15 +37,44 @@ pub struct Applications {
     store: Store,
     /// Verified tokens by token hash (see [`crate::auth`] for the trade-off).
     tokens: HotCache<TokenRecord>,
+    /// Lifetime of an issued bearer token.
+    token_ttl_secs: u64,
 }
 
 impl Applications {
-    /// `token_cache`: how long a verified token is trusted without the database (0: never).
-    pub fn new(store: Store, token_cache: Duration) -> Applications {
+    /// `config.token_cache`: how long a verified token is trusted without the database (0:
+    /// never); `config.token_ttl_secs`: the lifetime of an issued token.
+    pub fn new(store: Store, config: &Config) -> Applications {
+        Applications::with_token_cache(store, config.token_cache, config.token_ttl_secs)
+    }
+
+    /// Without a token cache (the CLI, which serves no API).
+    pub fn uncached(store: Store) -> Applications {
+        Applications::with_token_cache(store, Duration::ZERO, 3600)
+    }
+
+    fn with_token_cache(store: Store, token_cache: Duration, token_ttl_secs: u64) -> Applications {
         Applications {
             store,
             tokens: HotCache::new(token_cache),
+            token_ttl_secs,
         }
+    }
+
+    /// Checks an application's client credentials and issues a bearer token. A wrong id
+    /// and a wrong secret look the same.
+    pub async fn issue_token(
+        &self,
+        client_id: &str,
+        client_secret: &Secret,
+    ) -> Result<IssuedToken, ConnectorError> {
+        issue_token(
+            &self.store,
+            client_id,
+            client_secret.expose(),
+            self.token_ttl_secs,
+        )
+        .await
     }
 
     /// The organization's applications, oldest first, with the admin marked.
@@ -223,7 +254,7 @@ fn new_client_secret() -> Secret {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::{create_application, hash_token, issue_token};
+    use crate::auth::{create_application, hash_token};
 
     async fn store() -> (Store, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
@@ -234,7 +265,7 @@ mod tests {
     #[tokio::test]
     async fn a_cached_token_is_dropped_at_once_when_its_application_is_revoked_here() {
         let (store, _dir) = store().await;
-        let apps = Applications::new(store.clone(), Duration::from_secs(1));
+        let apps = Applications::with_token_cache(store.clone(), Duration::from_secs(1), 3600);
         let org = store.create_org("cache").await.unwrap().id;
         let app = create_application(&store, &org).await.unwrap();
         let issued = issue_token(&store, &app.client_id, app.client_secret.expose(), 3600)
@@ -266,7 +297,7 @@ mod tests {
     #[tokio::test]
     async fn an_unknown_token_is_never_cached() {
         let (store, _dir) = store().await;
-        let apps = Applications::new(store, Duration::from_secs(1));
+        let apps = Applications::with_token_cache(store, Duration::from_secs(1), 3600);
         let hash = hash_token("cat_never_issued");
         assert!(apps.find_token(&hash).await.unwrap().is_none());
         assert!(!apps.tokens.contains(&hash));

@@ -368,6 +368,29 @@ impl Connectors {
         Ok(ConnectorStatus { row, scopes })
     }
 
+    /// The connector's actions as tool definitions: `format` is `openai` (default),
+    /// `anthropic` or `mcp`.
+    pub async fn tools(
+        &self,
+        org: &str,
+        id: &str,
+        format: Option<&str>,
+    ) -> Result<api_types::ConnectorTools, ConnectorError> {
+        use connector_core::tools::{action_tools, ToolFormat};
+        let row = self.get(org, id).await?;
+        let kind = self.kind(Some(&row.connector_type), None)?;
+        let format = ToolFormat::parse(format.unwrap_or("openai")).ok_or_else(|| {
+            ConnectorError::invalid_params("`format` must be openai, anthropic or mcp")
+                .with_details(json!({"path": "format"}))
+        })?;
+        let tools = action_tools(&kind.spec, format);
+        Ok(api_types::ConnectorTools {
+            connector_id: row.id,
+            format: format.as_str().to_string(),
+            data: serde_json::to_value(tools).expect("tools serialize"),
+        })
+    }
+
     /// Runs one action of the connector.
     pub async fn execute(
         &self,

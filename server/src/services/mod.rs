@@ -9,13 +9,25 @@ pub mod applications;
 mod cache;
 pub mod connectors;
 mod credentials;
+pub mod execute;
+pub mod idempotency;
+pub mod oauth;
+pub mod oauth_apps;
+pub mod settings;
 
 pub use applications::{AppInfo, Applications, RevokedApp};
 pub use connectors::{Connectors, Origin};
+pub use execute::Executions;
+pub use oauth::OAuthFlow;
+pub use oauth_apps::OAuthApps;
+pub use settings::Settings;
 
 use std::sync::Arc;
-use std::time::Duration;
 
+use connector_core::ConnectorError;
+
+use crate::config::Config;
+use crate::error::db;
 use crate::registry::Registry;
 use crate::runtime::Runtime;
 use crate::store::Store;
@@ -23,22 +35,62 @@ use crate::vault::Vault;
 
 /// Every service of one server (held in the application state).
 pub struct Services {
-    pub connectors: Connectors,
+    pub connectors: Arc<Connectors>,
     pub applications: Applications,
+    pub executions: Executions,
+    pub settings: Settings,
+    pub oauth_apps: Arc<OAuthApps>,
+    pub oauth: OAuthFlow,
+    store: Store,
 }
 
 impl Services {
     pub fn new(
+        config: &Config,
         store: Store,
         vault: Vault,
         registry: Arc<Registry>,
         runtime: Arc<Runtime>,
-        token_cache: Duration,
-        connector_cache: Duration,
     ) -> Services {
+        let connectors = Arc::new(Connectors::new(
+            store.clone(),
+            vault.clone(),
+            registry.clone(),
+            runtime,
+            config.connector_cache,
+        ));
+        let oauth_apps = Arc::new(OAuthApps::new(
+            store.clone(),
+            vault.clone(),
+            registry.clone(),
+            connectors.clone(),
+        ));
         Services {
-            connectors: Connectors::new(store.clone(), vault, registry, runtime, connector_cache),
-            applications: Applications::new(store, token_cache),
+            applications: Applications::new(store.clone(), config),
+            executions: Executions::new(
+                connectors.clone(),
+                idempotency::Idempotency::new(
+                    store.clone(),
+                    vault.clone(),
+                    config.idempotency_wait,
+                ),
+            ),
+            settings: Settings::new(store.clone(), vault.clone()),
+            oauth: OAuthFlow::new(
+                store.clone(),
+                vault,
+                registry,
+                connectors.clone(),
+                oauth_apps.clone(),
+            ),
+            oauth_apps,
+            connectors,
+            store,
         }
+    }
+
+    /// Whether the database answers (`/readyz`).
+    pub async fn ready(&self) -> Result<(), ConnectorError> {
+        self.store.ping().await.map_err(db)
     }
 }

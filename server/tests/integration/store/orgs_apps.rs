@@ -7,7 +7,7 @@ use super::fixtures::{is_unique_violation, org};
 
 /// The application service on this store (no token cache: only the database is under test).
 fn apps(store: &Store) -> Applications {
-    Applications::new(store.clone(), std::time::Duration::ZERO)
+    Applications::uncached(store.clone())
 }
 
 both_backends! {
