@@ -60,6 +60,13 @@ pub fn parse(uri: &str) -> Option<(String, String, String)> {
     Some((dec(c)?, dec(m)?, dec(a)?))
 }
 
+/// Whether a result schema carries an attachment's bytes (`content_base64`).
+pub fn has_content(schema: &Value) -> bool {
+    schema
+        .get("properties")
+        .is_some_and(|p| p.get("content_base64").is_some())
+}
+
 /// A result schema as tools show it: `content_base64` becomes `resource_uri`.
 pub fn result_schema(schema: &Value) -> Value {
     let mut schema = schema.clone();

@@ -134,6 +134,11 @@ pub fn action_tool(a: &ActionRef<'_>, select: bool) -> Value {
             p.next_token_metadata, p.token_param
         );
     }
+    if crate::resources::has_content(&a.def.result) {
+        description.push_str(
+            "\n\nOver MCP the bytes are not in the result: `result.resource_uri` names them; read that resource (resources/read).",
+        );
+    }
     if !a.def.idempotent {
         description.push_str(
             "\n\nNot idempotent: never retried automatically; after outcome_unknown check before calling again (or pass _meta.idempotency_key).",
