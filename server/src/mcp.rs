@@ -123,7 +123,10 @@ impl Session for ServerSession {
                 result: response.result,
                 metadata: metadata(response.connector_metadata),
             }),
-            Answer::Replayed { status, mut body } if status == 200 => {
+            Answer::Replayed {
+                status: 200,
+                mut body,
+            } => {
                 let mut metadata = metadata(body["connector_metadata"].take());
                 metadata.insert("idempotent_replayed".into(), Value::Bool(true));
                 Ok(Output {
