@@ -103,7 +103,7 @@ pub const ACTIONS: &[ActionRow] = &[
     (
         "messages.send",
         "gmail.users.messages.send",
-        &[("raw", "body:raw")],
+        &[("raw", "body:raw"), ("thread_id", "body:threadId")],
     ),
     (
         "messages.modify",
@@ -220,12 +220,19 @@ pub const ACTIONS: &[ActionRow] = &[
     (
         "drafts.create",
         "gmail.users.drafts.create",
-        &[("raw", "body:message.raw")],
+        &[
+            ("raw", "body:message.raw"),
+            ("thread_id", "body:message.threadId"),
+        ],
     ),
     (
         "drafts.update",
         "gmail.users.drafts.update",
-        &[("draft_id", "id"), ("raw", "body:message.raw")],
+        &[
+            ("draft_id", "id"),
+            ("raw", "body:message.raw"),
+            ("thread_id", "body:message.threadId"),
+        ],
     ),
     (
         "drafts.send",
