@@ -230,6 +230,9 @@ async fn run(
                 },
             )
             .await?;
+        if session.options().fence_untrusted {
+            out = out.fence_untrusted();
+        }
         budget::apply(
             action.def,
             &mut out,
