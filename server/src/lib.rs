@@ -16,6 +16,7 @@ pub mod error;
 pub mod extract;
 pub mod lifecycle;
 pub mod logging;
+pub mod mcp;
 pub mod metrics;
 pub mod oauth;
 pub mod openapi;

@@ -74,6 +74,11 @@ the same handlers, auth and error bodies.";
         routes::oauth_apps::delete,
         routes::org_settings::get,
         routes::org_settings::put,
+        routes::mcp::organization,
+        routes::mcp::connector,
+        routes::mcp::customer,
+        routes::mcp::resource_metadata,
+        routes::mcp::resource_metadata_root,
         routes::health::healthz,
         routes::health::readyz,
         crate::metrics::scrape,
@@ -88,6 +93,7 @@ the same handlers, auth and error bodies.";
         (name = "oauth-apps", description = "Bring-your-own OAuth apps"),
         (name = "organization", description = "Organization settings"),
         (name = "connector-types", description = "The connector types this server runs"),
+        (name = "mcp", description = "The connectors as Model Context Protocol tools (streamable HTTP) and the resource metadata MCP clients discover"),
         (name = "operations", description = "Health, readiness, metrics and this document"),
     )
 )]

@@ -17,6 +17,7 @@ mod events;
 mod idempotency;
 mod key_rotation;
 mod lifecycle;
+mod mcp;
 mod metrics;
 mod oauth_flow;
 mod oidc_flow;
