@@ -232,6 +232,9 @@ async fn run(
                 },
             )
             .await?;
+        if session.options().fence_untrusted {
+            out = out.fence_untrusted();
+        }
         budget::apply(
             action.def,
             &mut out,

@@ -95,6 +95,10 @@ pub struct Options {
     /// reaches several connectors of one type, or may (the server's `/mcp` without a
     /// connector or customer in the URL).
     pub select_by_argument: bool,
+    /// Wrap what senders wrote (`subject`, `snippet`, `text` of every message) in fences with
+    /// a per-result nonce, so mail cannot pose as instructions (docs/untrusted-content.md).
+    /// On by default: MCP results go to a model.
+    pub fence_untrusted: bool,
 }
 
 impl Default for Options {
@@ -103,6 +107,7 @@ impl Default for Options {
             mode: Mode::Full,
             max_output_chars: DEFAULT_MAX_OUTPUT_CHARS,
             select_by_argument: false,
+            fence_untrusted: true,
         }
     }
 }

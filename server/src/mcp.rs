@@ -270,6 +270,7 @@ async fn serve_stdio(args: &McpArgs, data_dir: PathBuf) -> anyhow::Result<()> {
         },
         max_output_chars: args.max_output_chars as usize,
         select_by_argument: false,
+        fence_untrusted: true,
     };
     let session =
         ServerSession::open(state.clone(), &org, Scope::Connector(connector_id), options).await?;

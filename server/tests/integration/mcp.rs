@@ -7,7 +7,7 @@ use actix_web::test;
 use serde_json::{json, Value};
 use server::create_app;
 
-use crate::common::harness::{harness, Harness, Tenant};
+use crate::common::harness::{harness, harness_with, Harness, Tenant};
 
 struct Answer {
     status: StatusCode,
@@ -221,4 +221,59 @@ async fn tools_list_has_one_tool_per_action_or_three_in_compact_mode() {
     )
     .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+}
+
+/// What senders wrote reaches the model fenced, with the result's own nonce (issue 22,
+/// docs/untrusted-content.md).
+#[actix_web::test]
+async fn message_text_reaches_the_model_fenced_with_the_results_nonce() {
+    let sb = sandbox_gmail::GmailSandbox::start(Default::default()).unwrap();
+    let h = harness_with(|c| {
+        c.providers.entry("gmail").base_url = Some(sb.base_url());
+        c.providers.entry("gmail").token_url = Some(sb.token_url());
+    })
+    .await;
+    let a = h.tenant("acme").await;
+    let id = h
+        .connector(&a, "alice", json!({"access_token": "tok-a"}))
+        .await;
+    let path = format!("/mcp/connectors/{id}");
+    let listed = call(
+        &h,
+        &path,
+        &a,
+        "gmail_messages_list",
+        json!({"max_results": 1}),
+    )
+    .await;
+    let first = listed["structuredContent"]["result"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{listed}"))
+        .to_string();
+    let got = call(
+        &h,
+        &path,
+        &a,
+        "gmail_messages_get",
+        json!({"message_id": first}),
+    )
+    .await;
+    let s = &got["structuredContent"];
+    let nonce = s["metadata"]["fence_nonce"].as_str().unwrap();
+    assert_eq!(nonce.len(), 32, "{s}");
+    for field in ["text", "subject"] {
+        let v = s["result"][field].as_str().unwrap();
+        assert!(
+            v.starts_with(&format!(
+                "<untrusted_email_content field=\"{field}\" nonce=\"{nonce}\">"
+            )),
+            "{v}"
+        );
+        assert!(
+            v.ends_with(&format!("</untrusted_email_content nonce=\"{nonce}\">")),
+            "{v}"
+        );
+    }
+    let fields = s["result"]["untrusted_fields"].as_array().unwrap();
+    assert!(fields.contains(&json!("/text")), "{s}");
 }
