@@ -88,10 +88,12 @@ impl ServerHandler for McpHandler {
     ) -> Result<CallToolResponse, McpError> {
         let session = self.session(&context)?;
         let args = Value::Object(request.arguments.clone().unwrap_or_default());
+        // rmcp may lift `_meta` out of the params into the request context.
         let meta_key = request
             .meta
             .as_ref()
             .and_then(|m| m.0 .0.get(IDEMPOTENCY_META))
+            .or_else(|| context.meta.0 .0.get(IDEMPOTENCY_META))
             .and_then(Value::as_str)
             .map(str::to_string);
         let result = match session.options().mode {

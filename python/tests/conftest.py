@@ -96,6 +96,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
             time.sleep(0.1)
         info: dict[str, Any] = json.loads((data_dir / "sandbox.json").read_text())
         info["server_url"] = url
+        info["data_dir"] = str(data_dir)
         yield info
     finally:
         proc.terminate()
