@@ -73,6 +73,8 @@ error_codes! {
     PayloadTooLarge => "payload_too_large", 413, "Payload too large";
     /// The request conflicts with current state (idempotency key reuse, duplicate, in progress).
     Conflict => "conflict", 409, "Conflict";
+    /// The path exists but not with this HTTP method; the `Allow` header lists its methods.
+    MethodNotAllowed => "method_not_allowed", 405, "Method not allowed";
     /// A bug or unexpected failure on our side.
     Internal => "internal", 500, "Internal error";
 }

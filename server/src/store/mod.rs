@@ -215,6 +215,7 @@ async fn open_sqlite(database_url: &str) -> anyhow::Result<AnyPool> {
                     .with_context(|| format!("creating {}", dir.display()))?;
             }
         }
+        owner_only(options.get_filename())?;
     }
     // The any driver reads SQLite options from the URL alone: the file and its open mode
     // (`mode=rwc` creates a missing file); the pragmas are set on every new connection. An
@@ -252,6 +253,32 @@ async fn open_sqlite(database_url: &str) -> anyhow::Result<AnyPool> {
     .connect_with(any)
     .await
     .context("opening the database")
+}
+
+/// Creates the database file readable and writable by its owner only, or takes group and
+/// other permissions away from an existing one (SQLite gives its `-wal` and `-shm` files the
+/// database file's permissions).
+fn owner_only(path: &std::path::Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        let mode = file.metadata()?.permissions().mode();
+        if mode & 0o077 != 0 {
+            file.set_permissions(std::fs::Permissions::from_mode(mode & 0o700))
+                .with_context(|| format!("making {} private", path.display()))?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 async fn open_postgres(database_url: &str) -> anyhow::Result<AnyPool> {
