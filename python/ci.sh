@@ -29,6 +29,9 @@ step "pip install ./python (maturin build backend, profile $profile)"
 export MATURIN_PEP517_ARGS="--profile $profile"
 "$py" -m pip install --quiet "$root/python[test,frameworks]"
 
+step "Airbyte's Gmail client, for the compatibility test (it declares Python >= 3.13, runs on 3.10+)"
+"$py" -m pip install --quiet --ignore-requires-python "airbyte-agent-gmail==0.1.31"
+
 step "server binary for the hosted-mode tests"
 (cd "$root" && cargo build --quiet --bin connectors)
 export AGENT_CONNECTORS_SERVER_BIN="${CARGO_TARGET_DIR:-$root/target}/debug/connectors"

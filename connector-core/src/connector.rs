@@ -17,7 +17,7 @@ use crate::spec::{ActionSpec, ConnectorSpec, Implementation};
 use crate::{ConnectorError, ErrorCode, Result};
 
 pub use crate::wire::snake_case;
-pub use compiled::CompiledSpec;
+pub use compiled::{Accepted, CompiledSpec};
 pub use declarative::{build_request, shape_response};
 
 /// What `execute` returns: `result` (a record, or an array of records for list actions) and
@@ -274,7 +274,13 @@ impl Connector {
         } else {
             params
         };
-        let (spec, params) = inner.spec.accept(entity, action, params)?;
+        let accepted = inner.spec.accept(entity, action, params)?;
+        let (entity, action, spec, params) = (
+            accepted.entity,
+            accepted.action,
+            accepted.spec,
+            accepted.params,
+        );
         let cx = CallContext {
             entity,
             action,

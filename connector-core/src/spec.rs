@@ -27,6 +27,61 @@ pub struct ConnectorSpec {
     pub pagination_guidance: Option<String>,
     /// Entities by name (`messages`, `labels`, ...).
     pub entities: BTreeMap<String, EntitySpec>,
+    /// Other clients' names for these actions (e.g. Airbyte's), by client: accepted by
+    /// `execute`, never listed as tools. See [`CompatSet`].
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub compat: BTreeMap<String, CompatSet>,
+}
+
+/// How one family of clients (e.g. Airbyte's generated connectors) names this connector's
+/// actions and params. A rule only ever applies to a name the target action does not declare
+/// itself, so it can never change the meaning of a call written with our own names.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompatSet {
+    /// Where these names come from (package and version, file), for whoever updates them.
+    pub source: String,
+    /// `entity.action` as the client sends it -> what it means here.
+    pub actions: BTreeMap<String, CompatAction>,
+}
+
+/// One client-side action name, and how its params map onto ours.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompatAction {
+    /// Our `entity.action` (may be the same name, when only params differ).
+    pub action: String,
+    /// Client param name -> how to read it. Names without a rule go through the ordinary
+    /// camelCase alias resolution and validation.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, CompatParam>,
+}
+
+/// How to read one client param. Exactly one of the fields is set.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompatParam {
+    /// Our param of the same value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rename: Option<String>,
+    /// Our array param, given as one string joined by this separator (`"INBOX,UNREAD"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split_into: Option<SplitInto>,
+    /// An object whose fields are our params: field name -> our param.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<BTreeMap<String, String>>,
+    /// A repeat of another client param (e.g. a body `id` beside the path's `labelId`):
+    /// accepted when equal to it and dropped, refused when it differs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub same_as: Option<String>,
+}
+
+/// See [`CompatParam::split_into`].
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SplitInto {
+    pub param: String,
+    pub separator: String,
 }
 
 /// Which credential fields exist and which are required.

@@ -2,7 +2,7 @@
 //! entry of `responses` names the request it answers by `id` (ours are the indexes of the
 //! message ids asked for), with its own `status`, `headers` and `body`.
 //!
-//! Kept apart from the action so that it can be fuzzed (tests/fuzz.rs): whatever JSON Graph
+//! Kept apart from the action so that it can be fuzzed (tests/integration/fuzz.rs): whatever JSON Graph
 //! (or a proxy) sends, reading it never panics and each answer lands on its own request.
 
 use std::time::Duration;
@@ -125,7 +125,7 @@ mod tests {
         );
     }
 
-    /// Fuzzing regression (tests/fuzz.rs): a 2xx entry with no body (or a body that is not a
+    /// Fuzzing regression (tests/integration/fuzz.rs): a 2xx entry with no body (or a body that is not a
     /// message object) gave the record `null`, losing which id it was.
     #[test]
     fn a_success_without_a_message_is_an_error_for_its_id() {

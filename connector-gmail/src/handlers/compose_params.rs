@@ -48,6 +48,9 @@ pub struct ComposeParams {
     pub never_mark_spam: bool,
     /// drafts.update.
     pub draft_id: Option<String>,
+    /// messages.send, drafts.create and drafts.update: the thread to file the message in
+    /// (`reply_to_message_id` finds it otherwise).
+    pub thread_id: Option<String>,
 }
 
 fn date_header() -> String {
@@ -106,6 +109,7 @@ pub async fn outgoing(
             Some(id) => Some(original(cx, id).await?.0),
             None => None,
         };
+        let thread_id = given_thread(params, thread_id)?;
         return Ok(Outgoing {
             raw: bytes,
             thread_id,
@@ -136,6 +140,7 @@ pub async fn outgoing(
         thread_id = Some(thread);
         c.answer(replying);
     }
+    let thread_id = given_thread(params, thread_id)?;
     if require_recipient && !c.has_recipients() {
         return Err(ConnectorError::invalid_params(
             "a message needs at least one recipient in `to`, `cc` or `bcc` (or `reply_to_message_id`)",
@@ -152,6 +157,24 @@ pub async fn outgoing(
         thread_id,
         message_id: c.message_id,
     })
+}
+
+/// The thread: `thread_id` as given, else the one `reply_to_message_id` found. Both, naming
+/// different threads, is the caller's mistake.
+fn given_thread(
+    params: &ComposeParams,
+    found: Option<String>,
+) -> Result<Option<String>, ConnectorError> {
+    match (params.thread_id.clone(), found) {
+        (Some(given), Some(found)) if given != found => {
+            Err(ConnectorError::invalid_params(format!(
+                "`thread_id` {given} is not the thread of `reply_to_message_id` (that is {found}); \
+                 leave `thread_id` out when replying"
+            ))
+            .with_details(json!({"errors": [{"pointer": "/thread_id"}]})))
+        }
+        (given, found) => Ok(given.or(found)),
+    }
 }
 
 fn check_size(len: usize, limit: usize) -> Result<(), ConnectorError> {

@@ -1,0 +1,507 @@
+//! The contract tables shared by the contract tests: which discovery method each action uses,
+//! params that never go on the wire, and the discovery methods left out on purpose.
+
+/// entity.action -> (discovery method, param -> wire parameter). The wire names must exist in
+/// the method with a compatible type. Path params are listed too.
+/// (entity.action, discovery method id, [(param, wire parameter)]).
+pub type ActionRow = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+pub const ACTIONS: &[ActionRow] = &[
+    ("profile.get", "gmail.users.getProfile", &[]),
+    (
+        "messages.list",
+        "gmail.users.messages.list",
+        &[
+            ("q", "q"),
+            ("label_ids", "labelIds"),
+            ("max_results", "maxResults"),
+            ("page_token", "pageToken"),
+            ("include_spam_trash", "includeSpamTrash"),
+        ],
+    ),
+    (
+        "messages.get",
+        "gmail.users.messages.get",
+        &[("message_id", "id"), ("format", "format")],
+    ),
+    (
+        "messages.get_many",
+        "gmail.users.messages.get",
+        &[("message_ids", "id"), ("format", "format")],
+    ),
+    (
+        "attachments.get",
+        "gmail.users.messages.attachments.get",
+        &[("message_id", "messageId"), ("attachment_id", "id")],
+    ),
+    (
+        "threads.list",
+        "gmail.users.threads.list",
+        &[
+            ("q", "q"),
+            ("label_ids", "labelIds"),
+            ("max_results", "maxResults"),
+            ("page_token", "pageToken"),
+            ("include_spam_trash", "includeSpamTrash"),
+        ],
+    ),
+    (
+        "threads.get",
+        "gmail.users.threads.get",
+        &[("thread_id", "id"), ("format", "format")],
+    ),
+    ("labels.list", "gmail.users.labels.list", &[]),
+    (
+        "labels.get",
+        "gmail.users.labels.get",
+        &[("label_id", "id")],
+    ),
+    (
+        "drafts.list",
+        "gmail.users.drafts.list",
+        &[
+            ("q", "q"),
+            ("max_results", "maxResults"),
+            ("page_token", "pageToken"),
+            ("include_spam_trash", "includeSpamTrash"),
+        ],
+    ),
+    (
+        "drafts.get",
+        "gmail.users.drafts.get",
+        &[("draft_id", "id"), ("format", "format")],
+    ),
+    (
+        "history.list",
+        "gmail.users.history.list",
+        &[
+            ("start_history_id", "startHistoryId"),
+            ("history_types", "historyTypes"),
+            ("label_id", "labelId"),
+            ("max_results", "maxResults"),
+            ("page_token", "pageToken"),
+        ],
+    ),
+    ("send_as.list", "gmail.users.settings.sendAs.list", &[]),
+    (
+        "send_as.get",
+        "gmail.users.settings.sendAs.get",
+        &[("send_as_email", "sendAsEmail")],
+    ),
+    ("filters.list", "gmail.users.settings.filters.list", &[]),
+    (
+        "filters.get",
+        "gmail.users.settings.filters.get",
+        &[("filter_id", "id")],
+    ),
+    ("vacation.get", "gmail.users.settings.getVacation", &[]),
+    // Writing (issue 4). `body:` names a field of the method's request schema.
+    (
+        "messages.send",
+        "gmail.users.messages.send",
+        &[("raw", "body:raw"), ("thread_id", "body:threadId")],
+    ),
+    (
+        "messages.modify",
+        "gmail.users.messages.modify",
+        &[
+            ("message_id", "id"),
+            ("add_label_ids", "body:addLabelIds"),
+            ("remove_label_ids", "body:removeLabelIds"),
+        ],
+    ),
+    (
+        "messages.trash",
+        "gmail.users.messages.trash",
+        &[("message_id", "id")],
+    ),
+    (
+        "messages.untrash",
+        "gmail.users.messages.untrash",
+        &[("message_id", "id")],
+    ),
+    (
+        "messages.delete",
+        "gmail.users.messages.delete",
+        &[("message_id", "id")],
+    ),
+    (
+        "messages.batch_modify",
+        "gmail.users.messages.batchModify",
+        &[
+            ("message_ids", "body:ids"),
+            ("add_label_ids", "body:addLabelIds"),
+            ("remove_label_ids", "body:removeLabelIds"),
+        ],
+    ),
+    (
+        "messages.batch_delete",
+        "gmail.users.messages.batchDelete",
+        &[("message_ids", "body:ids")],
+    ),
+    (
+        "messages.import",
+        "gmail.users.messages.import",
+        &[
+            ("raw", "body:raw"),
+            ("label_ids", "body:labelIds"),
+            ("internal_date_source", "internalDateSource"),
+            ("never_mark_spam", "neverMarkSpam"),
+        ],
+    ),
+    (
+        "messages.insert",
+        "gmail.users.messages.insert",
+        &[
+            ("raw", "body:raw"),
+            ("label_ids", "body:labelIds"),
+            ("internal_date_source", "internalDateSource"),
+        ],
+    ),
+    (
+        "threads.modify",
+        "gmail.users.threads.modify",
+        &[
+            ("thread_id", "id"),
+            ("add_label_ids", "body:addLabelIds"),
+            ("remove_label_ids", "body:removeLabelIds"),
+        ],
+    ),
+    (
+        "threads.trash",
+        "gmail.users.threads.trash",
+        &[("thread_id", "id")],
+    ),
+    (
+        "threads.untrash",
+        "gmail.users.threads.untrash",
+        &[("thread_id", "id")],
+    ),
+    (
+        "threads.delete",
+        "gmail.users.threads.delete",
+        &[("thread_id", "id")],
+    ),
+    ("labels.create", "gmail.users.labels.create", LABEL_FIELDS),
+    (
+        "labels.update",
+        "gmail.users.labels.update",
+        &[
+            ("label_id", "id"),
+            ("label_id", "body:id"),
+            ("name", "body:name"),
+            ("label_list_visibility", "body:labelListVisibility"),
+            ("message_list_visibility", "body:messageListVisibility"),
+            ("background_color", "body:color.backgroundColor"),
+            ("text_color", "body:color.textColor"),
+        ],
+    ),
+    (
+        "labels.patch",
+        "gmail.users.labels.patch",
+        &[
+            ("label_id", "id"),
+            ("name", "body:name"),
+            ("label_list_visibility", "body:labelListVisibility"),
+            ("message_list_visibility", "body:messageListVisibility"),
+            ("background_color", "body:color.backgroundColor"),
+            ("text_color", "body:color.textColor"),
+        ],
+    ),
+    (
+        "labels.delete",
+        "gmail.users.labels.delete",
+        &[("label_id", "id")],
+    ),
+    (
+        "drafts.create",
+        "gmail.users.drafts.create",
+        &[
+            ("raw", "body:message.raw"),
+            ("thread_id", "body:message.threadId"),
+        ],
+    ),
+    (
+        "drafts.update",
+        "gmail.users.drafts.update",
+        &[
+            ("draft_id", "id"),
+            ("raw", "body:message.raw"),
+            ("thread_id", "body:message.threadId"),
+        ],
+    ),
+    (
+        "drafts.send",
+        "gmail.users.drafts.send",
+        &[("draft_id", "body:id")],
+    ),
+    (
+        "drafts.delete",
+        "gmail.users.drafts.delete",
+        &[("draft_id", "id")],
+    ),
+    (
+        "filters.create",
+        "gmail.users.settings.filters.create",
+        &[("criteria", "body:criteria"), ("action", "body:action")],
+    ),
+    (
+        "filters.delete",
+        "gmail.users.settings.filters.delete",
+        &[("filter_id", "id")],
+    ),
+    (
+        "vacation.update",
+        "gmail.users.settings.updateVacation",
+        &[
+            ("enable_auto_reply", "body:enableAutoReply"),
+            ("response_subject", "body:responseSubject"),
+            ("response_body_plain_text", "body:responseBodyPlainText"),
+            ("response_body_html", "body:responseBodyHtml"),
+            ("restrict_to_contacts", "body:restrictToContacts"),
+            ("restrict_to_domain", "body:restrictToDomain"),
+            ("start_time", "body:startTime"),
+            ("end_time", "body:endTime"),
+        ],
+    ),
+    (
+        "watch.start",
+        "gmail.users.watch",
+        &[
+            ("topic_name", "body:topicName"),
+            ("label_ids", "body:labelIds"),
+            ("label_filter_behavior", "body:labelFilterBehavior"),
+        ],
+    ),
+    ("watch.stop", "gmail.users.stop", &[]),
+];
+
+const LABEL_FIELDS: &[(&str, &str)] = &[
+    ("name", "body:name"),
+    ("label_list_visibility", "body:labelListVisibility"),
+    ("message_list_visibility", "body:messageListVisibility"),
+    ("background_color", "body:color.backgroundColor"),
+    ("text_color", "body:color.textColor"),
+];
+
+/// Params that are ours alone (no wire counterpart), with the reason.
+pub const LOCAL_PARAMS: &[(&str, &str, &str)] = &[
+    (
+        "messages.list",
+        "ids_only",
+        "chooses whether the connector fetches summaries; not sent",
+    ),
+    (
+        "messages.get_many",
+        "batch_size",
+        "how many gets go in one batch request; not sent",
+    ),
+    ("messages.send", "to", COMPOSED),
+    ("messages.send", "cc", COMPOSED),
+    ("messages.send", "bcc", COMPOSED),
+    ("messages.send", "subject", COMPOSED),
+    ("messages.send", "text", COMPOSED),
+    ("messages.send", "html", COMPOSED),
+    ("messages.send", "attachments", COMPOSED),
+    ("messages.send", "from", COMPOSED),
+    ("messages.send", "reply_to", COMPOSED),
+    ("messages.send", "reply_to_message_id", REPLY),
+    ("drafts.create", "to", COMPOSED),
+    ("drafts.create", "cc", COMPOSED),
+    ("drafts.create", "bcc", COMPOSED),
+    ("drafts.create", "subject", COMPOSED),
+    ("drafts.create", "text", COMPOSED),
+    ("drafts.create", "html", COMPOSED),
+    ("drafts.create", "attachments", COMPOSED),
+    ("drafts.create", "from", COMPOSED),
+    ("drafts.create", "reply_to", COMPOSED),
+    ("drafts.create", "reply_to_message_id", REPLY),
+    ("drafts.update", "to", COMPOSED),
+    ("drafts.update", "cc", COMPOSED),
+    ("drafts.update", "bcc", COMPOSED),
+    ("drafts.update", "subject", COMPOSED),
+    ("drafts.update", "text", COMPOSED),
+    ("drafts.update", "html", COMPOSED),
+    ("drafts.update", "attachments", COMPOSED),
+    ("drafts.update", "from", COMPOSED),
+    ("drafts.update", "reply_to", COMPOSED),
+    ("drafts.update", "reply_to_message_id", REPLY),
+    ("messages.import", "to", COMPOSED),
+    ("messages.import", "cc", COMPOSED),
+    ("messages.import", "bcc", COMPOSED),
+    ("messages.import", "subject", COMPOSED),
+    ("messages.import", "text", COMPOSED),
+    ("messages.import", "html", COMPOSED),
+    ("messages.import", "attachments", COMPOSED),
+    ("messages.import", "from", COMPOSED),
+    ("messages.import", "reply_to", COMPOSED),
+    ("messages.insert", "to", COMPOSED),
+    ("messages.insert", "cc", COMPOSED),
+    ("messages.insert", "bcc", COMPOSED),
+    ("messages.insert", "subject", COMPOSED),
+    ("messages.insert", "text", COMPOSED),
+    ("messages.insert", "html", COMPOSED),
+    ("messages.insert", "attachments", COMPOSED),
+    ("messages.insert", "from", COMPOSED),
+    ("messages.insert", "reply_to", COMPOSED),
+];
+
+const COMPOSED: &str = "composed into the RFC 822 message that goes on the wire as `raw`";
+const REPLY: &str = "read from the original message to set threadId, In-Reply-To and References";
+
+/// Discovery methods no action uses, each with the reason.
+pub const LEFT_OUT: &[(&str, &str)] = &[
+    // Settings an agent has no business reading or changing in mail work.
+    (
+        "gmail.users.settings.getAutoForwarding",
+        "mailbox administration (auto-forwarding): out of scope for mail agents",
+    ),
+    (
+        "gmail.users.settings.updateAutoForwarding",
+        "mailbox administration: silently forwarding mail is a data-exfiltration risk for an agent",
+    ),
+    (
+        "gmail.users.settings.getImap",
+        "client protocol settings (IMAP): not mail work",
+    ),
+    (
+        "gmail.users.settings.updateImap",
+        "client protocol settings (IMAP): not mail work",
+    ),
+    (
+        "gmail.users.settings.getPop",
+        "client protocol settings (POP): not mail work",
+    ),
+    (
+        "gmail.users.settings.updatePop",
+        "client protocol settings (POP): not mail work",
+    ),
+    (
+        "gmail.users.settings.getLanguage",
+        "UI language setting: not mail work",
+    ),
+    (
+        "gmail.users.settings.updateLanguage",
+        "UI language setting: not mail work",
+    ),
+    (
+        "gmail.users.settings.delegates.create",
+        "delegation needs domain-wide service accounts (gmail.settings.sharing): admin only",
+    ),
+    (
+        "gmail.users.settings.delegates.delete",
+        "delegation: admin only",
+    ),
+    (
+        "gmail.users.settings.delegates.get",
+        "delegation: admin only",
+    ),
+    (
+        "gmail.users.settings.delegates.list",
+        "delegation: admin only",
+    ),
+    (
+        "gmail.users.settings.forwardingAddresses.create",
+        "forwarding addresses need gmail.settings.sharing: admin only, exfiltration risk",
+    ),
+    (
+        "gmail.users.settings.forwardingAddresses.delete",
+        "forwarding addresses: admin only",
+    ),
+    (
+        "gmail.users.settings.forwardingAddresses.get",
+        "forwarding addresses: admin only",
+    ),
+    (
+        "gmail.users.settings.forwardingAddresses.list",
+        "forwarding addresses: admin only",
+    ),
+    (
+        "gmail.users.settings.sendAs.create",
+        "creating aliases needs gmail.settings.sharing and verification mail: admin work",
+    ),
+    (
+        "gmail.users.settings.sendAs.delete",
+        "alias administration: admin work",
+    ),
+    (
+        "gmail.users.settings.sendAs.patch",
+        "alias administration: admin work",
+    ),
+    (
+        "gmail.users.settings.sendAs.update",
+        "alias administration: admin work",
+    ),
+    (
+        "gmail.users.settings.sendAs.verify",
+        "alias administration: admin work",
+    ),
+    (
+        "gmail.users.settings.sendAs.smimeInfo.delete",
+        "S/MIME certificate management: admin work",
+    ),
+    (
+        "gmail.users.settings.sendAs.smimeInfo.get",
+        "S/MIME certificate management: admin work",
+    ),
+    (
+        "gmail.users.settings.sendAs.smimeInfo.insert",
+        "S/MIME certificate management: admin work",
+    ),
+    (
+        "gmail.users.settings.sendAs.smimeInfo.list",
+        "S/MIME certificate management: admin work",
+    ),
+    (
+        "gmail.users.settings.sendAs.smimeInfo.setDefault",
+        "S/MIME certificate management: admin work",
+    ),
+    (
+        "gmail.users.settings.cse.identities.create",
+        "client-side encryption (Workspace admin, key service): out of scope",
+    ),
+    (
+        "gmail.users.settings.cse.identities.delete",
+        "client-side encryption: out of scope",
+    ),
+    (
+        "gmail.users.settings.cse.identities.get",
+        "client-side encryption: out of scope",
+    ),
+    (
+        "gmail.users.settings.cse.identities.list",
+        "client-side encryption: out of scope",
+    ),
+    (
+        "gmail.users.settings.cse.identities.patch",
+        "client-side encryption: out of scope",
+    ),
+    (
+        "gmail.users.settings.cse.keypairs.create",
+        "client-side encryption: out of scope",
+    ),
+    (
+        "gmail.users.settings.cse.keypairs.disable",
+        "client-side encryption: out of scope",
+    ),
+    (
+        "gmail.users.settings.cse.keypairs.enable",
+        "client-side encryption: out of scope",
+    ),
+    (
+        "gmail.users.settings.cse.keypairs.get",
+        "client-side encryption: out of scope",
+    ),
+    (
+        "gmail.users.settings.cse.keypairs.list",
+        "client-side encryption: out of scope",
+    ),
+    (
+        "gmail.users.settings.cse.keypairs.obliterate",
+        "client-side encryption: out of scope",
+    ),
+];

@@ -1,0 +1,4 @@
+//! Shared test harness.
+
+pub mod contract;
+pub mod env;

@@ -1,0 +1,21 @@
+//! The Gmail connector's integration tests: one test binary (one link), the shared harness in
+//! `common` (a Gmail sandbox on loopback and a connector pointed at it, the contract tables),
+//! one module per area. Run one area with `cargo test -p connector-gmail --test integration e2e_write::`.
+
+mod common;
+
+mod contract_discovery;
+mod contract_wire;
+mod decode_never_panics;
+mod e2e_auth;
+mod e2e_errors;
+mod e2e_messages;
+mod e2e_settings;
+mod e2e_sync;
+mod e2e_write;
+mod exactly_once;
+mod fuzz;
+mod mime_corpus;
+mod mime_malformed;
+mod shared_copies;
+mod spec_file;

@@ -1,5 +1,0 @@
-//! Shared test harness.
-#![allow(dead_code)]
-
-pub mod contract;
-pub mod harness;
