@@ -179,7 +179,7 @@ mod tests {
             assert!((400..600).contains(&code.http_status()), "{code}");
             assert_eq!(serde_json::to_value(code).unwrap(), json!(code.as_str()));
         }
-        assert_eq!(ErrorCode::ALL.len(), 15);
+        assert_eq!(ErrorCode::ALL.len(), 16);
     }
 
     #[test]

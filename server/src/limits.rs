@@ -37,7 +37,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            secret_checks: 4,
+            secret_checks: 2,
             secret_check_wait: Duration::from_secs(2),
             token_per_source: Rate::new(60, 10.0),
             token_failures_per_client: Rate::new(10, 1.0),

@@ -126,6 +126,14 @@ async fn wrong_secrets_and_stalled_bodies_cost_bounded_memory_and_time() {
         }
     };
 
+    // What a normal request costs on this machine right now (CI machines are shared).
+    let mut quiet = Vec::new();
+    for _ in 0..10 {
+        quiet.push(normal().await);
+    }
+    quiet.sort();
+    let baseline = quiet[quiet.len() / 2];
+
     // 500 concurrent wrong secrets for the sandbox's (existing) client id.
     let flood: Vec<_> = (0..500)
         .map(|i| {
@@ -162,9 +170,12 @@ async fn wrong_secrets_and_stalled_bodies_cost_bounded_memory_and_time() {
     );
     during.sort();
     let median = during[during.len() / 2];
+    // Under 100 ms; on a machine already so loaded that a quiet request takes more than
+    // 25 ms, within four times that.
+    let bound = Duration::from_millis(100).max(baseline * 4);
     assert!(
-        median < Duration::from_millis(100),
-        "normal requests took {during:?}"
+        median < bound,
+        "normal requests took {during:?} during the flood, {quiet:?} before"
     );
     let peak = peak_rss_mb(server.child.id());
     assert!(peak < 200, "peak memory {peak} MB");
