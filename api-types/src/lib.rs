@@ -8,6 +8,7 @@ pub mod connector_types;
 pub mod connectors;
 pub mod credential;
 pub mod error;
+pub mod events;
 pub mod execute;
 pub mod health;
 pub mod oauth;
@@ -24,6 +25,10 @@ pub use connectors::{
 };
 pub use credential::CredentialView;
 pub use error::{ErrorBody, ErrorCodeName, ErrorObject};
+pub use events::{
+    DeliveryList, DeliveryView, Event, EventFeed, MessageEvent, MessageRef, RedeliverRequest,
+    Redelivered,
+};
 pub use execute::{ExecuteRequest, ExecuteResponse};
 pub use health::HealthStatus;
 pub use oauth::{AccountView, ConsentUrl, InitiateRequest, ReauthorizeRequest};

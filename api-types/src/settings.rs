@@ -21,6 +21,9 @@ pub struct SettingsChange {
     /// Application client ids.
     #[serde(default)]
     pub raw_credential_apps: Option<Vec<String>>,
+    /// Put the text body of messages in events (`message.body_text`); off by default.
+    #[serde(default)]
+    pub event_bodies: Option<bool>,
 }
 
 /// The organization's settings as responses show them (never the webhook secret).
@@ -33,4 +36,7 @@ pub struct SettingsView {
     pub webhook_secret_set: bool,
     /// Application client ids allowed to read raw credentials.
     pub raw_credential_apps: Vec<String>,
+    /// Events carry message bodies.
+    #[serde(default)]
+    pub event_bodies: bool,
 }

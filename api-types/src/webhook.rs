@@ -29,6 +29,9 @@ pub struct StatusChangedEvent {
     /// Why (e.g. the grant was revoked), when known.
     #[schema(required)]
     pub reason: Option<String>,
+    /// Position in the connector's events (1, 2, 3, ... without gaps; see `events`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<i64>,
 }
 
 /// A connector's status in a webhook event.

@@ -8,12 +8,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 use tracing::Instrument;
 
 use crate::auth::TokenProvider;
 use crate::http::{HttpConfig, ProviderClient, ProviderRequest, ProviderResponse};
-use crate::spec::{ActionSpec, ConnectorSpec, Implementation};
+use crate::spec::{ActionSpec, CompatResult, ConnectorSpec, Implementation};
 use crate::{ConnectorError, ErrorCode, Result};
 
 pub use crate::wire::snake_case;
@@ -281,6 +281,22 @@ impl Connector {
             accepted.spec,
             accepted.params,
         );
+        let output = self.dispatch(entity, action, spec, params, options).await;
+        match accepted.result {
+            None => output,
+            Some(CompatResult::HealthCheck) => Ok(health_check(entity, action, output)),
+        }
+    }
+
+    async fn dispatch(
+        &self,
+        entity: &str,
+        action: &str,
+        spec: &ActionSpec,
+        params: Value,
+        options: &ExecuteOptions,
+    ) -> Result<Output> {
+        let inner = &*self.inner;
         let cx = CallContext {
             entity,
             action,
@@ -328,6 +344,7 @@ impl Connector {
     }
 }
 
+<<<<<<< HEAD
 /// At most 64 bytes of a caller-given name (cut at a character boundary), for logs.
 fn log_excerpt(s: &str) -> &str {
     let mut end = s.len().min(64);
@@ -335,4 +352,18 @@ fn log_excerpt(s: &str) -> &str {
         end -= 1;
     }
     &s[..end]
+=======
+/// The answer of a health check that ran `entity.action` (see [`CompatResult::HealthCheck`]).
+fn health_check(entity: &str, action: &str, output: Result<Output>) -> Output {
+    let mut result = json!({"checked_entity": entity, "checked_action": action});
+    match output {
+        Ok(_) => result["status"] = json!("healthy"),
+        Err(e) => {
+            result["status"] = json!("unhealthy");
+            result["error"] = json!(e.message);
+            result["code"] = json!(e.code.as_str());
+        }
+    }
+    Output::new(result)
+>>>>>>> main
 }

@@ -35,6 +35,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod auth;
+pub mod changes;
 pub mod connector;
 pub mod error;
 pub mod http;

@@ -24,6 +24,7 @@
 //!     scopes: ScopeSets { full: &["notes"], read: &["notes.read"], send: &[], modify: &["notes"], labels: &[], granted_prefix: None },
 //!     consent_params: &[],
 //!     refresh: RefreshRules { scopes_on_refresh: false, rotates_refresh_tokens: false, client_secret_required: true },
+//!     changes: None,
 //! };
 //! ```
 
@@ -57,6 +58,8 @@ pub struct ProviderDescriptor {
     pub consent_params: &'static [(&'static str, &'static str)],
     /// How refresh tokens behave.
     pub refresh: RefreshRules,
+    /// How the server learns what changed in a mailbox (events), when the provider can say.
+    pub changes: Option<&'static dyn crate::changes::MailChanges>,
 }
 
 /// The provider's OAuth 2.0 endpoints, each a function of the directory tenant. Providers
@@ -266,6 +269,7 @@ mod tests {
                 rotates_refresh_tokens: false,
                 client_secret_required: false,
             },
+            changes: None,
         };
         assert_eq!(p.refresh_scope(Some(" a b ")).as_deref(), Some("a b"));
         assert_eq!(

@@ -55,6 +55,19 @@ pub struct CompatAction {
     /// camelCase alias resolution and validation.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub params: BTreeMap<String, CompatParam>,
+    /// When the client expects another result than the action's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<CompatResult>,
+}
+
+/// Result shapes a compat name can ask for instead of the action's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CompatResult {
+    /// The call is a health check that runs the action: it answers `{status: "healthy" |
+    /// "unhealthy", error, code, checked_entity, checked_action}` and reports a failure
+    /// instead of raising it.
+    HealthCheck,
 }
 
 /// How to read one client param. Exactly one of the fields is set.

@@ -40,4 +40,5 @@ pub static PROVIDER: ProviderDescriptor = ProviderDescriptor {
         rotates_refresh_tokens: false,
         client_secret_required: true,
     },
+    changes: Some(&crate::events::CHANGES),
 };

@@ -26,6 +26,7 @@ use connector_core::{CompiledSpec, Connector, ConnectorSpec, HttpConfig, Result,
 pub mod batch;
 pub mod compose;
 mod descriptor;
+pub mod events;
 pub mod handlers;
 pub mod message;
 pub mod mime;

@@ -36,4 +36,5 @@ pub static PROVIDER: ProviderDescriptor = ProviderDescriptor {
         rotates_refresh_tokens: true,
         client_secret_required: false,
     },
+    changes: Some(&crate::events::CHANGES),
 };

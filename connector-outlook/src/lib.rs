@@ -21,6 +21,7 @@
 mod actions;
 pub mod batch;
 mod descriptor;
+pub mod events;
 mod shape;
 pub use connector_core::text;
 mod wire;

@@ -55,6 +55,9 @@ def _ours(server: dict[str, Any]) -> GmailConnector:
 
 
 async def test_airbyte_client_lists_and_reads(airbyte: Any, server: dict[str, Any]) -> None:
+    health = await airbyte.check()
+    assert health.status == "healthy" and health.checked_entity == "profile", health
+
     page = await airbyte.messages.list(max_results=2, label_ids="INBOX")
     assert 0 < len(page.data) <= 2
     first = page.data[0]

@@ -263,6 +263,10 @@ pub struct ServeArgs {
     /// [default: 21600, six hours].
     #[arg(long, env = "CONNECTORS_HEALTH_CHECK_IDLE_SECS")]
     pub health_check_idle_secs: Option<u64>,
+    /// Milliseconds between two polls of a connector's mailbox for events (history / delta),
+    /// for connectors without push; 0 turns polling off [default: 60000; 1000 with --sandbox].
+    #[arg(long, env = "CONNECTORS_POLL_INTERVAL_MS")]
+    pub poll_interval_ms: Option<u64>,
     /// Start the Gmail and Outlook emulators in process with a demo organization, application
     /// and connectors (written to <data-dir>/sandbox.json).
     #[arg(long)]
@@ -381,8 +385,13 @@ pub struct Config {
     /// 0 = no health checks.
     pub health_check_interval_secs: u64,
     pub health_check_idle_secs: u64,
+<<<<<<< HEAD
     /// Rates, concurrency, timeouts and sizes a stranger may cost (defaults; tests change them).
     pub limits: crate::limits::Limits,
+=======
+    /// Events: polling, webhook delivery (see [`crate::services::events`]).
+    pub events: crate::services::events::EventsConfig,
+>>>>>>> main
 }
 
 pub const DEFAULT_HEALTH_CHECK_INTERVAL_SECS: u64 = 300;
@@ -498,6 +507,7 @@ impl Config {
                 .health_check_idle_secs
                 .or(file.health_check_idle_secs)
                 .unwrap_or(DEFAULT_HEALTH_CHECK_IDLE_SECS),
+<<<<<<< HEAD
             limits: {
                 let mut l = crate::limits::Limits::default();
                 if let Some(s) = args.body_timeout_secs.or(file.body_timeout_secs) {
@@ -513,6 +523,15 @@ impl Config {
                     l.max_connections = n;
                 }
                 l
+=======
+            events: crate::services::events::EventsConfig {
+                poll_interval: std::time::Duration::from_millis(
+                    args.poll_interval_ms
+                        .or(file.poll_interval_ms)
+                        .unwrap_or(if sandbox { 1000 } else { 60_000 }),
+                ),
+                ..Default::default()
+>>>>>>> main
             },
         })
     }

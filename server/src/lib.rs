@@ -163,6 +163,7 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
         state.runtime.lifecycle().clone(),
         state.config.health_check(),
     );
+    let _events = state.services.events.spawn();
     let state = web::Data::new(state);
     let workers = state.config.workers;
     let limits = state.config.limits.clone();

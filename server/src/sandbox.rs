@@ -146,7 +146,11 @@ pub async fn setup(state: &AppState, emulators: &[Emulator]) -> anyhow::Result<S
             None => None,
         };
         let id = match rebound {
-            Some(row) => row.id,
+            Some(row) => {
+                // A fresh emulator: the events cursor of the old one means nothing there.
+                state.store.reset_stream(&row.id).await?;
+                row.id
+            }
             None => {
                 connectors
                     .create(

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
-use crate::spec::{ActionSpec, CompatAction, ConnectorSpec, Implementation, RequestMapping};
+use crate::spec::{
+    ActionSpec, CompatAction, CompatResult, ConnectorSpec, Implementation, RequestMapping,
+};
 use crate::validate::{suggest, ParamsValidator};
 use crate::{ConnectorError, ErrorCode, Result};
 
@@ -116,7 +118,7 @@ impl CompiledSpec {
     /// spelling of a param as aliases of ours. Returns our entity and action names, the action
     /// and the params with our names.
     pub fn accept(&self, entity: &str, action: &str, params: Value) -> Result<Accepted<'_>> {
-        let (entity, action, params) = self.translate(entity, action, params)?;
+        let (entity, action, params, result) = self.translate(entity, action, params)?;
         let a = self.lookup(entity, action)?;
         let v = self
             .validators
@@ -130,6 +132,7 @@ impl CompiledSpec {
             action,
             spec: a,
             params,
+            result,
         })
     }
 
@@ -140,7 +143,7 @@ impl CompiledSpec {
         entity: &str,
         action: &str,
         params: Value,
-    ) -> Result<(&'s str, &'s str, Value)> {
+    ) -> Result<(&'s str, &'s str, Value, Option<CompatResult>)> {
         let called = format!("{entity}.{action}");
         let Some(rule) = self
             .spec
@@ -149,7 +152,7 @@ impl CompiledSpec {
             .find_map(|set| set.actions.get(&called))
         else {
             let (e, a) = self.own_names(entity, action)?;
-            return Ok((e, a, params));
+            return Ok((e, a, params, None));
         };
         let (target_entity, target_action) = rule
             .action
@@ -158,7 +161,7 @@ impl CompiledSpec {
         let (e, a) = self.own_names(target_entity, target_action)?;
         let declared = self.validators[&(e.to_string(), a.to_string())].param_names();
         let params = apply_compat(&called, rule, &declared, params)?;
-        Ok((e, a, params))
+        Ok((e, a, params, rule.result))
     }
 
     /// The spec's own copies of `entity` and `action` (unknown names are the lookup's error).
@@ -196,6 +199,8 @@ pub struct Accepted<'s> {
     pub action: &'s str,
     pub spec: &'s ActionSpec,
     pub params: Value,
+    /// Another result shape the caller's name asks for.
+    pub result: Option<CompatResult>,
 }
 
 /// Every compat rule names an action of ours and params it declares; a compat name that is

@@ -420,3 +420,45 @@ async fn an_action_added_to_the_gmail_spec_file_runs_without_rust() {
         json!({"id": "Label_7", "name": "Receipts", "label_list_visibility": "labelShow"})
     );
 }
+
+/// A compat name can make a call a health check (Airbyte's `*.check`, issue 26): the action
+/// runs against the provider, and a failure is reported in the answer, not raised.
+#[tokio::test]
+async fn a_health_check_compat_name_reports_healthy_and_unhealthy() {
+    let mut spec = demo_spec();
+    spec["compat"] = json!({"client": {"source": "test", "actions": {
+        "*.check": {"action": "labels.get", "result": "health_check"}}}});
+    let server = MockServer::start().await;
+    let c = Connector::builder(compiled(spec))
+        .http(http(&server.uri()))
+        .token_provider(Arc::new(StaticToken(Secret::new("tok-1"))))
+        .handler("send", Arc::new(Send))
+        .build()
+        .unwrap();
+    Mock::given(path("/v1/labels/INBOX"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "INBOX"})))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    let ok = c
+        .execute("*", "check", json!({"label_id": "INBOX"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        ok.result,
+        json!({"status": "healthy", "checked_entity": "labels", "checked_action": "get"})
+    );
+    Mock::given(path("/v1/labels/INBOX"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(
+            json!({"error": {"code": 401, "message": "Invalid Credentials", "status": "UNAUTHENTICATED"}}),
+        ))
+        .mount(&server)
+        .await;
+    let bad = c
+        .execute("*", "check", json!({"label_id": "INBOX"}))
+        .await
+        .unwrap();
+    assert_eq!(bad.result["status"], "unhealthy");
+    assert_eq!(bad.result["code"], "unauthenticated");
+    assert!(!bad.result["error"].as_str().unwrap().is_empty(), "{bad:?}");
+}

@@ -139,3 +139,127 @@ mod tests {
         );
     }
 }
+
+/// Fuzzing of the parser that reads callers' batch and upload bodies (docs/fuzzing.md): bodies
+/// built from generated parts come back part for part; damaged and arbitrary input never
+/// panics.
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// RFC 2046 `bchars` (no space, so a trailing-space boundary is not generated).
+    fn boundary_text() -> impl Strategy<Value = String> {
+        "[0-9A-Za-z'()+_,./:=?-]{1,70}"
+    }
+
+    #[derive(Debug, Clone)]
+    struct GenPart {
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    }
+
+    fn part() -> impl Strategy<Value = GenPart> {
+        let header = ("[A-Za-z][A-Za-z0-9-]{0,20}", "([!-~]([ -~]{0,40}[!-~])?)?");
+        (
+            prop::collection::vec(header, 0..4),
+            prop::collection::vec(any::<u8>(), 0..200),
+        )
+            .prop_map(|(headers, body)| GenPart { headers, body })
+    }
+
+    /// The body as a sender would write it, or `None` when the content happens to contain
+    /// the delimiter (or, with bare LF, ends in CR: both are ambiguous for any parser).
+    fn assemble(
+        boundary: &str,
+        parts: &[GenPart],
+        crlf: bool,
+        preamble: &[u8],
+        padding: usize,
+    ) -> Option<Vec<u8>> {
+        let nl: &[u8] = if crlf { b"\r\n" } else { b"\n" };
+        let delim = format!("--{boundary}");
+        let mut out = Vec::new();
+        out.extend_from_slice(preamble);
+        if !preamble.is_empty() {
+            out.extend_from_slice(nl);
+        }
+        for p in parts {
+            let mut line_start = true;
+            for (i, b) in p.body.iter().enumerate() {
+                if line_start && p.body[i..].starts_with(delim.as_bytes()) {
+                    return None;
+                }
+                line_start = *b == b'\n';
+            }
+            if !crlf && p.body.last() == Some(&b'\r') {
+                return None;
+            }
+            out.extend_from_slice(delim.as_bytes());
+            out.extend(std::iter::repeat_n(b' ', padding));
+            out.extend_from_slice(nl);
+            for (k, v) in &p.headers {
+                out.extend_from_slice(format!("{k}: {v}").as_bytes());
+                out.extend_from_slice(nl);
+            }
+            out.extend_from_slice(nl);
+            out.extend_from_slice(&p.body);
+            out.extend_from_slice(nl);
+        }
+        out.extend_from_slice(format!("{delim}--").as_bytes());
+        out.extend_from_slice(nl);
+        out.extend_from_slice(b"epilogue");
+        Some(out)
+    }
+
+    proptest! {
+        #[test]
+        fn generated_bodies_come_back_part_for_part(
+            boundary in boundary_text(),
+            parts in prop::collection::vec(part(), 1..5),
+            crlf in any::<bool>(),
+            preamble in "[ -~]{0,30}",
+            padding in 0usize..3,
+        ) {
+            // A preamble line that is itself a delimiter would start the parts early.
+            prop_assume!(!preamble.starts_with(&format!("--{boundary}")));
+            let Some(body) = assemble(&boundary, &parts, crlf, preamble.as_bytes(), padding) else {
+                return Ok(());
+            };
+            let got = split(&body, &boundary);
+            prop_assert_eq!(got.len(), parts.len());
+            for (g, want) in got.iter().zip(&parts) {
+                prop_assert_eq!(&g.headers, &want.headers);
+                prop_assert_eq!(g.body, &want.body[..]);
+            }
+            let content_type = format!("multipart/related; boundary=\"{boundary}\"");
+            prop_assert_eq!(super::boundary(&content_type), Some(boundary.clone()));
+        }
+
+        #[test]
+        fn truncated_bodies_never_panic_and_never_invent_parts(
+            boundary in boundary_text(),
+            parts in prop::collection::vec(part(), 1..4),
+            crlf in any::<bool>(),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let Some(body) = assemble(&boundary, &parts, crlf, b"", 0) else {
+                return Ok(());
+            };
+            let body = &body[..cut.index(body.len() + 1)];
+            prop_assert!(split(body, &boundary).len() <= parts.len());
+        }
+
+        #[test]
+        fn arbitrary_input_never_panics(
+            body in prop::collection::vec(any::<u8>(), 0..400),
+            boundary in "\\PC{0,20}",
+            content_type in "\\PC{0,60}",
+        ) {
+            let _ = split(&body, &boundary);
+            let _ = super::boundary(&content_type);
+            let (head, _) = split_head(&body);
+            let _ = parse_headers(head);
+        }
+    }
+}

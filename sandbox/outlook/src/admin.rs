@@ -358,3 +358,83 @@ pub fn update_settings(mb: &mut Mailbox, req: &Req<'_>) -> Reply {
     merge(&mut mb.settings, req.body);
     Reply::ok(mb.settings.clone())
 }
+
+/// Fuzzing of upload-session range parsing (docs/fuzzing.md): a file sent in ranges of any
+/// size arrives intact; a wrong or garbled `Content-Range` is a 400 that leaves the session as
+/// it was; nothing panics.
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn session(size: u64) -> Session {
+        Session {
+            user: "u".into(),
+            message_id: "m".into(),
+            name: "f".into(),
+            content_type: "application/octet-stream".into(),
+            size,
+            data: Vec::new(),
+            expires: Utc::now() + Duration::hours(2),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn a_file_sent_in_ranges_of_any_size_arrives_intact(
+            file in prop::collection::vec(any::<u8>(), 1..3000),
+            cuts in prop::collection::vec(1usize..700, 1..20),
+        ) {
+            let mut s = session(file.len() as u64);
+            let mut at = 0;
+            let mut cuts = cuts.into_iter().cycle();
+            while at < file.len() {
+                let n = cuts.next().unwrap().min(file.len() - at);
+                let range = format!("bytes {}-{}/{}", at, at + n - 1, file.len());
+                let done = accept_range(&mut s, Some(&range), &file[at..at + n]).is_ok_and(|d| d);
+                at += n;
+                prop_assert_eq!(done, at == file.len());
+            }
+            prop_assert_eq!(&s.data, &file);
+        }
+
+        #[test]
+        fn a_wrong_range_is_refused_and_changes_nothing(
+            file in prop::collection::vec(any::<u8>(), 2..500),
+            first in 1usize..250,
+            start_shift in -3i64..3,
+            end_shift in -3i64..3,
+            total_shift in -2i64..2,
+        ) {
+            prop_assume!(start_shift != 0 || end_shift != 0 || total_shift != 0);
+            let first = first.min(file.len() - 1);
+            let mut s = session(file.len() as u64);
+            accept_range(&mut s, Some(&format!("bytes 0-{}/{}", first - 1, file.len())), &file[..first]).unwrap();
+            let n = (file.len() - first).min(100);
+            let start = first as i64 + start_shift;
+            let end = (first + n) as i64 - 1 + end_shift;
+            let total = file.len() as i64 + total_shift;
+            let range = format!("bytes {start}-{end}/{total}");
+            let bytes = &file[first..first + n];
+            let got = accept_range(&mut s, Some(&range), bytes);
+            prop_assert!(got.is_err(), "{range} was accepted");
+            prop_assert_eq!(&s.data, &file[..first].to_vec());
+        }
+
+        #[test]
+        fn garbled_ranges_never_panic_and_never_store(
+            range in prop_oneof![
+                "\\PC{0,40}",
+                "bytes [0-9]{0,25}-[0-9]{0,25}/[0-9]{0,25}",
+                "bytes -?[0-9]{1,3}--?[0-9]{1,3}/[0-9*]{1,3}",
+            ],
+            body in prop::collection::vec(any::<u8>(), 0..64),
+        ) {
+            let mut s = session(10_000);
+            let before = s.data.len();
+            if accept_range(&mut s, Some(&range), &body).is_err() {
+                prop_assert_eq!(s.data.len(), before);
+            }
+        }
+    }
+}

@@ -98,7 +98,7 @@ impl Lifecycle {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("the HTTP client builds");
-        let webhooks = webhook::Webhooks::new(store.clone(), vault.clone());
+        let webhooks = webhook::Webhooks::new(store.clone());
         Lifecycle {
             store,
             vault,

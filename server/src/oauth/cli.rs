@@ -65,6 +65,7 @@ pub async fn settings(a: SettingsArgs) -> anyhow::Result<()> {
         webhook_secret,
         raw_credential_apps: (!a.raw_credentials_apps.is_empty())
             .then(|| a.raw_credentials_apps.clone()),
+        event_bodies: None,
     };
     let s = state
         .services

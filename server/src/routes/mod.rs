@@ -4,6 +4,7 @@ pub mod apps;
 pub mod connector_types;
 pub mod connectors;
 pub mod credential;
+pub mod events;
 pub mod execute;
 pub mod health;
 pub mod oauth;
@@ -24,6 +25,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     // execute before the generic `/{id}` routes of connectors.
     execute::configure(cfg);
     credential::configure(cfg);
+    events::configure(cfg);
     oauth::configure(cfg);
     org_settings::configure(cfg);
     oauth_apps::configure(cfg);

@@ -9,6 +9,7 @@ pub mod applications;
 mod cache;
 pub mod connectors;
 mod credentials;
+pub mod events;
 pub mod execute;
 pub mod idempotency;
 pub mod oauth;
@@ -37,6 +38,7 @@ use crate::vault::Vault;
 pub struct Services {
     pub connectors: Arc<Connectors>,
     pub applications: Applications,
+    pub events: Arc<events::Events>,
     pub executions: Executions,
     pub settings: Settings,
     pub oauth_apps: Arc<OAuthApps>,
@@ -56,8 +58,15 @@ impl Services {
             store.clone(),
             vault.clone(),
             registry.clone(),
-            runtime,
+            runtime.clone(),
             config.connector_cache,
+        ));
+        let events = Arc::new(events::Events::new(
+            store.clone(),
+            vault.clone(),
+            registry.clone(),
+            runtime.clone(),
+            config.events.clone(),
         ));
         let oauth_apps = Arc::new(OAuthApps::new(
             store.clone(),
@@ -85,6 +94,7 @@ impl Services {
             ),
             oauth_apps,
             connectors,
+            events,
             store,
         }
     }

@@ -54,6 +54,9 @@ impl Settings {
         if let Some(apps) = c.raw_credential_apps {
             s.raw_credential_apps = apps;
         }
+        if let Some(on) = c.event_bodies {
+            s.event_bodies = on;
+        }
         self.store.put_org_settings(org, &s).await.map_err(db)?;
         Ok(s)
     }
@@ -66,5 +69,6 @@ pub fn view(s: &SettingsRow) -> SettingsView {
         webhook_url: s.webhook_url.clone(),
         webhook_secret_set: s.webhook_secret.is_some(),
         raw_credential_apps: s.raw_credential_apps.clone(),
+        event_bodies: s.event_bodies,
     }
 }

@@ -10,6 +10,7 @@
 mod apps;
 mod connectors;
 pub mod credentials;
+pub mod events;
 mod idempotency;
 mod keys;
 mod oauth;
@@ -87,6 +88,11 @@ const SQLITE_MIGRATIONS: MigrationSource = &[
         "oauth",
         include_str!("../../migrations/sqlite/0100_oauth.sql"),
     ),
+    (
+        200,
+        "events",
+        include_str!("../../migrations/sqlite/0200_events.sql"),
+    ),
 ];
 
 /// Same versions and names as [`SQLITE_MIGRATIONS`] (a test checks they stay twins).
@@ -105,6 +111,11 @@ const POSTGRES_MIGRATIONS: MigrationSource = &[
         100,
         "oauth",
         include_str!("../../migrations/postgres/0100_oauth.sql"),
+    ),
+    (
+        200,
+        "events",
+        include_str!("../../migrations/postgres/0200_events.sql"),
     ),
 ];
 
@@ -380,6 +391,6 @@ mod tests {
             migration_versions(Backend::Sqlite),
             migration_versions(Backend::Postgres)
         );
-        assert_eq!(migration_versions(Backend::Sqlite).len(), 3);
+        assert_eq!(migration_versions(Backend::Sqlite).len(), 4);
     }
 }

@@ -11,6 +11,8 @@ pub struct SettingsRow {
     pub webhook_url: Option<String>,
     pub webhook_secret: Option<Vec<u8>>,
     pub raw_credential_apps: Vec<String>,
+    /// Message bodies in events.
+    pub event_bodies: bool,
 }
 
 /// The account (and BYO app) a connector made by the flow belongs to.
@@ -68,8 +70,8 @@ const APP_COLUMNS: &str =
 impl Store {
     pub async fn org_settings(&self, org: &str) -> Result<SettingsRow, sqlx::Error> {
         let row = sqlx::query(
-            "SELECT redirect_allowlist, webhook_url, webhook_secret, raw_credential_apps \
-             FROM org_settings WHERE organization_id = $1",
+            "SELECT redirect_allowlist, webhook_url, webhook_secret, raw_credential_apps, \
+             event_bodies FROM org_settings WHERE organization_id = $1",
         )
         .bind(org)
         .fetch_optional(self.pool())
@@ -80,6 +82,7 @@ impl Store {
                 webhook_url: r.get("webhook_url"),
                 webhook_secret: r.get("webhook_secret"),
                 raw_credential_apps: list(r.get("raw_credential_apps")),
+                event_bodies: r.get::<i64, _>("event_bodies") != 0,
             })
             .unwrap_or_default())
     }
@@ -87,9 +90,11 @@ impl Store {
     pub async fn put_org_settings(&self, org: &str, s: &SettingsRow) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO org_settings (organization_id, redirect_allowlist, webhook_url, \
-             webhook_secret, raw_credential_apps, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
+             webhook_secret, raw_credential_apps, updated_at, event_bodies) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (organization_id) DO UPDATE SET redirect_allowlist = $2, \
-             webhook_url = $3, webhook_secret = $4, raw_credential_apps = $5, updated_at = $6",
+             webhook_url = $3, webhook_secret = $4, raw_credential_apps = $5, updated_at = $6, \
+             event_bodies = $7",
         )
         .bind(org)
         .bind(serde_json::to_string(&s.redirect_allowlist).expect("serializes"))
@@ -97,6 +102,7 @@ impl Store {
         .bind(&s.webhook_secret)
         .bind(serde_json::to_string(&s.raw_credential_apps).expect("serializes"))
         .bind(now())
+        .bind(i64::from(s.event_bodies))
         .execute(self.pool())
         .await
         .map(|_| ())

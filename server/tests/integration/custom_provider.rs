@@ -131,6 +131,7 @@ static NOTES: ProviderDescriptor = ProviderDescriptor {
         rotates_refresh_tokens: false,
         client_secret_required: true,
     },
+    changes: None,
 };
 
 const CALLBACK: &str = "http://127.0.0.1:9/api/v1/integrations/connectors/oauth/callback";

@@ -13,6 +13,7 @@ mod common;
 mod api;
 mod apps;
 mod custom_provider;
+mod events;
 mod hostile;
 mod idempotency;
 mod key_rotation;

@@ -274,7 +274,12 @@ fn readme_commands(data_dir: &Path, base: &str) {
         "the README does not start with serve --sandbox"
     );
     let cwd = data_dir.parent().unwrap();
-    let script = blocks[1]
+    // The main block, then the events block that goes on in the same shell.
+    assert!(
+        blocks[2].contains("/events?after=0"),
+        "the events block moved"
+    );
+    let script = format!("{}{}", blocks[1], blocks[2])
         .replace("BASE=http://127.0.0.1:8080", &format!("BASE={base}"))
         .replace(
             "/tmp/list.json",
@@ -298,10 +303,18 @@ fn readme_commands(data_dir: &Path, base: &str) {
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
         .collect();
-    assert_eq!(answers.len(), 3, "{stdout}");
-    for a in &answers {
+    assert_eq!(answers.len(), 5, "{stdout}");
+    for a in &answers[..4] {
         assert!(a.get("result").is_some() && a.get("error").is_none(), "{a}");
     }
+    // The inserted mail is in the feed as message.received, after the reply's message.sent.
+    let events = answers[4]["data"].as_array().expect("a feed");
+    let received = events
+        .iter()
+        .find(|e| e["type"] == "message.received")
+        .unwrap_or_else(|| panic!("no message.received in {stdout}"));
+    assert_eq!(received["message"]["id"], answers[3]["result"]["id"]);
+    assert_eq!(received["message"]["subject"], "Can you send the report?");
     // The reply joined the thread of the message it answers.
     assert_eq!(
         answers[2]["result"]["thread_id"], answers[1]["result"]["thread_id"],

@@ -23,6 +23,8 @@ const ALLOWED: &str = "https://app.example/oauth";
 struct Env {
     a: web::Data<AppState>,
     b: web::Data<AppState>,
+    /// Both servers' event delivery loops (no polling: refresh counts stay exact).
+    _workers: [server::services::events::Workers; 2],
     gmail: GmailSandbox,
     org: String,
     token: String,
@@ -41,6 +43,8 @@ async fn state(dir: &std::path::Path, gmail: &GmailSandbox) -> web::Data<AppStat
         redirect_uri: Some(CALLBACK.into()),
         ..Default::default()
     };
+    config.events.poll_interval = Duration::ZERO;
+    config.events.backoff = vec![Duration::from_millis(300)];
     let registry = Registry::builtin(&config.providers);
     web::Data::new(AppState::with_registry(config, registry).await.unwrap())
 }
@@ -50,6 +54,7 @@ async fn env() -> Env {
     let dir = tempfile::tempdir().unwrap();
     let a = state(dir.path(), &gmail).await;
     let b = state(dir.path(), &gmail).await;
+    let _workers = [a.services.events.spawn(), b.services.events.spawn()];
     let org = a.store.create_org("acme").await.unwrap();
     let app = server::auth::create_application(&a.store, &org.id)
         .await
@@ -61,6 +66,7 @@ async fn env() -> Env {
     Env {
         a,
         b,
+        _workers,
         gmail,
         org: org.id,
         token: token.access_token.expose().to_string(),
@@ -292,7 +298,7 @@ async fn the_health_check_finds_a_revoked_grant_and_signed_webhooks_report_it() 
 }
 
 #[actix_web::test]
-async fn a_failing_webhook_endpoint_is_retried_and_blocks_nothing() {
+async fn a_failing_webhook_endpoint_is_retried_from_the_outbox_and_blocks_nothing() {
     let e = env().await;
     // Nothing listens on this port yet.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -301,12 +307,7 @@ async fn a_failing_webhook_endpoint_is_retried_and_blocks_nothing() {
         .unwrap()
         .port();
     e.webhook(&format!("http://127.0.0.1:{port}/hook")).await;
-    let hooks =
-        e.a.runtime
-            .lifecycle()
-            .webhooks()
-            .clone()
-            .with_backoff(vec![Duration::from_millis(300); 20]);
+    let hooks = e.a.runtime.lifecycle().webhooks().clone();
     let event = server::lifecycle::webhook::StatusEvent {
         organization_id: e.org.clone(),
         connector_id: "c1".into(),
@@ -316,9 +317,17 @@ async fn a_failing_webhook_endpoint_is_retried_and_blocks_nothing() {
         previous_status: Some("active".into()),
         reason: None,
     };
-    let delivery = tokio::spawn(async move { hooks.deliver(event).await });
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    assert!(!delivery.is_finished(), "still retrying");
+    assert!(hooks.record(event).await, "written to the outbox at once");
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let pending =
+        e.a.services
+            .events
+            .deliveries(&e.org, "c1", Some("pending"))
+            .await
+            .unwrap();
+    assert_eq!(pending.data.len(), 1, "still retrying");
+    assert!(pending.data[0].attempts >= 2, "{:?}", pending.data);
+    assert_eq!(pending.data[0].last_error.as_deref(), Some("connect error"));
     // The endpoint comes up: the next attempt lands.
     let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
     let got = std::thread::spawn(move || {
@@ -330,12 +339,23 @@ async fn a_failing_webhook_endpoint_is_retried_and_blocks_nothing() {
             .unwrap();
         String::from_utf8_lossy(&buf[..n]).into_owned()
     });
-    assert!(tokio::time::timeout(Duration::from_secs(10), delivery)
+    let request = tokio::task::spawn_blocking(move || got.join().unwrap())
         .await
-        .unwrap()
-        .unwrap());
-    let request = got.join().unwrap();
+        .unwrap();
     assert!(request.contains("x-connectors-signature: t="), "{request}");
+    for _ in 0..50 {
+        let done =
+            e.a.services
+                .events
+                .deliveries(&e.org, "c1", Some("delivered"))
+                .await
+                .unwrap();
+        if done.data.len() == 1 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the delivery was not recorded");
 }
 
 #[actix_web::test]

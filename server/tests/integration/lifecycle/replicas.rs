@@ -150,6 +150,8 @@ impl World {
             .env("CONNECTORS_GMAIL_BASE_URL", self.provider.gmail.base_url())
             .env("CONNECTORS_GMAIL_TOKEN_URL", self.provider.token_url())
             .env("CONNECTORS_HEALTH_CHECK_INTERVAL_SECS", "0")
+            // The refresh counts these tests make are not to be disturbed by mailbox polls.
+            .env("CONNECTORS_POLL_INTERVAL_MS", "0")
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::from(std::fs::File::create(&log).unwrap()));

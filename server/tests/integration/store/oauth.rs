@@ -82,6 +82,7 @@ both_backends! {
             webhook_url: Some("https://hooks.example/in".into()),
             webhook_secret: Some(all_bytes()),
             raw_credential_apps: vec!["cid-1".into()],
+            event_bodies: true,
         };
         store.put_org_settings(&acme.id, &s).await.unwrap();
         let got = store.org_settings(&acme.id).await.unwrap();

@@ -1,0 +1,522 @@
+//! The polling loop: reads each connector's mailbox changes from its stored cursor (the
+//! provider's [`connector_core::changes::MailChanges`]) and writes the news as events, in one
+//! transaction with the new cursor, so a change is recorded once or not at all.
+//!
+//! A connector is polled every `poll_interval`; its first poll comes at a point of the interval
+//! that depends on its id, so connectors created together do not poll together. A push
+//! notification ([`super::Events::poll_soon`]) moves the next poll to now. A failing poll
+//! backs off (doubling, at most an hour); a connector that needs re-authorization is looked at
+//! again every ten intervals.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use api_types::events::{MessageEvent, MessageRef};
+use async_trait::async_trait;
+use connector_core::changes::{
+    Actions, ChangeKind, ChangePage, MailChange, MailChanges, MessageSummary, PageKind,
+};
+use connector_core::{ConnectorError, Output};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tokio::sync::Notify;
+
+use super::{db, Events, WRITTEN};
+use crate::runtime::ExecuteCall;
+use crate::store::events::{now_ms, Claim, Known, NewEvent};
+use crate::store::{now, ConnectorRow, STATUS_NEEDS_REAUTH};
+
+/// Woken when a poll is asked for now.
+pub(crate) static WAKE: Notify = Notify::const_new();
+
+/// How often the loop looks for connectors that have no stream yet.
+const DISCOVER_EVERY: Duration = Duration::from_secs(5);
+const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+
+/// Runs until aborted.
+pub async fn run(events: Arc<Events>) {
+    let mut discovered = tokio::time::Instant::now() - DISCOVER_EVERY;
+    loop {
+        let woken = WAKE.notified();
+        if discovered.elapsed() >= DISCOVER_EVERY {
+            if let Err(e) = events.discover().await {
+                tracing::error!(error = %e, "looking for connectors to poll failed");
+            }
+            discovered = tokio::time::Instant::now();
+        }
+        match events.poll_once().await {
+            Ok(n) if n > 0 => continue,
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "polling round failed"),
+        }
+        let _ = tokio::time::timeout(events.config.tick, woken).await;
+    }
+}
+
+/// A connector's actions, run by the server's runtime (stored credentials, refresh lock).
+struct RowActions<'a> {
+    events: &'a Events,
+    row: &'a ConnectorRow,
+}
+
+#[async_trait]
+impl Actions for RowActions<'_> {
+    async fn run(
+        &self,
+        entity: &str,
+        action: &str,
+        params: Value,
+    ) -> connector_core::Result<Output> {
+        self.events
+            .runtime
+            .execute(
+                self.row,
+                ExecuteCall {
+                    entity: entity.into(),
+                    action: action.into(),
+                    params,
+                    idempotency_key: None,
+                },
+            )
+            .await
+    }
+}
+
+/// The event a change makes, given what the connector's events already told.
+fn decide(change: &MailChange, known: Option<&Known>) -> Option<&'static str> {
+    let live = known.filter(|k| !k.deleted);
+    let new_kind = if change.sent {
+        "message.sent"
+    } else {
+        "message.received"
+    };
+    match change.kind {
+        ChangeKind::Added | ChangeKind::Present => match live {
+            None => Some(new_kind),
+            // A state never seen (a baseline listed only the id) is learnt without an event.
+            Some(k)
+                if k.version.is_some()
+                    && change.version.is_some()
+                    && k.version != change.version =>
+            {
+                Some("message.updated")
+            }
+            Some(_) => None,
+        },
+        ChangeKind::Changed => match known {
+            Some(k) if k.deleted => None,
+            Some(k) if k.version == change.version => None,
+            // The provider says it changed: an event even when the old state was not known.
+            _ => Some("message.updated"),
+        },
+        ChangeKind::Deleted => match known {
+            Some(k) if k.deleted => None,
+            _ => Some("message.deleted"),
+        },
+    }
+}
+
+/// The stable id of the `n`-th event about a message.
+fn event_id(connector_id: &str, message_id: &str, n: i64) -> String {
+    let mut h = Sha256::new();
+    h.update(connector_id.as_bytes());
+    h.update([0]);
+    h.update(message_id.as_bytes());
+    h.update([0]);
+    h.update(n.to_string().as_bytes());
+    format!("evt_{}", &hex::encode(h.finalize())[..32])
+}
+
+/// Where the first poll of a connector falls in the interval.
+fn spread(connector_id: &str, interval: Duration) -> i64 {
+    let h = Sha256::digest(connector_id.as_bytes());
+    let n = u64::from_be_bytes(h[..8].try_into().expect("8 bytes"));
+    (n % (interval.as_millis().max(1) as u64)) as i64
+}
+
+impl Events {
+    /// Connector types whose provider reports changes.
+    fn polled_types(&self) -> Vec<&'static str> {
+        self.registry
+            .all()
+            .iter()
+            .filter(|t| t.descriptor.changes.is_some())
+            .map(|t| t.descriptor.name)
+            .collect()
+    }
+
+    /// Gives every connector of a polled type a stream with a first poll time.
+    pub async fn discover(&self) -> Result<usize, sqlx::Error> {
+        let types = self.polled_types();
+        let found = self.store.connectors_without_polling(&types).await?;
+        let t = now_ms();
+        for (id, org) in &found {
+            let at = t + spread(id, self.config.poll_interval);
+            self.store.ensure_stream(id, org, Some(at)).await?;
+        }
+        Ok(found.len())
+    }
+
+    /// One round: claims due streams and polls them; how many.
+    pub async fn poll_once(&self) -> Result<usize, sqlx::Error> {
+        let t = now_ms();
+        let lease = self.config.lease.as_millis() as i64;
+        let claims = self
+            .store
+            .claim_polls(&self.owner, t, t + lease, self.config.batch)
+            .await?;
+        let n = claims.len();
+        futures::future::join_all(claims.into_iter().map(|c| self.poll(c))).await;
+        Ok(n)
+    }
+
+    async fn poll(&self, claim: Claim) {
+        let interval = self.config.poll_interval.as_millis() as i64;
+        let result = self.poll_inner(&claim).await;
+        let (at, failures, error) = match result {
+            Ok(()) => return,
+            Err(Stop::Gone) => (None, 0, None),
+            Err(Stop::Later(factor)) => (Some(now_ms() + interval * factor), 0, None),
+            Err(Stop::Failed(e)) => {
+                let failures = claim.poll_failures + 1;
+                let wait =
+                    (interval.max(1000) << failures.min(12)).min(MAX_BACKOFF.as_millis() as i64);
+                tracing::warn!(connector_id = %claim.connector_id, code = %e.code, failures, "polling the mailbox failed; will try again");
+                (Some(now_ms() + wait), failures, Some(e.message.clone()))
+            }
+        };
+        if let Err(e) = self
+            .store
+            .release_poll(
+                &claim.connector_id,
+                &self.owner,
+                at,
+                failures,
+                error.as_deref(),
+            )
+            .await
+        {
+            tracing::error!(connector_id = %claim.connector_id, error = %e, "releasing a poll failed; its lease runs out");
+        }
+    }
+
+    async fn poll_inner(&self, claim: &Claim) -> Result<(), Stop> {
+        let row = self
+            .store
+            .get_connector(&claim.organization_id, &claim.connector_id)
+            .await
+            .map_err(|e| Stop::Failed(db(e)))?
+            .ok_or(Stop::Gone)?;
+        let source = self
+            .registry
+            .get(&row.connector_type)
+            .and_then(|t| t.descriptor.changes)
+            .ok_or(Stop::Gone)?;
+        if row.status == STATUS_NEEDS_REAUTH {
+            return Err(Stop::Later(10));
+        }
+        let api = RowActions {
+            events: self,
+            row: &row,
+        };
+        let page = source
+            .read(&api, claim.cursor.as_deref())
+            .await
+            .map_err(Stop::Failed)?;
+        self.record(claim, &row, source, &api, page)
+            .await
+            .map_err(Stop::Failed)
+    }
+
+    /// Writes the news of a page as events, with the new cursor (one transaction).
+    async fn record(
+        &self,
+        claim: &Claim,
+        row: &ConnectorRow,
+        source: &dyn MailChanges,
+        api: &dyn Actions,
+        page: ChangePage,
+    ) -> Result<(), ConnectorError> {
+        let org = &row.organization_id;
+        let settings = self.store.org_settings(org).await.map_err(db)?;
+        let deliver = settings.webhook_url.is_some();
+        let with_body = settings.event_bodies;
+        // Summaries of messages that will be news, read before the transaction.
+        let ids: Vec<String> = page.changes.iter().map(|c| c.message_id.clone()).collect();
+        let known: HashMap<String, Known> = self
+            .store
+            .known_messages(&row.id, &ids)
+            .await
+            .map_err(db)?
+            .into_iter()
+            .collect();
+        let mut summaries: HashMap<String, MessageSummary> = HashMap::new();
+        if page.kind != PageKind::Baseline {
+            let mut need = Vec::new();
+            for c in &page.changes {
+                let new = matches!(c.kind, ChangeKind::Added | ChangeKind::Present)
+                    && known.get(&c.message_id).is_none_or(|k| k.deleted);
+                if new && (c.summary.is_none() || with_body) && !need.contains(&c.message_id) {
+                    need.push(c.message_id.clone());
+                }
+            }
+            for chunk in need.chunks(100) {
+                let got = source.summaries(api, chunk, with_body).await?;
+                for (id, s) in chunk.iter().zip(got) {
+                    if let Some(s) = s {
+                        summaries.insert(id.clone(), s);
+                    }
+                }
+            }
+        }
+        let Some(mut tx) = self
+            .store
+            .begin_events(&row.id, org, Some(&self.owner))
+            .await
+            .map_err(db)?
+        else {
+            tracing::warn!(connector_id = %row.id, "poll lease lost; another replica polls this connector");
+            return Ok(());
+        };
+        let listed: HashSet<&str> = page.changes.iter().map(|c| c.message_id.as_str()).collect();
+        for c in &page.changes {
+            let k = tx.known(&c.message_id).await.map_err(db)?;
+            if page.kind == PageKind::Baseline {
+                let version = c.version.clone();
+                let changes = k.map(|k| k.changes).unwrap_or(0);
+                tx.put_known(
+                    &c.message_id,
+                    &Known {
+                        version,
+                        deleted: false,
+                        changes,
+                    },
+                )
+                .await
+                .map_err(db)?;
+                continue;
+            }
+            let Some(kind) = decide(c, k.as_ref()) else {
+                // No news, but a state learnt (after a baseline that listed only ids).
+                if let Some(k) =
+                    k.filter(|k| !k.deleted && c.version.is_some() && k.version != c.version)
+                {
+                    let learnt = Known {
+                        version: c.version.clone(),
+                        ..k
+                    };
+                    tx.put_known(&c.message_id, &learnt).await.map_err(db)?;
+                }
+                continue;
+            };
+            let n = k.as_ref().map(|k| k.changes).unwrap_or(0) + 1;
+            let deleted = kind == "message.deleted";
+            let version = if deleted {
+                k.as_ref().and_then(|k| k.version.clone())
+            } else {
+                c.version.clone()
+            };
+            tx.put_known(
+                &c.message_id,
+                &Known {
+                    version,
+                    deleted,
+                    changes: n,
+                },
+            )
+            .await
+            .map_err(db)?;
+            let summary = summaries.get(&c.message_id).or(c.summary.as_ref());
+            self.append(&mut tx, row, kind, c, summary, n, deliver)
+                .await?;
+        }
+        if page.kind == (PageKind::Resync { complete: true }) {
+            // Known messages absent from a complete listing were deleted while the cursor was
+            // expired.
+            for id in tx.live_messages().await.map_err(db)? {
+                if listed.contains(id.as_str()) {
+                    continue;
+                }
+                let k = tx.known(&id).await.map_err(db)?.expect("listed as known");
+                let n = k.changes + 1;
+                tx.put_known(
+                    &id,
+                    &Known {
+                        version: k.version.clone(),
+                        deleted: true,
+                        changes: n,
+                    },
+                )
+                .await
+                .map_err(db)?;
+                let gone = MailChange {
+                    kind: ChangeKind::Deleted,
+                    message_id: id,
+                    thread_id: None,
+                    labels: Vec::new(),
+                    version: None,
+                    sent: false,
+                    summary: None,
+                };
+                self.append(&mut tx, row, "message.deleted", &gone, None, n, deliver)
+                    .await?;
+            }
+        }
+        let written = tx.written();
+        let next = if page.more {
+            now_ms()
+        } else {
+            now_ms() + self.config.poll_interval.as_millis() as i64
+        };
+        tx.commit(Some((&page.cursor, next))).await.map_err(db)?;
+        if written > 0 {
+            tracing::info!(connector_id = %row.id, events = written, kind = ?page.kind, "mailbox changes recorded");
+            WRITTEN.notify_waiters();
+        }
+        if page.more {
+            WAKE.notify_waiters();
+        }
+        let _ = claim;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn append(
+        &self,
+        tx: &mut crate::store::events::EventTx,
+        row: &ConnectorRow,
+        kind: &str,
+        c: &MailChange,
+        summary: Option<&MessageSummary>,
+        n: i64,
+        deliver: bool,
+    ) -> Result<(), ConnectorError> {
+        let id = event_id(&row.id, &c.message_id, n);
+        if tx.has_event(&id).await.map_err(db)? {
+            return Ok(());
+        }
+        let seq = tx.next_seq();
+        let event = MessageEvent {
+            id: id.clone(),
+            kind: kind.to_string(),
+            created_at: now(),
+            organization_id: row.organization_id.clone(),
+            connector_id: row.id.clone(),
+            customer_name: Some(row.customer_name.clone()),
+            connector_type: row.connector_type.clone(),
+            sequence: seq,
+            message: MessageRef {
+                id: c.message_id.clone(),
+                thread_id: c.thread_id.clone(),
+                labels: c.labels.clone(),
+                from: summary.and_then(|s| s.from.clone()),
+                subject: summary.and_then(|s| s.subject.clone()),
+                snippet: summary.and_then(|s| s.snippet.clone()),
+                body_text: summary.and_then(|s| s.body_text.clone()),
+            },
+        };
+        let body = serde_json::to_string(&event).expect("an event serializes");
+        tx.insert(NewEvent {
+            id: &id,
+            kind,
+            body: &body,
+            seq,
+            deliver,
+        })
+        .await
+        .map_err(db)
+    }
+}
+
+/// Why a poll ended without recording.
+enum Stop {
+    /// The connector or its type is gone: no more polls.
+    Gone,
+    /// Look again after this many intervals.
+    Later(i64),
+    Failed(ConnectorError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(kind: ChangeKind, version: Option<&str>) -> MailChange {
+        MailChange {
+            kind,
+            message_id: "m".into(),
+            thread_id: None,
+            labels: vec![],
+            version: version.map(str::to_string),
+            sent: false,
+            summary: None,
+        }
+    }
+
+    fn known(version: &str, deleted: bool) -> Known {
+        Known {
+            version: Some(version.into()),
+            deleted,
+            changes: 1,
+        }
+    }
+
+    #[test]
+    fn a_change_already_told_makes_no_event() {
+        let v1 = known("a", false);
+        assert_eq!(
+            decide(&change(ChangeKind::Added, Some("a")), None),
+            Some("message.received")
+        );
+        assert_eq!(
+            decide(&change(ChangeKind::Added, Some("a")), Some(&v1)),
+            None
+        );
+        assert_eq!(
+            decide(&change(ChangeKind::Present, Some("a")), Some(&v1)),
+            None
+        );
+        assert_eq!(
+            decide(&change(ChangeKind::Present, Some("b")), Some(&v1)),
+            Some("message.updated")
+        );
+        assert_eq!(
+            decide(&change(ChangeKind::Changed, Some("a")), Some(&v1)),
+            None
+        );
+        assert_eq!(
+            decide(&change(ChangeKind::Changed, Some("b")), None),
+            Some("message.updated")
+        );
+        assert_eq!(
+            decide(&change(ChangeKind::Deleted, None), Some(&v1)),
+            Some("message.deleted")
+        );
+        assert_eq!(
+            decide(&change(ChangeKind::Deleted, None), Some(&known("a", true))),
+            None
+        );
+        let mut sent = change(ChangeKind::Added, Some("SENT"));
+        sent.sent = true;
+        assert_eq!(decide(&sent, None), Some("message.sent"));
+    }
+
+    #[test]
+    fn event_ids_are_stable_per_message_and_change_number() {
+        assert_eq!(event_id("c", "m", 1), event_id("c", "m", 1));
+        assert_ne!(event_id("c", "m", 1), event_id("c", "m", 2));
+        assert_ne!(event_id("c", "m", 1), event_id("d", "m", 1));
+        assert!(event_id("c", "m", 1).starts_with("evt_"));
+    }
+
+    #[test]
+    fn first_polls_spread_over_the_interval() {
+        let i = Duration::from_secs(60);
+        let spots: HashSet<i64> = (0..100)
+            .map(|n| spread(&format!("c{n}"), i) / 1000)
+            .collect();
+        assert!(spots.len() > 30, "{spots:?}");
+        assert!(spots.iter().all(|s| *s < 60));
+    }
+}
