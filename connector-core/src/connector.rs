@@ -344,7 +344,6 @@ impl Connector {
     }
 }
 
-<<<<<<< HEAD
 /// At most 64 bytes of a caller-given name (cut at a character boundary), for logs.
 fn log_excerpt(s: &str) -> &str {
     let mut end = s.len().min(64);
@@ -352,7 +351,8 @@ fn log_excerpt(s: &str) -> &str {
         end -= 1;
     }
     &s[..end]
-=======
+}
+
 /// The answer of a health check that ran `entity.action` (see [`CompatResult::HealthCheck`]).
 fn health_check(entity: &str, action: &str, output: Result<Output>) -> Output {
     let mut result = json!({"checked_entity": entity, "checked_action": action});
@@ -365,5 +365,4 @@ fn health_check(entity: &str, action: &str, output: Result<Output>) -> Output {
         }
     }
     Output::new(result)
->>>>>>> main
 }

@@ -385,13 +385,10 @@ pub struct Config {
     /// 0 = no health checks.
     pub health_check_interval_secs: u64,
     pub health_check_idle_secs: u64,
-<<<<<<< HEAD
     /// Rates, concurrency, timeouts and sizes a stranger may cost (defaults; tests change them).
     pub limits: crate::limits::Limits,
-=======
     /// Events: polling, webhook delivery (see [`crate::services::events`]).
     pub events: crate::services::events::EventsConfig,
->>>>>>> main
 }
 
 pub const DEFAULT_HEALTH_CHECK_INTERVAL_SECS: u64 = 300;
@@ -507,7 +504,6 @@ impl Config {
                 .health_check_idle_secs
                 .or(file.health_check_idle_secs)
                 .unwrap_or(DEFAULT_HEALTH_CHECK_IDLE_SECS),
-<<<<<<< HEAD
             limits: {
                 let mut l = crate::limits::Limits::default();
                 if let Some(s) = args.body_timeout_secs.or(file.body_timeout_secs) {
@@ -523,7 +519,7 @@ impl Config {
                     l.max_connections = n;
                 }
                 l
-=======
+            },
             events: crate::services::events::EventsConfig {
                 poll_interval: std::time::Duration::from_millis(
                     args.poll_interval_ms
@@ -531,7 +527,6 @@ impl Config {
                         .unwrap_or(if sandbox { 1000 } else { 60_000 }),
                 ),
                 ..Default::default()
->>>>>>> main
             },
         })
     }
