@@ -226,7 +226,6 @@ async fn open_sqlite(database_url: &str) -> anyhow::Result<AnyPool> {
                     .with_context(|| format!("creating {}", dir.display()))?;
             }
         }
-        owner_only(options.get_filename())?;
     }
     // The any driver reads SQLite options from the URL alone: the file and its open mode
     // (`mode=rwc` creates a missing file); the pragmas are set on every new connection. An
@@ -244,6 +243,11 @@ async fn open_sqlite(database_url: &str) -> anyhow::Result<AnyPool> {
     };
     let any =
         AnyConnectOptions::from_str(&url).context("parsing the database URL (--database-url)")?;
+    if !in_memory && !param("mode=ro") {
+        let options = SqliteConnectOptions::from_str(database_url)
+            .context("parsing the database URL (--database-url)")?;
+        owner_only(options.get_filename())?;
+    }
     let mut pool = AnyPoolOptions::new().max_connections(8);
     if in_memory {
         // The database lives as long as one connection to it: keep one open.
