@@ -35,6 +35,17 @@ impl Output {
             metadata: Map::new(),
         }
     }
+    /// Wraps the sender-written text of every message in the result (`subject`, `snippet`,
+    /// `text`) in fences that carry one fresh nonce, for results handed to a model; the nonce
+    /// is in `metadata.fence_nonce` (see [`crate::mail::trust`]).
+    pub fn fence_untrusted(mut self) -> Self {
+        let nonce = crate::mail::trust::new_nonce();
+        crate::mail::trust::fence_records(&mut self.result, &nonce);
+        self.metadata
+            .insert("fence_nonce".into(), Value::String(nonce));
+        self
+    }
+
     pub fn with_meta(mut self, key: &str, value: impl Into<Value>) -> Self {
         self.metadata.insert(key.to_string(), value.into());
         self

@@ -13,7 +13,9 @@ use serde::de::DeserializeOwned;
 use crate::{ConnectorError, Result};
 
 pub use client::ProviderClient;
-pub use errors::{error_from_response, parse_retry_after, ProviderErrorInfo};
+pub use errors::{
+    error_from_response, parse_retry_after, retry_after_in_message, ProviderErrorInfo,
+};
 
 /// Retry policy knobs.
 #[derive(Debug, Clone)]

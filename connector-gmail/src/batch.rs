@@ -110,10 +110,18 @@ fn parse_http(bytes: &[u8]) -> Option<PartResponse> {
     } else {
         serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.to_string()))
     };
+    // Google usually sends no Retry-After; a quota refusal names the time in its message.
+    let retry_after = retry_after
+        .map(|s| std::time::Duration::from_secs_f64(s.min(60.0)))
+        .or_else(|| {
+            body["error"]["message"]
+                .as_str()
+                .and_then(connector_core::http::retry_after_in_message)
+        });
     Some(PartResponse {
         status,
         body,
-        retry_after: retry_after.map(|s| std::time::Duration::from_secs_f64(s.min(60.0))),
+        retry_after,
     })
 }
 

@@ -56,7 +56,9 @@ pub fn decode_message(msg: &Value, format: Format) -> Value {
             .filter(|p| p.is_object())
             .map(|p| decode_mime(&payload_to_mime(p, &mut warnings))),
     };
+    let mut text_from_html = false;
     if let Some(d) = decoded {
+        text_from_html = d.text_from_html && format != Format::Metadata;
         warnings.extend(d.warnings.iter().cloned());
         out.insert("subject".into(), json!(d.subject));
         out.insert("from".into(), json!(d.from));
@@ -78,6 +80,7 @@ pub fn decode_message(msg: &Value, format: Format) -> Value {
     if let Some(raw) = out.remove("raw") {
         out.insert("raw".into(), raw);
     }
+    connector_core::mail::trust::annotate(&mut out, text_from_html);
     out.insert("decode_warnings".into(), json!(warnings));
     Value::Object(out)
 }

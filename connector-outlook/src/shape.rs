@@ -4,8 +4,6 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
 
-use crate::text::html_to_text;
-
 /// Wire properties of a message summary (messages.list and messages.delta by default).
 pub const SUMMARY_SELECT: &[&str] = &[
     "conversationId",
@@ -188,7 +186,7 @@ pub fn message(m: &Value) -> Value {
                     .and_then(Value::as_str)
                     .is_some_and(|t| t.eq_ignore_ascii_case("html"));
                 if is_html {
-                    out.insert("text".into(), json!(html_to_text(content)));
+                    // `annotate` (below) renders the text as a reader sees it.
                     out.insert("html".into(), json!(content));
                 } else {
                     out.insert("text".into(), json!(content));
@@ -232,6 +230,9 @@ pub fn message(m: &Value) -> Value {
             _ => {}
         }
     }
+    // A Graph body is HTML or text; the text of HTML is its rendering as a reader sees it.
+    let from_html = out.get("html").is_some_and(Value::is_string);
+    connector_core::mail::trust::annotate(&mut out, from_html);
     Value::Object(out)
 }
 

@@ -134,6 +134,20 @@ pub fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
     )
 }
 
+/// The wait a throttle message names when no `Retry-After` header came: Google usually sends
+/// none and says "User-rate limit exceeded.  Retry after 2026-12-06T07:20:19.301Z" instead.
+pub fn retry_after_in_message(message: &str) -> Option<Duration> {
+    let (_, rest) = message.split_once("Retry after ")?;
+    let stamp = rest.split_whitespace().next()?;
+    let at = chrono::DateTime::parse_from_rfc3339(stamp).ok()?;
+    let wait = at.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    Some(
+        wait.to_std()
+            .unwrap_or(Duration::ZERO)
+            .min(Duration::from_secs(86_400)),
+    )
+}
+
 /// Scopes named in a provider message (`https://www.googleapis.com/auth/...`, Graph `Mail.Read`).
 fn scopes_in(message: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
@@ -163,7 +177,11 @@ fn scopes_in(message: &str) -> Vec<String> {
 /// Maps a non-2xx provider answer to the error table.
 pub fn error_from_response(status: u16, headers: &HeaderMap, body: &[u8]) -> ConnectorError {
     let info = ProviderErrorInfo::parse(status, body);
-    let retry_after = parse_retry_after(headers);
+    let retry_after = parse_retry_after(headers).or_else(|| {
+        info.is_rate_limit()
+            .then(|| info.message.as_deref().and_then(retry_after_in_message))
+            .flatten()
+    });
     let mut details = info.details();
     let said = info.said();
     let (code, message) = match status {
@@ -324,6 +342,24 @@ mod tests {
             json!({"error": "invalid_grant", "error_description": "Token has been expired or revoked."}),
         );
         assert_eq!(e.details["provider_code"], "invalid_grant");
+    }
+
+    #[test]
+    fn a_throttle_without_retry_after_waits_for_the_time_its_message_names() {
+        let at = chrono::Utc::now() + chrono::Duration::seconds(20);
+        let body = json!({"error": {"code": 429, "message": format!("User-rate limit exceeded.  Retry after {}", at.format("%Y-%m-%dT%H:%M:%S%.3fZ")),
+            "errors": [{"reason": "rateLimitExceeded", "domain": "usageLimits"}], "status": "RESOURCE_EXHAUSTED"}});
+        let err = error_from_response(429, &HeaderMap::new(), body.to_string().as_bytes());
+        let wait = err.retry_after.expect("a wait from the message");
+        assert!(
+            wait > Duration::from_secs(18) && wait <= Duration::from_secs(20),
+            "{wait:?}"
+        );
+        assert_eq!(
+            retry_after_in_message("Too many concurrent requests for user"),
+            None
+        );
+        assert_eq!(retry_after_in_message("Retry after soon"), None);
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod address;
 mod idempotent;
 mod outgoing;
 
+pub mod trust;
 pub use address::{header_mailboxes, is_valid_email, parse_address, parse_mailbox, Mailbox};
 pub use idempotent::{
     idempotency_marker, idempotent_message_id, look_before_sending, Found, MARKER_DOMAIN,

@@ -19,7 +19,8 @@ pub use send::{DEFAULT_RESUMABLE_THRESHOLD, DEFAULT_UPLOAD_THRESHOLD};
 /// Knobs of the Gmail handlers.
 #[derive(Debug, Clone)]
 pub struct GmailOptions {
-    /// Messages larger than this many bytes are sent through the upload path (default 5 MB).
+    /// Messages larger than this many bytes are sent through the upload path (default 512 KiB: Gmail caps plain
+    /// request bodies at 1 MiB).
     pub upload_threshold: usize,
     /// Messages larger than this go through a resumable upload session (default 16 MiB).
     pub resumable_threshold: usize,

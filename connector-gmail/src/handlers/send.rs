@@ -16,7 +16,10 @@ use super::compose_params::{outgoing, ComposeParams, Outgoing, INSERT_LIMIT, SEN
 use super::USER;
 
 /// Messages larger than this (bytes) go through `/upload/gmail/v1/...?uploadType=multipart`.
-pub const DEFAULT_UPLOAD_THRESHOLD: usize = 5 * 1024 * 1024;
+/// Gmail refuses plain request bodies over 1 MiB ("Request payload size exceeds the limit:
+/// 1048576 bytes", docs/provider-behaviour.md); base64 makes a message a third larger, so
+/// anything over 512 KiB takes the upload path.
+pub const DEFAULT_UPLOAD_THRESHOLD: usize = 512 * 1024;
 /// Messages larger than this (bytes) use a resumable upload session.
 pub const DEFAULT_RESUMABLE_THRESHOLD: usize = 16 * 1024 * 1024;
 

@@ -71,6 +71,9 @@ pub struct MimeDecoded {
     /// attachment (a text part with a file name in a `format=full` payload).
     #[serde(skip)]
     pub held_body: Option<String>,
+    /// `text` is a rendering of an HTML part (the message has no plain-text body).
+    #[serde(skip)]
+    pub text_from_html: bool,
 }
 
 /// Decodes a whole RFC 5322 message. Never fails; see `warnings`.
@@ -218,12 +221,16 @@ fn decode_bodies(msg: &Message<'_>, out: &mut MimeDecoded) {
             .and_then(|p| part_header(p, X_ATTACHMENT_ID))
     };
     // The first text/plain body (mail-parser converts an HTML-only body to text for us).
-    out.text = msg
-        .text_body
-        .iter()
-        .position(|id| held(id).is_none())
+    let text_pos = msg.text_body.iter().position(|id| held(id).is_none());
+    out.text = text_pos
         .and_then(|pos| msg.body_text(pos))
         .map(|t| t.into_owned());
+    out.text_from_html = text_pos.is_some_and(|pos| {
+        matches!(
+            msg.parts.get(msg.text_body[pos] as usize).map(|p| &p.body),
+            Some(PartType::Html(_))
+        )
+    });
     // Only a real text/html part counts as html (mail-parser would render text as html).
     let html_part = msg.html_body.iter().copied().find(|id| {
         held(id).is_none()

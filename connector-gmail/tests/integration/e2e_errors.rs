@@ -42,8 +42,9 @@ async fn quota_429_is_retried_after_backing_off() {
     )
     .await
     .result;
-    // Three 5-unit gets per second: the batch of five is partly throttled.
-    env.sb.set_quota_limit(15, Duration::from_secs(1));
+    // Three 20-unit gets (the 2026 quota's cost) per second: the batch of five is partly
+    // throttled, and the 429s carry no Retry-After, only the time in their message.
+    env.sb.set_quota_limit(60, Duration::from_secs(1));
     let out = run(
         &env.gmail,
         "messages",

@@ -167,6 +167,35 @@ async fn send_from_an_alias() {
 }
 
 #[tokio::test]
+async fn a_message_too_big_for_a_plain_request_body_goes_through_the_upload_path() {
+    // 900 KB: under the old 5 MB threshold, but over Gmail's 1 MiB cap once base64-encoded.
+    let env = start(config(Seed::Empty));
+    assert!(
+        env.sb.behaviour().json_body_limit.is_some(),
+        "the cap is on"
+    );
+    let text = "m".repeat(900_000);
+    let sent = run(
+        &env.gmail,
+        "messages",
+        "send",
+        json!({"to": [GRACE], "subject": "mid-size", "text": text}),
+    )
+    .await
+    .result;
+    assert_eq!(env.sb.stats().upload_requests, 1);
+    let m = run(
+        &env.gmail,
+        "messages",
+        "get",
+        json!({"message_id": sent["id"]}),
+    )
+    .await
+    .result;
+    assert_eq!(m["subject"], "mid-size");
+}
+
+#[tokio::test]
 async fn ten_megabytes_go_through_the_upload_path_and_35_mib_are_refused_before_sending() {
     let env = start(config(Seed::Empty));
     let big: Vec<u8> = (0..10 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();

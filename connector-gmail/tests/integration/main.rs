@@ -15,6 +15,7 @@ mod e2e_sync;
 mod e2e_write;
 mod exactly_once;
 mod fuzz;
+mod injection;
 mod mime_corpus;
 mod mime_malformed;
 mod shared_copies;

@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use sandbox_kit::Grant;
+
+use crate::behaviour::QuotaProfile;
 use serde_json::Value;
 
 pub(crate) use sandbox_kit::random_token;
@@ -36,9 +38,19 @@ pub(crate) fn method_scopes(method_id: &str) -> &'static [String] {
     table.get(method_id).map(Vec::as_slice).unwrap_or(&[])
 }
 
-/// Quota units per call, per Google's published table.
-pub(crate) fn quota_cost(method_id: &str) -> u32 {
+/// Quota units per call: Google's published table, with the dearer reads of the 2026 quota
+/// (`messages.get` 20, `threads.get` 40; Nylas's 2026 quota guide).
+pub(crate) fn quota_cost(method_id: &str, quota: QuotaProfile) -> u32 {
     let m = method_id.trim_start_matches("gmail.users.");
+    match (quota, m) {
+        (QuotaProfile::Since2026, "messages.get") => 20,
+        (QuotaProfile::Since2026, "threads.get") => 40,
+        _ => classic_cost(m),
+    }
+}
+
+/// Quota units per call, per Google's published table.
+fn classic_cost(m: &str) -> u32 {
     match m {
         "getProfile" | "labels.get" | "labels.list" => 1,
         "history.list" => 2,

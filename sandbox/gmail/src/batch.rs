@@ -11,6 +11,16 @@ use super::{lock, multipart, Inner};
 /// Google's limit on calls per batch request.
 pub(crate) const MAX_PARTS: usize = 100;
 
+/// The parts of a batch request (0 when it is not a well-formed batch), at most
+/// [`MAX_PARTS`]: what it takes of the user's concurrency while it runs.
+pub(crate) fn part_count(req: &Req) -> usize {
+    let ct = req.header("content-type").unwrap_or("");
+    match multipart::boundary(ct) {
+        Some(b) => multipart::split(&req.body, &b).len().min(MAX_PARTS),
+        None => 0,
+    }
+}
+
 pub(crate) fn handle(inner: &Inner, req: &Req) -> Resp {
     lock(&inner.stats).batch_requests += 1;
     let ct = req.header("content-type").unwrap_or("");
@@ -34,7 +44,10 @@ pub(crate) fn handle(inner: &Inner, req: &Req) -> Resp {
     lock(&inner.stats).batch_parts += parts.len() as u64;
     let out_boundary = format!("batch_{}", super::auth::random_token(""));
     let mut body = Vec::new();
-    for part in &parts {
+    // The parts run in parallel at Google, each a request in flight: those beyond the slots
+    // the batch got (`server::entry`) are over the user's concurrency limit.
+    let slots = req.slots.unwrap_or(usize::MAX);
+    for (i, part) in parts.iter().enumerate() {
         let cid = part.header("content-id").map(|c| {
             let bare = c.trim().trim_start_matches('<').trim_end_matches('>');
             if c.trim().starts_with('<') {
@@ -44,7 +57,10 @@ pub(crate) fn handle(inner: &Inner, req: &Req) -> Resp {
             }
         });
         let resp = match parse_inner(part.body, &req.headers) {
-            Some(inner_req) => run_part(inner, &inner_req),
+            Some(mut inner_req) => {
+                inner_req.slots = Some(usize::from(i < slots));
+                run_part(inner, &inner_req)
+            }
             None => Resp::error(&ApiError::bad_request("Failed to parse batch request part")),
         };
         body.extend_from_slice(

@@ -120,8 +120,9 @@ impl ApiError {
         Self::new(StatusCode::FORBIDDEN, "global", "forbidden", message)
     }
 
-    /// Per-user rate limit: 429 (or 403 when `forbidden` is set) with `Retry-After` seconds.
-    pub fn rate_limited(forbidden: bool, retry_after_secs: u64) -> Self {
+    /// Per-user rate limit: 429 (or 403 when `forbidden` is set); the message says when to
+    /// retry, the `Retry-After` header only when `header` is set (Google usually sends none).
+    pub fn rate_limited(forbidden: bool, retry_after_secs: u64, header: bool) -> Self {
         let (status, reason) = if forbidden {
             (StatusCode::FORBIDDEN, "userRateLimitExceeded")
         } else {
@@ -137,9 +138,33 @@ impl ApiError {
                 retry_at.format("%Y-%m-%dT%H:%M:%S%.3fZ")
             ),
         );
-        e.extra_headers
-            .push(("retry-after", retry_after_secs.to_string()));
+        if header {
+            e.extra_headers
+                .push(("retry-after", retry_after_secs.to_string()));
+        }
         e
+    }
+
+    /// Over the per-user limit of requests in flight (batch parts counted): 429
+    /// `rateLimitExceeded` in domain `global` (google-api-dotnet-client#1982).
+    pub fn too_many_concurrent(header: bool) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "global",
+            "rateLimitExceeded",
+            "Too many concurrent requests for user",
+        );
+        if header {
+            e.extra_headers.push(("retry-after", "1".into()));
+        }
+        e
+    }
+
+    /// A plain request body over Gmail's cap (google-api-dotnet-client#856).
+    pub fn payload_exceeds(limit: usize) -> Self {
+        Self::bad_request(format!(
+            "Request payload size exceeds the limit: {limit} bytes."
+        ))
     }
 
     pub fn payload_too_large(limit: usize) -> Self {

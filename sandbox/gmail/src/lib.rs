@@ -18,8 +18,10 @@
 //! Google's error bodies; per-method scopes from the discovery document; request bodies checked
 //! against the discovery request schemas (unknown names refused, proto names accepted); the
 //! user's filters applied to delivered and imported mail; the vacation responder (one
-//! auto-reply per sender and period, in thread); a per-user quota of 15,000 units per
-//! minute at Google's unit costs. Messages are stored as raw RFC 822 bytes and parsed with
+//! auto-reply per sender and period, in thread); Google's limits (see [`Behaviour`]): the 2026
+//! per-user quota of 6,000 units per minute (or the older 15,000), at most
+//! [`CONCURRENT_REQUESTS`] requests in flight per user with batch parts counted, daily send
+//! limits, a 1 MiB cap on plain request bodies, throttles without `Retry-After`. Messages are stored as raw RFC 822 bytes and parsed with
 //! mail-parser, so `raw` and `full` agree.
 //!
 //! Not emulated: Pub/Sub push after `watch`, spam classification, the
@@ -45,6 +47,7 @@ mod auth;
 mod batch;
 mod behaviour;
 mod config;
+mod daily;
 mod error;
 mod fields;
 mod mime;
@@ -69,8 +72,11 @@ use sandbox_kit::{Directory, Kit, Server};
 use serde_json::{json, Value};
 
 pub use auth::expand_scope;
-pub use behaviour::Behaviour;
+pub use behaviour::{
+    Behaviour, QuotaProfile, CONSUMER_DAILY_SENDS, JSON_BODY_LIMIT, WORKSPACE_DAILY_SENDS,
+};
 pub use config::{MailboxSnapshot, MessageSnapshot, Stats};
+pub use profile::CONCURRENT_REQUESTS;
 pub use sandbox_kit::{Emulator, Fault, FaultKind, SandboxConfig, Seed, TokenRule, DEFAULT_USER};
 
 use store::Store;
@@ -82,6 +88,7 @@ pub(crate) struct Inner {
     pub quota_forbidden: AtomicBool,
     pub stats: Mutex<Stats>,
     pub uploads: Mutex<HashMap<String, server::PendingUpload>>,
+    pub daily_sends: daily::DailySends,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -129,6 +136,7 @@ impl GmailSandbox {
             quota_forbidden: AtomicBool::new(false),
             stats: Mutex::new(Stats::default()),
             uploads: Mutex::new(HashMap::new()),
+            daily_sends: daily::DailySends::default(),
         });
         let (listener, _) = Server::bind(cfg.bind)?;
         let app = sandbox_kit::oauth::routes(
@@ -209,7 +217,8 @@ impl GmailSandbox {
         self.inner.kit.set_quotas(on);
     }
 
-    /// Test hook: a quota of `units` per `window` (default 15,000 per 60 s); forgets usage.
+    /// Test hook: a quota of `units` per `window` (default 6,000 per 60 s, the 2026 quota);
+    /// forgets usage.
     pub fn set_quota_limit(&self, units: u32, window: Duration) {
         self.inner.kit.set_quota_limit(units, window);
     }
@@ -246,9 +255,15 @@ impl GmailSandbox {
         lock(&self.inner.store).behaviour
     }
 
-    /// Switches provider behaviours (see [`Behaviour`]) for requests from now on.
+    /// Switches provider behaviours (see [`Behaviour`]) for requests from now on. A new quota
+    /// profile sets its units per minute (and forgets usage).
     pub fn set_behaviour(&self, behaviour: Behaviour) {
-        lock(&self.inner.store).behaviour = behaviour;
+        let old = std::mem::replace(&mut lock(&self.inner.store).behaviour, behaviour);
+        if old.quota != behaviour.quota {
+            self.inner
+                .kit
+                .set_quota_limit(behaviour.quota.units_per_minute(), Duration::from_secs(60));
+        }
     }
 
     /// Users known to the emulator.

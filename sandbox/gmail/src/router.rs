@@ -13,6 +13,7 @@ use super::auth::{allows, method_scopes, quota_cost};
 use super::error::ApiError;
 use super::fields::Selection;
 use super::{batch, lock, request_check, Inner};
+use sandbox_kit::Refusal;
 
 /// One HTTP request (outer, or one part of a batch).
 #[derive(Clone)]
@@ -22,6 +23,10 @@ pub(crate) struct Req {
     pub query: Vec<(String, String)>,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// The user's request slots this request holds (`server::entry`): for a batch, how many
+    /// of its parts may run; for a call, 0 when it is over the user's concurrency limit.
+    /// `None`: not counted (inner requests built by the emulator itself).
+    pub slots: Option<usize>,
 }
 
 impl Req {
@@ -45,6 +50,7 @@ impl Req {
             query,
             headers,
             body,
+            slots: None,
         }
     }
 
@@ -116,6 +122,19 @@ impl Resp {
             headers: Vec::new(),
             body: Bytes::new(),
         }
+    }
+}
+
+/// How many of the user's request slots a request takes while it runs: one per call, one per
+/// part of a batch (Gmail runs them in parallel), none for anything else.
+pub(crate) fn slots_wanted(req: &Req) -> usize {
+    let path = req.path.as_str();
+    if path == "/batch" || path == "/batch/gmail/v1" {
+        batch::part_count(req)
+    } else if path.starts_with("/gmail/v1/users/") || path.starts_with("/upload/gmail/v1/users/") {
+        1
+    } else {
+        0
     }
 }
 
@@ -196,14 +215,50 @@ fn api_call_inner(
             grant.user
         )));
     }
+    let behaviour = lock(&inner.store).behaviour;
+    if upload.is_none() {
+        if let Some(limit) = behaviour.json_body_limit.filter(|l| req.body.len() > *l) {
+            return Err(ApiError::payload_exceeds(limit));
+        }
+    }
     let accepted = method_scopes(method_id);
     if !allows(&grant, accepted) {
         return Err(ApiError::insufficient_scope(method_id, accepted));
     }
-    if let Err(refused) = inner.kit.admit(&grant.user, quota_cost(method_id), false) {
+    if req.slots == Some(0) {
+        lock(&inner.stats).rate_limited += 1;
+        return Err(ApiError::too_many_concurrent(behaviour.retry_after));
+    }
+    if let Err(refused) =
+        inner
+            .kit
+            .admit(&grant.user, quota_cost(method_id, behaviour.quota), false)
+    {
         lock(&inner.stats).rate_limited += 1;
         let forbidden = inner.quota_forbidden.load(Ordering::SeqCst);
-        return Err(ApiError::rate_limited(forbidden, refused.retry_after()));
+        let header = behaviour.retry_after || matches!(refused, Refusal::Forced(_));
+        return Err(ApiError::rate_limited(
+            forbidden,
+            refused.retry_after(),
+            header,
+        ));
+    }
+    let sending = matches!(
+        method_id,
+        "gmail.users.messages.send" | "gmail.users.drafts.send"
+    );
+    let send_limit = behaviour
+        .daily_send_limit
+        .filter(|_| sending && inner.kit.quotas_enabled());
+    if let Some(limit) = send_limit {
+        if let Some(wait) = inner.daily_sends.over_limit(&grant.user, limit) {
+            lock(&inner.stats).rate_limited += 1;
+            return Err(ApiError::rate_limited(
+                false,
+                wait.as_secs().max(1),
+                behaviour.retry_after,
+            ));
+        }
     }
     let mut upload = upload;
     let body = if !request_check::has_request_body(method_id) {
@@ -232,7 +287,11 @@ fn api_call_inner(
         upload,
         inner,
     };
-    handler(&mut cx)
+    let out = handler(&mut cx);
+    if sending && out.is_ok() {
+        inner.daily_sends.record(&grant.user);
+    }
+    out
 }
 
 /// (method id, handler, path params) for a path below `users/{userId}/`.

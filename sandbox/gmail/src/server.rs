@@ -38,17 +38,35 @@ async fn entry(State(inner): State<Arc<Inner>>, req: Request<axum::body::Body>) 
     let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
         return StatusCode::BAD_REQUEST.into_response();
     };
-    let req = Req::new(
+    let mut req = Req::new(
         parts.method,
         parts.uri.path(),
         parts.uri.query(),
         parts.headers,
         body,
     );
-    tokio::task::spawn_blocking(move || router::dispatch(&inner, &req))
+    // The request holds its user's request slots (one per call, one per batch part) while it
+    // runs, latency included, so that slow requests overlap as they do at Google.
+    let user = req
+        .bearer()
+        .and_then(|t| inner.kit.authenticate(t).ok())
+        .map(|g| g.user);
+    let wanted = router::slots_wanted(&req);
+    if let Some(user) = &user {
+        req.slots = Some(inner.kit.take_slots(user, wanted));
+    }
+    inner.kit.call_latency().await;
+    let held = req.slots.unwrap_or(0);
+    let run = inner.clone();
+    let resp = tokio::task::spawn_blocking(move || router::dispatch(&run, &req))
         .await
-        .unwrap_or_else(|_| Resp::error(&ApiError::server_error(StatusCode::INTERNAL_SERVER_ERROR)))
-        .into_response()
+        .unwrap_or_else(|_| {
+            Resp::error(&ApiError::server_error(StatusCode::INTERNAL_SERVER_ERROR))
+        });
+    if let Some(user) = &user {
+        inner.kit.release_slots(user, held);
+    }
+    resp.into_response()
 }
 
 impl IntoResponse for Resp {

@@ -242,6 +242,28 @@ impl Kit {
         lock(&self.quota).release(user);
     }
 
+    /// Takes up to `n` of `user`'s request slots at once (the parts of a batch that the
+    /// provider runs in parallel, each counted as a request in flight): how many it got, all
+    /// of them with quotas off. Give them back with [`Kit::release_slots`].
+    pub fn take_slots(&self, user: &str, n: usize) -> usize {
+        lock(&self.quota).take_slots(user, n)
+    }
+
+    /// Gives back `n` slots taken by [`Kit::take_slots`].
+    pub fn release_slots(&self, user: &str, n: usize) {
+        lock(&self.quota).release_slots(user, n);
+    }
+
+    /// Whether quotas and throttling are on.
+    pub fn quotas_enabled(&self) -> bool {
+        lock(&self.quota).enabled
+    }
+
+    /// The units per user per window in force.
+    pub fn quota_rules(&self) -> QuotaRules {
+        lock(&self.quota).rules
+    }
+
     /// Switches quotas and throttling on or off (and forgets usage).
     pub fn set_quotas(&self, on: bool) {
         let mut q = lock(&self.quota);

@@ -111,8 +111,25 @@ impl Quota {
 
     /// Gives back a request slot taken by [`Quota::admit`].
     pub fn release(&mut self, user: &str) {
-        if let Some(n) = self.in_flight.get_mut(user) {
-            *n = n.saturating_sub(1);
+        self.release_slots(user, 1);
+    }
+
+    /// Takes up to `n` of `user`'s request slots at once (a batch whose parts run in
+    /// parallel): how many it got. All of them when quotas are off or there is no limit.
+    pub fn take_slots(&mut self, user: &str, n: usize) -> usize {
+        let in_flight = self.in_flight.get(user).copied().unwrap_or(0);
+        let granted = match self.rules.max_concurrent.filter(|_| self.enabled) {
+            Some(max) => n.min(max.saturating_sub(in_flight)),
+            None => n,
+        };
+        self.in_flight.insert(user.to_string(), in_flight + granted);
+        granted
+    }
+
+    /// Gives back `n` slots taken by [`Quota::take_slots`].
+    pub fn release_slots(&mut self, user: &str, n: usize) {
+        if let Some(m) = self.in_flight.get_mut(user) {
+            *m = m.saturating_sub(n);
         }
     }
 }
@@ -149,6 +166,24 @@ mod tests {
         assert_eq!(q.admit("ada", 1, true), Err(Refusal::Concurrency(1)));
         q.release("ada");
         assert_eq!(q.admit("ada", 1, true), Ok(2));
+    }
+
+    #[test]
+    fn slots_taken_together_are_granted_up_to_the_limit() {
+        let mut q = Quota::new(true, rules(100, Some(50)));
+        assert_eq!(q.admit("ada", 1, true), Ok(1));
+        assert_eq!(
+            q.take_slots("ada", 100),
+            49,
+            "a batch of 100 gets what is left"
+        );
+        assert_eq!(q.take_slots("ada", 1), 0);
+        assert_eq!(q.take_slots("grace", 25), 25, "per user");
+        q.release_slots("ada", 49);
+        q.release("ada");
+        assert_eq!(q.take_slots("ada", 25), 25);
+        q.enabled = false;
+        assert_eq!(q.take_slots("ada", 100), 100, "no limit with quotas off");
     }
 
     #[test]

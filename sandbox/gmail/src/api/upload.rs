@@ -197,6 +197,7 @@ fn resume(inner: &Inner, req: &Req, rest: &str, id: &str, limit: usize) -> Resul
         query: p.query,
         headers,
         body: Bytes::new(),
+        slots: req.slots,
     };
     Ok(api_call(
         inner,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::support::{demo, id_of, start, Client, API};
 use base64::engine::general_purpose::URL_SAFE;
 use base64::Engine;
-use sandbox_gmail::{SandboxConfig, Seed, TokenRule};
+use sandbox_gmail::{Behaviour, QuotaProfile, SandboxConfig, Seed, TokenRule};
 use serde_json::{json, Value};
 
 #[tokio::test]
@@ -58,10 +58,20 @@ async fn quota_answers_429_then_recovers_and_can_answer_403() {
         .await
         .unwrap();
     assert_eq!(r.status(), 429);
-    assert!(r.headers().contains_key("retry-after"));
+    assert!(
+        !r.headers().contains_key("retry-after"),
+        "Google usually sends no Retry-After"
+    );
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["error"]["errors"][0]["reason"], "rateLimitExceeded");
     assert_eq!(v["error"]["errors"][0]["domain"], "usageLimits");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("User-rate limit exceeded.  Retry after 20"),
+        "the message says when: {v}"
+    );
     tokio::time::sleep(Duration::from_millis(450)).await;
     assert_eq!(c.get(&format!("{API}/profile")).await.0, 200);
     sb.set_quota_forbidden(true);
@@ -78,26 +88,55 @@ async fn quota_answers_429_then_recovers_and_can_answer_403() {
 }
 
 #[tokio::test]
-async fn default_quota_is_15000_units_per_minute() {
+async fn the_2026_quota_is_the_default_and_the_15000_unit_quota_is_selectable() {
     let sb = start(SandboxConfig {
         seed: Seed::Empty,
         ..Default::default()
     });
+    assert_eq!(sb.behaviour().quota, QuotaProfile::Since2026);
     let c = Client::new(&sb, "t");
-    // messages.send costs 100 units: 150 calls fit, the 151st does not. Use labels.get-free
-    // history.list (2 units) in a batch of 100 to get there quickly: 75 batches is too many, so
-    // spend with sends instead.
+    // messages.send costs 100 units: 60 sends fit in 6,000 units, the 61st does not.
     let raw = URL_SAFE.encode(b"To: someone@example.net\r\nSubject: q\r\n\r\nx\r\n");
-    for i in 0..150 {
-        let (s, v) = c
-            .post(&format!("{API}/messages/send"), json!({"raw": raw}))
-            .await;
+    let path = format!("{API}/messages/send");
+    let send = || c.post(&path, json!({"raw": raw}));
+    for i in 0..60 {
+        let (s, v) = send().await;
         assert_eq!(s, 200, "send {i}: {v}");
     }
-    let (s, _) = c
-        .post(&format!("{API}/messages/send"), json!({"raw": raw}))
-        .await;
-    assert_eq!(s, 429);
+    assert_eq!(send().await.0, 429);
+
+    // The older quota: 15,000 units, so 150 sends.
+    sb.set_behaviour(Behaviour {
+        quota: QuotaProfile::Classic,
+        ..Behaviour::default()
+    });
+    for i in 0..150 {
+        let (s, v) = send().await;
+        assert_eq!(s, 200, "send {i}: {v}");
+    }
+    assert_eq!(send().await.0, 429);
+}
+
+#[tokio::test]
+async fn reads_cost_more_under_the_2026_quota() {
+    let sb = demo();
+    let c = Client::new(&sb, "t");
+    let id = c.ids("maxResults=1").await.remove(0);
+    let get = format!("{API}/messages/{id}?format=minimal");
+    // messages.get: 20 units under the 2026 quota, 5 under the older one.
+    sb.set_quota_limit(40, Duration::from_secs(60));
+    assert_eq!(c.get(&get).await.0, 200);
+    assert_eq!(c.get(&get).await.0, 200);
+    assert_eq!(c.get(&get).await.0, 429);
+    sb.set_behaviour(Behaviour {
+        quota: QuotaProfile::Classic,
+        ..Behaviour::default()
+    });
+    sb.set_quota_limit(40, Duration::from_secs(60));
+    for _ in 0..8 {
+        assert_eq!(c.get(&get).await.0, 200);
+    }
+    assert_eq!(c.get(&get).await.0, 429);
 }
 
 #[tokio::test]
@@ -424,7 +463,8 @@ async fn an_outside_issuer_is_trusted_through_introspection() {
 #[tokio::test]
 async fn batched_calls_each_cost_their_units() {
     let sb = demo();
-    sb.set_quota_limit(10, Duration::from_secs(60));
+    // messages.get costs 20 units (the 2026 quota): two fit in 40.
+    sb.set_quota_limit(40, Duration::from_secs(60));
     let ids: Vec<String> = sb
         .mailbox("ada@example.com")
         .unwrap()
@@ -452,7 +492,7 @@ async fn batched_calls_each_cost_their_units() {
     assert_eq!(
         text.matches("HTTP/1.1 200 OK").count(),
         2,
-        "5 + 5 units fit in 10"
+        "20 + 20 units fit in 40"
     );
     assert_eq!(
         text.matches("HTTP/1.1 429 Too Many Requests").count(),

@@ -5,6 +5,7 @@ mod behaviour;
 mod contract;
 mod controls;
 mod data;
+mod limits;
 mod read;
 mod seed;
 mod support;
