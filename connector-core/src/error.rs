@@ -79,6 +79,58 @@ error_codes! {
     Internal => "internal", 500, "Internal error";
 }
 
+impl ErrorCode {
+    /// What the caller (often a model) should do next, for every code: the fix hint that MCP
+    /// tool errors carry beside the message.
+    pub fn hint(self) -> &'static str {
+        match self {
+            ErrorCode::UnknownEntity | ErrorCode::UnknownAction => {
+                "Use an entity and action from the connector's tool list (or list_actions)."
+            }
+            ErrorCode::InvalidParams => {
+                "Fix the params named in details.errors (JSON pointers) and call again; unknown params are rejected."
+            }
+            ErrorCode::NotFound => {
+                "Check the id: take it from a list or get call of this connector; it may have been deleted."
+            }
+            ErrorCode::PermissionDenied => {
+                "The connector lacks a scope (details.missing_scopes when known): the end user must grant it by authorizing the connector again."
+            }
+            ErrorCode::Unauthenticated => {
+                "The caller's own credentials are missing, wrong or expired: get a new token and send it again."
+            }
+            ErrorCode::NeedsReauth => {
+                "The end user must authorize this connector again (the refresh token was revoked or expired): start the OAuth flow for it (POST /api/v1/integrations/connectors/oauth/initiate) or give fresh credentials; retrying will not help until then."
+            }
+            ErrorCode::RateLimited => {
+                "Wait details.retry_after seconds, then call again with the same arguments."
+            }
+            ErrorCode::ProviderUnavailable => {
+                "The provider is down or failing: try again later."
+            }
+            ErrorCode::ProviderError => {
+                "The provider refused the call; read details for its code and message and change the call accordingly."
+            }
+            ErrorCode::OutcomeUnknown => {
+                "The action may or may not have happened: look (e.g. list sent mail) before calling again, or call again with the same idempotency_key."
+            }
+            ErrorCode::SyncRequired => {
+                "The sync token expired: run a full sync (call without the token) and continue from the new one."
+            }
+            ErrorCode::PayloadTooLarge => {
+                "Make the request smaller (fewer or smaller attachments, fewer ids)."
+            }
+            ErrorCode::Conflict => {
+                "The request conflicts with current state (see details.reason): use a new idempotency_key for a new request, or retry later."
+            }
+            ErrorCode::MethodNotAllowed => {
+                "Use one of the methods in the Allow header (or details.allow) for this path."
+            }
+            ErrorCode::Internal => "An internal error: try again later; report it if it persists.",
+        }
+    }
+}
+
 impl std::fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -180,6 +232,9 @@ mod tests {
             assert_eq!(serde_json::to_value(code).unwrap(), json!(code.as_str()));
         }
         assert_eq!(ErrorCode::ALL.len(), 16);
+        for code in ErrorCode::ALL {
+            assert!(code.hint().ends_with('.'), "{code}: {}", code.hint());
+        }
     }
 
     #[test]

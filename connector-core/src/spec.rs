@@ -153,12 +153,45 @@ pub struct ActionSpec {
     pub scopes: Vec<String>,
     /// Safe to retry after the request may have reached the provider.
     pub idempotent: bool,
+    /// What the action does to the mailbox: the MCP tool annotations (`readOnlyHint`,
+    /// `destructiveHint`) and the policies read it. Absent: not declared, treated as the most
+    /// dangerous (`delete`) wherever it matters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effect: Option<Effect>,
     /// Paging, for list actions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pagination: Option<PaginationSpec>,
     /// Example calls.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub examples: Vec<Example>,
+}
+
+/// What an action does to the provider's data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    /// Reads only; nothing changes.
+    Read,
+    /// Adds something (sends, creates a draft, a label, a subscription) and changes or removes
+    /// nothing that exists.
+    Create,
+    /// Changes or replaces something that exists (labels of a message, a draft, settings).
+    Update,
+    /// Removes something (delete, trash, move out of a folder).
+    Delete,
+}
+
+impl Effect {
+    /// `true` for [`Effect::Read`].
+    pub fn is_read_only(self) -> bool {
+        self == Effect::Read
+    }
+
+    /// Whether the action may destroy or overwrite existing data (MCP's `destructiveHint`):
+    /// `update` and `delete`; reads and additions do not.
+    pub fn is_destructive(self) -> bool {
+        matches!(self, Effect::Update | Effect::Delete)
+    }
 }
 
 /// Either `"request": {...}` or `"handler": "name"`.

@@ -51,6 +51,8 @@ pub enum Command {
     },
     /// Run one provider emulator on its own (no server).
     Sandbox(SandboxArgs),
+    /// Serve one connector over MCP on stdin/stdout (for desktop MCP clients).
+    Mcp(Box<crate::mcp::McpArgs>),
     /// Master-key rotation.
     Keys {
         #[command(subcommand)]

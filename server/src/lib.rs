@@ -17,6 +17,7 @@ pub mod extract;
 pub mod lifecycle;
 pub mod limits;
 pub mod logging;
+pub mod mcp;
 pub mod metrics;
 pub mod oauth;
 pub mod openapi;

@@ -55,5 +55,6 @@ async fn run() -> anyhow::Result<()> {
         Command::Apps { command } => server::cli::apps(command).await,
         Command::Sandbox(args) => server::sandbox::standalone(args).await,
         Command::Keys { command } => server::cli::keys(command).await,
+        Command::Mcp(args) => server::mcp::stdio(*args).await,
     }
 }

@@ -75,6 +75,11 @@ Limits (defaults; see docs/limits.md): request bodies are one JSON object sent w
         routes::oauth_apps::delete,
         routes::org_settings::get,
         routes::org_settings::put,
+        routes::mcp::organization,
+        routes::mcp::connector,
+        routes::mcp::customer,
+        routes::mcp::resource_metadata,
+        routes::mcp::resource_metadata_root,
         routes::health::healthz,
         routes::health::readyz,
         crate::metrics::scrape,
@@ -89,6 +94,7 @@ Limits (defaults; see docs/limits.md): request bodies are one JSON object sent w
         (name = "oauth-apps", description = "Bring-your-own OAuth apps"),
         (name = "organization", description = "Organization settings"),
         (name = "connector-types", description = "The connector types this server runs"),
+        (name = "mcp", description = "The connectors as Model Context Protocol tools (streamable HTTP) and the resource metadata MCP clients discover"),
         (name = "operations", description = "Health, readiness, metrics and this document"),
     )
 )]

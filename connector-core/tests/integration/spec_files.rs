@@ -141,3 +141,29 @@ fn every_example_in_every_spec_file_is_valid_params() {
         }
     }
 }
+
+#[test]
+fn every_action_of_every_spec_declares_its_effect_consistently() {
+    use connector_core::spec::{Effect, HttpMethod, Implementation};
+    for file in spec_files() {
+        let spec = ConnectorSpec::from_json(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        for (entity, e) in &spec.entities {
+            for (action, a) in &e.actions {
+                let at = format!("{}: {entity}.{action}", file.display());
+                let effect = a
+                    .effect
+                    .unwrap_or_else(|| panic!("{at} declares no effect"));
+                if effect == Effect::Read {
+                    assert!(a.idempotent, "{at} reads but is not idempotent");
+                }
+                if let Implementation::Request(r) = &a.implementation {
+                    assert_eq!(
+                        r.method == HttpMethod::Get,
+                        effect == Effect::Read,
+                        "{at}: a GET mapping reads, any other method writes"
+                    );
+                }
+            }
+        }
+    }
+}

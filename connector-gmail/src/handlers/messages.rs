@@ -6,13 +6,22 @@ use connector_core::{CallContext, ConnectorError, Output, ProviderRequest, Typed
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use std::sync::Arc;
+
+use super::batch_get::Throttle;
 use super::{batch_get_messages, USER};
 use crate::batch::DEFAULT_PARTS;
 use crate::message::{decode_message, fetch_held_body, summary, Format, SUMMARY_HEADERS};
 
-pub struct List;
+/// messages.list; its summaries come through paced batches.
+pub struct List {
+    pub throttle: Arc<Throttle>,
+}
 pub struct Get;
-pub struct GetMany;
+/// messages.get_many, paced for the user's concurrency limit and quota.
+pub struct GetMany {
+    pub throttle: Arc<Throttle>,
+}
 
 /// messages.list
 #[derive(Deserialize, Serialize)]
@@ -75,11 +84,15 @@ impl TypedHandler for List {
         cx: &CallContext<'_>,
         params: ListParams,
     ) -> Result<Output, ConnectorError> {
-        list(cx, params).await
+        list(cx, &self.throttle, params).await
     }
 }
 
-async fn list(cx: &CallContext<'_>, params: ListParams) -> Result<Output, ConnectorError> {
+async fn list(
+    cx: &CallContext<'_>,
+    throttle: &Throttle,
+    params: ListParams,
+) -> Result<Output, ConnectorError> {
     let mut req = ProviderRequest::get(format!("{USER}/messages"))
         .query("maxResults", params.max_results.to_string());
     if let Some(q) = params.q {
@@ -105,8 +118,7 @@ async fn list(cx: &CallContext<'_>, params: ListParams) -> Result<Output, Connec
         json!(ids)
     } else {
         let query = format_query(Format::Metadata, true);
-        let fetched =
-            batch_get_messages(cx, &ids, &query, DEFAULT_PARTS.max(ids.len().min(100))).await?;
+        let fetched = batch_get_messages(cx, throttle, &ids, &query, DEFAULT_PARTS).await?;
         let summaries: Vec<Value> = fetched
             .into_iter()
             .zip(&refs)
@@ -159,8 +171,14 @@ impl TypedHandler for GetMany {
             format,
             batch_size,
         } = params;
-        let fetched =
-            batch_get_messages(cx, &ids, &format_query(format, false), batch_size).await?;
+        let fetched = batch_get_messages(
+            cx,
+            &self.throttle,
+            &ids,
+            &format_query(format, false),
+            batch_size,
+        )
+        .await?;
         let mut failed = 0;
         let result: Vec<Value> = fetched
             .into_iter()

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use connector_core::{typed, ActionHandler};
 
-pub use batch_get::batch_get_messages;
+pub use batch_get::{batch_get_messages, Throttle, START_PARTS_IN_FLIGHT};
 pub use send::{DEFAULT_RESUMABLE_THRESHOLD, DEFAULT_UPLOAD_THRESHOLD};
 
 /// Knobs of the Gmail handlers.
@@ -24,6 +24,14 @@ pub struct GmailOptions {
     pub upload_threshold: usize,
     /// Messages larger than this go through a resumable upload session (default 16 MiB).
     pub resumable_threshold: usize,
+    /// The user's Gmail quota in units per minute (default 6,000: projects created since
+    /// 2026-05-01; older projects have 15,000).
+    pub quota_units_per_minute: u32,
+    /// The share of that quota bulk reads (get_many, list summaries) may spend, so that other
+    /// calls still get through (default 0.75).
+    pub bulk_quota_share: f64,
+    /// Units of one `messages.get` (default 20, the 2026 cost; 5 on the older quota).
+    pub message_get_units: u32,
 }
 
 impl Default for GmailOptions {
@@ -31,6 +39,9 @@ impl Default for GmailOptions {
         GmailOptions {
             upload_threshold: DEFAULT_UPLOAD_THRESHOLD,
             resumable_threshold: DEFAULT_RESUMABLE_THRESHOLD,
+            quota_units_per_minute: 6_000,
+            bulk_quota_share: 0.75,
+            message_get_units: 20,
         }
     }
 }
@@ -40,16 +51,27 @@ pub(crate) const USER: &str = "/gmail/v1/users/me";
 
 /// Every handler by the name the spec uses.
 pub fn all(opts: &GmailOptions) -> Vec<(&'static str, Arc<dyn ActionHandler>)> {
-    let mut v = reading();
+    let mut v = reading(opts);
     v.extend(writing(opts));
     v
 }
 
-fn reading() -> Vec<(&'static str, Arc<dyn ActionHandler>)> {
+fn reading(opts: &GmailOptions) -> Vec<(&'static str, Arc<dyn ActionHandler>)> {
+    // One pacer per connector (one user), shared by every bulk read.
+    let throttle = Arc::new(Throttle::new(
+        opts.quota_units_per_minute,
+        opts.bulk_quota_share,
+        opts.message_get_units,
+    ));
     vec![
-        ("messages_list", typed(messages::List)),
+        (
+            "messages_list",
+            typed(messages::List {
+                throttle: throttle.clone(),
+            }),
+        ),
         ("messages_get", typed(messages::Get)),
-        ("messages_get_many", typed(messages::GetMany)),
+        ("messages_get_many", typed(messages::GetMany { throttle })),
         ("attachments_get", typed(attachments::Get)),
         ("threads_get", typed(threads::Get)),
         ("drafts_get", typed(threads::DraftGet)),

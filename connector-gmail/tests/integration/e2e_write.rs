@@ -236,6 +236,7 @@ async fn ten_megabytes_go_through_the_upload_path_and_35_mib_are_refused_before_
     let options = GmailOptions {
         upload_threshold: 1024,
         resumable_threshold: 4096,
+        ..GmailOptions::default()
     };
     let small = connector_gmail::connector_with_options(
         Arc::new(StaticToken(Secret::new("t"))),

@@ -351,14 +351,60 @@ pub async fn create_draft(cx: &CallContext<'_>, p: DraftParams) -> Result<Output
     Ok(Output::new(shape::message(&v)))
 }
 
+/// `messages.send_draft`. With an idempotency key it sends exactly once: the draft is marked
+/// (the same single-value extended property as keyed sends) before it is sent; a retry that
+/// finds the marked message in Sent Items answers `already_sent`; a draft the transport already
+/// has is refused by Graph ("submitted and is being sent") and answers `in_flight`; a draft
+/// that never went out is sent. A draft is never taken for a sent message.
 pub async fn send_draft(cx: &CallContext<'_>, p: MessageId) -> Result<Output> {
     let id = p.message_id.as_str();
-    cx.send(ProviderRequest::post(format!(
-        "/me/messages/{}/send",
-        seg(id)
-    )))
-    .await?;
-    Ok(Output::new(json!({"status": "sent", "draft_id": id})))
+    let send = || ProviderRequest::post(format!("/me/messages/{}/send", seg(id)));
+    let Some(key) = cx.options.idempotency_key.as_deref() else {
+        cx.send(send()).await?;
+        return Ok(Output::new(json!({"status": "sent", "draft_id": id})));
+    };
+    let marker = idempotency_marker(key);
+    let deduplicated = |found: &Value, state: Found| {
+        let mut out = shape::message(found);
+        out["status"] = json!(state.status());
+        out["draft_id"] = json!(id);
+        Output::new(out).with_meta("deduplicated", true)
+    };
+    if let Some((found, Found::Sent)) = find_marked(cx, &marker).await? {
+        return Ok(deduplicated(&found, Found::Sent));
+    }
+    let mark = ProviderRequest::new(Method::PATCH, format!("/me/messages/{}", seg(id)))
+        .json(json!({"singleValueExtendedProperties": [{"id": MARKER_PROPERTY, "value": marker}]}))
+        .idempotent(true);
+    if let Err(e) = cx.send(mark).await {
+        // Gone from Drafts: it reached Sent Items since the look-up, or never existed.
+        if let Some((found, Found::Sent)) = find_marked(cx, &marker).await? {
+            return Ok(deduplicated(&found, Found::Sent));
+        }
+        return Err(e);
+    }
+    match cx.send(send()).await {
+        Ok(_) => {
+            Ok(Output::new(json!({"status": "sent", "draft_id": id}))
+                .with_meta("deduplicated", false))
+        }
+        Err(e) if being_sent(&e) => {
+            let found = find_marked(cx, &marker)
+                .await?
+                .map(|(found, _)| found)
+                .unwrap_or_else(|| json!({"id": id}));
+            Ok(deduplicated(&found, Found::InFlight))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Graph's refusal to send a message the transport already has.
+fn being_sent(e: &ConnectorError) -> bool {
+    e.details["provider_status"] == 400
+        && e.details["provider_message"]
+            .as_str()
+            .is_some_and(|m| m.to_ascii_lowercase().contains("being sent"))
 }
 
 pub async fn update(cx: &CallContext<'_>, p: UpdateParams) -> Result<Output> {

@@ -171,3 +171,79 @@ async fn keyed_sends_arrive_exactly_once_when_graph_replaces_the_internet_messag
 async fn keyed_sends_arrive_exactly_once_when_graph_keeps_the_internet_message_id() {
     run(true).await;
 }
+
+/// Keyed `send_draft` (issue 18): the answer of the first send is lost; a retry while the
+/// transport has the draft answers `in_flight` without sending again, one after the transport
+/// answers `already_sent`; a first attempt that failed before Graph acted is sent by the retry;
+/// the recipient gets exactly one copy of each.
+#[tokio::test]
+async fn keyed_draft_sends_go_out_exactly_once_and_a_draft_is_never_taken_for_sent() {
+    let sb = sandbox(SandboxConfig {
+        seed: Seed::Empty,
+        quotas: false,
+        ..SandboxConfig::default()
+    });
+    let c = connector(&sb);
+    let draft = |subject: &'static str| {
+        let c = &c;
+        async move {
+            c.execute(
+                "messages",
+                "create_draft",
+                json!({"to": [GRACE], "subject": subject, "text": "one copy"}),
+            )
+            .await
+            .unwrap()
+            .result["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let keyed = |key: &str| ExecuteOptions {
+        idempotency_key: Some(key.to_string()),
+    };
+    let send = |id: &str, key: &str| {
+        c.execute_with(
+            "messages",
+            "send_draft",
+            json!({"message_id": id}),
+            keyed(key),
+        )
+    };
+
+    // The answer is lost after Graph accepted the send.
+    let a = draft("draft-lost-answer").await;
+    sb.inject_fault(Fault::new("POST", "/send", FaultKind::LoseResponse));
+    let err = send(&a, "draft-a").await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::OutcomeUnknown);
+    let again = send(&a, "draft-a").await.unwrap();
+    assert_eq!(again.result["status"], "in_flight", "{again:?}");
+    assert_eq!(again.metadata["deduplicated"], true);
+    sb.finish_transport();
+    let late = send(&a, "draft-a").await.unwrap();
+    assert_eq!(late.result["status"], "already_sent", "{late:?}");
+
+    // The first attempt fails before Graph acts: the draft is still a draft, and the retry
+    // sends it.
+    let b = draft("draft-failed-first").await;
+    sb.inject_fault(Fault::new("POST", "/send", FaultKind::DropConnection));
+    assert!(send(&b, "draft-b").await.is_err());
+    let sent = send(&b, "draft-b").await.unwrap();
+    assert_eq!(sent.result["status"], "sent", "{sent:?}");
+    assert_eq!(sent.metadata["deduplicated"], false);
+    sb.finish_transport();
+
+    let inbox: Vec<String> = sb
+        .messages_in(GRACE, "inbox")
+        .iter()
+        .map(|m| m["subject"].as_str().unwrap_or("").to_string())
+        .collect();
+    for subject in ["draft-lost-answer", "draft-failed-first"] {
+        assert_eq!(
+            inbox.iter().filter(|s| *s == subject).count(),
+            1,
+            "{subject}: {inbox:?}"
+        );
+    }
+}

@@ -28,6 +28,10 @@ pub struct Behaviour {
     /// `sendMail` refuses inline attachments over 4 MB in total (413); larger files go through
     /// a draft and an upload session.
     pub inline_attachment_limit: bool,
+    /// The page links (`@odata.nextLink`) of a delta round expire (410 `SyncStateNotFound`)
+    /// once the folder has changed since the round began; the round's final `deltaLink`
+    /// stays good (microsoft-graph-docs#2162, #2877).
+    pub delta_page_links_expire: bool,
 }
 
 /// The default transport delay: a few seconds, as Exchange Online commonly takes.
@@ -40,6 +44,7 @@ impl Default for Behaviour {
             keep_internet_message_id: false,
             conversation_id_changes: true,
             inline_attachment_limit: true,
+            delta_page_links_expire: true,
         }
     }
 }
@@ -53,6 +58,7 @@ impl Behaviour {
             keep_internet_message_id: true,
             conversation_id_changes: false,
             inline_attachment_limit: false,
+            delta_page_links_expire: false,
         }
     }
 }

@@ -474,6 +474,17 @@ fn parse_round(mb: &Mailbox, req: &Req<'_>, folder: &str) -> Result<Round, Reply
     })
 }
 
+/// Whether folder `fid` has changed after change sequence `upto`.
+fn moved_on(mb: &Mailbox, fid: &str, upto: u64) -> bool {
+    mb.messages
+        .values()
+        .any(|m| m.folder_id == fid && m.seq > upto)
+        || mb
+            .tombstones
+            .iter()
+            .any(|t| t.folder_id == fid && t.seq > upto)
+}
+
 pub fn delta(mb: &Mailbox, req: &Req<'_>, folder: &str) -> Reply {
     match delta_inner(mb, req, folder) {
         Ok(r) | Err(r) => r,
@@ -492,6 +503,11 @@ fn delta_inner(mb: &Mailbox, req: &Req<'_>, folder: &str) -> Result<Reply, Reply
     let fid = folder_id(mb, folder)?;
     let round = parse_round(mb, req, &fid)?;
     if round.epoch != mb.delta_epoch {
+        return Err(sync_state_gone());
+    }
+    // A page link of a round is a snapshot of the folder; once the folder moves on it expires.
+    let page_link = req.query.get("skiptoken").is_some();
+    if page_link && req.behaviour.delta_page_links_expire && moved_on(mb, &fid, round.upto) {
         return Err(sync_state_gone());
     }
     if round.folder != fid {

@@ -7,6 +7,7 @@ pub mod credential;
 pub mod events;
 pub mod execute;
 pub mod health;
+pub mod mcp;
 pub mod oauth;
 pub mod oauth_apps;
 pub mod org_settings;
@@ -30,4 +31,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     org_settings::configure(cfg);
     oauth_apps::configure(cfg);
     connectors::configure(cfg);
+    mcp::configure(cfg);
 }

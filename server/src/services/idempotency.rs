@@ -132,7 +132,7 @@ impl Idempotency {
         run: F,
     ) -> Result<Answer, ConnectorError>
     where
-        F: std::future::Future<Output = Result<ExecuteResponse, ConnectorError>> + 'static,
+        F: std::future::Future<Output = Result<ExecuteResponse, ConnectorError>> + Send + 'static,
     {
         validate_key(key)?;
         let slot = IdempotencySlot {
@@ -195,10 +195,12 @@ impl Idempotency {
         run: F,
     ) -> Result<Answer, ConnectorError>
     where
-        F: std::future::Future<Output = Result<ExecuteResponse, ConnectorError>> + 'static,
+        F: std::future::Future<Output = Result<ExecuteResponse, ConnectorError>> + Send + 'static,
     {
         let (store, vault) = (self.store.clone(), self.vault.clone());
-        let task = actix_web::rt::spawn(async move {
+        // `tokio::spawn`, not actix's local spawn: MCP calls run on tasks outside actix's
+        // local set (rmcp's), and reach this path too.
+        let task = tokio::spawn(async move {
             let outcome = run.await;
             let stored = match &outcome {
                 Ok(body) => Some((200u16, serde_json::to_value(body).map_err(internal))),

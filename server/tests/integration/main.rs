@@ -18,6 +18,7 @@ mod hostile;
 mod idempotency;
 mod key_rotation;
 mod lifecycle;
+mod mcp;
 mod metrics;
 mod oauth_flow;
 mod oidc_flow;

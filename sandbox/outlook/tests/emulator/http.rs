@@ -230,6 +230,86 @@ async fn should_track_changes_with_delta_and_expire_tokens() {
     assert_eq!(s, 410, "{v}");
 }
 #[tokio::test]
+async fn old_delta_page_links_expire_once_the_folder_moves_on_unless_switched_off() {
+    for expire in [true, false] {
+        let sb = start(SandboxConfig::default());
+        assert!(sb.behaviour().delta_page_links_expire, "on by default");
+        sb.set_behaviour(sandbox_outlook::Behaviour {
+            delta_page_links_expire: expire,
+            ..Default::default()
+        });
+        let (s, v) = get(&sb, "t", "/me/mailFolders/inbox/messages/delta?$top=2").await;
+        assert_eq!(s, 200, "{v}");
+        let next = v["@odata.nextLink"].as_str().unwrap().to_string();
+        // The page link works while nothing changes.
+        let (s, _) = get(&sb, "t", &next).await;
+        assert_eq!(s, 200);
+        let ids = sb.message_ids(ADA, "inbox");
+        assert!(sb.set_read(ADA, &ids[0], true));
+        let (s, v) = get(&sb, "t", &next).await;
+        if expire {
+            assert_eq!(s, 410, "{v}");
+            assert_eq!(v["error"]["code"], "SyncStateNotFound");
+            // A fresh round still runs to its deltaLink.
+            let (s, v) = get(&sb, "t", "/me/mailFolders/inbox/messages/delta").await;
+            assert_eq!(s, 200);
+            assert!(v["@odata.deltaLink"].is_string(), "{v}");
+        } else {
+            assert_eq!(s, 200, "{v}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn batch_parts_share_the_mailbox_concurrency_with_other_requests() {
+    let sb = start(SandboxConfig {
+        latency: Some(Duration::from_millis(400)),
+        ..Default::default()
+    });
+    let client = reqwest::Client::new();
+    // Three slow requests hold three of the mailbox's four slots.
+    let busy: Vec<_> = (0..3)
+        .map(|_| {
+            let c = client.clone();
+            let url = format!("{}/me", sb.base_url());
+            tokio::spawn(async move { c.get(url).bearer_auth("t").send().await.unwrap().status() })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let requests: Vec<Value> = (0..4)
+        .map(|i| json!({"id": i.to_string(), "method": "GET", "url": "/me/mailFolders"}))
+        .collect();
+    let r = client
+        .post(format!("{}/$batch", sb.base_url()))
+        .bearer_auth("t")
+        .json(&json!({"requests": requests}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    let throttled: Vec<&Value> = v["responses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["status"] == 429)
+        .collect();
+    assert!(!throttled.is_empty(), "parts over the fourth slot: {v}");
+    assert!(
+        throttled[0]["headers"]["Retry-After"].is_string()
+            || throttled[0]["headers"]["retry-after"].is_string(),
+        "{v}"
+    );
+    assert!(throttled[0]["body"]["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("MailboxConcurrency"));
+    for b in busy {
+        assert_eq!(b.await.unwrap(), 200);
+    }
+}
+
+#[tokio::test]
 async fn should_throttle_over_mailbox_concurrency() {
     let sb = start(SandboxConfig {
         latency: Some(Duration::from_millis(50)),

@@ -1,0 +1,311 @@
+//! The rmcp server handler: `tools/list`, `tools/call`, `resources/read` and
+//! `resources/templates/list` over a [`Session`].
+//!
+//! Protocol versions are rmcp's: every revision it knows, 2025-11-25 (with `initialize`) and
+//! 2026-07-28 (stateless, `server/discover`) included.
+
+use std::sync::Arc;
+
+use connector_core::{ConnectorError, ErrorCode};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, InitializeResult,
+    ListResourceTemplatesResult, ListToolsResult, PaginatedRequestParams,
+    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
+use serde_json::{json, Map, Value};
+
+use crate::tools::{self, ActionRef, CONNECTOR_ARG};
+use crate::{budget, errors, resources, Call, Mode, Session, SessionHandle, Target};
+
+/// The `_meta` key of `tools/call` that carries an idempotency key in full mode.
+pub const IDEMPOTENCY_META: &str = "idempotency_key";
+
+/// Serves the connectors of one fixed session (stdio), or of the session each HTTP request
+/// carries in its extensions ([`SessionHandle`]).
+#[derive(Clone, Default)]
+pub struct McpHandler {
+    fixed: Option<Arc<dyn Session>>,
+}
+
+impl McpHandler {
+    /// One session for the whole connection (stdio).
+    pub fn fixed(session: Arc<dyn Session>) -> McpHandler {
+        McpHandler {
+            fixed: Some(session),
+        }
+    }
+
+    /// The session comes with each request (streamable HTTP).
+    pub fn per_request() -> McpHandler {
+        McpHandler { fixed: None }
+    }
+
+    fn session(&self, ctx: &RequestContext<RoleServer>) -> Result<Arc<dyn Session>, McpError> {
+        if let Some(s) = &self.fixed {
+            return Ok(s.clone());
+        }
+        ctx.extensions
+            .get::<http::request::Parts>()
+            .and_then(|p| p.extensions.get::<SessionHandle>())
+            .map(|h| h.0.clone())
+            .ok_or_else(|| McpError::internal_error("no session for this request", None))
+    }
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, McpError> {
+    serde_json::from_value(v).map_err(|e| McpError::internal_error(e.to_string(), None))
+}
+
+impl ServerHandler for McpHandler {
+    fn get_info(&self) -> InitializeResult {
+        from_json(json!({
+            "protocolVersion": "2025-11-25",
+            "capabilities": {"tools": {}, "resources": {}},
+            "serverInfo": {"name": "agent-connectors", "version": env!("CARGO_PKG_VERSION")},
+            "instructions": "Mail connectors (Gmail, Outlook). Each tool runs one action of a connector and returns {result, metadata}. \
+                Read-only tools are annotated readOnlyHint; tools that send or delete are not. \
+                Large lists are cut at a record boundary: pass metadata.next_page_token back as page_token. \
+                Attachments are resource links: read them with resources/read.",
+        }))
+        .expect("the server info parses")
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        let session = self.session(&context)?;
+        from_json(json!({"tools": tools::list(session.as_ref()), "resultType": "complete"}))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let session = self.session(&context)?;
+        let args = Value::Object(request.arguments.clone().unwrap_or_default());
+        let meta_key = request
+            .meta
+            .as_ref()
+            .and_then(|m| m.0 .0.get(IDEMPOTENCY_META))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let result = match session.options().mode {
+            Mode::Full => {
+                let targets = session.targets();
+                let Some(action) = tools::find_tool(targets, &request.name) else {
+                    return Err(unknown_tool(&request.name));
+                };
+                let mut params = args;
+                let selector = take_selector(&mut params);
+                run(session.as_ref(), action, selector, params, meta_key).await
+            }
+            Mode::Compact => compact(session.as_ref(), &request.name, args, meta_key).await?,
+        };
+        let mut result = result;
+        result["resultType"] = json!("complete");
+        let result: CallToolResult = from_json(result)?;
+        Ok(result.into())
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        from_json(json!({"resultType": "complete", "resourceTemplates": [{
+            "uriTemplate": resources::TEMPLATE,
+            "name": "attachment",
+            "description": "The bytes of one attachment of a message; tool results link the attachments they mention.",
+        }]}))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        let session = self.session(&context)?;
+        match resources::read(session.as_ref(), &request.uri).await {
+            Ok(mut v) => {
+                v["resultType"] = json!("complete");
+                let r: ReadResourceResult = from_json(v)?;
+                Ok(r.into())
+            }
+            Err(e) if e.code == ErrorCode::NotFound => Err(McpError::resource_not_found(
+                e.message.clone(),
+                Some(json!({"uri": request.uri, "code": e.code.as_str()})),
+            )),
+            Err(e) => Err(McpError::internal_error(
+                format!("{}: {} {}", e.code.as_str(), e.message, e.code.hint()),
+                Some(json!({"uri": request.uri, "code": e.code.as_str()})),
+            )),
+        }
+    }
+}
+
+fn unknown_tool(name: &str) -> McpError {
+    McpError::invalid_params(
+        format!("unknown tool `{name}`: call tools/list for the tools of this server"),
+        None,
+    )
+}
+
+/// Removes the `connector` argument from the params (it is not an action param).
+fn take_selector(params: &mut Value) -> Option<String> {
+    params
+        .as_object_mut()
+        .and_then(|o| o.remove(CONNECTOR_ARG))
+        .and_then(|v| v.as_str().map(str::to_string))
+}
+
+/// The connector of type `connector_type` that a call is for.
+pub fn pick<'a>(
+    targets: &'a [Target],
+    connector_type: &str,
+    selector: Option<&str>,
+) -> Result<&'a Target, ConnectorError> {
+    let candidates: Vec<&Target> = targets
+        .iter()
+        .filter(|t| t.connector_type == connector_type)
+        .collect();
+    let Some(sel) = selector else {
+        return match candidates.as_slice() {
+            [one] => Ok(one),
+            [] => Err(ConnectorError::not_found(format!(
+                "no {connector_type} connector in this session"
+            ))),
+            _ => Err(ConnectorError::invalid_field(
+                "/connector",
+                "several connectors of this type are reachable: give `connector` (an id or a customer name)",
+            )),
+        };
+    };
+    if let Some(t) = candidates.iter().find(|t| t.id == sel) {
+        return Ok(t);
+    }
+    let by_customer: Vec<&&Target> = candidates
+        .iter()
+        .filter(|t| t.customer_name == sel)
+        .collect();
+    match by_customer.as_slice() {
+        [one] => Ok(one),
+        [] => Err(ConnectorError::not_found(format!(
+            "no {connector_type} connector with id or customer name {sel:?} in this session"
+        ))),
+        _ => Err(ConnectorError::invalid_field(
+            "/connector",
+            "this customer has several connectors of this type: give the connector id",
+        )),
+    }
+}
+
+/// Runs one action and renders the tool result (or the tool error).
+async fn run(
+    session: &dyn Session,
+    action: ActionRef<'_>,
+    selector: Option<String>,
+    mut params: Value,
+    idempotency_key: Option<String>,
+) -> Value {
+    let outcome = async {
+        let target = pick(
+            session.targets(),
+            action.connector_type,
+            selector.as_deref(),
+        )?;
+        let resume = budget::unwrap_params(action.def, &mut params)?;
+        let mut out = session
+            .execute(
+                target,
+                Call {
+                    entity: action.entity.to_string(),
+                    action: action.action.to_string(),
+                    params,
+                    idempotency_key,
+                },
+            )
+            .await?;
+        budget::apply(
+            action.def,
+            &mut out,
+            &resume,
+            session.options().max_output_chars,
+        );
+        let links = resources::link_attachments(target, &mut out.result);
+        Ok::<_, ConnectorError>((out, links))
+    }
+    .await;
+    match outcome {
+        Ok((out, links)) => {
+            let structured = json!({"result": out.result, "metadata": out.metadata});
+            let mut content = vec![json!({"type": "text", "text": structured.to_string()})];
+            content.extend(links);
+            json!({"content": content, "structuredContent": structured, "isError": false})
+        }
+        Err(e) => errors::tool_error(&e),
+    }
+}
+
+/// The compact tools.
+async fn compact(
+    session: &dyn Session,
+    name: &str,
+    args: Value,
+    meta_key: Option<String>,
+) -> Result<Value, McpError> {
+    let targets = session.targets();
+    let str_arg = |k: &str| args.get(k).and_then(Value::as_str).map(str::to_string);
+    let connector_type = || -> Result<String, ConnectorError> {
+        if let Some(t) = str_arg("connector_type") {
+            return Ok(t);
+        }
+        match tools::types(targets).as_slice() {
+            [one] => Ok(one.connector_type.clone()),
+            _ => Err(ConnectorError::invalid_field(
+                "/connector_type",
+                "this session has several connector types: give `connector_type`",
+            )),
+        }
+    };
+    let find = || -> Result<ActionRef<'_>, ConnectorError> {
+        let ty = connector_type()?;
+        let (entity, action) = (
+            str_arg("entity").unwrap_or_default(),
+            str_arg("action").unwrap_or_default(),
+        );
+        tools::find_action(targets, &ty, &entity, &action).ok_or_else(|| {
+            ConnectorError::new(
+                ErrorCode::UnknownAction,
+                format!("no action {entity}.{action} for {ty}: see list_actions"),
+            )
+        })
+    };
+    let structured = |v: Value| json!({"content": [{"type": "text", "text": v.to_string()}], "structuredContent": v, "isError": false});
+    Ok(match name {
+        tools::LIST_ACTIONS => structured(tools::list_actions(
+            targets,
+            str_arg("connector_type").as_deref(),
+        )),
+        tools::DESCRIBE_ACTION => match find() {
+            Ok(a) => structured(tools::describe(&a)),
+            Err(e) => errors::tool_error(&e),
+        },
+        tools::EXECUTE => match find() {
+            Ok(a) => {
+                let params = match args.get("params") {
+                    None | Some(Value::Null) => Value::Object(Map::new()),
+                    Some(p) => p.clone(),
+                };
+                let key = str_arg("idempotency_key").or(meta_key);
+                run(session, a, str_arg(CONNECTOR_ARG), params, key).await
+            }
+            Err(e) => errors::tool_error(&e),
+        },
+        other => return Err(unknown_tool(other)),
+    })
+}

@@ -1,0 +1,224 @@
+//! `/mcp`: authentication (401 with RFC 9728 resource metadata), organization isolation and the
+//! tool lists, through the real `create_app`. The protocol end to end (the official Python
+//! client over stdio and HTTP against the sandbox) is in `python/tests/test_mcp.py`.
+
+use actix_web::http::StatusCode;
+use actix_web::test;
+use serde_json::{json, Value};
+use server::create_app;
+
+use crate::common::harness::{harness, Harness, Tenant};
+
+struct Answer {
+    status: StatusCode,
+    challenge: Option<String>,
+    body: Value,
+}
+
+async fn post(
+    h: &Harness,
+    path: &str,
+    token: Option<&str>,
+    org: Option<&str>,
+    msg: Value,
+) -> Answer {
+    let app = test::init_service(create_app(h.state.clone())).await;
+    let mut req = test::TestRequest::post()
+        .uri(path)
+        .insert_header(("Content-Type", "application/json"))
+        .insert_header(("Accept", "application/json, text/event-stream"))
+        .set_payload(msg.to_string());
+    if msg["method"] != "initialize" {
+        req = req.insert_header(("MCP-Protocol-Version", "2025-11-25"));
+    }
+    if let Some(t) = token {
+        req = req.insert_header(("Authorization", format!("Bearer {t}")));
+    }
+    if let Some(o) = org {
+        req = req.insert_header(("X-Organization-Id", o.to_string()));
+    }
+    let resp = test::call_service(&app, req.to_request()).await;
+    let status = resp.status();
+    let challenge = resp
+        .headers()
+        .get("WWW-Authenticate")
+        .map(|v| v.to_str().unwrap().to_string());
+    let bytes = test::read_body(resp).await;
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| json!({"raw": String::from_utf8_lossy(&bytes)}));
+    Answer {
+        status,
+        challenge,
+        body,
+    }
+}
+
+fn rpc(method: &str, params: Value) -> Value {
+    json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+}
+
+fn initialize() -> Value {
+    rpc(
+        "initialize",
+        json!({"protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "test", "version": "1"}}),
+    )
+}
+
+async fn call(h: &Harness, path: &str, t: &Tenant, tool: &str, args: Value) -> Value {
+    let a = post(
+        h,
+        path,
+        Some(&t.token),
+        None,
+        rpc("tools/call", json!({"name": tool, "arguments": args})),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    a.body["result"].clone()
+}
+
+#[actix_web::test]
+async fn without_a_valid_token_the_answer_is_401_naming_the_resource_metadata() {
+    let h = harness().await;
+    let a = post(&h, "/mcp", None, None, initialize()).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(a.body["error"]["code"], "unauthenticated");
+    let challenge = a.challenge.expect("WWW-Authenticate");
+    assert_eq!(
+        challenge,
+        r#"Bearer resource_metadata="http://localhost:8080/.well-known/oauth-protected-resource/mcp""#
+    );
+    let a = post(
+        &h,
+        "/mcp/connectors/x",
+        Some("cat_wrong"),
+        None,
+        initialize(),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert!(a
+        .challenge
+        .unwrap()
+        .starts_with(r#"Bearer error="invalid_token", resource_metadata=""#));
+
+    let app = test::init_service(create_app(h.state.clone())).await;
+    for path in [
+        "/.well-known/oauth-protected-resource/mcp",
+        "/.well-known/oauth-protected-resource",
+    ] {
+        let req = test::TestRequest::get().uri(path).to_request();
+        let doc: Value = test::call_and_read_body_json(&app, req).await;
+        assert_eq!(doc["resource"], "http://localhost:8080/mcp", "{path}");
+        assert_eq!(doc["bearer_methods_supported"], json!(["header"]));
+    }
+}
+
+#[actix_web::test]
+async fn an_organization_reaches_only_its_own_connectors() {
+    let h = harness().await;
+    let a = h.tenant("acme").await;
+    let b = h.tenant("globex").await;
+    let mine = h
+        .connector(&a, "alice", json!({"access_token": "tok-a"}))
+        .await;
+    let theirs = h
+        .connector(&b, "bob", json!({"access_token": "tok-b"}))
+        .await;
+
+    // Another organization's connector or customer does not exist for this token.
+    let got = post(
+        &h,
+        &format!("/mcp/connectors/{theirs}"),
+        Some(&a.token),
+        None,
+        initialize(),
+    )
+    .await;
+    assert_eq!(got.status, StatusCode::NOT_FOUND, "{}", got.body);
+    let got = post(&h, "/mcp/customers/bob", Some(&a.token), None, initialize()).await;
+    assert_eq!(got.status, StatusCode::NOT_FOUND, "{}", got.body);
+    // The organization header cannot widen what the token reaches.
+    let got = post(&h, "/mcp", Some(&a.token), Some(&b.org), initialize()).await;
+    assert_eq!(got.status, StatusCode::FORBIDDEN, "{}", got.body);
+
+    // The organization-wide endpoint lists this organization's connectors only ...
+    let listed = call(&h, "/mcp?mode=compact", &a, "list_actions", json!({})).await;
+    let ids: Vec<&str> = listed["structuredContent"]["connectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["connector_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [mine.as_str()]);
+    // ... and a call naming another organization's connector finds nothing.
+    for selector in [theirs.as_str(), "bob"] {
+        let r = call(
+            &h,
+            "/mcp",
+            &a,
+            "gmail_profile_get",
+            json!({"connector": selector}),
+        )
+        .await;
+        assert_eq!(r["isError"], true, "{r}");
+        assert_eq!(r["_meta"]["error"]["code"], "not_found", "{r}");
+    }
+}
+
+#[actix_web::test]
+async fn tools_list_has_one_tool_per_action_or_three_in_compact_mode() {
+    let h = harness().await;
+    let a = h.tenant("acme").await;
+    let id = h
+        .connector(&a, "alice", json!({"access_token": "tok"}))
+        .await;
+    let path = format!("/mcp/connectors/{id}");
+    let init = post(&h, &path, Some(&a.token), None, initialize()).await;
+    assert_eq!(init.body["result"]["protocolVersion"], "2025-11-25");
+    let full = post(
+        &h,
+        &path,
+        Some(&a.token),
+        None,
+        rpc("tools/list", json!({})),
+    )
+    .await;
+    let tools = full.body["result"]["tools"].as_array().unwrap();
+    let spec = connector_gmail::PROVIDER.spec;
+    let actions: usize = spec()
+        .spec()
+        .entities
+        .values()
+        .map(|e| e.actions.len())
+        .sum();
+    assert_eq!(tools.len(), actions);
+    assert!(tools
+        .iter()
+        .all(|t| t["inputSchema"]["properties"].get("connector").is_none()));
+    let compact = post(
+        &h,
+        &format!("{path}?mode=compact"),
+        Some(&a.token),
+        None,
+        rpc("tools/list", json!({})),
+    )
+    .await;
+    let names: Vec<&str> = compact.body["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["list_actions", "describe_action", "execute"]);
+    let bad = post(
+        &h,
+        &format!("{path}?mode=tiny"),
+        Some(&a.token),
+        None,
+        initialize(),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+}
