@@ -16,7 +16,8 @@ pub struct ReplicationConfig {
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateConnectorRequest {
-    /// The end user this connector belongs to.
+    /// The end user this connector belongs to (not blank).
+    #[schema(min_length = 1)]
     pub customer_name: String,
     #[serde(default)]
     pub connector_type: Option<String>,
@@ -25,6 +26,7 @@ pub struct CreateConnectorRequest {
     #[serde(default)]
     pub name: Option<String>,
     /// The fields of the type's credential schema (see `GET /api/v1/connector-types`).
+    #[serde(deserialize_with = "crate::object")]
     #[schema(value_type = Object)]
     pub credentials: Value,
     #[serde(default)]

@@ -11,12 +11,18 @@ pub struct ExecuteRequest {
     pub entity: String,
     /// An action of the entity, e.g. `list`.
     pub action: String,
-    /// The action's parameters (validated against its JSON Schema).
-    #[serde(default = "empty_object")]
+    /// The action's parameters (validated against its JSON Schema): an object.
+    #[serde(default = "empty_object", deserialize_with = "crate::object")]
     #[schema(value_type = Object)]
     pub params: Value,
-    /// Replays the first outcome for a repeated key (same entity, action and params).
+    /// Replays the first outcome for a repeated key (same entity, action and params): 1 to
+    /// 255 characters, no control characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]+$"
+    )]
     pub idempotency_key: Option<String>,
 }
 

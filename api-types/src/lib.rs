@@ -62,6 +62,14 @@ mod expose {
     }
 }
 
+/// A JSON object, kept as a `Value` (`null`, arrays and scalars are refused).
+pub(crate) fn object<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<serde_json::Value, D::Error> {
+    use serde::Deserialize;
+    serde_json::Map::deserialize(d).map(serde_json::Value::Object)
+}
+
 /// A body that does not match its type: `path` is the JSON path of the offending field
 /// (`data[0].connector_type`), `message` what was wrong there.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

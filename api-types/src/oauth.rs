@@ -8,6 +8,8 @@ use crate::connectors::ReplicationConfig;
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InitiateRequest {
+    /// The end user the connector will belong to (not blank).
+    #[schema(min_length = 1)]
     pub customer_name: String,
     #[serde(default)]
     pub connector_type: Option<String>,

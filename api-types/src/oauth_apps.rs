@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 pub struct CreateOAuthAppRequest {
     /// Connector type: `gmail` or `outlook`.
     pub provider: String,
+    /// The app's client id at the provider (not blank).
+    #[schema(min_length = 1)]
     pub client_id: String,
     /// Encrypted at rest, never returned.
     #[serde(default)]

@@ -247,8 +247,10 @@ impl Connector {
         options: ExecuteOptions,
     ) -> Result<Output> {
         let started = std::time::Instant::now();
-        let result = self
-            .run(entity, action, params, &options)
+        let result = self.run(entity, action, params, &options);
+        // Entity and action come from the caller: the log carries at most a short prefix.
+        let (entity, action) = (log_excerpt(entity), log_excerpt(action));
+        let result = result
             .instrument(tracing::info_span!(
                 "execute",
                 connector = %self.inner.spec.spec().name,
@@ -351,6 +353,15 @@ impl Connector {
     pub fn token_provider(&self) -> &Arc<dyn TokenProvider> {
         &self.inner.token
     }
+}
+
+/// At most 64 bytes of a caller-given name (cut at a character boundary), for logs.
+fn log_excerpt(s: &str) -> &str {
+    let mut end = s.len().min(64);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 /// The answer of a health check that ran `entity.action` (see [`CompatResult::HealthCheck`]).

@@ -73,6 +73,8 @@ error_codes! {
     PayloadTooLarge => "payload_too_large", 413, "Payload too large";
     /// The request conflicts with current state (idempotency key reuse, duplicate, in progress).
     Conflict => "conflict", 409, "Conflict";
+    /// The path exists but not with this HTTP method; the `Allow` header lists its methods.
+    MethodNotAllowed => "method_not_allowed", 405, "Method not allowed";
     /// A bug or unexpected failure on our side.
     Internal => "internal", 500, "Internal error";
 }
@@ -120,6 +122,9 @@ impl ErrorCode {
             }
             ErrorCode::Conflict => {
                 "The request conflicts with current state (see details.reason): use a new idempotency_key for a new request, or retry later."
+            }
+            ErrorCode::MethodNotAllowed => {
+                "Use one of the methods in the Allow header (or details.allow) for this path."
             }
             ErrorCode::Internal => "An internal error: try again later; report it if it persists.",
         }
@@ -226,7 +231,7 @@ mod tests {
             assert!((400..600).contains(&code.http_status()), "{code}");
             assert_eq!(serde_json::to_value(code).unwrap(), json!(code.as_str()));
         }
-        assert_eq!(ErrorCode::ALL.len(), 15);
+        assert_eq!(ErrorCode::ALL.len(), 16);
         for code in ErrorCode::ALL {
             assert!(code.hint().ends_with('.'), "{code}: {}", code.hint());
         }

@@ -21,6 +21,7 @@ from .errors import (
     ConnectorError,
     InternalError,
     InvalidParamsError,
+    MethodNotAllowedError,
     NeedsReauthError,
     NotFoundError,
     OutcomeUnknownError,
@@ -62,6 +63,7 @@ __all__ = [
     "SyncRequiredError",
     "PayloadTooLargeError",
     "ConflictError",
+    "MethodNotAllowedError",
     "InternalError",
     "exception_for_code",
 ]

@@ -33,6 +33,7 @@ __all__ = [
     "SyncRequiredError",
     "PayloadTooLargeError",
     "ConflictError",
+    "MethodNotAllowedError",
     "InternalError",
     "exception_for_code",
 ]
@@ -180,6 +181,13 @@ class ConflictError(ConnectorError):
     http_status = 409
 
 
+class MethodNotAllowedError(ConnectorError):
+    """The hosted API's path exists, but not with this HTTP method (its ``Allow`` header lists them)."""
+
+    default_code = "method_not_allowed"
+    http_status = 405
+
+
 class InternalError(ConnectorError):
     """A bug or unexpected failure on our side."""
 
@@ -204,6 +212,7 @@ _BY_CODE: dict[str, type[ConnectorError]] = {
         SyncRequiredError,
         PayloadTooLargeError,
         ConflictError,
+        MethodNotAllowedError,
         InternalError,
     )
 }

@@ -60,7 +60,7 @@ pub async fn apps(cmd: AppsCommand) -> anyhow::Result<()> {
             let store = open(&store).await?;
             let org = find_org(&store, &org).await?;
             let app = applications(&store)
-                .revoke(&org, &client_id)
+                .revoke_even_the_last(&org, &client_id)
                 .await?
                 .ok_or_else(|| {
                     anyhow::anyhow!("no application {client_id:?} in this organization")

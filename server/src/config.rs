@@ -242,6 +242,14 @@ pub struct ServeArgs {
     /// hand-offs (see docs/benchmarks.md).
     #[arg(long, env = "CONNECTORS_WORKERS")]
     pub workers: Option<usize>,
+    /// Seconds a request's body may take to arrive once its headers did; a slower body is
+    /// refused and its connection closed [default: 15].
+    #[arg(long, env = "CONNECTORS_BODY_TIMEOUT_SECS")]
+    pub body_timeout_secs: Option<u64>,
+    /// Open connections across all workers; further clients wait in the listen backlog
+    /// [default: 10000].
+    #[arg(long, env = "CONNECTORS_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
     /// Largest execute request body in bytes [default: 50 MiB].
     #[arg(long, env = "CONNECTORS_MAX_EXECUTE_BODY")]
     pub max_execute_body: Option<usize>,
@@ -394,6 +402,8 @@ pub struct Config {
     /// 0 = no health checks.
     pub health_check_interval_secs: u64,
     pub health_check_idle_secs: u64,
+    /// Rates, concurrency, timeouts and sizes a stranger may cost (defaults; tests change them).
+    pub limits: crate::limits::Limits,
     /// Events: polling, webhook delivery (see [`crate::services::events`]).
     pub events: crate::services::events::EventsConfig,
 }
@@ -535,6 +545,22 @@ impl Config {
                 .health_check_idle_secs
                 .or(file.health_check_idle_secs)
                 .unwrap_or(DEFAULT_HEALTH_CHECK_IDLE_SECS),
+            limits: {
+                let mut l = crate::limits::Limits::default();
+                if let Some(s) = args.body_timeout_secs.or(file.body_timeout_secs) {
+                    if s == 0 {
+                        anyhow::bail!("body_timeout_secs must be at least 1");
+                    }
+                    l.body_timeout = std::time::Duration::from_secs(s);
+                }
+                if let Some(n) = args.max_connections.or(file.max_connections) {
+                    if n == 0 {
+                        anyhow::bail!("max_connections must be at least 1");
+                    }
+                    l.max_connections = n;
+                }
+                l
+            },
             events: crate::services::events::EventsConfig {
                 poll_interval: std::time::Duration::from_millis(
                     args.poll_interval_ms

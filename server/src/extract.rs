@@ -20,7 +20,9 @@ pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
 /// A JSON body decoded with `serde_path_to_error`: a malformed body or a wrong/unknown field
 /// is a 400 `invalid_params` naming the JSON path; a body over the limit is a 413
-/// `payload_too_large`.
+/// `payload_too_large`. Strict: `Content-Type: application/json` is required, the body must be
+/// one JSON object with nothing after it, and it must arrive within the body timeout
+/// ([`crate::limits::Limits::body_timeout`]).
 #[derive(Debug)]
 pub struct ApiJson<T>(pub T);
 
@@ -32,6 +34,10 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
         let limit = req
             .app_data::<BodyLimit>()
             .map(|l| l.0)
+            .or_else(|| {
+                req.app_data::<web::Data<crate::AppState>>()
+                    .map(|s| s.config.limits.max_body)
+            })
             .unwrap_or(DEFAULT_BODY_LIMIT);
         Self::from_request_with_limit(req, payload, limit)
     }
@@ -49,21 +55,43 @@ impl<T: DeserializeOwned + 'static> ApiJson<T> {
             .get(actix_web::http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
+        let json = is_json(req);
+        let timeout = req
+            .app_data::<web::Data<crate::AppState>>()
+            .map(|s| s.config.limits.body_timeout)
+            .unwrap_or(crate::limits::Limits::default().body_timeout);
         let mut payload = payload.take();
         Box::pin(async move {
             if declared.is_some_and(|n| n > limit) {
                 return Err(too_large(limit));
             }
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| {
-                    ApiError::invalid("the request body could not be read").with_cause(e)
-                })?;
-                if body.len() + chunk.len() > limit {
-                    return Err(too_large(limit));
-                }
-                body.extend_from_slice(&chunk);
+            if !json {
+                return Err(ApiError::from(
+                    connector_core::ConnectorError::invalid_params(
+                        "send the body as JSON with `Content-Type: application/json`",
+                    )
+                    .with_details(json!({"header": "Content-Type"})),
+                ));
             }
+            let read = async {
+                let mut body = web::BytesMut::new();
+                while let Some(chunk) = payload.next().await {
+                    let chunk = chunk.map_err(|e| {
+                        ApiError::invalid("the request body could not be read").with_cause(e)
+                    })?;
+                    if body.len() + chunk.len() > limit {
+                        return Err(too_large(limit));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(body)
+            };
+            let body = tokio::time::timeout(timeout, read).await.map_err(|_| {
+                ApiError::invalid(format!(
+                    "the request body did not arrive within {} seconds",
+                    timeout.as_secs_f64()
+                ))
+            })??;
             decode(&body).map(ApiJson)
         })
     }
@@ -86,9 +114,44 @@ fn too_large(limit: usize) -> ApiError {
     )
 }
 
-/// Decodes JSON, naming the path of the first error.
+/// `Content-Type: application/json` (any parameters), or a `+json` type.
+fn is_json(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|t| t.trim().to_ascii_lowercase())
+        .is_some_and(|t| {
+            t == "application/json" || (t.starts_with("application/") && t.ends_with("+json"))
+        })
+}
+
+/// Decodes one JSON object, naming the path of the first error; nothing may follow it.
 pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::from(
+            connector_core::ConnectorError::invalid_params(
+                "the request body must be a JSON object",
+            )
+            .with_details(json!({ "path": "." })),
+        ));
+    }
     let de = &mut serde_json::Deserializer::from_slice(body);
+    let value = decode_from(&mut *de)?;
+    de.end().map_err(|_| {
+        ApiError::from(
+            connector_core::ConnectorError::invalid_params(
+                "the request body must be one JSON object with nothing after it",
+            )
+            .with_details(json!({ "path": "." })),
+        )
+    })?;
+    Ok(value)
+}
+
+fn decode_from<'de, T: DeserializeOwned>(
+    de: &mut serde_json::Deserializer<serde_json::de::SliceRead<'de>>,
+) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
@@ -156,5 +219,16 @@ mod tests {
         assert!(e.0.message.contains("extra"), "{}", e.0.message);
         let e = decode::<Outer>(b"{nope").unwrap_err();
         assert!(e.0.message.contains("not valid JSON"));
+    }
+
+    #[test]
+    fn a_body_is_one_object_with_nothing_after_it() {
+        decode::<Outer>(br#" {"inner":{"count":1}} "#).unwrap();
+        let e = decode::<Outer>(br#"[{"count":1}]"#).unwrap_err();
+        assert!(e.0.message.contains("JSON object"), "{}", e.0.message);
+        let e = decode::<Outer>(br#"{"inner":{"count":1}} trailing"#).unwrap_err();
+        assert!(e.0.message.contains("nothing after it"), "{}", e.0.message);
+        let e = decode::<Outer>(br#"{"inner":{"count":1}}{}"#).unwrap_err();
+        assert!(e.0.message.contains("nothing after it"), "{}", e.0.message);
     }
 }

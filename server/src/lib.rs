@@ -15,6 +15,7 @@ pub mod credentials;
 pub mod error;
 pub mod extract;
 pub mod lifecycle;
+pub mod limits;
 pub mod logging;
 pub mod mcp;
 pub mod metrics;
@@ -118,6 +119,8 @@ pub fn create_app(
 /// `connectors serve`: opens the state, starts the sandbox when `config.sandbox` asks for it,
 /// and serves until the process is stopped.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    // Before anything is opened or written: a second server on this data directory stops here.
+    let _lock = lock_data_dir(&config.data_dir)?;
     let state = AppState::new(config).await?;
     let _emulators = if state.config.sandbox {
         sandbox::start(&state).await?
@@ -125,6 +128,33 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Vec::new()
     };
     serve(state).await
+}
+
+/// The lock file that marks a data directory in use by a running server (`connectors serve`);
+/// released when the returned file is dropped or the process ends.
+pub const LOCK_FILE: &str = "serve.lock";
+
+/// Takes the data directory for this server, or fails naming it when another server holds it.
+pub fn lock_data_dir(dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    use anyhow::Context;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "the data directory {} is in use by another `connectors serve`; stop it or give this one another --data-dir",
+            dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("locking {}", path.display()))
+        }
+    }
 }
 
 /// Serves until the process is stopped.
@@ -137,10 +167,21 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     let _events = state.services.events.spawn();
     let state = web::Data::new(state);
     let workers = state.config.workers;
-    let mut server = actix_web::HttpServer::new(move || create_app(state.clone()));
+    let limits = state.config.limits.clone();
+    let mut server = actix_web::HttpServer::new(move || create_app(state.clone()))
+        // The head of a request, then (in the body extractor) its body, must arrive in time;
+        // idle keep-alive connections are closed.
+        .client_request_timeout(limits.header_timeout)
+        .client_disconnect_timeout(std::time::Duration::from_secs(1))
+        .keep_alive(limits.keep_alive);
+    let worker_count = workers.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
     if let Some(n) = workers {
         server = server.workers(n);
     }
+    // `max_connections` counts per worker.
+    server = server.max_connections(limits.max_connections.div_ceil(worker_count).max(1));
     let server = server.bind(bind)?.run();
     tracing::info!(%bind, "listening");
     server.await?;

@@ -39,7 +39,9 @@ has exactly one HTTP status (see the `ErrorCode` schema).
 
 Short paths: every `/api/v1/integrations/connectors...` route is also served without the \
 `/api/v1/integrations` prefix (`POST /connectors/{id}/execute`, `GET /connectors`, ...), with \
-the same handlers, auth and error bodies.";
+the same handlers, auth and error bodies.
+
+Limits (defaults; see docs/limits.md): request bodies are one JSON object sent with `Content-Type: application/json`, nothing after it; at most 1 MiB, except execute (50 MiB, `--max-execute-body`), else `413 payload_too_large`. A request's headers must arrive within 5 s (`408`) and its body within 15 s (`--body-timeout-secs`, else `400 invalid_params` and the connection is closed); idle keep-alive connections close after 5 s; at most 10,000 connections are open (`--max-connections`). The token endpoint answers `429 rate_limited` with `Retry-After` beyond 60 requests per source address (refilled at 10 per second), 10 failed requests per client id (refilled at 1 per second) or 2 secret checks at once (after a 2 s wait). Error messages quote at most 64 characters of any input; `details` strings are at most 160 characters. A known path asked with another method answers `405 method_not_allowed` with `Allow`.";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -277,6 +279,37 @@ pub fn operations() -> BTreeMap<String, Vec<String>> {
             (path.clone(), methods)
         })
         .collect()
+}
+
+/// The documented methods of the path a request names (`/api/v1/oauth-apps/abc` matches
+/// `/api/v1/oauth-apps/{id}`), upper case; `None` when no documented path matches. The `Allow`
+/// header of a 405.
+pub fn allowed_methods(path: &str) -> Option<Vec<String>> {
+    static TABLE: OnceLock<Vec<(Vec<String>, Vec<String>)>> = OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        operations()
+            .into_iter()
+            .map(|(p, m)| {
+                let segments = p.split('/').map(str::to_string).collect();
+                let methods = m.iter().map(|m| m.to_ascii_uppercase()).collect();
+                (segments, methods)
+            })
+            .collect()
+    });
+    let asked: Vec<&str> = path.split('/').collect();
+    let matches = |template: &[String]| {
+        template.len() == asked.len()
+            && template
+                .iter()
+                .zip(&asked)
+                .all(|(t, a)| t == a || (t.starts_with('{') && t.ends_with('}') && !a.is_empty()))
+    };
+    // A literal segment beats a parameter (`/connectors/oauth/initiate` vs `/connectors/{id}/...`).
+    table
+        .iter()
+        .filter(|(t, _)| matches(t))
+        .max_by_key(|(t, _)| t.iter().filter(|s| !s.starts_with('{')).count())
+        .map(|(_, m)| m.clone())
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -113,6 +113,7 @@ impl MasterKey {
 
     /// Reads a key file (current key first, then previous keys, one a line).
     pub fn read_file(path: &Path) -> anyhow::Result<MasterKey> {
+        tighten(path);
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading master key file {}", path.display()))?;
         let mut key = MasterKey::parse(&text)
@@ -161,6 +162,28 @@ fn generate_key_file(path: &Path) -> anyhow::Result<MasterKey> {
         "generated a new master key file: back it up, without it the stored credentials cannot be decrypted"
     );
     Ok(key)
+}
+
+/// Takes group and other permissions away from a key file (a warning when that is refused,
+/// e.g. on a read-only mount of secrets).
+fn tighten(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(meta) = std::fs::metadata(path) else {
+            return;
+        };
+        let mode = meta.permissions().mode();
+        if mode & 0o077 != 0 {
+            if let Err(e) =
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o700))
+            {
+                tracing::warn!(path = %path.display(), error = %e, "the master key file is readable by others and could not be made private");
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 /// Creates a file readable only by its owner.

@@ -81,6 +81,7 @@ async fn list(auth: Auth, state: web::Data<AppState>) -> ApiResult<HttpResponse>
         (status = 200, description = "The application, revoked", body = ApplicationView),
         (status = 403, description = "`permission_denied`: the caller is not the admin application", body = crate::error::ErrorBody),
         (status = 404, description = "`not_found`: no such application in the organization", body = crate::error::ErrorBody),
+        (status = 409, description = "`conflict`: the organization's last application that is not revoked (create another first)", body = crate::error::ErrorBody),
     )
 )]
 async fn revoke(

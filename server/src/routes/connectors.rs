@@ -41,7 +41,10 @@ struct ListQuery {
     connector_type: Option<String>,
     definition_id: Option<String>,
     /// Page size (1-1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
+    /// Connectors to skip (default 0).
+    #[param(minimum = 0)]
     offset: Option<i64>,
 }
 

@@ -1,6 +1,6 @@
 //! `POST /api/v1/account/applications/token`: client credentials -> bearer token. No auth.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use api_types::{TokenRequest, TokenResponse};
 
 use crate::error::ApiResult;
@@ -22,14 +22,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         (status = 200, description = "A bearer token", body = TokenResponse,
             headers(("Cache-Control" = String, description = "`no-store`"))),
         (status = 401, description = "`unauthenticated`: invalid client_id or client_secret (or the application is revoked)", body = crate::error::ErrorBody),
+        (status = 429, description = "`rate_limited`: too many requests from this address, too many failed requests for this client_id, or too many at once; wait `Retry-After` seconds", body = crate::error::ErrorBody,
+            headers(("Retry-After" = String, description = "Seconds to wait"))),
     )
 )]
-async fn token(state: web::Data<AppState>, body: ApiJson<TokenRequest>) -> ApiResult<HttpResponse> {
-    let req = body.0;
+async fn token(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: ApiJson<TokenRequest>,
+) -> ApiResult<HttpResponse> {
+    let source = req.peer_addr().map(|a| a.ip());
+    let body = body.0;
     let issued = state
         .services
         .applications
-        .issue_token(&req.client_id, &req.client_secret)
+        .issue_token(&body.client_id, &body.client_secret, source)
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))

@@ -15,9 +15,10 @@ use connector_core::{ConnectorError, Secret};
 use serde::Serialize;
 
 use super::cache::HotCache;
-use crate::auth::{issue_token, IssuedToken};
+use crate::auth::{mint_token, verify_client, IssuedToken};
 use crate::config::Config;
 use crate::error::{db, internal};
+use crate::limits::{too_many, Limits, RateLimiter};
 use crate::store::{now, Store, TokenRecord};
 
 /// An application as listed (never its secret or hash).
@@ -39,42 +40,108 @@ pub struct Applications {
     tokens: HotCache<TokenRecord>,
     /// Lifetime of an issued bearer token.
     token_ttl_secs: u64,
+    /// What a token request may cost (see [`Applications::issue_token`]).
+    checks: SecretChecks,
+}
+
+/// The bounds around client-secret checks.
+struct SecretChecks {
+    /// Checks running at once.
+    running: tokio::sync::Semaphore,
+    wait: Duration,
+    by_source: RateLimiter,
+    failures_by_client: RateLimiter,
+    /// A hash with the current parameters that unknown client ids are checked against.
+    decoy: String,
+}
+
+impl SecretChecks {
+    fn new(limits: &Limits) -> SecretChecks {
+        SecretChecks {
+            running: tokio::sync::Semaphore::new(limits.secret_checks.max(1)),
+            wait: limits.secret_check_wait,
+            by_source: RateLimiter::new(limits.token_per_source),
+            failures_by_client: RateLimiter::new(limits.token_failures_per_client),
+            decoy: crate::auth::hash_secret(new_client_secret().expose()).expect("argon2 hashes"),
+        }
+    }
 }
 
 impl Applications {
     /// `config.token_cache`: how long a verified token is trusted without the database (0:
     /// never); `config.token_ttl_secs`: the lifetime of an issued token.
     pub fn new(store: Store, config: &Config) -> Applications {
-        Applications::with_token_cache(store, config.token_cache, config.token_ttl_secs)
+        Applications::with(
+            store,
+            config.token_cache,
+            config.token_ttl_secs,
+            &config.limits,
+        )
     }
 
     /// Without a token cache (the CLI, which serves no API).
     pub fn uncached(store: Store) -> Applications {
-        Applications::with_token_cache(store, Duration::ZERO, 3600)
+        Applications::with(store, Duration::ZERO, 3600, &Limits::default())
     }
 
-    fn with_token_cache(store: Store, token_cache: Duration, token_ttl_secs: u64) -> Applications {
+    fn with(
+        store: Store,
+        token_cache: Duration,
+        token_ttl_secs: u64,
+        limits: &Limits,
+    ) -> Applications {
         Applications {
             store,
             tokens: HotCache::new(token_cache),
             token_ttl_secs,
+            checks: SecretChecks::new(limits),
         }
     }
 
     /// Checks an application's client credentials and issues a bearer token. A wrong id
-    /// and a wrong secret look the same.
+    /// and a wrong secret look the same, and cost the same (an unknown id is checked against
+    /// a decoy hash). Bounded: requests per `source` address and failed requests per client id
+    /// are rate limited (`rate_limited` with `retry_after`), and at most
+    /// `limits.secret_checks` checks run at once (the others wait `limits.secret_check_wait`,
+    /// then get `rate_limited`).
     pub async fn issue_token(
         &self,
         client_id: &str,
         client_secret: &Secret,
+        source: Option<std::net::IpAddr>,
     ) -> Result<IssuedToken, ConnectorError> {
-        issue_token(
+        let checks = &self.checks;
+        if let Some(ip) = source {
+            checks
+                .by_source
+                .take(&ip.to_string())
+                .map_err(|wait| too_many("token requests from this address", wait))?;
+        }
+        // Client ids are short; a long one is unknown anyway and shares one bucket.
+        let client_key: String = client_id.chars().take(128).collect();
+        checks
+            .failures_by_client
+            .check(&client_key)
+            .map_err(|wait| too_many("failed token requests for this client_id", wait))?;
+        let _permit = tokio::time::timeout(checks.wait, checks.running.acquire())
+            .await
+            .map_err(|_| too_many("token requests at once", Duration::from_secs(1)))?
+            .map_err(internal)?;
+        let app = verify_client(
             &self.store,
             client_id,
             client_secret.expose(),
-            self.token_ttl_secs,
+            Some(&checks.decoy),
         )
-        .await
+        .await?;
+        let Some(app) = app else {
+            let _ = checks.failures_by_client.take(&client_key);
+            return Err(ConnectorError::new(
+                connector_core::ErrorCode::Unauthenticated,
+                "invalid client_id or client_secret",
+            ));
+        };
+        mint_token(&self.store, &app, self.token_ttl_secs).await
     }
 
     /// The organization's applications, oldest first, with the admin marked.
@@ -105,11 +172,31 @@ impl Applications {
     }
 
     /// Revokes an application of the organization and deletes its tokens. `None` when the
-    /// organization has no application with this client id.
+    /// organization has no application with this client id. The organization's last
+    /// application that is not revoked cannot be revoked through the API (`conflict`): the
+    /// organization would have no admin left; the CLI (`connectors apps revoke`) can.
     pub async fn revoke(
         &self,
         org: &str,
         client_id: &str,
+    ) -> Result<Option<AppInfo>, ConnectorError> {
+        self.revoke_app(org, client_id, true).await
+    }
+
+    /// [`Applications::revoke`] for the CLI, which may revoke the last application too.
+    pub async fn revoke_even_the_last(
+        &self,
+        org: &str,
+        client_id: &str,
+    ) -> Result<Option<AppInfo>, ConnectorError> {
+        self.revoke_app(org, client_id, false).await
+    }
+
+    async fn revoke_app(
+        &self,
+        org: &str,
+        client_id: &str,
+        keep_last: bool,
     ) -> Result<Option<AppInfo>, ConnectorError> {
         let Some(id) = self
             .store
@@ -119,6 +206,18 @@ impl Applications {
         else {
             return Ok(None);
         };
+        let active = self.list(org).await?;
+        if keep_last
+            && active.iter().filter(|a| !a.revoked).count() == 1
+            && active
+                .iter()
+                .any(|a| !a.revoked && a.client_id == client_id)
+        {
+            return Err(ConnectorError::new(
+                connector_core::ErrorCode::Conflict,
+                "this is the organization's last application: create another one first (`connectors apps create`), or revoke it with `connectors apps revoke`",
+            ));
+        }
         self.store
             .revoke_application(&id, now())
             .await
@@ -254,7 +353,7 @@ fn new_client_secret() -> Secret {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::{create_application, hash_token};
+    use crate::auth::{create_application, hash_token, issue_token};
 
     async fn store() -> (Store, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
@@ -265,7 +364,12 @@ mod tests {
     #[tokio::test]
     async fn a_cached_token_is_dropped_at_once_when_its_application_is_revoked_here() {
         let (store, _dir) = store().await;
-        let apps = Applications::with_token_cache(store.clone(), Duration::from_secs(1), 3600);
+        let apps = Applications::with(
+            store.clone(),
+            Duration::from_secs(1),
+            3600,
+            &Limits::default(),
+        );
         let org = store.create_org("cache").await.unwrap().id;
         let app = create_application(&store, &org).await.unwrap();
         let issued = issue_token(&store, &app.client_id, app.client_secret.expose(), 3600)
@@ -297,7 +401,7 @@ mod tests {
     #[tokio::test]
     async fn an_unknown_token_is_never_cached() {
         let (store, _dir) = store().await;
-        let apps = Applications::with_token_cache(store, Duration::from_secs(1), 3600);
+        let apps = Applications::with(store, Duration::from_secs(1), 3600, &Limits::default());
         let hash = hash_token("cat_never_issued");
         assert!(apps.find_token(&hash).await.unwrap().is_none());
         assert!(!apps.tokens.contains(&hash));

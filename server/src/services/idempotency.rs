@@ -76,7 +76,7 @@ fn canonical(v: &Value) -> Value {
 
 /// Checks the key's shape (1 to 255 characters, no control characters).
 pub fn validate_key(key: &str) -> Result<(), ConnectorError> {
-    if key.is_empty() || key.len() > MAX_KEY_LEN || key.chars().any(char::is_control) {
+    if key.is_empty() || key.chars().count() > MAX_KEY_LEN || key.chars().any(char::is_control) {
         return Err(ConnectorError::invalid_params(
             "idempotency_key must be 1 to 255 characters without control characters",
         )
@@ -206,7 +206,7 @@ impl Idempotency {
                 Ok(body) => Some((200u16, serde_json::to_value(body).map_err(internal))),
                 Err(e) if is_definitive(e.code) => Some((
                     e.http_status(),
-                    Ok(serde_json::to_value(api_types::ErrorBody::of(e))
+                    Ok(serde_json::to_value(crate::error::error_body(e))
                         .expect("an error body serializes")),
                 )),
                 Err(_) => None,

@@ -253,6 +253,11 @@ async fn open_sqlite(database_url: &str) -> anyhow::Result<AnyPool> {
     };
     let any =
         AnyConnectOptions::from_str(&url).context("parsing the database URL (--database-url)")?;
+    if !in_memory && !param("mode=ro") {
+        let options = SqliteConnectOptions::from_str(database_url)
+            .context("parsing the database URL (--database-url)")?;
+        owner_only(options.get_filename())?;
+    }
     let mut pool = AnyPoolOptions::new().max_connections(8);
     if in_memory {
         // The database lives as long as one connection to it: keep one open.
@@ -273,6 +278,32 @@ async fn open_sqlite(database_url: &str) -> anyhow::Result<AnyPool> {
     .connect_with(any)
     .await
     .context("opening the database")
+}
+
+/// Creates the database file readable and writable by its owner only, or takes group and
+/// other permissions away from an existing one (SQLite gives its `-wal` and `-shm` files the
+/// database file's permissions).
+fn owner_only(path: &std::path::Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        let mode = file.metadata()?.permissions().mode();
+        if mode & 0o077 != 0 {
+            file.set_permissions(std::fs::Permissions::from_mode(mode & 0o700))
+                .with_context(|| format!("making {} private", path.display()))?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 async fn open_postgres(database_url: &str) -> anyhow::Result<AnyPool> {

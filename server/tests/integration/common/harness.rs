@@ -92,6 +92,10 @@ pub struct Req<'a> {
     pub token: Option<&'a str>,
     pub org: Option<&'a str>,
     pub body: Option<Vec<u8>>,
+    /// The client's address (`None`: the test request has none).
+    pub peer: Option<std::net::SocketAddr>,
+    /// `Content-Type` of the body [default: application/json].
+    pub content_type: Option<&'static str>,
 }
 
 impl<'a> Req<'a> {
@@ -102,6 +106,8 @@ impl<'a> Req<'a> {
             token: None,
             org: None,
             body: None,
+            peer: None,
+            content_type: None,
         }
     }
     pub fn by(mut self, t: &'a Tenant) -> Self {
@@ -117,6 +123,14 @@ impl<'a> Req<'a> {
         self.body = Some(b.into());
         self
     }
+    pub fn from(mut self, peer: &str) -> Self {
+        self.peer = Some(peer.parse().unwrap());
+        self
+    }
+    pub fn content_type(mut self, t: &'static str) -> Self {
+        self.content_type = Some(t);
+        self
+    }
 }
 
 impl Harness {
@@ -130,9 +144,12 @@ impl Harness {
             req = req.insert_header(("X-Organization-Id", o.to_string()));
         }
         let sent = r.body.clone().unwrap_or_default();
+        if let Some(p) = r.peer {
+            req = req.peer_addr(p);
+        }
         if let Some(b) = r.body {
             req = req
-                .insert_header(("Content-Type", "application/json"))
+                .insert_header(("Content-Type", r.content_type.unwrap_or("application/json")))
                 .set_payload(b);
         }
         let resp = test::call_service(&app, req.to_request()).await;
