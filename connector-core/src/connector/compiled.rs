@@ -127,6 +127,7 @@ impl CompiledSpec {
         let what = format!("{entity}.{action}");
         let params = v.resolve_aliases(&what, params)?;
         v.validate(&what, &params)?;
+        let params = integers_as_integers(&a.params, params);
         Ok(Accepted {
             entity,
             action,
@@ -190,6 +191,30 @@ impl CompiledSpec {
             .collect();
         set.into_iter().collect()
     }
+}
+
+/// JSON Schema counts `5.0` as an integer; providers do not (`maxResults=5.0` is a 400). A
+/// top-level param declared `integer` goes on as an integer.
+fn integers_as_integers(schema: &Value, mut params: Value) -> Value {
+    let Some(props) = schema.get("properties").and_then(Value::as_object) else {
+        return params;
+    };
+    if let Value::Object(map) = &mut params {
+        for (name, value) in map.iter_mut() {
+            let integer = props
+                .get(name)
+                .and_then(|p| p.get("type"))
+                .is_some_and(|t| {
+                    t == "integer" || t.as_array().is_some_and(|a| a.contains(&json!("integer")))
+                });
+            if let (true, Some(f)) = (integer, value.as_f64()) {
+                if value.is_f64() && f.fract() == 0.0 && f.abs() < 9.0e15 {
+                    *value = json!(f as i64);
+                }
+            }
+        }
+    }
+    params
 }
 
 /// What [`CompiledSpec::accept`] found: our names for the call, the action and its params.
@@ -440,6 +465,20 @@ mod tests {
             }}},
         });
         CompiledSpec::from_json(&text.to_string()).expect("the test spec compiles")
+    }
+
+    #[test]
+    fn an_integer_written_as_a_float_goes_on_as_an_integer() {
+        let s = spec();
+        let got = s
+            .accept("labels", "list", json!({"max_results": 5.0}))
+            .unwrap();
+        assert_eq!(got.params["max_results"], json!(5));
+        assert!(got.params["max_results"].is_i64());
+        let e = s
+            .accept("labels", "list", json!({"max_results": 5.5}))
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidParams);
     }
 
     #[test]

@@ -194,9 +194,12 @@ pub fn error_from_response(status: u16, headers: &HeaderMap, body: &[u8]) -> Con
                     .unwrap_or_else(|| "a little".into())
             ),
         ),
+        // A 400 is the provider refusing what it was asked (a bad id, page token or query):
+        // the caller's to fix, so a 4xx that retry middleware leaves alone (issue 19); the
+        // provider's own words stay in `details`.
         400 => (
-            ErrorCode::ProviderError,
-            format!("the provider rejected the request ({said}); fix the params it names and call again"),
+            ErrorCode::InvalidParams,
+            format!("the provider refused the request's params ({said}); fix the params it names and call again"),
         ),
         401 => (
             ErrorCode::Unauthenticated,
@@ -320,7 +323,7 @@ mod tests {
     fn status_table() {
         let cases = [
             (401, ErrorCode::Unauthenticated),
-            (400, ErrorCode::ProviderError),
+            (400, ErrorCode::InvalidParams),
             (410, ErrorCode::SyncRequired),
             (413, ErrorCode::PayloadTooLarge),
             (429, ErrorCode::RateLimited),

@@ -342,7 +342,9 @@ async fn provider_errors_map_to_the_table_and_keep_the_providers_words() {
         json!({"error": {"code": 400, "message": "Invalid id", "status": "INVALID_ARGUMENT"}}),
     )
     .await;
-    assert_eq!(e.code, ErrorCode::ProviderError);
+    // The caller's mistake: a 4xx, with the provider's words kept.
+    assert_eq!(e.code, ErrorCode::InvalidParams);
+    assert_eq!(e.http_status(), 400);
     assert!(e.message.contains("Invalid id"), "{}", e.message);
 }
 

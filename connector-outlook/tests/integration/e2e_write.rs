@@ -570,7 +570,7 @@ async fn a_subscription_is_validated_notified_renewed_and_deleted() {
     .unwrap_err();
     assert_eq!(
         e.code,
-        ErrorCode::ProviderError,
+        ErrorCode::InvalidParams,
         "validation fails when the URL does not echo"
     );
 }
