@@ -140,6 +140,41 @@ pub struct Redelivered {
     pub requeued: u64,
 }
 
+/// Microsoft Graph change notifications (`POST /push/outlook`) or lifecycle notifications
+/// (`POST /push/outlook/lifecycle`), as Graph sends them.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct GraphNotifications {
+    pub value: Vec<GraphNotification>,
+}
+
+/// One Graph notification (fields the server reads; Graph sends more).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct GraphNotification {
+    #[serde(rename = "subscriptionId")]
+    pub subscription_id: String,
+    /// The subscription's secret, checked on every notification.
+    #[serde(
+        rename = "clientState",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub client_state: Option<String>,
+    /// `created`, `updated`, `deleted` (change notifications).
+    #[serde(
+        rename = "changeType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub change_type: Option<String>,
+    /// `reauthorizationRequired`, `subscriptionRemoved`, `missed` (lifecycle notifications).
+    #[serde(
+        rename = "lifecycleEvent",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub lifecycle_event: Option<String>,
+}
+
 /// A Google Cloud Pub/Sub push request (`POST /push/gmail`), as Pub/Sub sends it.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PubSubPush {

@@ -51,6 +51,20 @@ pub trait MailChanges: Send + Sync + std::fmt::Debug {
         let _ = (api, target);
         Ok(None)
     }
+
+    /// Renews the push subscription `id` made by [`MailChanges::start_push`] (Graph: a new
+    /// expiration). When the provider no longer has it, a new one is started: the answer's
+    /// `id` then differs from `id`. The default starts anew (Gmail's `watch` is renewed by
+    /// calling it again).
+    async fn renew_push(
+        &self,
+        api: &dyn Actions,
+        target: &PushTarget,
+        id: &str,
+    ) -> Result<Option<Push>> {
+        let _ = id;
+        self.start_push(api, target).await
+    }
 }
 
 /// What a push subscription points at.
@@ -58,7 +72,8 @@ pub trait MailChanges: Send + Sync + std::fmt::Debug {
 pub struct PushTarget {
     /// Gmail: `projects/P/topics/T`.
     pub topic: Option<String>,
-    /// Graph: the notification URL (and the lifecycle URL) with the clientState secret.
+    /// Graph: the notification URL (and the lifecycle URL) with the clientState secret of a
+    /// new subscription.
     pub notification_url: Option<String>,
     pub lifecycle_url: Option<String>,
     pub client_state: Option<String>,

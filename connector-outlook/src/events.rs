@@ -177,27 +177,59 @@ impl MailChanges for OutlookChanges {
             .collect())
     }
 
+    /// A subscription on every folder's messages (created, updated, deleted), with the
+    /// target's lifecycle URL and clientState, for [`SUBSCRIPTION_MINUTES`].
     async fn start_push(&self, api: &dyn Actions, target: &PushTarget) -> Result<Option<Push>> {
         let Some(url) = &target.notification_url else {
             return Ok(None);
         };
         let mut params = json!({
-            "folder": "inbox",
+            "folder": "all",
             "notification_url": url,
             "change_types": ["created", "updated", "deleted"],
+            "expiration_minutes": SUBSCRIPTION_MINUTES,
         });
+        if let Some(l) = &target.lifecycle_url {
+            params["lifecycle_notification_url"] = json!(l);
+        }
         if let Some(s) = &target.client_state {
             params["client_state"] = json!(s);
         }
         let out = api.run("subscriptions", "create", params).await?;
-        Ok(Some(Push {
-            id: out
-                .result
-                .get("id")
-                .and_then(Value::as_str)
-                .map(str::to_string),
-            expires_at: None,
-        }))
+        Ok(Some(push(&out.result)))
+    }
+
+    /// `PATCH` of the expiration; a subscription Graph no longer has (404) is made anew.
+    async fn renew_push(
+        &self,
+        api: &dyn Actions,
+        target: &PushTarget,
+        id: &str,
+    ) -> Result<Option<Push>> {
+        let params = json!({"subscription_id": id, "expiration_minutes": SUBSCRIPTION_MINUTES});
+        match api.run("subscriptions", "renew", params).await {
+            Ok(out) => Ok(Some(push(&out.result))),
+            Err(e) if e.code == ErrorCode::NotFound => self.start_push(api, target).await,
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// How long the server's subscriptions are asked to last: three days (Outlook message
+/// subscriptions may last up to 10,080 minutes; they are renewed daily).
+pub const SUBSCRIPTION_MINUTES: i64 = 4320;
+
+fn push(result: &Value) -> Push {
+    Push {
+        id: result
+            .get("subscription_id")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        expires_at: result
+            .get("expiration")
+            .and_then(Value::as_str)
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.timestamp()),
     }
 }
 

@@ -284,6 +284,12 @@ pub struct ServeArgs {
     /// https://www.googleapis.com/oauth2/v3/certs].
     #[arg(long, env = "CONNECTORS_GMAIL_PUSH_JWKS_URL")]
     pub gmail_push_jwks_url: Option<String>,
+    /// Outlook push: the public URL at which Microsoft Graph reaches this server's
+    /// `POST /push/outlook` (e.g. https://connectors.example.com/push/outlook; Graph wants
+    /// HTTPS). With it each Outlook connector gets a change-notification subscription, with
+    /// lifecycle notifications to the same URL + `/lifecycle`; without it Outlook is polled.
+    #[arg(long, env = "CONNECTORS_OUTLOOK_PUSH_URL")]
+    pub outlook_push_url: Option<String>,
     /// Start the Gmail and Outlook emulators in process with a demo organization, application
     /// and connectors (written to <data-dir>/sandbox.json).
     #[arg(long)]
@@ -510,6 +516,17 @@ impl Config {
                 "gmail_push_topic needs gmail_push_audience and gmail_push_service_account (the push subscription's token audience and service account)"
             ),
         };
+        let outlook_push = match args.outlook_push_url.or(file.outlook_push_url) {
+            None => None,
+            Some(u) if u.starts_with("https://") || u.starts_with("http://") => {
+                Some(crate::services::events::graph::OutlookPushConfig {
+                    notification_url: u,
+                })
+            }
+            Some(_) => anyhow::bail!(
+                "outlook_push_url must be the http(s) URL at which Graph reaches /push/outlook, e.g. https://connectors.example.com/push/outlook"
+            ),
+        };
         let mut providers = file.providers;
         providers.check_names(descriptors)?;
         for d in descriptors {
@@ -568,6 +585,7 @@ impl Config {
                         .unwrap_or(if sandbox { 1000 } else { 60_000 }),
                 ),
                 gmail_push,
+                outlook_push,
                 ..Default::default()
             },
         })

@@ -65,6 +65,8 @@ Limits (defaults; see docs/limits.md): request bodies are one JSON object sent w
         routes::events::deliveries,
         routes::events::redeliver,
         routes::push::gmail,
+        routes::push::outlook,
+        routes::push::outlook_lifecycle,
         routes::oauth::initiate,
         routes::oauth::callback,
         routes::oauth::reauthorize,

@@ -106,8 +106,8 @@ pub async fn start(state: &AppState) -> anyhow::Result<Vec<Emulator>> {
     Ok(emulators)
 }
 
-/// Points each emulator's push notifications (Gmail: Pub/Sub push) at this server, and has the
-/// server subscribe to and trust them.
+/// Points each emulator's push notifications (Gmail: Pub/Sub push; Graph: change
+/// notifications) at this server, and has the server subscribe to and trust them.
 fn enable_push(state: &AppState, emulators: &[Emulator]) {
     let bind = state.config.bind;
     let host = if bind.ip().is_unspecified() {
@@ -120,6 +120,12 @@ fn enable_push(state: &AppState, emulators: &[Emulator]) {
         let Some(setup) = emu.handle.enable_push(&endpoint) else {
             continue;
         };
+        if let Some(notification_url) = setup.notification_url.clone() {
+            state.services.events.enable_outlook_push(
+                crate::services::events::graph::OutlookPushConfig { notification_url },
+            );
+            tracing::info!(%endpoint, "sandbox push notifications on");
+        }
         if let (Some(topic), Some(audience), Some(service_account), Some(jwks_url)) = (
             setup.topic,
             setup.audience,

@@ -86,6 +86,7 @@ pub struct SubscriptionCreateParams {
     #[serde(default = "inbox")]
     folder: String,
     notification_url: String,
+    lifecycle_notification_url: Option<String>,
     #[serde(default = "created")]
     change_types: Vec<String>,
     #[serde(default = "three_days")]
@@ -311,6 +312,7 @@ fn subscription(v: &Value) -> Value {
         "resource": v.get("resource").cloned().unwrap_or(Value::Null),
         "change_types": v.get("changeType").and_then(Value::as_str).map(|c| c.split(',').map(str::trim).collect::<Vec<_>>()),
         "notification_url": v.get("notificationUrl").cloned().unwrap_or(Value::Null),
+        "lifecycle_notification_url": v.get("lifecycleNotificationUrl").cloned().unwrap_or(Value::Null),
         "expiration": v.get("expirationDateTime").cloned().unwrap_or(Value::Null),
     })
 }
@@ -320,7 +322,9 @@ pub async fn subscription_create(
     p: SubscriptionCreateParams,
 ) -> Result<Output> {
     let f = p.folder.as_str();
-    let resource = if wire::is_well_known(f) {
+    let resource = if f.eq_ignore_ascii_case("all") {
+        "me/messages".to_string()
+    } else if wire::is_well_known(f) {
         format!("me/mailFolders('{}')/messages", f.to_ascii_lowercase())
     } else {
         format!("me/mailFolders('{f}')/messages")
@@ -333,6 +337,9 @@ pub async fn subscription_create(
     });
     if let Some(s) = &p.client_state {
         body["clientState"] = json!(s);
+    }
+    if let Some(u) = &p.lifecycle_notification_url {
+        body["lifecycleNotificationUrl"] = json!(u);
     }
     let v = wire::body(
         &cx.send(ProviderRequest::post("/subscriptions").json(body))

@@ -440,6 +440,7 @@ impl Emulator for GmailSandbox {
             audience: Some(endpoint.into()),
             service_account: Some(sub.service_account.clone()),
             jwks_url: Some(self.jwks_url()),
+            notification_url: None,
         };
         self.add_push_subscription(sub);
         Some(setup)

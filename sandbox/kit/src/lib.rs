@@ -356,4 +356,6 @@ pub struct PushSetup {
     pub service_account: Option<String>,
     /// Where the token issuer publishes its keys.
     pub jwks_url: Option<String>,
+    /// Graph: the URL to name as a subscription's `notificationUrl`.
+    pub notification_url: Option<String>,
 }

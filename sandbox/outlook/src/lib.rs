@@ -20,6 +20,7 @@ mod folders;
 mod graph;
 mod messages;
 mod model;
+mod notices;
 mod odata;
 mod profile;
 mod reply;
@@ -40,6 +41,7 @@ use serde_json::{json, Value};
 
 pub use behaviour::{Behaviour, DEFAULT_TRANSPORT_DELAY};
 pub use model::WELL_KNOWN;
+pub use notices::{LifecycleEvent, NoticeSettings, MAX_LIFETIME as MAX_SUBSCRIPTION_LIFETIME};
 pub use sandbox_kit::{Emulator, Fault, FaultKind, SandboxConfig, Seed, TokenRule, DEFAULT_USER};
 pub use seed::NewMessage;
 pub use state::{LoggedRequest, Stats};
@@ -260,7 +262,8 @@ impl OutlookSandbox {
 
     /// Marks a message read or unread (a change delta reports).
     pub fn set_read(&self, user: &str, message_id: &str, read: bool) -> bool {
-        self.inner
+        let done = self
+            .inner
             .with_mailbox(user, |mb| {
                 let mut m = mb.messages.get(message_id)?.clone();
                 m.is_read = read;
@@ -268,12 +271,15 @@ impl OutlookSandbox {
                 Some(())
             })
             .flatten()
-            .is_some()
+            .is_some();
+        self.inner.notify();
+        done
     }
 
     /// Moves a message to another folder (same id, as Graph keeps it within a mailbox).
     pub fn move_message(&self, user: &str, message_id: &str, folder: &str) -> bool {
-        self.inner
+        let done = self
+            .inner
             .with_mailbox(user, |mb| {
                 let target = mb.folder(folder)?.id.clone();
                 let mut m = mb.messages.get(message_id)?.clone();
@@ -282,14 +288,19 @@ impl OutlookSandbox {
                 Some(())
             })
             .flatten()
-            .is_some()
+            .is_some();
+        self.inner.notify();
+        done
     }
 
     /// Deletes a message for good.
     pub fn delete_message(&self, user: &str, message_id: &str) -> bool {
-        self.inner
+        let done = self
+            .inner
             .with_mailbox(user, |mb| mb.remove_message(message_id).is_some())
-            .unwrap_or(false)
+            .unwrap_or(false);
+        self.inner.notify();
+        done
     }
 
     /// Ids of the messages in a folder (id or well-known name), newest first.
@@ -386,5 +397,14 @@ impl Emulator for OutlookSandbox {
     /// Every delta token of `user` issued so far expires (410 on its next use).
     fn expire_sync_tokens(&self, user: &str) {
         self.expire_delta_tokens(user);
+    }
+
+    /// Graph posts change notifications to whatever URL a subscription names: a receiver
+    /// subscribes with `endpoint` (lifecycle notifications: `endpoint` + `/lifecycle`).
+    fn enable_push(&self, endpoint: &str) -> Option<sandbox_kit::PushSetup> {
+        Some(sandbox_kit::PushSetup {
+            notification_url: Some(endpoint.to_string()),
+            ..Default::default()
+        })
     }
 }

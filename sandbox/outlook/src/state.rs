@@ -61,6 +61,8 @@ pub struct Inner {
     pub sessions: Mutex<HashMap<String, super::admin::Session>>,
     pub subs: Mutex<HashMap<String, super::subs::Subscription>>,
     pub notifications: AtomicU64,
+    /// How notifications are POSTed (delays, duplicates, losses).
+    pub notices: super::notices::Notices,
     pub requests: AtomicU64,
     pub batch_requests: AtomicU64,
     pub batch_parts: AtomicU64,
@@ -105,6 +107,7 @@ impl Inner {
             sessions: Mutex::new(HashMap::new()),
             subs: Mutex::new(HashMap::new()),
             notifications: AtomicU64::new(0),
+            notices: Default::default(),
             requests: AtomicU64::new(0),
             batch_requests: AtomicU64::new(0),
             batch_parts: AtomicU64::new(0),

@@ -1,6 +1,8 @@
 //! Change notifications: `/v1.0/subscriptions` with Graph's validation handshake (the
-//! notification URL must echo `validationToken` as text/plain within 10 seconds) and
-//! notifications of created, updated and deleted messages of a watched folder.
+//! notification URL, and the lifecycle URL when one is given, must echo `validationToken` as
+//! text/plain within 10 seconds), renewal (`PATCH`), `reauthorize`, expiry, and notifications
+//! of created, updated and deleted messages of a watched folder (or of every folder). How they
+//! are POSTed (delays, duplicates, losses, lifecycle events) is [`super::notices`]'s.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -28,14 +30,18 @@ pub struct Subscription {
     pub folder_id: Option<String>,
     pub change_type: String,
     pub notification_url: String,
+    pub lifecycle_url: Option<String>,
     pub client_state: Option<String>,
     pub expires: DateTime<Utc>,
     /// Mailbox change sequence up to which notifications were sent.
     pub seen: u64,
+    /// A `reauthorizationRequired` was sent and the subscription was not renewed since: its
+    /// change notifications are held back.
+    pub needs_reauth: bool,
 }
 
 impl Subscription {
-    fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         json!({
             "id": self.id,
             "resource": self.resource,
@@ -47,7 +53,7 @@ impl Subscription {
             "creatorId": "00000000-0000-0000-0000-00000000c0de",
             "latestSupportedTlsVersion": "v1_2",
             "includeResourceData": false,
-            "lifecycleNotificationUrl": Value::Null,
+            "lifecycleNotificationUrl": self.lifecycle_url,
             "notificationQueryOptions": Value::Null,
             "encryptionCertificate": Value::Null,
             "encryptionCertificateId": Value::Null,
@@ -60,7 +66,8 @@ fn bad(message: impl Into<String>) -> Reply {
     reply::error(400, "InvalidRequest", message)
 }
 
-fn expiry(v: &Value) -> Result<DateTime<Utc>, Reply> {
+/// The expiration granted for a request (Graph's limit; shorter under the test cap).
+fn expiry(v: &Value, cap: Duration) -> Result<DateTime<Utc>, Reply> {
     let t = prop(v, "expirationDateTime")
         .and_then(Value::as_str)
         .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
@@ -72,7 +79,11 @@ fn expiry(v: &Value) -> Result<DateTime<Utc>, Reply> {
             "Subscription expiration can only be in the future and at most {MAX_MINUTES} minutes from now."
         )));
     }
-    Ok(t)
+    let capped = chrono::Duration::from_std(cap)
+        .ok()
+        .and_then(|c| now.checked_add_signed(c))
+        .unwrap_or(t);
+    Ok(t.min(capped))
 }
 
 /// `me/mailFolders('inbox')/messages`, `me/mailFolders/inbox/messages`, `users/{id}/messages`
@@ -163,16 +174,29 @@ impl Inner {
                     .collect();
                 Reply::ok(json!({ "value": value }))
             }
+            ("POST", [id, action]) if action.eq_ignore_ascii_case("reauthorize") => {
+                let mut subs = self.subs.lock().expect("subs");
+                match subs.get_mut(id).filter(|s| s.user == caller.user) {
+                    Some(sub) => {
+                        sub.needs_reauth = false;
+                        Reply::no_content()
+                    }
+                    None => reply::error(404, "ResourceNotFound", "The object was not found."),
+                }
+            }
             (m, [id]) => {
                 let mut subs = self.subs.lock().expect("subs");
+                let now = Utc::now();
+                subs.retain(|_, s| s.expires > now);
                 let Some(sub) = subs.get_mut(id).filter(|s| s.user == caller.user) else {
                     return reply::error(404, "ResourceNotFound", "The object was not found.");
                 };
                 match m {
                     "GET" => Reply::ok(sub.to_json()),
-                    "PATCH" => match expiry(body) {
+                    "PATCH" => match expiry(body, self.notices.settings().max_lifetime) {
                         Ok(t) => {
                             sub.expires = t;
+                            sub.needs_reauth = false;
                             Reply::ok(sub.to_json())
                         }
                         Err(e) => e,
@@ -207,7 +231,7 @@ impl Inner {
         let Some(resource) = str_prop("resource") else {
             return bad("resource is required.");
         };
-        let expires = match expiry(body) {
+        let expires = match expiry(body, self.notices.settings().max_lifetime) {
             Ok(t) => t,
             Err(e) => return e,
         };
@@ -218,6 +242,12 @@ impl Inner {
         if let Err(e) = validate(&self.kit.http, &url).await {
             return e;
         }
+        let lifecycle_url = str_prop("lifecycleNotificationUrl");
+        if let Some(l) = &lifecycle_url {
+            if let Err(e) = validate(&self.kit.http, l).await {
+                return e;
+            }
+        }
         let seen = self.with_mailbox(&user, |mb| mb.seq).unwrap_or(0);
         let sub = Subscription {
             id: uuid::Uuid::new_v4().to_string(),
@@ -226,16 +256,19 @@ impl Inner {
             folder_id,
             change_type,
             notification_url: url,
+            lifecycle_url,
             client_state: str_prop("clientState"),
             expires,
             seen,
+            needs_reauth: false,
         };
         let out = sub.to_json();
         self.subs.lock().expect("subs").insert(sub.id.clone(), sub);
         Reply::json(201, out)
     }
 
-    /// Sends notifications for changes since each subscription's last look (fire and forget).
+    /// Sends notifications for changes since each subscription's last look (in the
+    /// background; see [`super::notices`]). Expired subscriptions are dropped first.
     pub fn notify(&self) {
         let mut batches: Vec<(String, Value)> = Vec::new();
         {
@@ -271,6 +304,10 @@ impl Inner {
                     continue;
                 };
                 sub.seen = seq;
+                if sub.needs_reauth {
+                    // Held back until the subscription is renewed: these are lost.
+                    continue;
+                }
                 let value: Vec<Value> = changes
                     .into_iter()
                     .filter(|(kind, _)| sub.change_type.split(',').any(|c| c.trim() == *kind))
@@ -287,26 +324,18 @@ impl Inner {
                                 "id": id,
                             },
                             "clientState": sub.client_state,
-                            "tenantId": "00000000-0000-0000-0000-000000000001",
+                            "tenantId": super::notices::TENANT_ID,
                         })
                     })
                     .collect();
-                if !value.is_empty() {
+                if !value.is_empty() && !self.notices.lost() {
                     batches.push((sub.notification_url.clone(), json!({ "value": value })));
                 }
             }
         }
         for (url, body) in batches {
             self.notifications.fetch_add(1, Ordering::SeqCst);
-            let client = self.kit.http.clone();
-            tokio::spawn(async move {
-                let _ = client
-                    .post(url)
-                    .json(&body)
-                    .timeout(Duration::from_secs(10))
-                    .send()
-                    .await;
-            });
+            self.notices.send(&self.kit.http, &url, body, true);
         }
     }
 }

@@ -4,16 +4,26 @@
 //! - `POST /push/gmail`: Google Cloud Pub/Sub push for Gmail's `users.watch`. 204 once the
 //!   mailbox's poll is recorded as due; 401 for a token that does not verify (Pub/Sub retries,
 //!   nothing is recorded); 404 when Gmail push is not configured.
+//! - `POST /push/outlook` and `POST /push/outlook/lifecycle`: Microsoft Graph change
+//!   notifications and lifecycle notifications. `?validationToken=` is echoed as text/plain
+//!   (Graph's handshake); notifications answer 202 once the mailbox's poll is recorded, 401 when
+//!   none carries the clientState of a subscription of this server.
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
 
 use crate::error::ApiResult;
+use crate::services::events::graph;
 use crate::AppState;
 
 pub const GMAIL: &str = "/push/gmail";
+pub const OUTLOOK: &str = "/push/outlook";
+pub const OUTLOOK_LIFECYCLE: &str = "/push/outlook/lifecycle";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(GMAIL, web::post().to(gmail));
+    cfg.route(GMAIL, web::post().to(gmail))
+        .route(OUTLOOK, web::post().to(outlook))
+        .route(OUTLOOK_LIFECYCLE, web::post().to(outlook_lifecycle));
 }
 
 fn bearer(req: &HttpRequest) -> &str {
@@ -55,4 +65,84 @@ async fn gmail(
         .gmail_pushed(bearer(&req), &body)
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Graph's handshake parameter.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Validation {
+    /// Sent by Graph when a subscription is created: answered as it is, `text/plain`.
+    #[serde(rename = "validationToken")]
+    #[param(rename = "validationToken")]
+    validation_token: Option<String>,
+}
+
+async fn graph_notification(
+    state: &AppState,
+    q: &Validation,
+    body: &[u8],
+    lifecycle: bool,
+) -> ApiResult<HttpResponse> {
+    if let Some(token) = &q.validation_token {
+        return Ok(HttpResponse::Ok()
+            .content_type("text/plain; charset=utf-8")
+            .insert_header(("X-Content-Type-Options", "nosniff"))
+            .body(graph::validation_answer(token)?));
+    }
+    state
+        .services
+        .events
+        .outlook_pushed(body, lifecycle)
+        .await?;
+    Ok(HttpResponse::Accepted().finish())
+}
+
+/// Microsoft Graph change notifications of Outlook connectors' subscriptions (no API token:
+/// each notification's `clientState` is checked). With `validationToken`: Graph's handshake,
+/// the token echoed as text/plain.
+#[utoipa::path(
+    post,
+    path = "/push/outlook",
+    operation_id = "outlook_push",
+    tag = "connectors",
+    params(Validation),
+    request_body(content = api_types::events::GraphNotifications, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The handshake: the validationToken as given", body = String, content_type = "text/plain"),
+        (status = 202, description = "Recorded: the mailboxes are read from their cursors now"),
+        (status = 400, description = "`invalid_params`: not a Graph notification collection, or a validationToken over 1024 characters", body = crate::error::ErrorBody),
+        (status = 401, description = "`unauthenticated`: no notification names a subscription of this server with its clientState", body = crate::error::ErrorBody),
+    )
+)]
+async fn outlook(
+    state: web::Data<AppState>,
+    q: web::Query<Validation>,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    graph_notification(&state, &q, &body, false).await
+}
+
+/// Microsoft Graph lifecycle notifications (`reauthorizationRequired`: the subscription is
+/// renewed; `subscriptionRemoved`: made anew; `missed`: the mailbox is read now), checked like
+/// change notifications. With `validationToken`: Graph's handshake.
+#[utoipa::path(
+    post,
+    path = "/push/outlook/lifecycle",
+    operation_id = "outlook_push_lifecycle",
+    tag = "connectors",
+    params(Validation),
+    request_body(content = api_types::events::GraphNotifications, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The handshake: the validationToken as given", body = String, content_type = "text/plain"),
+        (status = 202, description = "Recorded: the subscriptions are renewed or made anew, the mailboxes read now"),
+        (status = 400, description = "`invalid_params`: not a Graph notification collection, or a validationToken over 1024 characters", body = crate::error::ErrorBody),
+        (status = 401, description = "`unauthenticated`: no notification names a subscription of this server with its clientState", body = crate::error::ErrorBody),
+    )
+)]
+async fn outlook_lifecycle(
+    state: web::Data<AppState>,
+    q: web::Query<Validation>,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    graph_notification(&state, &q, &body, true).await
 }

@@ -256,7 +256,8 @@ impl Store {
     }
 
     /// Records the connector's push subscription (`kind` names the provider, `id` what its
-    /// notifications name the mailbox by), to renew at `renew_at_ms`.
+    /// notifications name the mailbox by), to renew at `renew_at_ms`; `secret_hash` replaces
+    /// the stored hash of the subscription's secret when given (a new subscription).
     pub async fn set_push(
         &self,
         connector_id: &str,
@@ -264,19 +265,42 @@ impl Store {
         id: Option<&str>,
         expires_at: Option<i64>,
         renew_at_ms: i64,
+        secret_hash: Option<&str>,
     ) -> Result<(), sqlx::Error> {
         sqlx::query(
             "UPDATE event_streams SET push_kind = $1, push_id = $2, push_expires_at = $3, \
-             push_renew_at_ms = $4 WHERE connector_id = $5",
+             push_renew_at_ms = $4, push_secret = COALESCE($5, push_secret) WHERE connector_id = $6",
         )
         .bind(kind)
         .bind(id)
         .bind(expires_at)
         .bind(renew_at_ms)
+        .bind(secret_hash)
         .bind(connector_id)
         .execute(&self.pool)
         .await
         .map(|_| ())
+    }
+
+    /// Claims the renewal of the connector's push subscription when it is due, so that one
+    /// replica does it: the renewal time moves to `retry_at_ms` (the next try should this one
+    /// fail). The subscription as stored, `(kind, id)`, or None when it is not due.
+    pub async fn claim_push_renewal(
+        &self,
+        connector_id: &str,
+        now_ms: i64,
+        retry_at_ms: i64,
+    ) -> Result<Option<(Option<String>, Option<String>)>, sqlx::Error> {
+        let row = sqlx::query(
+            "UPDATE event_streams SET push_renew_at_ms = $1 WHERE connector_id = $2 \
+             AND (push_renew_at_ms IS NULL OR push_renew_at_ms <= $3) RETURNING push_kind, push_id",
+        )
+        .bind(retry_at_ms)
+        .bind(connector_id)
+        .bind(now_ms)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| (r.get("push_kind"), r.get("push_id"))))
     }
 
     /// When to try the push subscription again (it could not be set up).
@@ -295,6 +319,51 @@ impl Store {
         .execute(&self.pool)
         .await
         .map(|_| ())
+    }
+
+    /// The streams whose push subscription of `kind` is `id`, with the hash of its secret:
+    /// `(connector id, secret hash)`.
+    pub async fn push_secrets(
+        &self,
+        kind: &str,
+        id: &str,
+    ) -> Result<Vec<(String, Option<String>)>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT connector_id, push_secret FROM event_streams \
+             WHERE push_kind = $1 AND push_id = $2",
+        )
+        .bind(kind)
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get("connector_id"), r.get("push_secret")))
+            .collect())
+    }
+
+    /// A verified push for one stream: polled at `at_ms` (also when a poll runs now: `push_seq`);
+    /// with `renew`, its push subscription is renewed then too, and with `forget` it is
+    /// gone and made anew. False when the stream is not polled.
+    pub async fn push_for_stream(
+        &self,
+        connector_id: &str,
+        at_ms: i64,
+        renew: bool,
+        forget: bool,
+    ) -> Result<bool, sqlx::Error> {
+        let sql = format!(
+            "UPDATE event_streams SET poll_at_ms = $1, push_seq = push_seq + 1{}{} \
+             WHERE connector_id = $2 AND poll_at_ms IS NOT NULL",
+            if renew { ", push_renew_at_ms = $1" } else { "" },
+            if forget { ", push_id = NULL" } else { "" },
+        );
+        let done = sqlx::query(&sql)
+            .bind(at_ms)
+            .bind(connector_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// A push named a mailbox: every stream following it is polled at `at_ms`; how many.
@@ -772,9 +841,12 @@ impl EventTx {
         .execute(&mut *self.tx)
         .await?;
         if let Some((cursor, poll_at_ms, push_seq)) = poll {
+            // The next poll: at `poll_at_ms`, or now when a push came during this one, or
+            // when the push subscription is due for renewal before then (renewals follow polls).
             sqlx::query(
-                "UPDATE event_streams SET cursor = $1, poll_at_ms = CASE WHEN push_seq = $4 \
-                 THEN $2 ELSE $5 END, poll_owner = NULL, poll_lease_until_ms = 0, \
+                "UPDATE event_streams SET cursor = $1, poll_at_ms = CASE WHEN push_seq <> $4 \
+                 THEN $5 WHEN push_renew_at_ms > $5 AND push_renew_at_ms < $2 \
+                 THEN push_renew_at_ms ELSE $2 END, poll_owner = NULL, poll_lease_until_ms = 0, \
                  poll_failures = 0, poll_error = NULL WHERE connector_id = $3",
             )
             .bind(cursor)

@@ -98,6 +98,11 @@ const SQLITE_MIGRATIONS: MigrationSource = &[
         "event_push",
         include_str!("../../migrations/sqlite/0201_event_push.sql"),
     ),
+    (
+        202,
+        "graph_push",
+        include_str!("../../migrations/sqlite/0202_graph_push.sql"),
+    ),
 ];
 
 /// Same versions and names as [`SQLITE_MIGRATIONS`] (a test checks they stay twins).
@@ -126,6 +131,11 @@ const POSTGRES_MIGRATIONS: MigrationSource = &[
         201,
         "event_push",
         include_str!("../../migrations/postgres/0201_event_push.sql"),
+    ),
+    (
+        202,
+        "graph_push",
+        include_str!("../../migrations/postgres/0202_graph_push.sql"),
     ),
 ];
 

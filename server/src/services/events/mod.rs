@@ -10,11 +10,14 @@
 //!   with backoff from the database (a restart loses nothing), then the event is `dead` until
 //!   redelivered on request.
 //! - **Polling** ([`poll`]): history / delta from a stored cursor, spread over the interval.
+//! - **Push** ([`push`]: Gmail through Pub/Sub; [`graph`]: Graph change notifications): a
+//!   verified notification makes the connector's next poll now.
 //! - **Replicas**: polls and deliveries are claimed through leases on the stream rows
 //!   (`FOR UPDATE SKIP LOCKED` on PostgreSQL); a replica that dies loses its leases when they
 //!   run out and another one takes the work over.
 
 pub mod deliver;
+pub mod graph;
 pub mod poll;
 pub mod push;
 
@@ -61,6 +64,8 @@ pub struct EventsConfig {
     pub attempt_timeout: Duration,
     /// Gmail push through Pub/Sub, when configured.
     pub gmail_push: Option<push::GmailPushConfig>,
+    /// Graph change notifications for Outlook, when configured.
+    pub outlook_push: Option<graph::OutlookPushConfig>,
 }
 
 impl Default for EventsConfig {
@@ -78,6 +83,7 @@ impl Default for EventsConfig {
             batch: 32,
             attempt_timeout: Duration::from_secs(10),
             gmail_push: None,
+            outlook_push: None,
         }
     }
 }
@@ -124,6 +130,7 @@ impl Events {
             .build()
             .expect("the HTTP client builds");
         let gmail_push = config.gmail_push.clone();
+        let outlook_push = config.outlook_push.clone();
         let events = Events {
             store,
             vault,
@@ -137,6 +144,9 @@ impl Events {
         };
         if let Some(g) = gmail_push {
             events.enable_gmail_push(g);
+        }
+        if let Some(o) = outlook_push {
+            events.enable_outlook_push(o);
         }
         events
     }

@@ -22,7 +22,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 
-use super::{db, Events, WRITTEN};
+use super::{db, graph, Events, WRITTEN};
 use crate::runtime::ExecuteCall;
 use crate::store::events::{now_ms, Claim, Known, NewEvent};
 use crate::store::{now, ConnectorRow, STATUS_NEEDS_REAUTH};
@@ -39,6 +39,16 @@ const PUSHED_FACTOR: i64 = 10;
 const RENEW_PUSH: Duration = Duration::from_secs(24 * 3600);
 /// After a failed push setup, the next try.
 const RETRY_PUSH: Duration = Duration::from_secs(300);
+
+/// When to renew a push subscription that expires at `expires_at` (unix seconds): after two
+/// thirds of its time left, and at least daily.
+fn renew_at(now_ms: i64, expires_at: Option<i64>) -> i64 {
+    let daily = now_ms + RENEW_PUSH.as_millis() as i64;
+    match expires_at {
+        Some(at) => daily.min(now_ms + (at * 1000 - now_ms).max(0) * 2 / 3),
+        None => daily,
+    }
+}
 
 /// Runs until aborted.
 pub async fn run(events: Arc<Events>) {
@@ -245,7 +255,9 @@ impl Events {
         self.record(claim, &row, source, &api, page)
             .await
             .map_err(Stop::Failed)?;
-        self.keep_push(claim, &row, source, &api).await;
+        if claim.push_renew_at_ms.is_none_or(|at| at <= now_ms()) {
+            self.keep_push(&row, source, &api).await;
+        }
         Ok(())
     }
 
@@ -417,53 +429,70 @@ impl Events {
     }
 
     /// Starts or renews the connector's push subscription when push is on for its type and
-    /// the last one is due for renewal.
-    async fn keep_push(
-        &self,
-        claim: &Claim,
-        row: &ConnectorRow,
-        source: &dyn MailChanges,
-        api: &dyn Actions,
-    ) {
-        let Some(target) = self.push_target(&row.connector_type) else {
+    /// the last one is due for renewal. The renewal is claimed in the database (one replica
+    /// does it); after a new subscription or a renewal the connector is polled once more, so
+    /// that changes between this poll's read and the subscription are read too.
+    async fn keep_push(&self, row: &ConnectorRow, source: &dyn MailChanges, api: &dyn Actions) {
+        let Some(mut target) = self.push_target(&row.connector_type) else {
             return;
         };
-        if claim.push_renew_at_ms.is_some_and(|at| at > now_ms()) {
-            return;
-        }
-        let renew = match source.start_push(api, &target).await {
-            Ok(Some(push)) => {
-                let at = now_ms() + RENEW_PUSH.as_millis() as i64;
-                let stored = self
-                    .store
-                    .set_push(
-                        &row.id,
-                        &row.connector_type,
-                        push.id.as_deref(),
-                        push.expires_at,
-                        at,
-                    )
-                    .await;
-                match stored {
-                    Ok(()) => {
-                        tracing::info!(connector_id = %row.id, expires_at = ?push.expires_at, "push subscription started");
-                        return;
-                    }
-                    Err(e) => {
-                        tracing::error!(connector_id = %row.id, error = %e, "storing the push subscription failed");
-                        now_ms() + RETRY_PUSH.as_millis() as i64
-                    }
-                }
+        let now = now_ms();
+        let retry = now + RETRY_PUSH.as_millis() as i64;
+        let claimed = match self.store.claim_push_renewal(&row.id, now, retry).await {
+            Ok(Some(c)) => c,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!(connector_id = %row.id, error = %e, "claiming the push renewal failed");
+                return;
             }
-            Ok(None) => now_ms() + RENEW_PUSH.as_millis() as i64,
+        };
+        let current = match claimed {
+            (Some(kind), Some(id)) if kind == row.connector_type => Some(id),
+            _ => None,
+        };
+        // A subscription made now gets a secret of its own (Graph's clientState).
+        let secret = target.notification_url.is_some().then(graph::new_secret);
+        target.client_state = secret.clone();
+        let started = match &current {
+            Some(id) => source.renew_push(api, &target, id).await,
+            None => source.start_push(api, &target).await,
+        };
+        let push = match started {
+            Ok(Some(push)) => push,
+            Ok(None) => {
+                let at = now_ms() + RENEW_PUSH.as_millis() as i64;
+                if let Err(e) = self.store.set_push_renewal(&row.id, None, at).await {
+                    tracing::error!(connector_id = %row.id, error = %e, "storing the push renewal time failed");
+                }
+                return;
+            }
             Err(e) => {
                 tracing::warn!(connector_id = %row.id, code = %e.code, "starting the push subscription failed; polling goes on");
-                now_ms() + RETRY_PUSH.as_millis() as i64
+                return;
             }
         };
-        let kind = claim.push_kind.as_deref();
-        if let Err(e) = self.store.set_push_renewal(&row.id, kind, renew).await {
-            tracing::error!(connector_id = %row.id, error = %e, "storing the push renewal time failed");
+        let made = push.id != current;
+        let hash = secret.filter(|_| made).map(|s| graph::secret_hash(&s));
+        let stored = self
+            .store
+            .set_push(
+                &row.id,
+                &row.connector_type,
+                push.id.as_deref(),
+                push.expires_at,
+                renew_at(now_ms(), push.expires_at),
+                hash.as_deref(),
+            )
+            .await
+            .and(self.store.poll_soon(&row.id, now_ms()).await);
+        match stored {
+            Ok(_) => {
+                tracing::info!(connector_id = %row.id, expires_at = ?push.expires_at, renewed = !made, "push subscription kept");
+                WAKE.notify_waiters();
+            }
+            Err(e) => {
+                tracing::error!(connector_id = %row.id, error = %e, "storing the push subscription failed")
+            }
         }
     }
 
@@ -595,6 +624,18 @@ mod tests {
         assert_ne!(event_id("c", 0, "m", 1), event_id("d", 0, "m", 1));
         assert_ne!(event_id("c", 0, "m", 1), event_id("c", 1, "m", 1));
         assert!(event_id("c", 0, "m", 1).starts_with("evt_"));
+    }
+
+    #[test]
+    fn push_subscriptions_are_renewed_after_two_thirds_of_their_time_and_at_least_daily() {
+        let now = 1_000_000_000;
+        assert_eq!(renew_at(now, Some(now / 1000 + 3)), now + 2000);
+        assert_eq!(
+            renew_at(now, Some(now / 1000 + 3 * 86_400)),
+            now + 86_400_000
+        );
+        assert_eq!(renew_at(now, None), now + 86_400_000);
+        assert_eq!(renew_at(now, Some(0)), now, "an expired one at once");
     }
 
     #[test]

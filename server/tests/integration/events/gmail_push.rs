@@ -15,24 +15,11 @@ use crate::common::harness::Req;
 const TOPIC: &str = "projects/sandbox/topics/gmail";
 const ACCOUNT: &str = "gmail-push@sandbox.iam.gserviceaccount.com";
 
-/// The app on a real port (Pub/Sub needs an endpoint to POST to); its push URL.
-fn serve(e: &Env) -> (String, actix_web::dev::ServerHandle) {
-    let state = e.h.state.clone();
-    let server = actix_web::HttpServer::new(move || server::create_app(state.clone()))
-        .workers(1)
-        .bind(("127.0.0.1", 0))
-        .unwrap();
-    let addr = server.addrs()[0];
-    let running = server.run();
-    let handle = running.handle();
-    actix_web::rt::spawn(running);
-    (format!("http://{addr}/push/gmail"), handle)
-}
-
 /// Polls rarely (5 s; 50 s once a watch is on): what arrives fast came by push.
 async fn pushed_env(duplicate_every: u32) -> (Env, String, actix_web::dev::ServerHandle) {
     let e = env_with(|c| c.events.poll_interval = Duration::from_secs(5)).await;
-    let (endpoint, handle) = serve(&e);
+    let (root, handle) = e.serve();
+    let endpoint = format!("{root}/push/gmail");
     e.gmail.add_push_subscription(PushSubscription {
         topic: TOPIC.into(),
         subscription: "projects/sandbox/subscriptions/events".into(),
