@@ -87,7 +87,7 @@ pub async fn start(state: &AppState) -> anyhow::Result<Vec<Emulator>> {
     }
     let emulators = start_emulators(!state.config.sandbox_no_quotas)?;
     let file = setup(state, &emulators).await?;
-    enable_push(state, &emulators);
+    let later = enable_push(state, &emulators);
     // The first poll (the baseline) before anyone can change the mailbox: from the first
     // request on, every change is an event.
     if !state.config.events.poll_interval.is_zero() {
@@ -102,29 +102,31 @@ pub async fn start(state: &AppState) -> anyhow::Result<Vec<Emulator>> {
             .poll_first(&file.organization_id, &ids)
             .await?;
     }
+    enable_push_urls(state, later);
     announce(state, &file);
     Ok(emulators)
 }
 
-/// Points each emulator's push notifications (Gmail: Pub/Sub push; Graph: change
-/// notifications) at this server, and has the server subscribe to and trust them.
-fn enable_push(state: &AppState, emulators: &[Emulator]) {
+/// Points each emulator's push notifications at this server (Gmail: Pub/Sub push, now;
+/// Graph: change notifications, whose endpoint Graph validates when the subscription is made,
+/// so the returned setups are to be enabled by [`enable_push_urls`] once the server is about
+/// to listen).
+fn enable_push(state: &AppState, emulators: &[Emulator]) -> Vec<sandbox_kit::PushSetup> {
     let bind = state.config.bind;
     let host = if bind.ip().is_unspecified() {
         std::net::SocketAddr::from(([127, 0, 0, 1], bind.port()))
     } else {
         bind
     };
+    let mut later = Vec::new();
     for emu in emulators {
         let endpoint = format!("http://{host}/push/{}", emu.connector_type);
         let Some(setup) = emu.handle.enable_push(&endpoint) else {
             continue;
         };
-        if let Some(notification_url) = setup.notification_url.clone() {
-            state.services.events.enable_outlook_push(
-                crate::services::events::graph::OutlookPushConfig { notification_url },
-            );
-            tracing::info!(%endpoint, "sandbox push notifications on");
+        if setup.notification_url.is_some() {
+            later.push(setup);
+            continue;
         }
         if let (Some(topic), Some(audience), Some(service_account), Some(jwks_url)) = (
             setup.topic,
@@ -141,6 +143,20 @@ fn enable_push(state: &AppState, emulators: &[Emulator]) {
                 },
             );
             tracing::info!(%endpoint, "sandbox push notifications on");
+        }
+    }
+    later
+}
+
+/// Turns on the push setups that name a notification URL (Graph change notifications): the
+/// connectors' next polls subscribe.
+fn enable_push_urls(state: &AppState, setups: Vec<sandbox_kit::PushSetup>) {
+    for setup in setups {
+        if let Some(notification_url) = setup.notification_url {
+            tracing::info!(endpoint = %notification_url, "sandbox push notifications on");
+            state.services.events.enable_outlook_push(
+                crate::services::events::graph::OutlookPushConfig { notification_url },
+            );
         }
     }
 }

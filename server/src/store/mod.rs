@@ -415,6 +415,6 @@ mod tests {
             migration_versions(Backend::Sqlite),
             migration_versions(Backend::Postgres)
         );
-        assert_eq!(migration_versions(Backend::Sqlite).len(), 5);
+        assert_eq!(migration_versions(Backend::Sqlite).len(), 6);
     }
 }

@@ -4,5 +4,6 @@ mod auth;
 mod behaviour;
 mod controls;
 mod http;
+mod notifications;
 mod seed;
 mod writes;

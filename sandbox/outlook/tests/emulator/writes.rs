@@ -3,22 +3,22 @@
 use sandbox_outlook::{OutlookSandbox, SandboxConfig, TokenRule};
 use serde_json::{json, Value};
 
-const ADA: &str = "ada@example.com";
-const GRACE: &str = "grace@example.com";
+pub(crate) const ADA: &str = "ada@example.com";
+pub(crate) const GRACE: &str = "grace@example.com";
 
-struct Client {
+pub(crate) struct Client {
     base: String,
     http: reqwest::Client,
 }
 
 impl Client {
-    fn new(sb: &OutlookSandbox) -> Client {
+    pub(crate) fn new(sb: &OutlookSandbox) -> Client {
         Client {
             base: sb.base_url(),
             http: reqwest::Client::new(),
         }
     }
-    async fn call(
+    pub(crate) async fn call(
         &self,
         token: &str,
         method: reqwest::Method,
@@ -36,7 +36,7 @@ impl Client {
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }
-    async fn post(&self, token: &str, path: &str, body: Value) -> (u16, Value) {
+    pub(crate) async fn post(&self, token: &str, path: &str, body: Value) -> (u16, Value) {
         self.call(token, reqwest::Method::POST, path, Some(body))
             .await
     }
@@ -62,7 +62,7 @@ fn users() -> SandboxConfig {
 
 /// These tests look at sent mail right after the 202, by the client's internetMessageId:
 /// instant filing, id kept (behaviour.rs shows Graph's transport).
-fn start_users() -> OutlookSandbox {
+pub(crate) fn start_users() -> OutlookSandbox {
     let sb = OutlookSandbox::start(users()).unwrap();
     sb.set_behaviour(sandbox_outlook::Behaviour::kind());
     sb
@@ -253,7 +253,7 @@ async fn drafts_updates_moves_copies_and_deletes() {
 }
 
 /// A notification receiver: echoes `validationToken`, records notifications.
-async fn receiver(echo: bool) -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+pub(crate) async fn receiver(echo: bool) -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
     use axum::extract::{Query, State};
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex};

@@ -228,6 +228,7 @@ async fn readme_quickstart_works_and_survives_a_restart() {
     assert_eq!(again, sandbox);
     let token2 = quickstart(&second.base, &again).await;
     readme_commands(dir.path(), &second.base);
+    outlook_sent_event(&second.base, &again, &token2).await;
     drop(second);
 
     // Logs: JSON lines with a request id on request; no secret anywhere.
@@ -245,10 +246,41 @@ async fn readme_quickstart_works_and_survives_a_restart() {
         }
     }
     assert!(saw_request, "{text2}");
+    // Outlook push is wired: the Outlook connector got a Graph subscription to this server.
+    let outlook = again["connectors"]["outlook"].as_str().unwrap();
+    assert!(
+        text2
+            .lines()
+            .any(|l| l.contains("push subscription kept") && l.contains(outlook)),
+        "no Graph subscription for the Outlook connector: {text2}"
+    );
     let logs = std::fs::read_to_string(&log1).unwrap() + &text2;
     for secret in [sandbox["client_secret"].as_str().unwrap(), &token1, &token2] {
         assert!(!logs.contains(secret), "a log line contains a secret");
     }
+}
+
+/// The mail the quickstart sent through the sandbox's Outlook connector is a message.sent
+/// event (Graph files it in Sent Items a few seconds after the send).
+async fn outlook_sent_event(base: &str, sandbox: &Value, token: &str) {
+    let id = sandbox["connectors"]["outlook"].as_str().unwrap();
+    let org = sandbox["organization_id"].as_str().unwrap();
+    let feed: Value = reqwest::Client::new()
+        .get(format!(
+            "{base}/api/v1/integrations/connectors/{id}/events?after=0&types=message.sent&wait=25"
+        ))
+        .bearer_auth(token)
+        .header("X-Organization-Id", org)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        feed["data"][0]["message"]["subject"], "quickstart",
+        "{feed}"
+    );
 }
 
 struct DataDir(std::path::PathBuf);

@@ -246,7 +246,7 @@ async fn a_subscription_is_renewed_before_it_expires() {
     tokio::time::sleep(Duration::from_secs(7)).await;
     assert_eq!(
         e.outlook.subscription_ids(USER),
-        [sid.clone()],
+        std::slice::from_ref(&sid),
         "the same subscription lives on"
     );
     assert!(
