@@ -40,6 +40,18 @@ const RENEW_PUSH: Duration = Duration::from_secs(24 * 3600);
 /// After a failed push setup, the next try.
 const RETRY_PUSH: Duration = Duration::from_secs(300);
 
+/// How long a poll that failed `failures` times in a row waits: one interval, doubling with
+/// each further failure, at most an hour; at least what a throttling provider asked for. (It
+/// used to start at twice the interval or two seconds, whichever was more: with the tests'
+/// short intervals a few transient failures under load pushed the next poll out by tens of
+/// seconds.)
+fn failure_wait(interval: Duration, failures: i64, retry_after: Option<Duration>) -> i64 {
+    let interval = interval.as_millis().max(1) as i64;
+    let doubled = interval.saturating_mul(1 << (failures - 1).clamp(0, 20));
+    let asked = retry_after.map_or(0, |d| d.as_millis() as i64);
+    doubled.min(MAX_BACKOFF.as_millis() as i64).max(asked)
+}
+
 /// When to renew a push subscription that expires at `expires_at` (unix seconds): after two
 /// thirds of its time left, and at least daily.
 fn renew_at(now_ms: i64, expires_at: Option<i64>) -> i64 {
@@ -208,8 +220,7 @@ impl Events {
             Err(Stop::Later(factor)) => (Some(now_ms() + interval * factor), 0, None),
             Err(Stop::Failed(e)) => {
                 let failures = claim.poll_failures + 1;
-                let wait =
-                    (interval.max(1000) << failures.min(12)).min(MAX_BACKOFF.as_millis() as i64);
+                let wait = failure_wait(self.config.poll_interval, failures, e.retry_after);
                 tracing::warn!(connector_id = %claim.connector_id, code = %e.code, failures, "polling the mailbox failed; will try again");
                 (Some(now_ms() + wait), failures, Some(e.message.clone()))
             }
@@ -624,6 +635,21 @@ mod tests {
         assert_ne!(event_id("c", 0, "m", 1), event_id("d", 0, "m", 1));
         assert_ne!(event_id("c", 0, "m", 1), event_id("c", 1, "m", 1));
         assert!(event_id("c", 0, "m", 1).starts_with("evt_"));
+    }
+
+    #[test]
+    fn a_failing_poll_waits_one_interval_then_doubling_up_to_an_hour() {
+        let i = Duration::from_millis(150);
+        let waits: Vec<i64> = (1..=5).map(|n| failure_wait(i, n, None)).collect();
+        assert_eq!(waits, [150, 300, 600, 1200, 2400]);
+        let minute = Duration::from_secs(60);
+        assert_eq!(failure_wait(minute, 1, None), 60_000);
+        assert_eq!(failure_wait(minute, 40, None), 3_600_000);
+        assert_eq!(
+            failure_wait(i, 1, Some(Duration::from_secs(30))),
+            30_000,
+            "a provider's Retry-After is honoured"
+        );
     }
 
     #[test]
