@@ -12,8 +12,8 @@ use server::AppState;
 
 use super::{env, env_with, CONNECTORS, USER};
 
-const SECRET: &str = "whsec_events";
-const OK: u8 = 0;
+pub(super) const SECRET: &str = "whsec_events";
+pub(super) const OK: u8 = 0;
 const FAIL: u8 = 1;
 const HANG: u8 = 2;
 
@@ -21,14 +21,14 @@ const HANG: u8 = 2;
 type Request = (Vec<(String, String)>, Vec<u8>);
 
 /// A webhook receiver whose answer can be switched: 200, 500, or no answer at all.
-struct Hook {
-    url: String,
+pub(super) struct Hook {
+    pub(super) url: String,
     mode: Arc<AtomicU8>,
     got: Arc<Mutex<Vec<Request>>>,
 }
 
 impl Hook {
-    fn start(mode: u8) -> Hook {
+    pub(super) fn start(mode: u8) -> Hook {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
         let mode = Arc::new(AtomicU8::new(mode));
@@ -85,7 +85,7 @@ impl Hook {
         self.mode.store(mode, Ordering::SeqCst);
     }
 
-    fn bodies(&self) -> Vec<Value> {
+    pub(super) fn bodies(&self) -> Vec<Value> {
         self.got
             .lock()
             .unwrap()
@@ -95,7 +95,7 @@ impl Hook {
     }
 
     /// Waits for `n` received events; checks their signatures.
-    async fn wait(&self, n: usize, within: Duration) -> Vec<Value> {
+    pub(super) async fn wait(&self, n: usize, within: Duration) -> Vec<Value> {
         let deadline = Instant::now() + within;
         while self.bodies().len() < n {
             assert!(

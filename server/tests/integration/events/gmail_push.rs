@@ -162,7 +162,21 @@ async fn forged_expired_or_misaddressed_push_tokens_are_refused_and_change_nothi
     // Pub/Sub's own push of this change must not help the forged ones: let it land first.
     let first = e.feed(&id, "0", 5).await;
     assert_eq!(first["data"][0]["message"]["id"], json!(m));
-    let before = history_lists();
+    // The event may come from the poll after the watch; the push, and its read, land after it.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while e.gmail.pushes_delivered() == 0 {
+        assert!(Instant::now() < deadline, "Pub/Sub's push did not land");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut before = history_lists();
+    loop {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let now = history_lists();
+        if now == before {
+            break;
+        }
+        before = now;
+    }
     for (why, token) in &tokens {
         let mut req = Req::new(Method::POST, "/push/gmail").json(push_body(USER, 999_999));
         req.token = Some(token);

@@ -7,6 +7,7 @@ mod gmail;
 mod gmail_push;
 mod outlook;
 mod outlook_push;
+mod replicas;
 
 use std::time::{Duration, Instant};
 
@@ -82,16 +83,7 @@ pub async fn env_with(tweak: impl FnOnce(&mut server::Config)) -> Env {
 impl Env {
     /// The app on a real port (push notifications need an endpoint to POST to): its root URL.
     pub fn serve(&self) -> (String, actix_web::dev::ServerHandle) {
-        let state = self.h.state.clone();
-        let server = actix_web::HttpServer::new(move || server::create_app(state.clone()))
-            .workers(1)
-            .bind(("127.0.0.1", 0))
-            .unwrap();
-        let addr = server.addrs()[0];
-        let running = server.run();
-        let handle = running.handle();
-        actix_web::rt::spawn(running);
-        (format!("http://{addr}"), handle)
+        serve_state(&self.h)
     }
 
     /// A connector of `kind` for the emulators' default user; waits until its first poll has
@@ -204,6 +196,20 @@ impl Env {
         }
         all
     }
+}
+
+/// A harness's app on a real port: its root URL.
+pub fn serve_state(h: &Harness) -> (String, actix_web::dev::ServerHandle) {
+    let state = h.state.clone();
+    let server = actix_web::HttpServer::new(move || server::create_app(state.clone()))
+        .workers(1)
+        .bind(("127.0.0.1", 0))
+        .unwrap();
+    let addr = server.addrs()[0];
+    let running = server.run();
+    let handle = running.handle();
+    actix_web::rt::spawn(running);
+    (format!("http://{addr}"), handle)
 }
 
 /// The types of a list of events.

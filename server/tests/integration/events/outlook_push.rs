@@ -183,8 +183,14 @@ async fn graph_handshakes_are_echoed_and_a_wrong_client_state_is_refused_and_cha
 
     let reads = || e.calls("GET", "/delta");
     // Let the polls after the subscription settle.
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    let before = reads();
+    let mut before = reads();
+    loop {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        if reads() == before {
+            break;
+        }
+        before = reads();
+    }
     let forged = [
         ("a wrong clientState", notification(sid, "guessed")),
         ("the stored hash", notification(sid, &secret_hash(secret))),
