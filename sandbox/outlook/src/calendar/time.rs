@@ -6,50 +6,11 @@ use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde_json::{json, Value};
 
-/// Windows zone names Graph uses, with the IANA zone of territory `001` in Unicode CLDR's
-/// `windowsZones.xml` (the mapping Microsoft's own TimeZoneConverter follows). Graph accepts
-/// both kinds of name; the common ones are listed here.
-const WINDOWS_ZONES: &[(&str, &str)] = &[
-    ("UTC", "Etc/UTC"),
-    ("Coordinated Universal Time", "Etc/UTC"),
-    ("GMT Standard Time", "Europe/London"),
-    ("Greenwich Standard Time", "Atlantic/Reykjavik"),
-    ("W. Europe Standard Time", "Europe/Berlin"),
-    ("Central Europe Standard Time", "Europe/Budapest"),
-    ("Romance Standard Time", "Europe/Paris"),
-    ("Central European Standard Time", "Europe/Warsaw"),
-    ("E. Europe Standard Time", "Europe/Chisinau"),
-    ("FLE Standard Time", "Europe/Kiev"),
-    ("GTB Standard Time", "Europe/Bucharest"),
-    ("Russian Standard Time", "Europe/Moscow"),
-    ("Israel Standard Time", "Asia/Jerusalem"),
-    ("South Africa Standard Time", "Africa/Johannesburg"),
-    ("Arabian Standard Time", "Asia/Dubai"),
-    ("India Standard Time", "Asia/Kolkata"),
-    ("China Standard Time", "Asia/Shanghai"),
-    ("Singapore Standard Time", "Asia/Singapore"),
-    ("Tokyo Standard Time", "Asia/Tokyo"),
-    ("Korea Standard Time", "Asia/Seoul"),
-    ("AUS Eastern Standard Time", "Australia/Sydney"),
-    ("New Zealand Standard Time", "Pacific/Auckland"),
-    ("Atlantic Standard Time", "America/Halifax"),
-    ("Eastern Standard Time", "America/New_York"),
-    ("Central Standard Time", "America/Chicago"),
-    ("Mountain Standard Time", "America/Denver"),
-    ("US Mountain Standard Time", "America/Phoenix"),
-    ("Pacific Standard Time", "America/Los_Angeles"),
-    ("Alaskan Standard Time", "America/Anchorage"),
-    ("Hawaiian Standard Time", "Pacific/Honolulu"),
-    ("E. South America Standard Time", "America/Sao_Paulo"),
-];
-
 /// A zone by Windows or IANA name (case-insensitive), `None` when unknown.
 pub fn zone(name: &str) -> Option<Tz> {
     let name = name.trim();
-    if let Some((_, iana)) = WINDOWS_ZONES
-        .iter()
-        .find(|(w, _)| w.eq_ignore_ascii_case(name))
-    {
+    // Windows names: CLDR's windowsZones.xml (connector_core::windows_zones)
+    if let Some(iana) = connector_core::windows_zones::iana_for_windows(name) {
         return iana.parse().ok();
     }
     name.parse::<Tz>().ok().or_else(|| {
