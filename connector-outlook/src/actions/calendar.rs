@@ -5,7 +5,6 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use chrono_tz::Tz;
-use connector_core::mail::idempotency_marker;
 use connector_core::{CallContext, ConnectorError, ErrorCode, Output, ProviderRequest, Result};
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
@@ -451,14 +450,6 @@ fn event_body(p: &EventWriteParams) -> Result<Map<String, Value>> {
     Ok(m)
 }
 
-/// The `transactionId` of a keyed create: Graph keeps it on the event and answers a repeated
-/// POST with the same id with the event it already made ("a custom identifier specified by a
-/// client app for the server to avoid redundant POST operations in case of client retries to
-/// create the same event", Graph's event resource).
-pub fn transaction_id(key: &str) -> String {
-    idempotency_marker(key)
-}
-
 /// `events.create`. Never retried blindly: without an idempotency key the POST is not retried
 /// once it may have reached Graph (`outcome_unknown`); with one it carries a `transactionId`
 /// derived from the key, so a retry (core's or the caller's, same key) gets the first event.
@@ -466,7 +457,7 @@ pub async fn events_create(cx: &CallContext<'_>, p: EventWriteParams) -> Result<
     let mut body = event_body(&p)?;
     let key = cx.options.idempotency_key.as_deref();
     if let Some(k) = key {
-        body.insert("transactionId".into(), json!(transaction_id(k)));
+        body.insert("transactionId".into(), json!(shape::transaction_id(k)));
     }
     let req = ProviderRequest::post(format!("{}/events", base(&p.calendar_id)))
         .json(Value::Object(body))

@@ -9,6 +9,14 @@ use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use serde_json::{json, Value};
 
+/// The `transactionId` of a create with this idempotency key. Graph keeps it on the event and
+/// uses it "to avoid redundant POST operations in case of client retries to create the same
+/// event" (Graph's event resource, `transactionId`): a repeated create with the same id does
+/// not make a second event.
+pub fn transaction_id(key: &str) -> String {
+    connector_core::mail::idempotency_marker(key)
+}
+
 /// A zone by IANA or Windows name (Graph answers either).
 pub fn zone(name: &str) -> Option<Tz> {
     let name = name.trim();

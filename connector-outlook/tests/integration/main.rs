@@ -6,6 +6,7 @@ mod common;
 
 mod contract_connector;
 mod contract_emulator;
+mod e2e_calendar;
 mod e2e_limits;
 mod e2e_read;
 mod e2e_write;
