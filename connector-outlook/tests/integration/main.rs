@@ -4,6 +4,7 @@
 
 mod common;
 
+mod contract_calendar;
 mod contract_connector;
 mod contract_emulator;
 mod e2e_calendar;
