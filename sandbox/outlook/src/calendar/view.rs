@@ -236,6 +236,24 @@ fn delta_inner(cx: &mut Cx<'_, '_>, cal: Option<&str>) -> Result<Reply, Reply> {
         .map(|(e, i)| (e.seq, i.start, Value::Object(e.to_json(Some(&i), &cx.pref))))
         .collect();
     if round.since > 0 {
+        // deleted occurrences of a changed series
+        for e in store
+            .events
+            .values()
+            .filter(|e| e.calendar_id == round.cal && e.seq > round.since && e.seq <= round.upto)
+        {
+            let mut whole = e.clone();
+            whole.cancelled.clear();
+            for i in whole.instances(from, to) {
+                if i.occurrence.is_some_and(|o| e.cancelled.contains(&o)) {
+                    entries.push((
+                        e.seq,
+                        i.start,
+                        json!({"@odata.type": "#microsoft.graph.event", "id": i.id, "@removed": {"reason": "deleted"}}),
+                    ));
+                }
+            }
+        }
         for (seq, gone) in &store.removed {
             if gone.calendar_id == round.cal && *seq > round.since && *seq <= round.upto {
                 for i in gone.instances(from, to) {
