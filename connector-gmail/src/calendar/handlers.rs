@@ -527,7 +527,11 @@ impl TypedHandler for FreebusyQuery {
                     .and_then(|e| e.first())
                     .and_then(|e| e["reason"].as_str())
                     .map(str::to_string);
-                json!({"email": id, "busy": busy, "error": error})
+                let mut one = json!({"email": id, "busy": busy});
+                if let Some(e) = error {
+                    one["error"] = e.into();
+                }
+                one
             })
             .collect();
         Ok(Output::new(out.into()))
