@@ -438,9 +438,11 @@ impl Emulator for GmailSandbox {
         }))
     }
 
-    /// History before the current history id is dropped: a sync from an older id answers 404.
+    /// History before the current history id is dropped: a sync from an older id answers 404;
+    /// and every Google Calendar sync token answers 410 (tokens are not per user).
     fn expire_sync_tokens(&self, user: &str) {
         self.expire_history_before(user, self.history_id(user));
+        self.expire_calendar_sync_tokens();
     }
 
     /// A Pub/Sub push subscription on `projects/sandbox/topics/gmail` to `endpoint` (audience:
