@@ -39,7 +39,7 @@ def service(sb: sandbox.Sandbox, token: str) -> Any:
     return build(
         "calendar",
         "v3",
-        credentials=Credentials(token),
+        credentials=Credentials(token),  # type: ignore[no-untyped-call,unused-ignore]
         client_options={"api_endpoint": f"{sb.base_url}/calendar/v3/"},
         static_discovery=True,
         cache_discovery=False,
