@@ -105,10 +105,10 @@ pub fn event(v: &Value, calendar_id: &str) -> Value {
         Some("transparent") => "free",
         _ => "busy",
     };
-    let visibility = match v["visibility"].as_str() {
-        Some(x @ ("public" | "private" | "confidential")) => x,
-        _ => "default",
-    };
+    let visibility = v["visibility"]
+        .as_str()
+        .filter(|x| matches!(*x, "public" | "private" | "confidential"))
+        .unwrap_or("default");
     let fields = [
         ("calendar_id", Value::from(calendar_id)),
         ("ical_uid", s(&v["iCalUID"])),

@@ -8,8 +8,8 @@ use serde_json::json;
 use super::harness::*;
 
 #[actix_web::test]
-async fn a_mail_only_connector_is_told_the_calendar_scope_and_reauthorizing_adds_it_keeping_its_id(
-) {
+async fn a_mail_only_connector_is_told_the_calendar_scope_and_reauthorizing_adds_it_keeping_its_id()
+{
     let env = env_with(|_| {}).await;
     let org = env.org("acme").await;
     let mail_only = env.gmail.issue_refresh_token(
