@@ -2,14 +2,14 @@
 //! webhook, a credential's `token_url`): one pattern each, which the OpenAPI document states and
 //! the server checks, before the URL parser's own checks. Host names are DNS names (letters,
 //! digits, hyphens; the last label starts with a letter) or IPv4 addresses; no user info, query
-//! or fragment; a port up to 65535.
+//! or fragment; a port up to 65535; a path of printable ASCII (percent-encode the rest).
 
 use std::sync::LazyLock;
 
 use regex::Regex;
 
 const HOST: &str = r"(?:(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)*[A-Za-z](?:[A-Za-z0-9-]*[A-Za-z0-9])?|(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9]))";
-const PORT_AND_PATH: &str = r"(?::(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?(?:/[^?#\s]*)?";
+const PORT_AND_PATH: &str = r"(?::(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?(?:/[\x21-\x22\x24-\x3e\x40-\x7e]*)?";
 
 /// An `http://` or `https://` URL (redirect allow-list entries, webhook URLs).
 pub static HTTP_URL: LazyLock<String> =
