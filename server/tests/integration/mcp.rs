@@ -112,7 +112,10 @@ async fn without_a_valid_token_the_answer_is_401_naming_the_resource_metadata() 
         let doc: Value = test::call_and_read_body_json(&app, req).await;
         assert_eq!(doc["resource"], "http://localhost:8080/mcp", "{path}");
         assert_eq!(doc["bearer_methods_supported"], json!(["header"]));
-        assert_eq!(doc["authorization_servers"], json!(["http://localhost:8080"]));
+        assert_eq!(
+            doc["authorization_servers"],
+            json!(["http://localhost:8080"])
+        );
     }
 }
 
@@ -154,7 +157,9 @@ async fn the_server_is_the_authorization_server_of_its_applications_for_client_c
     assert_eq!(meta["issuer"], "http://localhost:8080");
     assert_eq!(meta["token_endpoint"], "http://localhost:8080/oauth/token");
     assert_eq!(meta["grant_types_supported"], json!(["client_credentials"]));
-    let req = test::TestRequest::get().uri("/oauth/authorize?response_type=code").to_request();
+    let req = test::TestRequest::get()
+        .uri("/oauth/authorize?response_type=code")
+        .to_request();
     let resp = test::call_service(&app, req).await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     let body: Value = test::read_body_json(resp).await;
@@ -170,10 +175,8 @@ async fn the_server_is_the_authorization_server_of_its_applications_for_client_c
     .await;
     assert_eq!(status, StatusCode::OK, "{basic}");
     assert_eq!(basic["token_type"], "Bearer");
-    let secret = percent_encoding::utf8_percent_encode(
-        &t.client_secret,
-        percent_encoding::NON_ALPHANUMERIC,
-    );
+    let secret =
+        percent_encoding::utf8_percent_encode(&t.client_secret, percent_encoding::NON_ALPHANUMERIC);
     let (status, _, post_body) = token_form(
         &h,
         &format!(
@@ -205,9 +208,15 @@ async fn the_server_is_the_authorization_server_of_its_applications_for_client_c
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["error"], "invalid_client");
-    assert_eq!(challenge.as_deref(), Some("Basic realm=\"agent-connectors\""));
+    assert_eq!(
+        challenge.as_deref(),
+        Some("Basic realm=\"agent-connectors\"")
+    );
     let cases = [
-        ("grant_type=password&username=a&password=b", "unsupported_grant_type"),
+        (
+            "grant_type=password&username=a&password=b",
+            "unsupported_grant_type",
+        ),
         ("client_id=x", "invalid_request"),
         (
             "grant_type=client_credentials&grant_type=client_credentials",
@@ -220,8 +229,7 @@ async fn the_server_is_the_authorization_server_of_its_applications_for_client_c
         ),
     ];
     for (form, error) in cases {
-        let (status, _, body) =
-            token_form(&h, form, Some((&t.client_id, &t.client_secret))).await;
+        let (status, _, body) = token_form(&h, form, Some((&t.client_id, &t.client_secret))).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{form}: {body}");
         assert_eq!(body["error"], error, "{form}: {body}");
         assert!(
