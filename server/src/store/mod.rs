@@ -103,6 +103,11 @@ const SQLITE_MIGRATIONS: MigrationSource = &[
         "graph_push",
         include_str!("../../migrations/sqlite/0202_graph_push.sql"),
     ),
+    (
+        500,
+        "application_order",
+        include_str!("../../migrations/sqlite/0500_application_order.sql"),
+    ),
 ];
 
 /// Same versions and names as [`SQLITE_MIGRATIONS`] (a test checks they stay twins).
@@ -136,6 +141,11 @@ const POSTGRES_MIGRATIONS: MigrationSource = &[
         202,
         "graph_push",
         include_str!("../../migrations/postgres/0202_graph_push.sql"),
+    ),
+    (
+        500,
+        "application_order",
+        include_str!("../../migrations/postgres/0500_application_order.sql"),
     ),
 ];
 
@@ -415,6 +425,6 @@ mod tests {
             migration_versions(Backend::Sqlite),
             migration_versions(Backend::Postgres)
         );
-        assert_eq!(migration_versions(Backend::Sqlite).len(), 6);
+        assert_eq!(migration_versions(Backend::Sqlite).len(), 7);
     }
 }
