@@ -44,13 +44,23 @@ fn mail(subject: &str) -> NewMessage {
 }
 
 impl Env {
-    /// The connector's subscription in the emulator (waits for one other than `not`).
+    /// The connector's subscription in the emulator (waits for one other than `not`, and for
+    /// the server to have stored it once Graph answered).
     async fn subscription(&self, not: Option<&str>) -> Value {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             let ids = self.outlook.subscription_ids(USER);
             if let Some(id) = ids.iter().find(|id| Some(id.as_str()) != not) {
-                return self.outlook.subscription_json(id).unwrap();
+                let stored = self
+                    .h
+                    .state
+                    .store
+                    .push_secrets("outlook", id)
+                    .await
+                    .unwrap();
+                if !stored.is_empty() {
+                    return self.outlook.subscription_json(id).unwrap();
+                }
             }
             assert!(Instant::now() < deadline, "no subscription: {ids:?}");
             tokio::time::sleep(Duration::from_millis(50)).await;
