@@ -11,6 +11,7 @@ mod apps;
 mod connectors;
 pub mod credentials;
 pub mod events;
+pub mod guardrails;
 mod idempotency;
 mod keys;
 mod oauth;
@@ -98,6 +99,11 @@ const SQLITE_MIGRATIONS: MigrationSource = &[
         "event_push",
         include_str!("../../migrations/sqlite/0201_event_push.sql"),
     ),
+    (
+        300,
+        "guardrails",
+        include_str!("../../migrations/sqlite/0300_guardrails.sql"),
+    ),
 ];
 
 /// Same versions and names as [`SQLITE_MIGRATIONS`] (a test checks they stay twins).
@@ -126,6 +132,11 @@ const POSTGRES_MIGRATIONS: MigrationSource = &[
         201,
         "event_push",
         include_str!("../../migrations/postgres/0201_event_push.sql"),
+    ),
+    (
+        300,
+        "guardrails",
+        include_str!("../../migrations/postgres/0300_guardrails.sql"),
     ),
 ];
 
