@@ -66,7 +66,7 @@ pub struct ApprovalView {
     pub expires_at: String,
     #[schema(required, format = DateTime)]
     pub decided_at: Option<String>,
-    /// Who decided: `app:<client id>` (API) or `link:<reviewer>` (signed link).
+    /// Who decided: `app:<application id>` (API) or `link:<reviewer>` (signed link).
     #[schema(required)]
     pub decided_by: Option<String>,
 }
@@ -116,7 +116,7 @@ pub struct ApprovalEvent {
     /// `approved` or `rejected`; null on `approval.requested`.
     #[schema(required)]
     pub decision: Option<String>,
-    /// `app:<client id>` or `link:<reviewer>`; null on `approval.requested`.
+    /// `app:<application id>` or `link:<reviewer>`; null on `approval.requested`.
     #[schema(required)]
     pub decided_by: Option<String>,
     pub content_hash: String,

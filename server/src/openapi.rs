@@ -85,6 +85,8 @@ Limits (defaults; see docs/limits.md): request bodies are one JSON object sent w
         routes::guardrails::approve,
         routes::guardrails::reject,
         routes::guardrails::link,
+        routes::guardrails::page::show,
+        routes::guardrails::page::decide,
         routes::mcp::organization,
         routes::mcp::connector,
         routes::mcp::customer,

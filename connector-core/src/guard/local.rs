@@ -59,7 +59,10 @@ impl LocalGuard {
         if a.status != ApprovalStatus::Pending {
             return Err(ConnectorError::new(
                 ErrorCode::Conflict,
-                format!("approval {id} is {} already; only a pending approval can be decided", a.status.as_str()),
+                format!(
+                    "approval {id} is {} already; only a pending approval can be decided",
+                    a.status.as_str()
+                ),
             )
             .with_details(json!({"reason": "already_decided", "status": a.status.as_str()})));
         }
@@ -74,7 +77,10 @@ impl LocalGuard {
     /// Where an approval stands and the message it shows.
     pub fn approval(&self, id: &str) -> Option<(ApprovalStatus, Preview)> {
         let state = self.state.lock().expect("guard state");
-        state.approvals.get(id).map(|a| (status(a), a.preview.clone()))
+        state
+            .approvals
+            .get(id)
+            .map(|a| (status(a), a.preview.clone()))
     }
 }
 
@@ -158,8 +164,8 @@ impl Guard for LocalGuard {
                 created,
             },
         );
-        let expires_at = chrono::Utc::now()
-            + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX);
+        let expires_at =
+            chrono::Utc::now() + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX);
         Ok(ApprovalTicket {
             id,
             expires_at: expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),

@@ -234,7 +234,9 @@ pub async fn admit(
             }
         }
     }
-    if kind == CallKind::Send && (policy.max_sends_per_hour.is_some() || policy.max_sends_per_day.is_some()) {
+    if kind == CallKind::Send
+        && (policy.max_sends_per_hour.is_some() || policy.max_sends_per_day.is_some())
+    {
         let id = uuid_like();
         guard.record_send(&id).await?;
         admission.send_id = Some(id);

@@ -169,7 +169,9 @@ pub struct SendCounts {
 pub enum Verdict {
     Allow,
     /// Allowed once a person approves this exact message; `reason` names the rule.
-    NeedsApproval { reason: String },
+    NeedsApproval {
+        reason: String,
+    },
     Deny(ConnectorError),
 }
 
@@ -301,10 +303,9 @@ pub fn evaluate(
                     .iter()
                     .chain(policy.allow_recipients.iter())
                     .any(|e| entry_matches(e, email))
-                    || preview
-                        .from
-                        .as_deref()
-                        .is_some_and(|f| domain_of(&f.to_ascii_lowercase()) == domain_of(&email.to_ascii_lowercase()))
+                    || preview.from.as_deref().is_some_and(|f| {
+                        domain_of(&f.to_ascii_lowercase()) == domain_of(&email.to_ascii_lowercase())
+                    })
             };
             match recipients.iter().find(|e| !internal(e)) {
                 Some(e) => Verdict::NeedsApproval {
@@ -331,8 +332,18 @@ pub fn evaluate(
 
 fn limits(policy: &Policy, call: &str, counts: SendCounts) -> Verdict {
     for (rule, max, used, window) in [
-        ("max_sends_per_hour", policy.max_sends_per_hour, counts.last_hour, "hour"),
-        ("max_sends_per_day", policy.max_sends_per_day, counts.last_day, "day"),
+        (
+            "max_sends_per_hour",
+            policy.max_sends_per_hour,
+            counts.last_hour,
+            "hour",
+        ),
+        (
+            "max_sends_per_day",
+            policy.max_sends_per_day,
+            counts.last_day,
+            "day",
+        ),
     ] {
         if let Some(max) = max {
             if used >= max {

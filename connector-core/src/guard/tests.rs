@@ -28,7 +28,14 @@ fn policy(v: Value) -> Policy {
 }
 
 async fn send(guard: &LocalGuard, params: Value) -> Result<Admission> {
-    admit(guard, "messages", "send", &spec(Some(Effect::Send)), mail(params)).await
+    admit(
+        guard,
+        "messages",
+        "send",
+        &spec(Some(Effect::Send)),
+        mail(params),
+    )
+    .await
 }
 
 fn rule(e: &ConnectorError) -> &str {
@@ -38,28 +45,53 @@ fn rule(e: &ConnectorError) -> &str {
 #[tokio::test]
 async fn read_only_refuses_writes_and_sends_but_not_reads() {
     let g = LocalGuard::new(Some(policy(json!({"mode": "read_only"}))));
-    assert!(admit(&g, "messages", "list", &spec(Some(Effect::Read)), None).await.is_ok());
-    for effect in [Some(Effect::Create), Some(Effect::Update), Some(Effect::Delete), None] {
-        let e = admit(&g, "labels", "create", &spec(effect), None).await.unwrap_err();
+    assert!(
+        admit(&g, "messages", "list", &spec(Some(Effect::Read)), None)
+            .await
+            .is_ok()
+    );
+    for effect in [
+        Some(Effect::Create),
+        Some(Effect::Update),
+        Some(Effect::Delete),
+        None,
+    ] {
+        let e = admit(&g, "labels", "create", &spec(effect), None)
+            .await
+            .unwrap_err();
         assert_eq!((e.code, rule(&e)), (ErrorCode::PermissionDenied, "mode"));
-        assert!(e.details["allowed_by"].as_str().unwrap().contains("draft_only"));
+        assert!(e.details["allowed_by"]
+            .as_str()
+            .unwrap()
+            .contains("draft_only"));
     }
-    let e = send(&g, json!({"to": ["a@example.com"]})).await.unwrap_err();
+    let e = send(&g, json!({"to": ["a@example.com"]}))
+        .await
+        .unwrap_err();
     assert_eq!(rule(&e), "mode");
 }
 
 #[tokio::test]
 async fn draft_only_allows_drafts_and_refuses_sends() {
     let g = LocalGuard::new(Some(policy(json!({"mode": "draft_only"}))));
-    assert!(admit(&g, "drafts", "create", &spec(Some(Effect::Create)), None).await.is_ok());
-    let e = send(&g, json!({"to": ["a@example.com"]})).await.unwrap_err();
+    assert!(
+        admit(&g, "drafts", "create", &spec(Some(Effect::Create)), None)
+            .await
+            .is_ok()
+    );
+    let e = send(&g, json!({"to": ["a@example.com"]}))
+        .await
+        .unwrap_err();
     assert_eq!((e.code, rule(&e)), (ErrorCode::PermissionDenied, "mode"));
     assert!(e.message.contains("draft"), "{}", e.message);
 }
 
 #[tokio::test]
 async fn no_policy_and_the_empty_policy_allow_everything() {
-    for g in [LocalGuard::new(None), LocalGuard::new(Some(Policy::default()))] {
+    for g in [
+        LocalGuard::new(None),
+        LocalGuard::new(Some(Policy::default())),
+    ] {
         assert!(send(&g, json!({"to": ["x@anywhere.test"]})).await.is_ok());
         assert!(admit(&g, "x", "y", &spec(None), None).await.is_ok());
     }
@@ -76,7 +108,11 @@ async fn the_deny_list_matches_addresses_and_domains_in_any_case_and_any_field()
         json!({"to": ["ok@corp.example"], "bcc": ["x@evil.example"]}),
     ] {
         let e = send(&g, params.clone()).await.unwrap_err();
-        assert_eq!((e.code, rule(&e)), (ErrorCode::PermissionDenied, "deny_recipients"), "{params}");
+        assert_eq!(
+            (e.code, rule(&e)),
+            (ErrorCode::PermissionDenied, "deny_recipients"),
+            "{params}"
+        );
     }
     assert!(send(&g, json!({"to": ["ok@corp.example"]})).await.is_ok());
     // A domain entry is that domain, not a longer one.
@@ -88,25 +124,41 @@ async fn the_allow_list_admits_only_its_addresses_and_domains() {
     let g = LocalGuard::new(Some(policy(
         json!({"allow_recipients": ["@corp.example", "partner@other.example"]}),
     )));
-    assert!(send(&g, json!({"to": ["a@Corp.Example"], "cc": ["partner@other.example"]})).await.is_ok());
-    let e = send(&g, json!({"to": ["a@corp.example"], "bcc": ["b@other.example"]})).await.unwrap_err();
+    assert!(send(
+        &g,
+        json!({"to": ["a@Corp.Example"], "cc": ["partner@other.example"]})
+    )
+    .await
+    .is_ok());
+    let e = send(
+        &g,
+        json!({"to": ["a@corp.example"], "bcc": ["b@other.example"]}),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(rule(&e), "allow_recipients");
     assert_eq!(e.details["recipient"], "b@other.example");
     // The deny-list wins over the allow-list.
     let g = LocalGuard::new(Some(policy(
         json!({"allow_recipients": ["corp.example"], "deny_recipients": ["boss@corp.example"]}),
     )));
-    let e = send(&g, json!({"to": ["boss@corp.example"]})).await.unwrap_err();
+    let e = send(&g, json!({"to": ["boss@corp.example"]}))
+        .await
+        .unwrap_err();
     assert_eq!(rule(&e), "deny_recipients");
 }
 
 #[tokio::test]
 async fn a_send_whose_recipients_are_unknown_is_refused_when_rules_need_them() {
     let g = LocalGuard::new(Some(policy(json!({"deny_recipients": ["evil.example"]}))));
-    let e = admit(&g, "drafts", "send", &spec(Some(Effect::Send)), None).await.unwrap_err();
+    let e = admit(&g, "drafts", "send", &spec(Some(Effect::Send)), None)
+        .await
+        .unwrap_err();
     assert_eq!(rule(&e), "recipients");
     let g = LocalGuard::new(Some(policy(json!({"max_sends_per_day": 5}))));
-    assert!(admit(&g, "drafts", "send", &spec(Some(Effect::Send)), None).await.is_ok());
+    assert!(admit(&g, "drafts", "send", &spec(Some(Effect::Send)), None)
+        .await
+        .is_ok());
 }
 
 #[tokio::test]
@@ -117,7 +169,11 @@ async fn the_largest_attachment_is_enforced() {
     assert!(send(&g, small).await.is_ok());
     let e = send(&g, big).await.unwrap_err();
     assert_eq!(rule(&e), "max_attachment_bytes");
-    assert!(e.message.contains("b.bin") && e.message.contains("6 bytes"), "{}", e.message);
+    assert!(
+        e.message.contains("b.bin") && e.message.contains("6 bytes"),
+        "{}",
+        e.message
+    );
 }
 
 #[tokio::test]
@@ -127,20 +183,33 @@ async fn sends_per_hour_and_day_are_counted_and_failed_sends_given_back() {
     let first = send(&g, to.clone()).await.unwrap();
     // A send that certainly failed does not count.
     first
-        .settle(&g, &Err(ConnectorError::new(ErrorCode::ProviderError, "no")))
+        .settle(
+            &g,
+            &Err(ConnectorError::new(ErrorCode::ProviderError, "no")),
+        )
         .await
         .unwrap();
     send(&g, to.clone()).await.unwrap();
     let maybe = send(&g, to.clone()).await.unwrap();
     // One whose outcome is unknown does.
     maybe
-        .settle(&g, &Err(ConnectorError::new(ErrorCode::OutcomeUnknown, "?")))
+        .settle(
+            &g,
+            &Err(ConnectorError::new(ErrorCode::OutcomeUnknown, "?")),
+        )
         .await
         .unwrap();
     let e = send(&g, to.clone()).await.unwrap_err();
-    assert_eq!((e.code, rule(&e)), (ErrorCode::RateLimited, "max_sends_per_hour"));
+    assert_eq!(
+        (e.code, rule(&e)),
+        (ErrorCode::RateLimited, "max_sends_per_hour")
+    );
     // Drafts are not sends.
-    assert!(admit(&g, "drafts", "create", &spec(Some(Effect::Create)), None).await.is_ok());
+    assert!(
+        admit(&g, "drafts", "create", &spec(Some(Effect::Create)), None)
+            .await
+            .is_ok()
+    );
 
     let g = LocalGuard::new(Some(policy(json!({"max_sends_per_day": 1}))));
     send(&g, to.clone()).await.unwrap();
@@ -184,7 +253,10 @@ async fn an_approved_message_goes_out_once_and_a_changed_one_needs_a_new_approva
     assert_eq!(a.idempotency_key(), Some(format!("approval-{id}")));
     a.settle(&g, &Ok(Output::default())).await.unwrap();
     let e = send(&g, m).await.unwrap_err();
-    assert_eq!((e.code, e.details["reason"].as_str()), (ErrorCode::Conflict, Some("approval_used")));
+    assert_eq!(
+        (e.code, e.details["reason"].as_str()),
+        (ErrorCode::Conflict, Some("approval_used"))
+    );
 }
 
 #[tokio::test]
@@ -194,21 +266,32 @@ async fn a_rejected_message_is_refused_and_a_failed_approved_send_can_be_retried
     let id = approval_id(&send(&g, m.clone()).await.unwrap_err());
     g.decide(&id, false).unwrap();
     let e = send(&g, m).await.unwrap_err();
-    assert_eq!((e.code, rule(&e)), (ErrorCode::PermissionDenied, "approval"));
+    assert_eq!(
+        (e.code, rule(&e)),
+        (ErrorCode::PermissionDenied, "approval")
+    );
 
     let m = json!({"to": ["a@x.example"], "subject": "t"});
     let id = approval_id(&send(&g, m.clone()).await.unwrap_err());
     g.decide(&id, true).unwrap();
     let a = send(&g, m.clone()).await.unwrap();
-    a.settle(&g, &Err(ConnectorError::new(ErrorCode::ProviderUnavailable, "down")))
-        .await
-        .unwrap();
-    assert!(send(&g, m).await.is_ok(), "given back after a certain failure");
+    a.settle(
+        &g,
+        &Err(ConnectorError::new(ErrorCode::ProviderUnavailable, "down")),
+    )
+    .await
+    .unwrap();
+    assert!(
+        send(&g, m).await.is_ok(),
+        "given back after a certain failure"
+    );
 }
 
 #[tokio::test]
 async fn an_expired_approval_cannot_be_decided_and_a_new_one_is_asked() {
-    let g = LocalGuard::new(Some(policy(json!({"require_approval": "all", "approval_ttl_seconds": 1}))));
+    let g = LocalGuard::new(Some(policy(
+        json!({"require_approval": "all", "approval_ttl_seconds": 1}),
+    )));
     let m = json!({"to": ["a@x.example"]});
     let id = approval_id(&send(&g, m.clone()).await.unwrap_err());
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
@@ -223,27 +306,59 @@ async fn external_and_recipient_count_rules_ask_only_when_they_apply() {
     let g = LocalGuard::new(Some(policy(
         json!({"require_approval": "external", "internal_domains": ["corp.example"]}),
     )));
-    assert!(send(&g, json!({"to": ["a@corp.example"], "cc": ["B@CORP.example"]})).await.is_ok());
+    assert!(send(
+        &g,
+        json!({"to": ["a@corp.example"], "cc": ["B@CORP.example"]})
+    )
+    .await
+    .is_ok());
     // The sender's own domain is internal too.
-    assert!(send(&g, json!({"from": "me@home.example", "to": ["x@home.example"]})).await.is_ok());
-    let e = send(&g, json!({"to": ["a@corp.example"], "bcc": ["x@outside.example"]})).await.unwrap_err();
+    assert!(send(
+        &g,
+        json!({"from": "me@home.example", "to": ["x@home.example"]})
+    )
+    .await
+    .is_ok());
+    let e = send(
+        &g,
+        json!({"to": ["a@corp.example"], "bcc": ["x@outside.example"]}),
+    )
+    .await
+    .unwrap_err();
     approval_id(&e);
-    assert!(e.details["reason"].as_str().unwrap().contains("x@outside.example"));
+    assert!(e.details["reason"]
+        .as_str()
+        .unwrap()
+        .contains("x@outside.example"));
 
     let g = LocalGuard::new(Some(policy(
         json!({"require_approval": "more_recipients_than", "approval_above_recipients": 2}),
     )));
-    assert!(send(&g, json!({"to": ["a@x.example", "b@x.example"]})).await.is_ok());
-    approval_id(&send(&g, json!({"to": ["a@x.example", "b@x.example"], "cc": ["c@x.example"]})).await.unwrap_err());
+    assert!(send(&g, json!({"to": ["a@x.example", "b@x.example"]}))
+        .await
+        .is_ok());
+    approval_id(
+        &send(
+            &g,
+            json!({"to": ["a@x.example", "b@x.example"], "cc": ["c@x.example"]}),
+        )
+        .await
+        .unwrap_err(),
+    );
 }
 
 #[test]
 fn policies_name_the_field_that_is_wrong() {
-    let bad: Policy = serde_json::from_value(json!({"deny_recipients": ["ok.example", "not a domain"]})).unwrap();
+    let bad: Policy =
+        serde_json::from_value(json!({"deny_recipients": ["ok.example", "not a domain"]})).unwrap();
     let e = bad.validate().unwrap_err();
     assert_eq!(e.details["errors"][0]["pointer"], "/deny_recipients/1");
-    let bad: Policy = serde_json::from_value(json!({"require_approval": "more_recipients_than"})).unwrap();
-    assert_eq!(bad.validate().unwrap_err().details["errors"][0]["pointer"], "/approval_above_recipients");
+    let bad: Policy =
+        serde_json::from_value(json!({"require_approval": "more_recipients_than"})).unwrap();
+    assert_eq!(
+        bad.validate().unwrap_err().details["errors"][0]["pointer"],
+        "/approval_above_recipients"
+    );
     assert!(serde_json::from_value::<Policy>(json!({"mode": "yolo"})).is_err());
     assert!(serde_json::from_value::<Policy>(json!({"typo": 1})).is_err());
 }

@@ -16,7 +16,7 @@ use crate::error::ApiResult;
 use crate::extract::ApiJson;
 use crate::AppState;
 
-mod page;
+pub mod page;
 
 const CONNECTOR_POLICY: &str = "/api/v1/integrations/connectors/{id}/policy";
 const ORG_POLICY: &str = "/api/v1/organization/policy";
@@ -35,8 +35,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .route(APPROVALS, web::get().to(list))
     .route(&format!("{APPROVALS}/{{id}}"), web::get().to(get))
-    .route(&format!("{APPROVALS}/{{id}}/approve"), web::post().to(approve))
-    .route(&format!("{APPROVALS}/{{id}}/reject"), web::post().to(reject))
+    .route(
+        &format!("{APPROVALS}/{{id}}/approve"),
+        web::post().to(approve),
+    )
+    .route(
+        &format!("{APPROVALS}/{{id}}/reject"),
+        web::post().to(reject),
+    )
     .route(&format!("{APPROVALS}/{{id}}/links"), web::post().to(link))
     .service(
         web::resource(crate::services::guardrails::LINK_PATH)
@@ -68,7 +74,10 @@ async fn get_connector_policy(
 ) -> ApiResult<HttpResponse> {
     let s = &state.services;
     s.connectors.get(&auth.organization_id, &id).await?;
-    let view = s.guardrails.policy(&auth.organization_id, Some(&id)).await?;
+    let view = s
+        .guardrails
+        .policy(&auth.organization_id, Some(&id))
+        .await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -291,8 +300,10 @@ async fn link(
     req: HttpRequest,
     body: ApiJson<LinkRequest>,
 ) -> ApiResult<HttpResponse> {
-    let info = req.connection_info();
-    let base = format!("{}://{}", info.scheme(), info.host());
+    let base = {
+        let info = req.connection_info();
+        format!("{}://{}", info.scheme(), info.host())
+    };
     let link = state
         .services
         .guardrails

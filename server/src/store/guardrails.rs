@@ -253,10 +253,12 @@ impl Store {
 
     /// By id alone (signed links carry the id; the signature proves the organization).
     pub async fn approval_by_id(&self, id: &str) -> Result<Option<ApprovalRow>, sqlx::Error> {
-        let row = sqlx::query(&format!("SELECT {APPROVAL_COLUMNS} FROM approvals WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {APPROVAL_COLUMNS} FROM approvals WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.as_ref().map(approval))
     }
 

@@ -11,17 +11,32 @@ use serde::Deserialize;
 use crate::error::ApiResult;
 use crate::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TokenQuery {
+    /// The signed token of the link.
     token: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct DecisionForm {
     /// `approve` or `reject`.
     decision: String,
 }
 
+/// The page of a signed approval link (no API token: the link is the credential): the exact
+/// message and two buttons. Opening it decides nothing.
+#[utoipa::path(
+    get,
+    path = "/approvals/decide",
+    operation_id = "approval_link_page",
+    tag = "guardrails",
+    params(TokenQuery),
+    responses(
+        (status = 200, description = "The approval page", content_type = "text/html", body = String),
+        (status = 401, description = "`unauthenticated`: the link is not valid or has expired", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn show(
     state: web::Data<AppState>,
     query: web::Query<TokenQuery>,
@@ -30,6 +45,20 @@ pub async fn show(
     Ok(html(&page(&view, &reviewer, &query.token)))
 }
 
+/// The decision of the link's page: once (only a pending approval can be decided).
+#[utoipa::path(
+    post,
+    path = "/approvals/decide",
+    operation_id = "approval_link_decide",
+    tag = "guardrails",
+    params(TokenQuery),
+    request_body(content = DecisionForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Decided", content_type = "text/html", body = String),
+        (status = 401, description = "`unauthenticated`: the link is not valid or has expired", body = crate::error::ErrorBody),
+        (status = 409, description = "`conflict`: decided already", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn decide(
     state: web::Data<AppState>,
     query: web::Query<TokenQuery>,
@@ -61,7 +90,10 @@ pub async fn decide(
 fn html(body: &str) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
-        .insert_header(("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"))
+        .insert_header((
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+        ))
         .insert_header(("Referrer-Policy", "no-referrer"))
         .insert_header(("Cache-Control", "no-store"))
         .body(body.to_string())
@@ -90,7 +122,11 @@ fn page(v: &ApprovalView, reviewer: &str, token: &str) -> String {
     let row = |out: &mut String, k: &str, v: &str| {
         let _ = write!(out, "<tr><th align=left>{k}</th><td>{}</td></tr>", esc(v));
     };
-    row(&mut out, "From", p.from.as_deref().unwrap_or("(the mailbox)"));
+    row(
+        &mut out,
+        "From",
+        p.from.as_deref().unwrap_or("(the mailbox)"),
+    );
     row(&mut out, "To", &p.to.join(", "));
     row(&mut out, "Cc", &p.cc.join(", "));
     row(&mut out, "Bcc", &p.bcc.join(", "));
@@ -108,7 +144,11 @@ fn page(v: &ApprovalView, reviewer: &str, token: &str) -> String {
     if let Some(note) = &p.note {
         row(&mut out, "Note", note);
     }
-    let _ = write!(out, "</table><pre style=\"white-space:pre-wrap;border:1px solid #999;padding:8px\">{}</pre>", esc(&p.text));
+    let _ = write!(
+        out,
+        "</table><pre style=\"white-space:pre-wrap;border:1px solid #999;padding:8px\">{}</pre>",
+        esc(&p.text)
+    );
     if v.status == "pending" {
         let action = format!("?token={}", esc(token));
         let _ = write!(

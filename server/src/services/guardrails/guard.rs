@@ -47,7 +47,9 @@ impl Guard for ServerGuard {
             .policy_in_force(&self.organization_id, &self.connector_id)
             .await
             .map_err(db)?;
-        row.and_then(|r| r.policy).map(|p| parse_policy(&p)).transpose()
+        row.and_then(|r| r.policy)
+            .map(|p| parse_policy(&p))
+            .transpose()
     }
 
     async fn send_counts(&self) -> Result<SendCounts> {

@@ -167,7 +167,10 @@ impl Guardrails {
             let status = now.status_now(now_ms()).to_string();
             return Err(ConnectorError::new(
                 ErrorCode::Conflict,
-                format!("approval {} is {status} already: only a pending approval can be decided", row.id),
+                format!(
+                    "approval {} is {status} already: only a pending approval can be decided",
+                    row.id
+                ),
             )
             .with_details(json!({"reason": "already_decided", "status": status})));
         }
@@ -188,7 +191,10 @@ impl Guardrails {
         if row.status_now(now_ms()) != "pending" {
             return Err(ConnectorError::new(
                 ErrorCode::Conflict,
-                format!("approval {id} is {} : a link is only for a pending approval", row.status_now(now_ms())),
+                format!(
+                    "approval {id} is {} : a link is only for a pending approval",
+                    row.status_now(now_ms())
+                ),
             )
             .with_details(json!({"reason": "already_decided"})));
         }
@@ -204,7 +210,11 @@ impl Guardrails {
         }
         let token = links::sign(&key, id, expires, &reviewer);
         Ok(ApprovalLink {
-            url: format!("{}{}?token={token}", base_url.trim_end_matches('/'), links::PATH),
+            url: format!(
+                "{}{}?token={token}",
+                base_url.trim_end_matches('/'),
+                links::PATH
+            ),
             expires_at: rfc3339_ms(expires),
         })
     }
@@ -222,7 +232,8 @@ impl Guardrails {
         approve: bool,
     ) -> Result<ApprovalView, ConnectorError> {
         let (row, reviewer) = self.verify_link(token).await?;
-        self.decide_row(row, approve, &format!("link:{reviewer}")).await
+        self.decide_row(row, approve, &format!("link:{reviewer}"))
+            .await
     }
 
     async fn verify_link(&self, token: &str) -> Result<(ApprovalRow, String), ConnectorError> {
@@ -266,8 +277,7 @@ impl Guardrails {
             .vault
             .decrypt(&row.organization_id, &row.preview)
             .await?;
-        let preview: Preview =
-            serde_json::from_slice(&preview).map_err(crate::error::internal)?;
+        let preview: Preview = serde_json::from_slice(&preview).map_err(crate::error::internal)?;
         Ok(ApprovalView {
             id: row.id.clone(),
             connector_id: row.connector_id.clone(),
@@ -285,7 +295,10 @@ impl Guardrails {
     }
 }
 
-fn view_of(connector_id: Option<&str>, row: Option<PolicyRow>) -> Result<PolicyView, ConnectorError> {
+fn view_of(
+    connector_id: Option<&str>,
+    row: Option<PolicyRow>,
+) -> Result<PolicyView, ConnectorError> {
     let Some(row) = row else {
         return Ok(PolicyView {
             connector_id: connector_id.map(str::to_string),
@@ -299,7 +312,12 @@ fn view_of(connector_id: Option<&str>, row: Option<PolicyRow>) -> Result<PolicyV
     let policy = row.policy.as_deref().map(guard::parse_policy).transpose()?;
     Ok(PolicyView {
         connector_id: connector_id.map(str::to_string),
-        source: if row.scope == ORG_SCOPE { "organization" } else { "connector" }.into(),
+        source: if row.scope == ORG_SCOPE {
+            "organization"
+        } else {
+            "connector"
+        }
+        .into(),
         version: row.version,
         policy,
         updated_at: Some(rfc3339_s(row.created_at)),
