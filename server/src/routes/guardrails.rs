@@ -204,6 +204,7 @@ struct GetQuery {
     params(("id" = String, Path, description = "Approval id (`apr_...`)"), GetQuery),
     responses(
         (status = 200, description = "The approval", body = ApprovalView),
+        (status = 400, description = "`invalid_params`: a bad query parameter", body = crate::error::ErrorBody),
         (status = 404, description = "`not_found`: no such approval in this organization", body = crate::error::ErrorBody),
     )
 )]

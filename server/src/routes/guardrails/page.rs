@@ -34,6 +34,7 @@ pub struct DecisionForm {
     params(TokenQuery),
     responses(
         (status = 200, description = "The approval page", content_type = "text/html", body = String),
+        (status = 400, description = "`invalid_params`: no token, or a decision that is not approve or reject", body = crate::error::ErrorBody),
         (status = 401, description = "`unauthenticated`: the link is not valid or has expired", body = crate::error::ErrorBody),
     )
 )]
@@ -55,6 +56,7 @@ pub async fn show(
     request_body(content = DecisionForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Decided", content_type = "text/html", body = String),
+        (status = 400, description = "`invalid_params`: no token, or a decision that is not approve or reject", body = crate::error::ErrorBody),
         (status = 401, description = "`unauthenticated`: the link is not valid or has expired", body = crate::error::ErrorBody),
         (status = 409, description = "`conflict`: decided already", body = crate::error::ErrorBody),
     )
