@@ -3,6 +3,7 @@
 //! these tests prove the server stores, applies and reports them on each provider).
 
 mod approvals;
+mod derived;
 mod policies;
 
 use actix_web::http::{Method, StatusCode};
