@@ -12,6 +12,7 @@
 //! * [`wire`]: key case (snake_case params, camelCase wire) and path-segment encoding.
 //! * [`mail`]: addresses, the outgoing message and the exactly-once send step.
 //! * [`guard`]: send policies and approvals, judged for every call by its spec's effect.
+//! * [`calendar`]: the one shape of calendar actions (`specs/schema/calendar.json`).
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -36,6 +37,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod auth;
+pub mod calendar;
 pub mod changes;
 pub mod connector;
 pub mod error;
@@ -50,6 +52,7 @@ pub mod spec;
 pub mod text;
 pub mod tools;
 pub mod validate;
+pub mod windows_zones;
 pub mod wire;
 
 pub use auth::{OAuthCredentials, OAuthTokenSource, RefreshedTokens, StaticToken, TokenProvider};
