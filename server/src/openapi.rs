@@ -48,6 +48,9 @@ Limits (defaults; see docs/limits.md): request bodies are one JSON object sent w
     info(title = "Agent connectors API"),
     paths(
         routes::tokens::token,
+        routes::oauth_server::metadata,
+        routes::oauth_server::authorize,
+        routes::oauth_server::token,
         routes::apps::list,
         routes::apps::revoke,
         routes::apps::rotate_secret,
@@ -263,6 +266,8 @@ pub fn json() -> &'static str {
     static JSON: OnceLock<String> = OnceLock::new();
     JSON.get_or_init(|| {
         let mut doc = serde_json::to_value(document()).expect("the OpenAPI document serializes");
+        crate::openapi_types::describe(&mut doc);
+        crate::openapi_links::add(&mut doc);
         doc["webhooks"] = webhooks();
         serde_json::to_string(&doc).expect("the OpenAPI document serializes")
     })

@@ -211,8 +211,10 @@ pub fn error_from_response(status: u16, headers: &HeaderMap, body: &[u8]) -> Con
                 format!("the credential is not allowed to do this ({said}); grant the connector the scopes this action needs and authorize again")
             } else {
                 details.insert("missing_scopes".into(), json!(scopes));
+                // The fix first: a provider's list of scopes can be long, and a shortened
+                // message must still say what to do.
                 format!(
-                    "the credential lacks a required scope ({}) ({said}); authorize again granting it",
+                    "the credential lacks a required scope: authorize again (re-consent) granting one of {} ({said})",
                     scopes.join(", ")
                 )
             };
@@ -233,6 +235,11 @@ pub fn error_from_response(status: u16, headers: &HeaderMap, body: &[u8]) -> Con
         413 => (
             ErrorCode::PayloadTooLarge,
             format!("the request is too large for the provider ({said}); send less data"),
+        ),
+        // URL or headers too long: caused by the params (a long query, many ids), not by load.
+        414 | 431 => (
+            ErrorCode::PayloadTooLarge,
+            format!("the request's URL or headers are too long for the provider ({said}); shorten the params that go into the URL, such as a search query or a list of ids"),
         ),
         500..=599 => (
             ErrorCode::ProviderUnavailable,
@@ -326,6 +333,8 @@ mod tests {
             (400, ErrorCode::InvalidParams),
             (410, ErrorCode::SyncRequired),
             (413, ErrorCode::PayloadTooLarge),
+            (414, ErrorCode::PayloadTooLarge),
+            (431, ErrorCode::PayloadTooLarge),
             (429, ErrorCode::RateLimited),
             (500, ErrorCode::ProviderUnavailable),
             (503, ErrorCode::ProviderUnavailable),

@@ -22,10 +22,10 @@ use std::sync::Arc;
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
+use api_types::ProtectedResourceMetadata;
 use connector_core::{ConnectorError, ErrorCode};
 use connectors_mcp::{Mode, Options};
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::auth::hash_token;
 use crate::error::ApiError;
@@ -54,16 +54,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub struct McpParams {
     /// `full` (one tool per action, the default) or `compact` (`list_actions`,
     /// `describe_action`, `execute`).
+    #[param(pattern = "^(full|compact)$")]
     mode: Option<String>,
     /// The output budget: the most characters of result JSON in one tool result (at least 500;
     /// default 40000).
+    #[param(minimum = 500)]
     max_output_chars: Option<usize>,
 }
 
-fn base_url(req: &HttpRequest) -> String {
-    let info = req.connection_info();
-    format!("{}://{}", info.scheme(), info.host())
-}
+use super::oauth_server::base_url;
 
 /// RFC 9728 protected-resource metadata of the MCP endpoint (`/mcp` and the paths under it).
 #[utoipa::path(
@@ -71,7 +70,7 @@ fn base_url(req: &HttpRequest) -> String {
     path = "/.well-known/oauth-protected-resource/mcp",
     operation_id = "mcp_resource_metadata",
     tag = "mcp",
-    responses((status = 200, description = "RFC 9728 protected-resource metadata of `/mcp`", content_type = "application/json", body = Object))
+    responses((status = 200, description = "RFC 9728 protected-resource metadata of `/mcp`", content_type = "application/json", body = ProtectedResourceMetadata))
 )]
 async fn resource_metadata(req: HttpRequest) -> HttpResponse {
     metadata(&req)
@@ -83,7 +82,7 @@ async fn resource_metadata(req: HttpRequest) -> HttpResponse {
     path = "/.well-known/oauth-protected-resource",
     operation_id = "resource_metadata",
     tag = "mcp",
-    responses((status = 200, description = "RFC 9728 protected-resource metadata of `/mcp`", content_type = "application/json", body = Object))
+    responses((status = 200, description = "RFC 9728 protected-resource metadata of `/mcp`", content_type = "application/json", body = ProtectedResourceMetadata))
 )]
 async fn resource_metadata_root(req: HttpRequest) -> HttpResponse {
     metadata(&req)
@@ -91,11 +90,12 @@ async fn resource_metadata_root(req: HttpRequest) -> HttpResponse {
 
 fn metadata(req: &HttpRequest) -> HttpResponse {
     let base = base_url(req);
-    HttpResponse::Ok().json(json!({
-        "resource": format!("{base}/mcp"),
-        "resource_name": "agent-connectors MCP",
-        "bearer_methods_supported": ["header"],
-    }))
+    HttpResponse::Ok().json(ProtectedResourceMetadata {
+        resource: format!("{base}/mcp"),
+        resource_name: "agent-connectors MCP".into(),
+        authorization_servers: vec![base],
+        bearer_methods_supported: vec!["header".into()],
+    })
 }
 
 /// MCP (streamable HTTP) over every connector of the organization; each tool takes a
@@ -210,6 +210,7 @@ async fn serve(
         Ok(s) => s,
         Err(e) => return actix_web::ResponseError::error_response(&ApiError::from(e)),
     };
+    let is_json = crate::extract::is_json(&req);
     let uri = req
         .uri()
         .path_and_query()
@@ -220,6 +221,7 @@ async fn serve(
         .iter()
         .map(|(k, v)| (k.as_str().to_string(), v.as_bytes().to_vec()))
         .collect();
+    accept_both_when_any_will_do(&mut headers);
     // rmcp wants a `Host` header; HTTP/2 carries the authority in the URI instead.
     if !req.headers().contains_key(header::HOST) {
         let host = req.connection_info().host().to_string();
@@ -233,6 +235,13 @@ async fn serve(
         Arc::new(session),
     )
     .await;
+    if answer.status == 415 && is_json {
+        // rmcp says 415 for any body it cannot read as a message; a JSON body is the right
+        // media type, so the mistake is the message's (400).
+        return actix_web::ResponseError::error_response(&ApiError::invalid(
+            "the body is not a JSON-RPC message of the Model Context Protocol (request, notification or response)",
+        ));
+    }
     let status = actix_web::http::StatusCode::from_u16(answer.status)
         .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = HttpResponse::build(status);
@@ -256,6 +265,36 @@ async fn serve(
         answer.body,
         Ok::<_, actix_web::Error>,
     ))
+}
+
+/// Streamable HTTP asks clients to accept both `application/json` and `text/event-stream`;
+/// rmcp checks for the two names literally. A client that sends no `Accept` or `*/*` accepts
+/// both (RFC 9110 §12.5.1), so it is told so in the names rmcp looks for.
+fn accept_both_when_any_will_do(headers: &mut Vec<(String, Vec<u8>)>) {
+    let accepts: Vec<String> = headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("accept"))
+        .flat_map(|(_, v)| {
+            String::from_utf8_lossy(v)
+                .split(',')
+                .map(|r| {
+                    r.split(';')
+                        .next()
+                        .unwrap_or("")
+                        .trim()
+                        .to_ascii_lowercase()
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let any = accepts.is_empty() || accepts.iter().any(|r| r == "*/*");
+    if any {
+        headers.retain(|(n, _)| !n.eq_ignore_ascii_case("accept"));
+        headers.push((
+            "accept".into(),
+            b"application/json, text/event-stream".to_vec(),
+        ));
+    }
 }
 
 fn options(req: &HttpRequest) -> Result<Options, ApiError> {

@@ -11,6 +11,7 @@ pub mod health;
 pub mod mcp;
 pub mod oauth;
 pub mod oauth_apps;
+pub mod oauth_server;
 pub mod org_settings;
 pub mod push;
 pub mod tokens;
@@ -21,6 +22,7 @@ use actix_web::web;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
     tokens::configure(cfg);
+    oauth_server::configure(cfg);
     apps::configure(cfg);
     crate::metrics::configure(cfg);
     crate::openapi::configure(cfg);

@@ -104,6 +104,11 @@ const SQLITE_MIGRATIONS: MigrationSource = &[
         "guardrails",
         include_str!("../../migrations/sqlite/0300_guardrails.sql"),
     ),
+    (
+        500,
+        "application_order",
+        include_str!("../../migrations/sqlite/0500_application_order.sql"),
+    ),
 ];
 
 /// Same versions and names as [`SQLITE_MIGRATIONS`] (a test checks they stay twins).
@@ -137,6 +142,11 @@ const POSTGRES_MIGRATIONS: MigrationSource = &[
         300,
         "guardrails",
         include_str!("../../migrations/postgres/0300_guardrails.sql"),
+    ),
+    (
+        500,
+        "application_order",
+        include_str!("../../migrations/postgres/0500_application_order.sql"),
     ),
 ];
 

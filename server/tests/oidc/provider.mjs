@@ -45,11 +45,19 @@ const GMAIL_SCOPES = [
   'https://www.googleapis.com/auth/gmail.metadata',
   'https://www.googleapis.com/auth/gmail.settings.basic',
   'https://www.googleapis.com/auth/gmail.settings.sharing',
+  // Google Calendar: one consent covers a Google account's mail and calendar.
+  'https://www.googleapis.com/auth/calendar',
+  'https://www.googleapis.com/auth/calendar.readonly',
+  'https://www.googleapis.com/auth/calendar.events',
+  'https://www.googleapis.com/auth/calendar.events.readonly',
+  'https://www.googleapis.com/auth/calendar.freebusy',
 ];
 const GRAPH_RESOURCE = 'https://graph.microsoft.com/';
 const GRAPH_SHORT = [
   'User.Read', 'Mail.Read', 'Mail.ReadBasic', 'Mail.ReadWrite', 'Mail.Send',
   'MailboxSettings.Read', 'MailboxSettings.ReadWrite',
+  // Outlook calendars: one consent covers a Microsoft account's mail and calendar.
+  'Calendars.Read', 'Calendars.ReadWrite',
 ];
 // Microsoft accepts a Graph scope short or with the resource as prefix.
 const GRAPH_SCOPES = [...GRAPH_SHORT, ...GRAPH_SHORT.map((s) => `${GRAPH_RESOURCE}${s}`)];
