@@ -50,6 +50,8 @@ const GRAPH_RESOURCE = 'https://graph.microsoft.com/';
 const GRAPH_SHORT = [
   'User.Read', 'Mail.Read', 'Mail.ReadBasic', 'Mail.ReadWrite', 'Mail.Send',
   'MailboxSettings.Read', 'MailboxSettings.ReadWrite',
+  // Outlook calendars: the same Graph grant covers the mailbox's calendar.
+  'Calendars.ReadBasic', 'Calendars.Read', 'Calendars.ReadWrite',
 ];
 // Microsoft accepts a Graph scope short or with the resource as prefix.
 const GRAPH_SCOPES = [...GRAPH_SHORT, ...GRAPH_SHORT.map((s) => `${GRAPH_RESOURCE}${s}`)];
