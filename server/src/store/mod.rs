@@ -11,6 +11,7 @@ mod apps;
 mod connectors;
 pub mod credentials;
 pub mod events;
+pub mod guardrails;
 mod idempotency;
 mod keys;
 mod oauth;
@@ -104,6 +105,11 @@ const SQLITE_MIGRATIONS: MigrationSource = &[
         include_str!("../../migrations/sqlite/0202_graph_push.sql"),
     ),
     (
+        300,
+        "guardrails",
+        include_str!("../../migrations/sqlite/0300_guardrails.sql"),
+    ),
+    (
         500,
         "application_order",
         include_str!("../../migrations/sqlite/0500_application_order.sql"),
@@ -141,6 +147,11 @@ const POSTGRES_MIGRATIONS: MigrationSource = &[
         202,
         "graph_push",
         include_str!("../../migrations/postgres/0202_graph_push.sql"),
+    ),
+    (
+        300,
+        "guardrails",
+        include_str!("../../migrations/postgres/0300_guardrails.sql"),
     ),
     (
         500,
@@ -425,6 +436,6 @@ mod tests {
             migration_versions(Backend::Sqlite),
             migration_versions(Backend::Postgres)
         );
-        assert_eq!(migration_versions(Backend::Sqlite).len(), 7);
+        assert_eq!(migration_versions(Backend::Sqlite).len(), 8);
     }
 }
