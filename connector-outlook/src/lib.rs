@@ -22,6 +22,7 @@ mod actions;
 pub mod batch;
 mod descriptor;
 pub mod events;
+pub mod replica;
 mod shape;
 pub use connector_core::text;
 mod wire;

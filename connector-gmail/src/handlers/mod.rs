@@ -5,6 +5,7 @@ mod batch_get;
 mod compose_params;
 mod history;
 mod messages;
+mod search;
 mod send;
 mod threads;
 mod write;
@@ -67,6 +68,12 @@ fn reading(opts: &GmailOptions) -> Vec<(&'static str, Arc<dyn ActionHandler>)> {
         (
             "messages_list",
             typed(messages::List {
+                throttle: throttle.clone(),
+            }),
+        ),
+        (
+            "messages_search",
+            typed(search::Search {
                 throttle: throttle.clone(),
             }),
         ),
