@@ -134,8 +134,9 @@ impl WalkCheckpoint {
     pub fn parse(checkpoint: Option<&str>) -> crate::Result<WalkCheckpoint> {
         match checkpoint {
             None => Ok(WalkCheckpoint::default()),
-            Some(c) => serde_json::from_str(c)
-                .map_err(|_| crate::ConnectorError::internal("a stored backfill checkpoint does not read")),
+            Some(c) => serde_json::from_str(c).map_err(|_| {
+                crate::ConnectorError::internal("a stored backfill checkpoint does not read")
+            }),
         }
     }
 
@@ -177,7 +178,10 @@ mod tests {
         assert!(m.has_attachments);
         assert_eq!(m.body_text, None);
         assert_eq!(
-            ReplicaMessage::from_record(&rec, true).unwrap().body_text.as_deref(),
+            ReplicaMessage::from_record(&rec, true)
+                .unwrap()
+                .body_text
+                .as_deref(),
             Some("secret")
         );
     }

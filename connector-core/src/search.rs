@@ -67,7 +67,10 @@ impl SearchParams {
 
     /// `after` as unix milliseconds (whole seconds).
     pub fn after_ms(&self) -> Result<Option<i64>> {
-        self.after.as_deref().map(|v| time_ms(v, "after")).transpose()
+        self.after
+            .as_deref()
+            .map(|v| time_ms(v, "after"))
+            .transpose()
     }
 
     /// `before` as unix milliseconds (whole seconds).
@@ -180,17 +183,17 @@ mod tests {
 
     #[test]
     fn words_are_lowercased_and_split_on_punctuation() {
-        assert_eq!(words("Quarterly-Report, Q3!"), ["quarterly", "report", "q3"]);
+        assert_eq!(
+            words("Quarterly-Report, Q3!"),
+            ["quarterly", "report", "q3"]
+        );
         assert!(words("  ...").is_empty());
     }
 
     #[test]
     fn dates_and_times_become_whole_seconds_and_bad_ones_name_the_field() {
         assert_eq!(time_ms("1970-01-02", "after").unwrap(), 86_400_000);
-        assert_eq!(
-            time_ms("1970-01-01T00:00:01.900Z", "after").unwrap(),
-            1_000
-        );
+        assert_eq!(time_ms("1970-01-01T00:00:01.900Z", "after").unwrap(), 1_000);
         let e = time_ms("yesterday", "before").unwrap_err();
         assert!(e.message.contains("`before`"), "{}", e.message);
     }

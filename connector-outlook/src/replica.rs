@@ -55,9 +55,7 @@ fn from_record(r: &Value, with_body: bool) -> Option<ReplicaMessage> {
 pub async fn labels(api: &dyn Actions, scope: &ReplicaScope) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     for f in folders(scope) {
-        let got = api
-            .run("mail_folders", "get", json!({"folder": f}))
-            .await?;
+        let got = api.run("mail_folders", "get", json!({"folder": f})).await?;
         let id = got
             .result
             .get("id")
@@ -109,8 +107,17 @@ pub async fn page(
         Some(t) => json!({"page_token": t}),
         None => {
             let mut select = vec![
-                "subject", "from", "to", "cc", "internal_date", "snippet", "is_read",
-                "is_draft", "categories", "folder_id", "has_attachments",
+                "subject",
+                "from",
+                "to",
+                "cc",
+                "internal_date",
+                "snippet",
+                "is_read",
+                "is_draft",
+                "categories",
+                "folder_id",
+                "has_attachments",
             ];
             if scope.with_body {
                 select.push("body");

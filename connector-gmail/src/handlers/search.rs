@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use connector_core::search::{self, Hit, SearchParams};
-use connector_core::{CallContext, ConnectorError, Output, ProviderRequest, TypedHandler};
+use connector_core::{
+    CallContext, ConnectorError, ErrorCode, Output, ProviderRequest, TypedHandler,
+};
 use serde_json::{json, Value};
 
 use super::batch_get::Throttle;
@@ -23,7 +25,10 @@ pub struct Search {
 /// A Gmail `q` value: quoted unless it is one plain token.
 fn quoted(v: &str) -> String {
     let v = v.trim().replace('"', " ");
-    if !v.is_empty() && v.chars().all(|c| c.is_alphanumeric() || "@.-_+".contains(c)) {
+    if !v.is_empty()
+        && v.chars()
+            .all(|c| c.is_alphanumeric() || "@.-_+".contains(c))
+    {
         v
     } else {
         format!("\"{v}\"")
@@ -128,7 +133,30 @@ impl TypedHandler for Search {
         )
         .await?;
         let mut hits = Vec::new();
-        for msg in fetched.into_iter().flatten() {
+        let mut found = Vec::with_capacity(fetched.len());
+        for (r, id) in fetched.into_iter().zip(&ids) {
+            match r {
+                Ok(msg) => found.push(msg),
+                // Gone between the list and the read: not a hit.
+                Err(e) if e["code"] == ErrorCode::NotFound.as_str() => {}
+                // A hit left out silently would be a wrong answer: fail the page instead.
+                Err(e) => {
+                    let code = if e["code"] == ErrorCode::RateLimited.as_str() {
+                        ErrorCode::RateLimited
+                    } else {
+                        ErrorCode::ProviderUnavailable
+                    };
+                    return Err(ConnectorError::new(
+                        code,
+                        format!(
+                            "reading search hit {id} failed ({}); try again later",
+                            e["message"].as_str().unwrap_or("unknown error")
+                        ),
+                    ));
+                }
+            }
+        }
+        for msg in found {
             let (h, _) = hit(&msg);
             // Everything else is in `q`; Gmail has no thread operator.
             if p.thread_id.is_none() || h.thread_id == p.thread_id {

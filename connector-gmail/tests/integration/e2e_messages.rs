@@ -433,7 +433,7 @@ async fn messages_search_translates_the_shared_query_to_gmail_search() {
     };
     let search = |p: Value| run(&env.gmail, "messages", "search", p);
     let out = search(json!({"from": "grace@example.com"})).await;
-    assert_eq!(ids(&out), [report.clone()]);
+    assert_eq!(ids(&out), [report.as_str()]);
     assert_eq!(out.metadata["source"], "provider");
     assert_eq!(out.metadata["provider_query"], "from:grace@example.com");
     let hit = &out.result[0];
@@ -444,14 +444,14 @@ async fn messages_search_translates_the_shared_query_to_gmail_search() {
     assert!(hit["date"].as_str().unwrap().ends_with('Z'));
 
     let out = search(json!({"is_read": false, "has_attachment": false})).await;
-    assert_eq!(ids(&out), [news.clone()]);
+    assert_eq!(ids(&out), [news.as_str()]);
     let out = search(json!({"subject": "newsletter", "label": "INBOX"})).await;
-    assert_eq!(ids(&out), [news.clone()]);
+    assert_eq!(ids(&out), [news.as_str()]);
     let thread = get(&env.gmail, &latin1).await["thread_id"].clone();
     let out = search(json!({"thread_id": thread})).await;
-    assert_eq!(ids(&out), [latin1.clone()]);
+    assert_eq!(ids(&out), [latin1.as_str()]);
     let out = search(json!({"text": "friends"})).await;
-    assert_eq!(ids(&out), [news]);
+    assert_eq!(ids(&out), [news.as_str()]);
     let out = search(json!({"cc": "grace"})).await;
     assert!(ids(&out).contains(&latin1), "{:?}", out.result);
     assert!(!ids(&out).contains(&report), "{:?}", out.result);

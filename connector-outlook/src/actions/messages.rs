@@ -266,7 +266,11 @@ pub async fn search(cx: &CallContext<'_>, p: SearchParams) -> Result<Output> {
             .as_str()
             .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
             .map(|t| t.timestamp_millis());
-        let mut labels: Vec<String> = r["folder_id"].as_str().map(str::to_string).into_iter().collect();
+        let mut labels: Vec<String> = r["folder_id"]
+            .as_str()
+            .map(str::to_string)
+            .into_iter()
+            .collect();
         labels.extend(
             r["categories"]
                 .as_array()

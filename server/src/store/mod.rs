@@ -9,6 +9,7 @@
 
 mod apps;
 mod connectors;
+pub mod context;
 pub mod credentials;
 pub mod events;
 mod idempotency;
@@ -98,6 +99,11 @@ const SQLITE_MIGRATIONS: MigrationSource = &[
         "event_push",
         include_str!("../../migrations/sqlite/0201_event_push.sql"),
     ),
+    (
+        400,
+        "context_store",
+        include_str!("../../migrations/sqlite/0400_context_store.sql"),
+    ),
 ];
 
 /// Same versions and names as [`SQLITE_MIGRATIONS`] (a test checks they stay twins).
@@ -126,6 +132,11 @@ const POSTGRES_MIGRATIONS: MigrationSource = &[
         201,
         "event_push",
         include_str!("../../migrations/postgres/0201_event_push.sql"),
+    ),
+    (
+        400,
+        "context_store",
+        include_str!("../../migrations/postgres/0400_context_store.sql"),
     ),
 ];
 
@@ -405,6 +416,6 @@ mod tests {
             migration_versions(Backend::Sqlite),
             migration_versions(Backend::Postgres)
         );
-        assert_eq!(migration_versions(Backend::Sqlite).len(), 5);
+        assert_eq!(migration_versions(Backend::Sqlite).len(), 6);
     }
 }
