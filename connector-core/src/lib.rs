@@ -11,6 +11,7 @@
 //! * [`params`]: typed params (a struct per handler, defaults as the spec declares them).
 //! * [`wire`]: key case (snake_case params, camelCase wire) and path-segment encoding.
 //! * [`mail`]: addresses, the outgoing message and the exactly-once send step.
+//! * [`calendar`]: the one shape of calendar actions (`specs/schema/calendar.json`).
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -35,6 +36,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod auth;
+pub mod calendar;
 pub mod changes;
 pub mod connector;
 pub mod error;
