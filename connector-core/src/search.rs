@@ -129,9 +129,15 @@ pub struct Hit {
     pub has_attachments: bool,
 }
 
+/// The fields of a hit its sender wrote (fenced for models like a message's).
+pub const HIT_UNTRUSTED_FIELDS: &[&str] = &["/subject", "/snippet", "/from/name", "/highlight"];
+
 impl Hit {
+    /// The hit as a result record, with its `untrusted_fields`.
     pub fn to_value(&self) -> Value {
-        serde_json::to_value(self).expect("a hit serializes")
+        let mut v = serde_json::to_value(self).expect("a hit serializes");
+        v["untrusted_fields"] = json!(HIT_UNTRUSTED_FIELDS);
+        v
     }
 }
 

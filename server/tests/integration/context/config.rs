@@ -61,6 +61,25 @@ async fn lifecycle(db: Db) {
     assert_eq!(v["result"][0]["subject"], "charlie");
     assert!(v["result"][0]["highlight"].as_str().unwrap().contains("**"));
 
+    // The same over MCP, fenced for the model.
+    let got = crate::mcp::call(
+        &e.h,
+        &format!("/mcp/connectors/{id}"),
+        &e.t,
+        "outlook_messages_search",
+        json!({"text": "charlie"}),
+    )
+    .await;
+    let s = &got["structuredContent"];
+    assert_eq!(s["metadata"]["source"], "store", "{got}");
+    let nonce = s["metadata"]["fence_nonce"].as_str().unwrap();
+    let subject = s["result"][0]["subject"].as_str().unwrap();
+    assert!(
+        subject.starts_with("<untrusted_email_content field=\"subject\"")
+            && subject.contains(nonce),
+        "{subject}"
+    );
+
     // Narrower: the inbox only, no bodies, 10 days.
     e.patch(
         &id,
