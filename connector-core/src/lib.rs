@@ -52,6 +52,7 @@ pub mod spec;
 pub mod text;
 pub mod tools;
 pub mod validate;
+pub mod windows_zones;
 pub mod wire;
 
 pub use auth::{OAuthCredentials, OAuthTokenSource, RefreshedTokens, StaticToken, TokenProvider};

@@ -1,4 +1,4 @@
-//! Outlook mail on Microsoft Graph v1.0: the connector (spec `specs/outlook.json` and its Rust
+//! Outlook mail and calendar on Microsoft Graph v1.0: the connector (spec `specs/outlook.json` and its Rust
 //! handlers). Its emulator is the `sandbox-outlook` crate.
 //!
 //! ```no_run
@@ -20,6 +20,7 @@
 
 mod actions;
 pub mod batch;
+pub mod calendar;
 mod descriptor;
 pub mod events;
 pub mod replica;
@@ -47,6 +48,7 @@ pub const SCOPES: &[&str] = &[
     "Mail.ReadWrite",
     "Mail.Send",
     "MailboxSettings.ReadWrite",
+    "Calendars.ReadWrite",
 ];
 
 /// Scopes enough for every reading action.
@@ -55,6 +57,7 @@ pub const SCOPES_READONLY: &[&str] = &[
     "User.Read",
     "Mail.Read",
     "MailboxSettings.Read",
+    "Calendars.Read",
 ];
 
 /// Graph lets an app run 4 requests at once per mailbox; more draw 429 `MailboxConcurrency`.

@@ -124,3 +124,31 @@ def test_a_short_throttle_is_waited_out(outlook: OutlookConnector) -> None:
     start = time.perf_counter()
     assert outlook.execute_sync("profile", "get").result["email_address"] == sandbox.DEMO_USER
     assert time.perf_counter() - start >= 1.0
+
+
+def test_calendar_entities_come_from_the_spec(outlook: OutlookConnector) -> None:
+    assert {"calendars", "events", "freebusy"} <= set(OutlookConnector.entities())
+    assert "respond" in OutlookConnector.actions("events")
+    assert "time_min" in OutlookConnector.schema("events", "list")["properties"]
+    made = outlook.execute_sync(
+        "events",
+        "create",
+        {
+            "summary": "Planning",
+            "start": {"date_time": "2026-10-20T10:00:00", "time_zone": "America/New_York"},
+            "end": {"date_time": "2026-10-20T10:30:00", "time_zone": "America/New_York"},
+            "attendees": ["grace@example.com"],
+            "recurrence": ["RRULE:FREQ=WEEKLY;BYDAY=TU;COUNT=3"],
+        },
+    ).result
+    listed = outlook.execute_sync(
+        "events", "list", {"time_min": "2026-10-01T00:00:00Z", "time_max": "2026-12-01T00:00:00Z"}
+    ).result
+    assert [e["start"]["date_time"] for e in listed] == [
+        "2026-10-20T10:00:00-04:00",
+        "2026-10-27T10:00:00-04:00",
+        "2026-11-03T10:00:00-05:00",
+    ]
+    assert all(e["series_id"] == made["id"] for e in listed)
+    with pytest.raises(InvalidParamsError):
+        outlook.execute_sync("events", "list", {"time_min": "2026-10-01T00:00:00Z"})

@@ -3,6 +3,7 @@
 //! (defaults as the spec declares them); checks the schema cannot express happen here, before
 //! any request. Actions the spec can express as a request (mailbox_settings.get) have no handler.
 
+mod calendar;
 mod compose;
 mod folders;
 mod manage;
@@ -92,6 +93,16 @@ typed_handlers! {
     "subscriptions_create" => SubscriptionCreate(manage::SubscriptionCreateParams) = manage::subscription_create;
     "subscriptions_renew" => SubscriptionRenew(manage::SubscriptionParams) = manage::subscription_renew;
     "subscriptions_delete" => SubscriptionDelete(manage::SubscriptionParams) = manage::subscription_delete;
+    "calendars_list" => CalendarsList(calendar::CalendarsListParams) = calendar::calendars_list;
+    "calendars_get" => CalendarsGet(calendar::CalendarsGetParams) = calendar::calendars_get;
+    "events_list" => EventsList(calendar::EventsListParams) = calendar::events_list;
+    "events_get" => EventsGet(calendar::EventsGetParams) = calendar::events_get;
+    "events_create" => EventsCreate(calendar::EventWriteParams) = calendar::events_create;
+    "events_update" => EventsUpdate(calendar::EventWriteParams) = calendar::events_update;
+    "events_delete" => EventsDelete(calendar::EventsDeleteParams) = calendar::events_delete;
+    "events_respond" => EventsRespond(calendar::EventsRespondParams) = calendar::events_respond;
+    "events_sync" => EventsSync(calendar::EventsSyncParams) = calendar::events_sync;
+    "freebusy_query" => FreebusyQuery(calendar::FreebusyParams) = calendar::freebusy_query;
 }
 
 #[cfg(test)]

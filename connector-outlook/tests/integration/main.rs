@@ -4,8 +4,10 @@
 
 mod common;
 
+mod contract_calendar;
 mod contract_connector;
 mod contract_emulator;
+mod e2e_calendar;
 mod e2e_limits;
 mod e2e_read;
 mod e2e_write;

@@ -24,6 +24,7 @@ fn spec_parses_and_passes_the_meta_schema() {
 #[test]
 fn every_action_is_described_strict_and_exemplified() {
     let spec = ConnectorSpec::from_json(connector_outlook::SPEC_JSON).unwrap();
+    let shared = connector_core::calendar::shared_actions();
     let mut actions = 0;
     for (entity, e) in &spec.entities {
         for (name, a) in &e.actions {
@@ -41,8 +42,10 @@ fn every_action_is_described_strict_and_exemplified() {
                         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
                     "{at}.{p}: snake_case"
                 );
+                // calendar params are the shared shape's, word for word (checked below)
                 assert!(
-                    schema["description"].as_str().is_some_and(|d| d.len() > 10),
+                    shared.contains_key(&at)
+                        || schema["description"].as_str().is_some_and(|d| d.len() > 10),
                     "{at}.{p}: description"
                 );
             }
@@ -79,7 +82,22 @@ fn every_action_is_described_strict_and_exemplified() {
             );
         }
     }
-    assert_eq!(actions, 35);
+    assert_eq!(actions, 45);
+}
+
+#[test]
+fn calendar_actions_follow_the_shared_shape_exactly() {
+    let spec = ConnectorSpec::from_json(connector_outlook::SPEC_JSON).unwrap();
+    let mismatches = connector_core::calendar::spec_mismatches(&spec);
+    assert!(mismatches.is_empty(), "{mismatches:#?}");
+    // and the check bites: a renamed param is a mismatch
+    let mut changed = spec.clone();
+    let events = changed.entities.get_mut("events").unwrap();
+    let list = events.actions.get_mut("list").unwrap();
+    let props = list.params["properties"].as_object_mut().unwrap();
+    let v = props.remove("time_min").unwrap();
+    props.insert("start_after".into(), v);
+    assert!(!connector_core::calendar::spec_mismatches(&changed).is_empty());
 }
 
 #[test]
@@ -104,7 +122,7 @@ fn agents_get_one_tool_per_action_in_every_format_and_a_catalogue() {
     let spec = ConnectorSpec::from_json(connector_outlook::SPEC_JSON).unwrap();
     for format in [ToolFormat::OpenAi, ToolFormat::Anthropic, ToolFormat::Mcp] {
         let tools = action_tools(&spec, format);
-        assert_eq!(tools.len(), 35, "{format:?}");
+        assert_eq!(tools.len(), 45, "{format:?}");
         let text = serde_json::to_string(&tools).unwrap();
         assert!(
             text.contains("messages") && text.contains("delta_token"),

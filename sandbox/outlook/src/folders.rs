@@ -100,7 +100,7 @@ pub fn get(mb: &Mailbox, req: &Req<'_>, id: &str) -> Reply {
 }
 
 /// A collection page with `$filter`, `$orderby`, `$top`, `$skip`, `$select` and `$count`.
-fn page(mut items: Vec<Value>, req: &Req<'_>, default_top: usize) -> Reply {
+pub(crate) fn page(mut items: Vec<Value>, req: &Req<'_>, default_top: usize) -> Reply {
     let q = req.query;
     if let Some(f) = q.get("filter") {
         match odata::parse_filter(f) {

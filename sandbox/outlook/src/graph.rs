@@ -312,7 +312,9 @@ impl Inner {
             None => return reply::error(400, "BadRequest", "Invalid request."),
         };
         let own = user_key == caller.user;
-        let needed = if method == Method::GET {
+        let needed = if let Some(s) = super::calendar::scopes(rest, method, own) {
+            s
+        } else if method == Method::GET {
             required_scopes(rest, own)
         } else {
             write_scopes(rest, own)
@@ -352,9 +354,12 @@ impl Inner {
                 .map(|t| t.id.clone())
                 .collect(),
         };
-        let reply = self
-            .with_mailbox(&user_key, |mb| route(mb, &req))
-            .unwrap_or_else(|| reply::error(404, "ErrorInvalidUser", "The mailbox is gone."));
+        let reply = match self.calendar(&req, prefer) {
+            Some(r) => r,
+            None => self
+                .with_mailbox(&user_key, |mb| route(mb, &req))
+                .unwrap_or_else(|| reply::error(404, "ErrorInvalidUser", "The mailbox is gone.")),
+        };
         if let Some((token, session)) = req.session.take() {
             self.sessions
                 .lock()

@@ -16,6 +16,7 @@ mod admin;
 mod auth;
 mod batch;
 mod behaviour;
+mod calendar;
 mod folders;
 mod graph;
 mod messages;

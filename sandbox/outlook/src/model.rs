@@ -309,6 +309,8 @@ pub struct Mailbox {
     pub tombstones: Vec<Tombstone>,
     /// Delta tokens of an older epoch are expired (410).
     pub delta_epoch: u64,
+    /// Calendars and events (see [`crate::calendar`]).
+    pub calendar: crate::calendar::Store,
     counter: u64,
 }
 
@@ -317,6 +319,7 @@ impl Mailbox {
         let root_id = make_id("AQMkA", &user.email, "folder", 0);
         let mut mb = Mailbox {
             settings: default_settings(),
+            calendar: crate::calendar::Store::new(&user.email, &user.display_name),
             user,
             folders: Vec::new(),
             root_id: root_id.clone(),

@@ -156,7 +156,7 @@ pub fn folder_by_path(mb: &Mailbox, path: &str) -> Option<String> {
     Some(parent)
 }
 
-fn user(email: &str, given: &str, surname: &str, n: u64) -> UserInfo {
+pub(crate) fn user(email: &str, given: &str, surname: &str, n: u64) -> UserInfo {
     UserInfo {
         id: format!("{:08x}-5e5a-4d6b-9c1f-{:012x}", 0x0a0d_a000u64 + n, n),
         email: email.into(),

@@ -1,6 +1,7 @@
 //! Checks against Microsoft's own descriptions of Graph (copied into `tests/contracts/`):
-//! request URI templates and methods from `graph-mail-requests-metadata.json`, and response
-//! field types from `graph-mail-types.json`.
+//! request URI templates and methods from `graph-mail-requests-metadata.json` and
+//! `msgraph_calendar_operations.tsv`, and response field types from `graph-mail-types.json`
+//! and `graph-calendar-types.json`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,6 +25,8 @@ pub struct Operation {
     /// Path segments of the template; `None` is a `{variable}`.
     segments: Vec<Option<String>>,
     pub query: BTreeSet<String>,
+    /// Query parameters the template requires (`?startDateTime={startDateTime}&...`).
+    pub required: BTreeSet<String>,
     /// `createMessageFromDiscriminatorValue` -> `Message`.
     pub response_type: Option<String>,
 }
@@ -81,9 +84,11 @@ impl Operations {
                     uri_template: template,
                     segments,
                     query,
+                    required: BTreeSet::new(),
                     response_type,
                 }
             })
+            .chain(calendar_operations())
             .collect();
         Operations(ops)
     }
@@ -123,6 +128,18 @@ impl Operations {
             .first()
             .ok_or_else(|| format!("no operation matches {} {}", req.method, req.path))?;
         let is_delta = op.segments.last() == Some(&Some("delta()".to_string()));
+        let from_link = req
+            .query
+            .iter()
+            .any(|q| *q == "$skiptoken" || *q == "$deltatoken");
+        for r in &op.required {
+            if !from_link && !req.query.contains(&r.as_str()) {
+                return Err(format!(
+                    "{} {} requires the query parameter {r}",
+                    op.method, op.uri_template
+                ));
+            }
+        }
         for q in &req.query {
             let allowed =
                 op.query.contains(*q) || (is_delta && (*q == "$skiptoken" || *q == "$deltatoken"));
@@ -137,17 +154,80 @@ impl Operations {
     }
 }
 
+/// The calendar operations of `msgraph_calendar_operations.tsv` (url template, method, body
+/// type, return type), e.g. `/users/{user%2Did}/calendarView?endDateTime={endDateTime}&startDateTime={startDateTime}{&%24count,...}`.
+fn calendar_operations() -> Vec<Operation> {
+    let text = std::fs::read_to_string(contracts_dir().join("msgraph_calendar_operations.tsv"))
+        .expect("calendar operations");
+    text.lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let cols: Vec<&str> = line.split('\t').collect();
+            let template = cols[0].to_string();
+            // optional query names: `{?a,b}` or `{&a,b}`; required: `?name={name}&...`
+            let (head, optional) = match template.find("{?").or_else(|| template.find("{&")) {
+                Some(i) => (&template[..i], template[i + 2..].trim_end_matches('}')),
+                None => (template.as_str(), ""),
+            };
+            let (path, required) = head.split_once('?').unwrap_or((head, ""));
+            let segments = path
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    if s.starts_with('{') && s.ends_with('}') {
+                        None
+                    } else {
+                        Some(s.to_string())
+                    }
+                })
+                .collect();
+            let optional: BTreeSet<String> = optional
+                .split(',')
+                .filter(|q| !q.is_empty())
+                .map(|q| q.replace("%24", "$").trim_end_matches('*').to_string())
+                .collect();
+            let required: BTreeSet<String> = required
+                .split('&')
+                .filter_map(|kv| kv.split_once('=').map(|(k, _)| k.to_string()))
+                .collect();
+            let ret = cols.get(3).copied().unwrap_or("None");
+            let response_type = ret
+                .strip_prefix("Optional[")
+                .and_then(|r| r.strip_suffix(']'))
+                .map(str::to_string);
+            Operation {
+                method: cols[1].to_string(),
+                uri_template: template.clone(),
+                segments,
+                query: required.union(&optional).cloned().collect(),
+                required,
+                response_type,
+            }
+        })
+        .collect()
+}
+
 /// Field types of Graph models.
 pub struct Types {
     models: Map<String, Value>,
 }
 
 impl Types {
+    /// The mail models, and the calendar models (`graph-calendar-types.json`) besides.
     pub fn load() -> Types {
-        match load("graph-mail-types.json") {
-            Value::Object(m) => Types { models: m },
-            _ => panic!("types file is an object"),
+        let Value::Object(mut models) = load("graph-mail-types.json") else {
+            panic!("types file is an object")
+        };
+        let Value::Object(calendar) = load("graph-calendar-types.json") else {
+            panic!("calendar types file is an object")
+        };
+        for (k, v) in calendar {
+            if !k.starts_with('_') {
+                models.entry(k).or_insert(v);
+            }
         }
+        Types { models }
     }
 
     pub fn has(&self, name: &str) -> bool {
@@ -259,6 +339,12 @@ impl Types {
             "bytes" => v
                 .as_str()
                 .is_some_and(|s| base64::engine::general_purpose::STANDARD.decode(s).is_ok()),
+            "date" => v
+                .as_str()
+                .is_some_and(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()),
+            "time" => v
+                .as_str()
+                .is_some_and(|s| chrono::NaiveTime::parse_from_str(s, "%H:%M:%S%.f").is_ok()),
             _ => {
                 if let Some(e) = inner("enum<") {
                     let allowed = self
@@ -290,6 +376,12 @@ impl Types {
                         }
                         None => false,
                     }
+                } else if let Some(e) = inner("collection_of_enums<") {
+                    let allowed = self.models.get(&e).and_then(|m| m["enum"].as_array());
+                    v.as_array().is_some_and(|a| {
+                        a.iter()
+                            .all(|x| x.is_string() && allowed.is_none_or(|al| al.contains(x)))
+                    })
                 } else if let Some(t) = inner("collection_of_primitives<") {
                     v.as_array().is_some_and(|a| {
                         a.iter().all(|x| match t.as_str() {
@@ -315,8 +407,8 @@ impl Types {
 /// of one (for the factories the file has no model for, see the reasons).
 pub enum Expect {
     Model(String, Vec<(&'static str, &'static str)>),
-    /// A message delta page (see [`check_delta_page`]).
-    Delta,
+    /// A delta page of this model (see [`check_delta_page`]).
+    Delta(&'static str),
     /// Not checkable: the types file has no model (reason given).
     Unchecked(&'static str),
 }
@@ -328,7 +420,16 @@ pub fn expected_response(op: &Operation) -> Expect {
     match ty {
         // The file has BaseDeltaFunctionResponse; a message delta page is that plus `value`
         // of messages, where a removed item carries `@removed` (Graph's delta annotation).
-        "DeltaGetResponse" if op.uri_template.contains("/messages/delta") => Expect::Delta,
+        "DeltaGetResponse" if op.uri_template.contains("/messages/delta") => {
+            Expect::Delta("Message")
+        }
+        // The same for events (calendarView / events / instances delta).
+        "DeltaGetResponse" => Expect::Delta("Event"),
+        // getSchedule answers `{"value": [scheduleInformation]}`.
+        "GetSchedulePostResponse" => Expect::Model(
+            "BaseCollectionPaginationCountResponse".into(),
+            vec![("value", "collection_of_objects<ScheduleInformation>")],
+        ),
         // Same pattern as MessageCollectionResponse, for OutlookCategory.
         "OutlookCategoryCollectionResponse" => Expect::Model(
             "BaseCollectionPaginationCountResponse".into(),
@@ -339,8 +440,8 @@ pub fn expected_response(op: &Operation) -> Expect {
     }
 }
 
-/// A delta page item: a Message, or `{@odata.type, id, @removed}`.
-pub fn check_delta_page(types: &Types, page: &Value) -> Vec<String> {
+/// A delta page item: a `model` (Message, Event), or `{@odata.type, id, @removed}`.
+pub fn check_delta_page(types: &Types, page: &Value, model: &str) -> Vec<String> {
     let mut errors = types.check("BaseDeltaFunctionResponse", &strip(page, "value"), &[]);
     for (i, item) in page["value"].as_array().into_iter().flatten().enumerate() {
         let mut extra = Vec::new();
@@ -352,7 +453,7 @@ pub fn check_delta_page(types: &Types, page: &Value) -> Vec<String> {
             }
             extra.push(("@removed", "object<Removed>"));
         }
-        for e in types.check("Message", item, &extra) {
+        for e in types.check(model, item, &extra) {
             errors.push(format!("/value/{i}{e}"));
         }
     }
@@ -380,7 +481,7 @@ pub fn check_response(
     }
     match expected_response(op) {
         Expect::Model(name, extra) => Ok(types.check(&name, body, &extra)),
-        Expect::Delta => Ok(check_delta_page(types, body)),
+        Expect::Delta(model) => Ok(check_delta_page(types, body, model)),
         Expect::Unchecked(reason) => Err(reason),
     }
 }
