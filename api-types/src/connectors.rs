@@ -73,7 +73,7 @@ pub struct ReplicationStatus {
 #[serde(deny_unknown_fields)]
 pub struct CreateConnectorRequest {
     /// The end user this connector belongs to (not blank).
-    #[schema(min_length = 1)]
+    #[schema(min_length = 1, pattern = r"\S")]
     pub customer_name: String,
     #[serde(default)]
     pub connector_type: Option<String>,

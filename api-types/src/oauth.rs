@@ -9,7 +9,7 @@ use crate::connectors::ReplicationConfig;
 #[serde(deny_unknown_fields)]
 pub struct InitiateRequest {
     /// The end user the connector will belong to (not blank).
-    #[schema(min_length = 1)]
+    #[schema(min_length = 1, pattern = r"\S")]
     pub customer_name: String,
     #[serde(default)]
     pub connector_type: Option<String>,

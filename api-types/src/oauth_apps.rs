@@ -10,7 +10,7 @@ pub struct CreateOAuthAppRequest {
     /// Connector type: `gmail` or `outlook`.
     pub provider: String,
     /// The app's client id at the provider (not blank).
-    #[schema(min_length = 1)]
+    #[schema(min_length = 1, pattern = r"\S")]
     pub client_id: String,
     /// Encrypted at rest, never returned.
     #[serde(default)]

@@ -47,6 +47,10 @@ pub struct HttpConfig {
     /// Root of the provider API (`https://gmail.googleapis.com`, `https://graph.microsoft.com/v1.0`).
     /// Request paths are appended to it.
     pub base_url: String,
+    /// Other roots of the same provider's API, by name, for requests that name one
+    /// ([`ProviderRequest::on_root`]): Google Calendar (`calendar`) lives on another host than
+    /// Gmail. The access token goes to these origins too. Empty for most connectors.
+    pub roots: std::collections::BTreeMap<String, String>,
     pub connect_timeout: Duration,
     /// Per read (time between bytes).
     pub read_timeout: Duration,
@@ -65,6 +69,7 @@ impl HttpConfig {
     pub fn new(base_url: impl Into<String>) -> Self {
         HttpConfig {
             base_url: base_url.into(),
+            roots: Default::default(),
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(60),
             total_timeout: Duration::from_secs(120),
@@ -73,6 +78,12 @@ impl HttpConfig {
             user_agent: concat!("agent-connectors/", env!("CARGO_PKG_VERSION")).into(),
             shared_client: None,
         }
+    }
+
+    /// Sets the named API root `name` (see [`HttpConfig::roots`]).
+    pub fn with_root(mut self, name: impl Into<String>, url: impl Into<String>) -> Self {
+        self.roots.insert(name.into(), url.into());
+        self
     }
 
     /// Shares `client`'s keep-alive pool with other instances.
@@ -130,6 +141,8 @@ pub struct ProviderRequest {
     pub idempotent: Option<bool>,
     /// Send without the Authorization header (token endpoints, pre-signed upload URLs).
     pub no_auth: bool,
+    /// The named API root `path` is relative to ([`HttpConfig::roots`]); `None`: the base URL.
+    pub root: Option<&'static str>,
 }
 
 impl ProviderRequest {
@@ -142,7 +155,14 @@ impl ProviderRequest {
             body: Body::Empty,
             idempotent: None,
             no_auth: false,
+            root: None,
         }
+    }
+
+    /// Sends to the named API root `name` of [`HttpConfig::roots`] instead of the base URL.
+    pub fn on_root(mut self, name: &'static str) -> Self {
+        self.root = Some(name);
+        self
     }
     pub fn get(path: impl Into<String>) -> Self {
         Self::new(reqwest::Method::GET, path)

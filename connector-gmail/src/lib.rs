@@ -24,6 +24,7 @@ use std::sync::{Arc, OnceLock};
 use connector_core::{CompiledSpec, Connector, ConnectorSpec, HttpConfig, Result, TokenProvider};
 
 pub mod batch;
+pub mod calendar;
 pub mod compose;
 mod descriptor;
 pub mod events;
@@ -45,13 +46,20 @@ pub const REVOKE_URL: &str = "https://oauth2.googleapis.com/revoke";
 
 /// Scopes that let every action run, reading and writing: `https://mail.google.com/` (the only
 /// scope that allows permanent deletion) and `gmail.settings.basic` (filters and the vacation
-/// responder accept no other scope for writing).
+/// responder accept no other scope for writing); Google Calendar's
+/// `https://www.googleapis.com/auth/calendar`.
+/// `calendar` covers the calendar entities (one consent for mail and calendar).
 pub const SCOPES_FULL: &[&str] = &[
     "https://mail.google.com/",
     "https://www.googleapis.com/auth/gmail.settings.basic",
+    calendar::SCOPE_FULL,
 ];
-/// The narrowest scope that lets every reading action run (mail, labels, history and settings).
-pub const SCOPES_READONLY: &[&str] = &["https://www.googleapis.com/auth/gmail.readonly"];
+/// The narrowest scopes that let every reading action run (mail, labels, history and settings;
+/// calendars, events and free/busy).
+pub const SCOPES_READONLY: &[&str] = &[
+    "https://www.googleapis.com/auth/gmail.readonly",
+    calendar::SCOPE_READONLY,
+];
 
 /// The spec text, as shipped.
 pub const SPEC_JSON: &str = include_str!("../../specs/gmail.json");
@@ -81,8 +89,13 @@ pub fn connector_with_options(
     http: HttpConfig,
     options: GmailOptions,
 ) -> Result<Connector> {
-    let mut builder = Connector::builder(spec()).http(http).token_provider(token);
-    for (name, handler) in handlers::all(&options) {
+    let mut builder = Connector::builder(spec())
+        .http(calendar::with_calendar_root(http))
+        .token_provider(token);
+    for (name, handler) in handlers::all(&options)
+        .into_iter()
+        .chain(calendar::handlers())
+    {
         builder = builder.handler(name, handler);
     }
     builder.build()

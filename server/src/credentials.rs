@@ -187,7 +187,7 @@ pub fn validate(
 }
 
 fn is_https_url(s: &str) -> bool {
-    url::Url::parse(s).is_ok_and(|u| u.scheme() == "https" && u.host_str().is_some())
+    crate::urls::is_https_url(s)
 }
 
 fn field_error(path: &str, message: &str) -> ConnectorError {

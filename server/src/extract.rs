@@ -115,7 +115,7 @@ fn too_large(limit: usize) -> ApiError {
 }
 
 /// `Content-Type: application/json` (any parameters), or a `+json` type.
-fn is_json(req: &HttpRequest) -> bool {
+pub fn is_json(req: &HttpRequest) -> bool {
     req.headers()
         .get(actix_web::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -21,6 +21,8 @@ pub mod mcp;
 pub mod metrics;
 pub mod oauth;
 pub mod openapi;
+mod openapi_links;
+mod openapi_types;
 pub mod registry;
 pub mod routes;
 pub mod runtime;
@@ -28,6 +30,7 @@ pub mod sandbox;
 pub mod services;
 pub mod short_paths;
 pub mod store;
+pub mod urls;
 pub mod vault;
 
 use std::sync::Arc;

@@ -251,6 +251,8 @@ pub fn json() -> &'static str {
     static JSON: OnceLock<String> = OnceLock::new();
     JSON.get_or_init(|| {
         let mut doc = serde_json::to_value(document()).expect("the OpenAPI document serializes");
+        crate::openapi_types::describe(&mut doc);
+        crate::openapi_links::add(&mut doc);
         doc["webhooks"] = webhooks();
         serde_json::to_string(&doc).expect("the OpenAPI document serializes")
     })

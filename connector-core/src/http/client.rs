@@ -1,6 +1,7 @@
 //! The provider client: one reqwest pool per connector instance (or a shared one), the retry
 //! loop, the concurrency limit and the 401 refresh-and-retry.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,7 +28,24 @@ struct Inner {
     http: reqwest::Client,
     config: HttpConfig,
     base: Url,
+    /// [`HttpConfig::roots`], parsed.
+    roots: HashMap<String, Url>,
     limit: Option<Arc<Semaphore>>,
+}
+
+/// An API root as a URL without a trailing slash; http(s) only.
+fn parse_root(text: &str) -> Result<Url> {
+    let mut url = Url::parse(text).map_err(|e| {
+        ConnectorError::internal(format!("the base URL `{text}` is not a valid URL: {e}"))
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(ConnectorError::internal(format!(
+            "the base URL `{text}` must be http(s)"
+        )));
+    }
+    let trimmed = url.path().trim_end_matches('/').to_string();
+    url.set_path(&trimmed);
+    Ok(url)
 }
 
 impl std::fmt::Debug for ProviderClient {
@@ -66,20 +84,12 @@ impl ProviderClient {
     /// `redirect(reqwest::redirect::Policy::none())` (see [`ProviderClient::build_reqwest`]);
     /// the total and read timeouts of `config` are applied per request here.
     pub fn with_client(config: HttpConfig, http: reqwest::Client) -> Result<ProviderClient> {
-        let mut base = Url::parse(&config.base_url).map_err(|e| {
-            ConnectorError::internal(format!(
-                "the base URL `{}` is not a valid URL: {e}",
-                config.base_url
-            ))
-        })?;
-        if !matches!(base.scheme(), "http" | "https") {
-            return Err(ConnectorError::internal(format!(
-                "the base URL `{}` must be http(s)",
-                config.base_url
-            )));
-        }
-        let trimmed = base.path().trim_end_matches('/').to_string();
-        base.set_path(&trimmed);
+        let base = parse_root(&config.base_url)?;
+        let roots = config
+            .roots
+            .iter()
+            .map(|(name, url)| Ok((name.clone(), parse_root(url)?)))
+            .collect::<Result<HashMap<_, _>>>()?;
         let limit = config
             .max_concurrency
             .map(|n| Arc::new(Semaphore::new(n.max(1))));
@@ -88,6 +98,7 @@ impl ProviderClient {
                 http,
                 config,
                 base,
+                roots,
                 limit,
             }),
         })
@@ -116,6 +127,18 @@ impl ProviderClient {
         &self.inner.http
     }
 
+    /// The root a request's path is relative to: its named root, else the base URL.
+    fn root_of(&self, req: &ProviderRequest) -> Result<&Url> {
+        match req.root {
+            None => Ok(&self.inner.base),
+            Some(name) => self.inner.roots.get(name).ok_or_else(|| {
+                ConnectorError::internal(format!(
+                    "no API root named `{name}` is configured (HttpConfig::with_root)"
+                ))
+            }),
+        }
+    }
+
     /// The absolute URL of a request: `path` appended to the base URL (or taken as is when it
     /// is an absolute URL), with the query pairs percent-encoded.
     pub fn url_for(&self, req: &ProviderRequest) -> Result<Url> {
@@ -123,7 +146,8 @@ impl ProviderClient {
             Url::parse(&req.path)
                 .map_err(|e| ConnectorError::internal(format!("bad absolute request URL: {e}")))?
         } else {
-            let mut u = self.inner.base.clone();
+            let base = self.root_of(req)?;
+            let mut u = base.clone();
             let sep = if req.path.starts_with('/') || req.path.is_empty() {
                 ""
             } else {
@@ -133,10 +157,7 @@ impl ProviderClient {
                 Some((p, q)) => (p, Some(q)),
                 None => (req.path.as_str(), None),
             };
-            u.set_path(&format!(
-                "{}{sep}{path}",
-                self.inner.base.path().trim_end_matches('/')
-            ));
+            u.set_path(&format!("{}{sep}{path}", base.path().trim_end_matches('/')));
             u.set_query(query);
             u
         };
@@ -162,7 +183,7 @@ impl ProviderClient {
         let url = self.url_for(req)?;
         // The token goes only to the provider's own origin: an absolute URL elsewhere (a
         // pre-signed upload URL, a link in a response) never sees it.
-        let same_origin = url.origin() == self.inner.base.origin();
+        let same_origin = url.origin() == self.root_of(req)?.origin();
         let auth = if req.no_auth || !same_origin {
             None
         } else {
@@ -426,6 +447,30 @@ mod tests {
         assert_eq!(
             root.url_for(&req).unwrap().as_str(),
             "http://127.0.0.1:9/gmail/v1/users/me/labels"
+        );
+    }
+
+    #[test]
+    fn a_request_on_a_named_root_goes_there_and_an_unknown_root_is_an_error() {
+        let c = ProviderClient::new(
+            HttpConfig::new("https://gmail.example")
+                .with_root("calendar", "https://cal.example/api/"),
+        )
+        .unwrap();
+        let req = ProviderRequest::get("/calendar/v3/users/me/calendarList").on_root("calendar");
+        assert_eq!(
+            c.url_for(&req).unwrap().as_str(),
+            "https://cal.example/api/calendar/v3/users/me/calendarList"
+        );
+        assert_eq!(
+            c.root_of(&req).unwrap().origin(),
+            c.url_for(&req).unwrap().origin()
+        );
+        let unknown = ProviderRequest::get("/x").on_root("nowhere");
+        let err = c.url_for(&unknown).unwrap_err();
+        assert!(err.message.contains("nowhere"), "{}", err.message);
+        assert!(
+            ProviderClient::new(HttpConfig::new("https://a").with_root("b", "ftp://b")).is_err()
         );
     }
 }

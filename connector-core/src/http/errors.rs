@@ -211,8 +211,10 @@ pub fn error_from_response(status: u16, headers: &HeaderMap, body: &[u8]) -> Con
                 format!("the credential is not allowed to do this ({said}); grant the connector the scopes this action needs and authorize again")
             } else {
                 details.insert("missing_scopes".into(), json!(scopes));
+                // The fix first: a provider's list of scopes can be long, and a shortened
+                // message must still say what to do.
                 format!(
-                    "the credential lacks a required scope ({}) ({said}); authorize again granting it",
+                    "the credential lacks a required scope: authorize again (re-consent) granting one of {} ({said})",
                     scopes.join(", ")
                 )
             };

@@ -15,11 +15,9 @@ fn load(path: &str) -> Value {
 }
 
 fn methods() -> BTreeMap<String, Value> {
-    load("../tests/contracts/gmail-methods.json")["methods"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| (m["id"].as_str().unwrap().to_string(), m.clone()))
+    crate::common::contract::all_methods()
+        .into_iter()
+        .map(|m| (m["id"].as_str().unwrap().to_string(), m))
         .collect()
 }
 
@@ -40,7 +38,12 @@ fn spec_actions(spec: &Value) -> BTreeSet<String> {
 /// The discovery schema of `field` (dotted path) inside the request schema `request`, shaped
 /// like a parameter (`type`, `repeated`, `enum`).
 fn body_field(request: &str, field: &str) -> Option<Value> {
-    let doc = load("../tests/contracts/gmail.v1.json");
+    let doc = load(if request.starts_with("calendar:") {
+        "../tests/contracts/calendar.v3.json"
+    } else {
+        "../tests/contracts/gmail.v1.json"
+    });
+    let request = request.trim_start_matches("calendar:");
     let schemas = &doc["schemas"];
     let mut schema = schemas.get(request)?.clone();
     for part in field.split('.') {
@@ -216,6 +219,7 @@ fn every_action_maps_to_a_discovery_method_with_matching_params() {
             "drafts.create",
             "drafts.send",
             "filters.create",
+            "events.create",
         ];
         assert_eq!(
             a["idempotent"],
@@ -228,7 +232,7 @@ fn every_action_maps_to_a_discovery_method_with_matching_params() {
 #[test]
 fn every_discovery_method_is_used_or_left_out_with_a_reason() {
     let methods = methods();
-    assert_eq!(methods.len(), 79);
+    assert_eq!(methods.len(), 79 + 38);
     let used: BTreeSet<&str> = ACTIONS.iter().map(|(_, m, _)| *m).collect();
     let left: BTreeMap<&str, &str> = LEFT_OUT.iter().copied().collect();
     assert_eq!(left.len(), LEFT_OUT.len(), "duplicate in LEFT_OUT");

@@ -9,6 +9,7 @@ mod contract_wire;
 mod decode_never_panics;
 mod e2e_auth;
 mod e2e_bulk;
+mod e2e_calendar;
 mod e2e_errors;
 mod e2e_messages;
 mod e2e_settings;

@@ -66,7 +66,7 @@ fn params_are_strict_and_examples_valid() {
             assert!(!v.is_valid(&bad), "{key}: unknown params must be rejected");
         }
     }
-    assert_eq!(actions, 44);
+    assert_eq!(actions, 54);
 }
 
 #[test]
@@ -127,7 +127,8 @@ fn every_action_runs_in_some_end_to_end_test() {
 #[test]
 fn typed_params_default_to_what_the_spec_declares() {
     let spec = connector_gmail::spec();
-    let handlers = connector_gmail::handlers::all(&connector_gmail::GmailOptions::default());
+    let mut handlers = connector_gmail::handlers::all(&connector_gmail::GmailOptions::default());
+    handlers.extend(connector_gmail::calendar::handlers());
     let typed = handlers
         .iter()
         .filter(|(_, h)| h.typed_params(serde_json::json!({})).is_some())
@@ -139,4 +140,10 @@ fn typed_params_default_to_what_the_spec_declares() {
     );
     let disagreements = connector_core::params::default_disagreements(spec.spec(), &handlers);
     assert!(disagreements.is_empty(), "{disagreements:#?}");
+}
+
+#[test]
+fn the_calendar_actions_take_the_shape_shared_with_outlook() {
+    let mismatches = connector_core::calendar::spec_mismatches(connector_gmail::spec().spec());
+    assert!(mismatches.is_empty(), "{mismatches:#?}");
 }

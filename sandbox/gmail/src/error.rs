@@ -47,6 +47,16 @@ impl ApiError {
         }))
     }
 
+    /// Any status with a reason of domain `global` (Calendar's 410 `deleted` /
+    /// `fullSyncRequired`, 403 `forbiddenForNonOrganizer`).
+    pub fn with_status(
+        status: StatusCode,
+        reason: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::new(status, "global", reason, message)
+    }
+
     pub fn not_found() -> Self {
         Self::new(
             StatusCode::NOT_FOUND,

@@ -8,6 +8,9 @@
 //! - `/upload/gmail/v1/...` with `uploadType=multipart|media|resumable` (35 MiB for send and
 //!   drafts, 150 MiB for insert and import);
 //! - `/batch/gmail/v1` and `/batch` (multipart/mixed, at most 100 parts);
+//! - `/calendar/v3/...`: Google Calendar v3 for the same users and tokens (calendarList,
+//!   events with recurring instances, attendees' answers, sync tokens, freeBusy; see
+//!   `calendar`);
 //! - `/token` (refresh_token and authorization_code grants) and the consent screen
 //!   `/o/oauth2/v2/auth`.
 //!
@@ -49,6 +52,7 @@ mod api;
 mod auth;
 mod batch;
 mod behaviour;
+mod calendar;
 mod config;
 mod daily;
 mod error;
@@ -178,6 +182,22 @@ impl GmailSandbox {
     /// `access_type=offline`).
     pub fn authorize_url(&self) -> String {
         format!("{}/o/oauth2/v2/auth", self.base_url())
+    }
+
+    /// Expires every Google Calendar sync token issued so far: the next `events.list` with one
+    /// answers 410 `fullSyncRequired`, as Google does when a token has aged out.
+    pub fn expire_calendar_sync_tokens(&self) {
+        let mut store = lock(&self.inner.store);
+        store.calendar.valid_from = store.calendar.clock + 1;
+    }
+
+    /// Sets `user`'s calendar time zone (IANA name; default UTC).
+    pub fn set_calendar_time_zone(&self, user: &str, zone: &str) {
+        let mut store = lock(&self.inner.store);
+        store
+            .calendar
+            .zones
+            .insert(user.to_ascii_lowercase(), zone.to_string());
     }
 
     /// Makes the consent screen answer `error=access_denied` (or approve again).
@@ -418,9 +438,11 @@ impl Emulator for GmailSandbox {
         }))
     }
 
-    /// History before the current history id is dropped: a sync from an older id answers 404.
+    /// History before the current history id is dropped: a sync from an older id answers 404;
+    /// and every Google Calendar sync token answers 410 (tokens are not per user).
     fn expire_sync_tokens(&self, user: &str) {
         self.expire_history_before(user, self.history_id(user));
+        self.expire_calendar_sync_tokens();
     }
 
     /// A Pub/Sub push subscription on `projects/sandbox/topics/gmail` to `endpoint` (audience:

@@ -154,6 +154,9 @@ pub(crate) fn dispatch(inner: &Inner, req: &Req) -> Resp {
     if let Some(rest) = path.strip_prefix("/gmail/v1/users/") {
         return api_call(inner, req, rest, None);
     }
+    if let Some(rest) = path.strip_prefix("/calendar/v3/") {
+        return crate::calendar::handle(inner, req, rest);
+    }
     Resp::error(&ApiError::not_found())
 }
 

@@ -421,6 +421,8 @@ pub(crate) struct Store {
     pub users: BTreeMap<String, User>,
     /// The provider behaviours in force (see [`crate::Behaviour`]).
     pub behaviour: crate::Behaviour,
+    /// Google Calendar's events and sync clock (`crate::calendar`).
+    pub calendar: crate::calendar::CalStore,
     next_id: u64,
     next_draft: u64,
 }
@@ -430,6 +432,7 @@ impl Default for Store {
         Self {
             users: BTreeMap::new(),
             behaviour: crate::Behaviour::default(),
+            calendar: Default::default(),
             next_id: 0x18c2_a4f0_0000_0000,
             next_draft: 5_213_921_379_421_794_373,
         }

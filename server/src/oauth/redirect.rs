@@ -5,6 +5,11 @@ use url::Url;
 
 /// Checks an allow-list entry when it is saved.
 pub fn valid_entry(entry: &str) -> Result<Url, String> {
+    if !crate::urls::is_http_url(entry) {
+        return Err(format!(
+            "`{entry}` must be an http(s) URL with a DNS name or IPv4 host, no user info, query or fragment, and no spaces"
+        ));
+    }
     let u = Url::parse(entry).map_err(|_| format!("`{entry}` is not an absolute URL"))?;
     if !matches!(u.scheme(), "https" | "http") {
         return Err(format!("`{entry}` must be an http(s) URL"));

@@ -279,6 +279,7 @@ async fn status(
 #[into_params(parameter_in = Query)]
 struct ToolsQuery {
     /// `openai` (default), `anthropic` or `mcp`.
+    #[param(pattern = "^(openai|anthropic|mcp)$")]
     format: Option<String>,
 }
 

@@ -8,8 +8,9 @@ use api_types::events::{DeliveryList, EventFeed, RedeliverRequest, Redelivered};
 use serde::Deserialize;
 
 use crate::auth::Auth;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
+use crate::services::events::{MAX_FEED, MAX_WAIT};
 use crate::AppState;
 
 const BASE: &str = "/api/v1/integrations/connectors/{id}/events";
@@ -25,13 +26,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[into_params(parameter_in = Query)]
 struct FeedQuery {
     /// `next_cursor` of the previous answer; absent or 0: from the first event.
+    #[param(pattern = "^[0-9]{0,18}$")]
     after: Option<String>,
     /// Only events of these types, comma-separated (e.g. `message.received,message.sent`).
     types: Option<String>,
     /// Most events in the answer (1-500, default 100).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
     /// Seconds to wait for an event when there is none after the cursor (long-polling; at
     /// most 30, default 0).
+    #[param(minimum = 0, maximum = 30)]
     wait: Option<u64>,
 }
 
@@ -58,6 +62,17 @@ async fn feed(
     query: web::Query<FeedQuery>,
 ) -> ApiResult<HttpResponse> {
     let q = query.into_inner();
+    if q.limit.is_some_and(|l| !(1..=MAX_FEED).contains(&l)) {
+        return Err(ApiError::invalid(format!(
+            "`limit` must be between 1 and {MAX_FEED}"
+        )));
+    }
+    if q.wait.is_some_and(|w| w > MAX_WAIT.as_secs()) {
+        return Err(ApiError::invalid(format!(
+            "`wait` must be at most {} (seconds)",
+            MAX_WAIT.as_secs()
+        )));
+    }
     let types: Vec<String> = q
         .types
         .as_deref()
@@ -110,6 +125,7 @@ async fn feed(
 #[into_params(parameter_in = Query)]
 struct DeliveriesQuery {
     /// `dead` (default), `pending`, `delivered` or `none`.
+    #[param(pattern = "^(pending|delivered|dead|none)$")]
     state: Option<String>,
 }
 
@@ -124,6 +140,7 @@ struct DeliveriesQuery {
     responses(
         (status = 200, description = "The deliveries", body = DeliveryList),
         (status = 400, description = "`invalid_params`: an unknown state", body = crate::error::ErrorBody),
+        (status = 404, description = "`not_found`: no such connector", body = crate::error::ErrorBody),
     )
 )]
 async fn deliveries(
@@ -137,6 +154,14 @@ async fn deliveries(
         .events
         .deliveries(&auth.organization_id, &path, query.state.as_deref())
         .await?;
+    if list.data.is_empty() {
+        // Unknown connectors are a 404, as on the feed; a deleted one keeps its deliveries.
+        state
+            .services
+            .connectors
+            .get(&auth.organization_id, &path)
+            .await?;
+    }
     Ok(HttpResponse::Ok().json(list))
 }
 

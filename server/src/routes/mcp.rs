@@ -54,9 +54,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub struct McpParams {
     /// `full` (one tool per action, the default) or `compact` (`list_actions`,
     /// `describe_action`, `execute`).
+    #[param(pattern = "^(full|compact)$")]
     mode: Option<String>,
     /// The output budget: the most characters of result JSON in one tool result (at least 500;
     /// default 40000).
+    #[param(minimum = 500)]
     max_output_chars: Option<usize>,
 }
 
@@ -210,6 +212,7 @@ async fn serve(
         Ok(s) => s,
         Err(e) => return actix_web::ResponseError::error_response(&ApiError::from(e)),
     };
+    let is_json = crate::extract::is_json(&req);
     let uri = req
         .uri()
         .path_and_query()
@@ -220,6 +223,7 @@ async fn serve(
         .iter()
         .map(|(k, v)| (k.as_str().to_string(), v.as_bytes().to_vec()))
         .collect();
+    accept_both_when_any_will_do(&mut headers);
     // rmcp wants a `Host` header; HTTP/2 carries the authority in the URI instead.
     if !req.headers().contains_key(header::HOST) {
         let host = req.connection_info().host().to_string();
@@ -233,6 +237,13 @@ async fn serve(
         Arc::new(session),
     )
     .await;
+    if answer.status == 415 && is_json {
+        // rmcp says 415 for any body it cannot read as a message; a JSON body is the right
+        // media type, so the mistake is the message's (400).
+        return actix_web::ResponseError::error_response(&ApiError::invalid(
+            "the body is not a JSON-RPC message of the Model Context Protocol (request, notification or response)",
+        ));
+    }
     let status = actix_web::http::StatusCode::from_u16(answer.status)
         .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = HttpResponse::build(status);
@@ -256,6 +267,36 @@ async fn serve(
         answer.body,
         Ok::<_, actix_web::Error>,
     ))
+}
+
+/// Streamable HTTP asks clients to accept both `application/json` and `text/event-stream`;
+/// rmcp checks for the two names literally. A client that sends no `Accept` or `*/*` accepts
+/// both (RFC 9110 §12.5.1), so it is told so in the names rmcp looks for.
+fn accept_both_when_any_will_do(headers: &mut Vec<(String, Vec<u8>)>) {
+    let accepts: Vec<String> = headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("accept"))
+        .flat_map(|(_, v)| {
+            String::from_utf8_lossy(v)
+                .split(',')
+                .map(|r| {
+                    r.split(';')
+                        .next()
+                        .unwrap_or("")
+                        .trim()
+                        .to_ascii_lowercase()
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let any = accepts.is_empty() || accepts.iter().any(|r| r == "*/*");
+    if any {
+        headers.retain(|(n, _)| !n.eq_ignore_ascii_case("accept"));
+        headers.push((
+            "accept".into(),
+            b"application/json, text/event-stream".to_vec(),
+        ));
+    }
 }
 
 fn options(req: &HttpRequest) -> Result<Options, ApiError> {

@@ -45,6 +45,12 @@ const GMAIL_SCOPES = [
   'https://www.googleapis.com/auth/gmail.metadata',
   'https://www.googleapis.com/auth/gmail.settings.basic',
   'https://www.googleapis.com/auth/gmail.settings.sharing',
+  // Google Calendar: one consent covers a Google account's mail and calendar.
+  'https://www.googleapis.com/auth/calendar',
+  'https://www.googleapis.com/auth/calendar.readonly',
+  'https://www.googleapis.com/auth/calendar.events',
+  'https://www.googleapis.com/auth/calendar.events.readonly',
+  'https://www.googleapis.com/auth/calendar.freebusy',
 ];
 const GRAPH_RESOURCE = 'https://graph.microsoft.com/';
 const GRAPH_SHORT = [

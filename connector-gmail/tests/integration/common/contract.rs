@@ -283,6 +283,95 @@ pub const ACTIONS: &[ActionRow] = &[
         ],
     ),
     ("watch.stop", "gmail.users.stop", &[]),
+    // Google Calendar (calendar.v3.json), the calendar entities of the gmail type.
+    (
+        "calendars.list",
+        "calendar.calendarList.list",
+        &[("max_results", "maxResults"), ("page_token", "pageToken")],
+    ),
+    (
+        "calendars.get",
+        "calendar.calendarList.get",
+        &[("calendar_id", "calendarId")],
+    ),
+    (
+        "events.list",
+        "calendar.events.list",
+        &[
+            ("calendar_id", "calendarId"),
+            ("time_min", "timeMin"),
+            ("time_max", "timeMax"),
+            ("expand_recurring", "singleEvents"),
+            ("time_zone", "timeZone"),
+            ("max_results", "maxResults"),
+            ("page_token", "pageToken"),
+        ],
+    ),
+    (
+        "events.get",
+        "calendar.events.get",
+        &[
+            ("calendar_id", "calendarId"),
+            ("event_id", "eventId"),
+            ("time_zone", "timeZone"),
+        ],
+    ),
+    ("events.create", "calendar.events.insert", EVENT_FIELDS),
+    (
+        "events.update",
+        "calendar.events.patch",
+        EVENT_UPDATE_FIELDS,
+    ),
+    (
+        "events.delete",
+        "calendar.events.delete",
+        &[("calendar_id", "calendarId"), ("event_id", "eventId")],
+    ),
+    (
+        "events.respond",
+        "calendar.events.patch",
+        &[("calendar_id", "calendarId"), ("event_id", "eventId")],
+    ),
+    (
+        "events.sync",
+        "calendar.events.list",
+        &[
+            ("calendar_id", "calendarId"),
+            ("sync_token", "syncToken"),
+            ("time_min", "timeMin"),
+            ("time_max", "timeMax"),
+            ("max_results", "maxResults"),
+            ("page_token", "pageToken"),
+        ],
+    ),
+    (
+        "freebusy.query",
+        "calendar.freebusy.query",
+        &[("time_min", "body:timeMin"), ("time_max", "body:timeMax")],
+    ),
+];
+
+const EVENT_FIELDS: &[(&str, &str)] = &[
+    ("calendar_id", "calendarId"),
+    ("summary", "body:summary"),
+    ("description", "body:description"),
+    ("location", "body:location"),
+    ("start", "body:start"),
+    ("end", "body:end"),
+    ("recurrence", "body:recurrence"),
+    ("visibility", "body:visibility"),
+];
+
+const EVENT_UPDATE_FIELDS: &[(&str, &str)] = &[
+    ("calendar_id", "calendarId"),
+    ("event_id", "eventId"),
+    ("summary", "body:summary"),
+    ("description", "body:description"),
+    ("location", "body:location"),
+    ("start", "body:start"),
+    ("end", "body:end"),
+    ("recurrence", "body:recurrence"),
+    ("visibility", "body:visibility"),
 ];
 
 const LABEL_FIELDS: &[(&str, &str)] = &[
@@ -293,10 +382,10 @@ const LABEL_FIELDS: &[(&str, &str)] = &[
     ("text_color", "body:color.textColor"),
 ];
 
-/// Params that are ours alone (no wire counterpart), with the reason.
 /// messages.search: the shared query becomes Gmail's `q`.
 const SEARCH_Q: &str = "becomes a term of the Gmail search query `q`";
 
+/// Params that are ours alone (no wire counterpart), with the reason.
 pub const LOCAL_PARAMS: &[(&str, &str, &str)] = &[
     ("messages.search", "text", SEARCH_Q),
     ("messages.search", "from", SEARCH_Q),
@@ -316,6 +405,29 @@ pub const LOCAL_PARAMS: &[(&str, &str, &str)] = &[
         "messages.search",
         "thread_id",
         "Gmail's q has no thread operator: the returned page is filtered by thread",
+    ),
+    ("events.create", "attendees", ATTENDEES),
+    ("events.create", "optional_attendees", ATTENDEES),
+    ("events.create", "online_meeting", MEET),
+    ("events.create", "show_as", SHOW_AS),
+    ("events.create", "send_updates", SEND_UPDATES),
+    ("events.update", "attendees", ATTENDEES),
+    ("events.update", "optional_attendees", ATTENDEES),
+    ("events.update", "online_meeting", MEET),
+    ("events.update", "show_as", SHOW_AS),
+    ("events.update", "send_updates", SEND_UPDATES),
+    ("events.delete", "send_updates", SEND_UPDATES),
+    ("events.respond", "response", RESPONSE),
+    ("events.respond", "comment", RESPONSE),
+    (
+        "events.respond",
+        "send_response",
+        "sent as sendUpdates all / none",
+    ),
+    (
+        "freebusy.query",
+        "people",
+        "parsed addresses, sent as items[].id",
     ),
     (
         "messages.list",
@@ -377,6 +489,11 @@ pub const LOCAL_PARAMS: &[(&str, &str, &str)] = &[
     ("messages.insert", "reply_to", COMPOSED),
 ];
 
+const ATTENDEES: &str = "addresses parsed into attendees[] objects {email, displayName, optional}";
+const MEET: &str = "conferenceData.createRequest (hangoutsMeet) with conferenceDataVersion=1";
+const SHOW_AS: &str = "sent as transparency (free -> transparent, busy -> opaque)";
+const SEND_UPDATES: &str = "sent as sendUpdates with Google's camelCase values (externalOnly)";
+const RESPONSE: &str = "written into the caller's own attendees[] entry (responseStatus, comment)";
 const COMPOSED: &str = "composed into the RFC 822 message that goes on the wire as `raw`";
 const REPLY: &str = "read from the original message to set threadId, In-Reply-To and References";
 
@@ -531,4 +648,87 @@ pub const LEFT_OUT: &[(&str, &str)] = &[
         "gmail.users.settings.cse.keypairs.obliterate",
         "client-side encryption: out of scope",
     ),
+    // Google Calendar: what an agent scheduling meetings does not need.
+    ("calendar.acl.delete", ACL),
+    ("calendar.acl.get", ACL),
+    ("calendar.acl.insert", ACL),
+    ("calendar.acl.list", ACL),
+    ("calendar.acl.patch", ACL),
+    ("calendar.acl.update", ACL),
+    ("calendar.acl.watch", PUSH),
+    ("calendar.calendarList.delete", CAL_ADMIN),
+    ("calendar.calendarList.insert", CAL_ADMIN),
+    ("calendar.calendarList.patch", CAL_ADMIN),
+    ("calendar.calendarList.update", CAL_ADMIN),
+    ("calendar.calendarList.watch", PUSH),
+    ("calendar.calendars.clear", CAL_ADMIN),
+    ("calendar.calendars.delete", CAL_ADMIN),
+    ("calendar.calendars.get", "calendars.get reads the calendar list entry (calendarList.get), which also says primary and access"),
+    ("calendar.calendars.insert", CAL_ADMIN),
+    ("calendar.calendars.patch", CAL_ADMIN),
+    ("calendar.calendars.transferOwnership", CAL_ADMIN),
+    ("calendar.calendars.update", CAL_ADMIN),
+    ("calendar.channels.stop", PUSH),
+    ("calendar.colors.get", "color palettes: presentation, not scheduling"),
+    ("calendar.events.import", "imports private copies of events from elsewhere: migration, not scheduling"),
+    ("calendar.events.instances", "events.list with expand_recurring gives instances of every series at once"),
+    ("calendar.events.move", "moving events between calendars: calendar administration"),
+    ("calendar.events.quickAdd", "free-text event creation: events.create takes structured fields an agent can check"),
+    ("calendar.events.update", "events.update sends a patch (events.patch): only the fields given change"),
+    ("calendar.events.watch", PUSH),
+    ("calendar.settings.get", "user settings (locale, week start): not scheduling"),
+    ("calendar.settings.list", "user settings (locale, week start): not scheduling"),
+    ("calendar.settings.watch", PUSH),
 ];
+
+const ACL: &str = "sharing calendars (access control): administration, not scheduling";
+const CAL_ADMIN: &str =
+    "creating, removing or re-subscribing whole calendars: administration, not scheduling";
+const PUSH: &str = "push channels: calendar changes are followed with events.sync";
+
+fn contract(name: &str) -> serde_json::Value {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/contracts")
+        .join(name);
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+/// Google Calendar's discovery methods in the flat form of `gmail-methods.json`: full paths
+/// (`/calendar/v3/...`), and request schema names marked `calendar:` (they live in
+/// `calendar.v3.json`).
+pub fn calendar_methods() -> Vec<serde_json::Value> {
+    let doc = contract("calendar.v3.json");
+    let root = format!("/{}", doc["servicePath"].as_str().unwrap());
+    let mut out = Vec::new();
+    let mut stack = vec![doc["resources"].clone()];
+    while let Some(resources) = stack.pop() {
+        for res in resources.as_object().into_iter().flatten().map(|(_, r)| r) {
+            for m in res["methods"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(_, m)| m)
+            {
+                out.push(serde_json::json!({
+                    "id": m["id"], "httpMethod": m["httpMethod"],
+                    "path": format!("{root}{}", m["path"].as_str().unwrap()),
+                    "parameters": m.get("parameters").cloned().unwrap_or(serde_json::json!({})),
+                    "request": m["request"]["$ref"].as_str().map(|r| format!("calendar:{r}")),
+                    "response": m["response"]["$ref"], "scopes": m["scopes"], "mediaUpload": null,
+                }));
+            }
+            stack.push(res["resources"].clone());
+        }
+    }
+    out
+}
+
+/// Every discovery method the connector type may call: Gmail's and Google Calendar's.
+pub fn all_methods() -> Vec<serde_json::Value> {
+    let mut out = contract("gmail-methods.json")["methods"]
+        .as_array()
+        .unwrap()
+        .clone();
+    out.extend(calendar_methods());
+    out
+}

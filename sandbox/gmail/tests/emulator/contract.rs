@@ -74,7 +74,7 @@ fn required_for_method(id: &str) -> &'static [&'static str] {
 }
 
 /// Discovery schema -> JSON Schema.
-fn convert(s: &Value) -> Value {
+pub(crate) fn convert(s: &Value) -> Value {
     let mut out = Map::new();
     if let Some(r) = s.get("$ref").and_then(Value::as_str) {
         return json!({"$ref": format!("#/$defs/{r}")});
@@ -89,6 +89,8 @@ fn convert(s: &Value) -> Value {
             out.insert("type".into(), json!("string"));
             out.insert("pattern".into(), json!("^[A-Za-z0-9_\\-]*={0,2}$"));
         }
+        // Discovery's `any` (Calendar's working-location fields): no constraint.
+        (Some("any"), _) => {}
         (Some(t), _) => {
             out.insert("type".into(), json!(t));
         }

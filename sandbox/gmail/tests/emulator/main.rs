@@ -2,6 +2,7 @@
 
 mod auth;
 mod behaviour;
+mod calendar;
 mod contract;
 mod controls;
 mod data;

@@ -1,6 +1,7 @@
 //! Issue 7: the OAuth flow, driven as a browser would, against the emulators' own consent and
 //! token routes (PKCE S256 checked there).
 
+mod calendar_scopes;
 mod harness;
 mod lifecycle;
 mod rejections;
@@ -40,7 +41,7 @@ async fn gmail_consent_ends_in_a_connector_that_executes() {
         ("redirect_uri", CALLBACK),
         (
             "scope",
-            "https://mail.google.com/ https://www.googleapis.com/auth/gmail.settings.basic",
+            "https://mail.google.com/ https://www.googleapis.com/auth/gmail.settings.basic https://www.googleapis.com/auth/calendar",
         ),
     ] {
         assert_eq!(q.get(k).map(String::as_str), Some(want), "{k}");

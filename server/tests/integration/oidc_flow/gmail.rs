@@ -49,7 +49,8 @@ async fn gmail_consent_at_the_authorization_server_ends_in_a_connector_that_exec
         asked,
         &json!([
             "https://mail.google.com/",
-            "https://www.googleapis.com/auth/gmail.settings.basic"
+            "https://www.googleapis.com/auth/gmail.settings.basic",
+            "https://www.googleapis.com/auth/calendar"
         ])
     );
     assert!(query(&back).contains_key("code"), "{back}");
