@@ -104,6 +104,11 @@ const SQLITE_MIGRATIONS: MigrationSource = &[
         "context_store",
         include_str!("../../migrations/sqlite/0400_context_store.sql"),
     ),
+    (
+        500,
+        "application_order",
+        include_str!("../../migrations/sqlite/0500_application_order.sql"),
+    ),
 ];
 
 /// Same versions and names as [`SQLITE_MIGRATIONS`] (a test checks they stay twins).
@@ -137,6 +142,11 @@ const POSTGRES_MIGRATIONS: MigrationSource = &[
         400,
         "context_store",
         include_str!("../../migrations/postgres/0400_context_store.sql"),
+    ),
+    (
+        500,
+        "application_order",
+        include_str!("../../migrations/postgres/0500_application_order.sql"),
     ),
 ];
 
@@ -416,6 +426,6 @@ mod tests {
             migration_versions(Backend::Sqlite),
             migration_versions(Backend::Postgres)
         );
-        assert_eq!(migration_versions(Backend::Sqlite).len(), 6);
+        assert_eq!(migration_versions(Backend::Sqlite).len(), 7);
     }
 }
