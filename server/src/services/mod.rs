@@ -108,6 +108,7 @@ impl Services {
                 registry,
                 connectors.clone(),
                 oauth_apps.clone(),
+                &config.limits,
             ),
             oauth_apps,
             connectors,
