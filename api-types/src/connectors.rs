@@ -153,6 +153,8 @@ pub struct ConnectorStatusView {
     /// The last access-token refresh; null before the first one.
     #[schema(required, format = DateTime)]
     pub last_refresh_at: Option<String>,
+    /// The send policy in force (docs/guardrails.md).
+    pub policy: crate::guardrails::PolicyView,
     /// The context store's replication, when `replication_config.enabled`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replication: Option<ReplicationStatus>,

@@ -12,6 +12,7 @@ pub mod context;
 mod credentials;
 pub mod events;
 pub mod execute;
+pub mod guardrails;
 pub mod idempotency;
 pub mod oauth;
 pub mod oauth_apps;
@@ -51,6 +52,7 @@ pub struct Services {
     /// The context store's worker (replication into the database).
     pub context: Arc<context::Context>,
     pub executions: Executions,
+    pub guardrails: guardrails::Guardrails,
     pub settings: Settings,
     pub oauth_apps: Arc<OAuthApps>,
     pub oauth: OAuthFlow,
@@ -102,6 +104,7 @@ impl Services {
                 ),
             ),
             settings: Settings::new(store.clone(), vault.clone()),
+            guardrails: guardrails::Guardrails::new(store.clone(), vault.clone()),
             oauth: OAuthFlow::new(
                 store.clone(),
                 vault,

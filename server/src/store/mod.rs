@@ -12,6 +12,7 @@ mod connectors;
 pub mod context;
 pub mod credentials;
 pub mod events;
+pub mod guardrails;
 mod idempotency;
 mod keys;
 mod oauth;
@@ -100,6 +101,11 @@ const SQLITE_MIGRATIONS: MigrationSource = &[
         include_str!("../../migrations/sqlite/0201_event_push.sql"),
     ),
     (
+        300,
+        "guardrails",
+        include_str!("../../migrations/sqlite/0300_guardrails.sql"),
+    ),
+    (
         400,
         "context_store",
         include_str!("../../migrations/sqlite/0400_context_store.sql"),
@@ -137,6 +143,11 @@ const POSTGRES_MIGRATIONS: MigrationSource = &[
         201,
         "event_push",
         include_str!("../../migrations/postgres/0201_event_push.sql"),
+    ),
+    (
+        300,
+        "guardrails",
+        include_str!("../../migrations/postgres/0300_guardrails.sql"),
     ),
     (
         400,
@@ -426,6 +437,6 @@ mod tests {
             migration_versions(Backend::Sqlite),
             migration_versions(Backend::Postgres)
         );
-        assert_eq!(migration_versions(Backend::Sqlite).len(), 7);
+        assert_eq!(migration_versions(Backend::Sqlite).len(), 8);
     }
 }

@@ -15,6 +15,7 @@ mod apps;
 mod context;
 mod custom_provider;
 mod events;
+mod guardrails;
 mod hostile;
 mod idempotency;
 mod key_rotation;
