@@ -34,7 +34,10 @@ pub use health::HealthStatus;
 pub use oauth::{AccountView, ConsentUrl, InitiateRequest, ReauthorizeRequest};
 pub use oauth_apps::{CreateOAuthAppRequest, OAuthAppList, OAuthAppView, UpdateOAuthAppRequest};
 pub use settings::{SettingsChange, SettingsView};
-pub use tokens::{TokenRequest, TokenResponse};
+pub use tokens::{
+    AuthorizationServerMetadata, OAuthErrorBody, ProtectedResourceMetadata, TokenRequest,
+    TokenResponse,
+};
 pub use webhook::{EventStatus, StatusChangedEvent};
 
 /// Request bodies carry secrets (client secrets, webhook secrets) to the server: their fields

@@ -135,3 +135,42 @@ fn audience_matches(v: &Value, audience: &str) -> bool {
         None => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::read_answer;
+    use serde_json::{json, Value};
+
+    /// The audience rule every emulator profile relies on (Gmail's and Graph's only differ in
+    /// the audience they configure).
+    #[test]
+    fn a_configured_audience_must_be_named_by_the_token() {
+        let claims = ["sub"];
+        let aud = Some("https://api.example.com/");
+        let answer =
+            |a: Value| json!({"active": true, "sub": "ada@example.com", "scope": "", "aud": a});
+        let read = |v: &Value, aud| read_answer(v, aud, &claims);
+        assert!(read(&answer(json!("https://api.example.com/")), aud).is_some());
+        assert!(
+            read(&answer(json!("https://api.example.com")), aud).is_some(),
+            "a trailing slash does not matter"
+        );
+        assert!(read(
+            &answer(json!([
+                "https://other.example/",
+                "https://api.example.com/"
+            ])),
+            aud
+        )
+        .is_some());
+        assert!(read(&answer(json!("https://other.example/")), aud).is_none());
+        assert!(
+            read(&json!({"active": true, "sub": "ada@example.com"}), aud).is_none(),
+            "no aud at all"
+        );
+        assert!(
+            read(&answer(json!("https://other.example/")), None).is_some(),
+            "not checked unless configured"
+        );
+    }
+}

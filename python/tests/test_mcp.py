@@ -26,6 +26,8 @@ import pytest
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
+from agent_connectors import sandbox
+from agent_connectors.errors import ConnectorError
 from conftest import REPO, _server_bin
 
 SPECS = REPO / "specs"
@@ -37,10 +39,14 @@ ATTACHMENT = b"%PDF-1.4 not really a pdf \x00\x01\x02 but bytes that must surviv
 
 
 @asynccontextmanager
-async def stdio_session(*args: str, handshake: str = "initialize") -> AsyncIterator[ClientSession]:
+async def stdio_session(
+    *args: str, handshake: str = "initialize", env: dict[str, str] | None = None
+) -> AsyncIterator[ClientSession]:
     """`connectors mcp ARGS` as a subprocess; `handshake`: `initialize` (2025-11-25) or
     `discover` (2026-07-28)."""
-    params = StdioServerParameters(command=str(_server_bin()), args=["mcp", *args], env={"RUST_LOG": "warn"})
+    params = StdioServerParameters(
+        command=str(_server_bin()), args=["mcp", *args], env={"RUST_LOG": "warn", **(env or {})}
+    )
     with tempfile.TemporaryFile("w+") as errlog:
         async with stdio_client(params, errlog=errlog) as (read, write):
             async with ClientSession(read, write) as session:
@@ -225,6 +231,56 @@ async def test_tool_errors_carry_the_code_and_the_fix_hint() -> None:
         assert missing.is_error and _text(missing).startswith("Error not_found:")
 
 
+async def test_stdio_with_credentials_reaches_the_provider_and_refreshes_its_token() -> None:
+    """`connectors mcp gmail --credentials` (here from the environment, as a desktop client's
+    config would pass them) against an emulator: reads, and a refresh after the access token
+    expires, with no sandbox of the server's own."""
+    sb = sandbox.start("gmail", quotas=False)
+    try:
+        creds = {
+            "refresh_token": sb.issue_refresh_token(),
+            "client_id": "sandbox-client",
+            "client_secret": "sandbox-secret",
+        }
+        env = {"CONNECTORS_MCP_CREDENTIALS": json.dumps(creds)}
+        args = ("gmail", "--base-url", sb.base_url, "--token-url", sb.token_url)
+        async with stdio_session(*args, env=env) as s:
+            profile = await ok(s, "gmail_profile_get", {})
+            assert profile["result"]["email_address"] == "ada@example.com"
+            first = sb.stats()["token_requests"]
+            assert first >= 1, "the access token came from the refresh token"
+            sb.expire_access_tokens()
+            listed = await ok(s, "gmail_messages_list", {"max_results": 2})
+            assert len(listed["result"]) == 2
+            assert sb.stats()["token_requests"] > first, "refreshed after the token expired"
+        # Wrong credentials: the tool error says what the user must do.
+        sb.revoke_refresh_token(creds["refresh_token"])
+        async with stdio_session(*args, env=env) as s:
+            bad = await call(s, "gmail_profile_get", {})
+            assert bad.is_error
+            assert bad.meta is not None and bad.meta["error"]["code"] in ("needs_reauth", "unauthenticated"), _text(bad)
+    finally:
+        sb.close()
+
+
+async def test_mcp_and_the_python_bindings_share_one_execute_path() -> None:
+    """The same calls through MCP (stdio, sandbox) and through the Python bindings (in
+    process, sandbox): the same records, and the same validation errors word for word."""
+    py = sandbox.gmail(quotas=False)
+    async with stdio_session("gmail", "--sandbox") as s:
+        via_mcp = await ok(s, "gmail_messages_list", {"max_results": 5, "label_ids": ["INBOX"]})
+        via_py = await py.execute("messages", "list", {"max_results": 5, "label_ids": ["INBOX"]})
+        ids = lambda records: [r["id"] for r in records]  # noqa: E731
+        assert ids(via_mcp["result"]) == ids(via_py.result), "same mailbox, same records"
+        for bad_params in ({"max_result": 3}, {"max_results": "many"}, {"max_results": 5.5}):
+            mcp_err = await call(s, "gmail_messages_list", bad_params)
+            assert mcp_err.is_error and mcp_err.meta is not None
+            with pytest.raises(ConnectorError) as py_err:
+                await py.execute("messages", "list", bad_params)
+            assert mcp_err.meta["error"]["code"] == py_err.value.code == "invalid_params", bad_params
+            assert mcp_err.meta["error"]["message"] == py_err.value.message, bad_params
+
+
 async def test_annotations_and_schemas_come_from_the_spec_for_every_action() -> None:
     for name, spec in _specs().items():
         async with stdio_session(name, "--sandbox") as s:
@@ -371,6 +427,71 @@ def test_http_without_a_token_is_401_with_the_resource_metadata(server: dict[str
         metadata = json.loads(resp.read())
     assert metadata["resource"] == url
     assert metadata["bearer_methods_supported"] == ["header"]
+    assert metadata["authorization_servers"] == [server["server_url"]]
+
+
+class _MemoryTokens:
+    """The token storage the SDK's OAuth providers ask for, in memory."""
+
+    def __init__(self) -> None:
+        self.tokens: Any = None
+        self.client: Any = None
+
+    async def get_tokens(self) -> Any:
+        return self.tokens
+
+    async def set_tokens(self, tokens: Any) -> None:
+        self.tokens = tokens
+
+    async def get_client_info(self) -> Any:
+        return self.client
+
+    async def set_client_info(self, client_info: Any) -> None:
+        self.client = client_info
+
+
+@pytest.mark.parametrize("auth_method", ["client_secret_basic", "client_secret_post"])
+async def test_http_the_official_client_discovers_how_to_authenticate_from_the_401(
+    server: dict[str, Any], auth_method: str
+) -> None:
+    """Given only the application's client id and secret, the SDK follows the 401's resource
+    metadata to this server's authorization-server metadata and gets a token through the
+    client_credentials grant (RFC 9728 -> RFC 8414 -> RFC 6749 4.4)."""
+    from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
+
+    base = server["server_url"]
+    url = f"{base}/mcp/connectors/{server['connectors']['gmail']}"
+    storage = _MemoryTokens()
+    auth = ClientCredentialsOAuthProvider(
+        server_url=url,
+        storage=storage,
+        client_id=server["client_id"],
+        client_secret=server["client_secret"],
+        token_endpoint_auth_method=auth_method,  # type: ignore[arg-type]
+        issuer=base,
+    )
+    async with httpx2.AsyncClient(auth=auth, timeout=60) as client:
+        async with streamable_http_client(url, http_client=client) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                profile = await ok(session, "gmail_profile_get", {})
+    assert profile["result"]["email_address"] == "ada@example.com", profile
+    assert storage.tokens is not None and storage.tokens.access_token, "the SDK obtained a token itself"
+
+    # A wrong secret: the token endpoint refuses with RFC 6749's invalid_client, and the SDK stops.
+    wrong = ClientCredentialsOAuthProvider(
+        server_url=url,
+        storage=_MemoryTokens(),
+        client_id=server["client_id"],
+        client_secret="wrong-" + server["client_secret"],
+        token_endpoint_auth_method=auth_method,  # type: ignore[arg-type]
+        issuer=base,
+    )
+    with pytest.raises(Exception):
+        async with httpx2.AsyncClient(auth=wrong, timeout=60) as client:
+            async with streamable_http_client(url, http_client=client) as (read, write):
+                async with ClientSession(read, write) as session:
+                    await session.initialize()
 
 
 def test_http_initialize_accepts_both_protocol_revisions(server: dict[str, Any], token: str) -> None:

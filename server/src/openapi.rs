@@ -48,6 +48,9 @@ Limits (defaults; see docs/limits.md): request bodies are one JSON object sent w
     info(title = "Agent connectors API"),
     paths(
         routes::tokens::token,
+        routes::oauth_server::metadata,
+        routes::oauth_server::authorize,
+        routes::oauth_server::token,
         routes::apps::list,
         routes::apps::revoke,
         routes::apps::rotate_secret,

@@ -58,6 +58,10 @@ impl std::fmt::Debug for ProviderClient {
 }
 
 /// How one attempt ended, before the retry policy decides.
+/// The longest request URL the HTTP stack can send (`http::Uri` holds at most `u16::MAX - 1`
+/// bytes).
+pub const MAX_URL_LEN: usize = u16::MAX as usize - 1;
+
 enum Failure {
     /// A non-2xx answer.
     Status(ConnectorError, u16),
@@ -181,6 +185,18 @@ impl ProviderClient {
     ) -> Result<ProviderResponse> {
         let idempotent = req.idempotent.unwrap_or(idempotent);
         let url = self.url_for(req)?;
+        if url.as_str().len() > MAX_URL_LEN {
+            // The HTTP client cannot carry it; no retry or later attempt could (issue 19: a
+            // 70 KB Gmail `q` came back as a retryable 503).
+            return Err(ConnectorError::new(
+                ErrorCode::PayloadTooLarge,
+                format!(
+                    "the request is too large to send: its URL would be {} bytes, over the {MAX_URL_LEN} an HTTP request line carries; shorten the params that go into the URL (a search query such as `q`, a filter, a list of ids)",
+                    url.as_str().len()
+                ),
+            )
+            .with_details(json!({"url_bytes": url.as_str().len(), "max_url_bytes": MAX_URL_LEN})));
+        }
         // The token goes only to the provider's own origin: an absolute URL elsewhere (a
         // pre-signed upload URL, a link in a response) never sees it.
         let same_origin = url.origin() == self.root_of(req)?.origin();

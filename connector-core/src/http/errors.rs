@@ -236,6 +236,11 @@ pub fn error_from_response(status: u16, headers: &HeaderMap, body: &[u8]) -> Con
             ErrorCode::PayloadTooLarge,
             format!("the request is too large for the provider ({said}); send less data"),
         ),
+        // URL or headers too long: caused by the params (a long query, many ids), not by load.
+        414 | 431 => (
+            ErrorCode::PayloadTooLarge,
+            format!("the request's URL or headers are too long for the provider ({said}); shorten the params that go into the URL, such as a search query or a list of ids"),
+        ),
         500..=599 => (
             ErrorCode::ProviderUnavailable,
             format!("the provider failed ({said}); try again later"),
@@ -328,6 +333,8 @@ mod tests {
             (400, ErrorCode::InvalidParams),
             (410, ErrorCode::SyncRequired),
             (413, ErrorCode::PayloadTooLarge),
+            (414, ErrorCode::PayloadTooLarge),
+            (431, ErrorCode::PayloadTooLarge),
             (429, ErrorCode::RateLimited),
             (500, ErrorCode::ProviderUnavailable),
             (503, ErrorCode::ProviderUnavailable),

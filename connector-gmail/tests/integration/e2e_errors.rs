@@ -86,3 +86,31 @@ async fn a_token_without_the_scope_gets_permission_denied_naming_it() {
     let reader = connector_for(&sb, "reader");
     run(&reader, "labels", "list", json!({})).await;
 }
+
+#[tokio::test]
+async fn a_query_too_long_for_a_url_is_the_callers_413_not_a_retryable_503() {
+    let env = start(crate::common::env::config(Seed::Demo));
+    // Long but sendable: an ordinary answer.
+    let ok = env
+        .gmail
+        .execute("messages", "list", json!({"q": "a".repeat(40_000)}))
+        .await
+        .expect("a 40 KB query is sent");
+    assert_eq!(ok.result, json!([]), "nothing matches");
+    // Past what a request line can carry (issue 19: a ~65 KB `q` came back as a 503).
+    let before = env.sb.stats().http_requests;
+    let err = env
+        .gmail
+        .execute("messages", "list", json!({"q": "a".repeat(70_000)}))
+        .await
+        .expect_err("cannot be sent");
+    assert_eq!(err.code, ErrorCode::PayloadTooLarge, "{err}");
+    assert_eq!(err.code.http_status(), 413);
+    assert!(err.message.contains("`q`"), "names the fix: {err}");
+    assert!(err.details["url_bytes"].as_u64().unwrap() > 70_000);
+    assert_eq!(
+        env.sb.stats().http_requests,
+        before,
+        "nothing was sent, nothing retried"
+    );
+}

@@ -32,6 +32,10 @@ pub struct Behaviour {
     /// once the folder has changed since the round began; the round's final `deltaLink`
     /// stays good (microsoft-graph-docs#2162, #2877).
     pub delta_page_links_expire: bool,
+    /// `/forward` and `/createForward` start the new message with none of the original's
+    /// custom Internet headers (the forward is a new message built from the request's
+    /// writable properties); switched off, a forward carries the original's `x-` headers.
+    pub forward_drops_headers: bool,
 }
 
 /// The default transport delay: a few seconds, as Exchange Online commonly takes.
@@ -45,6 +49,7 @@ impl Default for Behaviour {
             conversation_id_changes: true,
             inline_attachment_limit: true,
             delta_page_links_expire: true,
+            forward_drops_headers: true,
         }
     }
 }
@@ -59,6 +64,7 @@ impl Behaviour {
             conversation_id_changes: false,
             inline_attachment_limit: false,
             delta_page_links_expire: false,
+            forward_drops_headers: false,
         }
     }
 }

@@ -126,6 +126,9 @@ pub struct Message {
     /// Single-value extended properties: (id as the client named it, value). Kept through
     /// sending; rendered only when asked (`$expand`, `$filter`).
     pub extended: Vec<(String, String)>,
+    /// Custom Internet headers the client set (`internetMessageHeaders`, `x-` names only). A
+    /// reply or forward starts with none of the original's.
+    pub custom_headers: Vec<(String, String)>,
 }
 
 /// How a message should be rendered.
@@ -160,6 +163,9 @@ impl Message {
         }
         if !self.references.is_empty() {
             h.push(json!({"name": "References", "value": self.references.join(" ")}));
+        }
+        for (name, value) in &self.custom_headers {
+            h.push(json!({"name": name, "value": value}));
         }
         Value::Array(h)
     }

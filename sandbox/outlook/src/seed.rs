@@ -119,6 +119,7 @@ pub fn deliver(mb: &mut Mailbox, folder: &str, msg: NewMessage) -> Option<String
         references: Vec::new(),
         change_key: 1,
         extended: Vec::new(),
+        custom_headers: Vec::new(),
     };
     mb.put_message(m);
     Some(id)

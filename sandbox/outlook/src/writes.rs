@@ -177,7 +177,38 @@ pub fn message_from_json(mb: &mut Mailbox, v: &Value, folder_id: &str) -> Result
         references: Vec::new(),
         change_key: 1,
         extended: extended_properties(prop(v, "singleValueExtendedProperties"))?,
+        custom_headers: custom_headers(prop(v, "internetMessageHeaders"))?,
     })
+}
+
+/// `internetMessageHeaders: [{name, value}]` of a message body. Graph takes only custom headers
+/// (names starting `x-`, any case) and refuses the whole request otherwise.
+fn custom_headers(v: Option<&Value>) -> Result<Vec<(String, String)>, Reply> {
+    let mut out = Vec::new();
+    for h in v.and_then(Value::as_array).into_iter().flatten() {
+        let (Some(name), Some(value)) = (
+            prop(h, "name").and_then(Value::as_str),
+            prop(h, "value").and_then(Value::as_str),
+        ) else {
+            return Err(reply::error(
+                400,
+                "InvalidInternetMessageHeader",
+                "An Internet message header needs a name and a string value.",
+            ));
+        };
+        let custom = name.len() > 2 && name.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("x-"));
+        if !custom {
+            return Err(reply::error(
+                400,
+                "InvalidInternetMessageHeader",
+                format!(
+                    "The internet message header name '{name}' should start with 'x-' or 'X-'."
+                ),
+            ));
+        }
+        out.push((name.to_string(), value.to_string()));
+    }
+    Ok(out)
 }
 
 /// `singleValueExtendedProperties: [{id, value}]` of a message body.
@@ -511,6 +542,17 @@ fn respond(
                 a.id = mb.next_id("AAMkA", "attachment");
             }
             m.attachments = copies;
+            if !req.behaviour.forward_drops_headers {
+                for (name, value) in &original.custom_headers {
+                    if !m
+                        .custom_headers
+                        .iter()
+                        .any(|(n, _)| n.eq_ignore_ascii_case(name))
+                    {
+                        m.custom_headers.push((name.clone(), value.clone()));
+                    }
+                }
+            }
         }
     }
     Ok(m)

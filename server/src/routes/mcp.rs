@@ -22,10 +22,10 @@ use std::sync::Arc;
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
+use api_types::ProtectedResourceMetadata;
 use connector_core::{ConnectorError, ErrorCode};
 use connectors_mcp::{Mode, Options};
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::auth::hash_token;
 use crate::error::ApiError;
@@ -62,10 +62,7 @@ pub struct McpParams {
     max_output_chars: Option<usize>,
 }
 
-fn base_url(req: &HttpRequest) -> String {
-    let info = req.connection_info();
-    format!("{}://{}", info.scheme(), info.host())
-}
+use super::oauth_server::base_url;
 
 /// RFC 9728 protected-resource metadata of the MCP endpoint (`/mcp` and the paths under it).
 #[utoipa::path(
@@ -73,7 +70,7 @@ fn base_url(req: &HttpRequest) -> String {
     path = "/.well-known/oauth-protected-resource/mcp",
     operation_id = "mcp_resource_metadata",
     tag = "mcp",
-    responses((status = 200, description = "RFC 9728 protected-resource metadata of `/mcp`", content_type = "application/json", body = Object))
+    responses((status = 200, description = "RFC 9728 protected-resource metadata of `/mcp`", content_type = "application/json", body = ProtectedResourceMetadata))
 )]
 async fn resource_metadata(req: HttpRequest) -> HttpResponse {
     metadata(&req)
@@ -85,7 +82,7 @@ async fn resource_metadata(req: HttpRequest) -> HttpResponse {
     path = "/.well-known/oauth-protected-resource",
     operation_id = "resource_metadata",
     tag = "mcp",
-    responses((status = 200, description = "RFC 9728 protected-resource metadata of `/mcp`", content_type = "application/json", body = Object))
+    responses((status = 200, description = "RFC 9728 protected-resource metadata of `/mcp`", content_type = "application/json", body = ProtectedResourceMetadata))
 )]
 async fn resource_metadata_root(req: HttpRequest) -> HttpResponse {
     metadata(&req)
@@ -93,11 +90,12 @@ async fn resource_metadata_root(req: HttpRequest) -> HttpResponse {
 
 fn metadata(req: &HttpRequest) -> HttpResponse {
     let base = base_url(req);
-    HttpResponse::Ok().json(json!({
-        "resource": format!("{base}/mcp"),
-        "resource_name": "agent-connectors MCP",
-        "bearer_methods_supported": ["header"],
-    }))
+    HttpResponse::Ok().json(ProtectedResourceMetadata {
+        resource: format!("{base}/mcp"),
+        resource_name: "agent-connectors MCP".into(),
+        authorization_servers: vec![base],
+        bearer_methods_supported: vec!["header".into()],
+    })
 }
 
 /// MCP (streamable HTTP) over every connector of the organization; each tool takes a

@@ -10,6 +10,7 @@ pub mod health;
 pub mod mcp;
 pub mod oauth;
 pub mod oauth_apps;
+pub mod oauth_server;
 pub mod org_settings;
 pub mod push;
 pub mod tokens;
@@ -20,6 +21,7 @@ use actix_web::web;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
     tokens::configure(cfg);
+    oauth_server::configure(cfg);
     apps::configure(cfg);
     crate::metrics::configure(cfg);
     crate::openapi::configure(cfg);

@@ -35,8 +35,10 @@ impl Store {
             revoked: false,
         };
         sqlx::query(
-            "INSERT INTO applications (id, organization_id, client_id, secret_hash, created_at) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO applications \
+             (id, organization_id, client_id, secret_hash, created_at, created_seq) \
+             VALUES ($1, $2, $3, $4, $5, \
+             (SELECT COALESCE(MAX(created_seq), 0) + 1 FROM applications WHERE organization_id = $2))",
         )
         .bind(&app.id)
         .bind(&app.organization_id)
@@ -128,7 +130,7 @@ impl Store {
     pub async fn list_applications(&self, org: &str) -> Result<Vec<ApplicationRow>, sqlx::Error> {
         let rows = sqlx::query(
             "SELECT id, client_id, organization_id, created_at, revoked_at FROM applications \
-             WHERE organization_id = $1 ORDER BY created_at, id",
+             WHERE organization_id = $1 ORDER BY created_seq, created_at, id",
         )
         .bind(org)
         .fetch_all(&self.pool)

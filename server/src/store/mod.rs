@@ -98,6 +98,11 @@ const SQLITE_MIGRATIONS: MigrationSource = &[
         "event_push",
         include_str!("../../migrations/sqlite/0201_event_push.sql"),
     ),
+    (
+        500,
+        "application_order",
+        include_str!("../../migrations/sqlite/0500_application_order.sql"),
+    ),
 ];
 
 /// Same versions and names as [`SQLITE_MIGRATIONS`] (a test checks they stay twins).
@@ -126,6 +131,11 @@ const POSTGRES_MIGRATIONS: MigrationSource = &[
         201,
         "event_push",
         include_str!("../../migrations/postgres/0201_event_push.sql"),
+    ),
+    (
+        500,
+        "application_order",
+        include_str!("../../migrations/postgres/0500_application_order.sql"),
     ),
 ];
 

@@ -112,7 +112,134 @@ async fn without_a_valid_token_the_answer_is_401_naming_the_resource_metadata() 
         let doc: Value = test::call_and_read_body_json(&app, req).await;
         assert_eq!(doc["resource"], "http://localhost:8080/mcp", "{path}");
         assert_eq!(doc["bearer_methods_supported"], json!(["header"]));
+        assert_eq!(
+            doc["authorization_servers"],
+            json!(["http://localhost:8080"])
+        );
     }
+}
+
+/// A form POST to `/oauth/token`; (status, WWW-Authenticate, body).
+async fn token_form(
+    h: &Harness,
+    form: &str,
+    basic: Option<(&str, &str)>,
+) -> (StatusCode, Option<String>, Value) {
+    use base64::Engine;
+    let app = test::init_service(create_app(h.state.clone())).await;
+    let mut req = test::TestRequest::post()
+        .uri("/oauth/token")
+        .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+        .set_payload(form.to_string());
+    if let Some((id, secret)) = basic {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
+        req = req.insert_header(("Authorization", format!("Basic {encoded}")));
+    }
+    let resp = test::call_service(&app, req.to_request()).await;
+    let status = resp.status();
+    let challenge = resp
+        .headers()
+        .get("WWW-Authenticate")
+        .map(|v| v.to_str().unwrap().to_string());
+    let body = serde_json::from_slice(&test::read_body(resp).await).unwrap_or(Value::Null);
+    (status, challenge, body)
+}
+
+#[actix_web::test]
+async fn the_server_is_the_authorization_server_of_its_applications_for_client_credentials() {
+    let h = harness().await;
+    let t = h.tenant("acme").await;
+    let app = test::init_service(create_app(h.state.clone())).await;
+    let req = test::TestRequest::get()
+        .uri("/.well-known/oauth-authorization-server")
+        .to_request();
+    let meta: Value = test::call_and_read_body_json(&app, req).await;
+    assert_eq!(meta["issuer"], "http://localhost:8080");
+    assert_eq!(meta["token_endpoint"], "http://localhost:8080/oauth/token");
+    assert_eq!(meta["grant_types_supported"], json!(["client_credentials"]));
+    let req = test::TestRequest::get()
+        .uri("/oauth/authorize?response_type=code")
+        .to_request();
+    let resp = test::call_service(&app, req).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let body: Value = test::read_body_json(resp).await;
+    assert_eq!(body["error"], "unsupported_response_type");
+
+    // Both client authentication methods give a token that opens /mcp.
+    let resource = "resource=http%3A%2F%2Flocalhost%3A8080%2Fmcp";
+    let (status, _, basic) = token_form(
+        &h,
+        &format!("grant_type=client_credentials&{resource}"),
+        Some((&t.client_id, &t.client_secret)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{basic}");
+    assert_eq!(basic["token_type"], "Bearer");
+    let secret =
+        percent_encoding::utf8_percent_encode(&t.client_secret, percent_encoding::NON_ALPHANUMERIC);
+    let (status, _, post_body) = token_form(
+        &h,
+        &format!(
+            "grant_type=client_credentials&client_id={}&client_secret={secret}",
+            t.client_id
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{post_body}");
+    for body in [&basic, &post_body] {
+        let a = post(
+            &h,
+            "/mcp",
+            body["access_token"].as_str(),
+            None,
+            initialize(),
+        )
+        .await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    }
+
+    // RFC 6749 5.2 errors, each naming the fix.
+    let (status, challenge, body) = token_form(
+        &h,
+        "grant_type=client_credentials",
+        Some((&t.client_id, "wrong")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"], "invalid_client");
+    assert_eq!(
+        challenge.as_deref(),
+        Some("Basic realm=\"agent-connectors\"")
+    );
+    let cases = [
+        (
+            "grant_type=password&username=a&password=b",
+            "unsupported_grant_type",
+        ),
+        ("client_id=x", "invalid_request"),
+        (
+            "grant_type=client_credentials&grant_type=client_credentials",
+            "invalid_request",
+        ),
+        ("grant_type=client_credentials&scope=admin", "invalid_scope"),
+        (
+            "grant_type=client_credentials&resource=https%3A%2F%2Fevil.example%2Fmcp",
+            "invalid_target",
+        ),
+    ];
+    for (form, error) in cases {
+        let (status, _, body) = token_form(&h, form, Some((&t.client_id, &t.client_secret))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{form}: {body}");
+        assert_eq!(body["error"], error, "{form}: {body}");
+        assert!(
+            !body["error_description"].as_str().unwrap().is_empty(),
+            "{body}"
+        );
+    }
+    let (status, _, body) = token_form(&h, "grant_type=client_credentials", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"], "invalid_client");
 }
 
 #[actix_web::test]

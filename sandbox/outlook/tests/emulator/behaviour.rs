@@ -293,3 +293,106 @@ async fn an_outside_reply_gets_a_new_conversation_id_unless_switched_off() {
         assert_eq!(reply["conversationId"] != started, changes, "{reply}");
     }
 }
+
+#[tokio::test]
+async fn custom_headers_are_x_names_only_and_a_forward_drops_the_originals_unless_switched_off() {
+    let sb = start(Behaviour::kind());
+    let with_headers = |headers: Value| {
+        json!({"message": {
+            "subject": "Tagged",
+            "toRecipients": [{"emailAddress": {"address": GRACE}}],
+            "internetMessageHeaders": headers,
+        }})
+    };
+    // Only custom (x-) headers may be set, and a wrong one refuses the whole send.
+    let (s, e) = call(
+        &sb,
+        reqwest::Method::POST,
+        "/me/sendMail",
+        Some(with_headers(
+            json!([{"name": "X-Ok", "value": "1"}, {"name": "List-Id", "value": "l"}]),
+        )),
+    )
+    .await;
+    assert_eq!(s, 400, "{e}");
+    assert_eq!(e["error"]["code"], "InvalidInternetMessageHeader");
+    assert!(sb.messages_in(GRACE, "inbox").is_empty(), "nothing sent");
+
+    for drops in [true, false] {
+        let sb = start(Behaviour {
+            forward_drops_headers: drops,
+            ..Behaviour::kind()
+        });
+        let (s, e) = call(
+            &sb,
+            reqwest::Method::POST,
+            "/me/sendMail",
+            Some(with_headers(json!([{"name": "X-Ticket", "value": "T-42"}]))),
+        )
+        .await;
+        assert_eq!(s, 202, "{e}");
+        let header = |m: &Value, name: &str| -> Option<String> {
+            m["internetMessageHeaders"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|h| h["name"].as_str().unwrap().eq_ignore_ascii_case(name))
+                .map(|h| h["value"].as_str().unwrap().to_string())
+        };
+        let sent_id = sb.messages_in("ada@example.com", "sentitems")[0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let path = |id: &str| {
+            percent_encoding::utf8_percent_encode(id, percent_encoding::NON_ALPHANUMERIC)
+                .to_string()
+        };
+        let select = "?$select=subject,internetMessageHeaders";
+        let (_, sent) = call(
+            &sb,
+            reqwest::Method::GET,
+            &format!("/me/messages/{}{select}", path(&sent_id)),
+            None,
+        )
+        .await;
+        assert_eq!(header(&sent, "x-ticket").as_deref(), Some("T-42"), "{sent}");
+
+        // Ada forwards her sent copy to Grace.
+        let (s, e) = call(
+            &sb,
+            reqwest::Method::POST,
+            &format!("/me/messages/{}/forward", path(&sent_id)),
+            Some(json!({"comment": "fyi", "toRecipients": [{"emailAddress": {"address": GRACE}}]})),
+        )
+        .await;
+        assert_eq!(s, 202, "{e}");
+        let inbox = sb.messages_in(GRACE, "inbox");
+        // `/me` is Ada; read Grace's copy through her own token.
+        let grace = sb.issue_access_token(GRACE, &["Mail.ReadWrite"]);
+        let fwd_id = inbox
+            .iter()
+            .find(|m| m["subject"] == "FW: Tagged")
+            .expect("the forward arrived")["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let got: Value = reqwest::Client::new()
+            .get(format!(
+                "{}/me/messages/{}{select}",
+                sb.base_url(),
+                path(&fwd_id)
+            ))
+            .bearer_auth(grace)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            header(&got, "X-Ticket").is_none(),
+            drops,
+            "drops={drops}: {got}"
+        );
+    }
+}
