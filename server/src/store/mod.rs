@@ -11,6 +11,7 @@ mod apps;
 mod connectors;
 pub mod credentials;
 pub mod events;
+pub mod guardrails;
 mod idempotency;
 mod keys;
 mod oauth;
@@ -99,6 +100,11 @@ const SQLITE_MIGRATIONS: MigrationSource = &[
         include_str!("../../migrations/sqlite/0201_event_push.sql"),
     ),
     (
+        300,
+        "guardrails",
+        include_str!("../../migrations/sqlite/0300_guardrails.sql"),
+    ),
+    (
         500,
         "application_order",
         include_str!("../../migrations/sqlite/0500_application_order.sql"),
@@ -131,6 +137,11 @@ const POSTGRES_MIGRATIONS: MigrationSource = &[
         201,
         "event_push",
         include_str!("../../migrations/postgres/0201_event_push.sql"),
+    ),
+    (
+        300,
+        "guardrails",
+        include_str!("../../migrations/postgres/0300_guardrails.sql"),
     ),
     (
         500,
