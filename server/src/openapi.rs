@@ -41,7 +41,7 @@ Short paths: every `/api/v1/integrations/connectors...` route is also served wit
 `/api/v1/integrations` prefix (`POST /connectors/{id}/execute`, `GET /connectors`, ...), with \
 the same handlers, auth and error bodies.
 
-Limits (defaults; see docs/limits.md): request bodies are one JSON object sent with `Content-Type: application/json`, nothing after it; at most 1 MiB, except execute (50 MiB, `--max-execute-body`), else `413 payload_too_large`. A request's headers must arrive within 5 s (`408`) and its body within 15 s (`--body-timeout-secs`, else `400 invalid_params` and the connection is closed); idle keep-alive connections close after 5 s; at most 10,000 connections are open (`--max-connections`). The token endpoint answers `429 rate_limited` with `Retry-After` beyond 60 requests per source address (refilled at 10 per second), 10 failed requests per client id (refilled at 1 per second) or 2 secret checks at once (after a 2 s wait). Error messages quote at most 64 characters of any input; `details` strings are at most 160 characters. A known path asked with another method answers `405 method_not_allowed` with `Allow`.";
+Limits (defaults; see docs/limits.md): request bodies are one JSON object sent with `Content-Type: application/json`, nothing after it; at most 1 MiB, except execute (50 MiB, `--max-execute-body`), else `413 payload_too_large`. A request's headers must arrive within 5 s (`408`) and its body within 15 s (`--body-timeout-secs`, else `400 invalid_params` and the connection is closed); idle keep-alive connections close after 5 s; at most 10,000 connections are open (`--max-connections`). The token endpoint answers `429 rate_limited` with `Retry-After` beyond 60 requests per source address (refilled at 10 per second), 10 failed requests per client id (refilled at 1 per second) or 2 secret checks at once (after a 2 s wait); the OAuth callback beyond 60 requests per source address (refilled at 10 per second). Error messages quote at most 64 characters of any input; `details` strings are at most 160 characters. A known path asked with another method answers `405 method_not_allowed` with `Allow`.";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -79,6 +79,17 @@ Limits (defaults; see docs/limits.md): request bodies are one JSON object sent w
         routes::oauth_apps::delete,
         routes::org_settings::get,
         routes::org_settings::put,
+        routes::guardrails::get_connector_policy,
+        routes::guardrails::put_connector_policy,
+        routes::guardrails::get_org_policy,
+        routes::guardrails::put_org_policy,
+        routes::guardrails::list,
+        routes::guardrails::get,
+        routes::guardrails::approve,
+        routes::guardrails::reject,
+        routes::guardrails::link,
+        routes::guardrails::page::show,
+        routes::guardrails::page::decide,
         routes::mcp::organization,
         routes::mcp::connector,
         routes::mcp::customer,
@@ -97,6 +108,7 @@ Limits (defaults; see docs/limits.md): request bodies are one JSON object sent w
         (name = "oauth", description = "The OAuth flow that creates or re-authorizes a connector"),
         (name = "oauth-apps", description = "Bring-your-own OAuth apps"),
         (name = "organization", description = "Organization settings"),
+        (name = "guardrails", description = "Send policies and approvals of sends (docs/guardrails.md)"),
         (name = "connector-types", description = "The connector types this server runs"),
         (name = "mcp", description = "The connectors as Model Context Protocol tools (streamable HTTP) and the resource metadata MCP clients discover"),
         (name = "operations", description = "Health, readiness, metrics and this document"),

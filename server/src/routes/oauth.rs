@@ -111,13 +111,30 @@ async fn reauthorize(
         (status = 302, description = "To the caller's `redirect_url` with `?connector_id=...`, or `?error=...&error_description=...` when the flow failed",
             headers(("Location" = String, description = "The caller's redirect_url with the outcome"))),
         (status = 400, description = "Unknown, used or tampered `state`: a plain-text page", content_type = "text/plain", body = String),
+        (status = 429, description = "Too many callback requests from this address (60, refilled at 10 per second): a plain-text page; wait `Retry-After` seconds", content_type = "text/plain", body = String,
+            headers(("Retry-After" = String, description = "Seconds to wait"))),
         (status = 500, description = "Internal error: a plain-text page", content_type = "text/plain", body = String),
     )
 )]
 async fn callback(
     state: web::Data<AppState>,
+    req: HttpRequest,
     query: web::Query<HashMap<String, String>>,
 ) -> HttpResponse {
+    if let Err(wait) = state
+        .services
+        .oauth
+        .admit_callback(req.peer_addr().map(|a| a.ip()))
+    {
+        let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+        return HttpResponse::TooManyRequests()
+            .insert_header(("Retry-After", secs.to_string()))
+            .insert_header(("Cache-Control", "no-store"))
+            .content_type("text/plain; charset=utf-8")
+            .body(format!(
+                "Too many requests.\n\nToo many authorization callbacks from this address; try again in {secs} seconds.\n"
+            ));
+    }
     match state.services.oauth.callback(&query).await {
         Outcome::Redirect(to) => HttpResponse::Found()
             .insert_header(("Location", to))

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use api_types::{AccountView, ConsentUrl, InitiateRequest, ReauthorizeRequest};
 use base64::Engine;
@@ -18,6 +19,7 @@ use super::connectors::{Connectors, NewConnectorInput, Origin};
 use super::oauth_apps::{Chosen, OAuthApps};
 use crate::credentials::StoredCredentials;
 use crate::error::{db, internal as internal_error};
+use crate::limits::{Limits, RateLimiter};
 use crate::oauth::exchange::{exchange_code, http_client, Tokens};
 use crate::oauth::provider::{consent_params, endpoints, missing_scopes, scopes_for};
 use crate::oauth::redirect::allowed;
@@ -33,6 +35,9 @@ pub struct OAuthFlow {
     registry: Arc<Registry>,
     connectors: Arc<Connectors>,
     apps: Arc<OAuthApps>,
+    /// Callback requests per source address (a stranger reaches the callback without a token,
+    /// and each one costs a database look-up, and with a valid state a provider call).
+    callbacks_by_source: RateLimiter,
 }
 
 /// What a consent request is bound to (stored server side with the hashed state).
@@ -63,6 +68,7 @@ impl OAuthFlow {
         registry: Arc<Registry>,
         connectors: Arc<Connectors>,
         apps: Arc<OAuthApps>,
+        limits: &Limits,
     ) -> OAuthFlow {
         OAuthFlow {
             store,
@@ -70,6 +76,16 @@ impl OAuthFlow {
             registry,
             connectors,
             apps,
+            callbacks_by_source: RateLimiter::new(limits.public_per_source),
+        }
+    }
+
+    /// Takes one callback request of `source`'s allowance (`limits.public_per_source`), or says
+    /// how long until there is one.
+    pub fn admit_callback(&self, source: Option<std::net::IpAddr>) -> Result<(), Duration> {
+        match source {
+            Some(ip) => self.callbacks_by_source.take(&ip.to_string()),
+            None => Ok(()),
         }
     }
 

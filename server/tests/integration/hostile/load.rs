@@ -10,10 +10,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const BIN: &str = env!("CARGO_BIN_EXE_connectors");
 
-struct Server {
-    child: Child,
-    base: String,
-    addr: String,
+pub(super) struct Server {
+    pub(super) child: Child,
+    pub(super) base: String,
+    pub(super) addr: String,
 }
 
 impl Drop for Server {
@@ -31,7 +31,8 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn start(dir: &Path, extra: &[&str]) -> Server {
+/// `connectors serve --sandbox` on a free port with `extra` options, once it answers.
+pub(super) async fn start(dir: &Path, extra: &[&str]) -> Server {
     let port = free_port();
     let log = dir.join("server.log");
     let child = Command::new(BIN)

@@ -3,6 +3,7 @@
 //! directory and its files, the last admin application.
 
 mod bodies;
+mod connections;
 mod files;
 mod load;
 mod methods;
