@@ -430,6 +430,8 @@ pub struct Config {
     pub limits: crate::limits::Limits,
     /// Events: polling, webhook delivery (see [`crate::services::events`]).
     pub events: crate::services::events::EventsConfig,
+    /// The context store's worker (see [`crate::services::context`]).
+    pub context: crate::services::context::ContextConfig,
 }
 
 pub const DEFAULT_HEALTH_CHECK_INTERVAL_SECS: u64 = 300;
@@ -606,6 +608,7 @@ impl Config {
                 outlook_push,
                 ..Default::default()
             },
+            context: Default::default(),
         })
     }
 

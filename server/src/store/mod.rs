@@ -9,6 +9,7 @@
 
 mod apps;
 mod connectors;
+pub mod context;
 pub mod credentials;
 pub mod events;
 pub mod guardrails;
@@ -110,6 +111,11 @@ const SQLITE_MIGRATIONS: MigrationSource = &[
         include_str!("../../migrations/sqlite/0300_guardrails.sql"),
     ),
     (
+        400,
+        "context_store",
+        include_str!("../../migrations/sqlite/0400_context_store.sql"),
+    ),
+    (
         500,
         "application_order",
         include_str!("../../migrations/sqlite/0500_application_order.sql"),
@@ -152,6 +158,11 @@ const POSTGRES_MIGRATIONS: MigrationSource = &[
         300,
         "guardrails",
         include_str!("../../migrations/postgres/0300_guardrails.sql"),
+    ),
+    (
+        400,
+        "context_store",
+        include_str!("../../migrations/postgres/0400_context_store.sql"),
     ),
     (
         500,
@@ -436,6 +447,26 @@ mod tests {
             migration_versions(Backend::Sqlite),
             migration_versions(Backend::Postgres)
         );
-        assert_eq!(migration_versions(Backend::Sqlite).len(), 8);
+        // Every migration file is registered (a file left out of the list would never run).
+        for dir in ["sqlite", "postgres"] {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("migrations")
+                .join(dir);
+            let files = std::fs::read_dir(&path)
+                .unwrap()
+                .filter(|e| {
+                    e.as_ref()
+                        .unwrap()
+                        .path()
+                        .extension()
+                        .is_some_and(|x| x == "sql")
+                })
+                .count();
+            assert_eq!(
+                migration_versions(Backend::Sqlite).len(),
+                files,
+                "migration files in {path:?} vs the list in store/mod.rs"
+            );
+        }
     }
 }
