@@ -214,24 +214,6 @@ impl MailChanges for OutlookChanges {
             Err(e) => Err(e),
         }
     }
-}
-
-/// How long the server's subscriptions are asked to last: three days (Outlook message
-/// subscriptions may last up to 10,080 minutes; they are renewed daily).
-pub const SUBSCRIPTION_MINUTES: i64 = 4320;
-
-fn push(result: &Value) -> Push {
-    Push {
-        id: result
-            .get("subscription_id")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        expires_at: result
-            .get("expiration")
-            .and_then(Value::as_str)
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| t.timestamp()),
-    }
 
     async fn replica_labels(
         &self,
@@ -266,6 +248,24 @@ fn push(result: &Value) -> Push {
         label_ids: &[String],
     ) -> bool {
         crate::replica::in_scope(message, scope, label_ids)
+    }
+}
+
+/// How long the server's subscriptions are asked to last: three days (Outlook message
+/// subscriptions may last up to 10,080 minutes; they are renewed daily).
+pub const SUBSCRIPTION_MINUTES: i64 = 4320;
+
+fn push(result: &Value) -> Push {
+    Push {
+        id: result
+            .get("subscription_id")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        expires_at: result
+            .get("expiration")
+            .and_then(Value::as_str)
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.timestamp()),
     }
 }
 
