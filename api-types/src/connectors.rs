@@ -97,6 +97,8 @@ pub struct ConnectorStatusView {
     /// The last access-token refresh; null before the first one.
     #[schema(required, format = DateTime)]
     pub last_refresh_at: Option<String>,
+    /// The send policy in force (docs/guardrails.md).
+    pub policy: crate::guardrails::PolicyView,
 }
 
 /// `GET .../connectors/{id}/tools`.

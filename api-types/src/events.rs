@@ -18,6 +18,7 @@ pub use crate::webhook::{EventStatus, StatusChangedEvent, STATUS_CHANGED};
 pub enum Event {
     Status(StatusChangedEvent),
     Message(MessageEvent),
+    Approval(crate::guardrails::ApprovalEvent),
 }
 
 impl Event {
@@ -25,6 +26,7 @@ impl Event {
         match self {
             Event::Status(e) => &e.id,
             Event::Message(e) => &e.id,
+            Event::Approval(e) => &e.id,
         }
     }
 
@@ -32,6 +34,7 @@ impl Event {
         match self {
             Event::Status(e) => &e.kind,
             Event::Message(e) => &e.kind,
+            Event::Approval(e) => &e.kind,
         }
     }
 
@@ -39,6 +42,7 @@ impl Event {
         match self {
             Event::Status(e) => e.sequence,
             Event::Message(e) => Some(e.sequence),
+            Event::Approval(e) => Some(e.sequence),
         }
     }
 }

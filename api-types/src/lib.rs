@@ -10,6 +10,7 @@ pub mod credential;
 pub mod error;
 pub mod events;
 pub mod execute;
+pub mod guardrails;
 pub mod health;
 pub mod oauth;
 pub mod oauth_apps;
@@ -30,6 +31,10 @@ pub use events::{
     Redelivered,
 };
 pub use execute::{ExecuteRequest, ExecuteResponse};
+pub use guardrails::{
+    ApprovalEvent, ApprovalLink, ApprovalList, ApprovalView, LinkRequest, PolicyView,
+    SetPolicyRequest,
+};
 pub use health::HealthStatus;
 pub use oauth::{AccountView, ConsentUrl, InitiateRequest, ReauthorizeRequest};
 pub use oauth_apps::{CreateOAuthAppRequest, OAuthAppList, OAuthAppView, UpdateOAuthAppRequest};

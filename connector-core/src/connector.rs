@@ -12,6 +12,7 @@ use serde_json::{json, Map, Value};
 use tracing::Instrument;
 
 use crate::auth::TokenProvider;
+use crate::guard::{Guard, Preview};
 use crate::http::{HttpConfig, ProviderClient, ProviderRequest, ProviderResponse};
 use crate::spec::{ActionSpec, CompatResult, ConnectorSpec, Implementation};
 use crate::{ConnectorError, ErrorCode, Result};
@@ -134,6 +135,13 @@ pub trait ActionHandler: Send + Sync {
     fn typed_params(&self, _params: Value) -> Option<Result<Value>> {
         None
     }
+
+    /// For an action with effect `send` whose message is not all in its params (a draft that is
+    /// sent, a reply, a forward): the message it would deliver, for the send policies. `None`:
+    /// the compose params (`to`, `cc`, `bcc`, ...) say it all.
+    async fn preview(&self, _cx: &CallContext<'_>, _params: &Value) -> Result<Option<Preview>> {
+        Ok(None)
+    }
 }
 
 /// One connector instance: a compiled spec, handlers, a provider client and a token provider.
@@ -148,6 +156,7 @@ struct Inner {
     handlers: HashMap<String, Arc<dyn ActionHandler>>,
     client: ProviderClient,
     token: Arc<dyn TokenProvider>,
+    guard: Option<Arc<dyn Guard>>,
 }
 
 /// Builds a [`Connector`]; see [`Connector::builder`].
@@ -157,9 +166,17 @@ pub struct ConnectorBuilder {
     http: Option<HttpConfig>,
     reqwest: Option<reqwest::Client>,
     token: Option<Arc<dyn TokenProvider>>,
+    guard: Option<Arc<dyn Guard>>,
 }
 
 impl ConnectorBuilder {
+    /// The send policies and approvals every call of this instance meets (see
+    /// [`crate::guard`]). Without one, every call runs.
+    pub fn guard(mut self, guard: Arc<dyn Guard>) -> Self {
+        self.guard = Some(guard);
+        self
+    }
+
     /// Registers the Rust handler a spec action names with `"handler": name`.
     pub fn handler(mut self, name: impl Into<String>, handler: Arc<dyn ActionHandler>) -> Self {
         self.handlers.insert(name.into(), handler);
@@ -218,6 +235,7 @@ impl ConnectorBuilder {
                 handlers: self.handlers,
                 client,
                 token,
+                guard: self.guard,
             }),
         })
     }
@@ -231,6 +249,7 @@ impl Connector {
             http: None,
             reqwest: None,
             token: None,
+            guard: None,
         }
     }
 
@@ -292,11 +311,79 @@ impl Connector {
             accepted.spec,
             accepted.params,
         );
-        let output = self.dispatch(entity, action, spec, params, options).await;
+        let output = match &inner.guard {
+            None => self.dispatch(entity, action, spec, params, options).await,
+            Some(guard) => {
+                self.guarded(guard.as_ref(), entity, action, spec, params, options)
+                    .await
+            }
+        };
         match accepted.result {
             None => output,
             Some(CompatResult::HealthCheck) => Ok(health_check(entity, action, output)),
         }
+    }
+
+    /// [`Self::dispatch`] behind the guard: the call is admitted (or refused, or sent for
+    /// approval) first, and settled after.
+    async fn guarded(
+        &self,
+        guard: &dyn Guard,
+        entity: &str,
+        action: &str,
+        spec: &ActionSpec,
+        params: Value,
+        options: &ExecuteOptions,
+    ) -> Result<Output> {
+        let preview = if crate::guard::CallKind::of(spec.effect) == crate::guard::CallKind::Send {
+            self.preview(entity, action, spec, &params, options).await?
+        } else {
+            None
+        };
+        let admission = crate::guard::admit(guard, entity, action, spec, preview).await?;
+        let keyed;
+        let options = match admission.idempotency_key() {
+            Some(key) => {
+                keyed = ExecuteOptions {
+                    idempotency_key: Some(key),
+                };
+                &keyed
+            }
+            None => options,
+        };
+        let output = self.dispatch(entity, action, spec, params, options).await;
+        if let Err(e) = admission.settle(guard, &output).await {
+            tracing::warn!(code = %e.code, "settling a guarded call failed");
+        }
+        output
+    }
+
+    /// The message a send would deliver: the handler's preview, else the compose params'.
+    async fn preview(
+        &self,
+        entity: &str,
+        action: &str,
+        spec: &ActionSpec,
+        params: &Value,
+        options: &ExecuteOptions,
+    ) -> Result<Option<Preview>> {
+        let inner = &*self.inner;
+        if let Implementation::Handler(name) = &spec.implementation {
+            if let Some(handler) = inner.handlers.get(name) {
+                let cx = CallContext {
+                    entity,
+                    action,
+                    spec,
+                    options,
+                    client: &inner.client,
+                    token: inner.token.as_ref(),
+                };
+                if let Some(p) = handler.preview(&cx, params).await? {
+                    return Ok(Some(p));
+                }
+            }
+        }
+        Ok(Preview::from_params(params))
     }
 
     async fn dispatch(
@@ -337,6 +424,20 @@ impl Connector {
 
     pub fn spec(&self) -> &ConnectorSpec {
         self.inner.spec.spec()
+    }
+
+    /// This instance (same spec, handlers, client and tokens) held to `guard`'s policies.
+    pub fn with_guard(&self, guard: Arc<dyn Guard>) -> Connector {
+        let inner = &*self.inner;
+        Connector {
+            inner: Arc::new(Inner {
+                spec: inner.spec.clone(),
+                handlers: inner.handlers.clone(),
+                client: inner.client.clone(),
+                token: inner.token.clone(),
+                guard: Some(guard),
+            }),
+        }
     }
 
     /// The compiled spec (validators included).

@@ -69,6 +69,9 @@ error_codes! {
     OutcomeUnknown => "outcome_unknown", 504, "Outcome unknown";
     /// A sync token (Gmail history id, Graph delta token) expired: run a full sync.
     SyncRequired => "sync_required", 410, "Full sync required";
+    /// A send waits for a person's approval; `details.approval_id` names it and
+    /// `details.preview` shows the exact message.
+    ApprovalRequired => "approval_required", 403, "Approval required";
     /// The request or message is larger than allowed.
     PayloadTooLarge => "payload_too_large", 413, "Payload too large";
     /// The request conflicts with current state (idempotency key reuse, duplicate, in progress).
@@ -94,7 +97,10 @@ impl ErrorCode {
                 "Check the id: take it from a list or get call of this connector; it may have been deleted."
             }
             ErrorCode::PermissionDenied => {
-                "The connector lacks a scope (details.missing_scopes when known): the end user must grant it by authorizing the connector again."
+                "With details.rule, the connector's policy refused the call: details.allowed_by says what would allow it. Otherwise the connector lacks a scope (details.missing_scopes when known): the end user must grant it by authorizing the connector again."
+            }
+            ErrorCode::ApprovalRequired => {
+                "A person must approve this exact message: wait for the decision on details.approval_id, then call again with exactly the same params (it goes out once); do not change it, a changed message needs a new approval."
             }
             ErrorCode::Unauthenticated => {
                 "The caller's own credentials are missing, wrong or expired: get a new token and send it again."
@@ -231,7 +237,7 @@ mod tests {
             assert!((400..600).contains(&code.http_status()), "{code}");
             assert_eq!(serde_json::to_value(code).unwrap(), json!(code.as_str()));
         }
-        assert_eq!(ErrorCode::ALL.len(), 16);
+        assert_eq!(ErrorCode::ALL.len(), 17);
         for code in ErrorCode::ALL {
             assert!(code.hint().ends_with('.'), "{code}: {}", code.hint());
         }

@@ -11,6 +11,7 @@
 //! * [`params`]: typed params (a struct per handler, defaults as the spec declares them).
 //! * [`wire`]: key case (snake_case params, camelCase wire) and path-segment encoding.
 //! * [`mail`]: addresses, the outgoing message and the exactly-once send step.
+//! * [`guard`]: send policies and approvals, judged for every call by its spec's effect.
 //! * [`calendar`]: the one shape of calendar actions (`specs/schema/calendar.json`).
 //!
 //! ```no_run
@@ -40,6 +41,7 @@ pub mod calendar;
 pub mod changes;
 pub mod connector;
 pub mod error;
+pub mod guard;
 pub mod http;
 pub mod introspection;
 pub mod mail;

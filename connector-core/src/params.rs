@@ -59,6 +59,15 @@ pub trait TypedHandler: Send + Sync + 'static {
     type Params: DeserializeOwned + Serialize + Send;
 
     async fn run(&self, cx: &CallContext<'_>, params: Self::Params) -> Result<Output>;
+
+    /// See [`ActionHandler::preview`].
+    async fn preview(
+        &self,
+        _cx: &CallContext<'_>,
+        _params: Self::Params,
+    ) -> Result<Option<crate::guard::Preview>> {
+        Ok(None)
+    }
 }
 
 /// Registers a [`TypedHandler`] as an [`ActionHandler`].
@@ -74,6 +83,16 @@ impl<H: TypedHandler> ActionHandler for Typed<H> {
         let what = format!("{}.{}", cx.entity, cx.action);
         let p: H::Params = self::params(&what, params)?;
         self.0.run(cx, p).await
+    }
+
+    async fn preview(
+        &self,
+        cx: &CallContext<'_>,
+        params: &Value,
+    ) -> Result<Option<crate::guard::Preview>> {
+        let what = format!("{}.{}", cx.entity, cx.action);
+        let p: H::Params = self::params(&what, params.clone())?;
+        self.0.preview(cx, p).await
     }
 
     fn typed_params(&self, params: Value) -> Option<Result<Value>> {

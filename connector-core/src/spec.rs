@@ -172,9 +172,12 @@ pub struct ActionSpec {
 pub enum Effect {
     /// Reads only; nothing changes.
     Read,
-    /// Adds something (sends, creates a draft, a label, a subscription) and changes or removes
+    /// Adds something (creates a draft, a label, a subscription) and changes or removes
     /// nothing that exists.
     Create,
+    /// Delivers mail (or an invitation) to recipients: adds and cannot be taken back. The send
+    /// policies ([`crate::guard`]) judge every action with this effect.
+    Send,
     /// Changes or replaces something that exists (labels of a message, a draft, settings).
     Update,
     /// Removes something (delete, trash, move out of a folder).

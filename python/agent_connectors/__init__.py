@@ -17,6 +17,7 @@ from ._native import __version__, error_table
 from .auth import GmailAuthConfig, HostedAuthConfig, OutlookAuthConfig
 from .connectors import ExecuteResult, GmailConnector, OutlookConnector, RefreshedTokens
 from .errors import (
+    ApprovalRequiredError,
     ConflictError,
     ConnectorError,
     InternalError,
@@ -61,6 +62,7 @@ __all__ = [
     "ProviderError",
     "OutcomeUnknownError",
     "SyncRequiredError",
+    "ApprovalRequiredError",
     "PayloadTooLargeError",
     "ConflictError",
     "MethodNotAllowedError",

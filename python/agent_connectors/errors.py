@@ -31,6 +31,7 @@ __all__ = [
     "ProviderError",
     "OutcomeUnknownError",
     "SyncRequiredError",
+    "ApprovalRequiredError",
     "PayloadTooLargeError",
     "ConflictError",
     "MethodNotAllowedError",
@@ -167,6 +168,14 @@ class SyncRequiredError(ConnectorError):
     http_status = 410
 
 
+class ApprovalRequiredError(ConnectorError):
+    """A send waits for a person's approval: ``details["approval_id"]`` names it and
+    ``details["preview"]`` shows the exact message; call again with the same params once approved."""
+
+    default_code = "approval_required"
+    http_status = 403
+
+
 class PayloadTooLargeError(ConnectorError):
     """The request, message or tool output is larger than allowed."""
 
@@ -210,6 +219,7 @@ _BY_CODE: dict[str, type[ConnectorError]] = {
         ProviderError,
         OutcomeUnknownError,
         SyncRequiredError,
+        ApprovalRequiredError,
         PayloadTooLargeError,
         ConflictError,
         MethodNotAllowedError,

@@ -26,7 +26,63 @@ pub async fn orgs(cmd: OrgsCommand) -> anyhow::Result<()> {
             println!("{}", json!({"organization_id": org.id, "name": org.name}));
             store.close().await;
         }
+        OrgsCommand::Policy {
+            org,
+            connector,
+            set,
+            clear,
+            store,
+        } => policy(&org, connector.as_deref(), set.as_deref(), clear, &store).await?,
     }
+    Ok(())
+}
+
+/// `connectors orgs policy`: the same service as `PUT .../policy`, recorded as set by `cli`.
+async fn policy(
+    org: &str,
+    connector: Option<&str>,
+    set: Option<&str>,
+    clear: bool,
+    store: &StoreArgs,
+) -> anyhow::Result<()> {
+    let config = Config::resolve(ServeArgs {
+        data_dir: store.data_dir.clone(),
+        config: store.config.clone(),
+        database_url: store.database_url.clone(),
+        ..Default::default()
+    })?;
+    let state = crate::AppState::new(config).await?;
+    let org = find_org(&state.store, org).await?;
+    let services = &state.services;
+    let fail = |e: connector_core::ConnectorError| anyhow::anyhow!("{}", e.message);
+    if let Some(id) = connector {
+        services.connectors.get(&org, id).await.map_err(fail)?;
+    }
+    let view = if set.is_some() || clear {
+        let policy = match set {
+            Some(text) => {
+                let de = &mut serde_json::Deserializer::from_str(text);
+                Some(
+                    serde_path_to_error::deserialize(de)
+                        .map_err(|e| anyhow::anyhow!("--set: {} at {}", e.inner(), e.path()))?,
+                )
+            }
+            None => None,
+        };
+        services
+            .guardrails
+            .set_policy(&org, connector, policy, "cli")
+            .await
+            .map_err(fail)?
+    } else {
+        services
+            .guardrails
+            .policy(&org, connector)
+            .await
+            .map_err(fail)?
+    };
+    println!("{}", serde_json::to_string(&view)?);
+    state.store.close().await;
     Ok(())
 }
 

@@ -98,6 +98,24 @@ pub enum OrgsCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Show or set the send policy of an organization (its default) or of one connector;
+    /// prints the policy in force (docs/guardrails.md).
+    Policy {
+        /// Organization id or name.
+        #[arg(long)]
+        org: String,
+        /// A connector id of the organization [default: the organization's default policy].
+        #[arg(long)]
+        connector: Option<String>,
+        /// The new policy as JSON (e.g. '{"mode": "draft_only"}').
+        #[arg(long, conflicts_with = "clear")]
+        set: Option<String>,
+        /// Remove the policy (a connector falls back to the organization's default).
+        #[arg(long)]
+        clear: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -190,7 +190,15 @@ impl Runtime {
             );
             Arc::new(OAuthTokenSource::new(oauth, self.http.clone())?)
         };
-        kind.connector(tokens, HttpConfig::new(base_url))
+        let guard = crate::services::guardrails::ServerGuard::new(
+            self.store.clone(),
+            self.vault.clone(),
+            &row.organization_id,
+            &row.id,
+        );
+        Ok(kind
+            .connector(tokens, HttpConfig::new(base_url))?
+            .with_guard(Arc::new(guard)))
     }
 }
 

@@ -5,6 +5,7 @@ mod batch_get;
 mod compose_params;
 mod history;
 mod messages;
+mod preview;
 mod send;
 mod threads;
 mod write;

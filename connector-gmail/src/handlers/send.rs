@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use connector_core::guard::Preview;
 use connector_core::mail::{idempotency_marker, look_before_sending, MARKER_HEADER};
 use connector_core::wire::path_segment as seg;
 use connector_core::{
@@ -237,6 +238,19 @@ async fn post_message(
 #[async_trait]
 impl TypedHandler for Compose {
     type Params = ComposeParams;
+
+    /// A send's message as it will go out (a reply's recipients filled in, a raw message read).
+    async fn preview(
+        &self,
+        cx: &CallContext<'_>,
+        params: ComposeParams,
+    ) -> Result<Option<Preview>, ConnectorError> {
+        if self.target != Target::Send {
+            return Ok(None);
+        }
+        let out = outgoing(cx, &params, None, SEND_LIMIT, true).await?;
+        Ok(Some(super::preview::of_raw(&out.raw)))
+    }
     async fn run(
         &self,
         cx: &CallContext<'_>,
@@ -386,6 +400,26 @@ pub struct DraftSendParams {
 #[async_trait]
 impl TypedHandler for DraftSend {
     type Params = DraftSendParams;
+
+    /// The draft as stored: what drafts.send would deliver.
+    async fn preview(
+        &self,
+        cx: &CallContext<'_>,
+        params: DraftSendParams,
+    ) -> Result<Option<Preview>, ConnectorError> {
+        let draft: Value = cx
+            .send(
+                ProviderRequest::get(format!("{USER}/drafts/{}", seg(&params.draft_id)))
+                    .query("format", "raw")
+                    .idempotent(true),
+            )
+            .await?
+            .json()?;
+        let raw =
+            crate::mime::decode_base64url(draft["message"]["raw"].as_str().unwrap_or_default())
+                .unwrap_or_default();
+        Ok(Some(super::preview::of_raw(&raw)))
+    }
     async fn run(
         &self,
         cx: &CallContext<'_>,

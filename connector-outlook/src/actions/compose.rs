@@ -51,6 +51,18 @@ pub struct RespondParams {
     reply_all: bool,
 }
 
+impl RespondParams {
+    pub fn message_id(&self) -> &str {
+        &self.message_id
+    }
+    pub fn comment(&self) -> Option<&str> {
+        self.comment.as_deref()
+    }
+    pub fn forward_to(&self) -> &[String] {
+        &self.to
+    }
+}
+
 /// messages.update
 #[derive(Deserialize, Serialize)]
 pub struct UpdateParams {

@@ -8,6 +8,7 @@ mod compose;
 mod folders;
 mod manage;
 mod messages;
+mod preview;
 
 use std::sync::Arc;
 
@@ -37,8 +38,10 @@ fn invalid(pointer: &str, message: &str) -> ConnectorError {
 
 /// One unit struct per action, running `function` with the action's typed params, and
 /// [`handlers`] listing them by the name the spec uses.
+/// `preview = function` names what an action with effect `send` would deliver (for the send
+/// policies) when its params do not say it all.
 macro_rules! typed_handlers {
-    ($($name:literal => $handler:ident($params:ty) = $function:path;)*) => {
+    ($($name:literal => $handler:ident($params:ty) = $function:path $(, preview = $preview:path)?;)*) => {
         $(
             struct $handler;
 
@@ -48,6 +51,15 @@ macro_rules! typed_handlers {
                 async fn run(&self, cx: &CallContext<'_>, params: $params) -> Result<Output> {
                     $function(cx, params).await
                 }
+                $(
+                    async fn preview(
+                        &self,
+                        cx: &CallContext<'_>,
+                        params: $params,
+                    ) -> Result<Option<connector_core::guard::Preview>> {
+                        ($preview)(cx, params).await.map(Some)
+                    }
+                )?
             }
         )*
 
@@ -70,13 +82,17 @@ typed_handlers! {
     "mail_folders_get" => MailFoldersGet(Folder) = folders::get;
     "categories_list" => CategoriesList(NoParams) = folders::categories_list;
     "messages_send" => Send(compose::SendParams) = compose::send;
-    "messages_reply" => Reply(compose::RespondParams) = compose::reply;
-    "messages_reply_all" => ReplyAll(compose::RespondParams) = compose::reply_all;
-    "messages_forward" => Forward(compose::RespondParams) = compose::forward;
+    "messages_reply" => Reply(compose::RespondParams) = compose::reply,
+        preview = preview::reply;
+    "messages_reply_all" => ReplyAll(compose::RespondParams) = compose::reply_all,
+        preview = preview::reply_all;
+    "messages_forward" => Forward(compose::RespondParams) = compose::forward,
+        preview = preview::forward;
     "messages_create_draft" => CreateDraft(compose::DraftParams) = compose::create_draft;
     "messages_create_reply" => CreateReply(compose::RespondParams) = compose::create_reply;
     "messages_create_forward" => CreateForward(compose::RespondParams) = compose::create_forward;
-    "messages_send_draft" => SendDraft(MessageId) = compose::send_draft;
+    "messages_send_draft" => SendDraft(MessageId) = compose::send_draft,
+        preview = preview::draft;
     "messages_update" => Update(compose::UpdateParams) = compose::update;
     "messages_move" => Move(compose::RelocateParams) = compose::move_to;
     "messages_copy" => Copy(compose::RelocateParams) = compose::copy_to;

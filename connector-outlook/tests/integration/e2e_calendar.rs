@@ -436,3 +436,58 @@ async fn calendars_and_all_day_events() {
     assert_eq!(e.code, ErrorCode::InvalidParams);
     assert!(e.message.contains("EXDATE"), "{}", e.message);
 }
+
+#[tokio::test]
+async fn calendar_calls_share_the_mailboxs_throttling_and_faults() {
+    let sb = three_people();
+    let ada = as_user(&sb, ADA);
+    let window = json!({"time_min": "2026-10-01T00:00:00Z", "time_max": "2026-11-01T00:00:00Z"});
+    // a 429 with Retry-After on a read is waited out and retried
+    sb.throttle_next(1, 1);
+    ok(&ada, "events", "list", window.clone()).await;
+    assert_eq!(sb.stats().throttled, 1);
+    // an injected 503 on the calendar view reaches the caller once retries are spent
+    sb.inject_fault(
+        sandbox_outlook::Fault::new(
+            "GET",
+            "/v1.0/me/calendarView",
+            sandbox_outlook::FaultKind::Status(503),
+        )
+        .times(10),
+    );
+    let e = exec(&ada, "events", "list", window).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::ProviderUnavailable);
+    sb.clear_faults();
+}
+
+#[tokio::test]
+async fn the_demo_seed_has_a_weekly_meeting_grace_accepted() {
+    let sb = sandbox(SandboxConfig::default());
+    let ada = as_user(&sb, ADA);
+    let week = json!({"time_min": "2026-12-07T00:00:00Z", "time_max": "2026-12-14T00:00:00Z"});
+    let list = ok(&ada, "events", "list", week).await.result;
+    let summaries: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["summary"].as_str().unwrap())
+        .collect();
+    assert_eq!(summaries, ["Weekly sync", "Quarterly review"]);
+    assert_eq!(list[0]["start"]["date_time"], "2026-12-07T09:30:00Z");
+    assert_eq!(list[0]["start"]["time_zone"], "Europe/London");
+    assert_eq!(status_of(&list[0], GRACE), "accepted");
+    assert_eq!(status_of(&list[1], GRACE), "needs_action");
+    let fb = ok(
+        &ada,
+        "freebusy",
+        "query",
+        json!({"people": [GRACE], "time_min": "2026-12-09T00:00:00Z", "time_max": "2026-12-10T00:00:00Z"}),
+    )
+    .await
+    .result;
+    assert_eq!(
+        fb[0]["busy"],
+        json!([{"start": "2026-12-09T13:00:00Z", "end": "2026-12-09T14:00:00Z", "show_as": "busy"}]),
+        "Grace's private appointment blocks time"
+    );
+}

@@ -499,5 +499,9 @@ pub fn build(seed: &Seed) -> HashMap<String, Mailbox> {
             corpus(&mut ada, *n);
         }
     }
-    HashMap::from([(ADA.to_string(), ada), (GRACE.to_string(), grace)])
+    let mut all = HashMap::from([(ADA.to_string(), ada), (GRACE.to_string(), grace)]);
+    if matches!(seed, Seed::Demo) {
+        crate::calendar::seed_demo(&mut all);
+    }
+    all
 }

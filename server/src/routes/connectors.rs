@@ -264,7 +264,13 @@ async fn status(
         .status(&auth.organization_id, &id)
         .await?;
     let row = status.row;
+    let policy = state
+        .services
+        .guardrails
+        .policy(&auth.organization_id, Some(&row.id))
+        .await?;
     Ok(HttpResponse::Ok().json(ConnectorStatusView {
+        policy,
         status: status_of(&row.status),
         connector_id: row.id,
         reason: row.status_reason,

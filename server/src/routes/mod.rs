@@ -6,6 +6,7 @@ pub mod connectors;
 pub mod credential;
 pub mod events;
 pub mod execute;
+pub mod guardrails;
 pub mod health;
 pub mod mcp;
 pub mod oauth;
@@ -33,6 +34,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     push::configure(cfg);
     oauth::configure(cfg);
     org_settings::configure(cfg);
+    guardrails::configure(cfg);
     oauth_apps::configure(cfg);
     connectors::configure(cfg);
     mcp::configure(cfg);

@@ -97,6 +97,7 @@ pub fn is_definitive(code: ErrorCode) -> bool {
             | ErrorCode::RateLimited
             | ErrorCode::ProviderUnavailable
             | ErrorCode::OutcomeUnknown
+            | ErrorCode::ApprovalRequired
             | ErrorCode::Internal
     )
 }

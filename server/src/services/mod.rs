@@ -11,6 +11,7 @@ pub mod connectors;
 mod credentials;
 pub mod events;
 pub mod execute;
+pub mod guardrails;
 pub mod idempotency;
 pub mod oauth;
 pub mod oauth_apps;
@@ -40,6 +41,7 @@ pub struct Services {
     pub applications: Applications,
     pub events: Arc<events::Events>,
     pub executions: Executions,
+    pub guardrails: guardrails::Guardrails,
     pub settings: Settings,
     pub oauth_apps: Arc<OAuthApps>,
     pub oauth: OAuthFlow,
@@ -85,6 +87,7 @@ impl Services {
                 ),
             ),
             settings: Settings::new(store.clone(), vault.clone()),
+            guardrails: guardrails::Guardrails::new(store.clone(), vault.clone()),
             oauth: OAuthFlow::new(
                 store.clone(),
                 vault,

@@ -11,6 +11,7 @@ mod apps;
 mod connectors;
 pub mod credentials;
 pub mod events;
+pub mod guardrails;
 mod idempotency;
 mod keys;
 mod oauth;
@@ -99,6 +100,11 @@ const SQLITE_MIGRATIONS: MigrationSource = &[
         include_str!("../../migrations/sqlite/0201_event_push.sql"),
     ),
     (
+        300,
+        "guardrails",
+        include_str!("../../migrations/sqlite/0300_guardrails.sql"),
+    ),
+    (
         500,
         "application_order",
         include_str!("../../migrations/sqlite/0500_application_order.sql"),
@@ -131,6 +137,11 @@ const POSTGRES_MIGRATIONS: MigrationSource = &[
         201,
         "event_push",
         include_str!("../../migrations/postgres/0201_event_push.sql"),
+    ),
+    (
+        300,
+        "guardrails",
+        include_str!("../../migrations/postgres/0300_guardrails.sql"),
     ),
     (
         500,
@@ -415,6 +426,26 @@ mod tests {
             migration_versions(Backend::Sqlite),
             migration_versions(Backend::Postgres)
         );
-        assert_eq!(migration_versions(Backend::Sqlite).len(), 5);
+        // Every migration file is registered (a file left out of the list would never run).
+        for dir in ["sqlite", "postgres"] {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("migrations")
+                .join(dir);
+            let files = std::fs::read_dir(&path)
+                .unwrap()
+                .filter(|e| {
+                    e.as_ref()
+                        .unwrap()
+                        .path()
+                        .extension()
+                        .is_some_and(|x| x == "sql")
+                })
+                .count();
+            assert_eq!(
+                migration_versions(Backend::Sqlite).len(),
+                files,
+                "migration files in {path:?} vs the list in store/mod.rs"
+            );
+        }
     }
 }

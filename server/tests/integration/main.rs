@@ -14,6 +14,7 @@ mod api;
 mod apps;
 mod custom_provider;
 mod events;
+mod guardrails;
 mod hostile;
 mod idempotency;
 mod key_rotation;

@@ -56,8 +56,9 @@ const GRAPH_RESOURCE = 'https://graph.microsoft.com/';
 const GRAPH_SHORT = [
   'User.Read', 'Mail.Read', 'Mail.ReadBasic', 'Mail.ReadWrite', 'Mail.Send',
   'MailboxSettings.Read', 'MailboxSettings.ReadWrite',
-  // Outlook calendars: one consent covers a Microsoft account's mail and calendar.
-  'Calendars.Read', 'Calendars.ReadWrite',
+  // Outlook calendars: one consent covers a Microsoft account's mail and calendar
+  // (Calendars.ReadBasic is what freebusy.query needs at least).
+  'Calendars.ReadBasic', 'Calendars.Read', 'Calendars.ReadWrite',
 ];
 // Microsoft accepts a Graph scope short or with the resource as prefix.
 const GRAPH_SCOPES = [...GRAPH_SHORT, ...GRAPH_SHORT.map((s) => `${GRAPH_RESOURCE}${s}`)];

@@ -2,6 +2,8 @@
 //! de-duplication), update, delete (a cancellation for the attendees), and the attendee's
 //! responses, reflected on the organizer's copy.
 
+use std::collections::HashMap;
+
 use chrono::{NaiveDateTime, NaiveTime, Utc};
 use serde_json::{json, Value};
 
@@ -9,7 +11,8 @@ use super::model::{occurrence_id, parse_occurrence_id, Attendee, Event, Instance
 use super::recur::Recurrence;
 use super::time;
 use super::Cx;
-use crate::model::{make_id, Addr};
+
+use crate::model::{make_id, Addr, Mailbox};
 use crate::reply::{self, Reply};
 use crate::state::resolve_user;
 
@@ -283,17 +286,36 @@ pub fn create(cx: &mut Cx<'_, '_>, cal: Option<&str>) -> Reply {
             return Reply::json(201, render(cx, &id, None));
         }
     }
-    let user = cx.mb_ref().user.clone();
     let cal = cal
         .map(String::from)
         .unwrap_or_else(|| cx.mb_ref().calendar.default_calendar().id.clone());
     let mb = cx.mb();
+    let mut ev = blank(mb, cal);
+    ev.transaction_id = transaction;
+    let id = ev.id.clone();
+    if let Err(r) = apply_body(&mut ev, body, true) {
+        return r;
+    }
+    if ev.online_meeting {
+        ev.join_url = Some(join_url(&ev.ical_uid));
+    }
+    ev.seq = mb.next_seq();
+    mb.calendar.events.insert(id.clone(), ev.clone());
+    let organizer = cx.user.clone();
+    invite(cx.all, &organizer, &ev);
+    Reply::json(201, render(cx, &id, None))
+}
+
+/// A new event of `mb`'s in calendar `cal`, organized by the mailbox's user, before the
+/// request's fields.
+pub fn blank(mb: &mut Mailbox, cal: String) -> Event {
+    let user = mb.user.clone();
     let id = mb.next_id("AAMkA", "event");
     let now = Utc::now();
-    let mut ev = Event {
-        id: id.clone(),
-        calendar_id: cal,
+    Event {
         ical_uid: make_id("040000008200E00074C5B7101A82E008", &user.email, &id, 0),
+        id,
+        calendar_id: cal,
         subject: String::new(),
         body_html: false,
         body: String::new(),
@@ -321,22 +343,28 @@ pub fn create(cx: &mut Cx<'_, '_>, cal: Option<&str>) -> Reply {
         response_requested: true,
         allow_new_time_proposals: true,
         is_cancelled: false,
-        transaction_id: transaction,
+        transaction_id: None,
         created: now,
         last_modified: now,
         change_key: 1,
         seq: 0,
-    };
-    if let Err(r) = apply_body(&mut ev, body, true) {
-        return r;
     }
+}
+
+/// Fills an event from a Graph body (as a create would) and stores it with its invitations:
+/// the demo seed's way in.
+pub fn seed(all: &mut HashMap<String, Mailbox>, organizer: &str, body: &Value) -> Option<String> {
+    let mb = all.get_mut(organizer)?;
+    let cal = mb.calendar.default_calendar().id.clone();
+    let mut ev = blank(mb, cal);
+    apply_body(&mut ev, body, true).ok()?;
     if ev.online_meeting {
         ev.join_url = Some(join_url(&ev.ical_uid));
     }
     ev.seq = mb.next_seq();
-    mb.calendar.events.insert(id.clone(), ev.clone());
-    invite(cx, &ev);
-    Reply::json(201, render(cx, &id, None))
+    mb.calendar.events.insert(ev.id.clone(), ev.clone());
+    invite(all, organizer, &ev);
+    Some(ev.ical_uid)
 }
 
 /// A Teams join link for a meeting (`onlineMeeting.joinUrl`).
@@ -351,21 +379,19 @@ fn join_url(uid: &str) -> String {
 /// emulated users get the meeting (not yet answered, shown as tentative, as Exchange puts an
 /// unanswered request on the calendar), existing copies take the meeting's fields, removed
 /// attendees' copies are cancelled.
-fn invite(cx: &mut Cx<'_, '_>, ev: &Event) {
-    let organizer = cx.user.clone();
+pub fn invite(all: &mut HashMap<String, Mailbox>, organizer: &str, ev: &Event) {
     let mut targets: Vec<String> = Vec::new();
     for a in &ev.attendees {
-        if let Some(key) = resolve_user(cx.all, &a.addr.address) {
+        if let Some(key) = resolve_user(all, &a.addr.address) {
             if key != organizer && !targets.contains(&key) {
                 targets.push(key);
             }
         }
     }
-    let holders: Vec<String> = cx
-        .all
+    let holders: Vec<String> = all
         .iter()
         .filter(|(k, mb)| {
-            **k != organizer
+            k.as_str() != organizer
                 && mb
                     .calendar
                     .events
@@ -376,7 +402,7 @@ fn invite(cx: &mut Cx<'_, '_>, ev: &Event) {
         .collect();
     for key in holders.iter().chain(targets.iter()) {
         let invited = targets.contains(key);
-        let Some(mb) = cx.all.get_mut(key) else {
+        let Some(mb) = all.get_mut(key) else {
             continue;
         };
         let seq = mb.next_seq();
@@ -465,7 +491,8 @@ pub fn update(cx: &mut Cx<'_, '_>, cal: Option<&str>, id: &str) -> Reply {
     ev.last_modified = Utc::now();
     mb.calendar.events.insert(key.clone(), ev.clone());
     if ev.is_organizer {
-        invite(cx, &ev);
+        let organizer = cx.user.clone();
+        invite(cx.all, &organizer, &ev);
     }
     Reply::ok(render(cx, &key, None))
 }
@@ -493,13 +520,15 @@ pub fn delete(cx: &mut Cx<'_, '_>, cal: Option<&str>, id: &str) -> Reply {
             // "Deleting the event on the organizer's calendar sends a cancellation message to
             // the meeting attendees" (Graph, Delete event): their copies are cancelled.
             if ev.is_organizer {
-                invite(cx, &gone);
+                let organizer = cx.user.clone();
+                invite(cx.all, &organizer, &gone);
             }
             return Reply::no_content();
         }
     };
     if ev.is_organizer {
-        invite(cx, &ev);
+        let organizer = cx.user.clone();
+        invite(cx.all, &organizer, &ev);
     }
     Reply::no_content()
 }

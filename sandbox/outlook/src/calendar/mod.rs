@@ -16,7 +16,7 @@ mod view;
 use std::collections::{BTreeMap, HashMap};
 
 use axum::http::Method;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::graph::Req;
 use crate::model::{make_id, Addr, Mailbox};
@@ -74,12 +74,8 @@ pub fn scopes(rest: &[String], method: &Method, own: bool) -> Option<&'static [&
     let schedule = rest
         .last()
         .is_some_and(|l| l.eq_ignore_ascii_case("getSchedule"));
+    // getSchedule is a POST that only reads
     Some(match (method == Method::GET || schedule, own) {
-        (true, true) if schedule => &[
-            "Calendars.ReadBasic",
-            "Calendars.Read",
-            "Calendars.ReadWrite",
-        ],
         (true, true) => &[
             "Calendars.ReadBasic",
             "Calendars.Read",
@@ -249,5 +245,72 @@ impl crate::OutlookSandbox {
             .values()
             .map(|e| Value::Object(e.to_json(None, &Pref::default())))
             .collect()
+    }
+}
+
+/// The demo calendars: Ada's weekly sync with Grace (a Teams meeting Grace accepted), a review
+/// Grace has not answered yet, and a private appointment of Grace's.
+pub fn seed_demo(all: &mut HashMap<String, Mailbox>) {
+    let ada = crate::seed::ADA;
+    let grace = crate::seed::GRACE;
+    let attendee =
+        json!([{"emailAddress": {"address": grace, "name": "Grace Hopper"}, "type": "required"}]);
+    let weekly = events::seed(
+        all,
+        ada,
+        &json!({
+            "subject": "Weekly sync",
+            "body": {"contentType": "text", "content": "Status, blockers, next steps."},
+            "start": {"dateTime": "2026-01-05T09:30:00", "timeZone": "GMT Standard Time"},
+            "end": {"dateTime": "2026-01-05T10:00:00", "timeZone": "GMT Standard Time"},
+            "attendees": attendee,
+            "isOnlineMeeting": true,
+            "recurrence": {"pattern": {"type": "weekly", "interval": 1, "daysOfWeek": ["monday"]},
+                           "range": {"type": "noEnd", "startDate": "2026-01-05"}},
+        }),
+    );
+    events::seed(
+        all,
+        ada,
+        &json!({
+            "subject": "Quarterly review",
+            "start": {"dateTime": "2026-12-08T14:00:00", "timeZone": "GMT Standard Time"},
+            "end": {"dateTime": "2026-12-08T15:00:00", "timeZone": "GMT Standard Time"},
+            "location": {"displayName": "Room 4"},
+            "attendees": attendee,
+        }),
+    );
+    events::seed(
+        all,
+        grace,
+        &json!({
+            "subject": "Dentist",
+            "start": {"dateTime": "2026-12-09T08:00:00", "timeZone": "Eastern Standard Time"},
+            "end": {"dateTime": "2026-12-09T09:00:00", "timeZone": "Eastern Standard Time"},
+            "sensitivity": "private",
+        }),
+    );
+    // Grace accepted the weekly sync.
+    if let Some(uid) = weekly {
+        let now = chrono::Utc::now();
+        for (user, organizer) in [(grace, false), (ada, true)] {
+            let Some(mb) = all.get_mut(user) else {
+                continue;
+            };
+            let seq = mb.next_seq();
+            if let Some(ev) = mb.calendar.events.values_mut().find(|e| e.ical_uid == uid) {
+                if organizer {
+                    for a in &mut ev.attendees {
+                        a.response = "accepted".into();
+                        a.time = Some(now);
+                    }
+                } else {
+                    ev.response = "accepted".into();
+                    ev.response_time = Some(now);
+                    ev.show_as = "busy".into();
+                }
+                ev.seq = seq;
+            }
+        }
     }
 }

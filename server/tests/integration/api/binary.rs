@@ -57,6 +57,63 @@ async fn cli_creates_an_organization_and_an_application_that_can_get_a_token() {
     assert!(!out.status.success());
 }
 
+#[tokio::test]
+async fn cli_sets_shows_and_clears_the_organizations_send_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    run(&["orgs", "create", "acme", "--data-dir", d]);
+    let none = run(&["orgs", "policy", "--org", "acme", "--data-dir", d]);
+    assert_eq!(
+        (none["source"].as_str(), none["version"].as_i64()),
+        (Some("none"), Some(0))
+    );
+    let set = run(&[
+        "orgs",
+        "policy",
+        "--org",
+        "acme",
+        "--data-dir",
+        d,
+        "--set",
+        r#"{"mode": "draft_only", "deny_recipients": ["rival.example"]}"#,
+    ]);
+    assert_eq!(set["source"], "organization");
+    assert_eq!(set["policy"]["mode"], "draft_only");
+    assert_eq!(set["updated_by"], "cli");
+    let shown = run(&["orgs", "policy", "--org", "acme", "--data-dir", d]);
+    assert_eq!(shown["version"], 1);
+    let cleared = run(&[
+        "orgs",
+        "policy",
+        "--org",
+        "acme",
+        "--clear",
+        "--data-dir",
+        d,
+    ]);
+    assert_eq!(cleared["source"], "none");
+    // A typo names the field.
+    let out = Command::new(BIN)
+        .args([
+            "orgs",
+            "policy",
+            "--org",
+            "acme",
+            "--data-dir",
+            d,
+            "--set",
+            r#"{"mode": "sned"}"#,
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("mode"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 struct Server {
     child: Child,
     base: String,

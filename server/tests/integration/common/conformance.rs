@@ -77,6 +77,13 @@ pub fn check_accepted_request(seen: &Seen, body: &[u8]) {
     else {
         return;
     };
+    let form = op
+        .pointer("/requestBody/content/application~1x-www-form-urlencoded")
+        .is_some();
+    if form {
+        // A form (the approval link's page): not JSON, nothing to validate here.
+        return;
+    }
     if op
         .pointer("/requestBody/content/application~1json/schema")
         .is_none()

@@ -1,0 +1,284 @@
+//! Guardrails: the send policy of a connector and approvals bound to the exact message.
+//!
+//! Every call passes [`admit`] inside [`crate::Connector::execute_with`] (so the server, the
+//! Python bindings and MCP are held to the same rules). A call is classified by its spec's
+//! `effect` ([`CallKind`]): reads pass without a look at the policy; writes meet the policy's
+//! mode; sends (effect `send`) meet every rule of [`evaluate`] against a [`Preview`] of the
+//! message: the recipients, the attachment sizes, the send limits and the approval rule.
+//!
+//! Where policies, send counts and approvals live is the host's business ([`Guard`]): the
+//! server keeps them in its database, [`LocalGuard`] in memory for in-process use.
+
+mod local;
+mod policy;
+mod preview;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+pub use local::LocalGuard;
+pub use policy::{
+    entry_matches, evaluate, refused, ApprovalRule, CallKind, Mode, Policy, SendCounts, Verdict,
+    DEFAULT_APPROVAL_TTL_SECONDS,
+};
+pub use preview::{body_text, Preview, PreviewAttachment};
+
+use crate::spec::ActionSpec;
+use crate::{ConnectorError, ErrorCode, Output, Result};
+
+/// Where an approval stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalStatus {
+    /// Waiting for a person.
+    Pending,
+    /// A person approved: the next send of this exact message goes out.
+    Approved,
+    /// A person rejected it.
+    Rejected,
+    /// Nobody decided in time.
+    Expired,
+    /// Approved and sent (or being sent): it allows no further send.
+    Used,
+}
+
+impl ApprovalStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalStatus::Pending => "pending",
+            ApprovalStatus::Approved => "approved",
+            ApprovalStatus::Rejected => "rejected",
+            ApprovalStatus::Expired => "expired",
+            ApprovalStatus::Used => "used",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ApprovalStatus> {
+        [
+            ApprovalStatus::Pending,
+            ApprovalStatus::Approved,
+            ApprovalStatus::Rejected,
+            ApprovalStatus::Expired,
+            ApprovalStatus::Used,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == s)
+    }
+}
+
+/// An approval as the host found it.
+#[derive(Debug, Clone)]
+pub struct ApprovalState {
+    pub id: String,
+    /// `Expired` when its time ran out, whatever was stored.
+    pub status: ApprovalStatus,
+}
+
+/// A new approval request.
+#[derive(Debug, Clone)]
+pub struct ApprovalRequest {
+    pub content_hash: String,
+    pub entity: String,
+    pub action: String,
+    pub preview: Preview,
+    /// The rule that asks for it.
+    pub reason: String,
+    pub ttl_seconds: u64,
+}
+
+/// The request the host recorded.
+#[derive(Debug, Clone)]
+pub struct ApprovalTicket {
+    pub id: String,
+    /// RFC 3339.
+    pub expires_at: String,
+    /// Extra fields for the error's details (e.g. where to wait for the decision).
+    pub details: Value,
+}
+
+/// The host of the guardrails: where the policy, the send counts and the approvals of one
+/// connector live.
+#[async_trait]
+pub trait Guard: Send + Sync {
+    /// The policy in force (the connector's, else the organization's default); `None`: no
+    /// policy, every call runs.
+    async fn policy(&self) -> Result<Option<Policy>>;
+    /// Sends recorded in the last hour and day.
+    async fn send_counts(&self) -> Result<SendCounts>;
+    /// Counts a send that is about to go out (under `id`).
+    async fn record_send(&self, id: &str) -> Result<()>;
+    /// Takes back a recorded send that certainly did not go out.
+    async fn forget_send(&self, id: &str) -> Result<()>;
+    /// The latest approval of this exact content on this connector.
+    async fn find_approval(&self, content_hash: &str) -> Result<Option<ApprovalState>>;
+    /// Records a pending approval request.
+    async fn request_approval(&self, request: ApprovalRequest) -> Result<ApprovalTicket>;
+    /// Turns an approved approval into a used one, atomically: `false` when it was not
+    /// `approved` any more (another call took it, or it expired).
+    async fn consume_approval(&self, id: &str) -> Result<bool>;
+    /// Gives a consumed approval back (the send certainly did not go out).
+    async fn release_approval(&self, id: &str) -> Result<()>;
+}
+
+/// What [`admit`] let through, to settle after the call with [`Admission::settle`].
+#[derive(Debug, Default)]
+pub struct Admission {
+    send_id: Option<String>,
+    approval_id: Option<String>,
+}
+
+impl Admission {
+    /// The idempotency key an approved send goes out with (derived from the approval, so a
+    /// retry of it finds the first attempt instead of sending again).
+    pub fn idempotency_key(&self) -> Option<String> {
+        self.approval_id.as_ref().map(|id| format!("approval-{id}"))
+    }
+
+    /// After the call: a send that certainly did not go out (any error but `outcome_unknown`)
+    /// gives back its count and its approval.
+    pub async fn settle(&self, guard: &dyn Guard, outcome: &Result<Output>) -> Result<()> {
+        let failed = matches!(outcome, Err(e) if e.code != ErrorCode::OutcomeUnknown);
+        if !failed {
+            return Ok(());
+        }
+        if let Some(id) = &self.send_id {
+            guard.forget_send(id).await?;
+        }
+        if let Some(id) = &self.approval_id {
+            guard.release_approval(id).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Checks one accepted call against the guard's policy. `preview` is the message a send would
+/// deliver (from the handler, else from the compose params).
+pub async fn admit(
+    guard: &dyn Guard,
+    entity: &str,
+    action: &str,
+    spec: &ActionSpec,
+    preview: Option<Preview>,
+) -> Result<Admission> {
+    let kind = CallKind::of(spec.effect);
+    if kind == CallKind::Read {
+        return Ok(Admission::default());
+    }
+    let Some(policy) = guard.policy().await? else {
+        return Ok(Admission::default());
+    };
+    let counts = if kind == CallKind::Send
+        && (policy.max_sends_per_hour.is_some() || policy.max_sends_per_day.is_some())
+    {
+        guard.send_counts().await?
+    } else {
+        SendCounts::default()
+    };
+    let mut admission = Admission::default();
+    match evaluate(&policy, kind, entity, action, preview.as_ref(), counts) {
+        Verdict::Deny(e) => return Err(e),
+        Verdict::Allow => {}
+        Verdict::NeedsApproval { reason } => {
+            let preview = preview.expect("approval rules need a preview");
+            let hash = preview.content_hash(entity, action);
+            let found = guard.find_approval(&hash).await?;
+            match found.map(|a| (a.id, a.status)) {
+                Some((id, ApprovalStatus::Approved)) => {
+                    if !guard.consume_approval(&id).await? {
+                        return Err(ConnectorError::new(
+                            ErrorCode::Conflict,
+                            format!("approval {id} is being used by another call right now; wait for it"),
+                        )
+                        .with_details(json!({"reason": "approval_in_use", "approval_id": id})));
+                    }
+                    admission.approval_id = Some(id);
+                }
+                Some((id, ApprovalStatus::Used)) => {
+                    return Err(ConnectorError::new(
+                        ErrorCode::Conflict,
+                        format!("this exact message was already sent under approval {id}; an approval allows one send (change the message to ask for a new approval)"),
+                    )
+                    .with_details(json!({"reason": "approval_used", "approval_id": id})));
+                }
+                Some((id, ApprovalStatus::Pending)) => {
+                    return Err(approval_required(&id, None, &reason, &preview, &hash, None));
+                }
+                Some((id, ApprovalStatus::Rejected)) => {
+                    return Err(refused(
+                        "approval",
+                        format!("a person rejected this exact message (approval {id})"),
+                        "do not send it; change it and ask again only if the person wants that",
+                    ));
+                }
+                Some((_, ApprovalStatus::Expired)) | None => {
+                    let ticket = guard
+                        .request_approval(ApprovalRequest {
+                            content_hash: hash.clone(),
+                            entity: entity.to_string(),
+                            action: action.to_string(),
+                            preview: preview.clone(),
+                            reason: reason.clone(),
+                            ttl_seconds: policy.approval_ttl_seconds(),
+                        })
+                        .await?;
+                    return Err(approval_required(
+                        &ticket.id,
+                        Some(&ticket.expires_at),
+                        &reason,
+                        &preview,
+                        &hash,
+                        Some(ticket.details),
+                    ));
+                }
+            }
+        }
+    }
+    if kind == CallKind::Send
+        && (policy.max_sends_per_hour.is_some() || policy.max_sends_per_day.is_some())
+    {
+        let id = uuid_like();
+        guard.record_send(&id).await?;
+        admission.send_id = Some(id);
+    }
+    Ok(admission)
+}
+
+fn approval_required(
+    id: &str,
+    expires_at: Option<&str>,
+    reason: &str,
+    preview: &Preview,
+    hash: &str,
+    extra: Option<Value>,
+) -> ConnectorError {
+    let mut details = json!({
+        "approval_id": id,
+        "status": "pending",
+        "reason": reason,
+        "content_hash": hash,
+        "preview": preview,
+    });
+    if let Some(at) = expires_at {
+        details["expires_at"] = json!(at);
+    }
+    if let (Some(Value::Object(extra)), Some(d)) = (extra, details.as_object_mut()) {
+        d.extend(extra);
+    }
+    ConnectorError::new(
+        ErrorCode::ApprovalRequired,
+        format!("this send waits for a person's approval ({reason}): approval {id}. Wait for the decision, then call again with exactly the same params; it goes out once"),
+    )
+    .with_details(details)
+}
+
+/// A random id for a recorded send.
+fn uuid_like() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests;
