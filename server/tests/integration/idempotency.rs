@@ -314,6 +314,42 @@ async fn a_lost_response_retried_with_the_same_key_sends_exactly_once() {
     assert_eq!(third.body, retry.body);
 }
 
+/// events.create follows the mail rule (issue 24): its answer lost, a retry with the same key
+/// finds the event by the id the key gave it instead of creating a second one.
+#[actix_web::test]
+async fn a_lost_event_create_retried_with_the_same_key_creates_one_event() {
+    let env = env().await;
+    env.sb.inject_fault(Fault::new(
+        "POST",
+        "/calendar/v3/calendars/primary/events",
+        FaultKind::LoseResponse,
+    ));
+    let path = format!("/api/v1/integrations/connectors/{}/execute", env.connector);
+    let body = json!({"entity": "events", "action": "create", "idempotency_key": "meet-1",
+        "params": {"summary": "Once", "attendees": ["grace@example.com"],
+            "start": {"date_time": "2026-07-01T10:00:00", "time_zone": "Europe/Paris"},
+            "end": {"date_time": "2026-07-01T11:00:00", "time_zone": "Europe/Paris"}}});
+    let first = call(&env, "POST", &path, Some(body.clone())).await;
+    assert_eq!(first.status.as_u16(), 504, "{}", first.body);
+    assert_eq!(first.body["error"]["code"], "outcome_unknown");
+    let retry = call(&env, "POST", &path, Some(body.clone())).await;
+    assert_eq!(retry.status, StatusCode::OK, "{}", retry.body);
+    assert_eq!(retry.body["connector_metadata"]["deduplicated"], true);
+    let inserts = env.sb.stats().by_method["calendar.events.insert"];
+    assert_eq!(inserts, 1, "the retry found the event instead of inserting");
+    let listed = call(
+        &env,
+        "POST",
+        &path,
+        Some(json!({"entity": "events", "action": "list",
+            "params": {"time_min": "2026-07-01T00:00:00Z", "time_max": "2026-07-02T00:00:00Z"}})),
+    )
+    .await;
+    let events = listed.body["result"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{}", listed.body);
+    assert_eq!(events[0]["id"], retry.body["result"]["id"]);
+}
+
 #[actix_web::test]
 async fn keys_are_scoped_to_the_connector_and_validated() {
     let env = env().await;

@@ -404,3 +404,76 @@ async fn message_text_reaches_the_model_fenced_with_the_results_nonce() {
     let fields = s["result"]["untrusted_fields"].as_array().unwrap();
     assert!(fields.contains(&json!("/text")), "{s}");
 }
+
+/// Calendars are gmail entities (issue 24): their actions are MCP tools with annotations from
+/// the spec, and a meeting made through them is in the calendar.
+#[actix_web::test]
+async fn calendar_actions_are_tools_that_schedule_and_read_back() {
+    let sb = sandbox_gmail::GmailSandbox::start(Default::default()).unwrap();
+    let h = harness_with(|c| {
+        c.providers.entry("gmail").base_url = Some(sb.base_url());
+        c.providers.entry("gmail").token_url = Some(sb.token_url());
+    })
+    .await;
+    let a = h.tenant("acme").await;
+    let id = h
+        .connector(&a, "alice", json!({"access_token": "tok-a"}))
+        .await;
+    let path = format!("/mcp/connectors/{id}");
+    let listed = post(
+        &h,
+        &path,
+        Some(&a.token),
+        None,
+        rpc("tools/list", json!({})),
+    )
+    .await;
+    let tools = listed.body["result"]["tools"].as_array().unwrap();
+    let tool = |name: &str| {
+        tools
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap_or_else(|| panic!("no tool {name}"))
+            .clone()
+    };
+    assert_eq!(
+        tool("gmail_events_list")["annotations"]["readOnlyHint"],
+        true
+    );
+    assert_eq!(
+        tool("gmail_events_delete")["annotations"]["destructiveHint"],
+        true
+    );
+    assert_eq!(
+        tool("gmail_freebusy_query")["annotations"]["readOnlyHint"],
+        true
+    );
+
+    let made = call(
+        &h,
+        &path,
+        &a,
+        "gmail_events_create",
+        json!({"summary": "Pairing", "attendees": ["grace@example.com"],
+               "start": {"date_time": "2026-06-01T14:00:00", "time_zone": "America/New_York"},
+               "end": {"date_time": "2026-06-01T15:00:00", "time_zone": "America/New_York"}}),
+    )
+    .await;
+    assert_ne!(made["isError"], true, "{made}");
+    let event_id = made["structuredContent"]["result"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let seen = call(
+        &h,
+        &path,
+        &a,
+        "gmail_events_list",
+        json!({"time_min": "2026-06-01T00:00:00Z", "time_max": "2026-06-02T00:00:00Z"}),
+    )
+    .await;
+    let first = &seen["structuredContent"]["result"][0];
+    assert_eq!(first["id"], event_id.as_str(), "{seen}");
+    assert_eq!(first["start"]["date_time"], "2026-06-01T14:00:00-04:00");
+    assert_eq!(first["attendees"][0]["response_status"], "needs_action");
+}
