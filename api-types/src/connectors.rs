@@ -3,13 +3,69 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// `replication_config`: connector-level defaults for actions.
-#[derive(Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
+/// `replication_config`: connector-level defaults for actions, and the context store's
+/// replication of the mailbox (docs/context-store.md).
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplicationConfig {
-    /// Default of `include_spam_trash` for list actions (an explicit param wins).
+    /// Default of `include_spam_trash` for list actions (an explicit param wins); with
+    /// replication, whether spam and trash are replicated too.
     #[serde(default)]
     pub include_spam_and_trash: bool,
+    /// Replicate the mailbox into the server's context store (`messages.search` then answers
+    /// from it). Off by default.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub enabled: bool,
+    /// Which mail to replicate: Gmail label ids (none: all mail), Outlook folders (well-known
+    /// names or ids; none: inbox and sentitems).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+    /// Only mail received at or after this date (`2026-01-01`) or RFC 3339 time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// `none` (default): metadata only; `text`: the plain-text body too (stored unencrypted
+    /// for full-text search; see docs/context-store.md).
+    #[serde(default, skip_serializing_if = "Bodies::is_none")]
+    pub bodies: Bodies,
+    /// Replicated mail older than this many days is removed (none: kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
+    pub retention_days: Option<u32>,
+}
+
+/// Whether the context store keeps message bodies.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Bodies {
+    #[default]
+    None,
+    Text,
+}
+
+impl Bodies {
+    pub fn is_none(&self) -> bool {
+        *self == Bodies::None
+    }
+}
+
+/// The context store's replication of one connector, in its status.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplicationStatus {
+    /// `backfilling` (first copy under way), `live` (kept fresh by the mailbox events) or
+    /// `failed` (see `last_error`; retried).
+    pub state: String,
+    /// Messages in the store now.
+    pub messages: i64,
+    /// Messages written by the backfill so far.
+    pub backfilled: i64,
+    /// The last error of the backfill or of applying changes; null when the last try worked.
+    #[schema(required)]
+    pub last_error: Option<String>,
+    #[schema(required, format = DateTime)]
+    pub backfill_finished_at: Option<String>,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
 }
 
 /// A connector from credentials: give `connector_type` or `definition_id`.
@@ -99,6 +155,9 @@ pub struct ConnectorStatusView {
     pub last_refresh_at: Option<String>,
     /// The send policy in force (docs/guardrails.md).
     pub policy: crate::guardrails::PolicyView,
+    /// The context store's replication, when `replication_config.enabled`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication: Option<ReplicationStatus>,
 }
 
 /// `GET .../connectors/{id}/tools`.

@@ -21,8 +21,8 @@ pub mod webhook;
 pub use applications::{ApplicationList, ApplicationView, RotatedSecret};
 pub use connector_types::{ConnectorTypeList, ConnectorTypeView, ToolSets};
 pub use connectors::{
-    ConnectorList, ConnectorStatus, ConnectorStatusView, ConnectorTools, ConnectorView,
-    CreateConnectorRequest, ReplicationConfig, UpdateConnectorRequest,
+    Bodies, ConnectorList, ConnectorStatus, ConnectorStatusView, ConnectorTools, ConnectorView,
+    CreateConnectorRequest, ReplicationConfig, ReplicationStatus, UpdateConnectorRequest,
 };
 pub use credential::CredentialView;
 pub use error::{ErrorBody, ErrorCodeName, ErrorObject};

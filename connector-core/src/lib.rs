@@ -47,6 +47,8 @@ pub mod introspection;
 pub mod mail;
 pub mod params;
 pub mod provider;
+pub mod replica;
+pub mod search;
 pub mod secret;
 pub mod spec;
 pub mod text;

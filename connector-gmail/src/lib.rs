@@ -31,6 +31,7 @@ pub mod events;
 pub mod handlers;
 pub mod message;
 pub mod mime;
+pub mod replica;
 
 /// The connector definition id (stable across versions).
 pub const DEFINITION_ID: &str = "f7833dac-fc18-4feb-a2a9-94b22001edc6";

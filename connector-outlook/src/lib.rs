@@ -23,6 +23,7 @@ pub mod batch;
 pub mod calendar;
 mod descriptor;
 pub mod events;
+pub mod replica;
 mod shape;
 pub use connector_core::text;
 mod wire;

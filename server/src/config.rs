@@ -424,6 +424,8 @@ pub struct Config {
     pub limits: crate::limits::Limits,
     /// Events: polling, webhook delivery (see [`crate::services::events`]).
     pub events: crate::services::events::EventsConfig,
+    /// The context store's worker (see [`crate::services::context`]).
+    pub context: crate::services::context::ContextConfig,
 }
 
 pub const DEFAULT_HEALTH_CHECK_INTERVAL_SECS: u64 = 300;
@@ -588,6 +590,7 @@ impl Config {
                 gmail_push,
                 ..Default::default()
             },
+            context: Default::default(),
         })
     }
 

@@ -168,6 +168,7 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
         state.config.health_check(),
     );
     let _events = state.services.events.spawn();
+    let _context = state.services.context.spawn();
     let state = web::Data::new(state);
     let workers = state.config.workers;
     let limits = state.config.limits.clone();

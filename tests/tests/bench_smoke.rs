@@ -55,3 +55,17 @@ fn the_mime_corpus_decodes_and_composes() {
     let c = mime::compose(false, std::time::Duration::ZERO);
     assert!(c.bytes_per_pass > 1024 * 1024);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_context_store_case_measures_both_search_paths_and_the_backfill() {
+    use tests::bench::context::{run, ContextSizes};
+    let mut figs = Vec::new();
+    run(ContextSizes::smoke(), &mut figs).await;
+    let measured = |name: &str| {
+        figs.iter()
+            .any(|f| f.name.contains(name) && f.median.is_some_and(|m| m > 0.0))
+    };
+    assert!(measured("messages.search from the store"), "{figs:#?}");
+    assert!(measured("through the provider"), "{figs:#?}");
+    assert!(measured("backfill throughput"), "{figs:#?}");
+}

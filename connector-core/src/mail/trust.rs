@@ -34,7 +34,7 @@ pub const UNTRUSTED_FIELDS: &[&str] = &[
 ];
 
 /// The fields [`fence`] wraps.
-pub const FENCED_FIELDS: &[&str] = &["subject", "snippet", "text"];
+pub const FENCED_FIELDS: &[&str] = &["subject", "snippet", "text", "highlight"];
 
 /// The receiving provider's authentication results.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

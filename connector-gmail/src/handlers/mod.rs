@@ -6,6 +6,7 @@ mod compose_params;
 mod history;
 mod messages;
 mod preview;
+mod search;
 mod send;
 mod threads;
 mod write;
@@ -68,6 +69,12 @@ fn reading(opts: &GmailOptions) -> Vec<(&'static str, Arc<dyn ActionHandler>)> {
         (
             "messages_list",
             typed(messages::List {
+                throttle: throttle.clone(),
+            }),
+        ),
+        (
+            "messages_search",
+            typed(search::Search {
                 throttle: throttle.clone(),
             }),
         ),

@@ -411,3 +411,48 @@ async fn bad_input_is_rejected_before_any_request() {
         "nothing may reach the emulator"
     );
 }
+
+#[tokio::test]
+async fn messages_search_translates_the_shared_query_to_gmail_search() {
+    let env = start(config(Seed::Empty));
+    let report = env
+        .sb
+        .insert_message(ADA, WITH_ATTACHMENT, &["INBOX", "UNREAD"]);
+    let latin1 = env.sb.insert_message(ADA, LATIN1_QP, &["INBOX"]);
+    let news = env.sb.insert_message(ADA, HTML_ONLY, &["INBOX", "UNREAD"]);
+    let ids = |out: &connector_core::Output| -> Vec<String> {
+        let mut v: Vec<String> = out
+            .result
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["id"].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let search = |p: Value| run(&env.gmail, "messages", "search", p);
+    let out = search(json!({"from": "grace@example.com"})).await;
+    assert_eq!(ids(&out), [report.as_str()]);
+    assert_eq!(out.metadata["source"], "provider");
+    assert_eq!(out.metadata["provider_query"], "from:grace@example.com");
+    let hit = &out.result[0];
+    assert_eq!(hit["subject"], "Report");
+    assert_eq!(hit["is_read"], false);
+    assert_eq!(hit["has_attachments"], true);
+    assert_eq!(hit["labels"], json!(["INBOX", "UNREAD"]));
+    assert!(hit["date"].as_str().unwrap().ends_with('Z'));
+
+    let out = search(json!({"is_read": false, "has_attachment": false})).await;
+    assert_eq!(ids(&out), [news.as_str()]);
+    let out = search(json!({"subject": "newsletter", "label": "INBOX"})).await;
+    assert_eq!(ids(&out), [news.as_str()]);
+    let thread = get(&env.gmail, &latin1).await["thread_id"].clone();
+    let out = search(json!({"thread_id": thread})).await;
+    assert_eq!(ids(&out), [latin1.as_str()]);
+    let out = search(json!({"text": "friends"})).await;
+    assert_eq!(ids(&out), [news.as_str()]);
+    let out = search(json!({"cc": "grace"})).await;
+    assert!(ids(&out).contains(&latin1), "{:?}", out.result);
+    assert!(!ids(&out).contains(&report), "{:?}", out.result);
+}

@@ -66,7 +66,7 @@ fn params_are_strict_and_examples_valid() {
             assert!(!v.is_valid(&bad), "{key}: unknown params must be rejected");
         }
     }
-    assert_eq!(actions, 53);
+    assert_eq!(actions, 54);
 }
 
 #[test]

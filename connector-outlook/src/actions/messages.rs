@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use connector_core::search::{Hit, SearchParams};
 use connector_core::{CallContext, ConnectorError, ErrorCode, Output, ProviderRequest, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -212,6 +213,10 @@ fn page_output(v: &Value, records: Vec<Value>) -> Output {
 }
 
 pub async fn list(cx: &CallContext<'_>, p: ListParams) -> Result<Output> {
+    list_inner(cx, p).await
+}
+
+async fn list_inner(cx: &CallContext<'_>, p: ListParams) -> Result<Output> {
     let req = match &p.page_token {
         Some(t) => wire::request_from_token(t, "page_token")?,
         None => list_request(&p)?,
@@ -219,6 +224,83 @@ pub async fn list(cx: &CallContext<'_>, p: ListParams) -> Result<Output> {
     let v = wire::body(&cx.send(req).await?)?;
     let records = wire::values(&v).iter().map(shape::message).collect();
     Ok(page_output(&v, records))
+}
+
+/// A KQL term `field:value` per word of `value` (Graph's `$search` matches words).
+fn kql_terms(field: &str, value: Option<&str>) -> Vec<String> {
+    value
+        .map(connector_core::search::words)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|w| format!("{field}:{w}"))
+        .collect()
+}
+
+/// messages.search on Graph: text fields become one `$search` (KQL); without them the
+/// structured fields become `$filter` with `$orderby`. Graph refuses `$search` together with
+/// `$filter` or `$orderby`, so with text the remaining conditions (read state, attachments,
+/// received time, thread) filter the returned page.
+pub async fn search(cx: &CallContext<'_>, p: SearchParams) -> Result<Output> {
+    let mut terms: Vec<String> = p.words();
+    terms.extend(kql_terms("from", p.from.as_deref()));
+    terms.extend(kql_terms("to", p.to.as_deref()));
+    terms.extend(kql_terms("cc", p.cc.as_deref()));
+    terms.extend(kql_terms("subject", p.subject.as_deref()));
+    let with_search = !terms.is_empty();
+    let list = ListParams {
+        folder: p.label.clone(),
+        top: u64::from(p.max_results),
+        page_token: p.page_token.clone(),
+        search: with_search.then(|| terms.join(" ")),
+        is_read: p.is_read.filter(|_| !with_search),
+        has_attachments: p.has_attachment.filter(|_| !with_search),
+        received_after: p.after.clone().filter(|_| !with_search),
+        received_before: p.before.clone().filter(|_| !with_search),
+        ..Default::default()
+    };
+    let query = list.search.clone();
+    let page = list_inner(cx, list).await?;
+    let mut hits = Vec::new();
+    for r in page.result.as_array().into_iter().flatten() {
+        let received = r["internal_date"]
+            .as_str()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.timestamp_millis());
+        let mut labels: Vec<String> = r["folder_id"]
+            .as_str()
+            .map(str::to_string)
+            .into_iter()
+            .collect();
+        labels.extend(
+            r["categories"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c.as_str().map(str::to_string)),
+        );
+        let hit = Hit {
+            id: r["id"].as_str().unwrap_or_default().to_string(),
+            thread_id: r["thread_id"].as_str().map(str::to_string),
+            subject: r["subject"].as_str().map(str::to_string),
+            from: r.get("from").filter(|f| !f.is_null()).cloned(),
+            date: received.and_then(connector_core::search::rfc3339_ms),
+            snippet: r["snippet"].as_str().map(str::to_string),
+            labels,
+            is_read: r["is_read"].as_bool().unwrap_or(false),
+            has_attachments: r["has_attachments"].as_bool().unwrap_or(false),
+        };
+        if connector_core::search::passes_locally(&p, &hit, received)? {
+            hits.push(hit.to_value());
+        }
+    }
+    let mut out = Output::new(Value::Array(hits)).with_meta("source", "provider");
+    if let Some(q) = query {
+        out = out.with_meta("provider_query", q);
+    }
+    if let Some(t) = page.metadata.get("next_page_token") {
+        out = out.with_meta("next_page_token", t.clone());
+    }
+    Ok(out)
 }
 
 /// The relative URL of one message with everything messages.get returns.

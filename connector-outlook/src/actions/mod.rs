@@ -78,6 +78,7 @@ macro_rules! typed_handlers {
 typed_handlers! {
     "profile_get" => ProfileGet(NoParams) = folders::profile_get;
     "messages_list" => MessagesList(messages::ListParams) = messages::list;
+    "messages_search" => MessagesSearch(connector_core::search::SearchParams) = messages::search;
     "messages_get" => MessagesGet(MessageId) = messages::get;
     "messages_get_many" => MessagesGetMany(messages::GetManyParams) = messages::get_many;
     "messages_delta" => MessagesDelta(messages::DeltaParams) = messages::delta;

@@ -72,6 +72,16 @@ async fn run_every_action(sb: &OutlookSandbox) {
             json!({"folder": "inbox", "is_read": false, "from": "grace@example.com", "received_after": "2026-01-01", "received_before": "2027-01-01", "has_attachments": false, "importance": "normal", "categories": ["Finance"], "select": ["subject", "body"], "top": 5}),
         ),
         ("messages", "list", json!({"search": "generated", "top": 5})),
+        (
+            "messages",
+            "search",
+            json!({"text": "generated", "from": "grace", "is_read": false, "max_results": 5}),
+        ),
+        (
+            "messages",
+            "search",
+            json!({"label": "inbox", "has_attachment": false, "after": "2026-01-01", "before": "2027-01-01"}),
+        ),
         ("messages", "get", json!({"message_id": ids[0]})),
         (
             "messages",

@@ -82,7 +82,7 @@ fn every_action_is_described_strict_and_exemplified() {
             );
         }
     }
-    assert_eq!(actions, 44);
+    assert_eq!(actions, 45);
 }
 
 #[test]
@@ -122,7 +122,7 @@ fn agents_get_one_tool_per_action_in_every_format_and_a_catalogue() {
     let spec = ConnectorSpec::from_json(connector_outlook::SPEC_JSON).unwrap();
     for format in [ToolFormat::OpenAi, ToolFormat::Anthropic, ToolFormat::Mcp] {
         let tools = action_tools(&spec, format);
-        assert_eq!(tools.len(), 44, "{format:?}");
+        assert_eq!(tools.len(), 45, "{format:?}");
         let text = serde_json::to_string(&tools).unwrap();
         assert!(
             text.contains("messages") && text.contains("delta_token"),

@@ -276,6 +276,7 @@ async fn status(
         reason: row.status_reason,
         scopes: status.scopes,
         last_refresh_at: row.last_refresh_at.map(ts),
+        replication: status.replication,
     }))
 }
 

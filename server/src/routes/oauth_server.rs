@@ -85,13 +85,33 @@ async fn authorize() -> HttpResponse {
     )
 }
 
+/// The form of `POST /oauth/token`, as the document states it (the handler reads the form
+/// itself: each parameter at most once, unknown ones ignored as RFC 6749 §3.2 says).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct TokenForm {
+    /// `client_credentials`, the one grant of this server.
+    #[schema(pattern = "^client_credentials$")]
+    grant_type: String,
+    /// With `client_secret_post`; with HTTP Basic, absent or the same client.
+    client_id: Option<String>,
+    /// With `client_secret_post` (never together with HTTP Basic).
+    #[schema(format = Password)]
+    client_secret: Option<String>,
+    /// This server has no scopes: absent or blank.
+    #[schema(pattern = r"^\s*$")]
+    scope: Option<String>,
+    /// RFC 8707: this server's base URL or a URL under it (e.g. `<base>/mcp`).
+    resource: Option<String>,
+}
+
 /// RFC 6749 §4.4: an application's client id and secret -> a bearer token.
 #[utoipa::path(
     post,
     path = "/oauth/token",
     operation_id = "oauth_token",
     tag = "mcp",
-    request_body(content = String, content_type = "application/x-www-form-urlencoded",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded",
         description = "`grant_type=client_credentials`; the client authenticates with HTTP Basic (`client_secret_basic`) or `client_id` and `client_secret` in the form (`client_secret_post`); `resource` (RFC 8707), if sent, must be this server or a URL under it; `scope`, if sent, must be empty. Each parameter at most once; at most 8 KiB."),
     responses(
         (status = 200, description = "A bearer token", body = TokenResponse,

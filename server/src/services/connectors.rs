@@ -70,6 +70,8 @@ pub struct ConnectorPatch {
 pub struct ConnectorStatus {
     pub row: ConnectorRow,
     pub scopes: Vec<String>,
+    /// The context store's replication, when the connector replicates.
+    pub replication: Option<api_types::ReplicationStatus>,
 }
 
 pub struct Connectors {
@@ -179,6 +181,9 @@ impl Connectors {
         input: NewConnectorInput,
         origin: Origin,
     ) -> Result<ConnectorRow, ConnectorError> {
+        if let Some(rc) = &input.replication_config {
+            super::context::Plan::parse(rc)?;
+        }
         let (blob, key_id) = self
             .vault
             .encrypt(org, &input.credentials.to_json())
@@ -269,6 +274,9 @@ impl Connectors {
         patch: ConnectorPatch,
     ) -> Result<ConnectorRow, ConnectorError> {
         let row = self.get(org, id).await?;
+        if let Some(rc) = &patch.replication_config {
+            super::context::Plan::parse(rc)?;
+        }
         let mut update = ConnectorUpdate {
             name: patch.name,
             replication_config: patch.replication_config,
@@ -365,7 +373,12 @@ impl Connectors {
             .as_deref()
             .map(|s| s.split_whitespace().map(str::to_string).collect())
             .unwrap_or_default();
-        Ok(ConnectorStatus { row, scopes })
+        let replication = super::context::status(&self.store, &row).await?;
+        Ok(ConnectorStatus {
+            row,
+            scopes,
+            replication,
+        })
     }
 
     /// The connector's actions as tool definitions: `format` is `openai` (default),
@@ -398,7 +411,7 @@ impl Connectors {
         call: ExecuteCall,
     ) -> Result<Output, ConnectorError> {
         let started = std::time::Instant::now();
-        let output = self.runtime.execute(row, call).await;
+        let output = self.execute_inner(row, call).await;
         if output
             .as_ref()
             .is_err_and(|e| matches!(e.code, ErrorCode::NeedsReauth | ErrorCode::Unauthenticated))
@@ -409,6 +422,24 @@ impl Connectors {
         let outcome = output.as_ref().map_or_else(|e| e.code.as_str(), |_| "ok");
         crate::metrics::global().provider_call(&row.connector_type, outcome, started);
         output
+    }
+
+    /// `messages.search` from the context store when it can answer; the provider otherwise.
+    async fn execute_inner(
+        &self,
+        row: &ConnectorRow,
+        call: ExecuteCall,
+    ) -> Result<Output, ConnectorError> {
+        if !super::context::search::is_search(&call.entity, &call.action) {
+            return self.runtime.execute(row, call).await;
+        }
+        let kind = self.kind(Some(&row.connector_type), None)?;
+        if let Some(out) =
+            super::context::search::from_store(&self.store, kind, row, &call.params).await?
+        {
+            return Ok(out);
+        }
+        self.runtime.execute(row, call).await
     }
 
     /// Drops what this process keeps of a connector (its cached row and instance).

@@ -8,6 +8,7 @@
 pub mod applications;
 mod cache;
 pub mod connectors;
+pub mod context;
 mod credentials;
 pub mod events;
 pub mod execute;
@@ -35,11 +36,21 @@ use crate::runtime::Runtime;
 use crate::store::Store;
 use crate::vault::Vault;
 
+/// The context worker waits for the events' first cursor only when the server polls.
+fn server_context_config(config: &Config) -> context::ContextConfig {
+    context::ContextConfig {
+        wait_for_events: config.context.wait_for_events && !config.events.poll_interval.is_zero(),
+        ..config.context.clone()
+    }
+}
+
 /// Every service of one server (held in the application state).
 pub struct Services {
     pub connectors: Arc<Connectors>,
     pub applications: Applications,
     pub events: Arc<events::Events>,
+    /// The context store's worker (replication into the database).
+    pub context: Arc<context::Context>,
     pub executions: Executions,
     pub guardrails: guardrails::Guardrails,
     pub settings: Settings,
@@ -70,6 +81,12 @@ impl Services {
             runtime.clone(),
             config.events.clone(),
         ));
+        let context = Arc::new(context::Context::new(
+            store.clone(),
+            registry.clone(),
+            runtime.clone(),
+            server_context_config(config),
+        ));
         let oauth_apps = Arc::new(OAuthApps::new(
             store.clone(),
             vault.clone(),
@@ -99,6 +116,7 @@ impl Services {
             oauth_apps,
             connectors,
             events,
+            context,
             store,
         }
     }

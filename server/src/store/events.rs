@@ -749,6 +749,21 @@ impl EventTx {
             .is_some())
     }
 
+    /// Context store hook: marks a message as changed for the connector's replica, when it
+    /// has one (the store re-reads and applies it; see [`crate::services::context`]).
+    pub async fn mark_context_dirty(&mut self, message_id: &str) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO context_dirty (connector_id, message_id, n) SELECT $1, $2, 1 \
+             WHERE EXISTS (SELECT 1 FROM context_sync WHERE connector_id = $1) \
+             ON CONFLICT (connector_id, message_id) DO UPDATE SET n = context_dirty.n + 1",
+        )
+        .bind(&self.connector_id)
+        .bind(message_id)
+        .execute(&mut *self.tx)
+        .await
+        .map(|_| ())
+    }
+
     /// How many events this transaction wrote.
     pub fn written(&self) -> i64 {
         self.next_seq - self.first_seq

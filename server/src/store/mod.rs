@@ -9,6 +9,7 @@
 
 mod apps;
 mod connectors;
+pub mod context;
 pub mod credentials;
 pub mod events;
 pub mod guardrails;
@@ -105,6 +106,11 @@ const SQLITE_MIGRATIONS: MigrationSource = &[
         include_str!("../../migrations/sqlite/0300_guardrails.sql"),
     ),
     (
+        400,
+        "context_store",
+        include_str!("../../migrations/sqlite/0400_context_store.sql"),
+    ),
+    (
         500,
         "application_order",
         include_str!("../../migrations/sqlite/0500_application_order.sql"),
@@ -142,6 +148,11 @@ const POSTGRES_MIGRATIONS: MigrationSource = &[
         300,
         "guardrails",
         include_str!("../../migrations/postgres/0300_guardrails.sql"),
+    ),
+    (
+        400,
+        "context_store",
+        include_str!("../../migrations/postgres/0400_context_store.sql"),
     ),
     (
         500,

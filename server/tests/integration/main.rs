@@ -12,6 +12,7 @@ mod common;
 
 mod api;
 mod apps;
+mod context;
 mod custom_provider;
 mod events;
 mod guardrails;

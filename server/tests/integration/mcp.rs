@@ -65,7 +65,7 @@ fn initialize() -> Value {
     )
 }
 
-async fn call(h: &Harness, path: &str, t: &Tenant, tool: &str, args: Value) -> Value {
+pub(crate) async fn call(h: &Harness, path: &str, t: &Tenant, tool: &str, args: Value) -> Value {
     let a = post(
         h,
         path,

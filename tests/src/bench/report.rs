@@ -87,17 +87,32 @@ pub fn to_json(machine: &Value, mode: &str, figures: &[Figure]) -> Value {
     })
 }
 
-const BEGIN: &str = "<!-- bench:results:begin -->";
-const END: &str = "<!-- bench:results:end -->";
-
 /// Writes the JSON file and replaces the results block of the Markdown page (the hand-written
 /// rest of the page, analysis and profiles, stays as it is).
 pub fn write(dir: &Path, machine: &Value, mode: &str, figures: &[Figure]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let json = serde_json::to_string_pretty(&to_json(machine, mode, figures))?;
     std::fs::write(dir.join("benchmarks.json"), json + "\n")?;
+    write_block(dir, "results", "Results", machine, mode, figures)
+}
+
+/// Replaces (or appends under `## {title}`) the block `<!-- bench:{name}:begin -->` ..
+/// `<!-- bench:{name}:end -->` of benchmarks.md with the figures of one run.
+pub fn write_block(
+    dir: &Path,
+    name: &str,
+    title: &str,
+    machine: &Value,
+    mode: &str,
+    figures: &[Figure],
+) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let (begin, end) = (
+        format!("<!-- bench:{name}:begin -->"),
+        format!("<!-- bench:{name}:end -->"),
+    );
     let mut block = format!(
-        "{BEGIN}\nResults of the last run (`{mode}`), written by the bench command. Machine: {} CPU(s), \
+        "{begin}\nResults of the last run (`{mode}`), written by the bench command. Machine: {} CPU(s), \
          {}, memory {}, {}, {}, {}, load average at start {}.\n\n",
         machine["nproc"],
         machine["cpu_model"].as_str().unwrap_or("?"),
@@ -108,12 +123,12 @@ pub fn write(dir: &Path, machine: &Value, mode: &str, figures: &[Figure]) -> std
         machine["loadavg_at_start"].as_str().unwrap_or("?"),
     );
     block.push_str(&table(figures));
-    block.push_str(END);
+    block.push_str(&end);
     let md_path = dir.join("benchmarks.md");
     let old = std::fs::read_to_string(&md_path).unwrap_or_default();
-    let new = match (old.find(BEGIN), old.find(END)) {
-        (Some(a), Some(b)) if b > a => format!("{}{}{}", &old[..a], block, &old[b + END.len()..]),
-        _ => format!("{old}\n## Results\n\n{block}\n"),
+    let new = match (old.find(&begin), old.find(&end)) {
+        (Some(a), Some(b)) if b > a => format!("{}{}{}", &old[..a], block, &old[b + end.len()..]),
+        _ => format!("{old}\n## {title}\n\n{block}\n"),
     };
     std::fs::write(md_path, new)
 }

@@ -10,7 +10,9 @@ use clap::Parser;
 use tests::bench::inproc::OutlookDelay;
 use tests::bench::{self, inproc, mime, report, stampede, Figure, Sizes};
 
-const ALL: &[&str] = &["overhead", "bulk", "stampede", "mime", "server", "python"];
+const ALL: &[&str] = &[
+    "overhead", "bulk", "stampede", "mime", "server", "python", "context",
+];
 
 #[derive(Parser, Debug)]
 #[command(about = "Connector benchmark suite (issue 12)")]
@@ -18,7 +20,8 @@ struct Args {
     /// Tiny sizes and short runs (seconds), for checking the command itself.
     #[arg(long)]
     smoke: bool,
-    /// Comma-separated cases to run: overhead, bulk, stampede, mime, server, python (default all).
+    /// Comma-separated cases to run: overhead, bulk, stampede, mime, server, python, context
+    /// (default all).
     #[arg(long, value_delimiter = ',')]
     cases: Vec<String>,
     /// Where benchmarks.md and benchmarks.json go [default: the workspace's docs/].
@@ -235,6 +238,8 @@ fn main() {
     let machine = report::machine();
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
     let mut figs = Vec::new();
+    // The context store's figures have their own block (and run on their own).
+    let mut context_figs = Vec::new();
     let started = Instant::now();
     for c in &cases {
         let t = Instant::now();
@@ -246,18 +251,43 @@ fn main() {
             "mime" => mime_case(sizes, &mut figs),
             "server" => bench::server::run(sizes, args.smoke, &mut figs),
             "python" => bench::python::run(args.smoke, &mut figs),
+            "context" => {
+                let s = if args.smoke {
+                    bench::context::ContextSizes::smoke()
+                } else {
+                    bench::context::ContextSizes::full()
+                };
+                rt.block_on(bench::context::run(s, &mut context_figs));
+            }
             _ => unreachable!(),
         }
         eprintln!("== {c} done in {:.1} s", t.elapsed().as_secs_f64());
     }
     let mode = if args.smoke { "--smoke" } else { "full" };
     println!("{}", report::table(&figs));
+    if !context_figs.is_empty() {
+        println!("{}", report::table(&context_figs));
+    }
     eprintln!("total {:.1} s", started.elapsed().as_secs_f64());
     if !args.no_write {
         let dir = args
             .out
             .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs"));
-        report::write(&dir, &machine, mode, &figs).expect("writing the report");
-        eprintln!("wrote {}/benchmarks.md and benchmarks.json", dir.display());
+        if !figs.is_empty() {
+            report::write(&dir, &machine, mode, &figs).expect("writing the report");
+            eprintln!("wrote {}/benchmarks.md and benchmarks.json", dir.display());
+        }
+        if !context_figs.is_empty() {
+            report::write_block(
+                &dir,
+                "context",
+                "Context store",
+                &machine,
+                mode,
+                &context_figs,
+            )
+            .expect("writing the report");
+            eprintln!("wrote the context block of {}/benchmarks.md", dir.display());
+        }
     }
 }

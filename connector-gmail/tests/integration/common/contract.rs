@@ -24,6 +24,11 @@ pub const ACTIONS: &[ActionRow] = &[
         ],
     ),
     (
+        "messages.search",
+        "gmail.users.messages.list",
+        &[("max_results", "maxResults"), ("page_token", "pageToken")],
+    ),
+    (
         "messages.get",
         "gmail.users.messages.get",
         &[("message_id", "id"), ("format", "format")],
@@ -377,8 +382,30 @@ const LABEL_FIELDS: &[(&str, &str)] = &[
     ("text_color", "body:color.textColor"),
 ];
 
+/// messages.search: the shared query becomes Gmail's `q`.
+const SEARCH_Q: &str = "becomes a term of the Gmail search query `q`";
+
 /// Params that are ours alone (no wire counterpart), with the reason.
 pub const LOCAL_PARAMS: &[(&str, &str, &str)] = &[
+    ("messages.search", "text", SEARCH_Q),
+    ("messages.search", "from", SEARCH_Q),
+    ("messages.search", "to", SEARCH_Q),
+    ("messages.search", "cc", SEARCH_Q),
+    ("messages.search", "subject", SEARCH_Q),
+    ("messages.search", "is_read", SEARCH_Q),
+    ("messages.search", "has_attachment", SEARCH_Q),
+    ("messages.search", "after", SEARCH_Q),
+    ("messages.search", "before", SEARCH_Q),
+    (
+        "messages.search",
+        "label",
+        "becomes the one labelIds value (with includeSpamTrash for SPAM and TRASH)",
+    ),
+    (
+        "messages.search",
+        "thread_id",
+        "Gmail's q has no thread operator: the returned page is filtered by thread",
+    ),
     ("events.create", "attendees", ATTENDEES),
     ("events.create", "optional_attendees", ATTENDEES),
     ("events.create", "online_meeting", MEET),

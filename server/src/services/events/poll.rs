@@ -301,6 +301,10 @@ impl Events {
         };
         let listed: HashSet<&str> = page.changes.iter().map(|c| c.message_id.as_str()).collect();
         for c in &page.changes {
+            if page.kind != PageKind::Baseline {
+                // Context store: every change is re-read and applied there (idempotent).
+                tx.mark_context_dirty(&c.message_id).await.map_err(db)?;
+            }
             let k = tx.known(&c.message_id).await.map_err(db)?;
             if page.kind == PageKind::Baseline {
                 let version = c.version.clone();
@@ -358,6 +362,7 @@ impl Events {
                 if listed.contains(id.as_str()) {
                     continue;
                 }
+                tx.mark_context_dirty(&id).await.map_err(db)?;
                 let k = tx.known(&id).await.map_err(db)?.expect("listed as known");
                 let n = k.changes + 1;
                 tx.put_known(
