@@ -142,6 +142,13 @@ pub trait ActionHandler: Send + Sync {
     async fn preview(&self, _cx: &CallContext<'_>, _params: &Value) -> Result<Option<Preview>> {
         Ok(None)
     }
+
+    /// Whether a call with an idempotency key never takes effect twice, even when repeated
+    /// after `outcome_unknown` (it looks for its earlier attempt first). An approved send of
+    /// such an action may be retried under its approval after a lost answer.
+    fn exactly_once(&self) -> bool {
+        false
+    }
 }
 
 /// One connector instance: a compiled spec, handlers, a provider client and a token provider.
@@ -340,7 +347,15 @@ impl Connector {
         } else {
             None
         };
-        let admission = crate::guard::admit(guard, entity, action, spec, preview).await?;
+        let mut admission = crate::guard::admit(guard, entity, action, spec, preview).await?;
+        if let Implementation::Handler(name) = &spec.implementation {
+            let exactly_once = self
+                .inner
+                .handlers
+                .get(name)
+                .is_some_and(|h| h.exactly_once());
+            admission.set_exactly_once(exactly_once);
+        }
         let keyed;
         let options = match admission.idempotency_key() {
             Some(key) => {

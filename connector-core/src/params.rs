@@ -68,6 +68,11 @@ pub trait TypedHandler: Send + Sync + 'static {
     ) -> Result<Option<crate::guard::Preview>> {
         Ok(None)
     }
+
+    /// See [`ActionHandler::exactly_once`].
+    fn exactly_once(&self) -> bool {
+        false
+    }
 }
 
 /// Registers a [`TypedHandler`] as an [`ActionHandler`].
@@ -93,6 +98,10 @@ impl<H: TypedHandler> ActionHandler for Typed<H> {
         let what = format!("{}.{}", cx.entity, cx.action);
         let p: H::Params = self::params(&what, params.clone())?;
         self.0.preview(cx, p).await
+    }
+
+    fn exactly_once(&self) -> bool {
+        self.0.exactly_once()
     }
 
     fn typed_params(&self, params: Value) -> Option<Result<Value>> {

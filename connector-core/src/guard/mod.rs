@@ -126,6 +126,7 @@ pub trait Guard: Send + Sync {
 pub struct Admission {
     send_id: Option<String>,
     approval_id: Option<String>,
+    exactly_once: bool,
 }
 
 impl Admission {
@@ -135,18 +136,33 @@ impl Admission {
         self.approval_id.as_ref().map(|id| format!("approval-{id}"))
     }
 
+    /// The action never sends twice under one idempotency key (see
+    /// [`crate::ActionHandler::exactly_once`]).
+    pub fn set_exactly_once(&mut self, exactly_once: bool) {
+        self.exactly_once = exactly_once;
+    }
+
     /// After the call: a send that certainly did not go out (any error but `outcome_unknown`)
-    /// gives back its count and its approval.
+    /// gives back its count and its approval. After `outcome_unknown` the approval comes back
+    /// only for an exactly-once action: its retry under the approval's key finds the first
+    /// attempt instead of sending again; any other stays used (at most once).
     pub async fn settle(&self, guard: &dyn Guard, outcome: &Result<Output>) -> Result<()> {
-        let failed = matches!(outcome, Err(e) if e.code != ErrorCode::OutcomeUnknown);
-        if !failed {
-            return Ok(());
+        let (failed, unknown) = match outcome {
+            Ok(_) => (false, false),
+            Err(e) => (
+                e.code != ErrorCode::OutcomeUnknown,
+                e.code == ErrorCode::OutcomeUnknown,
+            ),
+        };
+        if failed {
+            if let Some(id) = &self.send_id {
+                guard.forget_send(id).await?;
+            }
         }
-        if let Some(id) = &self.send_id {
-            guard.forget_send(id).await?;
-        }
-        if let Some(id) = &self.approval_id {
-            guard.release_approval(id).await?;
+        if failed || (unknown && self.exactly_once) {
+            if let Some(id) = &self.approval_id {
+                guard.release_approval(id).await?;
+            }
         }
         Ok(())
     }

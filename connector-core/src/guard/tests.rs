@@ -362,3 +362,27 @@ fn policies_name_the_field_that_is_wrong() {
     assert!(serde_json::from_value::<Policy>(json!({"mode": "yolo"})).is_err());
     assert!(serde_json::from_value::<Policy>(json!({"typo": 1})).is_err());
 }
+
+#[tokio::test]
+async fn after_a_lost_answer_only_an_exactly_once_send_gets_its_approval_back() {
+    let g = LocalGuard::new(Some(policy(json!({"require_approval": "all"}))));
+    let lost = Err(ConnectorError::new(ErrorCode::OutcomeUnknown, "lost"));
+    for (exactly_once, retried) in [(true, true), (false, false)] {
+        let m = json!({"to": ["a@x.example"], "subject": format!("lost-{exactly_once}")});
+        let id = approval_id(&send(&g, m.clone()).await.unwrap_err());
+        g.decide(&id, true).unwrap();
+        let mut a = send(&g, m.clone()).await.unwrap();
+        a.set_exactly_once(exactly_once);
+        a.settle(&g, &lost).await.unwrap();
+        match send(&g, m).await {
+            Ok(again) => {
+                assert!(retried);
+                assert_eq!(again.idempotency_key(), a.idempotency_key(), "the same key");
+            }
+            Err(e) => {
+                assert!(!retried);
+                assert_eq!(e.details["reason"], "approval_used");
+            }
+        }
+    }
+}

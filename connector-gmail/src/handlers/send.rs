@@ -239,6 +239,10 @@ async fn post_message(
 impl TypedHandler for Compose {
     type Params = ComposeParams;
 
+    fn exactly_once(&self) -> bool {
+        self.target == Target::Send
+    }
+
     /// A send's message as it will go out (a reply's recipients filled in, a raw message read).
     async fn preview(
         &self,
@@ -400,6 +404,10 @@ pub struct DraftSendParams {
 #[async_trait]
 impl TypedHandler for DraftSend {
     type Params = DraftSendParams;
+
+    fn exactly_once(&self) -> bool {
+        true
+    }
 
     /// The draft as stored: what drafts.send would deliver.
     async fn preview(

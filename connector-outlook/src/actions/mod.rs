@@ -41,7 +41,7 @@ fn invalid(pointer: &str, message: &str) -> ConnectorError {
 /// `preview = function` names what an action with effect `send` would deliver (for the send
 /// policies) when its params do not say it all.
 macro_rules! typed_handlers {
-    ($($name:literal => $handler:ident($params:ty) = $function:path $(, preview = $preview:path)?;)*) => {
+    ($($name:literal => $handler:ident($params:ty) = $function:path $(, preview = $preview:path)? $(, exactly_once = $once:expr)?;)*) => {
         $(
             struct $handler;
 
@@ -58,6 +58,11 @@ macro_rules! typed_handlers {
                         params: $params,
                     ) -> Result<Option<connector_core::guard::Preview>> {
                         ($preview)(cx, params).await.map(Some)
+                    }
+                )?
+                $(
+                    fn exactly_once(&self) -> bool {
+                        $once
                     }
                 )?
             }
@@ -82,7 +87,7 @@ typed_handlers! {
     "mail_folders_list" => MailFoldersList(folders::ListParams) = folders::list;
     "mail_folders_get" => MailFoldersGet(Folder) = folders::get;
     "categories_list" => CategoriesList(NoParams) = folders::categories_list;
-    "messages_send" => Send(compose::SendParams) = compose::send;
+    "messages_send" => Send(compose::SendParams) = compose::send, exactly_once = true;
     "messages_reply" => Reply(compose::RespondParams) = compose::reply,
         preview = preview::reply;
     "messages_reply_all" => ReplyAll(compose::RespondParams) = compose::reply_all,
@@ -93,7 +98,7 @@ typed_handlers! {
     "messages_create_reply" => CreateReply(compose::RespondParams) = compose::create_reply;
     "messages_create_forward" => CreateForward(compose::RespondParams) = compose::create_forward;
     "messages_send_draft" => SendDraft(MessageId) = compose::send_draft,
-        preview = preview::draft;
+        preview = preview::draft, exactly_once = true;
     "messages_update" => Update(compose::UpdateParams) = compose::update;
     "messages_move" => Move(compose::RelocateParams) = compose::move_to;
     "messages_copy" => Copy(compose::RelocateParams) = compose::copy_to;
