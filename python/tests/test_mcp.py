@@ -263,6 +263,10 @@ async def test_stdio_with_credentials_reaches_the_provider_and_refreshes_its_tok
         sb.close()
 
 
+def _ids(records: list[dict[str, Any]]) -> list[str]:
+    return [str(r["id"]) for r in records]
+
+
 async def test_mcp_and_the_python_bindings_share_one_execute_path() -> None:
     """The same calls through MCP (stdio, sandbox) and through the Python bindings (in
     process, sandbox): the same records, and the same validation errors word for word."""
@@ -270,8 +274,7 @@ async def test_mcp_and_the_python_bindings_share_one_execute_path() -> None:
     async with stdio_session("gmail", "--sandbox") as s:
         via_mcp = await ok(s, "gmail_messages_list", {"max_results": 5, "label_ids": ["INBOX"]})
         via_py = await py.execute("messages", "list", {"max_results": 5, "label_ids": ["INBOX"]})
-        ids = lambda records: [r["id"] for r in records]  # noqa: E731
-        assert ids(via_mcp["result"]) == ids(via_py.result), "same mailbox, same records"
+        assert _ids(via_mcp["result"]) == _ids(via_py.result), "same mailbox, same records"
         for bad_params in ({"max_result": 3}, {"max_results": "many"}, {"max_results": 5.5}):
             mcp_err = await call(s, "gmail_messages_list", bad_params)
             assert mcp_err.is_error and mcp_err.meta is not None
