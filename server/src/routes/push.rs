@@ -73,7 +73,7 @@ async fn gmail(
 pub struct Validation {
     /// Sent by Graph when a subscription is created: answered as it is, `text/plain`.
     #[serde(rename = "validationToken")]
-    #[param(rename = "validationToken")]
+    #[param(rename = "validationToken", min_length = 1, max_length = 1024)]
     validation_token: Option<String>,
 }
 

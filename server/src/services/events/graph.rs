@@ -48,7 +48,7 @@ pub struct OutlookPushConfig {
 
 /// The answer to Graph's validation request: the token as given, when it is one.
 pub fn validation_answer(token: &str) -> Result<String, ConnectorError> {
-    if token.is_empty() || token.len() > MAX_VALIDATION_TOKEN {
+    if token.is_empty() || token.chars().count() > MAX_VALIDATION_TOKEN {
         return Err(ConnectorError::invalid_params(format!(
             "validationToken must be 1 to {MAX_VALIDATION_TOKEN} characters"
         )));
