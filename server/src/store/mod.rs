@@ -120,6 +120,11 @@ const SQLITE_MIGRATIONS: MigrationSource = &[
         "application_order",
         include_str!("../../migrations/sqlite/0500_application_order.sql"),
     ),
+    (
+        610,
+        "calendar_events",
+        include_str!("../../migrations/sqlite/0610_calendar_events.sql"),
+    ),
 ];
 
 /// Same versions and names as [`SQLITE_MIGRATIONS`] (a test checks they stay twins).
@@ -168,6 +173,11 @@ const POSTGRES_MIGRATIONS: MigrationSource = &[
         500,
         "application_order",
         include_str!("../../migrations/postgres/0500_application_order.sql"),
+    ),
+    (
+        610,
+        "calendar_events",
+        include_str!("../../migrations/postgres/0610_calendar_events.sql"),
     ),
 ];
 
