@@ -105,6 +105,7 @@ pub fn create_app(
     App::new()
         .app_data(state)
         .app_data(extract::query_config())
+        .app_data(extract::form_config())
         .app_data(extract::path_config())
         .configure(routes::configure)
         .default_service(web::to(error::not_found_route))
