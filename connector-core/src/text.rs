@@ -114,15 +114,50 @@ fn hides(tag: &str) -> bool {
 
 /// The visible text of an HTML body and what was left out (see the module docs).
 pub fn html_to_visible_text(html: &str) -> (String, Hidden) {
-    let mut hidden = Hidden::default();
     let mut out = String::with_capacity(html.len());
+    let mut hidden = scan(html, Some(&mut out));
+    let decoded = out
+        .replace("&nbsp;", " ")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#8203;", "\u{200B}")
+        .replace("&zwnj;", "\u{200C}")
+        .replace("&zwj;", "\u{200D}")
+        .replace("&shy;", "\u{00AD}")
+        .replace("&amp;", "&");
+    let (decoded, invisible) = strip_invisible(&decoded);
+    hidden.invisible_chars += invisible;
+    let lines: Vec<&str> = decoded.lines().map(str::trim_end).collect();
+    let mut text = lines.join("\n");
+    while text.contains("\n\n\n") {
+        text = text.replace("\n\n\n", "\n\n");
+    }
+    (text.trim().to_string(), hidden)
+}
+
+/// The hidden elements and comments [`html_to_visible_text`] counts in `html`, without building
+/// the text (`invisible_chars` is 0: those are counted in the rendered text). For a message whose
+/// plain part stands and whose HTML is only checked for what it hides.
+pub fn html_hidden_counts(html: &str) -> Hidden {
+    scan(html, None)
+}
+
+/// The tag walk of [`html_to_visible_text`]: counts hidden elements and comments and, when `out`
+/// is given, appends the visible text (tags dropped, block ends as new lines, entities not yet
+/// decoded).
+fn scan(html: &str, mut out: Option<&mut String>) -> Hidden {
+    let mut hidden = Hidden::default();
     let mut rest = html;
     let mut skip_until: Option<&str> = None;
     // Inside a hidden element: its name and how deep in nested elements of that name.
     let mut hidden_in: Option<(String, usize)> = None;
     while let Some(start) = rest.find('<') {
         if skip_until.is_none() && hidden_in.is_none() {
-            out.push_str(&rest[..start]);
+            if let Some(out) = out.as_deref_mut() {
+                out.push_str(&rest[..start]);
+            }
         }
         let after = &rest[start + 1..];
         if let Some(comment) = after.strip_prefix("!--") {
@@ -177,31 +212,17 @@ pub fn html_to_visible_text(html: &str) -> (String, Hidden) {
             "br" | "p" | "div" | "tr" | "li" | "h1" | "h2" | "h3" | "table"
         ) && (closing || name == "br")
         {
-            out.push('\n');
+            if let Some(out) = out.as_deref_mut() {
+                out.push('\n');
+            }
         }
     }
     if skip_until.is_none() && hidden_in.is_none() {
-        out.push_str(rest);
+        if let Some(out) = out {
+            out.push_str(rest);
+        }
     }
-    let decoded = out
-        .replace("&nbsp;", " ")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&#8203;", "\u{200B}")
-        .replace("&zwnj;", "\u{200C}")
-        .replace("&zwj;", "\u{200D}")
-        .replace("&shy;", "\u{00AD}")
-        .replace("&amp;", "&");
-    let (decoded, invisible) = strip_invisible(&decoded);
-    hidden.invisible_chars += invisible;
-    let lines: Vec<&str> = decoded.lines().map(str::trim_end).collect();
-    let mut text = lines.join("\n");
-    while text.contains("\n\n\n") {
-        text = text.replace("\n\n\n", "\n\n");
-    }
-    (text.trim().to_string(), hidden)
+    hidden
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use base64::Engine;
 use connector_core::{CallContext, ProviderRequest};
 use serde_json::{json, Map, Value};
 
-use crate::mime::{decode_base64url, decode_mime, payload_to_mime, MimeDecoded};
+use crate::mime::{decode_base64url, decode_mime, decode_payload, MimeDecoded};
 
 /// The `format` a message was fetched in (the `format` param; `full` unless given).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
@@ -54,7 +54,7 @@ pub fn decode_message(msg: &Value, format: Format) -> Value {
         Format::Full | Format::Metadata => msg
             .get("payload")
             .filter(|p| p.is_object())
-            .map(|p| decode_mime(&payload_to_mime(p, &mut warnings))),
+            .map(|p| decode_payload(p, &mut warnings)),
     };
     let mut text_from_html = false;
     if let Some(d) = decoded {
@@ -105,7 +105,7 @@ pub fn held_body_attachment(msg: &Value) -> Option<String> {
         return None;
     }
     let mut warnings = Vec::new();
-    decode_mime(&payload_to_mime(payload, &mut warnings)).held_body
+    decode_payload(payload, &mut warnings).held_body
 }
 
 /// Puts the base64url `data` of attachment `attachment_id` into its part of `msg`'s payload, as
@@ -154,7 +154,7 @@ pub fn summary(msg: &Value) -> Value {
     let d = msg
         .get("payload")
         .filter(|p| p.is_object())
-        .map(|p| decode_mime(&payload_to_mime(p, &mut warnings)))
+        .map(|p| decode_payload(p, &mut warnings))
         .unwrap_or_default();
     let content_type = msg["payload"]["mimeType"]
         .as_str()

@@ -17,7 +17,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::text::{html_to_visible_text, strip_invisible, Hidden};
+use crate::text::{html_hidden_counts, html_to_visible_text, strip_invisible, Hidden};
 
 /// The fields of a decoded message that its sender controls.
 pub const UNTRUSTED_FIELDS: &[&str] = &[
@@ -223,8 +223,9 @@ pub fn annotate(record: &mut Map<String, Value>, text_from_html: bool) {
             record.insert("text".into(), json!(text));
         }
     } else if let Some(html) = record.get("html").and_then(Value::as_str) {
-        // The plain part stands; still say what the HTML hid from the reader.
-        let (_, h) = html_to_visible_text(html);
+        // The plain part stands; still say what the HTML hid from the reader (counted
+        // without rendering the text nobody reads).
+        let h = html_hidden_counts(html);
         hidden.hidden_elements += h.hidden_elements;
         hidden.comments += h.comments;
     }

@@ -1,5 +1,6 @@
 //! RFC 5322 / MIME decoding with mail-parser: the one decoder every message goes through
-//! (Gmail `format=raw` bytes, `format=full` payload trees rebuilt as MIME, and the test corpus).
+//! (Gmail `format=raw` bytes, `format=full` payload trees -- parsed part by part in
+//! `super::direct`, or rebuilt as MIME where that path declines -- and the test corpus).
 //!
 //! Decoding never fails: whatever cannot be decoded is reported in `warnings`.
 
@@ -139,7 +140,7 @@ fn decode_headers_only(raw: &[u8]) -> MimeDecoded {
     out
 }
 
-fn decode_headers(msg: &Message<'_>, out: &mut MimeDecoded) {
+pub(crate) fn decode_headers(msg: &Message<'_>, out: &mut MimeDecoded) {
     let raw = msg.raw_message();
     // The first Subject when there are several (mail-parser keeps the last).
     out.subject = msg
@@ -201,7 +202,7 @@ fn decode_headers(msg: &Message<'_>, out: &mut MimeDecoded) {
     }
 }
 
-fn decode_bodies(msg: &Message<'_>, out: &mut MimeDecoded) {
+pub(crate) fn decode_bodies(msg: &Message<'_>, out: &mut MimeDecoded) {
     let text_parts: Vec<u32> = msg
         .text_body
         .iter()

@@ -1,8 +1,10 @@
 //! MIME: decoding (mail-parser) and rebuilding Gmail payload trees as MIME.
 
 pub mod decode;
+mod direct;
 pub mod payload;
 mod repair;
 
 pub use decode::{decode_mime, AttachmentInfo, EmailAddress, HeaderField, MimeDecoded};
+pub use direct::{decode_payload, decode_payload_direct, decode_payload_rebuilt};
 pub use payload::{decode_base64url, payload_to_mime};

@@ -13,16 +13,11 @@ use serde_json::Value;
 use super::decode::{X_ATTACHMENT_ID, X_BODY_SIZE, X_MIME_TYPE, X_PART_ID};
 
 /// Deepest nesting rebuilt; deeper parts are dropped with a warning.
-const MAX_DEPTH: usize = 40;
+pub(crate) const MAX_DEPTH: usize = 40;
 
 /// MIME bytes for a Gmail payload. Problems go to `warnings`.
 pub fn payload_to_mime(payload: &Value, warnings: &mut Vec<String>) -> Vec<u8> {
-    let mut w = Writer {
-        out: Vec::with_capacity(4096),
-        next_boundary: 0,
-        nonce: uuid::Uuid::new_v4().simple().to_string(),
-        warnings,
-    };
+    let mut w = Writer::new(warnings, 4096);
     w.part(payload, 0);
     w.out
 }
@@ -37,14 +32,24 @@ pub fn decode_base64url(data: &str) -> Option<Vec<u8>> {
         .ok()
 }
 
-struct Writer<'w> {
-    out: Vec<u8>,
+/// Writes the rebuilt MIME; the direct decoder (`super::direct`) uses its header blocks.
+pub(crate) struct Writer<'w> {
+    pub(crate) out: Vec<u8>,
     next_boundary: usize,
     nonce: String,
     warnings: &'w mut Vec<String>,
 }
 
-impl Writer<'_> {
+impl<'w> Writer<'w> {
+    pub(crate) fn new(warnings: &'w mut Vec<String>, capacity: usize) -> Self {
+        Writer {
+            out: Vec::with_capacity(capacity),
+            next_boundary: 0,
+            nonce: uuid::Uuid::new_v4().simple().to_string(),
+            warnings,
+        }
+    }
+
     fn part(&mut self, part: &Value, depth: usize) {
         if depth > MAX_DEPTH {
             self.warnings
@@ -60,13 +65,7 @@ impl Writer<'_> {
         let headers = part["headers"].as_array().map(Vec::as_slice).unwrap_or(&[]);
 
         if mime_type.starts_with("multipart/") {
-            self.next_boundary += 1;
-            let boundary = format!("gcon.{}.{}", self.next_boundary, self.nonce);
-            self.headers(headers, &["content-type", "content-transfer-encoding"]);
-            self.line(&format!(
-                "Content-Type: {mime_type}; boundary=\"{boundary}\""
-            ));
-            self.out.extend_from_slice(b"\r\n");
+            let boundary = self.multipart_head(headers, &mime_type);
             for child in children {
                 self.line(&format!("--{boundary}"));
                 self.part(child, depth + 1);
@@ -85,10 +84,20 @@ impl Writer<'_> {
         self.leaf(part, &mime_type, headers);
     }
 
+    /// A multipart's header block (blank line included), with a fresh boundary; returns it.
+    pub(crate) fn multipart_head(&mut self, headers: &[Value], mime_type: &str) -> String {
+        self.next_boundary += 1;
+        let boundary = format!("gcon.{}.{}", self.next_boundary, self.nonce);
+        self.headers(headers, &["content-type", "content-transfer-encoding"]);
+        self.line(&format!(
+            "Content-Type: {mime_type}; boundary=\"{boundary}\""
+        ));
+        self.out.extend_from_slice(b"\r\n");
+        boundary
+    }
+
     fn leaf(&mut self, part: &Value, mime_type: &str, headers: &[Value]) {
-        let body = &part["body"];
-        let attachment_id = body["attachmentId"].as_str();
-        let data = match body["data"].as_str() {
+        let data = match part["body"]["data"].as_str() {
             Some(d) => decode_base64url(d).unwrap_or_else(|| {
                 self.warnings.push(format!(
                     "the body of part {} is not valid base64url and was left out",
@@ -98,6 +107,18 @@ impl Writer<'_> {
             }),
             None => Vec::new(),
         };
+        self.leaf_head(part, mime_type, headers);
+        let encoded = STANDARD.encode(&data);
+        for chunk in encoded.as_bytes().chunks(76) {
+            self.out.extend_from_slice(chunk);
+            self.out.extend_from_slice(b"\r\n");
+        }
+    }
+
+    /// A leaf's header block (blank line included): its headers, Content-Transfer-Encoding
+    /// base64, and Gmail's part metadata in private headers.
+    pub(crate) fn leaf_head(&mut self, part: &Value, mime_type: &str, headers: &[Value]) {
+        let attachment_id = part["body"]["attachmentId"].as_str();
         let has_content_type = headers
             .iter()
             .any(|h| header_name(h).eq_ignore_ascii_case("content-type"));
@@ -124,7 +145,7 @@ impl Writer<'_> {
         }
         if let Some(id) = attachment_id {
             self.line(&format!("{X_ATTACHMENT_ID}: {}", sanitize(id)));
-            if let Some(size) = body["size"].as_u64() {
+            if let Some(size) = part["body"]["size"].as_u64() {
                 self.line(&format!("{X_BODY_SIZE}: {size}"));
             }
         }
@@ -133,11 +154,6 @@ impl Writer<'_> {
         }
         self.line("Content-Transfer-Encoding: base64");
         self.out.extend_from_slice(b"\r\n");
-        let encoded = STANDARD.encode(&data);
-        for chunk in encoded.as_bytes().chunks(76) {
-            self.out.extend_from_slice(chunk);
-            self.out.extend_from_slice(b"\r\n");
-        }
     }
 
     fn headers(&mut self, headers: &[Value], skip: &[&str]) {

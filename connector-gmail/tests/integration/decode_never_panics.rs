@@ -27,7 +27,7 @@ fn mimeish() -> impl Strategy<Value = Vec<u8>> {
     pieces.prop_map(|p| p.concat())
 }
 
-fn json_tree() -> impl Strategy<Value = Value> {
+pub(crate) fn json_tree() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::from),

@@ -347,3 +347,43 @@ async fn injection_mail_is_fenced_and_flagged() {
         assert_eq!(t.matches(nonce.as_str()).count(), 2, "{name}");
     }
 }
+
+/// `trust::annotate` counts what a standing HTML part hides with `html_hidden_counts`, a scan that
+/// builds no text (issue 27): its counts are `html_to_visible_text`'s on every injection body,
+/// and on the bodies wrapped in the structures that change how tags are read.
+#[test]
+fn counting_scan_matches_the_rendering() {
+    use connector_core::text::{html_hidden_counts, html_to_visible_text};
+    let mut bodies: Vec<String> = cases().into_iter().map(|c| c.body).collect();
+    let wrapped: Vec<String> = bodies
+        .iter()
+        .flat_map(|b| {
+            [
+                format!("<head><title>t</title></head>{b}<!-- unterminated"),
+                format!("<style>{b}</style><div hidden>{b}</div>{b}"),
+                format!("<div style=\"display:none\"><div>{b}</div></div><p>{b}"),
+                b.replacen('>', "", 1),
+            ]
+        })
+        .collect();
+    bodies.extend(wrapped);
+    let mut hidden = 0;
+    for body in &bodies {
+        let (_, full) = html_to_visible_text(body);
+        let counted = html_hidden_counts(body);
+        assert_eq!(
+            (
+                counted.hidden_elements,
+                counted.comments,
+                counted.invisible_chars
+            ),
+            (full.hidden_elements, full.comments, 0),
+            "{body:?}"
+        );
+        hidden += counted.hidden_elements + counted.comments;
+    }
+    assert!(
+        hidden > bodies.len() / 2,
+        "the bodies hide things: {hidden}"
+    );
+}

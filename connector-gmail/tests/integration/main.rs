@@ -20,5 +20,6 @@ mod fuzz;
 mod injection;
 mod mime_corpus;
 mod mime_malformed;
+mod payload_direct;
 mod shared_copies;
 mod spec_file;

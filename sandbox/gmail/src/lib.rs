@@ -101,6 +101,12 @@ pub(crate) struct Inner {
     pub daily_sends: daily::DailySends,
 }
 
+/// The `format=full` payload tree the emulator renders for the raw message `raw` stored under
+/// id `msg_id` (for tests that feed a decoder what `messages.get` would return).
+pub fn render_full_payload(msg_id: &str, raw: &[u8]) -> Value {
+    mime::parse(msg_id, raw).payload
+}
+
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
