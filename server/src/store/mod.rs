@@ -8,6 +8,7 @@
 //! NOTHING`, compare-and-set `UPDATE`, `DELETE ... RETURNING`), atomic on both backends.
 
 mod apps;
+pub mod attachments;
 mod connectors;
 pub mod context;
 pub mod credentials;
@@ -120,6 +121,11 @@ const SQLITE_MIGRATIONS: MigrationSource = &[
         "application_order",
         include_str!("../../migrations/sqlite/0500_application_order.sql"),
     ),
+    (
+        600,
+        "attachment_handles",
+        include_str!("../../migrations/sqlite/0600_attachment_handles.sql"),
+    ),
 ];
 
 /// Same versions and names as [`SQLITE_MIGRATIONS`] (a test checks they stay twins).
@@ -168,6 +174,11 @@ const POSTGRES_MIGRATIONS: MigrationSource = &[
         500,
         "application_order",
         include_str!("../../migrations/postgres/0500_application_order.sql"),
+    ),
+    (
+        600,
+        "attachment_handles",
+        include_str!("../../migrations/postgres/0600_attachment_handles.sql"),
     ),
 ];
 
