@@ -148,6 +148,8 @@ pub struct Redelivered {
 /// (`POST /push/outlook/lifecycle`), as Graph sends them.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GraphNotifications {
+    /// At most 1,000 notifications.
+    #[schema(max_items = 1000)]
     pub value: Vec<GraphNotification>,
 }
 

@@ -82,11 +82,14 @@ pub struct ApprovalList {
 #[derive(Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkRequest {
-    /// Who the link is for (recorded as `link:<reviewer>` when it is used).
+    /// Who the link is for (recorded as `link:<reviewer>` when it is used): at most 200
+    /// characters, no control characters.
     #[serde(default)]
+    #[schema(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub reviewer: Option<String>,
-    /// How long the link works, in seconds (at most until the approval expires; default 1 hour).
-    #[serde(default)]
+    /// How long the link works, in seconds (at most until the approval expires and at most 7
+    /// days; default 1 hour).
+    #[serde(default, deserialize_with = "connector_core::params::integral::option")]
     pub ttl_seconds: Option<u64>,
 }
 

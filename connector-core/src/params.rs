@@ -279,6 +279,69 @@ fn sample(schema: &Value) -> Value {
     }
 }
 
+/// Serde helpers for integers written as JSON numbers with a zero fraction: JSON Schema's
+/// `integer` counts `5.0` as the integer 5, so a body valid against a documented `integer` is
+/// taken as one (`#[serde(deserialize_with = "connector_core::params::integral::option")]`).
+/// Fractions, negatives and numbers over 2^53 (beyond exact floats) are refused.
+pub mod integral {
+    use serde::de::{Deserializer, Error, Visitor};
+
+    struct U64;
+
+    impl Visitor<'_> for U64 {
+        type Value = u64;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a non-negative integer")
+        }
+
+        fn visit_u64<E: Error>(self, v: u64) -> Result<u64, E> {
+            Ok(v)
+        }
+
+        fn visit_i64<E: Error>(self, v: i64) -> Result<u64, E> {
+            u64::try_from(v).map_err(|_| E::custom(format!("{v} is negative; write 0 or more")))
+        }
+
+        fn visit_f64<E: Error>(self, v: f64) -> Result<u64, E> {
+            const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+            if v.fract() == 0.0 && (0.0..=EXACT).contains(&v) {
+                Ok(v as u64)
+            } else {
+                Err(E::custom(format!(
+                    "{v} is not a non-negative integer; write a whole number"
+                )))
+            }
+        }
+    }
+
+    /// A `u64`, also from an integral float.
+    pub fn u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        d.deserialize_any(U64)
+    }
+
+    /// An optional `u64` (null or absent is `None`), also from an integral float.
+    pub fn option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        struct Opt;
+        impl<'de> Visitor<'de> for Opt {
+            type Value = Option<u64>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a non-negative integer or null")
+            }
+            fn visit_none<E: Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_unit<E: Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+                u64(d).map(Some)
+            }
+        }
+        d.deserialize_option(Opt)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,6 +357,23 @@ mod tests {
     #[derive(Debug, Deserialize, Serialize)]
     struct Item {
         size: u32,
+    }
+
+    #[test]
+    fn integral_floats_are_integers_and_the_rest_is_refused() {
+        #[derive(serde::Deserialize)]
+        struct T {
+            #[serde(default, deserialize_with = "super::integral::option")]
+            n: Option<u64>,
+        }
+        let n = |v: Value| serde_json::from_value::<T>(json!({ "n": v })).map(|t| t.n);
+        assert_eq!(n(json!(5)).unwrap(), Some(5));
+        assert_eq!(n(json!(435936.0)).unwrap(), Some(435_936));
+        assert_eq!(n(Value::Null).unwrap(), None);
+        assert_eq!(serde_json::from_value::<T>(json!({})).unwrap().n, None);
+        for bad in [json!(5.5), json!(-1), json!(-1.0), json!(1e300), json!("5")] {
+            assert!(n(bad.clone()).is_err(), "{bad} was taken");
+        }
     }
 
     #[test]

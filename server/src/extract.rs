@@ -188,6 +188,21 @@ pub fn query_config() -> web::QueryConfig {
         .error_handler(|err, _req| ApiError::invalid(format!("invalid query string: {err}")).into())
 }
 
+/// Form extractor config (the signed approval link's page posts a form): a body that is not
+/// `application/x-www-form-urlencoded`, or does not decode, is a 400 naming the problem, like a
+/// JSON body.
+pub fn form_config() -> web::FormConfig {
+    web::FormConfig::default().error_handler(|err, _req| {
+        let message = match err {
+            actix_web::error::UrlencodedError::ContentType => {
+                "send the form with `Content-Type: application/x-www-form-urlencoded`".to_string()
+            }
+            other => format!("invalid form: {other}"),
+        };
+        ApiError::invalid(message).into()
+    })
+}
+
 /// Path extractor config: a malformed id is a 404 (the object does not exist).
 pub fn path_config() -> web::PathConfig {
     web::PathConfig::default().error_handler(|_err, _req| ApiError::not_found("not found").into())

@@ -105,6 +105,7 @@ pub fn create_app(
     App::new()
         .app_data(state)
         .app_data(extract::query_config())
+        .app_data(extract::form_config())
         .app_data(extract::path_config())
         .configure(routes::configure)
         .default_service(web::to(error::not_found_route))
@@ -169,6 +170,7 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     );
     let _events = state.services.events.spawn();
     let _context = state.services.context.spawn();
+    let _credential_changes = state.services.applications.spawn_listener();
     let state = web::Data::new(state);
     let workers = state.config.workers;
     let limits = state.config.limits.clone();

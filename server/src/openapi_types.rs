@@ -1,6 +1,7 @@
 //! What the OpenAPI document says about request fields that name a connector type, beyond what
-//! the derives say: `connector_type` or `definition_id` must be given (as a string), and the URL
-//! patterns of the organization settings ([`crate::urls`]).
+//! the derives say: `connector_type` or `definition_id` must be given (as a string), the URL
+//! patterns of the organization settings ([`crate::urls`]), and the send policy's schema, which
+//! is core's own (derived by schemars from the type the server decodes).
 //!
 //! Which types exist, and what their credentials are, is the server's registry (a server can
 //! run connector types defined elsewhere, and a platform OAuth app changes which credential
@@ -25,6 +26,19 @@ pub fn describe(doc: &mut Value) {
             ]);
         }
     }
+    let policy = policy_schema();
+    for name in ["SetPolicyRequest", "PolicyView"] {
+        if let Some(field) = schemas
+            .get_mut(name)
+            .and_then(|s| s.pointer_mut("/properties/policy"))
+        {
+            let description = field.get("description").cloned();
+            *field = json!({"anyOf": [policy, {"type": "null"}]});
+            if let Some(d) = description {
+                field["description"] = d;
+            }
+        }
+    }
     if let Some(settings) = schemas.get_mut("SettingsChange") {
         if let Some(items) = settings.pointer_mut("/properties/redirect_allowlist/items") {
             items["pattern"] = json!(*crate::urls::HTTP_URL);
@@ -33,6 +47,21 @@ pub fn describe(doc: &mut Value) {
             webhook["pattern"] = json!(format!("^$|{}", *crate::urls::HTTP_URL));
         }
     }
+}
+
+/// [`connector_core::guard::Policy`] as JSON Schema, its enums inlined.
+fn policy_schema() -> Value {
+    let generator = schemars::generate::SchemaSettings::draft2020_12()
+        .with(|s| s.inline_subschemas = true)
+        .into_generator();
+    let mut schema =
+        serde_json::to_value(generator.into_root_schema_for::<connector_core::guard::Policy>())
+            .expect("the policy schema serializes");
+    if let Some(o) = schema.as_object_mut() {
+        o.remove("$schema");
+        o.remove("title");
+    }
+    schema
 }
 
 #[cfg(test)]
@@ -49,5 +78,45 @@ mod tests {
             .as_str()
             .unwrap()
             .starts_with("^$|^https?://"));
+    }
+
+    #[test]
+    fn the_policy_is_documented_field_by_field_and_closed() {
+        let doc: Value = serde_json::from_str(crate::openapi::json()).unwrap();
+        for name in ["SetPolicyRequest", "PolicyView"] {
+            let field = &doc["components"]["schemas"][name]["properties"]["policy"];
+            let policy = &field["anyOf"][0];
+            assert_eq!(
+                field["anyOf"][1]["type"], "null",
+                "{name}: null removes a policy"
+            );
+            assert_eq!(policy["additionalProperties"], false, "{name}");
+            let props = policy["properties"].as_object().unwrap();
+            // Every field a policy serializes is documented.
+            let full = connector_core::guard::Policy {
+                max_sends_per_hour: Some(1),
+                max_sends_per_day: Some(1),
+                max_attachment_bytes: Some(1),
+                approval_above_recipients: Some(1),
+                approval_ttl_seconds: Some(1),
+                ..Default::default()
+            };
+            for key in serde_json::to_value(full)
+                .unwrap()
+                .as_object()
+                .unwrap()
+                .keys()
+            {
+                assert!(props.contains_key(key), "{name}: {key} undocumented");
+            }
+            assert_eq!(
+                props["allow_recipients"]["items"]["pattern"],
+                connector_core::guard::ENTRY_PATTERN
+            );
+            let modes = serde_json::to_string(&props["mode"]).unwrap();
+            for mode in ["read_only", "draft_only", "send"] {
+                assert!(modes.contains(mode), "{name}: mode {mode}");
+            }
+        }
     }
 }

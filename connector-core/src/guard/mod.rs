@@ -19,8 +19,8 @@ use serde_json::{json, Value};
 
 pub use local::LocalGuard;
 pub use policy::{
-    entry_matches, evaluate, refused, ApprovalRule, CallKind, Mode, Policy, SendCounts, Verdict,
-    DEFAULT_APPROVAL_TTL_SECONDS,
+    entry_is_valid, entry_matches, evaluate, refused, ApprovalRule, CallKind, Mode, Policy,
+    SendCounts, Verdict, DEFAULT_APPROVAL_TTL_SECONDS, DOMAIN_PATTERN, ENTRY_PATTERN,
 };
 pub use preview::{body_text, Preview, PreviewAttachment};
 
@@ -54,16 +54,17 @@ impl ApprovalStatus {
         }
     }
 
+    /// Every status, in the order of an approval's life.
+    pub const ALL: [ApprovalStatus; 5] = [
+        ApprovalStatus::Pending,
+        ApprovalStatus::Approved,
+        ApprovalStatus::Rejected,
+        ApprovalStatus::Expired,
+        ApprovalStatus::Used,
+    ];
+
     pub fn parse(s: &str) -> Option<ApprovalStatus> {
-        [
-            ApprovalStatus::Pending,
-            ApprovalStatus::Approved,
-            ApprovalStatus::Rejected,
-            ApprovalStatus::Expired,
-            ApprovalStatus::Used,
-        ]
-        .into_iter()
-        .find(|a| a.as_str() == s)
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
     }
 }
 

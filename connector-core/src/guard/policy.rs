@@ -58,30 +58,71 @@ pub struct Policy {
     pub mode: Mode,
     /// When not empty, every recipient must match one entry: an address (`ada@example.com`) or
     /// a domain (`example.com` or `@example.com`, exact, case-insensitive).
+    #[schemars(inner(pattern(ENTRY_PATTERN)))]
     pub allow_recipients: Vec<String>,
     /// No recipient may match an entry (same forms as `allow_recipients`); wins over the
     /// allow-list.
+    #[schemars(inner(pattern(ENTRY_PATTERN)))]
     pub deny_recipients: Vec<String>,
     /// The organization's own domains, for `require_approval: external` (the domains of the
     /// allow-list and of the sender count as internal too).
+    #[schemars(inner(pattern(DOMAIN_PATTERN)))]
     pub internal_domains: Vec<String>,
     /// At most this many sends in any 60 minutes.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::params::integral::option"
+    )]
     pub max_sends_per_hour: Option<u64>,
     /// At most this many sends in any 24 hours.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::params::integral::option"
+    )]
     pub max_sends_per_day: Option<u64>,
     /// The largest attachment a send may carry, in bytes.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::params::integral::option"
+    )]
     pub max_attachment_bytes: Option<u64>,
     pub require_approval: ApprovalRule,
     /// For `require_approval: more_recipients_than`: the most recipients a send may have
     /// without approval.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::params::integral::option"
+    )]
     pub approval_above_recipients: Option<u64>,
     /// How long an approval request stays open, in seconds (default one day).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::params::integral::option"
+    )]
     pub approval_ttl_seconds: Option<u64>,
+}
+
+/// What an entry of `allow_recipients` / `deny_recipients` is: an address or a domain (with
+/// or without a leading `@`), no spaces or control characters, a dot in the domain. Published in
+/// the OpenAPI document; [`entry_is_valid`] is the same rule.
+pub const ENTRY_PATTERN: &str = r"^@?([^@\x00-\x20\x7f]+@)?[^@\x00-\x20\x7f]*\.[^@\x00-\x20\x7f]*$";
+/// What an entry of `internal_domains` is: a domain, with or without a leading `@`.
+pub const DOMAIN_PATTERN: &str = r"^@?[^@\x00-\x20\x7f]*\.[^@\x00-\x20\x7f]*$";
+
+/// [`ENTRY_PATTERN`] (or [`DOMAIN_PATTERN`] with `domain_only`), written out.
+pub fn entry_is_valid(entry: &str, domain_only: bool) -> bool {
+    let rest = entry.strip_prefix('@').unwrap_or(entry);
+    if rest.chars().any(|c| c <= '\u{20}' || c == '\u{7f}') {
+        return false;
+    }
+    let domain = match rest.split_once('@') {
+        Some(_) if domain_only => return false,
+        Some(("", _)) => return false,
+        Some((_, domain)) => domain,
+        None => rest,
+    };
+    !domain.contains('@') && domain.contains('.')
 }
 
 /// The default lifetime of an approval request.
@@ -90,22 +131,28 @@ pub const DEFAULT_APPROVAL_TTL_SECONDS: u64 = 86_400;
 impl Policy {
     /// Checks what a stored policy cannot be: names the field and the fix.
     pub fn validate(&self) -> Result<(), ConnectorError> {
-        for (field, list) in [
-            ("allow_recipients", &self.allow_recipients),
-            ("deny_recipients", &self.deny_recipients),
-            ("internal_domains", &self.internal_domains),
+        for (field, list, domain_only) in [
+            ("allow_recipients", &self.allow_recipients, false),
+            ("deny_recipients", &self.deny_recipients, false),
+            ("internal_domains", &self.internal_domains, true),
         ] {
             for (i, entry) in list.iter().enumerate() {
-                let e = entry.trim().trim_start_matches('@');
-                let ok = !e.is_empty()
-                    && !e.contains(char::is_whitespace)
-                    && e.matches('@').count() <= 1
-                    && e.rsplit('@').next().is_some_and(|d| d.contains('.'));
-                if !ok || (field == "internal_domains" && e.contains('@')) {
+                if !entry_is_valid(entry, domain_only) {
+                    let want = if domain_only {
+                        "example.com"
+                    } else {
+                        "ada@example.com or example.com"
+                    };
                     return Err(ConnectorError::invalid_field(
                         &format!("/{field}/{i}"),
                         &format!(
-                            "{entry:?} is not an address or a domain; write ada@example.com or example.com"
+                            "{:?} is not {}; write {want} (no spaces)",
+                            entry,
+                            if domain_only {
+                                "a domain"
+                            } else {
+                                "an address or a domain"
+                            },
                         ),
                     ));
                 }

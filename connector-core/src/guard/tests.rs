@@ -363,6 +363,49 @@ fn policies_name_the_field_that_is_wrong() {
     assert!(serde_json::from_value::<Policy>(json!({"typo": 1})).is_err());
 }
 
+#[test]
+fn the_published_entry_patterns_are_the_rules_the_server_applies() {
+    let entry = regex::Regex::new(ENTRY_PATTERN).unwrap();
+    let domain = regex::Regex::new(DOMAIN_PATTERN).unwrap();
+    let samples = [
+        "ada@example.com",
+        "example.com",
+        "@example.com",
+        "@ada@example.com",
+        "a@.",
+        ".",
+        "",
+        "@",
+        "@@example.com",
+        "ada@",
+        "ada@localhost",
+        "a b@example.com",
+        "a@b@c.d",
+        "example.com\n",
+        " example.com",
+        "ex\u{7f}.com",
+        "ex\u{85}ample.com",
+        "bücher.de",
+    ];
+    for s in samples {
+        assert_eq!(entry.is_match(s), entry_is_valid(s, false), "entry {s:?}");
+        assert_eq!(domain.is_match(s), entry_is_valid(s, true), "domain {s:?}");
+    }
+    proptest::proptest!(|(s in "@?[a-z@. \t\u{7f}\u{85}é]{0,12}")| {
+        proptest::prop_assert_eq!(entry.is_match(&s), entry_is_valid(&s, false));
+        proptest::prop_assert_eq!(domain.is_match(&s), entry_is_valid(&s, true));
+    });
+    assert!(entry_is_valid("ada@example.com", false) && !entry_is_valid("ada@example.com", true));
+    assert!(!entry_is_valid("not a domain", false));
+}
+
+#[test]
+fn policy_integers_written_as_floats_are_integers() {
+    let p: Policy = serde_json::from_value(json!({"max_sends_per_hour": 5.0})).unwrap();
+    assert_eq!(p.max_sends_per_hour, Some(5));
+    assert!(serde_json::from_value::<Policy>(json!({"max_sends_per_day": 2.5})).is_err());
+}
+
 #[tokio::test]
 async fn after_a_lost_answer_only_an_exactly_once_send_gets_its_approval_back() {
     let g = LocalGuard::new(Some(policy(json!({"require_approval": "all"}))));

@@ -157,8 +157,19 @@ async fn put_org_policy(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct ListQuery {
-    /// `pending`, `approved`, `rejected`, `expired` or `used`.
+    /// Only approvals in this state.
+    #[param(schema_with = approval_status)]
     status: Option<String>,
+}
+
+/// `pending`, `approved`, `rejected`, `expired` or `used` (core's list).
+fn approval_status() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(
+            connector_core::guard::ApprovalStatus::ALL.map(|s| s.as_str()),
+        ))
+        .build()
 }
 
 /// The organization's newest approvals (at most 100), newest first.

@@ -84,6 +84,11 @@ async fn graph_notification(
     lifecycle: bool,
 ) -> ApiResult<HttpResponse> {
     if let Some(token) = &q.validation_token {
+        // Graph's handshake carries no body; a body that comes anyway must still be what the
+        // document says a body is (a notification collection), or the request is refused.
+        if !body.is_empty() {
+            graph::parse_notifications(body)?;
+        }
         return Ok(HttpResponse::Ok()
             .content_type("text/plain; charset=utf-8")
             .insert_header(("X-Content-Type-Options", "nosniff"))
@@ -106,11 +111,15 @@ async fn graph_notification(
     operation_id = "outlook_push",
     tag = "connectors",
     params(Validation),
-    request_body(content = api_types::events::GraphNotifications, content_type = "application/json"),
+    request_body(
+        content = Option<api_types::events::GraphNotifications>,
+        content_type = "application/json",
+        description = "A notification collection; none on Graph's handshake (`validationToken`)",
+    ),
     responses(
         (status = 200, description = "The handshake: the validationToken as given", body = String, content_type = "text/plain"),
         (status = 202, description = "Recorded: the mailboxes are read from their cursors now"),
-        (status = 400, description = "`invalid_params`: not a Graph notification collection, or a validationToken over 1024 characters", body = crate::error::ErrorBody),
+        (status = 400, description = "`invalid_params`: a body that is not a Graph notification collection (with or without validationToken), no body without validationToken, or a validationToken not of 1 to 1024 characters", body = crate::error::ErrorBody),
         (status = 401, description = "`unauthenticated`: no notification names a subscription of this server with its clientState", body = crate::error::ErrorBody),
     )
 )]
@@ -131,11 +140,15 @@ async fn outlook(
     operation_id = "outlook_push_lifecycle",
     tag = "connectors",
     params(Validation),
-    request_body(content = api_types::events::GraphNotifications, content_type = "application/json"),
+    request_body(
+        content = Option<api_types::events::GraphNotifications>,
+        content_type = "application/json",
+        description = "A notification collection; none on Graph's handshake (`validationToken`)",
+    ),
     responses(
         (status = 200, description = "The handshake: the validationToken as given", body = String, content_type = "text/plain"),
         (status = 202, description = "Recorded: the subscriptions are renewed or made anew, the mailboxes read now"),
-        (status = 400, description = "`invalid_params`: not a Graph notification collection, or a validationToken over 1024 characters", body = crate::error::ErrorBody),
+        (status = 400, description = "`invalid_params`: a body that is not a Graph notification collection (with or without validationToken), no body without validationToken, or a validationToken not of 1 to 1024 characters", body = crate::error::ErrorBody),
         (status = 401, description = "`unauthenticated`: no notification names a subscription of this server with its clientState", body = crate::error::ErrorBody),
     )
 )]

@@ -8,6 +8,7 @@
 //! NOTHING`, compare-and-set `UPDATE`, `DELETE ... RETURNING`), atomic on both backends.
 
 mod apps;
+pub mod auth;
 mod connectors;
 pub mod context;
 pub mod credentials;
@@ -70,6 +71,8 @@ impl Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Where other processes learn that application credentials changed (see [`auth`]).
+    auth_signal: auth::Signal,
 }
 
 type MigrationSource = &'static [(i64, &'static str, &'static str)];
@@ -196,7 +199,12 @@ impl Store {
             Backend::Sqlite => open_sqlite(database_url).await?,
             Backend::Postgres => open_postgres(database_url).await?,
         };
-        let store = Store { pool, backend };
+        let auth_signal = auth::Signal::of(backend, database_url)?;
+        let store = Store {
+            pool,
+            backend,
+            auth_signal,
+        };
         store.migrate().await?;
         tracing::info!(database = %redact_url(database_url), ?backend, "database ready");
         Ok(store)

@@ -20,8 +20,15 @@ pub struct TokenQuery {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct DecisionForm {
-    /// `approve` or `reject`.
-    decision: String,
+    decision: Decision,
+}
+
+/// What the person decided.
+#[derive(Deserialize, utoipa::ToSchema, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Approve,
+    Reject,
 }
 
 /// The page of a signed approval link (no API token: the link is the credential): the exact
@@ -66,17 +73,7 @@ pub async fn decide(
     query: web::Query<TokenQuery>,
     form: web::Form<DecisionForm>,
 ) -> ApiResult<HttpResponse> {
-    let approve = match form.decision.as_str() {
-        "approve" => true,
-        "reject" => false,
-        _ => {
-            return Err(connector_core::ConnectorError::invalid_field(
-                "/decision",
-                "must be approve or reject",
-            )
-            .into())
-        }
-    };
+    let approve = form.decision == Decision::Approve;
     let view = state
         .services
         .guardrails

@@ -37,7 +37,7 @@ const KIND: &str = "outlook";
 /// Longest validation token echoed (Graph's are about 200 characters).
 pub const MAX_VALIDATION_TOKEN: usize = 1024;
 /// Most notifications looked at in one request (Graph batches a few).
-const MAX_NOTIFICATIONS: usize = 1000;
+pub const MAX_NOTIFICATIONS: usize = 1000;
 
 /// Graph change notifications: where Graph reaches this server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +54,19 @@ pub fn validation_answer(token: &str) -> Result<String, ConnectorError> {
         )));
     }
     Ok(token.to_string())
+}
+
+/// A notification collection as Graph sends it, at most [`MAX_NOTIFICATIONS`] of them.
+pub fn parse_notifications(body: &[u8]) -> Result<GraphNotifications, ConnectorError> {
+    let n: GraphNotifications = serde_json::from_slice(body).map_err(|_| {
+        ConnectorError::invalid_params("not a Graph change notification collection")
+    })?;
+    if n.value.len() > MAX_NOTIFICATIONS {
+        return Err(ConnectorError::invalid_params(format!(
+            "at most {MAX_NOTIFICATIONS} notifications in one request"
+        )));
+    }
+    Ok(n)
 }
 
 /// A new `clientState` secret (32 random bytes, hex).
@@ -99,14 +112,7 @@ impl Events {
         body: &[u8],
         lifecycle: bool,
     ) -> Result<u64, ConnectorError> {
-        let n: GraphNotifications = serde_json::from_slice(body).map_err(|_| {
-            ConnectorError::invalid_params("not a Graph change notification collection")
-        })?;
-        if n.value.len() > MAX_NOTIFICATIONS {
-            return Err(ConnectorError::invalid_params(format!(
-                "at most {MAX_NOTIFICATIONS} notifications in one request"
-            )));
-        }
+        let n = parse_notifications(body)?;
         let mut recorded = 0u64;
         let mut refused = 0u64;
         for item in &n.value {

@@ -202,7 +202,7 @@ impl Guardrails {
         let ttl = req.ttl_seconds.unwrap_or(3600).clamp(1, 7 * 86_400);
         let expires = (now_ms() + ttl as i64 * 1000).min(row.expires_at_ms);
         let reviewer = req.reviewer.unwrap_or_else(|| "reviewer".to_string());
-        if reviewer.len() > 200 || reviewer.chars().any(char::is_control) {
+        if reviewer.chars().count() > 200 || reviewer.chars().any(char::is_control) {
             return Err(ConnectorError::invalid_field(
                 "/reviewer",
                 "at most 200 characters, no control characters",

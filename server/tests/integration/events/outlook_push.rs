@@ -189,6 +189,12 @@ async fn graph_handshakes_are_echoed_and_a_wrong_client_state_is_refused_and_cha
                 .await;
         assert_eq!(s.as_u16(), 200, "{path}: {v}");
         assert_eq!(v["raw"], token, "{path}: echoed as plain text");
+        // A body that comes with the handshake must still be a notification collection.
+        let (s, v) =
+            e.h.send(Req::new(Method::POST, format!("{path}?{q}")).json(json!({"value": 3})))
+                .await;
+        assert_eq!(s.as_u16(), 400, "{path}: {v}");
+        assert_eq!(v["error"]["code"], "invalid_params");
     }
 
     let reads = || e.calls("GET", "/delta");

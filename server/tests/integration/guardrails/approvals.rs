@@ -276,7 +276,8 @@ async fn a_signed_link_shows_the_message_and_decides_once() {
             .post(
                 &format!("{APPROVALS}/{apr}/links"),
                 &env.t,
-                json!({"reviewer": "boss@example.com"}),
+                // An integer written as 600.0 is the integer 600 (JSON Schema's view).
+                json!({"reviewer": "boss@example.com", "ttl_seconds": 600.0}),
             )
             .await;
         assert_eq!(s, StatusCode::OK, "{link}");
@@ -306,6 +307,17 @@ async fn a_signed_link_shows_the_message_and_decides_once() {
                 .content_type("application/x-www-form-urlencoded")
                 .raw(format!("decision={decision}"))
         };
+        // Not a form, or a decision that is neither: 400, and nothing decided.
+        let (s, v) = env
+            .h
+            .send(Req::new(Method::POST, path.to_string()).json(json!({"decision": "approve"})))
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+        assert_eq!(v["error"]["code"], "invalid_params");
+        let (s, v) = env.h.send(post("maybe")).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+        assert_eq!(approval(&env, &apr).await["status"], "pending");
+
         let (s, _) = env.h.send(post("approve")).await;
         assert_eq!(s, StatusCode::OK);
         let a = approval(&env, &apr).await;
