@@ -123,6 +123,11 @@ const SQLITE_MIGRATIONS: MigrationSource = &[
         "application_order",
         include_str!("../../migrations/sqlite/0500_application_order.sql"),
     ),
+    (
+        610,
+        "calendar_events",
+        include_str!("../../migrations/sqlite/0610_calendar_events.sql"),
+    ),
 ];
 
 /// Same versions and names as [`SQLITE_MIGRATIONS`] (a test checks they stay twins).
@@ -171,6 +176,11 @@ const POSTGRES_MIGRATIONS: MigrationSource = &[
         500,
         "application_order",
         include_str!("../../migrations/postgres/0500_application_order.sql"),
+    ),
+    (
+        610,
+        "calendar_events",
+        include_str!("../../migrations/postgres/0610_calendar_events.sql"),
     ),
 ];
 
