@@ -29,8 +29,8 @@ pub use connectors::{
 pub use credential::CredentialView;
 pub use error::{ErrorBody, ErrorCodeName, ErrorObject};
 pub use events::{
-    DeliveryList, DeliveryView, Event, EventFeed, MessageEvent, MessageRef, RedeliverRequest,
-    Redelivered,
+    CalendarEvent, CalendarEventRef, DeliveryList, DeliveryView, Event, EventFeed, MessageEvent,
+    MessageRef, RedeliverRequest, Redelivered,
 };
 pub use execute::{ExecuteRequest, ExecuteResponse};
 pub use guardrails::{

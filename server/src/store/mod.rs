@@ -9,6 +9,7 @@
 
 mod apps;
 pub mod attachments;
+pub mod auth;
 mod connectors;
 pub mod context;
 pub mod credentials;
@@ -71,6 +72,8 @@ impl Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Where other processes learn that application credentials changed (see [`auth`]).
+    auth_signal: auth::Signal,
 }
 
 type MigrationSource = &'static [(i64, &'static str, &'static str)];
@@ -126,6 +129,11 @@ const SQLITE_MIGRATIONS: MigrationSource = &[
         "attachment_handles",
         include_str!("../../migrations/sqlite/0600_attachment_handles.sql"),
     ),
+    (
+        610,
+        "calendar_events",
+        include_str!("../../migrations/sqlite/0610_calendar_events.sql"),
+    ),
 ];
 
 /// Same versions and names as [`SQLITE_MIGRATIONS`] (a test checks they stay twins).
@@ -180,6 +188,11 @@ const POSTGRES_MIGRATIONS: MigrationSource = &[
         "attachment_handles",
         include_str!("../../migrations/postgres/0600_attachment_handles.sql"),
     ),
+    (
+        610,
+        "calendar_events",
+        include_str!("../../migrations/postgres/0610_calendar_events.sql"),
+    ),
 ];
 
 /// The (version, name) of each migration of a backend, in order.
@@ -207,7 +220,12 @@ impl Store {
             Backend::Sqlite => open_sqlite(database_url).await?,
             Backend::Postgres => open_postgres(database_url).await?,
         };
-        let store = Store { pool, backend };
+        let auth_signal = auth::Signal::of(backend, database_url)?;
+        let store = Store {
+            pool,
+            backend,
+            auth_signal,
+        };
         store.migrate().await?;
         tracing::info!(database = %redact_url(database_url), ?backend, "database ready");
         Ok(store)

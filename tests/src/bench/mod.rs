@@ -4,6 +4,7 @@
 //! asserts counts only.
 
 pub mod context;
+pub mod events;
 pub mod inproc;
 pub mod mime;
 pub mod python;
