@@ -105,3 +105,26 @@ async fn the_events_case_measures_push_polling_and_idle_cpu() {
     assert!(cpu.median.is_some_and(|m| m > 0.0), "{cpu:#?}");
     assert!(cpu.baseline.is_some(), "{cpu:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_case_measures_mcp_policy_approval_and_calendar() {
+    use tests::bench::agent::{run, AgentSizes};
+    let mut figs = Vec::new();
+    run(AgentSizes::smoke(), &mut figs).await;
+    for name in [
+        "full mode: one tool per action",
+        "compact mode: list_actions, describe_action, execute",
+        "latency via /mcp",
+        "send under a policy",
+        "approval round: held send, approve, send again",
+        "execute latency",
+    ] {
+        let f = figs
+            .iter()
+            .find(|f| f.name == name)
+            .unwrap_or_else(|| panic!("no figure {name}: {figs:#?}"));
+        assert!(f.median.is_some_and(|m| m > 0.0), "{f:#?}");
+    }
+    let compact = figs.iter().find(|f| f.name.starts_with("compact")).unwrap();
+    assert!(compact.note.starts_with("3 tools"), "{compact:#?}");
+}

@@ -216,6 +216,20 @@ impl Server {
         path: &str,
         body: &Value,
     ) -> Result<Value, String> {
+        let (status, v) = self.request(method, path, body).await?;
+        if !status.is_success() {
+            return Err(format!("{path}: {status} {v}"));
+        }
+        Ok(v)
+    }
+
+    /// An authenticated API call with a JSON body: the status and the answer's JSON.
+    pub(crate) async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &Value,
+    ) -> Result<(reqwest::StatusCode, Value), String> {
         let r = self
             .http
             .request(method, format!("{}{path}", self.base))
@@ -227,10 +241,7 @@ impl Server {
             .map_err(|e| e.to_string())?;
         let status = r.status();
         let v: Value = r.json().await.map_err(|e| e.to_string())?;
-        if !status.is_success() {
-            return Err(format!("{path}: {status} {v}"));
-        }
-        Ok(v)
+        Ok((status, v))
     }
 
     pub(crate) fn pid(&self) -> u32 {

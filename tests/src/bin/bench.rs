@@ -11,7 +11,7 @@ use tests::bench::inproc::OutlookDelay;
 use tests::bench::{self, inproc, mime, report, stampede, Figure, Sizes};
 
 const ALL: &[&str] = &[
-    "overhead", "bulk", "stampede", "mime", "server", "python", "context", "events",
+    "overhead", "bulk", "stampede", "mime", "server", "python", "context", "events", "agent",
 ];
 
 #[derive(Parser, Debug)]
@@ -21,7 +21,7 @@ struct Args {
     #[arg(long)]
     smoke: bool,
     /// Comma-separated cases to run: overhead, bulk, stampede, mime, server, python, context,
-    /// events (default all).
+    /// events, agent (default all).
     #[arg(long, value_delimiter = ',')]
     cases: Vec<String>,
     /// Where benchmarks.md and benchmarks.json go [default: the workspace's docs/].
@@ -238,10 +238,11 @@ fn main() {
     let machine = report::machine();
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
     let mut figs = Vec::new();
-    // The context store's and the events' figures have their own blocks (and run on their
+    // The context store's, the events' and the agent case's figures have their own blocks (and run on their
     // own without replacing the other results).
     let mut context_figs = Vec::new();
     let mut events_figs = Vec::new();
+    let mut agent_figs = Vec::new();
     let started = Instant::now();
     for c in &cases {
         let t = Instant::now();
@@ -269,6 +270,14 @@ fn main() {
                 };
                 rt.block_on(bench::events::run(s, &mut events_figs));
             }
+            "agent" => {
+                let s = if args.smoke {
+                    bench::agent::AgentSizes::smoke()
+                } else {
+                    bench::agent::AgentSizes::full()
+                };
+                rt.block_on(bench::agent::run(s, &mut agent_figs));
+            }
             _ => unreachable!(),
         }
         eprintln!("== {c} done in {:.1} s", t.elapsed().as_secs_f64());
@@ -280,6 +289,7 @@ fn main() {
     let blocks = [
         ("context", "Context store", &context_figs),
         ("events", "Events", &events_figs),
+        ("agent", "MCP, guardrails, calendar", &agent_figs),
     ];
     for (_, _, f) in &blocks {
         if !f.is_empty() {
