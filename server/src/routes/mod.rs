@@ -1,6 +1,7 @@
 //! One module per resource; each exposes `configure`.
 
 pub mod apps;
+pub mod connect;
 pub mod connector_types;
 pub mod connectors;
 pub mod credential;
@@ -33,6 +34,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     events::configure(cfg);
     push::configure(cfg);
     oauth::configure(cfg);
+    connect::configure(cfg);
     org_settings::configure(cfg);
     guardrails::configure(cfg);
     oauth_apps::configure(cfg);

@@ -7,6 +7,7 @@
 
 pub mod applications;
 mod cache;
+pub mod connect;
 pub mod connectors;
 pub mod context;
 mod credentials;

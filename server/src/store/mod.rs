@@ -33,7 +33,7 @@ pub use connectors::{ConnectorFilter, ConnectorRow, ConnectorUpdate, NewConnecto
 pub use credentials::{STATUS_ACTIVE, STATUS_NEEDS_REAUTH};
 pub use idempotency::{IdempotencyEntry, IdempotencySlot};
 pub use keys::DataKeyRow;
-pub use oauth::{AppRow, Link, SettingsRow, StateRow};
+pub use oauth::{AppRow, ConnectSessionRow, Link, SettingsRow, StateRow};
 pub use orgs::Organization;
 
 /// A row of either backend.
@@ -120,6 +120,11 @@ const SQLITE_MIGRATIONS: MigrationSource = &[
         "application_order",
         include_str!("../../migrations/sqlite/0500_application_order.sql"),
     ),
+    (
+        600,
+        "connect",
+        include_str!("../../migrations/sqlite/0600_connect.sql"),
+    ),
 ];
 
 /// Same versions and names as [`SQLITE_MIGRATIONS`] (a test checks they stay twins).
@@ -168,6 +173,11 @@ const POSTGRES_MIGRATIONS: MigrationSource = &[
         500,
         "application_order",
         include_str!("../../migrations/postgres/0500_application_order.sql"),
+    ),
+    (
+        600,
+        "connect",
+        include_str!("../../migrations/postgres/0600_connect.sql"),
     ),
 ];
 
