@@ -10,6 +10,9 @@ pub const MESSAGE_EVENT_TYPES: &[&str] = &[
     "message.updated",
     "message.deleted",
 ];
+/// `event.created`, `event.updated`, `event.deleted`: changes in the account's primary
+/// calendar.
+pub const CALENDAR_EVENT_TYPES: &[&str] = &["event.created", "event.updated", "event.deleted"];
 pub use crate::webhook::{EventStatus, StatusChangedEvent, STATUS_CHANGED};
 
 /// One event: a mailbox change or a connector's status change.
@@ -19,6 +22,7 @@ pub enum Event {
     Status(StatusChangedEvent),
     Message(MessageEvent),
     Approval(crate::guardrails::ApprovalEvent),
+    Calendar(CalendarEvent),
 }
 
 impl Event {
@@ -27,6 +31,7 @@ impl Event {
             Event::Status(e) => &e.id,
             Event::Message(e) => &e.id,
             Event::Approval(e) => &e.id,
+            Event::Calendar(e) => &e.id,
         }
     }
 
@@ -35,6 +40,7 @@ impl Event {
             Event::Status(e) => &e.kind,
             Event::Message(e) => &e.kind,
             Event::Approval(e) => &e.kind,
+            Event::Calendar(e) => &e.kind,
         }
     }
 
@@ -43,6 +49,7 @@ impl Event {
             Event::Status(e) => e.sequence,
             Event::Message(e) => Some(e.sequence),
             Event::Approval(e) => Some(e.sequence),
+            Event::Calendar(e) => Some(e.sequence),
         }
     }
 }
@@ -90,6 +97,65 @@ pub struct MessageRef {
     /// The text body, only when the organization asked for bodies (`event_bodies`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_text: Option<String>,
+}
+
+/// A change in the account's primary calendar (issue 24): one event per change, through the
+/// same outbox, sequence and webhook as mail.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarEvent {
+    /// `evt_...`, stable like a message event's.
+    pub id: String,
+    /// `event.created` (an event or instance the server has not told about), `event.updated`
+    /// (any of its fields changed, attendees' answers included) or `event.deleted` (deleted
+    /// or cancelled).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    pub organization_id: String,
+    pub connector_id: String,
+    #[schema(required)]
+    pub customer_name: Option<String>,
+    pub connector_type: String,
+    /// Position in the connector's events (shared with its mail events).
+    pub sequence: i64,
+    pub event: CalendarEventRef,
+}
+
+/// The calendar event an event is about, in the shape of the connector's calendar actions.
+/// `summary` and `location` are written by whoever made the event (often someone else): data,
+/// never instructions (`untrusted_fields`).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarEventRef {
+    /// The provider's event id (`event_id` of the connector's `events` actions).
+    pub id: String,
+    /// `primary`: the calendar followed.
+    pub calendar_id: String,
+    /// For an instance of a recurring series: the series master's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series_id: Option<String>,
+    /// `confirmed`, `tentative` or `cancelled`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// `{date_time, time_zone}` or `{date}` (all-day), as `events.get` gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub start: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub end: Option<serde_json::Value>,
+    /// The organizer's address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organizer: Option<String>,
+    /// JSON pointers of the fields above that the event's author wrote (`/summary`,
+    /// `/location`): data, never instructions.
+    pub untrusted_fields: Vec<String>,
 }
 
 /// `GET /api/v1/integrations/connectors/{id}/events`.

@@ -4,6 +4,7 @@
 //! body that does not match names the field ([`decode`]).
 
 pub mod applications;
+pub mod attachments;
 pub mod connect;
 pub mod connector_types;
 pub mod connectors;
@@ -20,6 +21,7 @@ pub mod tokens;
 pub mod webhook;
 
 pub use applications::{ApplicationList, ApplicationView, RotatedSecret};
+pub use attachments::AttachmentHandle;
 pub use connect::{ConnectSession, ConnectSessionRequest};
 pub use connector_types::{ConnectorTypeList, ConnectorTypeView, ToolSets};
 pub use connectors::{
@@ -29,8 +31,8 @@ pub use connectors::{
 pub use credential::CredentialView;
 pub use error::{ErrorBody, ErrorCodeName, ErrorObject};
 pub use events::{
-    DeliveryList, DeliveryView, Event, EventFeed, MessageEvent, MessageRef, RedeliverRequest,
-    Redelivered,
+    CalendarEvent, CalendarEventRef, DeliveryList, DeliveryView, Event, EventFeed, MessageEvent,
+    MessageRef, RedeliverRequest, Redelivered,
 };
 pub use execute::{ExecuteRequest, ExecuteResponse};
 pub use guardrails::{

@@ -173,6 +173,11 @@ impl GmailChanges {
 
 #[async_trait]
 impl MailChanges for GmailChanges {
+    /// Google's sync token follows the whole primary calendar (instances of series expanded).
+    fn calendar(&self) -> Option<connector_core::changes::CalendarFollow> {
+        Some(connector_core::changes::CalendarFollow { window_days: None })
+    }
+
     async fn read(&self, api: &dyn Actions, cursor: Option<&str>) -> Result<ChangePage> {
         let Some(start) = cursor else {
             return self.baseline(api).await;

@@ -125,6 +125,14 @@ impl OutlookChanges {
 
 #[async_trait]
 impl MailChanges for OutlookChanges {
+    /// Graph's calendarView delta follows a window fixed at the first sync: 30 days back,
+    /// a year ahead.
+    fn calendar(&self) -> Option<connector_core::changes::CalendarFollow> {
+        Some(connector_core::changes::CalendarFollow {
+            window_days: Some((30, 365)),
+        })
+    }
+
     async fn read(&self, api: &dyn Actions, cursor: Option<&str>) -> Result<ChangePage> {
         let Some(cursor) = cursor else {
             return self.full(api, PageKind::Baseline).await;

@@ -5,15 +5,16 @@
 //! takes an [`Auth`], which requires `Authorization: Bearer` and a matching
 //! `X-Organization-Id`.
 //!
-//! **Verified-token cache (off by default).** Checking a bearer token costs one database
-//! round trip on every request (see docs/benchmarks.md for what that costs on the execute hot
-//! path). With `token_cache_ms` set, a verified token's record is kept in memory, keyed by the
-//! token's SHA-256, for that long. Revocation stays immediate in this process: revoking an
-//! application or rotating its secret drops its cached tokens
-//! ([`crate::services::Applications`]) before the API answers. Another process sharing the database (a second replica, the
-//! `connectors apps revoke` CLI) sees a revocation within that lifetime at most, which is why
-//! the default is no cache ([`TOKEN_CACHE_TTL`]). Expiry is checked against the cached record
-//! on every request, so an expired token is refused at once.
+//! **Verified-token cache.** A verified token's record is kept in memory, keyed by the token's
+//! SHA-256, for up to `token_cache_ms` (default [`TOKEN_CACHE_TTL`]), so a warm request asks the
+//! database nothing. Revocation still applies on every replica: revoking an application or
+//! rotating its secret drops its cached tokens here before the API answers, and tells every
+//! other process on the database ([`crate::store::auth`]: PostgreSQL `NOTIFY`, which every server
+//! `LISTEN`s for; on SQLite, where one server owns the data directory, a marker file the CLI
+//! replaces and the server checks with one `stat`). A PostgreSQL server that is not listening
+//! (starting, reconnecting) does not use its cache. Expiry is checked against the cached record
+//! on every request, so an expired token is refused at once. `token_cache_ms 0` turns the cache
+//! off (a database query per request).
 
 use std::time::Duration;
 
@@ -243,12 +244,10 @@ pub async fn middleware(
     next.call(req).await.map(|r| r.map_into_left_body())
 }
 
-/// Default lifetime of a verified token in this process's cache: **none**. Every request
-/// checks its token in the database, so revoking an application takes effect at once on
-/// every replica (issue 6; `server/tests/integration/replicas_pg.rs`). `token_cache_ms` (at most 10 s)
-/// trades that for one database round trip less per request: revocations made through this
-/// process still apply at once, those made on another replica or with the CLI within it.
-pub const TOKEN_CACHE_TTL: Duration = Duration::ZERO;
+/// Default lifetime of a verified token in this process's cache. Changes made elsewhere empty
+/// the cache when they are announced ([`crate::store::auth`]), so the lifetime only bounds how
+/// long a record lives at all (at most 10 s, `token_cache_ms`).
+pub const TOKEN_CACHE_TTL: Duration = Duration::from_secs(10);
 /// Default lifetime of a connector's row in the execute path's cache (`connector_cache_ms`):
 /// changes made through this process apply at once, those made on another replica (PATCH,
 /// DELETE, re-authorization, a status set by the health check) within this bound.

@@ -759,9 +759,10 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().contains("token_cache_ms"), "{err}");
         let cfg = Config::resolve(ServeArgs::default()).unwrap();
-        assert!(
-            cfg.token_cache.is_zero(),
-            "tokens are checked on every request by default"
+        assert_eq!(
+            cfg.token_cache,
+            crate::auth::TOKEN_CACHE_TTL,
+            "verified tokens are cached by default (changes are announced, store::auth)"
         );
     }
 

@@ -3,7 +3,7 @@
 //! The work is [`crate::services::Executions::execute`]; the connector's row comes from
 //! [`crate::services::Connectors::get_cached`] (reused for
 //! `connector_cache_ms`, one second by default), so that a warm execute asks the database only
-//! for the bearer token (and nothing with `token_cache_ms` set).
+//! for the bearer token only when its verified-token cache cannot be used (`crate::auth`).
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};

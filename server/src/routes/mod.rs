@@ -1,6 +1,7 @@
 //! One module per resource; each exposes `configure`.
 
 pub mod apps;
+pub mod attachments;
 pub mod connect;
 pub mod connector_types;
 pub mod connectors;
@@ -25,6 +26,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     tokens::configure(cfg);
     oauth_server::configure(cfg);
     apps::configure(cfg);
+    attachments::configure(cfg);
     crate::metrics::configure(cfg);
     crate::openapi::configure(cfg);
     connector_types::configure(cfg);

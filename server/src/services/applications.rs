@@ -9,6 +9,8 @@
 //! revoked applications, so its tokens stop working at once (on every replica). Rotating the
 //! secret also deletes its tokens: a rotation usually means the old secret leaked.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use connector_core::{ConnectorError, Secret};
@@ -37,11 +39,23 @@ pub struct AppInfo {
 pub struct Applications {
     store: Store,
     /// Verified tokens by token hash (see [`crate::auth`] for the trade-off).
-    tokens: HotCache<TokenRecord>,
+    tokens: Arc<HotCache<TokenRecord>>,
+    /// Whether the cache may be used now: changes made by other processes reach this one
+    /// ([`crate::store::auth`]).
+    trust: Arc<Trust>,
     /// Lifetime of an issued bearer token.
     token_ttl_secs: u64,
     /// What a token request may cost (see [`Applications::issue_token`]).
     checks: SecretChecks,
+}
+
+/// What tells this process that another one changed application credentials.
+struct Trust {
+    /// PostgreSQL: this process `LISTEN`s now (off while starting and while reconnecting:
+    /// every lookup then asks the database).
+    listening: AtomicBool,
+    /// SQLite: the marker as last seen; a new one empties the cache.
+    marker: Mutex<crate::store::auth::Marker>,
 }
 
 /// The bounds around client-secret checks.
@@ -90,9 +104,14 @@ impl Applications {
         token_ttl_secs: u64,
         limits: &Limits,
     ) -> Applications {
+        let marker = store.auth_marker();
         Applications {
             store,
-            tokens: HotCache::new(token_cache),
+            tokens: Arc::new(HotCache::new(token_cache)),
+            trust: Arc::new(Trust {
+                listening: AtomicBool::new(false),
+                marker: Mutex::new(marker),
+            }),
             token_ttl_secs,
             checks: SecretChecks::new(limits),
         }
@@ -287,7 +306,7 @@ impl Applications {
         &self,
         token_hash: &str,
     ) -> Result<Option<TokenRecord>, ConnectorError> {
-        if !self.tokens.enabled() {
+        if !self.tokens.enabled() || !self.cache_trusted() {
             return self.store.find_token(token_hash).await.map_err(db);
         }
         if let Some(record) = self.tokens.get(token_hash) {
@@ -304,6 +323,72 @@ impl Applications {
         Ok(record)
     }
 
+    /// Whether cached tokens may be used now, emptying the cache when another process
+    /// changed credentials (SQLite marker). On PostgreSQL only while listening.
+    fn cache_trusted(&self) -> bool {
+        if self.store.auth_notifies() {
+            return self.trust.listening.load(Ordering::SeqCst);
+        }
+        let now = self.store.auth_marker();
+        let mut seen = self
+            .trust
+            .marker
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *seen != now {
+            self.tokens.clear();
+            *seen = now;
+        }
+        true
+    }
+
+    /// Tells the other processes on the database that credentials changed (after the change).
+    async fn announce(&self) -> Result<(), ConnectorError> {
+        self.store.auth_changed().await.map_err(db)
+    }
+
+    /// PostgreSQL: listens for credential changes made by other replicas and the CLI, emptying
+    /// the token cache on each, and reconnects when the connection is lost (the cache is not
+    /// used until it listens again). `None` on SQLite or with the cache off.
+    pub fn spawn_listener(&self) -> Option<tokio::task::JoinHandle<()>> {
+        if !self.tokens.enabled() || !self.store.auth_notifies() {
+            return None;
+        }
+        let (store, tokens, trust) = (self.store.clone(), self.tokens.clone(), self.trust.clone());
+        Some(tokio::spawn(async move {
+            let mut wait = Duration::from_millis(200);
+            loop {
+                match store.auth_listener().await {
+                    Some(Ok(mut listener)) => {
+                        // Whatever changed while nobody listened is unknown: start empty.
+                        tokens.clear();
+                        trust.listening.store(true, Ordering::SeqCst);
+                        tracing::debug!("listening for credential changes");
+                        wait = Duration::from_millis(200);
+                        loop {
+                            match listener.try_recv().await {
+                                Ok(Some(_)) => tokens.clear(),
+                                Ok(None) => break,
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "credential-change listener failed");
+                                    break;
+                                }
+                            }
+                        }
+                        trust.listening.store(false, Ordering::SeqCst);
+                        tokens.clear();
+                    }
+                    Some(Err(e)) => {
+                        tracing::warn!(error = %e, "cannot listen for credential changes; tokens are checked in the database meanwhile");
+                    }
+                    None => return,
+                }
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(10));
+            }
+        }))
+    }
+
     /// Drops every cached token: for tests and admin tools that edit tokens in the database
     /// behind this process's back.
     pub fn forget_cached_tokens(&self) {
@@ -317,7 +402,7 @@ impl Applications {
             .await
             .map_err(db)?;
         self.tokens.retain(|r| r.application_id != application_id);
-        Ok(())
+        self.announce().await
     }
 }
 
@@ -396,6 +481,49 @@ mod tests {
             !apps.tokens.contains(&hash),
             "a refused token is not cached"
         );
+    }
+
+    #[tokio::test]
+    async fn a_revocation_by_another_process_empties_the_cache_at_the_next_lookup() {
+        let (store, _dir) = store().await;
+        let server = Applications::with(
+            store.clone(),
+            Duration::from_secs(10),
+            3600,
+            &Limits::default(),
+        );
+        // The CLI: its own process on the same SQLite file, without a cache.
+        let cli = Applications::uncached(store.clone());
+        let org = store.create_org("cli").await.unwrap().id;
+        let keep = create_application(&store, &org).await.unwrap();
+        let app = create_application(&store, &org).await.unwrap();
+        let issued = issue_token(&store, &app.client_id, app.client_secret.expose(), 3600)
+            .await
+            .map_err(|e| e.to_string())
+            .unwrap();
+        let hash = hash_token(issued.access_token.expose());
+        assert!(server.find_token(&hash).await.unwrap().is_some());
+        assert!(server.tokens.contains(&hash), "verified once, then cached");
+        let marker = store.auth_marker();
+        cli.revoke(&org, &app.client_id).await.unwrap().unwrap();
+        assert_ne!(store.auth_marker(), marker, "the CLI's change is announced");
+        assert!(
+            server.find_token(&hash).await.unwrap().is_none(),
+            "refused at the next lookup, long before the cache lifetime"
+        );
+        // A rotated secret too.
+        let issued = issue_token(&store, &keep.client_id, keep.client_secret.expose(), 3600)
+            .await
+            .map_err(|e| e.to_string())
+            .unwrap();
+        let hash = hash_token(issued.access_token.expose());
+        assert!(server.find_token(&hash).await.unwrap().is_some());
+        cli.rotate_secret(&org, &keep.client_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert!(server.find_token(&hash).await.unwrap().is_none());
     }
 
     #[tokio::test]

@@ -24,6 +24,10 @@ pub struct Claim {
     pub push_renew_at_ms: Option<i64>,
     pub push_seq: i64,
     pub epoch: i64,
+    /// The calendar's next `events.sync` call (None: not followed yet).
+    pub calendar_cursor: Option<String>,
+    /// The calendar is held back until then.
+    pub calendar_retry_at_ms: Option<i64>,
 }
 
 /// The first undelivered event of a stream.
@@ -159,7 +163,7 @@ impl Store {
              WHERE poll_at_ms IS NOT NULL AND poll_at_ms <= $3 AND poll_lease_until_ms < $3 \
              ORDER BY poll_at_ms LIMIT $4{}) \
              RETURNING connector_id, organization_id, cursor, gen, poll_failures, push_kind, \
-             push_renew_at_ms, push_seq, epoch",
+             push_renew_at_ms, push_seq, epoch, calendar_cursor, calendar_retry_at_ms",
             self.skip_locked()
         );
         self.claim(&sql, owner, now_ms, lease_until_ms, limit).await
@@ -179,7 +183,7 @@ impl Store {
              WHERE deliver_at_ms IS NOT NULL AND deliver_at_ms <= $3 \
              AND deliver_lease_until_ms < $3 ORDER BY deliver_at_ms LIMIT $4{}) \
              RETURNING connector_id, organization_id, cursor, gen, poll_failures, push_kind, \
-             push_renew_at_ms, push_seq, epoch",
+             push_renew_at_ms, push_seq, epoch, calendar_cursor, calendar_retry_at_ms",
             self.skip_locked()
         );
         self.claim(&sql, owner, now_ms, lease_until_ms, limit).await
@@ -212,6 +216,8 @@ impl Store {
                 push_renew_at_ms: r.get("push_renew_at_ms"),
                 push_seq: r.get("push_seq"),
                 epoch: r.get("epoch"),
+                calendar_cursor: r.get("calendar_cursor"),
+                calendar_retry_at_ms: r.get("calendar_retry_at_ms"),
             })
             .collect())
     }
@@ -600,7 +606,8 @@ impl Store {
         sqlx::query(
             "UPDATE event_streams SET cursor = NULL, poll_at_ms = $1, poll_failures = 0, \
              poll_error = NULL, push_kind = NULL, push_id = NULL, push_renew_at_ms = NULL, \
-             epoch = epoch + 1 WHERE connector_id = $2",
+             calendar_cursor = NULL, calendar_retry_at_ms = NULL, epoch = epoch + 1 \
+             WHERE connector_id = $2",
         )
         .bind(now_ms())
         .bind(connector_id)
@@ -611,6 +618,29 @@ impl Store {
             .execute(&self.pool)
             .await
             .map(|_| ())
+    }
+
+    /// Holds the connector's calendar back until `at_ms` (None: follow it at every poll).
+    pub async fn set_calendar_retry(
+        &self,
+        connector_id: &str,
+        at_ms: Option<i64>,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE event_streams SET calendar_retry_at_ms = $1 WHERE connector_id = $2")
+            .bind(at_ms)
+            .bind(connector_id)
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+
+    /// The stream's calendar cursor (None: the calendar is not followed yet).
+    pub async fn calendar_cursor(&self, connector_id: &str) -> Result<Option<String>, sqlx::Error> {
+        let row = sqlx::query("SELECT calendar_cursor FROM event_streams WHERE connector_id = $1")
+            .bind(connector_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.and_then(|r| r.get("calendar_cursor")))
     }
 
     /// The stream's provider cursor (None: not polled yet).
@@ -776,12 +806,39 @@ impl EventTx {
     /// Message ids the connector's events know and have not seen deleted.
     pub async fn live_messages(&mut self) -> Result<Vec<String>, sqlx::Error> {
         let rows = sqlx::query(
-            "SELECT message_id FROM event_messages WHERE connector_id = $1 AND deleted = 0",
+            "SELECT message_id FROM event_messages WHERE connector_id = $1 AND deleted = 0 \
+             AND message_id NOT LIKE 'calendar:%'",
         )
         .bind(&self.connector_id)
         .fetch_all(&mut *self.tx)
         .await?;
         Ok(rows.iter().map(|r| r.get("message_id")).collect())
+    }
+
+    /// Calendar event ids the connector's events know and have not seen deleted (their
+    /// `event_messages` keys, `calendar:<id>`).
+    pub async fn live_calendar(&mut self) -> Result<Vec<String>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT message_id FROM event_messages WHERE connector_id = $1 AND deleted = 0 \
+             AND message_id LIKE 'calendar:%'",
+        )
+        .bind(&self.connector_id)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        Ok(rows.iter().map(|r| r.get("message_id")).collect())
+    }
+
+    /// Stores the calendar's next cursor with these events (and follows it from now on).
+    pub async fn set_calendar_cursor(&mut self, cursor: &str) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE event_streams SET calendar_cursor = $1, calendar_retry_at_ms = NULL \
+             WHERE connector_id = $2",
+        )
+        .bind(cursor)
+        .bind(&self.connector_id)
+        .execute(&mut *self.tx)
+        .await
+        .map(|_| ())
     }
 
     /// Appends an event (its `seq` must be [`EventTx::next_seq`]).

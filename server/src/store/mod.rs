@@ -8,6 +8,8 @@
 //! NOTHING`, compare-and-set `UPDATE`, `DELETE ... RETURNING`), atomic on both backends.
 
 mod apps;
+pub mod attachments;
+pub mod auth;
 mod connectors;
 pub mod context;
 pub mod credentials;
@@ -70,6 +72,8 @@ impl Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Where other processes learn that application credentials changed (see [`auth`]).
+    auth_signal: auth::Signal,
 }
 
 type MigrationSource = &'static [(i64, &'static str, &'static str)];
@@ -122,8 +126,18 @@ const SQLITE_MIGRATIONS: MigrationSource = &[
     ),
     (
         600,
+        "attachment_handles",
+        include_str!("../../migrations/sqlite/0600_attachment_handles.sql"),
+    ),
+    (
+        610,
+        "calendar_events",
+        include_str!("../../migrations/sqlite/0610_calendar_events.sql"),
+    ),
+    (
+        700,
         "connect",
-        include_str!("../../migrations/sqlite/0600_connect.sql"),
+        include_str!("../../migrations/sqlite/0700_connect.sql"),
     ),
 ];
 
@@ -176,8 +190,18 @@ const POSTGRES_MIGRATIONS: MigrationSource = &[
     ),
     (
         600,
+        "attachment_handles",
+        include_str!("../../migrations/postgres/0600_attachment_handles.sql"),
+    ),
+    (
+        610,
+        "calendar_events",
+        include_str!("../../migrations/postgres/0610_calendar_events.sql"),
+    ),
+    (
+        700,
         "connect",
-        include_str!("../../migrations/postgres/0600_connect.sql"),
+        include_str!("../../migrations/postgres/0700_connect.sql"),
     ),
 ];
 
@@ -206,7 +230,12 @@ impl Store {
             Backend::Sqlite => open_sqlite(database_url).await?,
             Backend::Postgres => open_postgres(database_url).await?,
         };
-        let store = Store { pool, backend };
+        let auth_signal = auth::Signal::of(backend, database_url)?;
+        let store = Store {
+            pool,
+            backend,
+            auth_signal,
+        };
         store.migrate().await?;
         tracing::info!(database = %redact_url(database_url), ?backend, "database ready");
         Ok(store)

@@ -1,6 +1,7 @@
 //! Two `connectors serve` processes (the built binary) on one PostgreSQL database, as two
 //! replicas behind a load balancer: what one creates, the other serves; an idempotency key
-//! spans both; a revocation through one is refused by the other at once.
+//! spans both; a revocation through one is refused by the other at once (its NOTIFY empties the
+//! other's verified-token cache).
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -259,6 +260,20 @@ async fn two_serve_processes_on_one_postgres_database_act_as_one_service() {
     // Verified by both replicas before the revocation (so neither may keep trusting it).
     assert_eq!(second.execute(&a.base, gmail, list.clone()).await.0, 200);
     assert_eq!(second.execute(&b.base, gmail, list.clone()).await.0, 200);
+    // Both use their verified-token cache (no database query on a warm request): the token's
+    // row deleted behind their backs, with nothing announced, still works...
+    {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(db.url()).await.unwrap();
+        let gone = sqlx::query("DELETE FROM app_tokens WHERE token_hash = $1")
+            .bind(server::auth::hash_token(&second.token))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(gone.rows_affected(), 1);
+    }
+    assert_eq!(second.execute(&b.base, gmail, list.clone()).await.0, 200);
+    // ...until a change is announced (the revocation's NOTIFY): then both ask the database.
     let revoked = caller
         .http
         .post(format!(

@@ -12,12 +12,13 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use api_types::events::{MessageEvent, MessageRef};
+use api_types::events::{CalendarEvent, CalendarEventRef, MessageEvent, MessageRef};
 use async_trait::async_trait;
 use connector_core::changes::{
-    Actions, ChangeKind, ChangePage, MailChange, MailChanges, MessageSummary, PageKind,
+    read_calendar, Actions, CalendarChange, CalendarPage, ChangeKind, ChangePage, MailChange,
+    MailChanges, MessageSummary, PageKind,
 };
-use connector_core::{ConnectorError, Output};
+use connector_core::{ConnectorError, ErrorCode, Output};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
@@ -145,6 +146,57 @@ fn decide(change: &MailChange, known: Option<&Known>) -> Option<&'static str> {
     }
 }
 
+/// The event a calendar change makes, given what the connector's events already told.
+fn decide_calendar(change: &CalendarChange, known: Option<&Known>) -> Option<&'static str> {
+    let live = known.filter(|k| !k.deleted);
+    match change.kind {
+        ChangeKind::Deleted => live.map(|_| "event.deleted"),
+        _ => match live {
+            None => Some("event.created"),
+            Some(k) if k.version.is_some() && k.version != change.version => Some("event.updated"),
+            Some(_) => None,
+        },
+    }
+}
+
+/// The `event_messages` key of a calendar event (apart from message ids).
+fn calendar_key(event_id: &str) -> String {
+    format!("calendar:{event_id}")
+}
+
+/// A calendar grant is held back this long after the provider refused the calendar.
+const CALENDAR_REFUSED: Duration = Duration::from_secs(3600);
+/// A failing calendar read is tried again after this many intervals (mail goes on).
+const CALENDAR_FAILED_FACTOR: i64 = 10;
+
+/// The calendar part of a feed event, from the connector's record.
+fn calendar_ref(event_id: &str, record: &Value) -> CalendarEventRef {
+    let text = |k: &str| record.get(k).and_then(Value::as_str).map(str::to_string);
+    let obj = |k: &str| record.get(k).filter(|v| v.is_object()).cloned();
+    let summary = text("summary");
+    let location = text("location");
+    let untrusted_fields = [("/summary", &summary), ("/location", &location)]
+        .iter()
+        .filter(|(_, v)| v.is_some())
+        .map(|(p, _)| p.to_string())
+        .collect();
+    CalendarEventRef {
+        id: event_id.to_string(),
+        calendar_id: "primary".into(),
+        series_id: text("series_id"),
+        status: text("status"),
+        summary,
+        location,
+        start: obj("start"),
+        end: obj("end"),
+        organizer: record
+            .pointer("/organizer/email")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        untrusted_fields,
+    }
+}
+
 /// The stable id of the `n`-th event about a message.
 fn event_id(connector_id: &str, epoch: i64, message_id: &str, n: i64) -> String {
     let mut h = Sha256::new();
@@ -263,7 +315,8 @@ impl Events {
             .read(&api, claim.cursor.as_deref())
             .await
             .map_err(Stop::Failed)?;
-        self.record(claim, &row, source, &api, page)
+        let calendar = self.read_calendar(claim, &row, source, &api).await;
+        self.record(claim, &row, source, &api, page, calendar)
             .await
             .map_err(Stop::Failed)?;
         if claim.push_renew_at_ms.is_none_or(|at| at <= now_ms()) {
@@ -272,7 +325,186 @@ impl Events {
         Ok(())
     }
 
-    /// Writes the news of a page as events, with the new cursor (one transaction).
+    /// The calendar's changes since its cursor, when the type has calendars, the grant
+    /// includes the calendar and it is not held back. A calendar that fails does not fail the
+    /// poll: mail goes on, and the calendar is held back (an hour when the provider refuses
+    /// it, e.g. a mail-only grant whose scopes the server did not know; ten intervals
+    /// otherwise), so a grant without the calendar never loops on errors.
+    async fn read_calendar(
+        &self,
+        claim: &Claim,
+        row: &ConnectorRow,
+        source: &dyn MailChanges,
+        api: &dyn Actions,
+    ) -> Option<CalendarPage> {
+        let follow = source.calendar()?;
+        if claim.calendar_retry_at_ms.is_some_and(|at| at > now_ms()) {
+            return None;
+        }
+        if let Some(granted) = &row.scopes {
+            if !self.calendar_granted(&row.connector_type, granted) {
+                return None;
+            }
+        }
+        match read_calendar(api, follow, claim.calendar_cursor.as_deref()).await {
+            Ok(page) => Some(page),
+            Err(e) => {
+                let wait = if e.code == ErrorCode::PermissionDenied {
+                    tracing::info!(connector_id = %row.id, "the grant does not include the calendar; calendar events wait for a new consent");
+                    CALENDAR_REFUSED.as_millis() as i64
+                } else {
+                    tracing::warn!(connector_id = %row.id, code = %e.code, "reading the calendar failed; mail polling goes on");
+                    failure_wait(self.config.poll_interval, 1, e.retry_after)
+                        .max(self.config.poll_interval.as_millis() as i64 * CALENDAR_FAILED_FACTOR)
+                };
+                if let Err(e) = self
+                    .store
+                    .set_calendar_retry(&row.id, Some(now_ms() + wait))
+                    .await
+                {
+                    tracing::error!(connector_id = %row.id, error = %e, "storing the calendar's retry time failed");
+                }
+                None
+            }
+        }
+    }
+
+    /// Whether `granted` (the connector's scopes) lets `events.sync` run.
+    fn calendar_granted(&self, connector_type: &str, granted: &str) -> bool {
+        let Some(kind) = self.registry.get(connector_type) else {
+            return false;
+        };
+        let Some(action) = kind
+            .spec
+            .entities
+            .get("events")
+            .and_then(|e| e.actions.get("sync"))
+        else {
+            return false;
+        };
+        action.scopes.iter().any(|s| {
+            crate::oauth::provider::missing_scopes(kind, std::slice::from_ref(s), granted)
+                .is_empty()
+        })
+    }
+
+    /// Writes the news of a calendar page as events, with its cursor, in the mail's
+    /// transaction.
+    async fn record_calendar(
+        &self,
+        tx: &mut crate::store::events::EventTx,
+        claim: &Claim,
+        row: &ConnectorRow,
+        page: &CalendarPage,
+        deliver: bool,
+    ) -> Result<(), ConnectorError> {
+        let mut listed = HashSet::new();
+        for c in &page.changes {
+            let key = calendar_key(&c.event_id);
+            listed.insert(key.clone());
+            let k = tx.known(&key).await.map_err(db)?;
+            if page.kind == PageKind::Baseline {
+                if c.kind != ChangeKind::Deleted {
+                    let changes = k.map(|k| k.changes).unwrap_or(0);
+                    let version = c.version.clone();
+                    let known = Known {
+                        version,
+                        deleted: false,
+                        changes,
+                    };
+                    tx.put_known(&key, &known).await.map_err(db)?;
+                }
+                continue;
+            }
+            let Some(kind) = decide_calendar(c, k.as_ref()) else {
+                continue;
+            };
+            let n = k.as_ref().map(|k| k.changes).unwrap_or(0) + 1;
+            let deleted = kind == "event.deleted";
+            let version = if deleted {
+                k.as_ref().and_then(|k| k.version.clone())
+            } else {
+                c.version.clone()
+            };
+            tx.put_known(
+                &key,
+                &Known {
+                    version,
+                    deleted,
+                    changes: n,
+                },
+            )
+            .await
+            .map_err(db)?;
+            let body = calendar_ref(&c.event_id, &c.event);
+            self.append_calendar(tx, row, kind, body, (n, claim.epoch), deliver)
+                .await?;
+        }
+        if page.kind == (PageKind::Resync { complete: true }) {
+            for key in tx.live_calendar().await.map_err(db)? {
+                if listed.contains(&key) {
+                    continue;
+                }
+                let k = tx.known(&key).await.map_err(db)?.expect("listed as known");
+                let n = k.changes + 1;
+                tx.put_known(
+                    &key,
+                    &Known {
+                        version: k.version.clone(),
+                        deleted: true,
+                        changes: n,
+                    },
+                )
+                .await
+                .map_err(db)?;
+                let id = key.strip_prefix("calendar:").unwrap_or(&key);
+                let body = calendar_ref(id, &Value::Null);
+                self.append_calendar(tx, row, "event.deleted", body, (n, claim.epoch), deliver)
+                    .await?;
+            }
+        }
+        tx.set_calendar_cursor(&page.cursor).await.map_err(db)
+    }
+
+    async fn append_calendar(
+        &self,
+        tx: &mut crate::store::events::EventTx,
+        row: &ConnectorRow,
+        kind: &str,
+        event: CalendarEventRef,
+        (n, epoch): (i64, i64),
+        deliver: bool,
+    ) -> Result<(), ConnectorError> {
+        let id = event_id(&row.id, epoch, &calendar_key(&event.id), n);
+        if tx.has_event(&id).await.map_err(db)? {
+            return Ok(());
+        }
+        let seq = tx.next_seq();
+        let body = CalendarEvent {
+            id: id.clone(),
+            kind: kind.to_string(),
+            created_at: now(),
+            organization_id: row.organization_id.clone(),
+            connector_id: row.id.clone(),
+            customer_name: Some(row.customer_name.clone()),
+            connector_type: row.connector_type.clone(),
+            sequence: seq,
+            event,
+        };
+        let body = serde_json::to_string(&body).expect("an event serializes");
+        tx.insert(NewEvent {
+            id: &id,
+            kind,
+            body: &body,
+            seq,
+            deliver,
+        })
+        .await
+        .map_err(db)
+    }
+
+    /// Writes the news of a page (and of the calendar's page) as events, with the new cursors
+    /// (one transaction).
     async fn record(
         &self,
         claim: &Claim,
@@ -280,6 +512,7 @@ impl Events {
         source: &dyn MailChanges,
         api: &dyn Actions,
         page: ChangePage,
+        calendar: Option<CalendarPage>,
     ) -> Result<(), ConnectorError> {
         let org = &row.organization_id;
         let settings = self.store.org_settings(org).await.map_err(db)?;
@@ -419,6 +652,11 @@ impl Events {
                 .await?;
             }
         }
+        if let Some(cal) = &calendar {
+            self.record_calendar(&mut tx, claim, row, cal, deliver)
+                .await?;
+        }
+        let more = page.more || calendar.as_ref().is_some_and(|c| c.more);
         let written = tx.written();
         // With push, polls are only a safety net.
         let factor = if claim.push_kind.is_some() {
@@ -426,7 +664,7 @@ impl Events {
         } else {
             1
         };
-        let next = if page.more {
+        let next = if more {
             now_ms()
         } else {
             now_ms() + self.config.poll_interval.as_millis() as i64 * factor
@@ -438,7 +676,7 @@ impl Events {
             tracing::info!(connector_id = %row.id, events = written, kind = ?page.kind, "mailbox changes recorded");
             WRITTEN.notify_waiters();
         }
-        if page.more {
+        if more {
             WAKE.notify_waiters();
         }
         Ok(())
@@ -631,6 +869,42 @@ mod tests {
         let mut sent = change(ChangeKind::Added, Some("SENT"));
         sent.sent = true;
         assert_eq!(decide(&sent, None), Some("message.sent"));
+    }
+
+    #[test]
+    fn a_calendar_change_already_told_makes_no_event() {
+        let c = |kind, version: Option<&str>| CalendarChange {
+            kind,
+            event_id: "e".into(),
+            version: version.map(str::to_string),
+            event: Value::Null,
+        };
+        let v1 = known("a", false);
+        let gone = known("a", true);
+        let present = |v| c(ChangeKind::Present, Some(v));
+        assert_eq!(decide_calendar(&present("a"), None), Some("event.created"));
+        assert_eq!(
+            decide_calendar(&present("a"), Some(&gone)),
+            Some("event.created")
+        );
+        assert_eq!(decide_calendar(&present("a"), Some(&v1)), None);
+        assert_eq!(
+            decide_calendar(&present("b"), Some(&v1)),
+            Some("event.updated")
+        );
+        let deleted = c(ChangeKind::Deleted, None);
+        assert_eq!(decide_calendar(&deleted, Some(&v1)), Some("event.deleted"));
+        assert_eq!(decide_calendar(&deleted, Some(&gone)), None);
+        assert_eq!(
+            decide_calendar(&deleted, None),
+            None,
+            "made and removed between two polls: nothing to tell"
+        );
+        assert_ne!(
+            event_id("c", 0, &calendar_key("m"), 1),
+            event_id("c", 0, "m", 1),
+            "a calendar event and a message with the same id are apart"
+        );
     }
 
     #[test]

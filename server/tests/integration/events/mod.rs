@@ -2,6 +2,7 @@
 //! feed and at the webhook, in order, across duplicates, expired cursors, failing receivers and
 //! restarts.
 
+mod calendar;
 mod delivery;
 mod gmail;
 mod gmail_push;
