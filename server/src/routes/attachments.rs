@@ -26,8 +26,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct UploadQuery {
-    /// The file name recipients see (1 to 255 characters).
-    #[param(min_length = 1, max_length = 255)]
+    /// The file name recipients see (1 to 255 characters, no control characters).
+    #[param(
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]+$"
+    )]
     filename: String,
     /// Lifetime of the handle in seconds (1 to 86,400; default 3,600).
     #[param(minimum = 1, maximum = 86400)]
@@ -49,7 +53,7 @@ struct UploadQuery {
         description = "The file's bytes (any `Content-Type`: it becomes the attachment's MIME type), at most 36,700,160 bytes (35 MiB)"),
     responses(
         (status = 201, description = "The handle", body = AttachmentHandle),
-        (status = 400, description = "`invalid_params`: no or a bad `filename` or `ttl_seconds`, or an empty body", body = crate::error::ErrorBody),
+        (status = 400, description = "`invalid_params`: no or a bad `filename` or `ttl_seconds`", body = crate::error::ErrorBody),
         (status = 413, description = "`payload_too_large`: over 35 MiB, or the organization's handles would hold over 1 GiB", body = crate::error::ErrorBody),
     )
 )]
@@ -103,11 +107,6 @@ async fn upload(
             timeout.as_secs_f64()
         ))
     })??;
-    if body.is_empty() {
-        return Err(ApiError::invalid(
-            "the body is empty: send the file's bytes",
-        ));
-    }
     let mime = req
         .headers()
         .get(header::CONTENT_TYPE)

@@ -437,8 +437,12 @@ async fn handles_belong_to_one_organization_and_expire() {
     // The upload's own checks.
     let (s, v) = upload(&env, &env.t, "x.pdf", &bytes, "&ttl_seconds=0").await;
     assert_error(&(s, v), 400, "invalid_params");
-    let (s, v) = upload(&env, &env.t, "x.pdf", b"", "").await;
+    let (s, v) = upload(&env, &env.t, "x%01.pdf", &bytes, "").await;
     assert_error(&(s, v), 400, "invalid_params");
+    // An empty file is a file.
+    let (s, v) = upload(&env, &env.t, "empty.txt", b"", "").await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["size"], 0);
 }
 
 #[actix_web::test]
