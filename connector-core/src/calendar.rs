@@ -13,6 +13,20 @@ use serde_json::Value;
 
 use crate::spec::ConnectorSpec;
 
+/// Marks a calendar event record (the shared shape) with `untrusted_fields`: its title,
+/// description, location and people's names and comments are written by whoever made the
+/// event or answered it, often someone outside the organization (an invitation lands in the
+/// calendar unasked). Data, never instructions; [`crate::Output::fence_untrusted`] fences
+/// them for a model.
+pub fn mark_untrusted(record: &mut Value) {
+    if let Value::Object(map) = record {
+        map.insert(
+            "untrusted_fields".into(),
+            serde_json::json!(crate::mail::trust::CALENDAR_UNTRUSTED_FIELDS),
+        );
+    }
+}
+
 /// The shared schema, as shipped.
 pub const SHARED_SCHEMA_JSON: &str = include_str!("../../specs/schema/calendar.json");
 
@@ -159,7 +173,7 @@ mod tests {
             jsonschema::validator_for(&a.result).unwrap();
         }
         let event = &actions["events.get"].result;
-        let ok = json!({"id": "e1", "status": "confirmed",
+        let ok = json!({"id": "e1", "status": "confirmed", "untrusted_fields": ["/summary"],
             "start": {"date_time": "2026-03-30T10:00:00+02:00", "time_zone": "Europe/Berlin"},
             "end": {"date": "2026-03-31"},
             "attendees": [{"email": "ada@example.com", "response_status": "needs_action"}]});
@@ -169,6 +183,12 @@ mod tests {
         assert!(
             !jsonschema::is_valid(event, &bad),
             "wire names are not the shape"
+        );
+        let mut unmarked = ok.clone();
+        unmarked.as_object_mut().unwrap().remove("untrusted_fields");
+        assert!(
+            !jsonschema::is_valid(event, &unmarked),
+            "every event says which of its text is untrusted"
         );
     }
 

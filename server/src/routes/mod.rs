@@ -1,6 +1,7 @@
 //! One module per resource; each exposes `configure`.
 
 pub mod apps;
+pub mod attachments;
 pub mod connector_types;
 pub mod connectors;
 pub mod credential;
@@ -24,6 +25,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     tokens::configure(cfg);
     oauth_server::configure(cfg);
     apps::configure(cfg);
+    attachments::configure(cfg);
     crate::metrics::configure(cfg);
     crate::openapi::configure(cfg);
     connector_types::configure(cfg);

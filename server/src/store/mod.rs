@@ -8,6 +8,7 @@
 //! NOTHING`, compare-and-set `UPDATE`, `DELETE ... RETURNING`), atomic on both backends.
 
 mod apps;
+pub mod attachments;
 pub mod auth;
 mod connectors;
 pub mod context;
@@ -124,6 +125,11 @@ const SQLITE_MIGRATIONS: MigrationSource = &[
         include_str!("../../migrations/sqlite/0500_application_order.sql"),
     ),
     (
+        600,
+        "attachment_handles",
+        include_str!("../../migrations/sqlite/0600_attachment_handles.sql"),
+    ),
+    (
         610,
         "calendar_events",
         include_str!("../../migrations/sqlite/0610_calendar_events.sql"),
@@ -176,6 +182,11 @@ const POSTGRES_MIGRATIONS: MigrationSource = &[
         500,
         "application_order",
         include_str!("../../migrations/postgres/0500_application_order.sql"),
+    ),
+    (
+        600,
+        "attachment_handles",
+        include_str!("../../migrations/postgres/0600_attachment_handles.sql"),
     ),
     (
         610,
