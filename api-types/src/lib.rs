@@ -5,6 +5,7 @@
 
 pub mod applications;
 pub mod attachments;
+pub mod connect;
 pub mod connector_types;
 pub mod connectors;
 pub mod credential;
@@ -21,6 +22,7 @@ pub mod webhook;
 
 pub use applications::{ApplicationList, ApplicationView, RotatedSecret};
 pub use attachments::AttachmentHandle;
+pub use connect::{ConnectSession, ConnectSessionRequest};
 pub use connector_types::{ConnectorTypeList, ConnectorTypeView, ToolSets};
 pub use connectors::{
     Bodies, ConnectorList, ConnectorStatus, ConnectorStatusView, ConnectorTools, ConnectorView,

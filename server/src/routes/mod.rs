@@ -2,6 +2,7 @@
 
 pub mod apps;
 pub mod attachments;
+pub mod connect;
 pub mod connector_types;
 pub mod connectors;
 pub mod credential;
@@ -35,6 +36,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     events::configure(cfg);
     push::configure(cfg);
     oauth::configure(cfg);
+    connect::configure(cfg);
     org_settings::configure(cfg);
     guardrails::configure(cfg);
     oauth_apps::configure(cfg);

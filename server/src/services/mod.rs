@@ -8,6 +8,7 @@
 pub mod applications;
 pub mod attachments;
 mod cache;
+pub mod connect;
 pub mod connectors;
 pub mod context;
 mod credentials;

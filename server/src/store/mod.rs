@@ -35,7 +35,7 @@ pub use connectors::{ConnectorFilter, ConnectorRow, ConnectorUpdate, NewConnecto
 pub use credentials::{STATUS_ACTIVE, STATUS_NEEDS_REAUTH};
 pub use idempotency::{IdempotencyEntry, IdempotencySlot};
 pub use keys::DataKeyRow;
-pub use oauth::{AppRow, Link, SettingsRow, StateRow};
+pub use oauth::{AppRow, ConnectSessionRow, Link, SettingsRow, StateRow};
 pub use orgs::Organization;
 
 /// A row of either backend.
@@ -134,6 +134,11 @@ const SQLITE_MIGRATIONS: MigrationSource = &[
         "calendar_events",
         include_str!("../../migrations/sqlite/0610_calendar_events.sql"),
     ),
+    (
+        700,
+        "connect",
+        include_str!("../../migrations/sqlite/0700_connect.sql"),
+    ),
 ];
 
 /// Same versions and names as [`SQLITE_MIGRATIONS`] (a test checks they stay twins).
@@ -192,6 +197,11 @@ const POSTGRES_MIGRATIONS: MigrationSource = &[
         610,
         "calendar_events",
         include_str!("../../migrations/postgres/0610_calendar_events.sql"),
+    ),
+    (
+        700,
+        "connect",
+        include_str!("../../migrations/postgres/0700_connect.sql"),
     ),
 ];
 

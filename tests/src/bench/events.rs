@@ -456,7 +456,7 @@ async fn idle_cpu(sizes: EventsSizes, figs: &mut Vec<Figure>) -> Result<(), Stri
         .await;
     // Every connector's first poll (its baseline) falls within one interval after the server
     // finds it (it looks every 5 s); the window starts after that.
-    tokio::time::sleep(sizes.idle_interval * 2 + Duration::from_secs(6)).await;
+    tokio::time::sleep(sizes.idle_interval + Duration::from_secs(10)).await;
     let (g0, o0) = mb.poll_requests();
     let rss0 = super::server::rss_mb(pid);
     let polling = cpu_per_minute(pid, sizes.cpu_window).await;
