@@ -53,7 +53,7 @@ struct UploadQuery {
         description = "The file's bytes (any `Content-Type`: it becomes the attachment's MIME type), at most 36,700,160 bytes (35 MiB)"),
     responses(
         (status = 201, description = "The handle", body = AttachmentHandle),
-        (status = 400, description = "`invalid_params`: no or a bad `filename` or `ttl_seconds`", body = crate::error::ErrorBody),
+        (status = 400, description = "`invalid_params`: no or a bad `filename` or `ttl_seconds`, or no `Content-Type`", body = crate::error::ErrorBody),
         (status = 413, description = "`payload_too_large`: over 35 MiB, or the organization's handles would hold over 1 GiB", body = crate::error::ErrorBody),
     )
 )]
@@ -78,6 +78,19 @@ async fn upload(
             "`ttl_seconds` must be between 1 and 86400",
         ));
     }
+    // The file's type is required: a request without one (and without a body) is not an
+    // upload of an empty file but a request that forgot the file.
+    let Some(mime) = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+    else {
+        return Err(ApiError::invalid(
+            "send the file's bytes as the body with its type as `Content-Type` \
+             (application/octet-stream when unknown)",
+        ));
+    };
     let service = &state.services.attachments;
     let limit = service.limits().max_bytes;
     let declared = req
@@ -107,16 +120,11 @@ async fn upload(
             timeout.as_secs_f64()
         ))
     })??;
-    let mime = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/octet-stream");
     let handle = service
         .put(
             &auth.organization_id,
             &q.filename,
-            mime,
+            &mime,
             &body,
             "upload",
             q.ttl_seconds.map(Duration::from_secs),

@@ -439,6 +439,12 @@ async fn handles_belong_to_one_organization_and_expire() {
     assert_error(&(s, v), 400, "invalid_params");
     let (s, v) = upload(&env, &env.t, "x%01.pdf", &bytes, "").await;
     assert_error(&(s, v), 400, "invalid_params");
+    // No Content-Type: no file.
+    let got = env
+        .h
+        .send(Req::new(Method::POST, "/api/v1/attachments?filename=x.pdf").by(&env.t))
+        .await;
+    assert_error(&got, 400, "invalid_params");
     // An empty file is a file.
     let (s, v) = upload(&env, &env.t, "empty.txt", b"", "").await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
