@@ -11,7 +11,11 @@ pub struct ExecuteRequest {
     pub entity: String,
     /// An action of the entity, e.g. `list`.
     pub action: String,
-    /// The action's parameters (validated against its JSON Schema): an object.
+    /// The action's parameters (validated against its JSON Schema): an object. On the server an
+    /// attachment may be named instead of carried: `content_ref` (`{"handle"}` of an upload, or
+    /// `{"message_id", "attachment_id"}` in this connector's mailbox) in place of
+    /// `content_base64`, and `"attachments": "reference"` on `attachments.get` for a handle
+    /// and download URL instead of the bytes (docs/attachments.md).
     #[serde(default = "empty_object", deserialize_with = "crate::object")]
     #[schema(value_type = Object)]
     pub params: Value,

@@ -4,6 +4,8 @@
 //! body that does not match names the field ([`decode`]).
 
 pub mod applications;
+pub mod attachments;
+pub mod connect;
 pub mod connector_types;
 pub mod connectors;
 pub mod credential;
@@ -19,6 +21,8 @@ pub mod tokens;
 pub mod webhook;
 
 pub use applications::{ApplicationList, ApplicationView, RotatedSecret};
+pub use attachments::AttachmentHandle;
+pub use connect::{ConnectSession, ConnectSessionRequest};
 pub use connector_types::{ConnectorTypeList, ConnectorTypeView, ToolSets};
 pub use connectors::{
     Bodies, ConnectorList, ConnectorStatus, ConnectorStatusView, ConnectorTools, ConnectorView,

@@ -24,6 +24,14 @@ pub struct SettingsChange {
     /// Put the text body of messages in events (`message.body_text`); off by default.
     #[serde(default)]
     pub event_bodies: Option<bool>,
+    /// The name the connect page shows (default: the organization's name); empty string
+    /// removes it. At most 100 characters.
+    #[serde(default)]
+    #[schema(max_length = 100)]
+    pub display_name: Option<String>,
+    /// The logo the connect page shows: an http(s) URL; empty string removes it.
+    #[serde(default)]
+    pub logo_url: Option<String>,
 }
 
 /// The organization's settings as responses show them (never the webhook secret).
@@ -39,4 +47,12 @@ pub struct SettingsView {
     /// Events carry message bodies.
     #[serde(default)]
     pub event_bodies: bool,
+    /// The name the connect page shows (null: the organization's name).
+    #[serde(default)]
+    #[schema(required)]
+    pub display_name: Option<String>,
+    /// The logo the connect page shows.
+    #[serde(default)]
+    #[schema(required)]
+    pub logo_url: Option<String>,
 }

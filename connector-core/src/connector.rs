@@ -342,12 +342,29 @@ impl Connector {
         params: Value,
         options: &ExecuteOptions,
     ) -> Result<Output> {
-        let preview = if crate::guard::CallKind::of(spec.effect) == crate::guard::CallKind::Send {
+        let kind = crate::guard::CallKind::of(spec.effect);
+        let mut as_send = None;
+        let preview = if kind == crate::guard::CallKind::Send {
             self.preview(entity, action, spec, &params, options).await?
+        } else if kind == crate::guard::CallKind::Write
+            && crate::calendar::may_notify(entity, action)
+        {
+            // A calendar write that makes the provider email people is a send for the policy
+            // (docs/guardrails.md, "Calendar invitations").
+            let invitation = self
+                .invitation(guard, entity, action, &params, options)
+                .await?;
+            if invitation.is_some() {
+                let mut send = spec.clone();
+                send.effect = Some(crate::spec::Effect::Send);
+                as_send = Some(send);
+            }
+            invitation
         } else {
             None
         };
-        let mut admission = crate::guard::admit(guard, entity, action, spec, preview).await?;
+        let judged = as_send.as_ref().unwrap_or(spec);
+        let mut admission = crate::guard::admit(guard, entity, action, judged, preview).await?;
         if let Implementation::Handler(name) = &spec.implementation {
             let exactly_once = self
                 .inner
@@ -371,6 +388,44 @@ impl Connector {
             tracing::warn!(code = %e.code, "settling a guarded call failed");
         }
         output
+    }
+
+    /// The mail a calendar write would make the provider send ([`crate::calendar::invitation`]),
+    /// when a policy is in force. An update, delete or answer reads the event first (one
+    /// `events.get`) to know its attendees and organizer; an event that cannot be read is left
+    /// to the call itself (which then fails the same way).
+    async fn invitation(
+        &self,
+        guard: &dyn Guard,
+        entity: &str,
+        action: &str,
+        params: &Value,
+        options: &ExecuteOptions,
+    ) -> Result<Option<Preview>> {
+        if guard.policy().await?.is_none() {
+            return Ok(None);
+        }
+        let existing = if crate::calendar::needs_existing(action) {
+            let mut get = serde_json::json!({"event_id": params["event_id"]});
+            if let Some(c) = params.get("calendar_id") {
+                get["calendar_id"] = c.clone();
+            }
+            match self.inner.spec.accept(entity, "get", get) {
+                Ok(a) => self
+                    .dispatch(a.entity, a.action, a.spec, a.params, options)
+                    .await
+                    .ok()
+                    .map(|out| out.result),
+                Err(_) => None,
+            }
+        } else {
+            None
+        };
+        Ok(crate::calendar::invitation(
+            action,
+            params,
+            existing.as_ref(),
+        ))
     }
 
     /// The message a send would deliver: the handler's preview, else the compose params'.

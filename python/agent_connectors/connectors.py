@@ -291,6 +291,36 @@ class _Connector:
         found: dict[str, Any] = actions[action]
         return found
 
+    # -- guardrails (in process; docs/guardrails.md) --------------------------------------
+
+    def set_policy(self, policy: dict[str, Any] | None) -> None:
+        """Holds this in-process connector to a send policy (``mode``, ``allow_recipients``,
+        ``deny_recipients``, ``max_sends_per_hour``, ``require_approval``, ...; see
+        docs/guardrails.md), or removes it with ``None``. A refused call raises
+        PermissionDeniedError (or RateLimitedError for the send limits) naming the rule; a send
+        that needs a person raises ApprovalRequiredError whose ``details["approval_id"]``
+        :meth:`approve` or :meth:`reject` decide. A hosted connector's policy lives on the
+        server (``PUT /api/v1/integrations/connectors/{id}/policy``): this raises
+        InvalidParamsError there."""
+        self._native.set_policy(None if policy is None else json.dumps(policy))
+
+    def approve(self, approval_id: str) -> None:
+        """Approves a pending send: the same message, sent again, goes out once."""
+        self._native.decide(approval_id, True)
+
+    def reject(self, approval_id: str) -> None:
+        """Rejects a pending send: sending that message again is refused."""
+        self._native.decide(approval_id, False)
+
+    def approval(self, approval_id: str) -> dict[str, Any] | None:
+        """``{"id", "status", "preview"}`` of an approval (``pending``, ``approved``,
+        ``rejected``, ``expired`` or ``used``; the exact message), or None when unknown."""
+        text = self._native.approval_json(approval_id)
+        if text is None:
+            return None
+        found: dict[str, Any] = json.loads(text)
+        return found
+
     # -- lifecycle -------------------------------------------------------------------------
 
     @property

@@ -2,9 +2,10 @@
 //! tasks. `execute` returns an awaitable run on the shared tokio runtime; `execute_sync` blocks
 //! the calling thread with the GIL released.
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use connector_core::guard::{LocalGuard, Policy};
 use connector_core::{Connector, ErrorCode, ExecuteOptions, Output, Result, Secret};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -45,6 +46,9 @@ pub struct NativeConnector {
     kind: Kind,
     hosted: bool,
     engine: RwLock<Option<Arc<Engine>>>,
+    /// In process: the send policy and approvals, once `set_policy` was called (until then the
+    /// connector runs unguarded, as with no policy).
+    guard: Mutex<Option<Arc<LocalGuard>>>,
 }
 
 fn output_json(out: &Output) -> String {
@@ -58,6 +62,37 @@ impl NativeConnector {
             .map_err(|_| PyRuntimeError::new_err("connector state is poisoned"))?
             .clone()
             .ok_or_else(|| PyRuntimeError::new_err("this connector is closed"))
+    }
+
+    /// The in-process guard, made (and the engine held to it) on first use.
+    fn local_guard(&self, py: Python<'_>) -> PyResult<Arc<LocalGuard>> {
+        if self.hosted {
+            return Err(new_error(
+                py,
+                ErrorCode::InvalidParams,
+                "a hosted connector's policy lives on the server: PUT /api/v1/integrations/connectors/{id}/policy (or `connectors orgs policy`), and approvals at /api/v1/approvals".to_string(),
+            ));
+        }
+        let mut slot = self
+            .guard
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("connector state is poisoned"))?;
+        if let Some(g) = slot.as_ref() {
+            return Ok(g.clone());
+        }
+        let guard = Arc::new(LocalGuard::new(None));
+        let mut engine = self
+            .engine
+            .write()
+            .map_err(|_| PyRuntimeError::new_err("connector state is poisoned"))?;
+        let Some(current) = engine.as_ref() else {
+            return Err(PyRuntimeError::new_err("this connector is closed"));
+        };
+        if let Engine::Local(c) = &**current {
+            *engine = Some(Arc::new(Engine::Local(c.with_guard(guard.clone()))));
+        }
+        *slot = Some(guard.clone());
+        Ok(guard)
     }
 
     fn params(py: Python<'_>, params_json: &str) -> PyResult<Value> {
@@ -111,6 +146,7 @@ impl NativeConnector {
             kind,
             hosted: false,
             engine: RwLock::new(Some(Arc::new(Engine::Local(connector)))),
+            guard: Mutex::new(None),
         })
     }
 
@@ -156,6 +192,7 @@ impl NativeConnector {
             kind,
             hosted: true,
             engine: RwLock::new(Some(Arc::new(Engine::Hosted(Box::new(client))))),
+            guard: Mutex::new(None),
         })
     }
 
@@ -204,6 +241,50 @@ impl NativeConnector {
         py.detach(|| rt.block_on(engine.execute(entity, action, params, idempotency_key)))
             .map(|out| output_json(&out))
             .map_err(|e| to_pyerr(py, &e))
+    }
+
+    /// In process: the send policy (JSON text of docs/guardrails.md's policy, or None to remove
+    /// it). Refused with InvalidParamsError naming the field; hosted connectors refuse (the
+    /// server keeps their policy).
+    #[pyo3(signature = (policy_json))]
+    fn set_policy(&self, py: Python<'_>, policy_json: Option<&str>) -> PyResult<()> {
+        let policy = match policy_json {
+            None => None,
+            Some(text) => {
+                let p: Policy = connector_core::params::params(
+                    "the policy",
+                    serde_json::from_str(text).map_err(|e| {
+                        new_error(
+                            py,
+                            ErrorCode::InvalidParams,
+                            format!("policy is not JSON: {e}"),
+                        )
+                    })?,
+                )
+                .map_err(|e| to_pyerr(py, &e))?;
+                p.validate().map_err(|e| to_pyerr(py, &e))?;
+                Some(p)
+            }
+        };
+        self.local_guard(py)?.set_policy(policy);
+        Ok(())
+    }
+
+    /// In process: a person's decision on a pending approval (`approval_required` names its
+    /// id). ConflictError when it is not pending any more, NotFoundError for an unknown id.
+    fn decide(&self, py: Python<'_>, approval_id: &str, approve: bool) -> PyResult<()> {
+        self.local_guard(py)?
+            .decide(approval_id, approve)
+            .map_err(|e| to_pyerr(py, &e))
+    }
+
+    /// In process: `{"id", "status", "preview"}` of an approval as JSON text, None when unknown.
+    fn approval_json(&self, py: Python<'_>, approval_id: &str) -> PyResult<Option<String>> {
+        let guard = self.local_guard(py)?;
+        Ok(guard.approval(approval_id).map(|(status, preview)| {
+            serde_json::json!({"id": approval_id, "status": status.as_str(), "preview": preview})
+                .to_string()
+        }))
     }
 
     /// Drops the engine; calls already running finish, later calls raise.

@@ -104,7 +104,7 @@ impl ApiError {
     }
 }
 
-fn too_large(limit: usize) -> ApiError {
+pub(crate) fn too_large(limit: usize) -> ApiError {
     ApiError::from(
         connector_core::ConnectorError::new(
             ErrorCode::PayloadTooLarge,

@@ -125,12 +125,20 @@ pub fn create_app(
 pub async fn run(config: Config) -> anyhow::Result<()> {
     // Before anything is opened or written: a second server on this data directory stops here.
     let _lock = lock_data_dir(&config.data_dir)?;
-    let state = AppState::new(config).await?;
-    let _emulators = if state.config.sandbox {
-        sandbox::start(&state).await?
+    let mut config = config;
+    // The emulators start first: the OAuth flow (and the connect page) of the sandbox goes to
+    // their consent and token endpoints.
+    let emulators = if config.sandbox {
+        let emulators = sandbox::start_emulators(!config.sandbox_no_quotas)?;
+        sandbox::point_providers(&mut config, &emulators);
+        emulators
     } else {
         Vec::new()
     };
+    let state = AppState::new(config).await?;
+    if state.config.sandbox {
+        sandbox::start(&state, &emulators).await?;
+    }
     serve(state).await
 }
 

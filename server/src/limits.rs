@@ -32,6 +32,8 @@ pub struct Limits {
     pub max_connections: usize,
     /// Body size of every JSON route but execute (execute: `max_execute_body`).
     pub max_body: usize,
+    /// Uploads and attachment handles (docs/attachments.md).
+    pub attachments: crate::services::attachments::AttachmentLimits,
 }
 
 impl Default for Limits {
@@ -47,6 +49,7 @@ impl Default for Limits {
             keep_alive: Duration::from_secs(5),
             max_connections: 10_000,
             max_body: 1024 * 1024,
+            attachments: Default::default(),
         }
     }
 }

@@ -41,7 +41,7 @@ Short paths: every `/api/v1/integrations/connectors...` route is also served wit
 `/api/v1/integrations` prefix (`POST /connectors/{id}/execute`, `GET /connectors`, ...), with \
 the same handlers, auth and error bodies.
 
-Limits (defaults; see docs/limits.md): request bodies are one JSON object sent with `Content-Type: application/json`, nothing after it; at most 1 MiB, except execute (50 MiB, `--max-execute-body`), else `413 payload_too_large`. A request's headers must arrive within 5 s (`408`) and its body within 15 s (`--body-timeout-secs`, else `400 invalid_params` and the connection is closed); idle keep-alive connections close after 5 s; at most 10,000 connections are open (`--max-connections`). The token endpoint answers `429 rate_limited` with `Retry-After` beyond 60 requests per source address (refilled at 10 per second), 10 failed requests per client id (refilled at 1 per second) or 2 secret checks at once (after a 2 s wait); the OAuth callback beyond 60 requests per source address (refilled at 10 per second). Error messages quote at most 64 characters of any input; `details` strings are at most 160 characters. A known path asked with another method answers `405 method_not_allowed` with `Allow`.";
+Limits (defaults; see docs/limits.md): request bodies are one JSON object sent with `Content-Type: application/json`, nothing after it; at most 1 MiB, except execute (50 MiB, `--max-execute-body`) and attachment uploads (raw bytes, 35 MiB; an organization's live attachment handles hold at most 1 GiB; handles expire after 1 hour by default, at most 24 hours), else `413 payload_too_large`. A request's headers must arrive within 5 s (`408`) and its body within 15 s (`--body-timeout-secs`, else `400 invalid_params` and the connection is closed); idle keep-alive connections close after 5 s; at most 10,000 connections are open (`--max-connections`). The token endpoint answers `429 rate_limited` with `Retry-After` beyond 60 requests per source address (refilled at 10 per second), 10 failed requests per client id (refilled at 1 per second) or 2 secret checks at once (after a 2 s wait); the OAuth callback beyond 60 requests per source address (refilled at 10 per second). Error messages quote at most 64 characters of any input; `details` strings are at most 160 characters. A known path asked with another method answers `405 method_not_allowed` with `Allow`.";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -63,6 +63,9 @@ Limits (defaults; see docs/limits.md): request bodies are one JSON object sent w
         routes::connectors::status,
         routes::connectors::tools_for,
         routes::execute::execute,
+        routes::attachments::upload,
+        routes::attachments::download,
+        routes::attachments::delete,
         routes::credential::get,
         routes::events::feed,
         routes::events::deliveries,
@@ -74,6 +77,14 @@ Limits (defaults; see docs/limits.md): request bodies are one JSON object sent w
         routes::oauth::callback,
         routes::oauth::reauthorize,
         routes::oauth::account,
+        routes::connect::create,
+        routes::connect::button_js,
+        routes::connect::page_js,
+        routes::connect::css,
+        routes::connect::page,
+        routes::connect::choose,
+        routes::connect::done,
+        routes::connect::finished,
         routes::oauth_apps::create,
         routes::oauth_apps::list,
         routes::oauth_apps::get,
@@ -108,8 +119,10 @@ Limits (defaults; see docs/limits.md): request bodies are one JSON object sent w
         (name = "applications", description = "API applications of an organization and their bearer tokens"),
         (name = "connectors", description = "Connectors of the organization's end users, and running their actions"),
         (name = "oauth", description = "The OAuth flow that creates or re-authorizes a connector"),
+        (name = "connect", description = "The connect page (a single-use URL from `POST /api/v1/integrations/connectors/connect/sessions`) and the embeddable connect button"),
         (name = "oauth-apps", description = "Bring-your-own OAuth apps"),
         (name = "organization", description = "Organization settings"),
+        (name = "attachments", description = "Attachments by reference: uploads, handles and downloads (docs/attachments.md)"),
         (name = "guardrails", description = "Send policies and approvals of sends (docs/guardrails.md)"),
         (name = "connector-types", description = "The connector types this server runs"),
         (name = "mcp", description = "The connectors as Model Context Protocol tools (streamable HTTP) and the resource metadata MCP clients discover"),
@@ -196,7 +209,37 @@ impl Modify for Conventions {
     }
 }
 
+/// Raw bytes (attachment uploads and downloads) as OpenAPI says them: a binary string, not
+/// utoipa's array of integers for `Vec<u8>`.
+fn binary_bodies(op: &mut Operation) {
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
+    use utoipa::openapi::RefOr;
+    let binary = || {
+        Some(RefOr::T(Schema::Object(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+                .build(),
+        )))
+    };
+    if let Some(c) = op
+        .request_body
+        .as_mut()
+        .and_then(|b| b.content.get_mut("application/octet-stream"))
+    {
+        c.schema = binary();
+    }
+    for response in op.responses.responses.values_mut() {
+        if let RefOr::T(r) = response {
+            if let Some(c) = r.content.get_mut("application/octet-stream") {
+                c.schema = binary();
+            }
+        }
+    }
+}
+
 fn shared_parts(path: &str, op: &mut Operation) {
+    binary_bodies(op);
     let mut statuses: Vec<u16> = Vec::new();
     if crate::auth::requires_auth(path) {
         op.security = Some(vec![SecurityRequirement::new(

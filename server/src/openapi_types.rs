@@ -46,6 +46,13 @@ pub fn describe(doc: &mut Value) {
         if let Some(webhook) = settings.pointer_mut("/properties/webhook_url") {
             webhook["pattern"] = json!(format!("^$|{}", *crate::urls::HTTP_URL));
         }
+        if let Some(logo) = settings.pointer_mut("/properties/logo_url") {
+            logo["pattern"] = json!(format!("^$|{}", *crate::urls::HTTP_URL));
+        }
+        if let Some(name) = settings.pointer_mut("/properties/display_name") {
+            // Control characters are refused (`char::is_control`: Unicode's Cc).
+            name["pattern"] = json!("^[^\\u0000-\\u001f\\u007f-\\u009f]*$");
+        }
     }
 }
 

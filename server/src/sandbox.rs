@@ -81,13 +81,12 @@ fn emulator(
 
 /// Starts the emulators, sets up (or re-binds) the sandbox organization and connectors and
 /// prints them; the emulators run as long as the returned values live.
-pub async fn start(state: &AppState) -> anyhow::Result<Vec<Emulator>> {
+pub async fn start(state: &AppState, emulators: &[Emulator]) -> anyhow::Result<()> {
     if state.config.sandbox_no_quotas {
         tracing::info!("sandbox emulators run without quotas and throttling");
     }
-    let emulators = start_emulators(!state.config.sandbox_no_quotas)?;
-    let file = setup(state, &emulators).await?;
-    let later = enable_push(state, &emulators);
+    let file = setup(state, emulators).await?;
+    let later = enable_push(state, emulators);
     // The first poll (the baseline) before anyone can change the mailbox: from the first
     // request on, every change is an event.
     if !state.config.events.poll_interval.is_zero() {
@@ -103,8 +102,87 @@ pub async fn start(state: &AppState) -> anyhow::Result<Vec<Emulator>> {
             .await?;
     }
     enable_push_urls(state, later);
+    let connect = connect_url(state, &file).await?;
     announce(state, &file);
-    Ok(emulators)
+    println!("Connect page (one use, valid for 15 minutes; the emulators' consent approves at once): {connect}");
+    Ok(())
+}
+
+/// Points each emulated provider's OAuth flow (consent, token, API) at its emulator, unless
+/// the config names the provider's endpoints itself.
+pub fn point_providers(config: &mut crate::config::Config, emulators: &[Emulator]) {
+    for emu in emulators {
+        let p = config.providers.entry(emu.connector_type);
+        if p.authorize_url.is_some() || p.token_url.is_some() || p.base_url.is_some() {
+            continue;
+        }
+        p.authorize_url = Some(emu.handle.authorize_url());
+        p.token_url = Some(emu.token_url.clone());
+        p.base_url = Some(emu.base_url.clone());
+        if p.client_id.is_none() {
+            p.client_id = Some(SANDBOX_CLIENT_ID.into());
+            p.client_secret = Some(Secret::new(SANDBOX_CLIENT_SECRET));
+        }
+    }
+}
+
+/// This server's address as a browser on this machine reaches it.
+fn local_base(state: &AppState) -> String {
+    let bind = state.config.bind;
+    let host = if bind.ip().is_unspecified() {
+        std::net::SocketAddr::from(([127, 0, 0, 1], bind.port()))
+    } else {
+        bind
+    };
+    format!("http://{host}")
+}
+
+/// A connect session of the sandbox customer for every emulated provider, landing on the
+/// server's own `/connect/finished` page (added to the organization's allow-list).
+async fn connect_url(state: &AppState, file: &SandboxFile) -> anyhow::Result<String> {
+    let base = local_base(state);
+    let finished = format!("{base}/connect/finished");
+    let org = &file.organization_id;
+    let settings = state
+        .services
+        .settings
+        .get(org)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+    if !settings.redirect_allowlist.contains(&finished) {
+        let mut list = settings.redirect_allowlist.clone();
+        list.push(finished.clone());
+        state
+            .services
+            .settings
+            .apply(
+                org,
+                api_types::SettingsChange {
+                    redirect_allowlist: Some(list),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!(e.message))?;
+    }
+    let mut types: Vec<String> = file.connectors.keys().cloned().collect();
+    types.sort();
+    let session = state
+        .services
+        .oauth
+        .create_connect_session(
+            org,
+            api_types::ConnectSessionRequest {
+                customer_name: file.customer_name.clone(),
+                connector_types: types,
+                redirect_url: finished,
+                reconnect_connector_id: None,
+            },
+            &base,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+    Ok(session.connect_url)
 }
 
 /// Points each emulator's push notifications at this server (Gmail: Pub/Sub push, now;

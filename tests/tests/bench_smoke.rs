@@ -69,3 +69,62 @@ async fn the_context_store_case_measures_both_search_paths_and_the_backfill() {
     assert!(measured("through the provider"), "{figs:#?}");
     assert!(measured("backfill throughput"), "{figs:#?}");
 }
+
+/// Runs `connectors serve` (the debug binary `cargo test --workspace` builds; built here when
+/// missing) three times: push, polling, idle connectors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_events_case_measures_push_polling_and_idle_cpu() {
+    use tests::bench::events::{run, EventsSizes};
+    let sizes = EventsSizes::smoke();
+    let mut figs = Vec::new();
+    run(sizes, &mut figs).await;
+    for (name, n) in [
+        ("Gmail (Pub/Sub push", sizes.push_changes),
+        ("Outlook (Graph change notifications", sizes.push_changes),
+        ("Gmail (history.list)", sizes.poll_changes),
+        ("Outlook (delta)", sizes.poll_changes),
+    ] {
+        let f = figs
+            .iter()
+            .find(|f| f.name.starts_with(name))
+            .unwrap_or_else(|| panic!("no figure {name}: {figs:#?}"));
+        assert!(f.median.is_some() && f.p99.is_some(), "{f:#?}");
+        assert!(
+            f.note.starts_with(&format!("{n} changes; ")),
+            "every change reached the webhook: {f:#?}"
+        );
+        assert!(
+            f.note.contains("0 repeated ids, 0 bad signatures"),
+            "{f:#?}"
+        );
+    }
+    let cpu = figs
+        .iter()
+        .find(|f| f.name == "server CPU")
+        .unwrap_or_else(|| panic!("{figs:#?}"));
+    assert!(cpu.median.is_some_and(|m| m > 0.0), "{cpu:#?}");
+    assert!(cpu.baseline.is_some(), "{cpu:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_case_measures_mcp_policy_approval_and_calendar() {
+    use tests::bench::agent::{run, AgentSizes};
+    let mut figs = Vec::new();
+    run(AgentSizes::smoke(), &mut figs).await;
+    for name in [
+        "full mode: one tool per action",
+        "compact mode: list_actions, describe_action, execute",
+        "latency via /mcp",
+        "send under a policy",
+        "approval round: held send, approve, send again",
+        "execute latency",
+    ] {
+        let f = figs
+            .iter()
+            .find(|f| f.name == name)
+            .unwrap_or_else(|| panic!("no figure {name}: {figs:#?}"));
+        assert!(f.median.is_some_and(|m| m > 0.0), "{f:#?}");
+    }
+    let compact = figs.iter().find(|f| f.name.starts_with("compact")).unwrap();
+    assert!(compact.note.starts_with("3 tools"), "{compact:#?}");
+}

@@ -74,8 +74,15 @@ fn online_meeting(v: &Value) -> Value {
     json!({ "url": url, "provider": provider })
 }
 
-/// A Google `Event` in the shared shape. `calendar_id` is the calendar it was read from.
+/// A Google `Event` in the shared shape, its sender-controlled text marked
+/// (`untrusted_fields`). `calendar_id` is the calendar it was read from.
 pub fn event(v: &Value, calendar_id: &str) -> Value {
+    let mut out = event_record(v, calendar_id);
+    connector_core::calendar::mark_untrusted(&mut out);
+    out
+}
+
+fn event_record(v: &Value, calendar_id: &str) -> Value {
     let status = match v["status"].as_str() {
         Some("tentative") => "tentative",
         Some("cancelled") => "cancelled",

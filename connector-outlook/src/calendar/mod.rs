@@ -100,9 +100,16 @@ fn time(v: &Value, all_day: bool, own: Option<Tz>, view: Option<Tz>) -> Value {
     })
 }
 
-/// A Graph event -> the shared event. `calendar_id` as the caller named it; `view` is the
-/// zone to give date_time values in (default each event's own zone).
+/// A Graph event -> the shared event, its sender-controlled text marked
+/// (`untrusted_fields`). `calendar_id` as the caller named it; `view` is the zone to give
+/// date_time values in (default each event's own zone).
 pub fn event(e: &Value, calendar_id: Option<&str>, view: Option<Tz>) -> Value {
+    let mut out = event_record(e, calendar_id, view);
+    connector_core::calendar::mark_untrusted(&mut out);
+    out
+}
+
+fn event_record(e: &Value, calendar_id: Option<&str>, view: Option<Tz>) -> Value {
     if e.get("@removed").is_some() {
         return json!({"id": e["id"], "status": "cancelled"});
     }

@@ -253,7 +253,8 @@ async fn sync_follows_changes_and_an_expired_token_is_sync_required() {
     assert_eq!(changes[0]["summary"], "Moved");
     assert_eq!(
         changes[1],
-        json!({"id": seen[1]["id"], "status": "cancelled"})
+        json!({"id": seen[1]["id"], "status": "cancelled",
+            "untrusted_fields": connector_core::mail::trust::CALENDAR_UNTRUSTED_FIELDS})
     );
 
     sb.expire_delta_tokens(ADA);

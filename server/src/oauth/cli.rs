@@ -66,6 +66,7 @@ pub async fn settings(a: SettingsArgs) -> anyhow::Result<()> {
         raw_credential_apps: (!a.raw_credentials_apps.is_empty())
             .then(|| a.raw_credentials_apps.clone()),
         event_bodies: None,
+        ..Default::default()
     };
     let s = state
         .services

@@ -1,6 +1,8 @@
 //! One module per resource; each exposes `configure`.
 
 pub mod apps;
+pub mod attachments;
+pub mod connect;
 pub mod connector_types;
 pub mod connectors;
 pub mod credential;
@@ -24,6 +26,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     tokens::configure(cfg);
     oauth_server::configure(cfg);
     apps::configure(cfg);
+    attachments::configure(cfg);
     crate::metrics::configure(cfg);
     crate::openapi::configure(cfg);
     connector_types::configure(cfg);
@@ -33,6 +36,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     events::configure(cfg);
     push::configure(cfg);
     oauth::configure(cfg);
+    connect::configure(cfg);
     org_settings::configure(cfg);
     guardrails::configure(cfg);
     oauth_apps::configure(cfg);

@@ -6,6 +6,7 @@ use api_types::{ExecuteRequest, ExecuteResponse};
 use connector_core::ConnectorError;
 use serde_json::Value;
 
+use super::attachments::Attachments;
 use super::connectors::Connectors;
 use super::idempotency::{Answer, Fingerprint, Idempotency};
 use crate::runtime::ExecuteCall;
@@ -14,13 +15,19 @@ use crate::store::ConnectorRow;
 pub struct Executions {
     connectors: Arc<Connectors>,
     idempotency: Idempotency,
+    attachments: Arc<Attachments>,
 }
 
 impl Executions {
-    pub fn new(connectors: Arc<Connectors>, idempotency: Idempotency) -> Executions {
+    pub fn new(
+        connectors: Arc<Connectors>,
+        idempotency: Idempotency,
+        attachments: Arc<Attachments>,
+    ) -> Executions {
         Executions {
             connectors,
             idempotency,
+            attachments,
         }
     }
 
@@ -34,7 +41,9 @@ impl Executions {
     ) -> Result<Answer, ConnectorError> {
         let row = self.connectors.get_cached(org, id).await?;
         let Some(key) = req.idempotency_key.clone() else {
-            return run(&self.connectors, row, req).await.map(Answer::Fresh);
+            return run(&self.connectors, &self.attachments, org, row, req)
+                .await
+                .map(Answer::Fresh);
         };
         let (entity, action, params) = (req.entity.clone(), req.action.clone(), req.params.clone());
         let fingerprint = Fingerprint {
@@ -44,31 +53,39 @@ impl Executions {
         };
         let connector_id = row.id.clone();
         let connectors = self.connectors.clone();
+        let attachments = self.attachments.clone();
+        let owner = org.to_string();
         self.idempotency
             .execute(org, &connector_id, &key, fingerprint, async move {
-                run(&connectors, row, req).await
+                run(&connectors, &attachments, &owner, row, req).await
             })
             .await
     }
 }
 
-/// Runs the call and shapes the 200 body.
+/// Runs the call and shapes the 200 body. Attachment references in the params are resolved
+/// first (the policies and the provider see the real bytes), and an `attachments.get` asked
+/// for by reference gives its bytes up for a handle after.
 async fn run(
     connectors: &Connectors,
+    attachments: &Attachments,
+    org: &str,
     row: ConnectorRow,
     req: ExecuteRequest,
 ) -> Result<ExecuteResponse, ConnectorError> {
     let (entity, action) = (req.entity.clone(), req.action.clone());
-    let output = connectors
-        .execute(
-            &row,
-            ExecuteCall {
-                entity: req.entity,
-                action: req.action,
-                params: req.params,
-                idempotency_key: req.idempotency_key,
-            },
-        )
+    let mut call = ExecuteCall {
+        entity: req.entity,
+        action: req.action,
+        params: req.params,
+        idempotency_key: req.idempotency_key,
+    };
+    let delivery = attachments
+        .resolve(org, connectors, &row, &mut call)
+        .await?;
+    let mut output = connectors.execute(&row, call).await?;
+    attachments
+        .deliver(org, &row, delivery, &mut output)
         .await?;
     let mut meta = output.metadata;
     meta.insert("connector_id".into(), Value::from(row.id));

@@ -6,7 +6,9 @@
 //! in [`crate::error`].
 
 pub mod applications;
+pub mod attachments;
 mod cache;
+pub mod connect;
 pub mod connectors;
 pub mod context;
 mod credentials;
@@ -19,6 +21,7 @@ pub mod oauth_apps;
 pub mod settings;
 
 pub use applications::{AppInfo, Applications, RevokedApp};
+pub use attachments::Attachments;
 pub use connectors::{Connectors, Origin};
 pub use execute::Executions;
 pub use oauth::OAuthFlow;
@@ -47,6 +50,8 @@ fn server_context_config(config: &Config) -> context::ContextConfig {
 /// Every service of one server (held in the application state).
 pub struct Services {
     pub connectors: Arc<Connectors>,
+    /// Attachment handles and references (docs/attachments.md).
+    pub attachments: Arc<Attachments>,
     pub applications: Applications,
     pub events: Arc<events::Events>,
     /// The context store's worker (replication into the database).
@@ -93,6 +98,11 @@ impl Services {
             registry.clone(),
             connectors.clone(),
         ));
+        let attachments = Arc::new(Attachments::new(
+            store.clone(),
+            vault.clone(),
+            config.limits.attachments.clone(),
+        ));
         Services {
             applications: Applications::new(store.clone(), config),
             executions: Executions::new(
@@ -102,7 +112,9 @@ impl Services {
                     vault.clone(),
                     config.idempotency_wait,
                 ),
+                attachments.clone(),
             ),
+            attachments,
             settings: Settings::new(store.clone(), vault.clone()),
             guardrails: guardrails::Guardrails::new(store.clone(), vault.clone()),
             oauth: OAuthFlow::new(

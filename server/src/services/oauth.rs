@@ -55,9 +55,13 @@ pub struct Pending {
     pub oauth_app_id: Option<String>,
     /// Re-authorize exactly this connector.
     pub connector_id: Option<String>,
+    /// The connect session (hash of its token) this flow runs for: the callback records the
+    /// outcome there and `redirect_url` is the session's own result page.
+    #[serde(default)]
+    pub connect_session: Option<String>,
 }
 
-fn hash_state(state: &str) -> String {
+pub(crate) fn hash_state(state: &str) -> String {
     hex::encode(Sha256::digest(state.as_bytes()))
 }
 
@@ -80,6 +84,18 @@ impl OAuthFlow {
         }
     }
 
+    pub(crate) fn store_ref(&self) -> &Store {
+        &self.store
+    }
+
+    pub(crate) async fn connectors_get(
+        &self,
+        org: &str,
+        id: &str,
+    ) -> Result<crate::store::ConnectorRow, ConnectorError> {
+        self.connectors.get(org, id).await
+    }
+
     /// Takes one callback request of `source`'s allowance (`limits.public_per_source`), or says
     /// how long until there is one.
     pub fn admit_callback(&self, source: Option<std::net::IpAddr>) -> Result<(), Duration> {
@@ -97,13 +113,27 @@ impl OAuthFlow {
         r: InitiateRequest,
         callback_url: &str,
     ) -> Result<ConsentUrl, ConnectorError> {
+        self.begin(org, r, callback_url, None).await
+    }
+
+    /// [`Self::initiate`]; for a connect session (`connect`: its token's hash) the
+    /// `redirect_url` is the server's own result page, not checked against the allow-list.
+    pub(crate) async fn begin(
+        &self,
+        org: &str,
+        r: InitiateRequest,
+        callback_url: &str,
+        connect: Option<String>,
+    ) -> Result<ConsentUrl, ConnectorError> {
         if r.customer_name.trim().is_empty() {
             return Err(ConnectorError::invalid_params(
                 "`customer_name` must not be empty",
             ));
         }
         let kind = self.kind_of(r.connector_type.as_deref(), r.definition_id.as_deref())?;
-        self.check_redirect(org, &r.redirect_url).await?;
+        if connect.is_none() {
+            self.check_redirect(org, &r.redirect_url).await?;
+        }
         let chosen = self
             .apps
             .choose(org, kind, r.oauth_app_id.as_deref())
@@ -126,6 +156,7 @@ impl OAuthFlow {
             },
             oauth_app_id: chosen.app_id.clone(),
             connector_id: None,
+            connect_session: connect,
         };
         Ok(ConsentUrl {
             consent_url: self.consent_url(org, kind, &chosen, &pending).await?,
@@ -141,9 +172,23 @@ impl OAuthFlow {
         r: ReauthorizeRequest,
         callback_url: &str,
     ) -> Result<ConsentUrl, ConnectorError> {
+        self.begin_again(org, id, r, callback_url, None).await
+    }
+
+    /// [`Self::reauthorize`], for a connect session as in [`Self::begin`].
+    pub(crate) async fn begin_again(
+        &self,
+        org: &str,
+        id: &str,
+        r: ReauthorizeRequest,
+        callback_url: &str,
+        connect: Option<String>,
+    ) -> Result<ConsentUrl, ConnectorError> {
         let row = self.connectors.get(org, id).await?;
         let kind = self.kind_of(Some(&row.connector_type), None)?;
-        self.check_redirect(org, &r.redirect_url).await?;
+        if connect.is_none() {
+            self.check_redirect(org, &r.redirect_url).await?;
+        }
         let link = self.store.link_of(&row.id).await.map_err(db)?;
         let app_id = link.and_then(|l| l.2);
         let chosen = self.apps.choose(org, kind, app_id.as_deref()).await?;
@@ -163,6 +208,7 @@ impl OAuthFlow {
             },
             oauth_app_id: chosen.app_id.clone(),
             connector_id: Some(row.id.clone()),
+            connect_session: connect,
         };
         Ok(ConsentUrl {
             consent_url: self.consent_url(org, kind, &chosen, &pending).await?,
@@ -185,7 +231,11 @@ impl OAuthFlow {
         })
     }
 
-    fn kind_of(&self, t: Option<&str>, d: Option<&str>) -> Result<&ConnectorType, ConnectorError> {
+    pub(crate) fn kind_of(
+        &self,
+        t: Option<&str>,
+        d: Option<&str>,
+    ) -> Result<&ConnectorType, ConnectorError> {
         match (t, d) {
             (Some(t), _) => self.registry.get(t),
             (None, Some(d)) => self.registry.by_definition(d),
@@ -197,7 +247,7 @@ impl OAuthFlow {
         })
     }
 
-    async fn check_redirect(&self, org: &str, url: &str) -> Result<(), ConnectorError> {
+    pub(crate) async fn check_redirect(&self, org: &str, url: &str) -> Result<(), ConnectorError> {
         let settings = self.store.org_settings(org).await.map_err(db)?;
         if allowed(&settings.redirect_allowlist, url) {
             Ok(())
@@ -266,7 +316,7 @@ pub enum Outcome {
     Page(u16, &'static str),
 }
 
-fn with_query(base: &str, pairs: &[(&str, &str)]) -> String {
+pub(crate) fn with_query(base: &str, pairs: &[(&str, &str)]) -> String {
     let mut u = url::Url::parse(base).expect("allow-listed URLs parse");
     {
         let mut q = u.query_pairs_mut();
@@ -324,34 +374,59 @@ impl OAuthFlow {
         let Ok(p) = serde_json::from_str::<Pending>(&row.request) else {
             return invalid;
         };
+        let result = self.outcome(&row, &p, q).await;
+        if let Some(session) = &p.connect_session {
+            let recorded = match &result {
+                Ok(id) => json!({"connector_id": id}),
+                Err((error, description)) => {
+                    json!({"error": error, "error_description": description})
+                }
+            };
+            if let Err(e) = self
+                .store
+                .finish_connect_session(session, &recorded.to_string())
+                .await
+            {
+                tracing::error!(cause = %e, "recording a connect session's outcome");
+                return Outcome::Page(500, "Internal error; try again later.");
+            }
+            return Outcome::Redirect(p.redirect_url.clone());
+        }
+        match result {
+            Ok(id) => Outcome::Redirect(with_query(&p.redirect_url, &[("connector_id", &id)])),
+            Err((error, description)) => fail(&p, &error, &description),
+        }
+    }
+
+    /// The connector id the callback ends in, or the error code and description.
+    async fn outcome(
+        &self,
+        row: &crate::store::StateRow,
+        p: &Pending,
+        q: &HashMap<String, String>,
+    ) -> Result<String, (String, String)> {
         if row.expires_at < now() {
-            return fail(
-                &p,
-                "invalid_state",
-                "the authorization request expired; start again",
-            );
+            return Err((
+                "invalid_state".into(),
+                "the authorization request expired; start again".into(),
+            ));
         }
         if let Some(err) = q.get("error") {
             let desc = q
                 .get("error_description")
                 .map(String::as_str)
                 .unwrap_or("the provider refused the authorization");
-            return fail(&p, &safe_code(err), desc);
+            return Err((safe_code(err), desc.to_string()));
         }
         let Some(code) = q.get("code").filter(|c| !c.is_empty()) else {
-            return fail(
-                &p,
-                "invalid_request",
-                "the provider sent no authorization code",
-            );
+            return Err((
+                "invalid_request".into(),
+                "the provider sent no authorization code".into(),
+            ));
         };
-        match self
-            .complete(&row.organization_id, &row.verifier, &p, code)
+        self.complete(&row.organization_id, &row.verifier, p, code)
             .await
-        {
-            Ok(id) => Outcome::Redirect(with_query(&p.redirect_url, &[("connector_id", &id)])),
-            Err((error, description)) => fail(&p, error, &description),
-        }
+            .map_err(|(e, d)| (e.to_string(), d))
     }
 }
 

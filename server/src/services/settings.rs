@@ -57,6 +57,26 @@ impl Settings {
         if let Some(on) = c.event_bodies {
             s.event_bodies = on;
         }
+        if let Some(name) = c.display_name {
+            let name = name.trim().to_string();
+            if name.chars().count() > 100 || name.chars().any(char::is_control) {
+                return Err(ConnectorError::invalid_params(
+                    "`display_name` must be at most 100 characters, without control characters",
+                )
+                .with_details(json!({"path": "display_name"})));
+            }
+            s.display_name = (!name.is_empty()).then_some(name);
+        }
+        if let Some(u) = c.logo_url {
+            if u.is_empty() {
+                s.logo_url = None;
+            } else {
+                valid_entry(&u).map_err(|m| {
+                    ConnectorError::invalid_params(m).with_details(json!({"path": "logo_url"}))
+                })?;
+                s.logo_url = Some(u);
+            }
+        }
         self.store.put_org_settings(org, &s).await.map_err(db)?;
         Ok(s)
     }
@@ -70,5 +90,7 @@ pub fn view(s: &SettingsRow) -> SettingsView {
         webhook_secret_set: s.webhook_secret.is_some(),
         raw_credential_apps: s.raw_credential_apps.clone(),
         event_bodies: s.event_bodies,
+        display_name: s.display_name.clone(),
+        logo_url: s.logo_url.clone(),
     }
 }

@@ -8,6 +8,7 @@
 //! NOTHING`, compare-and-set `UPDATE`, `DELETE ... RETURNING`), atomic on both backends.
 
 mod apps;
+pub mod attachments;
 pub mod auth;
 mod connectors;
 pub mod context;
@@ -34,7 +35,7 @@ pub use connectors::{ConnectorFilter, ConnectorRow, ConnectorUpdate, NewConnecto
 pub use credentials::{STATUS_ACTIVE, STATUS_NEEDS_REAUTH};
 pub use idempotency::{IdempotencyEntry, IdempotencySlot};
 pub use keys::DataKeyRow;
-pub use oauth::{AppRow, Link, SettingsRow, StateRow};
+pub use oauth::{AppRow, ConnectSessionRow, Link, SettingsRow, StateRow};
 pub use orgs::Organization;
 
 /// A row of either backend.
@@ -124,9 +125,19 @@ const SQLITE_MIGRATIONS: MigrationSource = &[
         include_str!("../../migrations/sqlite/0500_application_order.sql"),
     ),
     (
+        600,
+        "attachment_handles",
+        include_str!("../../migrations/sqlite/0600_attachment_handles.sql"),
+    ),
+    (
         610,
         "calendar_events",
         include_str!("../../migrations/sqlite/0610_calendar_events.sql"),
+    ),
+    (
+        700,
+        "connect",
+        include_str!("../../migrations/sqlite/0700_connect.sql"),
     ),
 ];
 
@@ -178,9 +189,19 @@ const POSTGRES_MIGRATIONS: MigrationSource = &[
         include_str!("../../migrations/postgres/0500_application_order.sql"),
     ),
     (
+        600,
+        "attachment_handles",
+        include_str!("../../migrations/postgres/0600_attachment_handles.sql"),
+    ),
+    (
         610,
         "calendar_events",
         include_str!("../../migrations/postgres/0610_calendar_events.sql"),
+    ),
+    (
+        700,
+        "connect",
+        include_str!("../../migrations/postgres/0700_connect.sql"),
     ),
 ];
 

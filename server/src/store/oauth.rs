@@ -13,6 +13,21 @@ pub struct SettingsRow {
     pub raw_credential_apps: Vec<String>,
     /// Message bodies in events.
     pub event_bodies: bool,
+    /// The name the connect page shows (else the organization's name).
+    pub display_name: Option<String>,
+    /// The logo the connect page shows (an https URL).
+    pub logo_url: Option<String>,
+}
+
+/// A connect session (issue 25) as stored.
+#[derive(Debug, Clone)]
+pub struct ConnectSessionRow {
+    pub organization_id: String,
+    pub request: String,
+    pub expires_at: i64,
+    pub started_at: Option<i64>,
+    pub start: Option<String>,
+    pub outcome: Option<String>,
 }
 
 /// The account (and BYO app) a connector made by the flow belongs to.
@@ -71,7 +86,7 @@ impl Store {
     pub async fn org_settings(&self, org: &str) -> Result<SettingsRow, sqlx::Error> {
         let row = sqlx::query(
             "SELECT redirect_allowlist, webhook_url, webhook_secret, raw_credential_apps, \
-             event_bodies FROM org_settings WHERE organization_id = $1",
+             event_bodies, display_name, logo_url FROM org_settings WHERE organization_id = $1",
         )
         .bind(org)
         .fetch_optional(self.pool())
@@ -83,6 +98,8 @@ impl Store {
                 webhook_secret: r.get("webhook_secret"),
                 raw_credential_apps: list(r.get("raw_credential_apps")),
                 event_bodies: r.get::<i64, _>("event_bodies") != 0,
+                display_name: r.get("display_name"),
+                logo_url: r.get("logo_url"),
             })
             .unwrap_or_default())
     }
@@ -90,11 +107,11 @@ impl Store {
     pub async fn put_org_settings(&self, org: &str, s: &SettingsRow) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO org_settings (organization_id, redirect_allowlist, webhook_url, \
-             webhook_secret, raw_credential_apps, updated_at, event_bodies) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             webhook_secret, raw_credential_apps, updated_at, event_bodies, display_name, \
+             logo_url) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
              ON CONFLICT (organization_id) DO UPDATE SET redirect_allowlist = $2, \
              webhook_url = $3, webhook_secret = $4, raw_credential_apps = $5, updated_at = $6, \
-             event_bodies = $7",
+             event_bodies = $7, display_name = $8, logo_url = $9",
         )
         .bind(org)
         .bind(serde_json::to_string(&s.redirect_allowlist).expect("serializes"))
@@ -103,6 +120,8 @@ impl Store {
         .bind(serde_json::to_string(&s.raw_credential_apps).expect("serializes"))
         .bind(now())
         .bind(i64::from(s.event_bodies))
+        .bind(&s.display_name)
+        .bind(&s.logo_url)
         .execute(self.pool())
         .await
         .map(|_| ())
@@ -157,6 +176,101 @@ impl Store {
             })
         })
         .transpose()
+    }
+
+    pub async fn insert_connect_session(
+        &self,
+        token_hash: &str,
+        org: &str,
+        request: &str,
+        expires_at: i64,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM connect_sessions WHERE expires_at < $1")
+            .bind(now() - 86_400)
+            .execute(self.pool())
+            .await?;
+        sqlx::query(
+            "INSERT INTO connect_sessions (token_hash, organization_id, request, expires_at, \
+             created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(token_hash)
+        .bind(org)
+        .bind(request)
+        .bind(expires_at)
+        .bind(now())
+        .execute(self.pool())
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn connect_session(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<ConnectSessionRow>, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT organization_id, request, expires_at, started_at, start, outcome \
+             FROM connect_sessions WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| {
+            Ok(ConnectSessionRow {
+                organization_id: r.try_get("organization_id")?,
+                request: r.try_get("request")?,
+                expires_at: r.try_get("expires_at")?,
+                started_at: r.try_get("started_at")?,
+                start: r.try_get("start")?,
+                outcome: r.try_get("outcome")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Marks the session started (single use: one statement, so of two concurrent starts
+    /// exactly one wins); false when it was started already or has expired.
+    pub async fn start_connect_session(
+        &self,
+        token_hash: &str,
+        start: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let t = now();
+        let done = sqlx::query(
+            "UPDATE connect_sessions SET started_at = $2, start = $3 \
+             WHERE token_hash = $1 AND started_at IS NULL AND expires_at >= $2",
+        )
+        .bind(token_hash)
+        .bind(t)
+        .bind(start)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records how the OAuth flow of a started session ended (once).
+    pub async fn finish_connect_session(
+        &self,
+        token_hash: &str,
+        outcome: &str,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE connect_sessions SET outcome = $2 WHERE token_hash = $1 AND outcome IS NULL",
+        )
+        .bind(token_hash)
+        .bind(outcome)
+        .execute(self.pool())
+        .await
+        .map(|_| ())
+    }
+
+    /// Test hook and maintenance: moves every connect session of an organization into the past.
+    pub async fn expire_connect_sessions(&self, org: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE connect_sessions SET expires_at = $1 WHERE organization_id = $2")
+            .bind(now() - 1)
+            .bind(org)
+            .execute(self.pool())
+            .await
+            .map(|_| ())
     }
 
     /// Test hook and maintenance: moves every state of an organization into the past.

@@ -12,6 +12,7 @@ mod common;
 
 mod api;
 mod apps;
+mod attachments;
 mod context;
 mod custom_provider;
 mod events;

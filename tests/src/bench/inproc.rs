@@ -63,12 +63,34 @@ pub struct Overhead {
 pub async fn overhead(iters: usize) -> Overhead {
     let (sb, ids) = gmail_sandbox(50);
     let base = sb.base_url();
-    let http = HttpConfig::new(base.clone());
-    let client = ProviderClient::build_reqwest(&http).expect("reqwest client");
-    let gmail = gmail_connector(&base, Some(client.clone()));
     let id = ids[0].clone();
     let url = format!("{base}/gmail/v1/users/me/messages/{id}?format=full");
-    let params = json!({"message_id": id});
+    let out = paired(
+        &base,
+        iters,
+        "messages",
+        "get",
+        json!({"message_id": id}),
+        &url,
+    )
+    .await;
+    drop(sb);
+    out
+}
+
+/// `execute(entity, action, params)` of a Gmail connector on the emulator at `base`, call by
+/// call against a raw GET of `url` with the same reqwest client and a JSON parse.
+pub async fn paired(
+    base: &str,
+    iters: usize,
+    entity: &str,
+    action: &str,
+    params: Value,
+    url: &str,
+) -> Overhead {
+    let http = HttpConfig::new(base.to_string());
+    let client = ProviderClient::build_reqwest(&http).expect("reqwest client");
+    let gmail = gmail_connector(base, Some(client.clone()));
     let mut out = Overhead {
         execute: Samples::default(),
         raw: Samples::default(),
@@ -77,30 +99,38 @@ pub async fn overhead(iters: usize) -> Overhead {
     for i in 0..warmup + iters {
         let t = Instant::now();
         let r = gmail
-            .execute("messages", "get", params.clone())
+            .execute(entity, action, params.clone())
             .await
-            .expect("messages.get");
+            .unwrap_or_else(|e| panic!("{entity}.{action}: {e}"));
         let d_exec = t.elapsed();
-        assert_eq!(r.result["id"], json!(id));
+        assert!(!r.result.is_null(), "{entity}.{action} answered nothing");
         let t = Instant::now();
-        let body = client
-            .get(&url)
+        let resp = client
+            .get(url)
             .bearer_auth(TOKEN)
             .send()
             .await
-            .expect("raw GET")
-            .bytes()
-            .await
-            .expect("raw body");
+            .expect("raw GET");
+        assert!(
+            resp.status().is_success(),
+            "raw GET {url}: {}",
+            resp.status()
+        );
+        let body = resp.bytes().await.expect("raw body");
         let v: Value = serde_json::from_slice(&body).expect("raw JSON");
         let d_raw = t.elapsed();
-        assert_eq!(v["id"], json!(id));
+        assert!(v.is_object(), "raw GET {url}: {v}");
         if i >= warmup {
             out.execute.push(d_exec);
             out.raw.push(d_raw);
         }
     }
     out
+}
+
+/// A Gmail connector of the emulator at `base` (for setting up a case's data).
+pub fn gmail_at(base: &str) -> Connector {
+    gmail_connector(base, None)
 }
 
 /// Result of one bulk-fetch comparison.

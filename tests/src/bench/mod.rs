@@ -3,7 +3,9 @@
 //! target. The smoke test (`tests/tests/bench_smoke.rs`) runs the same cases in tiny sizes and
 //! asserts counts only.
 
+pub mod agent;
 pub mod context;
+pub mod events;
 pub mod inproc;
 pub mod mime;
 pub mod python;

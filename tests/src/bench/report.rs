@@ -87,18 +87,50 @@ pub fn to_json(machine: &Value, mode: &str, figures: &[Figure]) -> Value {
     })
 }
 
-/// Writes the JSON file and replaces the results block of the Markdown page (the hand-written
-/// rest of the page, analysis and profiles, stays as it is).
-pub fn write(dir: &Path, machine: &Value, mode: &str, figures: &[Figure]) -> std::io::Result<()> {
+/// Reads `benchmarks.json` (an empty object when missing or unreadable), changes it, writes it.
+fn update_json(dir: &Path, change: impl FnOnce(&mut Value)) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    let json = serde_json::to_string_pretty(&to_json(machine, mode, figures))?;
-    std::fs::write(dir.join("benchmarks.json"), json + "\n")?;
-    write_block(dir, "results", "Results", machine, mode, figures)
+    let path = dir.join("benchmarks.json");
+    let mut v: Value = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .filter(Value::is_object)
+        .unwrap_or_else(|| json!({}));
+    change(&mut v);
+    std::fs::write(path, serde_json::to_string_pretty(&v)? + "\n")
+}
+
+/// Writes the JSON file (the blocks of the cases that write their own, `blocks`, stay as
+/// they are) and replaces the results block of the Markdown page (the hand-written rest of
+/// the page, analysis and profiles, stays as it is).
+pub fn write(dir: &Path, machine: &Value, mode: &str, figures: &[Figure]) -> std::io::Result<()> {
+    update_json(dir, |v| {
+        let blocks = v.get("blocks").cloned();
+        *v = to_json(machine, mode, figures);
+        if let Some(b) = blocks {
+            v["blocks"] = b;
+        }
+    })?;
+    write_md_block(dir, "results", "Results", machine, mode, figures)
+}
+
+/// The figures of a case that keeps its own block (so it can run alone without replacing the
+/// results of the others): `blocks.{name}` of the JSON file and the Markdown block `{name}`.
+pub fn write_block(
+    dir: &Path,
+    name: &str,
+    title: &str,
+    machine: &Value,
+    mode: &str,
+    figures: &[Figure],
+) -> std::io::Result<()> {
+    update_json(dir, |v| v["blocks"][name] = to_json(machine, mode, figures))?;
+    write_md_block(dir, name, title, machine, mode, figures)
 }
 
 /// Replaces (or appends under `## {title}`) the block `<!-- bench:{name}:begin -->` ..
 /// `<!-- bench:{name}:end -->` of benchmarks.md with the figures of one run.
-pub fn write_block(
+fn write_md_block(
     dir: &Path,
     name: &str,
     title: &str,

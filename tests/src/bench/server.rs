@@ -20,22 +20,33 @@ use super::{Figure, Sizes};
 const CASE: &str = "server execute over HTTP";
 const TOKEN: &str = "bench-token";
 
-fn connectors_bin() -> Option<PathBuf> {
+/// The server binary beside the running executable (the bench: `target/release`; a test
+/// binary: one level down, in `deps`), built with the same profile first if it is missing.
+pub(crate) fn connectors_bin() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
-    let bin = exe.parent()?.join("connectors");
-    if !bin.exists() {
-        eprintln!("building the server: cargo build --release -p server --bin connectors");
-        let ok = Command::new(env!("CARGO"))
-            .args(["build", "--release", "-p", "server", "--bin", "connectors"])
-            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-            .status()
-            .ok()?
-            .success();
-        if !ok {
-            return None;
-        }
+    let find = || {
+        [exe.parent(), exe.parent().and_then(std::path::Path::parent)]
+            .into_iter()
+            .flatten()
+            .map(|d| d.join("connectors"))
+            .find(|b| b.exists())
+    };
+    if let Some(bin) = find() {
+        return Some(bin);
     }
-    bin.exists().then_some(bin)
+    let release = !cfg!(debug_assertions);
+    eprintln!("building the server: cargo build -p server --bin connectors (release: {release})");
+    let ok = Command::new(env!("CARGO"))
+        .args(["build", "-p", "server", "--bin", "connectors"])
+        .args(if release { &["--release"][..] } else { &[][..] })
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .status()
+        .ok()?
+        .success();
+    if !ok {
+        return None;
+    }
+    find()
 }
 
 fn cli_json(bin: &PathBuf, args: &[&str]) -> Result<Value, String> {
@@ -49,7 +60,7 @@ fn cli_json(bin: &PathBuf, args: &[&str]) -> Result<Value, String> {
     serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -69,12 +80,13 @@ pub fn rss_mb(pid: u32) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-struct Server {
+/// A `connectors serve` process with an organization and an application's bearer token.
+pub(crate) struct Server {
     child: Child,
-    base: String,
-    org: String,
-    token: String,
-    http: reqwest::Client,
+    pub(crate) base: String,
+    pub(crate) org: String,
+    pub(crate) token: String,
+    pub(crate) http: reqwest::Client,
 }
 
 impl Drop for Server {
@@ -90,13 +102,32 @@ impl Server {
         dir: &std::path::Path,
         gmail_base: &str,
     ) -> Result<Server, String> {
+        // Extra `serve` options for comparisons (e.g. `--token-cache-ms 0`), space-separated.
+        let extra = std::env::var("BENCH_SERVER_ARGS").unwrap_or_default();
+        let mut args: Vec<String> = extra.split_whitespace().map(str::to_string).collect();
+        // wrk, the emulator and the server share 2 cores: one HTTP worker (see
+        // docs/benchmarks.md); BENCH_SERVER_ARGS="--workers N" overrides it.
+        if !extra.contains("--workers") {
+            args.extend(["--workers".into(), "1".into()]);
+        }
+        let env = [("CONNECTORS_GMAIL_BASE_URL", gmail_base.to_string())];
+        Server::spawn(bin, dir, free_port(), &args, &env).await
+    }
+
+    /// Creates an organization and an application in a fresh data directory, starts
+    /// `connectors serve` on `port` with `args` and `env` (`RUST_LOG=warn`), waits until it
+    /// answers and takes the application's bearer token.
+    pub(crate) async fn spawn(
+        bin: &PathBuf,
+        dir: &std::path::Path,
+        port: u16,
+        args: &[String],
+        env: &[(&str, String)],
+    ) -> Result<Server, String> {
         let d = dir.to_str().ok_or("data dir")?;
         let org = cli_json(bin, &["orgs", "create", "bench", "--data-dir", d])?;
         let org = org["organization_id"].as_str().ok_or("org id")?.to_string();
         let app = cli_json(bin, &["apps", "create", "--org", &org, "--data-dir", d])?;
-        let port = free_port();
-        // Extra `serve` options for comparisons (e.g. `--token-cache-ms 0`), space-separated.
-        let extra = std::env::var("BENCH_SERVER_ARGS").unwrap_or_default();
         let child = Command::new(bin)
             .args([
                 "serve",
@@ -105,15 +136,8 @@ impl Server {
                 "--bind",
                 &format!("127.0.0.1:{port}"),
             ])
-            .args(extra.split_whitespace())
-            // wrk, the emulator and the server share 2 cores: one HTTP worker (see
-            // docs/benchmarks.md); BENCH_SERVER_ARGS="--workers N" overrides it.
-            .args(if extra.contains("--workers") {
-                &[][..]
-            } else {
-                &["--workers", "1"][..]
-            })
-            .env("CONNECTORS_GMAIL_BASE_URL", gmail_base)
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -159,27 +183,68 @@ impl Server {
     }
 
     async fn create_connector(&self, customer: &str) -> Result<String, String> {
+        self.create_connector_of("gmail", customer).await
+    }
+
+    /// A connector of `kind` holding the bench's access token (the emulators take any token
+    /// as their default user).
+    pub(crate) async fn create_connector_of(
+        &self,
+        kind: &str,
+        customer: &str,
+    ) -> Result<String, String> {
+        let body = json!({"customer_name": customer, "connector_type": kind,
+                          "credentials": {"access_token": TOKEN}});
+        let v = self
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/integrations/connectors",
+                &body,
+            )
+            .await?;
+        v["id"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| format!("create connector: {v}"))
+    }
+
+    /// An authenticated API call with a JSON body; the answer's JSON, or the status and
+    /// body when it is not a success.
+    pub(crate) async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &Value,
+    ) -> Result<Value, String> {
+        let (status, v) = self.request(method, path, body).await?;
+        if !status.is_success() {
+            return Err(format!("{path}: {status} {v}"));
+        }
+        Ok(v)
+    }
+
+    /// An authenticated API call with a JSON body: the status and the answer's JSON.
+    pub(crate) async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &Value,
+    ) -> Result<(reqwest::StatusCode, Value), String> {
         let r = self
             .http
-            .post(format!("{}/api/v1/integrations/connectors", self.base))
+            .request(method, format!("{}{path}", self.base))
             .bearer_auth(&self.token)
             .header("X-Organization-Id", &self.org)
-            .json(
-                &json!({"customer_name": customer, "connector_type": "gmail",
-                          "credentials": {"access_token": TOKEN}}),
-            )
+            .json(body)
             .send()
             .await
             .map_err(|e| e.to_string())?;
         let status = r.status();
         let v: Value = r.json().await.map_err(|e| e.to_string())?;
-        v["id"]
-            .as_str()
-            .map(str::to_string)
-            .ok_or_else(|| format!("create connector: {status} {v}"))
+        Ok((status, v))
     }
 
-    fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 }

@@ -11,7 +11,7 @@ use tests::bench::inproc::OutlookDelay;
 use tests::bench::{self, inproc, mime, report, stampede, Figure, Sizes};
 
 const ALL: &[&str] = &[
-    "overhead", "bulk", "stampede", "mime", "server", "python", "context",
+    "overhead", "bulk", "stampede", "mime", "server", "python", "context", "events", "agent",
 ];
 
 #[derive(Parser, Debug)]
@@ -20,8 +20,8 @@ struct Args {
     /// Tiny sizes and short runs (seconds), for checking the command itself.
     #[arg(long)]
     smoke: bool,
-    /// Comma-separated cases to run: overhead, bulk, stampede, mime, server, python, context
-    /// (default all).
+    /// Comma-separated cases to run: overhead, bulk, stampede, mime, server, python, context,
+    /// events, agent (default all).
     #[arg(long, value_delimiter = ',')]
     cases: Vec<String>,
     /// Where benchmarks.md and benchmarks.json go [default: the workspace's docs/].
@@ -238,8 +238,11 @@ fn main() {
     let machine = report::machine();
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
     let mut figs = Vec::new();
-    // The context store's figures have their own block (and run on their own).
+    // The context store's, the events' and the agent case's figures have their own blocks (and run on their
+    // own without replacing the other results).
     let mut context_figs = Vec::new();
+    let mut events_figs = Vec::new();
+    let mut agent_figs = Vec::new();
     let started = Instant::now();
     for c in &cases {
         let t = Instant::now();
@@ -259,14 +262,39 @@ fn main() {
                 };
                 rt.block_on(bench::context::run(s, &mut context_figs));
             }
+            "events" => {
+                let s = if args.smoke {
+                    bench::events::EventsSizes::smoke()
+                } else {
+                    bench::events::EventsSizes::full()
+                };
+                rt.block_on(bench::events::run(s, &mut events_figs));
+            }
+            "agent" => {
+                let s = if args.smoke {
+                    bench::agent::AgentSizes::smoke()
+                } else {
+                    bench::agent::AgentSizes::full()
+                };
+                rt.block_on(bench::agent::run(s, &mut agent_figs));
+            }
             _ => unreachable!(),
         }
         eprintln!("== {c} done in {:.1} s", t.elapsed().as_secs_f64());
     }
     let mode = if args.smoke { "--smoke" } else { "full" };
-    println!("{}", report::table(&figs));
-    if !context_figs.is_empty() {
-        println!("{}", report::table(&context_figs));
+    if !figs.is_empty() {
+        println!("{}", report::table(&figs));
+    }
+    let blocks = [
+        ("context", "Context store", &context_figs),
+        ("events", "Events", &events_figs),
+        ("agent", "MCP, guardrails, calendar", &agent_figs),
+    ];
+    for (_, _, f) in &blocks {
+        if !f.is_empty() {
+            println!("{}", report::table(f));
+        }
     }
     eprintln!("total {:.1} s", started.elapsed().as_secs_f64());
     if !args.no_write {
@@ -277,17 +305,12 @@ fn main() {
             report::write(&dir, &machine, mode, &figs).expect("writing the report");
             eprintln!("wrote {}/benchmarks.md and benchmarks.json", dir.display());
         }
-        if !context_figs.is_empty() {
-            report::write_block(
-                &dir,
-                "context",
-                "Context store",
-                &machine,
-                mode,
-                &context_figs,
-            )
-            .expect("writing the report");
-            eprintln!("wrote the context block of {}/benchmarks.md", dir.display());
+        for (name, title, f) in blocks {
+            if !f.is_empty() {
+                report::write_block(&dir, name, title, &machine, mode, f)
+                    .expect("writing the report");
+                eprintln!("wrote the {name} block of {}/benchmarks.md", dir.display());
+            }
         }
     }
 }

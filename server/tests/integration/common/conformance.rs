@@ -85,6 +85,13 @@ pub fn check_accepted_request(seen: &Seen, body: &[u8]) {
         return;
     }
     if op
+        .pointer("/requestBody/content/application~1octet-stream")
+        .is_some()
+    {
+        // Raw bytes (an attachment upload): no schema to validate against.
+        return;
+    }
+    if op
         .pointer("/requestBody/content/application~1json/schema")
         .is_none()
     {
@@ -275,6 +282,9 @@ pub fn check_against(doc: &Value, seen: &Seen, body: &[u8]) -> Result<(), String
                 ));
             }
         }
+        Ok(())
+    } else if ct == "application/octet-stream" {
+        // Bytes (an attachment's download): any bytes match.
         Ok(())
     } else {
         let text = std::str::from_utf8(body).map_err(|_| "a text body is not UTF-8")?;

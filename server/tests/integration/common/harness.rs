@@ -173,6 +173,34 @@ impl Harness {
         (status, value)
     }
 
+    /// Like [`Harness::send`], for a response that is bytes (checked against the document, not
+    /// recorded in `bodies`): the status, the headers and the body.
+    pub async fn send_bytes(
+        &self,
+        r: Req<'_>,
+    ) -> (StatusCode, actix_web::http::header::HeaderMap, Vec<u8>) {
+        let app = test::init_service(create_app(self.state.clone())).await;
+        let mut req = test::TestRequest::default().method(r.method).uri(&r.path);
+        if let Some(t) = r.token {
+            req = req.insert_header(("Authorization", format!("Bearer {t}")));
+        }
+        if let Some(o) = r.org {
+            req = req.insert_header(("X-Organization-Id", o.to_string()));
+        }
+        if let Some(b) = r.body {
+            req = req
+                .insert_header(("Content-Type", r.content_type.unwrap_or("application/json")))
+                .set_payload(b);
+        }
+        let resp = test::call_service(&app, req.to_request()).await;
+        let (status, headers) = (resp.status(), resp.headers().clone());
+        let seen = crate::common::conformance::Seen::of(&resp);
+        let bytes = test::read_body(resp).await;
+        seen.check(&bytes);
+        self.checked.lock().unwrap().push(seen);
+        (status, headers, bytes.to_vec())
+    }
+
     pub async fn get(&self, path: &str, t: &Tenant) -> (StatusCode, Value) {
         self.send(Req::new(Method::GET, path).by(t)).await
     }

@@ -4,6 +4,7 @@
 
 mod approvals;
 mod derived;
+mod invitations;
 mod policies;
 
 use actix_web::http::{Method, StatusCode};

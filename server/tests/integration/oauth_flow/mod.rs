@@ -2,6 +2,7 @@
 //! token routes (PKCE S256 checked there).
 
 mod calendar_scopes;
+mod connect;
 mod harness;
 mod lifecycle;
 mod rejections;

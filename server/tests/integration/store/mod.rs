@@ -35,6 +35,7 @@ macro_rules! both_backends {
     )*};
 }
 
+mod attachments;
 mod connectors;
 mod fixtures;
 mod idempotency;
