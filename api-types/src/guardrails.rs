@@ -90,6 +90,7 @@ pub struct LinkRequest {
     /// How long the link works, in seconds (at most until the approval expires and at most 7
     /// days; default 1 hour).
     #[serde(default, deserialize_with = "connector_core::params::integral::option")]
+    #[schema(maximum = 9007199254740992.0)]
     pub ttl_seconds: Option<u64>,
 }
 

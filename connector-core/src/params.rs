@@ -282,9 +282,13 @@ fn sample(schema: &Value) -> Value {
 /// Serde helpers for integers written as JSON numbers with a zero fraction: JSON Schema's
 /// `integer` counts `5.0` as the integer 5, so a body valid against a documented `integer` is
 /// taken as one (`#[serde(deserialize_with = "connector_core::params::integral::option")]`).
-/// Fractions, negatives and numbers over 2^53 (beyond exact floats) are refused.
+/// Fractions, negatives and numbers over 2^53 ([`integral::MAX`]) are refused.
 pub mod integral {
     use serde::de::{Deserializer, Error, Visitor};
+
+    /// The largest integer taken: 2^53, the last one every JSON reader holds exactly (documents
+    /// publish it as `maximum`).
+    pub const MAX: u64 = 1 << 53;
 
     struct U64;
 
@@ -296,16 +300,22 @@ pub mod integral {
         }
 
         fn visit_u64<E: Error>(self, v: u64) -> Result<u64, E> {
+            if v > MAX {
+                return Err(E::custom(format!(
+                    "{v} is over {MAX}; write a smaller number"
+                )));
+            }
             Ok(v)
         }
 
         fn visit_i64<E: Error>(self, v: i64) -> Result<u64, E> {
-            u64::try_from(v).map_err(|_| E::custom(format!("{v} is negative; write 0 or more")))
+            let v = u64::try_from(v)
+                .map_err(|_| E::custom(format!("{v} is negative; write 0 or more")))?;
+            self.visit_u64(v)
         }
 
         fn visit_f64<E: Error>(self, v: f64) -> Result<u64, E> {
-            const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
-            if v.fract() == 0.0 && (0.0..=EXACT).contains(&v) {
+            if v.fract() == 0.0 && (0.0..=MAX as f64).contains(&v) {
                 Ok(v as u64)
             } else {
                 Err(E::custom(format!(
@@ -371,7 +381,12 @@ mod tests {
         assert_eq!(n(json!(435936.0)).unwrap(), Some(435_936));
         assert_eq!(n(Value::Null).unwrap(), None);
         assert_eq!(serde_json::from_value::<T>(json!({})).unwrap().n, None);
-        for bad in [json!(5.5), json!(-1), json!(-1.0), json!(1e300), json!("5")] {
+        assert_eq!(n(json!(super::integral::MAX)).unwrap(), Some(1 << 53));
+        let over = [json!(5.5), json!(-1), json!(-1.0), json!(1e300), json!("5")];
+        for bad in over
+            .into_iter()
+            .chain([json!((1u64 << 53) + 1), json!(u64::MAX)])
+        {
             assert!(n(bad.clone()).is_err(), "{bad} was taken");
         }
     }

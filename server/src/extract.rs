@@ -31,15 +31,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req
-            .app_data::<BodyLimit>()
-            .map(|l| l.0)
-            .or_else(|| {
-                req.app_data::<web::Data<crate::AppState>>()
-                    .map(|s| s.config.limits.max_body)
-            })
-            .unwrap_or(DEFAULT_BODY_LIMIT);
-        Self::from_request_with_limit(req, payload, limit)
+        Self::from_request_with_limit(req, payload, route_limit(req))
     }
 }
 
@@ -50,21 +42,9 @@ impl<T: DeserializeOwned + 'static> ApiJson<T> {
         payload: &mut Payload,
         limit: usize,
     ) -> Pin<Box<dyn Future<Output = Result<Self, ApiError>>>> {
-        let declared = req
-            .headers()
-            .get(actix_web::http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
         let json = is_json(req);
-        let timeout = req
-            .app_data::<web::Data<crate::AppState>>()
-            .map(|s| s.config.limits.body_timeout)
-            .unwrap_or(crate::limits::Limits::default().body_timeout);
-        let mut payload = payload.take();
+        let body = read_body(req, payload, limit);
         Box::pin(async move {
-            if declared.is_some_and(|n| n > limit) {
-                return Err(too_large(limit));
-            }
             if !json {
                 return Err(ApiError::from(
                     connector_core::ConnectorError::invalid_params(
@@ -73,27 +53,78 @@ impl<T: DeserializeOwned + 'static> ApiJson<T> {
                     .with_details(json!({"header": "Content-Type"})),
                 ));
             }
-            let read = async {
-                let mut body = web::BytesMut::new();
-                while let Some(chunk) = payload.next().await {
-                    let chunk = chunk.map_err(|e| {
-                        ApiError::invalid("the request body could not be read").with_cause(e)
-                    })?;
-                    if body.len() + chunk.len() > limit {
-                        return Err(too_large(limit));
-                    }
-                    body.extend_from_slice(&chunk);
-                }
-                Ok(body)
-            };
-            let body = tokio::time::timeout(timeout, read).await.map_err(|_| {
-                ApiError::invalid(format!(
-                    "the request body did not arrive within {} seconds",
-                    timeout.as_secs_f64()
-                ))
-            })??;
-            decode(&body).map(ApiJson)
+            decode(&body.await?).map(ApiJson)
         })
+    }
+}
+
+/// The route's body limit: its [`BodyLimit`], else the server's `max_body`, else 1 MiB.
+fn route_limit(req: &HttpRequest) -> usize {
+    req.app_data::<BodyLimit>()
+        .map(|l| l.0)
+        .or_else(|| {
+            req.app_data::<web::Data<crate::AppState>>()
+                .map(|s| s.config.limits.max_body)
+        })
+        .unwrap_or(DEFAULT_BODY_LIMIT)
+}
+
+/// The body's bytes, at most `limit` (a 413 `payload_too_large` naming the limit otherwise),
+/// arriving within the body timeout.
+fn read_body(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    limit: usize,
+) -> Pin<Box<dyn Future<Output = Result<web::BytesMut, ApiError>>>> {
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let timeout = req
+        .app_data::<web::Data<crate::AppState>>()
+        .map(|s| s.config.limits.body_timeout)
+        .unwrap_or(crate::limits::Limits::default().body_timeout);
+    let mut payload = payload.take();
+    Box::pin(async move {
+        if declared.is_some_and(|n| n > limit) {
+            return Err(too_large(limit));
+        }
+        let read = async {
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| {
+                    ApiError::invalid("the request body could not be read").with_cause(e)
+                })?;
+                if body.len() + chunk.len() > limit {
+                    return Err(too_large(limit));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(body)
+        };
+        tokio::time::timeout(timeout, read).await.map_err(|_| {
+            ApiError::invalid(format!(
+                "the request body did not arrive within {} seconds",
+                timeout.as_secs_f64()
+            ))
+        })?
+    })
+}
+
+/// A body of any type as bytes, within the route's limit and the body timeout, with the
+/// API's JSON errors (413 `payload_too_large`, 400) instead of actix's plain-text ones: for
+/// routes whose callers are not API clients (the providers' push endpoints).
+#[derive(Debug)]
+pub struct RawBody(pub web::BytesMut);
+
+impl FromRequest for RawBody {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = read_body(req, payload, route_limit(req));
+        Box::pin(async move { body.await.map(RawBody) })
     }
 }
 

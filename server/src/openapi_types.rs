@@ -68,6 +68,17 @@ fn policy_schema() -> Value {
         o.remove("$schema");
         o.remove("title");
     }
+    // `Policy::validate`'s one rule across fields: `more_recipients_than` needs its number.
+    schema["anyOf"] = json!([
+        {"properties": {"require_approval": {"enum": ["none", "all", "external"]}}},
+        {
+            "required": ["require_approval", "approval_above_recipients"],
+            "properties": {
+                "require_approval": {"const": "more_recipients_than"},
+                "approval_above_recipients": {"type": "integer"},
+            },
+        },
+    ]);
     schema
 }
 
@@ -119,6 +130,12 @@ mod tests {
             assert_eq!(
                 props["allow_recipients"]["items"]["pattern"],
                 connector_core::guard::ENTRY_PATTERN
+            );
+            // The cross-field rule is stated: a schema-valid policy passes `validate`.
+            let rules = serde_json::to_string(&policy["anyOf"]).unwrap();
+            assert!(
+                rules.contains("more_recipients_than")
+                    && rules.contains("approval_above_recipients")
             );
             let modes = serde_json::to_string(&props["mode"]).unwrap();
             for mode in ["read_only", "draft_only", "send"] {

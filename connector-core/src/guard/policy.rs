@@ -69,18 +69,21 @@ pub struct Policy {
     #[schemars(inner(pattern(DOMAIN_PATTERN)))]
     pub internal_domains: Vec<String>,
     /// At most this many sends in any 60 minutes.
+    #[schemars(range(max = crate::params::integral::MAX))]
     #[serde(
         skip_serializing_if = "Option::is_none",
         deserialize_with = "crate::params::integral::option"
     )]
     pub max_sends_per_hour: Option<u64>,
     /// At most this many sends in any 24 hours.
+    #[schemars(range(max = crate::params::integral::MAX))]
     #[serde(
         skip_serializing_if = "Option::is_none",
         deserialize_with = "crate::params::integral::option"
     )]
     pub max_sends_per_day: Option<u64>,
     /// The largest attachment a send may carry, in bytes.
+    #[schemars(range(max = crate::params::integral::MAX))]
     #[serde(
         skip_serializing_if = "Option::is_none",
         deserialize_with = "crate::params::integral::option"
@@ -89,13 +92,14 @@ pub struct Policy {
     pub require_approval: ApprovalRule,
     /// For `require_approval: more_recipients_than`: the most recipients a send may have
     /// without approval.
+    #[schemars(range(max = crate::params::integral::MAX))]
     #[serde(
         skip_serializing_if = "Option::is_none",
         deserialize_with = "crate::params::integral::option"
     )]
     pub approval_above_recipients: Option<u64>,
     /// How long an approval request stays open, in seconds (default one day).
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = crate::params::integral::MAX))]
     #[serde(
         skip_serializing_if = "Option::is_none",
         deserialize_with = "crate::params::integral::option"

@@ -13,6 +13,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use crate::error::ApiResult;
+use crate::extract::RawBody;
 use crate::services::events::graph;
 use crate::AppState;
 
@@ -51,18 +52,19 @@ fn bearer(req: &HttpRequest) -> &str {
         (status = 204, description = "Recorded: the mailbox is read from its cursor now"),
         (status = 400, description = "`invalid_params`: not a Pub/Sub push of a Gmail notification", body = crate::error::ErrorBody),
         (status = 401, description = "`unauthenticated`: the token's signature, issuer, audience, service account or expiry is wrong", body = crate::error::ErrorBody),
+        (status = 413, description = "`payload_too_large`: a body over the server's `max_body` (docs/limits.md)", body = crate::error::ErrorBody),
         (status = 404, description = "`not_found`: Gmail push is not configured", body = crate::error::ErrorBody),
     )
 )]
 async fn gmail(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Bytes,
+    body: RawBody,
 ) -> ApiResult<HttpResponse> {
     state
         .services
         .events
-        .gmail_pushed(bearer(&req), &body)
+        .gmail_pushed(bearer(&req), &body.0)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -121,14 +123,15 @@ async fn graph_notification(
         (status = 202, description = "Recorded: the mailboxes are read from their cursors now"),
         (status = 400, description = "`invalid_params`: a body that is not a Graph notification collection (with or without validationToken), no body without validationToken, or a validationToken not of 1 to 1024 characters", body = crate::error::ErrorBody),
         (status = 401, description = "`unauthenticated`: no notification names a subscription of this server with its clientState", body = crate::error::ErrorBody),
+        (status = 413, description = "`payload_too_large`: a body over the server's `max_body` (docs/limits.md)", body = crate::error::ErrorBody),
     )
 )]
 async fn outlook(
     state: web::Data<AppState>,
     q: web::Query<Validation>,
-    body: web::Bytes,
+    body: RawBody,
 ) -> ApiResult<HttpResponse> {
-    graph_notification(&state, &q, &body, false).await
+    graph_notification(&state, &q, &body.0, false).await
 }
 
 /// Microsoft Graph lifecycle notifications (`reauthorizationRequired`: the subscription is
@@ -150,12 +153,13 @@ async fn outlook(
         (status = 202, description = "Recorded: the subscriptions are renewed or made anew, the mailboxes read now"),
         (status = 400, description = "`invalid_params`: a body that is not a Graph notification collection (with or without validationToken), no body without validationToken, or a validationToken not of 1 to 1024 characters", body = crate::error::ErrorBody),
         (status = 401, description = "`unauthenticated`: no notification names a subscription of this server with its clientState", body = crate::error::ErrorBody),
+        (status = 413, description = "`payload_too_large`: a body over the server's `max_body` (docs/limits.md)", body = crate::error::ErrorBody),
     )
 )]
 async fn outlook_lifecycle(
     state: web::Data<AppState>,
     q: web::Query<Validation>,
-    body: web::Bytes,
+    body: RawBody,
 ) -> ApiResult<HttpResponse> {
-    graph_notification(&state, &q, &body, true).await
+    graph_notification(&state, &q, &body.0, true).await
 }
