@@ -9,6 +9,7 @@ use api_types::guardrails::ApprovalView;
 use serde::Deserialize;
 
 use crate::error::ApiResult;
+use crate::routes::connect::esc;
 use crate::AppState;
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -96,14 +97,6 @@ fn html(body: &str) -> HttpResponse {
         .insert_header(("Referrer-Policy", "no-referrer"))
         .insert_header(("Cache-Control", "no-store"))
         .body(body.to_string())
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
 }
 
 fn page(v: &ApprovalView, reviewer: &str, token: &str) -> String {
