@@ -5,7 +5,9 @@ use base64::Engine;
 use connector_core::{CallContext, ProviderRequest};
 use serde_json::{json, Map, Value};
 
-use crate::mime::{decode_base64url, decode_mime, decode_payload, MimeDecoded};
+use crate::mime::{
+    decode_base64url, decode_mime, decode_payload, decode_payload_metadata, MimeDecoded,
+};
 
 /// The `format` a message was fetched in (the `format` param; `full` unless given).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
@@ -51,10 +53,14 @@ pub fn decode_message(msg: &Value, format: Format) -> Value {
             },
             None => None,
         },
-        Format::Full | Format::Metadata => msg
+        Format::Full => msg
             .get("payload")
             .filter(|p| p.is_object())
             .map(|p| decode_payload(p, &mut warnings)),
+        Format::Metadata => msg
+            .get("payload")
+            .filter(|p| p.is_object())
+            .map(|p| decode_payload_metadata(p, &mut warnings)),
     };
     let mut text_from_html = false;
     if let Some(d) = decoded {
@@ -154,7 +160,7 @@ pub fn summary(msg: &Value) -> Value {
     let d = msg
         .get("payload")
         .filter(|p| p.is_object())
-        .map(|p| decode_payload(p, &mut warnings))
+        .map(|p| decode_payload_metadata(p, &mut warnings))
         .unwrap_or_default();
     let content_type = msg["payload"]["mimeType"]
         .as_str()

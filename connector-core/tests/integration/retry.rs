@@ -458,9 +458,26 @@ async fn the_token_never_goes_to_another_origin() {
     )
     .await
     .unwrap();
+    // A relative path is joined to the root and never leaves its origin, even when it reads
+    // like another host: the token goes with it without comparing origins.
+    let host = elsewhere.uri().trim_start_matches("http://").to_string();
+    Mock::given(path(format!("//{host}/upload")))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&api)
+        .await;
+    c.send(
+        &ProviderRequest::get(format!("//{host}/upload")),
+        Some(&token()),
+        true,
+    )
+    .await
+    .unwrap();
     let foreign = elsewhere.received_requests().await.unwrap();
+    assert_eq!(foreign.len(), 1);
     assert!(foreign[0].headers.get("authorization").is_none());
     let own = api.received_requests().await.unwrap();
     assert!(own[0].headers.get("authorization").is_none(), "no_auth");
     assert_eq!(own[1].headers.get("authorization").unwrap(), "Bearer tok");
+    assert_eq!(own[2].url.path(), format!("//{host}/upload"));
+    assert_eq!(own[2].headers.get("authorization").unwrap(), "Bearer tok");
 }

@@ -38,6 +38,71 @@ pub fn decode_payload(payload: &Value, warnings: &mut Vec<String>) -> MimeDecode
     }
 }
 
+/// Decodes a `format=metadata` payload: the root's headers and nothing below them (Gmail
+/// sends no parts or bodies in that format). The header fields (`subject` to `references`,
+/// `headers`) and `warnings` are those of [`decode_payload`]; `text`, `html` and `attachments`
+/// are not decoded. A metadata payload of a multipart message is a multipart without parts,
+/// which [`decode_payload`] can only rebuild as MIME and parse again; here its header block is
+/// parsed alone.
+pub fn decode_payload_metadata(payload: &Value, warnings: &mut Vec<String>) -> MimeDecoded {
+    let childless_multipart = payload["mimeType"]
+        .as_str()
+        .is_some_and(|t| t.to_ascii_lowercase().starts_with("multipart/"))
+        && payload["parts"].as_array().is_none_or(Vec::is_empty);
+    if childless_multipart {
+        if let Some(d) = decode_payload_metadata_direct(payload) {
+            return d;
+        }
+    }
+    decode_payload(payload, warnings)
+}
+
+/// The header-block decode of [`decode_payload_metadata`] alone: `None` where it decodes the
+/// payload as [`decode_payload`] does (a payload with parts, a leaf). For tests.
+#[doc(hidden)]
+pub fn decode_payload_metadata_direct(payload: &Value) -> Option<MimeDecoded> {
+    std::panic::catch_unwind(|| root_headers(payload))
+        .ok()
+        .flatten()
+}
+
+/// The root header block of a multipart without parts, written as the rebuild writes it and
+/// parsed by mail-parser, decoded by the same `decode_headers`.
+fn root_headers(payload: &Value) -> Option<MimeDecoded> {
+    if payload["parts"].as_array().is_some_and(|p| !p.is_empty()) {
+        return None;
+    }
+    let mut unused = Vec::new();
+    let mut b = Builder {
+        writer: Writer::new(&mut unused, 512),
+        msg: Message::default(),
+        root_head: None,
+    };
+    let mime_type = payload["mimeType"].as_str()?.to_ascii_lowercase();
+    if !mime_type.starts_with("multipart/") {
+        return None;
+    }
+    let headers = payload["headers"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    b.writer.multipart_head(headers, &mime_type);
+    let headers = b.head()?;
+    let root_head = b.root_head?;
+    let len = u32::try_from(root_head.len()).ok()?;
+    let mut msg = b.msg;
+    msg.parts.push(MessagePart {
+        headers,
+        is_encoding_problem: false,
+        body: PartType::Multipart(Vec::new()),
+        encoding: Encoding::None,
+        offset_header: 0,
+        offset_body: len,
+        offset_end: len,
+    });
+    msg.raw_message = Cow::Owned(root_head);
+    let mut out = MimeDecoded::default();
+    decode_headers(&msg, &mut out);
+    Some(out)
+}
+
 /// The rebuild + re-parse decode ([`payload_to_mime`], then [`decode_mime`]): the fallback of
 /// [`decode_payload`] and the oracle its tests compare with.
 #[doc(hidden)]

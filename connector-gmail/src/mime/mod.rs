@@ -6,5 +6,8 @@ pub mod payload;
 mod repair;
 
 pub use decode::{decode_mime, AttachmentInfo, EmailAddress, HeaderField, MimeDecoded};
-pub use direct::{decode_payload, decode_payload_direct, decode_payload_rebuilt};
+pub use direct::{
+    decode_payload, decode_payload_direct, decode_payload_metadata, decode_payload_metadata_direct,
+    decode_payload_rebuilt,
+};
 pub use payload::{decode_base64url, payload_to_mime};

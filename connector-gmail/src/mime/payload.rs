@@ -45,7 +45,7 @@ impl<'w> Writer<'w> {
         Writer {
             out: Vec::with_capacity(capacity),
             next_boundary: 0,
-            nonce: uuid::Uuid::new_v4().simple().to_string(),
+            nonce: boundary_nonce(),
             warnings,
         }
     }
@@ -178,6 +178,20 @@ impl<'w> Writer<'w> {
     }
 }
 
+/// 32 hex digits no message can predict: a random number drawn once per process and a
+/// counter. Every decode needs one, and a fresh v4 UUID each time cost a `getrandom` call.
+fn boundary_nonce() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::LazyLock;
+    static SEED: LazyLock<u64> = LazyLock::new(|| uuid::Uuid::new_v4().as_u64_pair().0);
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{:016x}{:016x}",
+        *SEED,
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
 fn header_name(h: &Value) -> &str {
     h["name"].as_str().unwrap_or_default().trim()
 }
@@ -202,6 +216,17 @@ mod tests {
 
     fn b64(s: &[u8]) -> String {
         URL_SAFE.encode(s)
+    }
+
+    #[test]
+    fn each_rebuild_has_its_own_32_digit_boundary_nonce() {
+        let (a, b) = (boundary_nonce(), boundary_nonce());
+        assert_ne!(a, b);
+        for n in [&a, &b] {
+            assert_eq!(n.len(), 32, "{n}");
+            assert!(n.bytes().all(|c| c.is_ascii_hexdigit()), "{n}");
+        }
+        assert_eq!(a[..16], b[..16], "one random draw per process");
     }
 
     #[test]

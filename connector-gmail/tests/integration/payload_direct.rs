@@ -8,7 +8,8 @@
 use std::path::{Path, PathBuf};
 
 use connector_gmail::mime::{
-    decode_payload, decode_payload_direct, decode_payload_rebuilt, MimeDecoded,
+    decode_payload, decode_payload_direct, decode_payload_metadata,
+    decode_payload_metadata_direct, decode_payload_rebuilt, MimeDecoded,
 };
 use proptest::prelude::*;
 use serde_json::Value;
@@ -94,5 +95,78 @@ proptest! {
         if let Some((new, old)) = compare(&payload) {
             prop_assert_eq!(new, old);
         }
+    }
+}
+
+/// What a `format=metadata` record is made of: the header fields and the warnings.
+fn headers_part(d: MimeDecoded) -> MimeDecoded {
+    MimeDecoded {
+        subject: d.subject,
+        from: d.from,
+        from_all: d.from_all,
+        to: d.to,
+        cc: d.cc,
+        bcc: d.bcc,
+        reply_to: d.reply_to,
+        date: d.date,
+        message_id: d.message_id,
+        in_reply_to: d.in_reply_to,
+        references: d.references,
+        headers: d.headers,
+        warnings: d.warnings,
+        ..MimeDecoded::default()
+    }
+}
+
+/// A `format=metadata` payload as Gmail (and the emulator's `message_json`) sends it: the
+/// root's type and headers, no parts, no body.
+fn metadata_payload(full: &Value) -> Value {
+    serde_json::json!({
+        "partId": "",
+        "mimeType": full["mimeType"],
+        "filename": "",
+        "headers": full["headers"],
+        "body": {"size": 0},
+    })
+}
+
+#[test]
+fn every_corpus_message_as_metadata_decodes_its_headers_as_the_rebuild_does() {
+    let mut direct = 0;
+    for (name, raw) in corpus() {
+        let payload = metadata_payload(&sandbox_gmail::render_full_payload("m1", &raw));
+        let mut w_old = Vec::new();
+        let old = without_nonce(decode_payload_rebuilt(&payload, &mut w_old));
+        let mut w_new = Vec::new();
+        let new = without_nonce(decode_payload_metadata(&payload, &mut w_new));
+        assert_eq!(headers_part(new), headers_part(old), "{name}");
+        assert_eq!(w_new, w_old, "{name}");
+        let multipart = payload["mimeType"]
+            .as_str()
+            .unwrap()
+            .to_ascii_lowercase()
+            .starts_with("multipart/");
+        if multipart {
+            assert!(
+                decode_payload_metadata_direct(&payload).is_some(),
+                "{name}: a multipart's header block is decoded without the rebuild"
+            );
+            direct += 1;
+        }
+    }
+    assert!(direct > 40, "most of the corpus is multipart: {direct}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+    #[test]
+    fn any_metadata_payload_decodes_its_headers_as_the_rebuild_does(payload in crate::decode_never_panics::json_tree()) {
+        let meta = metadata_payload(&payload);
+        let mut w_old = Vec::new();
+        let old = without_nonce(decode_payload_rebuilt(&meta, &mut w_old));
+        let mut w_new = Vec::new();
+        let new = without_nonce(decode_payload_metadata(&meta, &mut w_new));
+        prop_assert_eq!(headers_part(new), headers_part(old));
+        prop_assert_eq!(w_new, w_old);
     }
 }

@@ -54,8 +54,15 @@ struct Trust {
     /// PostgreSQL: this process `LISTEN`s now (off while starting and while reconnecting:
     /// every lookup then asks the database).
     listening: AtomicBool,
-    /// SQLite: the marker as last seen; a new one empties the cache.
-    marker: Mutex<crate::store::auth::Marker>,
+    /// SQLite: how the marker is checked; a change empties the cache.
+    marker: Mutex<MarkerCheck>,
+}
+
+/// The SQLite marker's check: its inotify watch while there is one, else its `stat` as last
+/// seen (also kept up to date while watching, so that losing the watch loses nothing).
+struct MarkerCheck {
+    watch: Option<crate::store::auth::MarkerWatch>,
+    seen: crate::store::auth::Marker,
 }
 
 /// The bounds around client-secret checks.
@@ -104,13 +111,19 @@ impl Applications {
         token_ttl_secs: u64,
         limits: &Limits,
     ) -> Applications {
-        let marker = store.auth_marker();
+        // Watch first, then look: a change between the two is seen twice, never missed.
+        let watch = if token_cache.is_zero() {
+            None
+        } else {
+            store.auth_marker_watch()
+        };
+        let seen = store.auth_marker();
         Applications {
             store,
             tokens: Arc::new(HotCache::new(token_cache)),
             trust: Arc::new(Trust {
                 listening: AtomicBool::new(false),
-                marker: Mutex::new(marker),
+                marker: Mutex::new(MarkerCheck { watch, seen }),
             }),
             token_ttl_secs,
             checks: SecretChecks::new(limits),
@@ -329,17 +342,43 @@ impl Applications {
         if self.store.auth_notifies() {
             return self.trust.listening.load(Ordering::SeqCst);
         }
-        let now = self.store.auth_marker();
-        let mut seen = self
+        // Held across the check and the clear: a lookup that finds no new event must not
+        // use the cache while another one has consumed the event and not yet cleared it.
+        let mut check = self
             .trust
             .marker
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if *seen != now {
+        if let Some(watch) = &check.watch {
+            match watch.changed() {
+                Ok(false) => return true,
+                Ok(true) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "the credential-change marker is no longer watched; it is checked with stat on each lookup");
+                    check.watch = None;
+                }
+            }
             self.tokens.clear();
-            *seen = now;
+            check.seen = self.store.auth_marker();
+            return true;
+        }
+        let now = self.store.auth_marker();
+        if check.seen != now {
+            self.tokens.clear();
+            check.seen = now;
         }
         true
+    }
+
+    /// Whether the SQLite marker is watched (rather than compared by `stat` on each lookup).
+    #[cfg(test)]
+    fn watches_marker(&self) -> bool {
+        self.trust
+            .marker
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .watch
+            .is_some()
     }
 
     /// Tells the other processes on the database that credentials changed (after the change).
@@ -504,6 +543,11 @@ mod tests {
         let hash = hash_token(issued.access_token.expose());
         assert!(server.find_token(&hash).await.unwrap().is_some());
         assert!(server.tokens.contains(&hash), "verified once, then cached");
+        assert_eq!(
+            server.watches_marker(),
+            cfg!(target_os = "linux"),
+            "the marker is watched, not stat'ed per lookup"
+        );
         let marker = store.auth_marker();
         cli.revoke(&org, &app.client_id).await.unwrap().unwrap();
         assert_ne!(store.auth_marker(), marker, "the CLI's change is announced");

@@ -7,8 +7,11 @@
 //!   ([`Store::auth_listener`]) and drops its cached tokens on each notification.
 //! - SQLite file: one server per data directory (`serve.lock`), so the only other writer is the
 //!   CLI, which replaces a marker file beside the database after a change
-//!   (`<database>.auth-changed`); the server compares the marker ([`Store::auth_marker`]: the
-//!   file's modification time and inode, one `stat`) before it trusts its cache.
+//!   (`<database>.auth-changed`); before it trusts its cache the server reads the inotify
+//!   events of the marker's directory ([`MarkerWatch`]: one non-blocking `read`, no path walk),
+//!   or, where that watch cannot be had, compares the marker ([`Store::auth_marker`]: the
+//!   file's modification time and inode, one `stat`). Either way a change is seen by the first
+//!   lookup after the CLI's rename returned: the kernel queues the event inside the rename.
 //! - In-memory SQLite: one process, nobody to tell.
 
 use std::path::{Path, PathBuf};
@@ -65,7 +68,116 @@ impl Signal {
 /// The state of the SQLite marker: modification time and inode (a new file each change).
 pub type Marker = Option<(SystemTime, u64)>;
 
+/// The SQLite marker's changes as the kernel reports them: an inotify watch on the marker's
+/// directory for the events that replace, write, touch or remove a file, read without blocking.
+/// Linux queues the event before the `rename` (or `write`, `utime`, `unlink`) that causes it
+/// returns, so [`MarkerWatch::changed`] after the CLI's change is `true`, exactly as comparing
+/// the marker's `stat` would be, at the price of one `read` that finds nothing instead of a
+/// path walk and a `statx` per lookup.
+#[cfg(target_os = "linux")]
+pub struct MarkerWatch {
+    fd: rustix::fd::OwnedFd,
+    name: std::ffi::CString,
+}
+
+#[cfg(target_os = "linux")]
+impl MarkerWatch {
+    /// Watches the directory of the marker at `path` (which need not exist yet).
+    pub fn new(path: &Path) -> std::io::Result<MarkerWatch> {
+        use rustix::fs::inotify::{self, CreateFlags, WatchFlags};
+        use std::os::unix::ffi::OsStrExt;
+        let name = path
+            .file_name()
+            .ok_or_else(|| std::io::Error::other("the marker path has no file name"))?;
+        let name = std::ffi::CString::new(name.as_bytes()).map_err(std::io::Error::other)?;
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let fd = inotify::init(CreateFlags::NONBLOCK | CreateFlags::CLOEXEC)?;
+        inotify::add_watch(
+            &fd,
+            dir,
+            WatchFlags::MOVED_TO
+                | WatchFlags::MOVED_FROM
+                | WatchFlags::CREATE
+                | WatchFlags::DELETE
+                | WatchFlags::CLOSE_WRITE
+                | WatchFlags::MODIFY
+                | WatchFlags::ATTRIB
+                | WatchFlags::DELETE_SELF
+                | WatchFlags::MOVE_SELF
+                | WatchFlags::ONLYDIR,
+        )?;
+        Ok(MarkerWatch { fd, name })
+    }
+
+    /// Whether the marker changed since the last call (its events are consumed). An error
+    /// means the watch no longer sees the marker's directory (it was moved or deleted, the
+    /// watch was dropped): the caller must stop relying on it. A lost-events overflow counts
+    /// as a change.
+    pub fn changed(&self) -> std::io::Result<bool> {
+        use rustix::fs::inotify::{ReadFlags, Reader};
+        use rustix::io::Errno;
+        let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 1024];
+        let mut events = Reader::new(&self.fd, &mut buf);
+        let mut changed = false;
+        loop {
+            match events.next() {
+                Ok(e) => {
+                    let flags = e.events();
+                    if flags.intersects(
+                        ReadFlags::IGNORED
+                            | ReadFlags::DELETE_SELF
+                            | ReadFlags::MOVE_SELF
+                            | ReadFlags::UNMOUNT,
+                    ) {
+                        return Err(std::io::Error::other(
+                            "the marker's directory is no longer watched",
+                        ));
+                    }
+                    changed |= flags.contains(ReadFlags::QUEUE_OVERFLOW)
+                        || e.file_name() == Some(self.name.as_c_str());
+                }
+                Err(Errno::AGAIN) => return Ok(changed),
+                Err(Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+/// Elsewhere the marker is compared by `stat` ([`Store::auth_marker`]).
+#[cfg(not(target_os = "linux"))]
+pub struct MarkerWatch;
+
+#[cfg(not(target_os = "linux"))]
+impl MarkerWatch {
+    pub fn new(_: &Path) -> std::io::Result<MarkerWatch> {
+        Err(std::io::ErrorKind::Unsupported.into())
+    }
+
+    pub fn changed(&self) -> std::io::Result<bool> {
+        Err(std::io::ErrorKind::Unsupported.into())
+    }
+}
+
 impl Store {
+    /// A watch of the SQLite marker (`None` on PostgreSQL, in memory, or when the system gives
+    /// none: the marker is then compared by [`Store::auth_marker`]).
+    pub fn auth_marker_watch(&self) -> Option<MarkerWatch> {
+        let Signal::Marker { path } = &self.auth_signal else {
+            return None;
+        };
+        match MarkerWatch::new(path) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::info!(error = %e, "no inotify watch of the credential-change marker; it is checked with stat on each lookup");
+                None
+            }
+        }
+    }
+
     /// Tells the other processes on this database that application credentials changed. Call
     /// once the change is committed.
     pub async fn auth_changed(&self) -> Result<(), sqlx::Error> {
@@ -125,5 +237,36 @@ impl Store {
             }
             .await,
         )
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_watch_reports_each_change_of_the_marker_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        let marker = data.join("t.db.auth-changed");
+        let watch = MarkerWatch::new(&marker).unwrap();
+        assert!(!watch.changed().unwrap(), "nothing happened yet");
+        // The database's own files change all the time: not a credential change.
+        std::fs::write(data.join("t.db-wal"), b"pages").unwrap();
+        std::fs::write(data.join("t.db.auth-changed.tmp"), b"x").unwrap();
+        assert!(!watch.changed().unwrap());
+        // The CLI's announcement: a new file renamed over the marker.
+        std::fs::rename(data.join("t.db.auth-changed.tmp"), &marker).unwrap();
+        assert!(watch.changed().unwrap(), "seen as soon as the rename returned");
+        assert!(!watch.changed().unwrap(), "each change is reported once");
+        // Written in place, or removed: changes too.
+        std::fs::write(&marker, b"again").unwrap();
+        assert!(watch.changed().unwrap());
+        std::fs::remove_file(&marker).unwrap();
+        assert!(watch.changed().unwrap());
+        // The directory moved away: the watch can no longer answer for the path.
+        std::fs::rename(&data, dir.path().join("aside")).unwrap();
+        assert!(watch.changed().is_err());
     }
 }

@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""Instruction counts of one `messages.get` execute through the server against the emulator's
+for the same request (issue 27; docs/benchmarks.md, "Server hot path (issue 27)").
+
+Starts the Gmail emulator (`connectors sandbox gmail --no-quotas --seed 50`) and the server
+(`connectors serve --workers 1`, pointed at it) each under `valgrind --tool=callgrind`, sends
+WARM executes, zeroes both counters (`callgrind_control -z`), sends N executes over one
+keep-alive connection, dumps both (`callgrind_control -d`), then does the same with N requests
+sent straight to the emulator. Prints instructions per request of each process and their
+ratio; the dumps stay in OUT for `callgrind_annotate`.
+
+    scripts/callgrind-execute.py [--bin target/release/connectors] [--n 500] [--out /tmp/cg]
+
+Needs valgrind (`apt-get install -y valgrind`). Instruction counts are user space only (the
+kernel's socket work is not in them) and do not depend on the machine's load.
+"""
+
+import argparse
+import glob
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_up(port, proc, secs=120):
+    start = time.time()
+    while time.time() - start < secs:
+        if proc.poll() is not None:
+            sys.exit(f"process exited: {proc.args}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.3)
+    sys.exit(f"port {port} did not open")
+
+
+def callgrind(out, name, args, env=None):
+    cmd = [
+        "valgrind",
+        "--tool=callgrind",
+        f"--callgrind-out-file={out}/{name}.%p",
+        "--dump-instr=no",
+        *args,
+    ]
+    return subprocess.Popen(
+        cmd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=open(f"{out}/{name}.log", "w"),
+        text=True,
+    )
+
+
+def control(flag, pid):
+    subprocess.run(["callgrind_control", flag, str(pid)], check=True, capture_output=True)
+
+
+def totals(out, name, pid):
+    """Instructions in the dumps of `pid` made after the last zeroing (part numbers >= 1)."""
+    best = {}
+    for f in glob.glob(f"{out}/{name}.{pid}*"):
+        with open(f) as fh:
+            part, ir = None, None
+            for line in fh:
+                if line.startswith("part:"):
+                    part = int(line.split()[1])
+                elif line.startswith("summary:") or line.startswith("totals:"):
+                    ir = int(line.split()[1])
+            if part is not None and ir is not None:
+                best[part] = (ir, f)
+    return best
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", default=os.environ.get("CONNECTORS_BIN", "target/release/connectors"))
+    ap.add_argument("--n", type=int, default=500)
+    ap.add_argument("--warm", type=int, default=100)
+    ap.add_argument("--out", default="/tmp/cg-execute")
+    ap.add_argument("--format", default=None, help="params.format (full when absent)")
+    a = ap.parse_args()
+    shutil.rmtree(a.out, ignore_errors=True)
+    os.makedirs(a.out)
+    data = tempfile.mkdtemp(prefix="cg-data-")
+
+    eport, sport = free_port(), free_port()
+    emu = callgrind(a.out, "emulator", [a.bin, "sandbox", "gmail", "--no-quotas", "--seed", "50",
+                                         "--bind", f"127.0.0.1:{eport}"])
+    wait_up(eport, emu)
+    base = f"http://127.0.0.1:{eport}"
+
+    def cli(*args):
+        r = subprocess.run([a.bin, *args, "--data-dir", data], check=True, capture_output=True, text=True)
+        return json.loads(r.stdout)
+
+    org = cli("orgs", "create", "cg")["organization_id"]
+    app = cli("apps", "create", "--org", org)
+    env = dict(os.environ, CONNECTORS_GMAIL_BASE_URL=base, RUST_LOG="warn")
+    srv = callgrind(a.out, "server", [a.bin, "serve", "--data-dir", data, "--workers", "1",
+                                       "--bind", f"127.0.0.1:{sport}"], env)
+    wait_up(sport, srv)
+
+    def conn(port):
+        return http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+    def call(c, method, path, body=None, headers=None):
+        c.request(method, path, body=None if body is None else json.dumps(body), headers=headers or {})
+        r = c.getresponse()
+        payload = r.read()
+        if r.status != 200:
+            sys.exit(f"{method} {path}: {r.status} {payload[:300]!r}")
+        return json.loads(payload)
+
+    s = conn(sport)
+    tok = call(s, "POST", "/api/v1/account/applications/token",
+               {"client_id": app["client_id"], "client_secret": app["client_secret"]},
+               {"Content-Type": "application/json"})["access_token"]
+    h = {"Authorization": f"Bearer {tok}", "X-Organization-Id": org, "Content-Type": "application/json"}
+    cid = call(s, "POST", "/api/v1/integrations/connectors",
+               {"customer_name": "cg", "connector_type": "gmail",
+                "credentials": {"access_token": "cg-token"}}, h)["id"]
+    e = conn(eport)
+    eh = {"Authorization": "Bearer cg-token"}
+    mid = call(e, "GET", "/gmail/v1/users/me/messages?maxResults=1", headers=eh)["messages"][0]["id"]
+    params = {"message_id": mid}
+    fmt = ""
+    if a.format:
+        params["format"] = a.format
+        fmt = a.format
+    body = {"entity": "messages", "action": "get", "params": params}
+    direct = f"/gmail/v1/users/me/messages/{mid}?format={fmt or 'full'}"
+
+    for _ in range(a.warm):
+        call(s, "POST", f"/api/v1/integrations/connectors/{cid}/execute", body, h)
+        call(e, "GET", direct, headers=eh)
+    time.sleep(0.5)
+    results = {}
+    for phase, fn in [
+        ("via", lambda: call(s, "POST", f"/api/v1/integrations/connectors/{cid}/execute", body, h)),
+        ("direct", lambda: call(e, "GET", direct, headers=eh)),
+    ]:
+        control("-z", srv.pid)
+        control("-z", emu.pid)
+        for _ in range(a.n):
+            fn()
+        control("-d", srv.pid)
+        control("-d", emu.pid)
+        time.sleep(1)
+        results[phase] = (max(totals(a.out, "server", srv.pid).items())[1],
+                          max(totals(a.out, "emulator", emu.pid).items())[1])
+    for p in (srv, emu):
+        p.terminate()
+    for p in (srv, emu):
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    shutil.rmtree(data, ignore_errors=True)
+
+    (sv, sfile), (ev, efile) = results["via"]
+    (_, _), (ed, edfile) = results["direct"]
+    n = a.n
+    print(json.dumps({
+        "n": n,
+        "format": fmt or "full",
+        "server_instr_per_execute": sv // n,
+        "emulator_instr_per_request_via_server": ev // n,
+        "emulator_instr_per_request_direct": ed // n,
+        "ratio_server_to_emulator": round(sv / ev, 2),
+        "server_dump": sfile,
+        "emulator_dump": efile,
+        "emulator_direct_dump": edfile,
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
