@@ -45,7 +45,11 @@ impl ServerGuard {
 
     /// After a counted send: prunes now and then (a failure only leaves old rows longer).
     async fn counted_one(&self) {
-        if self.counted.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == 0 {
+        if self
+            .counted
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(PRUNE_EVERY)
+        {
             if let Err(e) = self.store.prune_sends(&self.connector_id).await {
                 tracing::warn!(error = %e, "pruning counted sends failed");
             }
