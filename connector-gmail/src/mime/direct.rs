@@ -82,7 +82,10 @@ fn root_headers(payload: &Value) -> Option<MimeDecoded> {
     if !mime_type.starts_with("multipart/") {
         return None;
     }
-    let headers = payload["headers"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    let headers = payload["headers"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
     b.writer.multipart_head(headers, &mime_type);
     let headers = b.head()?;
     let root_head = b.root_head?;

@@ -8,8 +8,8 @@
 use std::path::{Path, PathBuf};
 
 use connector_gmail::mime::{
-    decode_payload, decode_payload_direct, decode_payload_metadata,
-    decode_payload_metadata_direct, decode_payload_rebuilt, MimeDecoded,
+    decode_payload, decode_payload_direct, decode_payload_metadata, decode_payload_metadata_direct,
+    decode_payload_rebuilt, MimeDecoded,
 };
 use proptest::prelude::*;
 use serde_json::Value;

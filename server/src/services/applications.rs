@@ -59,7 +59,7 @@ struct Trust {
 }
 
 /// The SQLite marker's check: its inotify watch while there is one, else its `stat` as last
-/// seen (also kept up to date while watching, so that losing the watch loses nothing).
+/// seen (taken again at each change the watch reports and when the watch is lost).
 struct MarkerCheck {
     watch: Option<crate::store::auth::MarkerWatch>,
     seen: crate::store::auth::Marker,

@@ -1,7 +1,8 @@
 //! How every server on a database learns that application credentials changed (an application
-//! revoked, a secret rotated, its tokens deleted) when another process made the change: another
-//! replica, or the `connectors apps` CLI. With that signal a server keeps verified bearer tokens
-//! in memory ([`crate::services::Applications`]) instead of asking the database on every request.
+//! revoked, a secret rotated, its tokens deleted) or a send policy changed, when another process
+//! made the change: another replica, or the `connectors` CLI. With that signal a server keeps
+//! verified bearer tokens ([`crate::services::Applications`]) and the policies in force
+//! ([`Store::policy_of`]) in memory instead of asking the database on every request.
 //!
 //! - PostgreSQL: the change is followed by `NOTIFY` on [`CHANNEL`]; every server `LISTEN`s
 //!   ([`Store::auth_listener`]) and drops its cached tokens on each notification.
@@ -16,8 +17,9 @@
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::Arc;
-use std::time::SystemTime;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 use sqlx::postgres::PgListener;
@@ -162,6 +164,27 @@ impl MarkerWatch {
     }
 }
 
+/// What this process has learnt of announced changes: a generation that moves on with each
+/// (one per notification, per new marker, per change made here). A value cached under one
+/// generation is good while it is still the current one ([`Store::changes_seen`]).
+#[derive(Default)]
+pub(crate) struct Watch {
+    generation: AtomicU64,
+    /// PostgreSQL: a listener is connected now ([`Store::spawn_change_listener`]).
+    listening: AtomicBool,
+    /// SQLite: how the marker is checked.
+    marker: Mutex<MarkerCheck>,
+}
+
+/// The SQLite marker's check: its inotify watch once made (at the first look), else its `stat`
+/// as last seen.
+#[derive(Default)]
+struct MarkerCheck {
+    started: bool,
+    watch: Option<MarkerWatch>,
+    seen: Marker,
+}
+
 impl Store {
     /// A watch of the SQLite marker (`None` on PostgreSQL, in memory, or when the system gives
     /// none: the marker is then compared by [`Store::auth_marker`]).
@@ -203,6 +226,105 @@ impl Store {
             }
             Signal::None => Ok(()),
         }
+    }
+
+    /// The generation of changes this process knows of, when it learns of changes now; `None`
+    /// while it cannot (PostgreSQL without a listener): caches must not be trusted then. On
+    /// SQLite this reads the marker's inotify events (one non-blocking `read`; one `stat`
+    /// where there is no watch).
+    pub(crate) fn changes_seen(&self) -> Option<u64> {
+        let watch = &self.watch;
+        match &self.auth_signal {
+            Signal::Notify { .. } => {
+                if !watch.listening.load(Ordering::SeqCst) {
+                    return None;
+                }
+            }
+            Signal::Marker { path } => {
+                // Held across the check and the bump: a caller that finds no new event must
+                // not go on while another has consumed the event and not yet bumped.
+                let mut check = watch
+                    .marker
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if !check.started {
+                    // Watch first, then look: a change between the two is seen twice.
+                    check.started = true;
+                    check.watch = MarkerWatch::new(path).ok();
+                }
+                let changed = match &check.watch {
+                    Some(w) => match w.changed() {
+                        Ok(changed) => changed,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "the change marker is no longer watched; it is compared by stat");
+                            check.watch = None;
+                            check.seen = self.auth_marker();
+                            true
+                        }
+                    },
+                    None => {
+                        let now = self.auth_marker();
+                        let changed = check.seen != now;
+                        check.seen = now;
+                        changed
+                    }
+                };
+                if changed {
+                    watch.generation.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            Signal::None => {}
+        }
+        Some(watch.generation.load(Ordering::SeqCst))
+    }
+
+    /// A change made by this process: what was cached before it is stale here at once.
+    pub(crate) fn changed_here(&self) {
+        self.watch.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// PostgreSQL: listens for announced changes, moving the generation on with each, and
+    /// reconnects when the connection is lost ([`Store::changes_seen`] is `None` until it
+    /// listens again). `None` on SQLite, where the marker is compared instead.
+    pub fn spawn_change_listener(&self) -> Option<tokio::task::JoinHandle<()>> {
+        if !self.auth_notifies() {
+            return None;
+        }
+        let store = self.clone();
+        Some(tokio::spawn(async move {
+            let watch = &store.watch;
+            let mut wait = Duration::from_millis(200);
+            loop {
+                match store.auth_listener().await {
+                    Some(Ok(mut listener)) => {
+                        // Whatever changed while nobody listened is unknown: a new generation.
+                        watch.generation.fetch_add(1, Ordering::SeqCst);
+                        watch.listening.store(true, Ordering::SeqCst);
+                        wait = Duration::from_millis(200);
+                        loop {
+                            match listener.try_recv().await {
+                                Ok(Some(_)) => {
+                                    watch.generation.fetch_add(1, Ordering::SeqCst);
+                                }
+                                Ok(None) => break,
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "change listener failed");
+                                    break;
+                                }
+                            }
+                        }
+                        watch.listening.store(false, Ordering::SeqCst);
+                        watch.generation.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Some(Err(e)) => {
+                        tracing::warn!(error = %e, "cannot listen for changes; policies are read from the database meanwhile");
+                    }
+                    None => return,
+                }
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(10));
+            }
+        }))
     }
 
     /// The SQLite marker as it is now (`None` without a marker file, and on PostgreSQL).
@@ -258,7 +380,10 @@ mod tests {
         assert!(!watch.changed().unwrap());
         // The CLI's announcement: a new file renamed over the marker.
         std::fs::rename(data.join("t.db.auth-changed.tmp"), &marker).unwrap();
-        assert!(watch.changed().unwrap(), "seen as soon as the rename returned");
+        assert!(
+            watch.changed().unwrap(),
+            "seen as soon as the rename returned"
+        );
         assert!(!watch.changed().unwrap(), "each change is reported once");
         // Written in place, or removed: changes too.
         std::fs::write(&marker, b"again").unwrap();
