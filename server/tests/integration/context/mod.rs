@@ -4,6 +4,7 @@
 mod backfill;
 mod config;
 mod consistency;
+mod search;
 
 use std::time::{Duration, Instant};
 
