@@ -509,9 +509,7 @@ impl Store {
         };
         let plan = match self.backend {
             Backend::Postgres => Plan::Postgres,
-            Backend::Sqlite if self.fts_rows_estimate(&words).await? > FTS_FIRST_MAX => {
-                Plan::SqliteNewestFirst
-            }
+            Backend::Sqlite if self.fts_matches_many(&text).await? => Plan::SqliteNewestFirst,
             Backend::Sqlite => Plan::SqliteIndexFirst,
         };
         let window = q.rank_window.unwrap_or(RANK_WINDOW).max(0);
@@ -564,26 +562,18 @@ impl Store {
         self.decorate(&rids, &text).await
     }
 
-    /// How many rows (of every connector) hold the rarest of `words`: an upper bound of the
-    /// matches, read from the index's vocabulary (0 when a word is not a plain index term).
-    async fn fts_rows_estimate(&self, words: &[&String]) -> Result<i64, sqlx::Error> {
-        let mut least = i64::MAX;
-        for w in words {
-            if w.is_empty()
-                || !w
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-            {
-                return Ok(0);
-            }
-            let doc: Option<i64> =
-                sqlx::query_scalar("SELECT doc FROM context_fts_vocab WHERE term = $1")
-                    .bind(w.as_str())
-                    .fetch_optional(&self.pool)
-                    .await?;
-            least = least.min(doc.unwrap_or(0));
-        }
-        Ok(least)
+    /// Whether more than [`FTS_FIRST_MAX`] rows (of every connector) match `text`: a count
+    /// that stops there, so it costs little even for a word in every message.
+    async fn fts_matches_many(&self, text: &str) -> Result<bool, sqlx::Error> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM context_fts WHERE context_fts MATCH $1 \
+             LIMIT $2)",
+        )
+        .bind(text)
+        .bind(FTS_FIRST_MAX + 1)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > FTS_FIRST_MAX)
     }
 
     /// The rows of a page (in the order given) with their highlights, computed for these rows
@@ -625,8 +615,8 @@ impl Store {
 /// bm25 floors the weight of a word in more than half the rows).
 pub const RANK_WINDOW: i64 = 200;
 
-/// SQLite: words held by at most this many rows are matched through the full-text index
-/// first; more common ones by walking the connector's newest messages.
+/// SQLite: text matched by at most this many rows is searched through the full-text index
+/// first; more common text by walking the connector's newest messages.
 const FTS_FIRST_MAX: i64 = 5_000;
 
 const COLS: &str = "m.message_id, m.thread_id, m.subject, m.from_name, m.from_email, \

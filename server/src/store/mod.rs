@@ -120,11 +120,6 @@ const SQLITE_MIGRATIONS: MigrationSource = &[
         include_str!("../../migrations/sqlite/0400_context_store.sql"),
     ),
     (
-        410,
-        "context_search",
-        include_str!("../../migrations/sqlite/0410_context_search.sql"),
-    ),
-    (
         500,
         "application_order",
         include_str!("../../migrations/sqlite/0500_application_order.sql"),
@@ -187,11 +182,6 @@ const POSTGRES_MIGRATIONS: MigrationSource = &[
         400,
         "context_store",
         include_str!("../../migrations/postgres/0400_context_store.sql"),
-    ),
-    (
-        410,
-        "context_search",
-        include_str!("../../migrations/postgres/0410_context_search.sql"),
     ),
     (
         500,
