@@ -27,6 +27,8 @@ async fn wait_for(what: &str, mut f: impl AsyncFnMut() -> bool) {
 /// Gmail as the server runs it, except that the client paces bulk reads for a quota of 10^8
 /// units a minute instead of the 2026 default of 6,000 (which allows ~4 messages a second:
 /// 10,000 would take 45 minutes). The backfill, its checkpoints and the store are the server's.
+// A `ConnectorFactory`: core's error type, returned as core's factories return it.
+#[allow(clippy::result_large_err)]
 fn unpaced_gmail(
     token: Arc<dyn TokenProvider>,
     http: HttpConfig,
