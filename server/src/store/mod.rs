@@ -139,6 +139,11 @@ const SQLITE_MIGRATIONS: MigrationSource = &[
         "connect",
         include_str!("../../migrations/sqlite/0700_connect.sql"),
     ),
+    (
+        710,
+        "reconnect_links",
+        include_str!("../../migrations/sqlite/0710_reconnect_links.sql"),
+    ),
 ];
 
 /// Same versions and names as [`SQLITE_MIGRATIONS`] (a test checks they stay twins).
@@ -202,6 +207,11 @@ const POSTGRES_MIGRATIONS: MigrationSource = &[
         700,
         "connect",
         include_str!("../../migrations/postgres/0700_connect.sql"),
+    ),
+    (
+        710,
+        "reconnect_links",
+        include_str!("../../migrations/postgres/0710_reconnect_links.sql"),
     ),
 ];
 
