@@ -62,6 +62,7 @@ async fn open(env: &Env, link: &str) -> String {
 
 #[actix_web::test]
 async fn a_needs_reauth_event_carries_a_link_that_reconnects_the_same_connector_once_needed() {
+    let logs = super::lifecycle::captured_logs();
     let env = env_with(|c| c.public_url = PUBLIC.into()).await;
     let org = env.org("acme").await;
     let id = connected(&env, &org).await;
@@ -129,6 +130,16 @@ async fn a_needs_reauth_event_carries_a_link_that_reconnects_the_same_connector_
     let (s, _, body) = page(&env, Method::GET, &link, None).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert!(body.contains("not valid any more"), "{body}");
+
+    // Neither the link's token nor a session's reached the logs, which did record the requests.
+    let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    assert!(text.contains("/connect/r/{token}"), "requests are logged");
+    let session_token = second.rsplit('/').next().unwrap();
+    assert!(!text.contains(&token), "the link's token reached the logs");
+    assert!(
+        !text.contains(session_token),
+        "a session token reached the logs"
+    );
 }
 
 #[actix_web::test]
