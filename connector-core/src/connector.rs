@@ -68,6 +68,7 @@ pub struct CallContext<'a> {
     pub options: &'a ExecuteOptions,
     client: &'a ProviderClient,
     token: &'a dyn TokenProvider,
+    fresh_key: bool,
 }
 
 impl CallContext<'_> {
@@ -94,6 +95,13 @@ impl CallContext<'_> {
     /// The token provider (for handlers that must call another endpoint themselves).
     pub fn token_provider(&self) -> &dyn TokenProvider {
         self.token
+    }
+
+    /// The marker an exactly-once action looks for before it acts: its idempotency key's,
+    /// unless this is known to be the key's first use (the guard's key of an approval used for
+    /// the first time), when no earlier attempt can exist to look for.
+    pub fn lookup_marker<'m>(&self, marker: Option<&'m str>) -> Option<&'m str> {
+        marker.filter(|_| !self.fresh_key)
     }
 }
 
@@ -319,7 +327,10 @@ impl Connector {
             accepted.params,
         );
         let output = match &inner.guard {
-            None => self.dispatch(entity, action, spec, params, options).await,
+            None => {
+                self.dispatch(entity, action, spec, params, options, false)
+                    .await
+            }
             Some(guard) => {
                 self.guarded(guard.as_ref(), entity, action, spec, params, options)
                     .await
@@ -343,17 +354,31 @@ impl Connector {
         options: &ExecuteOptions,
     ) -> Result<Output> {
         let kind = crate::guard::CallKind::of(spec.effect);
+        // No policy (the common case): nothing to admit or settle, and no preview to build.
+        let policy = match kind {
+            crate::guard::CallKind::Read => None,
+            _ => guard.policy().await?,
+        };
+        let Some(policy) = policy else {
+            return self
+                .dispatch(entity, action, spec, params, options, false)
+                .await;
+        };
         let mut as_send = None;
         let preview = if kind == crate::guard::CallKind::Send {
-            self.preview(entity, action, spec, &params, options).await?
+            // Only a rule that reads the message needs it (the sender's mode and the send
+            // limits judge the call alone).
+            if policy.reads_message() {
+                self.preview(entity, action, spec, &params, options).await?
+            } else {
+                None
+            }
         } else if kind == crate::guard::CallKind::Write
             && crate::calendar::may_notify(entity, action)
         {
             // A calendar write that makes the provider email people is a send for the policy
             // (docs/guardrails.md, "Calendar invitations").
-            let invitation = self
-                .invitation(guard, entity, action, &params, options)
-                .await?;
+            let invitation = self.invitation(entity, action, &params, options).await?;
             if invitation.is_some() {
                 let mut send = spec.clone();
                 send.effect = Some(crate::spec::Effect::Send);
@@ -364,7 +389,8 @@ impl Connector {
             None
         };
         let judged = as_send.as_ref().unwrap_or(spec);
-        let mut admission = crate::guard::admit(guard, entity, action, judged, preview).await?;
+        let mut admission =
+            crate::guard::admit_under(guard, &policy, entity, action, judged, preview).await?;
         if let Implementation::Handler(name) = &spec.implementation {
             let exactly_once = self
                 .inner
@@ -383,28 +409,26 @@ impl Connector {
             }
             None => options,
         };
-        let output = self.dispatch(entity, action, spec, params, options).await;
+        let output = self
+            .dispatch(entity, action, spec, params, options, admission.fresh_key())
+            .await;
         if let Err(e) = admission.settle(guard, &output).await {
             tracing::warn!(code = %e.code, "settling a guarded call failed");
         }
         output
     }
 
-    /// The mail a calendar write would make the provider send ([`crate::calendar::invitation`]),
-    /// when a policy is in force. An update, delete or answer reads the event first (one
+    /// The mail a calendar write would make the provider send ([`crate::calendar::invitation`])
+    /// (asked only when a policy is in force). An update, delete or answer reads the event first (one
     /// `events.get`) to know its attendees and organizer; an event that cannot be read is left
     /// to the call itself (which then fails the same way).
     async fn invitation(
         &self,
-        guard: &dyn Guard,
         entity: &str,
         action: &str,
         params: &Value,
         options: &ExecuteOptions,
     ) -> Result<Option<Preview>> {
-        if guard.policy().await?.is_none() {
-            return Ok(None);
-        }
         let existing = if crate::calendar::needs_existing(action) {
             let mut get = serde_json::json!({"event_id": params["event_id"]});
             if let Some(c) = params.get("calendar_id") {
@@ -412,7 +436,7 @@ impl Connector {
             }
             match self.inner.spec.accept(entity, "get", get) {
                 Ok(a) => self
-                    .dispatch(a.entity, a.action, a.spec, a.params, options)
+                    .dispatch(a.entity, a.action, a.spec, a.params, options, false)
                     .await
                     .ok()
                     .map(|out| out.result),
@@ -447,6 +471,7 @@ impl Connector {
                     options,
                     client: &inner.client,
                     token: inner.token.as_ref(),
+                    fresh_key: false,
                 };
                 if let Some(p) = handler.preview(&cx, params).await? {
                     return Ok(Some(p));
@@ -456,6 +481,8 @@ impl Connector {
         Ok(Preview::from_params(params))
     }
 
+    /// Runs the action. `fresh_key`: `options.idempotency_key` is known never to have been
+    /// used before ([`CallContext::lookup_marker`]).
     async fn dispatch(
         &self,
         entity: &str,
@@ -463,6 +490,7 @@ impl Connector {
         spec: &ActionSpec,
         params: Value,
         options: &ExecuteOptions,
+        fresh_key: bool,
     ) -> Result<Output> {
         let inner = &*self.inner;
         let cx = CallContext {
@@ -472,6 +500,7 @@ impl Connector {
             options,
             client: &inner.client,
             token: inner.token.as_ref(),
+            fresh_key,
         };
         match &spec.implementation {
             Implementation::Handler(name) => {

@@ -184,6 +184,8 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     let _events = state.services.events.spawn();
     let _context = state.services.context.spawn();
     let _credential_changes = state.services.applications.spawn_listener();
+    // Policy changes made by other replicas or the CLI (the policy cache's trust).
+    let _changes = state.store.spawn_change_listener();
     let state = web::Data::new(state);
     let workers = state.config.workers;
     let limits = state.config.limits.clone();

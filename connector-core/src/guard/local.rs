@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use serde_json::json;
 
-use super::{ApprovalRequest, ApprovalState, ApprovalStatus, ApprovalTicket, Guard, Policy};
+use super::{
+    ApprovalRequest, ApprovalState, ApprovalStatus, ApprovalTicket, Consumed, Guard, Policy,
+};
 use super::{Preview, SendCounts};
 use crate::{ConnectorError, ErrorCode, Result};
 
@@ -18,6 +20,8 @@ struct Approval {
     expires: Instant,
     preview: Preview,
     created: u64,
+    /// Times it was consumed.
+    uses: u32,
 }
 
 #[derive(Default)]
@@ -162,6 +166,7 @@ impl Guard for LocalGuard {
                 expires: Instant::now() + ttl,
                 preview: request.preview,
                 created,
+                uses: 0,
             },
         );
         let expires_at =
@@ -173,14 +178,19 @@ impl Guard for LocalGuard {
         })
     }
 
-    async fn consume_approval(&self, id: &str) -> Result<bool> {
+    async fn consume_approval(&self, id: &str) -> Result<Consumed> {
         let mut state = self.state.lock().expect("guard state");
         Ok(match state.approvals.get_mut(id) {
             Some(a) if status(a) == ApprovalStatus::Approved => {
                 a.status = ApprovalStatus::Used;
-                true
+                a.uses += 1;
+                if a.uses == 1 {
+                    Consumed::First
+                } else {
+                    Consumed::Again
+                }
             }
-            _ => false,
+            _ => Consumed::No,
         })
     }
 

@@ -18,9 +18,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 pub use local::LocalGuard;
+use policy::limits;
 pub use policy::{
-    entry_is_valid, entry_matches, evaluate, refused, ApprovalRule, CallKind, Mode, Policy,
-    SendCounts, Verdict, DEFAULT_APPROVAL_TTL_SECONDS, DOMAIN_PATTERN, ENTRY_PATTERN,
+    entry_is_valid, entry_matches, evaluate, over_limits, refused, ApprovalRule, CallKind, Mode,
+    Policy, SendCounts, Verdict, DEFAULT_APPROVAL_TTL_SECONDS, DOMAIN_PATTERN, ENTRY_PATTERN,
 };
 pub use preview::{body_text, Preview, PreviewAttachment};
 
@@ -68,6 +69,18 @@ impl ApprovalStatus {
     }
 }
 
+/// What [`Guard::consume_approval`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Consumed {
+    /// Nothing: the approval was not `approved` any more (another call took it, or it expired).
+    No,
+    /// Its first use: no send ever went out under it.
+    First,
+    /// A use after a send under it ended in `outcome_unknown` and gave it back: that send may
+    /// have gone out.
+    Again,
+}
+
 /// An approval as the host found it.
 #[derive(Debug, Clone)]
 pub struct ApprovalState {
@@ -109,15 +122,28 @@ pub trait Guard: Send + Sync {
     async fn send_counts(&self) -> Result<SendCounts>;
     /// Counts a send that is about to go out (under `id`).
     async fn record_send(&self, id: &str) -> Result<()>;
+    /// Counts a send that is about to go out (under `id`) only if the policy's send limits
+    /// allow one more; otherwise counts nothing and answers the counts that refuse it. The
+    /// default asks [`Guard::send_counts`], then [`Guard::record_send`]; a host with a database
+    /// does both in one statement (one round trip, and two racing sends cannot both take the
+    /// last one).
+    async fn reserve_send(&self, id: &str, policy: &Policy) -> Result<Option<SendCounts>> {
+        let counts = self.send_counts().await?;
+        if policy::over_limits(policy, counts) {
+            return Ok(Some(counts));
+        }
+        self.record_send(id).await?;
+        Ok(None)
+    }
     /// Takes back a recorded send that certainly did not go out.
     async fn forget_send(&self, id: &str) -> Result<()>;
     /// The latest approval of this exact content on this connector.
     async fn find_approval(&self, content_hash: &str) -> Result<Option<ApprovalState>>;
     /// Records a pending approval request.
     async fn request_approval(&self, request: ApprovalRequest) -> Result<ApprovalTicket>;
-    /// Turns an approved approval into a used one, atomically: `false` when it was not
-    /// `approved` any more (another call took it, or it expired).
-    async fn consume_approval(&self, id: &str) -> Result<bool>;
+    /// Turns an approved approval into a used one, atomically, and says whether it was used
+    /// before ([`Consumed`]).
+    async fn consume_approval(&self, id: &str) -> Result<Consumed>;
     /// Gives a consumed approval back (the send certainly did not go out).
     async fn release_approval(&self, id: &str) -> Result<()>;
 }
@@ -127,6 +153,8 @@ pub trait Guard: Send + Sync {
 pub struct Admission {
     send_id: Option<String>,
     approval_id: Option<String>,
+    /// The approval's first use: its idempotency key was never sent with.
+    first_use: bool,
     exactly_once: bool,
 }
 
@@ -135,6 +163,13 @@ impl Admission {
     /// retry of it finds the first attempt instead of sending again).
     pub fn idempotency_key(&self) -> Option<String> {
         self.approval_id.as_ref().map(|id| format!("approval-{id}"))
+    }
+
+    /// [`Admission::idempotency_key`] is used for the first time: no earlier attempt under it
+    /// exists, so an exactly-once action need not look for one (a provider search and a read
+    /// per candidate on Gmail).
+    pub fn fresh_key(&self) -> bool {
+        self.approval_id.is_some() && self.first_use
     }
 
     /// The action never sends twice under one idempotency key (see
@@ -185,15 +220,35 @@ pub async fn admit(
     let Some(policy) = guard.policy().await? else {
         return Ok(Admission::default());
     };
-    let counts = if kind == CallKind::Send
-        && (policy.max_sends_per_hour.is_some() || policy.max_sends_per_day.is_some())
-    {
+    admit_under(guard, &policy, entity, action, spec, preview).await
+}
+
+/// [`admit`] under a policy the caller already read (so it can skip the preview when
+/// [`Policy::reads_message`] says no rule looks at it).
+pub async fn admit_under(
+    guard: &dyn Guard,
+    policy: &Policy,
+    entity: &str,
+    action: &str,
+    spec: &ActionSpec,
+    preview: Option<Preview>,
+) -> Result<Admission> {
+    let kind = CallKind::of(spec.effect);
+    if kind == CallKind::Read {
+        return Ok(Admission::default());
+    }
+    let limited = kind == CallKind::Send
+        && (policy.max_sends_per_hour.is_some() || policy.max_sends_per_day.is_some());
+    // Without an approval rule, the limits are checked as the send is counted (one step,
+    // [`Guard::reserve_send`]); before an approval is asked for, they are checked first.
+    let reserve = limited && policy.require_approval == ApprovalRule::None;
+    let counts = if limited && !reserve {
         guard.send_counts().await?
     } else {
         SendCounts::default()
     };
     let mut admission = Admission::default();
-    match evaluate(&policy, kind, entity, action, preview.as_ref(), counts) {
+    match evaluate(policy, kind, entity, action, preview.as_ref(), counts) {
         Verdict::Deny(e) => return Err(e),
         Verdict::Allow => {}
         Verdict::NeedsApproval { reason } => {
@@ -202,7 +257,8 @@ pub async fn admit(
             let found = guard.find_approval(&hash).await?;
             match found.map(|a| (a.id, a.status)) {
                 Some((id, ApprovalStatus::Approved)) => {
-                    if !guard.consume_approval(&id).await? {
+                    let consumed = guard.consume_approval(&id).await?;
+                    if consumed == Consumed::No {
                         return Err(ConnectorError::new(
                             ErrorCode::Conflict,
                             format!("approval {id} is being used by another call right now; wait for it"),
@@ -210,6 +266,7 @@ pub async fn admit(
                         .with_details(json!({"reason": "approval_in_use", "approval_id": id})));
                     }
                     admission.approval_id = Some(id);
+                    admission.first_use = consumed == Consumed::First;
                 }
                 Some((id, ApprovalStatus::Used)) => {
                     return Err(ConnectorError::new(
@@ -251,11 +308,19 @@ pub async fn admit(
             }
         }
     }
-    if kind == CallKind::Send
-        && (policy.max_sends_per_hour.is_some() || policy.max_sends_per_day.is_some())
-    {
+    if limited {
         let id = uuid_like();
-        guard.record_send(&id).await?;
+        if reserve {
+            if let Some(counts) = guard.reserve_send(&id, policy).await? {
+                if let Verdict::Deny(e) = limits(policy, &format!("{entity}.{action}"), counts) {
+                    return Err(e);
+                }
+                // A send aged out between the refusal and the count: count this one now.
+                guard.record_send(&id).await?;
+            }
+        } else {
+            guard.record_send(&id).await?;
+        }
         admission.send_id = Some(id);
     }
     Ok(admission)

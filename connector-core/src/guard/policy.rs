@@ -179,6 +179,16 @@ impl Policy {
         Ok(())
     }
 
+    /// Whether a rule looks at the message of a send (its recipients or attachments). When
+    /// none does, a send is judged without building its [`Preview`] (the handler's preview
+    /// may compose the message, or read a draft from the provider).
+    pub fn reads_message(&self) -> bool {
+        !self.allow_recipients.is_empty()
+            || !self.deny_recipients.is_empty()
+            || self.require_approval != ApprovalRule::None
+            || self.max_attachment_bytes.is_some()
+    }
+
     pub fn approval_ttl_seconds(&self) -> u64 {
         self.approval_ttl_seconds
             .unwrap_or(DEFAULT_APPROVAL_TTL_SECONDS)
@@ -282,11 +292,7 @@ pub fn evaluate(
         (Mode::Send, CallKind::Send) => {}
     }
     let Some(preview) = preview else {
-        let needs_recipients = !policy.allow_recipients.is_empty()
-            || !policy.deny_recipients.is_empty()
-            || policy.require_approval != ApprovalRule::None
-            || policy.max_attachment_bytes.is_some();
-        if needs_recipients {
+        if policy.reads_message() {
             return Verdict::Deny(refused(
                 "recipients",
                 format!("the recipients of {call} cannot be known before it runs, and the policy checks recipients"),
@@ -381,7 +387,17 @@ pub fn evaluate(
     }
 }
 
-fn limits(policy: &Policy, call: &str, counts: SendCounts) -> Verdict {
+/// Whether `counts` leave no room for one more send under the policy's limits.
+pub fn over_limits(policy: &Policy, counts: SendCounts) -> bool {
+    policy
+        .max_sends_per_hour
+        .is_some_and(|max| counts.last_hour >= max)
+        || policy
+            .max_sends_per_day
+            .is_some_and(|max| counts.last_day >= max)
+}
+
+pub(crate) fn limits(policy: &Policy, call: &str, counts: SendCounts) -> Verdict {
     for (rule, max, used, window) in [
         (
             "max_sends_per_hour",

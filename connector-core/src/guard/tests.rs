@@ -415,17 +415,54 @@ async fn after_a_lost_answer_only_an_exactly_once_send_gets_its_approval_back() 
         let id = approval_id(&send(&g, m.clone()).await.unwrap_err());
         g.decide(&id, true).unwrap();
         let mut a = send(&g, m.clone()).await.unwrap();
+        assert!(
+            a.fresh_key(),
+            "the approval's first use: nothing to look for"
+        );
         a.set_exactly_once(exactly_once);
         a.settle(&g, &lost).await.unwrap();
         match send(&g, m).await {
             Ok(again) => {
                 assert!(retried);
                 assert_eq!(again.idempotency_key(), a.idempotency_key(), "the same key");
+                assert!(
+                    !again.fresh_key(),
+                    "the first send may have gone out: the retry looks for it"
+                );
             }
             Err(e) => {
                 assert!(!retried);
                 assert_eq!(e.details["reason"], "approval_used");
             }
         }
+    }
+}
+
+#[tokio::test]
+async fn a_send_without_an_approval_needs_no_fresh_key_and_limits_alone_need_no_preview() {
+    let g = LocalGuard::new(Some(policy(json!({"max_sends_per_hour": 1}))));
+    // No preview (the connector skips it when no rule reads the message): counted all the same.
+    let a = admit(&g, "messages", "send", &spec(Some(Effect::Send)), None)
+        .await
+        .unwrap();
+    assert!(!a.fresh_key(), "no approval, no key of the guard's");
+    assert_eq!(a.idempotency_key(), None);
+    let e = admit(&g, "messages", "send", &spec(Some(Effect::Send)), None)
+        .await
+        .unwrap_err();
+    assert_eq!(rule(&e), "max_sends_per_hour");
+    assert!(
+        e.message.contains("1 sends in the last hour"),
+        "{}",
+        e.message
+    );
+    assert!(!policy(json!({"max_sends_per_hour": 1})).reads_message());
+    for p in [
+        json!({"allow_recipients": ["x.example"]}),
+        json!({"deny_recipients": ["x.example"]}),
+        json!({"require_approval": "all"}),
+        json!({"max_attachment_bytes": 10}),
+    ] {
+        assert!(policy(p.clone()).reads_message(), "{p}");
     }
 }

@@ -279,11 +279,12 @@ impl TypedHandler for Compose {
             out.raw = with_header(&out.raw, MARKER_HEADER, m);
         }
         let recipient = marker.as_ref().and_then(|_| recipient_term(&out.raw));
-        if let Some(done) = look_before_sending(marker.as_deref(), |m| async move {
-            let found = find_sent_by_marker(cx, &m, recipient.as_deref()).await?;
-            Ok(found)
-        })
-        .await?
+        if let Some(done) =
+            look_before_sending(cx.lookup_marker(marker.as_deref()), |m| async move {
+                let found = find_sent_by_marker(cx, &m, recipient.as_deref()).await?;
+                Ok(found)
+            })
+            .await?
         {
             return Ok(done);
         }
@@ -292,7 +293,7 @@ impl TypedHandler for Compose {
             .message_id
             .as_deref()
             .filter(|_| key.is_some() && stored);
-        if let Some(done) = look_before_sending(mid_marker, |mid| async move {
+        if let Some(done) = look_before_sending(cx.lookup_marker(mid_marker), |mid| async move {
             let found = find_by_message_id(cx, &mid).await?;
             Ok(found.map(|f| sent_record(&f, Some(&mid))))
         })

@@ -257,7 +257,7 @@ pub async fn send(cx: &CallContext<'_>, p: SendParams) -> Result<Output> {
         ));
     }
     let marker = key.map(idempotency_marker);
-    if let Some(done) = look_before_sending(marker.as_deref(), |m| async move {
+    if let Some(done) = look_before_sending(cx.lookup_marker(marker.as_deref()), |m| async move {
         Ok(find_marked(cx, &m).await?.map(|(found, state)| {
             let mut out = shape::message(&found);
             out["status"] = json!(state.status());

@@ -1,7 +1,8 @@
 //! How every server on a database learns that application credentials changed (an application
-//! revoked, a secret rotated, its tokens deleted) when another process made the change: another
-//! replica, or the `connectors apps` CLI. With that signal a server keeps verified bearer tokens
-//! in memory ([`crate::services::Applications`]) instead of asking the database on every request.
+//! revoked, a secret rotated, its tokens deleted) or a send policy changed, when another process
+//! made the change: another replica, or the `connectors` CLI. With that signal a server keeps
+//! verified bearer tokens ([`crate::services::Applications`]) and the policies in force
+//! ([`Store::policy_of`]) in memory instead of asking the database on every request.
 //!
 //! - PostgreSQL: the change is followed by `NOTIFY` on [`CHANNEL`]; every server `LISTEN`s
 //!   ([`Store::auth_listener`]) and drops its cached tokens on each notification.
@@ -13,8 +14,9 @@
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::Arc;
-use std::time::SystemTime;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 use sqlx::postgres::PgListener;
@@ -65,6 +67,18 @@ impl Signal {
 /// The state of the SQLite marker: modification time and inode (a new file each change).
 pub type Marker = Option<(SystemTime, u64)>;
 
+/// What this process has learnt of announced changes: a generation that moves on with each
+/// (one per notification, per new marker, per change made here). A value cached under one
+/// generation is good while it is still the current one ([`Store::changes_seen`]).
+#[derive(Default)]
+pub(crate) struct Watch {
+    generation: AtomicU64,
+    /// PostgreSQL: a listener is connected now ([`Store::spawn_change_listener`]).
+    listening: AtomicBool,
+    /// SQLite: the marker as last seen.
+    marker: Mutex<Marker>,
+}
+
 impl Store {
     /// Tells the other processes on this database that application credentials changed. Call
     /// once the change is committed.
@@ -91,6 +105,82 @@ impl Store {
             }
             Signal::None => Ok(()),
         }
+    }
+
+    /// The generation of changes this process knows of, when it learns of changes now; `None`
+    /// while it cannot (PostgreSQL without a listener): caches must not be trusted then. On
+    /// SQLite this compares the marker (one `stat`).
+    pub(crate) fn changes_seen(&self) -> Option<u64> {
+        let watch = &self.watch;
+        match &self.auth_signal {
+            Signal::Notify { .. } => {
+                if !watch.listening.load(Ordering::SeqCst) {
+                    return None;
+                }
+            }
+            Signal::Marker { .. } => {
+                let now = self.auth_marker();
+                let mut seen = watch
+                    .marker
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if *seen != now {
+                    *seen = now;
+                    watch.generation.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            Signal::None => {}
+        }
+        Some(watch.generation.load(Ordering::SeqCst))
+    }
+
+    /// A change made by this process: what was cached before it is stale here at once.
+    pub(crate) fn changed_here(&self) {
+        self.watch.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// PostgreSQL: listens for announced changes, moving the generation on with each, and
+    /// reconnects when the connection is lost ([`Store::changes_seen`] is `None` until it
+    /// listens again). `None` on SQLite, where the marker is compared instead.
+    pub fn spawn_change_listener(&self) -> Option<tokio::task::JoinHandle<()>> {
+        if !self.auth_notifies() {
+            return None;
+        }
+        let store = self.clone();
+        Some(tokio::spawn(async move {
+            let watch = &store.watch;
+            let mut wait = Duration::from_millis(200);
+            loop {
+                match store.auth_listener().await {
+                    Some(Ok(mut listener)) => {
+                        // Whatever changed while nobody listened is unknown: a new generation.
+                        watch.generation.fetch_add(1, Ordering::SeqCst);
+                        watch.listening.store(true, Ordering::SeqCst);
+                        wait = Duration::from_millis(200);
+                        loop {
+                            match listener.try_recv().await {
+                                Ok(Some(_)) => {
+                                    watch.generation.fetch_add(1, Ordering::SeqCst);
+                                }
+                                Ok(None) => break,
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "change listener failed");
+                                    break;
+                                }
+                            }
+                        }
+                        watch.listening.store(false, Ordering::SeqCst);
+                        watch.generation.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Some(Err(e)) => {
+                        tracing::warn!(error = %e, "cannot listen for changes; policies are read from the database meanwhile");
+                    }
+                    None => return,
+                }
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(10));
+            }
+        }))
     }
 
     /// The SQLite marker as it is now (`None` without a marker file, and on PostgreSQL).

@@ -1,11 +1,23 @@
 //! Guardrails in the database: policy versions per scope (a connector, or the organization's
 //! default), approvals (previews sealed by the vault) and the sends the limits count. Every
 //! state change of an approval is one compare-and-set `UPDATE`, so replicas agree on it.
+//!
+//! The latest version of each scope is kept in memory ([`PolicyCache`]): every send would
+//! otherwise read it. A change is announced to the other processes on the database like a
+//! credential change ([`super::auth`]: PostgreSQL `NOTIFY`, the SQLite marker file), and a
+//! cached version is used only under the generation of changes it was read in.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 use sqlx::Row;
 
 use super::events::now_ms;
 use super::Store;
+
+/// The windows of the send limits, in ms.
+pub const HOUR_MS: i64 = 3_600_000;
+pub const DAY_MS: i64 = 86_400_000;
 
 /// The scope of an organization's default policy.
 pub const ORG_SCOPE: &str = "";
@@ -51,6 +63,39 @@ impl ApprovalRow {
     }
 }
 
+/// Above this many cached scopes the cache starts over.
+const POLICY_CACHE_MAX: usize = 10_000;
+
+/// The latest policy version per `organization\0scope` (`None`: never set), with the
+/// [`super::auth::Watch`] generation it was read in.
+#[derive(Default)]
+pub(crate) struct PolicyCache {
+    map: Mutex<HashMap<String, (u64, Option<PolicyRow>)>>,
+}
+
+impl PolicyCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, Option<PolicyRow>)>> {
+        self.map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn get(&self, key: &str, generation: u64) -> Option<Option<PolicyRow>> {
+        match self.lock().get(key) {
+            Some((g, row)) if *g == generation => Some(row.clone()),
+            _ => None,
+        }
+    }
+
+    fn put(&self, key: String, generation: u64, row: Option<PolicyRow>) {
+        let mut map = self.lock();
+        if map.len() >= POLICY_CACHE_MAX {
+            map.clear();
+        }
+        map.insert(key, (generation, row));
+    }
+}
+
 const APPROVAL_COLUMNS: &str = "id, organization_id, connector_id, content_hash, entity, action, \
      reason, preview, link_key, status, created_at_ms, expires_at_ms, decided_at_ms, decided_by";
 
@@ -84,8 +129,30 @@ fn policy_row(r: &sqlx::any::AnyRow) -> PolicyRow {
 }
 
 impl Store {
-    /// The latest version of a scope's policy (removed or not).
+    /// The latest version of a scope's policy (removed or not): from memory when no change was
+    /// announced since it was read ([`Store::changes_seen`]), else from the database.
     pub async fn policy_of(
+        &self,
+        organization_id: &str,
+        scope: &str,
+    ) -> Result<Option<PolicyRow>, sqlx::Error> {
+        let key = format!("{organization_id}\0{scope}");
+        let generation = self.changes_seen();
+        if let Some(g) = generation {
+            if let Some(row) = self.policies.get(&key, g) {
+                return Ok(row);
+            }
+        }
+        let row = self.read_policy(organization_id, scope).await?;
+        if let Some(g) = generation {
+            // Read under `g`: a change announced meanwhile moved the generation on, so this
+            // entry is never used.
+            self.policies.put(key, g, row.clone());
+        }
+        Ok(row)
+    }
+
+    async fn read_policy(
         &self,
         organization_id: &str,
         scope: &str,
@@ -118,7 +185,8 @@ impl Store {
             .filter(|p| p.policy.is_some()))
     }
 
-    /// Adds the next version of a scope's policy (`None` removes it).
+    /// Adds the next version of a scope's policy (`None` removes it), and announces the change
+    /// to every process on the database.
     pub async fn set_policy(
         &self,
         organization_id: &str,
@@ -139,6 +207,13 @@ impl Store {
         .bind(created_at)
         .fetch_one(&self.pool)
         .await?;
+        self.changed_here();
+        if let Err(e) = self.auth_changed().await {
+            // The version is stored; other replicas would keep the old one until their next
+            // notification or restart, so the caller hears of it.
+            tracing::warn!(error = %e, "announcing a policy change failed");
+            return Err(e);
+        }
         Ok(PolicyRow {
             scope: scope.to_string(),
             version: row.get("version"),
@@ -148,7 +223,8 @@ impl Store {
         })
     }
 
-    /// Sends of a connector since each of two instants (unix ms): `(since_a, since_b)`.
+    /// Sends of a connector since each of two instants (unix ms): `(since_a, since_b)`. One
+    /// range of the `policy_sends_time` index (from the earlier instant).
     pub async fn count_sends(
         &self,
         connector_id: &str,
@@ -158,29 +234,65 @@ impl Store {
         let row = sqlx::query(
             "SELECT COALESCE(SUM(CASE WHEN sent_at_ms > $2 THEN 1 ELSE 0 END), 0) AS a, \
              COALESCE(SUM(CASE WHEN sent_at_ms > $3 THEN 1 ELSE 0 END), 0) AS b \
-             FROM policy_sends WHERE connector_id = $1",
+             FROM policy_sends WHERE connector_id = $1 AND sent_at_ms > $4",
         )
         .bind(connector_id)
         .bind(since_a_ms)
         .bind(since_b_ms)
+        .bind(since_a_ms.min(since_b_ms))
         .fetch_one(&self.pool)
         .await?;
         let n = |c: &str| row.try_get::<i64, _>(c).unwrap_or(0).max(0) as u64;
         Ok((n("a"), n("b")))
     }
 
-    /// Counts a send; drops the connector's sends older than a day.
-    pub async fn record_send(&self, id: &str, connector_id: &str) -> Result<(), sqlx::Error> {
+    /// Counts a send now unless the connector already has `max_hour` sends in the last hour or
+    /// `max_day` in the last day (`None`: no such limit): one statement, so two racing sends
+    /// do not both take the last one on SQLite. `false`: refused, nothing counted.
+    pub async fn reserve_send(
+        &self,
+        id: &str,
+        connector_id: &str,
+        max_hour: Option<u64>,
+        max_day: Option<u64>,
+    ) -> Result<bool, sqlx::Error> {
         let t = now_ms();
-        sqlx::query("DELETE FROM policy_sends WHERE connector_id = $1 AND sent_at_ms < $2")
-            .bind(connector_id)
-            .bind(t - 86_400_000)
-            .execute(&self.pool)
-            .await?;
+        let max = |m: Option<u64>| m.map_or(i64::MAX, |m| i64::try_from(m).unwrap_or(i64::MAX));
+        let done = sqlx::query(
+            "INSERT INTO policy_sends (id, connector_id, sent_at_ms) SELECT $1, $2, $3 \
+             WHERE (SELECT COUNT(*) FROM policy_sends WHERE connector_id = $2 \
+                    AND sent_at_ms > $4) < $5 \
+               AND (SELECT COUNT(*) FROM policy_sends WHERE connector_id = $2 \
+                    AND sent_at_ms > $6) < $7",
+        )
+        .bind(id)
+        .bind(connector_id)
+        .bind(t)
+        .bind(t - HOUR_MS)
+        .bind(max(max_hour))
+        .bind(t - DAY_MS)
+        .bind(max(max_day))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Counts a send.
+    pub async fn record_send(&self, id: &str, connector_id: &str) -> Result<(), sqlx::Error> {
         sqlx::query("INSERT INTO policy_sends (id, connector_id, sent_at_ms) VALUES ($1, $2, $3)")
             .bind(id)
             .bind(connector_id)
-            .bind(t)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+
+    /// Drops the connector's counted sends older than a day (no limit counts them).
+    pub async fn prune_sends(&self, connector_id: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM policy_sends WHERE connector_id = $1 AND sent_at_ms < $2")
+            .bind(connector_id)
+            .bind(now_ms() - DAY_MS)
             .execute(&self.pool)
             .await
             .map(|_| ())
@@ -279,6 +391,20 @@ impl Store {
         Ok(rows.iter().map(approval).collect())
     }
 
+    /// `approved` -> `used` when still in time (compare-and-set), counting the use: the uses
+    /// so far with this one, `None` when it was not `approved` any more or expired.
+    pub async fn consume_approval(&self, id: &str) -> Result<Option<i64>, sqlx::Error> {
+        let row = sqlx::query(
+            "UPDATE approvals SET status = 'used', uses = uses + 1 WHERE id = $1 \
+             AND status = 'approved' AND expires_at_ms > $2 RETURNING uses",
+        )
+        .bind(id)
+        .bind(now_ms())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| r.get("uses")))
+    }
+
     /// `from` -> `to` when the approval is still in time (compare-and-set); `decided_by` is
     /// recorded when given. `false`: it was not `from` any more, or it expired.
     pub async fn move_approval(
@@ -317,5 +443,76 @@ impl Store {
             }
         };
         Ok(done.rows_affected() == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn open(url: &str) -> Store {
+        Store::open(url).await.unwrap()
+    }
+
+    /// The server and the CLI on one SQLite file: the server keeps the policy in memory, and
+    /// sees the CLI's change at its next read (the marker), not only after a restart.
+    #[tokio::test]
+    async fn a_policy_changed_by_another_process_holds_at_the_next_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let server = open(&url).await;
+        let cli = open(&url).await;
+        let org = server.create_org("acme").await.unwrap().id;
+        assert!(server.policy_in_force(&org, "c1").await.unwrap().is_none());
+
+        // Kept in memory: a row written behind the server's back, unannounced, is not seen...
+        sqlx::query(
+            "INSERT INTO policies (organization_id, scope, version, policy, updated_by, created_at) \
+             VALUES ($1, 'c1', 1, '{\"mode\":\"read_only\"}', 'sql', 0)",
+        )
+        .bind(&org)
+        .execute(&cli.pool)
+        .await
+        .unwrap();
+        assert!(server.policy_in_force(&org, "c1").await.unwrap().is_none());
+
+        // ...until a change is announced: the CLI's next version holds at once.
+        cli.set_policy(&org, "c1", Some("{\"mode\":\"draft_only\"}"), "cli")
+            .await
+            .unwrap();
+        let row = server.policy_in_force(&org, "c1").await.unwrap().unwrap();
+        assert_eq!(
+            (row.version, row.policy.as_deref()),
+            (2, Some("{\"mode\":\"draft_only\"}"))
+        );
+
+        // The organization's default, removed by the CLI, and a change made here.
+        cli.set_policy(&org, ORG_SCOPE, Some("{}"), "cli")
+            .await
+            .unwrap();
+        assert_eq!(
+            server
+                .policy_in_force(&org, "c2")
+                .await
+                .unwrap()
+                .unwrap()
+                .scope,
+            ORG_SCOPE
+        );
+        cli.set_policy(&org, ORG_SCOPE, None, "cli").await.unwrap();
+        assert!(server.policy_in_force(&org, "c2").await.unwrap().is_none());
+        server
+            .set_policy(&org, "c2", Some("{}"), "api")
+            .await
+            .unwrap();
+        assert_eq!(
+            server
+                .policy_in_force(&org, "c2")
+                .await
+                .unwrap()
+                .unwrap()
+                .scope,
+            "c2"
+        );
     }
 }

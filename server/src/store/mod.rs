@@ -22,6 +22,7 @@ mod orgs;
 
 use std::borrow::Cow;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -72,8 +73,13 @@ impl Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
-    /// Where other processes learn that application credentials changed (see [`auth`]).
+    /// Where other processes learn that application credentials or policies changed (see
+    /// [`auth`]).
     auth_signal: auth::Signal,
+    /// What this process learnt of such changes.
+    watch: Arc<auth::Watch>,
+    /// Policy versions in force by scope, under the [`auth::Watch`] generation they were read in.
+    policies: Arc<guardrails::PolicyCache>,
 }
 
 type MigrationSource = &'static [(i64, &'static str, &'static str)];
@@ -144,6 +150,11 @@ const SQLITE_MIGRATIONS: MigrationSource = &[
         "reconnect_links",
         include_str!("../../migrations/sqlite/0710_reconnect_links.sql"),
     ),
+    (
+        730,
+        "approval_uses",
+        include_str!("../../migrations/sqlite/0730_approval_uses.sql"),
+    ),
 ];
 
 /// Same versions and names as [`SQLITE_MIGRATIONS`] (a test checks they stay twins).
@@ -213,6 +224,11 @@ const POSTGRES_MIGRATIONS: MigrationSource = &[
         "reconnect_links",
         include_str!("../../migrations/postgres/0710_reconnect_links.sql"),
     ),
+    (
+        730,
+        "approval_uses",
+        include_str!("../../migrations/postgres/0730_approval_uses.sql"),
+    ),
 ];
 
 /// The (version, name) of each migration of a backend, in order.
@@ -245,6 +261,8 @@ impl Store {
             pool,
             backend,
             auth_signal,
+            watch: Arc::default(),
+            policies: Arc::default(),
         };
         store.migrate().await?;
         tracing::info!(database = %redact_url(database_url), ?backend, "database ready");

@@ -1,7 +1,8 @@
 //! Two `connectors serve` processes (the built binary) on one PostgreSQL database, as two
 //! replicas behind a load balancer: what one creates, the other serves; an idempotency key
 //! spans both; a revocation through one is refused by the other at once (its NOTIFY empties the
-//! other's verified-token cache).
+//! other's verified-token cache); so is a send under a policy set through the other (the same
+//! NOTIFY ends the other's cached policy).
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -224,6 +225,76 @@ async fn two_serve_processes_on_one_postgres_database_act_as_one_service() {
     );
     assert_eq!(on_a.2["result"]["id"], on_b.2["result"]["id"]);
     assert_eq!(caller.sent_copies(&a.base, gmail, "replica race").await, 1);
+
+    // A policy set through A holds on B at once. B keeps the policy in force in memory: a
+    // version written behind both backs, unannounced, is not seen...
+    let draft = |subject: &str| {
+        json!({"entity": "messages", "action": "send",
+            "params": {"to": ["grace@example.com"], "subject": subject, "text": "policy"}})
+    };
+    assert_eq!(caller.execute(&b.base, gmail, draft("before")).await.0, 200);
+    {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(db.url()).await.unwrap();
+        sqlx::query(
+            "INSERT INTO policies (organization_id, scope, version, policy, updated_by, created_at) \
+             VALUES ($1, $2, 1000, '{\"mode\":\"read_only\"}', 'sql', 0)",
+        )
+        .bind(&caller.org)
+        .bind(gmail)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    assert_eq!(caller.execute(&b.base, gmail, draft("cached")).await.0, 200);
+    // ...until a change is announced: A's new version (draft only) is B's at once.
+    let put = caller
+        .http
+        .put(format!(
+            "{}/api/v1/integrations/connectors/{gmail}/policy",
+            a.base
+        ))
+        .bearer_auth(&caller.token)
+        .header("X-Organization-Id", &caller.org)
+        .json(&json!({"policy": {"mode": "draft_only"}}))
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success(), "{}", put.text().await.unwrap());
+    // (The NOTIFY reaches B a moment after A answers: on a loaded machine the next request
+    // can be faster, so B gets a few tries within a second.)
+    let mut refused = Value::Null;
+    for _ in 0..20 {
+        let (status, _, v) = caller.execute(&b.base, gmail, draft("after")).await;
+        refused = v;
+        if status == 403 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(refused.to_string().contains("may only draft"), "{refused}");
+    let removed = caller
+        .http
+        .put(format!(
+            "{}/api/v1/integrations/connectors/{gmail}/policy",
+            b.base
+        ))
+        .bearer_auth(&caller.token)
+        .header("X-Organization-Id", &caller.org)
+        .json(&json!({"policy": null}))
+        .send()
+        .await
+        .unwrap();
+    assert!(removed.status().is_success());
+    let mut status = 0;
+    for _ in 0..20 {
+        status = caller.execute(&a.base, gmail, draft("again")).await.0;
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, 200, "the policy removed through B holds on A");
 
     // An application made by the CLI on the same database; revoked through A, its token is
     // refused by B at once.

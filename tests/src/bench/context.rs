@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use connector_core::changes::MailChanges;
+use connector_core::replica::Replica;
 use connector_core::replica::{ReplicaMessage, ReplicaScope};
 use connector_core::{HttpConfig, Secret, StaticToken};
 use rand::rngs::StdRng;
@@ -336,16 +336,13 @@ async fn backfill_case(sizes: ContextSizes, figs: &mut Vec<Figure>) {
     let url = format!("sqlite://{}/store.db", dir.display());
     let (store, row, _) = seeded(&url, 0).await.expect("a store");
     let scope = ReplicaScope::default();
-    let source = &connector_gmail::events::CHANGES;
+    let source = &connector_gmail::replica::GmailReplica;
     let started = Instant::now();
     let mut checkpoint: Option<String> = None;
     let mut written = 0usize;
     let mut errors = 0usize;
     while started.elapsed() < sizes.backfill {
-        match source
-            .replica_page(&gmail, &scope, checkpoint.as_deref())
-            .await
-        {
+        match source.page(&gmail, &scope, checkpoint.as_deref()).await {
             Ok(page) => {
                 written += page.messages.len();
                 store

@@ -63,7 +63,8 @@ pub async fn from_store(
     let hidden = kind
         .descriptor
         .changes
-        .map(|c| c.replica_hidden_labels())
+        .and_then(|c| c.replica())
+        .map(|r| r.hidden_labels())
         .unwrap_or(&[])
         .iter()
         .map(|s| s.to_string())

@@ -1,17 +1,21 @@
 //! [`ServerGuard`]: core's [`Guard`] on the server's database, one per connector instance.
-//! The policy is read on every call that is not a read (so a change holds at once on every
-//! replica); sends and approvals are rows every replica sees.
+//! The policy in force is asked of the store on every call that is not a read; the store keeps
+//! it in memory until a change is announced (every replica hears of it, see
+//! [`crate::store::auth`]). Sends and approvals are rows every replica sees.
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use connector_core::guard::{
-    ApprovalRequest, ApprovalState, ApprovalStatus, ApprovalTicket, Guard, Policy, SendCounts,
+    ApprovalRequest, ApprovalState, ApprovalStatus, ApprovalTicket, Consumed, Guard, Policy,
+    SendCounts,
 };
 use connector_core::{ConnectorError, Result};
 use serde_json::json;
 
 use crate::error::db;
 use crate::store::events::now_ms;
-use crate::store::guardrails::ApprovalRow;
+use crate::store::guardrails::{ApprovalRow, DAY_MS, HOUR_MS};
 use crate::store::Store;
 use crate::vault::Vault;
 
@@ -20,7 +24,13 @@ pub struct ServerGuard {
     pub(crate) vault: Vault,
     pub(crate) organization_id: String,
     pub(crate) connector_id: String,
+    /// Sends counted through this instance: every [`PRUNE_EVERY`]th (the first included) drops
+    /// the connector's sends older than a day.
+    counted: AtomicU64,
 }
+
+/// How often counting a send also prunes the old ones.
+const PRUNE_EVERY: u64 = 64;
 
 impl ServerGuard {
     pub fn new(store: Store, vault: Vault, organization_id: &str, connector_id: &str) -> Self {
@@ -29,6 +39,20 @@ impl ServerGuard {
             vault,
             organization_id: organization_id.to_string(),
             connector_id: connector_id.to_string(),
+            counted: AtomicU64::new(0),
+        }
+    }
+
+    /// After a counted send: prunes now and then (a failure only leaves old rows longer).
+    async fn counted_one(&self) {
+        if self
+            .counted
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(PRUNE_EVERY)
+        {
+            if let Err(e) = self.store.prune_sends(&self.connector_id).await {
+                tracing::warn!(error = %e, "pruning counted sends failed");
+            }
         }
     }
 }
@@ -56,7 +80,7 @@ impl Guard for ServerGuard {
         let t = now_ms();
         let (last_hour, last_day) = self
             .store
-            .count_sends(&self.connector_id, t - 3_600_000, t - 86_400_000)
+            .count_sends(&self.connector_id, t - HOUR_MS, t - DAY_MS)
             .await
             .map_err(db)?;
         Ok(SendCounts {
@@ -69,7 +93,27 @@ impl Guard for ServerGuard {
         self.store
             .record_send(id, &self.connector_id)
             .await
-            .map_err(db)
+            .map_err(db)?;
+        self.counted_one().await;
+        Ok(())
+    }
+
+    async fn reserve_send(&self, id: &str, policy: &Policy) -> Result<Option<SendCounts>> {
+        let counted = self
+            .store
+            .reserve_send(
+                id,
+                &self.connector_id,
+                policy.max_sends_per_hour,
+                policy.max_sends_per_day,
+            )
+            .await
+            .map_err(db)?;
+        if !counted {
+            return self.send_counts().await.map(Some);
+        }
+        self.counted_one().await;
+        Ok(None)
     }
 
     async fn forget_send(&self, id: &str) -> Result<()> {
@@ -125,11 +169,13 @@ impl Guard for ServerGuard {
         })
     }
 
-    async fn consume_approval(&self, id: &str) -> Result<bool> {
-        self.store
-            .move_approval(id, "approved", "used", None)
-            .await
-            .map_err(db)
+    async fn consume_approval(&self, id: &str) -> Result<Consumed> {
+        let uses = self.store.consume_approval(id).await.map_err(db)?;
+        Ok(match uses {
+            None => Consumed::No,
+            Some(1) => Consumed::First,
+            Some(_) => Consumed::Again,
+        })
     }
 
     async fn release_approval(&self, id: &str) -> Result<()> {

@@ -102,10 +102,16 @@ async fn an_approved_send_goes_out_exactly_once_after_the_wait() {
         );
         assert!(decided["decided_at"].is_string());
 
-        // The same message now goes out, once.
+        // The same message now goes out, once. The approval's first use sends under a key
+        // nobody sent with before, so Gmail's sent mail is not searched for an earlier attempt.
+        let searches = || env.gmail.stats().by_method.get("messages.list").copied();
+        let before = searches();
         let (s, v) = env.send(&id, message(&subject)).await;
         assert_eq!(s, StatusCode::OK, "{kind}: {v}");
         assert_eq!(env.sent(kind, &subject), 1);
+        if kind == "gmail" {
+            assert_eq!(searches(), before, "no look-up before the first send");
+        }
         assert_eq!(approval(&env, &apr).await["status"], "used");
         let (s, v) = env.send(&id, message(&subject)).await;
         assert_eq!(s, StatusCode::CONFLICT, "{v}");
