@@ -7,6 +7,8 @@
 //! Calendar works unchanged against Outlook. Why calendars are entities of the mail connector
 //! types: docs/architecture.md, section Calendars.
 
+pub mod params;
+
 use std::collections::BTreeMap;
 
 use serde_json::Value;

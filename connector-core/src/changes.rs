@@ -10,7 +10,7 @@
 use async_trait::async_trait;
 use serde_json::Value;
 
-use crate::replica::{ReplicaMessage, ReplicaPage, ReplicaScope};
+use crate::replica::Replica;
 use crate::{Connector, Output, Result};
 
 /// Runs one of the connector's own actions (the connector itself, or the server's runtime with
@@ -67,64 +67,10 @@ pub trait MailChanges: Send + Sync + std::fmt::Debug {
         self.start_push(api, target).await
     }
 
-    /// Context store: the labels/folders of `scope` as the provider's ids (`(as configured,
-    /// id)`), which the replicated messages carry. The default: as configured.
-    async fn replica_labels(
-        &self,
-        api: &dyn Actions,
-        scope: &ReplicaScope,
-    ) -> Result<Vec<(String, String)>> {
-        let _ = api;
-        Ok(scope
-            .labels
-            .iter()
-            .map(|l| (l.clone(), l.clone()))
-            .collect())
-    }
-
-    /// Context store: one page of the backfill of `scope` from `checkpoint` (`None`: the
-    /// start). The default: this provider cannot replicate.
-    async fn replica_page(
-        &self,
-        api: &dyn Actions,
-        scope: &ReplicaScope,
-        checkpoint: Option<&str>,
-    ) -> Result<ReplicaPage> {
-        let _ = (api, scope, checkpoint);
-        Err(crate::ConnectorError::invalid_params(
-            "this connector type cannot replicate its mailbox; set replication_config.enabled to false",
-        ))
-    }
-
-    /// Context store: messages read again (after a change), in the order of `ids`; `None` for
-    /// a message that is gone.
-    async fn replica_get(
-        &self,
-        api: &dyn Actions,
-        ids: &[String],
-        with_body: bool,
-    ) -> Result<Vec<Option<ReplicaMessage>>> {
-        let _ = (api, ids, with_body);
-        Err(crate::ConnectorError::invalid_params(
-            "this connector type cannot replicate its mailbox; set replication_config.enabled to false",
-        ))
-    }
-
-    /// Context store: whether a message belongs to the replication of `scope`, whose labels
-    /// resolved to `label_ids` (a message that left it is removed from the store).
-    fn replica_in_scope(
-        &self,
-        message: &ReplicaMessage,
-        scope: &ReplicaScope,
-        label_ids: &[String],
-    ) -> bool {
-        let _ = (message, scope, label_ids);
-        true
-    }
-
-    /// Context store: labels a search leaves out unless it names them (Gmail: SPAM, TRASH).
-    fn replica_hidden_labels(&self) -> &'static [&'static str] {
-        &[]
+    /// Context store: how the provider copies the mailbox ([`Replica`]). The default: this
+    /// provider cannot replicate.
+    fn replica(&self) -> Option<&dyn Replica> {
+        None
     }
 
     /// Calendar events (`event.created/updated/deleted`): how the server follows the account's

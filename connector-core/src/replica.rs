@@ -1,11 +1,111 @@
 //! What a provider gives the server's context store (issue 23): the mailbox copied page by page
 //! (a resumable backfill: the provider's page token is the checkpoint) and single messages read
-//! again when the mailbox events say they changed. The provider crates implement these as
-//! methods of their [`crate::changes::MailChanges`] (the value their descriptor already names),
-//! so the server knows no provider by name.
+//! again when the mailbox events say they changed. The provider crates implement [`Replica`]
+//! and return it from their [`crate::changes::MailChanges::replica`] (the value their
+//! descriptor already names), so the server knows no provider by name.
 
+use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use crate::changes::{Actions, MailChanges};
+use crate::{ConnectorError, Result};
+
+/// How a provider copies its mailbox into the context store.
+#[async_trait]
+pub trait Replica: Send + Sync {
+    /// The labels/folders of `scope` as the provider's ids (`(as configured, id)`), which the
+    /// replicated messages carry. The default: as configured.
+    async fn labels(
+        &self,
+        api: &dyn Actions,
+        scope: &ReplicaScope,
+    ) -> Result<Vec<(String, String)>> {
+        let _ = api;
+        Ok(scope
+            .labels
+            .iter()
+            .map(|l| (l.clone(), l.clone()))
+            .collect())
+    }
+
+    /// One page of the backfill of `scope` from `checkpoint` (`None`: the start).
+    async fn page(
+        &self,
+        api: &dyn Actions,
+        scope: &ReplicaScope,
+        checkpoint: Option<&str>,
+    ) -> Result<ReplicaPage>;
+
+    /// Messages read again (after a change), in the order of `ids`; `None` for a message that
+    /// is gone.
+    async fn get(
+        &self,
+        api: &dyn Actions,
+        ids: &[String],
+        with_body: bool,
+    ) -> Result<Vec<Option<ReplicaMessage>>>;
+
+    /// Whether a message belongs to the replication of `scope`, whose labels resolved to
+    /// `label_ids` (a message that left it is removed from the store).
+    fn in_scope(
+        &self,
+        message: &ReplicaMessage,
+        scope: &ReplicaScope,
+        label_ids: &[String],
+    ) -> bool;
+
+    /// Labels a search leaves out unless it names them (Gmail: SPAM, TRASH).
+    fn hidden_labels(&self) -> &'static [&'static str] {
+        &[]
+    }
+}
+
+/// Reads messages again through the connector's own `messages.get_many` (called with
+/// `params`), each record made a [`ReplicaMessage`] by `read`; a message that is gone
+/// (`not_found`, 404) is `None`, any other failure of one message fails the read.
+pub async fn read_many(
+    api: &dyn Actions,
+    ids: &[String],
+    params: Value,
+    read: impl Fn(&Value) -> Option<ReplicaMessage> + Send,
+) -> Result<Vec<Option<ReplicaMessage>>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let out = api.run("messages", "get_many", params).await?;
+    let records = out.result.as_array().cloned().unwrap_or_default();
+    let mut got = Vec::with_capacity(ids.len());
+    for (id, r) in ids.iter().zip(records.iter()) {
+        if r.get("id").and_then(Value::as_str) != Some(id.as_str()) {
+            return Err(ConnectorError::internal(
+                "messages.get_many answered out of order",
+            ));
+        }
+        match r.get("error") {
+            None => got.push(read(r)),
+            Some(e) if e.get("code").and_then(Value::as_str) == Some("not_found") => got.push(None),
+            Some(e) if e.get("status").and_then(Value::as_i64) == Some(404) => got.push(None),
+            Some(e) => {
+                return Err(ConnectorError::new(
+                    crate::ErrorCode::ProviderUnavailable,
+                    format!("reading message {id} for the context store failed: {e}"),
+                ))
+            }
+        }
+    }
+    Ok(got)
+}
+
+/// The [`Replica`] of a connector type's mailbox changes, or the error that says replication
+/// cannot be asked of this type.
+pub fn of(changes: Option<&'static dyn MailChanges>) -> Result<&'static dyn Replica> {
+    changes.and_then(|c| c.replica()).ok_or_else(|| {
+        ConnectorError::invalid_params(
+            "this connector type cannot replicate its mailbox; set replication_config.enabled to false",
+        )
+    })
+}
 
 /// What a connector's replication covers (from its `replication_config`).
 #[derive(Debug, Clone, Default, PartialEq)]

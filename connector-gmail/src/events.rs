@@ -7,7 +7,7 @@ use connector_core::changes::{
     Actions, ChangeKind, ChangePage, MailChange, MailChanges, MessageSummary, PageKind, Push,
     PushTarget,
 };
-use connector_core::replica::{ReplicaMessage, ReplicaPage, ReplicaScope};
+use connector_core::replica::Replica;
 use connector_core::{ConnectorError, ErrorCode, Result};
 use serde_json::{json, Value};
 
@@ -262,35 +262,8 @@ impl MailChanges for GmailChanges {
         }))
     }
 
-    async fn replica_page(
-        &self,
-        api: &dyn Actions,
-        scope: &ReplicaScope,
-        checkpoint: Option<&str>,
-    ) -> Result<ReplicaPage> {
-        crate::replica::page(api, scope, checkpoint).await
-    }
-
-    async fn replica_get(
-        &self,
-        api: &dyn Actions,
-        ids: &[String],
-        with_body: bool,
-    ) -> Result<Vec<Option<ReplicaMessage>>> {
-        crate::replica::get(api, ids, with_body).await
-    }
-
-    fn replica_in_scope(
-        &self,
-        message: &ReplicaMessage,
-        scope: &ReplicaScope,
-        label_ids: &[String],
-    ) -> bool {
-        crate::replica::in_scope(message, scope, label_ids)
-    }
-
-    fn replica_hidden_labels(&self) -> &'static [&'static str] {
-        crate::replica::HIDDEN
+    fn replica(&self) -> Option<&dyn Replica> {
+        Some(&crate::replica::GmailReplica)
     }
 }
 

@@ -10,7 +10,7 @@ use connector_core::changes::{
     Actions, ChangeKind, ChangePage, MailChange, MailChanges, MessageSummary, PageKind, Push,
     PushTarget,
 };
-use connector_core::replica::{ReplicaMessage, ReplicaPage, ReplicaScope};
+use connector_core::replica::Replica;
 use connector_core::{ConnectorError, ErrorCode, Result};
 use serde_json::{json, Map, Value};
 
@@ -223,39 +223,8 @@ impl MailChanges for OutlookChanges {
         }
     }
 
-    async fn replica_labels(
-        &self,
-        api: &dyn Actions,
-        scope: &ReplicaScope,
-    ) -> Result<Vec<(String, String)>> {
-        crate::replica::labels(api, scope).await
-    }
-
-    async fn replica_page(
-        &self,
-        api: &dyn Actions,
-        scope: &ReplicaScope,
-        checkpoint: Option<&str>,
-    ) -> Result<ReplicaPage> {
-        crate::replica::page(api, scope, checkpoint).await
-    }
-
-    async fn replica_get(
-        &self,
-        api: &dyn Actions,
-        ids: &[String],
-        with_body: bool,
-    ) -> Result<Vec<Option<ReplicaMessage>>> {
-        crate::replica::get(api, ids, with_body).await
-    }
-
-    fn replica_in_scope(
-        &self,
-        message: &ReplicaMessage,
-        scope: &ReplicaScope,
-        label_ids: &[String],
-    ) -> bool {
-        crate::replica::in_scope(message, scope, label_ids)
+    fn replica(&self) -> Option<&dyn Replica> {
+        Some(&crate::replica::OutlookReplica)
     }
 }
 

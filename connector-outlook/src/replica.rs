@@ -5,9 +5,12 @@
 //! Graph's page token. Messages carry their folder's id, so configured folder names are
 //! resolved to ids first.
 
+use async_trait::async_trait;
 use connector_core::changes::Actions;
-use connector_core::replica::{ReplicaMessage, ReplicaPage, ReplicaScope, WalkCheckpoint};
-use connector_core::{ConnectorError, ErrorCode, Result};
+use connector_core::replica::{
+    read_many, Replica, ReplicaMessage, ReplicaPage, ReplicaScope, WalkCheckpoint,
+};
+use connector_core::{ConnectorError, Result};
 use serde_json::{json, Value};
 
 /// Messages per backfill page (one checkpoint per page).
@@ -51,113 +54,108 @@ fn from_record(r: &Value, with_body: bool) -> Option<ReplicaMessage> {
     Some(m)
 }
 
-/// `(configured name, folder id)` of the scope's folders.
-pub async fn labels(api: &dyn Actions, scope: &ReplicaScope) -> Result<Vec<(String, String)>> {
-    let mut out = Vec::new();
-    for f in folders(scope) {
-        let got = api.run("mail_folders", "get", json!({"folder": f})).await?;
-        let id = got
+/// What Outlook gives the context store (named by the connector's mailbox changes).
+pub struct OutlookReplica;
+
+#[async_trait]
+impl Replica for OutlookReplica {
+    /// `(configured name, folder id)` of the scope's folders.
+    async fn labels(
+        &self,
+        api: &dyn Actions,
+        scope: &ReplicaScope,
+    ) -> Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for f in folders(scope) {
+            let got = api.run("mail_folders", "get", json!({"folder": f})).await?;
+            let id = got
+                .result
+                .get("id")
+                .and_then(Value::as_str)
+                .ok_or_else(|| ConnectorError::internal("mail_folders.get gave no id"))?;
+            out.push((f, id.to_string()));
+        }
+        Ok(out)
+    }
+
+    /// Reads messages again; `None` for the gone.
+    async fn get(
+        &self,
+        api: &dyn Actions,
+        ids: &[String],
+        with_body: bool,
+    ) -> Result<Vec<Option<ReplicaMessage>>> {
+        read_many(api, ids, json!({"message_ids": ids}), |r| {
+            from_record(r, with_body)
+        })
+        .await
+    }
+
+    /// One page of the backfill.
+    async fn page(
+        &self,
+        api: &dyn Actions,
+        scope: &ReplicaScope,
+        checkpoint: Option<&str>,
+    ) -> Result<ReplicaPage> {
+        let at = WalkCheckpoint::parse(checkpoint)?;
+        let walk = folders(scope);
+        let params = match &at.page_token {
+            Some(t) => json!({"page_token": t}),
+            None => {
+                let mut select = vec![
+                    "subject",
+                    "from",
+                    "to",
+                    "cc",
+                    "internal_date",
+                    "snippet",
+                    "is_read",
+                    "is_draft",
+                    "categories",
+                    "folder_id",
+                    "has_attachments",
+                ];
+                if scope.with_body {
+                    select.push("body");
+                }
+                let mut p = json!({
+                    "folder": walk.get(at.index).cloned().unwrap_or_else(|| "inbox".into()),
+                    "top": PAGE,
+                    "select": select,
+                });
+                if let Some(s) = scope.since_ms.and_then(connector_core::search::rfc3339_ms) {
+                    p["received_after"] = json!(s);
+                }
+                p
+            }
+        };
+        let out = api.run("messages", "list", params).await?;
+        let messages = out
             .result
-            .get("id")
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| from_record(r, scope.with_body))
+            .collect();
+        let token = out
+            .metadata
+            .get("next_page_token")
             .and_then(Value::as_str)
-            .ok_or_else(|| ConnectorError::internal("mail_folders.get gave no id"))?;
-        out.push((f, id.to_string()));
+            .map(str::to_string);
+        Ok(ReplicaPage {
+            messages,
+            next: at.after(token, walk.len()),
+        })
     }
-    Ok(out)
-}
 
-/// Reads messages again; `None` for the gone.
-pub async fn get(
-    api: &dyn Actions,
-    ids: &[String],
-    with_body: bool,
-) -> Result<Vec<Option<ReplicaMessage>>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let out = api
-        .run("messages", "get_many", json!({"message_ids": ids}))
-        .await?;
-    let records = out.result.as_array().cloned().unwrap_or_default();
-    let mut got = Vec::with_capacity(ids.len());
-    for (id, r) in ids.iter().zip(records.iter()) {
-        match r.get("error") {
-            None => got.push(from_record(r, with_body)),
-            Some(e) if e.get("code").and_then(Value::as_str) == Some("not_found") => got.push(None),
-            Some(e) => {
-                return Err(ConnectorError::new(
-                    ErrorCode::ProviderUnavailable,
-                    format!("reading message {id} for the context store failed: {e}"),
-                ))
-            }
+    /// Whether a message belongs to the replication: in one of the scope's folders (by id).
+    fn in_scope(&self, m: &ReplicaMessage, scope: &ReplicaScope, folder_ids: &[String]) -> bool {
+        if scope.since_ms.is_some_and(|s| m.received_ms < s) {
+            return false;
         }
+        m.labels
+            .first()
+            .is_some_and(|f| folder_ids.iter().any(|id| id == f))
     }
-    Ok(got)
-}
-
-/// One page of the backfill.
-pub async fn page(
-    api: &dyn Actions,
-    scope: &ReplicaScope,
-    checkpoint: Option<&str>,
-) -> Result<ReplicaPage> {
-    let at = WalkCheckpoint::parse(checkpoint)?;
-    let walk = folders(scope);
-    let params = match &at.page_token {
-        Some(t) => json!({"page_token": t}),
-        None => {
-            let mut select = vec![
-                "subject",
-                "from",
-                "to",
-                "cc",
-                "internal_date",
-                "snippet",
-                "is_read",
-                "is_draft",
-                "categories",
-                "folder_id",
-                "has_attachments",
-            ];
-            if scope.with_body {
-                select.push("body");
-            }
-            let mut p = json!({
-                "folder": walk.get(at.index).cloned().unwrap_or_else(|| "inbox".into()),
-                "top": PAGE,
-                "select": select,
-            });
-            if let Some(s) = scope.since_ms.and_then(connector_core::search::rfc3339_ms) {
-                p["received_after"] = json!(s);
-            }
-            p
-        }
-    };
-    let out = api.run("messages", "list", params).await?;
-    let messages = out
-        .result
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|r| from_record(r, scope.with_body))
-        .collect();
-    let token = out
-        .metadata
-        .get("next_page_token")
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    Ok(ReplicaPage {
-        messages,
-        next: at.after(token, walk.len()),
-    })
-}
-
-/// Whether a message belongs to the replication: in one of the scope's folders (by id).
-pub fn in_scope(m: &ReplicaMessage, scope: &ReplicaScope, folder_ids: &[String]) -> bool {
-    if scope.since_ms.is_some_and(|s| m.received_ms < s) {
-        return false;
-    }
-    m.labels
-        .first()
-        .is_some_and(|f| folder_ids.iter().any(|id| id == f))
 }

@@ -69,12 +69,27 @@ fn policy_schema() -> Value {
         o.remove("title");
     }
     // `Policy::validate`'s one rule across fields: `more_recipients_than` needs its number.
+    // The other rules are read off the generated enum, so a new variant lands on the right side.
+    let counting = serde_json::to_value(connector_core::guard::ApprovalRule::MoreRecipientsThan)
+        .expect("the rule serializes");
+    let rule = &schema["properties"]["require_approval"];
+    let variants: Vec<Value> = match rule.get("enum").and_then(Value::as_array) {
+        Some(values) => values.clone(),
+        None => rule["oneOf"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.get("const").or_else(|| v["enum"].get(0)).cloned())
+            .collect(),
+    };
+    let others: Vec<Value> = variants.into_iter().filter(|v| *v != counting).collect();
+    assert!(!others.is_empty(), "the approval rules are read off the schema");
     schema["anyOf"] = json!([
-        {"properties": {"require_approval": {"enum": ["none", "all", "external"]}}},
+        {"properties": {"require_approval": {"enum": others}}},
         {
             "required": ["require_approval", "approval_above_recipients"],
             "properties": {
-                "require_approval": {"const": "more_recipients_than"},
+                "require_approval": {"const": counting},
                 "approval_above_recipients": {"type": "integer"},
             },
         },
@@ -137,6 +152,17 @@ mod tests {
                 rules.contains("more_recipients_than")
                     && rules.contains("approval_above_recipients")
             );
+            // Every other rule may stand without the number: each one `validate` accepts alone.
+            let alone = policy["anyOf"][0]["properties"]["require_approval"]["enum"]
+                .as_array()
+                .unwrap();
+            for rule in ["none", "all", "external"] {
+                assert!(alone.contains(&json!(rule)), "{name}: rule {rule}");
+                let p: connector_core::guard::Policy =
+                    serde_json::from_value(json!({ "require_approval": rule })).unwrap();
+                assert!(p.validate().is_ok(), "{name}: {rule} alone");
+            }
+            assert!(!alone.contains(&json!("more_recipients_than")), "{name}");
             let modes = serde_json::to_string(&props["mode"]).unwrap();
             for mode in ["read_only", "draft_only", "send"] {
                 assert!(modes.contains(mode), "{name}: mode {mode}");

@@ -2,12 +2,15 @@
 //! params, sends Google's request on the `calendar` API root and answers in the shared shape.
 
 use async_trait::async_trait;
+use connector_core::calendar::params::{
+    CalendarsGetParams, CalendarsListParams, EventWriteParams, EventsDeleteParams, EventsGetParams,
+    EventsListParams, EventsRespondParams, EventsSyncParams, FreebusyParams,
+};
 use connector_core::mail::idempotency_marker;
 use connector_core::wire::path_segment as seg;
 use connector_core::{
     CallContext, ConnectorError, ErrorCode, Output, ProviderRequest, TypedHandler,
 };
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::shape::{self, send_updates, wire_attendees, wire_time};
@@ -15,22 +18,6 @@ use super::ROOT;
 
 /// Google Calendar v3 below its API root.
 const V3: &str = "/calendar/v3";
-
-fn primary() -> String {
-    "primary".into()
-}
-fn yes() -> bool {
-    true
-}
-fn all() -> String {
-    "all".into()
-}
-fn n50() -> u32 {
-    50
-}
-fn n100() -> u32 {
-    100
-}
 
 fn get(path: String) -> ProviderRequest {
     ProviderRequest::get(path).on_root(ROOT)
@@ -70,13 +57,6 @@ fn page(body: &Value, key: &str, each: impl Fn(&Value) -> Value) -> Output {
 
 pub struct CalendarsList;
 
-#[derive(Deserialize, Serialize)]
-pub struct CalendarsListParams {
-    #[serde(default = "n100")]
-    max_results: u32,
-    page_token: Option<String>,
-}
-
 #[async_trait]
 impl TypedHandler for CalendarsList {
     type Params = CalendarsListParams;
@@ -93,11 +73,6 @@ impl TypedHandler for CalendarsList {
 
 pub struct CalendarsGet;
 
-#[derive(Deserialize, Serialize)]
-pub struct CalendarsGetParams {
-    calendar_id: String,
-}
-
 #[async_trait]
 impl TypedHandler for CalendarsGet {
     type Params = CalendarsGetParams;
@@ -112,20 +87,6 @@ impl TypedHandler for CalendarsGet {
 }
 
 pub struct EventsList;
-
-#[derive(Deserialize, Serialize)]
-pub struct EventsListParams {
-    #[serde(default = "primary")]
-    calendar_id: String,
-    time_min: Option<String>,
-    time_max: Option<String>,
-    #[serde(default = "yes")]
-    expand_recurring: bool,
-    time_zone: Option<String>,
-    #[serde(default = "n50")]
-    max_results: u32,
-    page_token: Option<String>,
-}
 
 #[async_trait]
 impl TypedHandler for EventsList {
@@ -154,14 +115,6 @@ impl TypedHandler for EventsList {
 
 pub struct EventsGet;
 
-#[derive(Deserialize, Serialize)]
-pub struct EventsGetParams {
-    #[serde(default = "primary")]
-    calendar_id: String,
-    event_id: String,
-    time_zone: Option<String>,
-}
-
 #[async_trait]
 impl TypedHandler for EventsGet {
     type Params = EventsGetParams;
@@ -175,28 +128,13 @@ impl TypedHandler for EventsGet {
     }
 }
 
-/// The params events.create and events.update share (update adds `event_id`).
-#[derive(Deserialize, Serialize)]
-pub struct EventWriteParams {
-    #[serde(default = "primary")]
-    calendar_id: String,
-    event_id: Option<String>,
-    summary: Option<String>,
-    description: Option<String>,
-    location: Option<String>,
-    start: Option<Value>,
-    end: Option<Value>,
-    attendees: Option<Vec<String>>,
-    optional_attendees: Option<Vec<String>>,
-    recurrence: Option<Vec<String>>,
-    online_meeting: Option<bool>,
-    show_as: Option<String>,
-    visibility: Option<String>,
-    #[serde(default = "all")]
-    send_updates: String,
+/// How the shared write params become Google's `Event` and request.
+trait ToGoogle {
+    fn wire(&self, earlier: Option<&Value>) -> Result<Value, ConnectorError>;
+    fn request(&self, req: ProviderRequest) -> ProviderRequest;
 }
 
-impl EventWriteParams {
+impl ToGoogle for EventWriteParams {
     /// The Google `Event` fields these params set. `earlier`: the event as it is (update), whose
     /// attendees keep their answers when they stay invited.
     fn wire(&self, earlier: Option<&Value>) -> Result<Value, ConnectorError> {
@@ -355,15 +293,6 @@ impl TypedHandler for EventsUpdate {
 
 pub struct EventsDelete;
 
-#[derive(Deserialize, Serialize)]
-pub struct EventsDeleteParams {
-    #[serde(default = "primary")]
-    calendar_id: String,
-    event_id: String,
-    #[serde(default = "all")]
-    send_updates: String,
-}
-
 #[async_trait]
 impl TypedHandler for EventsDelete {
     type Params = EventsDeleteParams;
@@ -387,17 +316,6 @@ impl TypedHandler for EventsDelete {
 }
 
 pub struct EventsRespond;
-
-#[derive(Deserialize, Serialize)]
-pub struct EventsRespondParams {
-    #[serde(default = "primary")]
-    calendar_id: String,
-    event_id: String,
-    response: String,
-    comment: Option<String>,
-    #[serde(default = "yes")]
-    send_response: bool,
-}
 
 #[async_trait]
 impl TypedHandler for EventsRespond {
@@ -433,18 +351,6 @@ impl TypedHandler for EventsRespond {
 }
 
 pub struct EventsSync;
-
-#[derive(Deserialize, Serialize)]
-pub struct EventsSyncParams {
-    #[serde(default = "primary")]
-    calendar_id: String,
-    sync_token: Option<String>,
-    time_min: Option<String>,
-    time_max: Option<String>,
-    #[serde(default = "n100")]
-    max_results: u32,
-    page_token: Option<String>,
-}
 
 #[async_trait]
 impl TypedHandler for EventsSync {
@@ -489,13 +395,6 @@ impl TypedHandler for EventsSync {
 }
 
 pub struct FreebusyQuery;
-
-#[derive(Deserialize, Serialize)]
-pub struct FreebusyParams {
-    people: Vec<String>,
-    time_min: String,
-    time_max: String,
-}
 
 #[async_trait]
 impl TypedHandler for FreebusyQuery {

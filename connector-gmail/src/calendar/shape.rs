@@ -1,5 +1,6 @@
 //! Google Calendar's wire records <-> the shared calendar shape (`specs/schema/calendar.json`).
 
+use connector_core::calendar::params::TimeIn;
 use connector_core::mail::parse_address;
 use connector_core::ConnectorError;
 use serde_json::{json, Map, Value};
@@ -185,12 +186,12 @@ fn has_offset(t: &str) -> bool {
 
 /// A shared `{date_time, time_zone}` / `{date}` param as Google's `EventDateTime`.
 /// `recurring`: the event repeats, so Google needs the zone the rule expands in.
-pub fn wire_time(v: &Value, field: &str, recurring: bool) -> Result<Value, ConnectorError> {
-    if let Some(d) = v["date"].as_str() {
+pub fn wire_time(t: &TimeIn, field: &str, recurring: bool) -> Result<Value, ConnectorError> {
+    if let Some(d) = &t.date {
         return Ok(json!({ "date": d }));
     }
-    let dt = v["date_time"].as_str().unwrap_or_default();
-    let tz = v["time_zone"].as_str();
+    let dt = t.date_time.as_deref().unwrap_or_default();
+    let tz = t.time_zone.as_deref();
     if tz.is_none() && !has_offset(dt) {
         return Err(ConnectorError::invalid_params(format!(
             "`{field}.date_time` {dt:?} has no UTC offset: add `{field}.time_zone` (e.g. \"Europe/Berlin\") or write the offset (+02:00)"
@@ -278,13 +279,14 @@ mod tests {
 
     #[test]
     fn times_without_offset_need_a_zone_and_recurrences_always_do() {
-        let local = json!({"date_time": "2026-03-30T10:00:00"});
+        let time = |v: Value| -> TimeIn { serde_json::from_value(v).unwrap() };
+        let local = time(json!({"date_time": "2026-03-30T10:00:00"}));
         let err = wire_time(&local, "start", false).unwrap_err();
         assert!(err.message.contains("start.time_zone"), "{}", err.message);
-        let offset = json!({"date_time": "2026-03-30T10:00:00+02:00"});
+        let offset = time(json!({"date_time": "2026-03-30T10:00:00+02:00"}));
         assert!(wire_time(&offset, "start", false).is_ok());
         assert!(wire_time(&offset, "start", true).is_err());
-        let zoned = json!({"date_time": "2026-03-30T10:00:00", "time_zone": "Europe/Berlin"});
+        let zoned = time(json!({"date_time": "2026-03-30T10:00:00", "time_zone": "Europe/Berlin"}));
         assert_eq!(
             wire_time(&zoned, "start", true).unwrap(),
             json!({"dateTime": "2026-03-30T10:00:00", "timeZone": "Europe/Berlin"})

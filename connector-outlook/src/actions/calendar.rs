@@ -5,147 +5,18 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use chrono_tz::Tz;
+use connector_core::calendar::params::{
+    CalendarsGetParams, CalendarsListParams, EventWriteParams, EventsDeleteParams, EventsGetParams,
+    EventsListParams, EventsRespondParams, EventsSyncParams, FreebusyParams, TimeIn,
+};
 use connector_core::{CallContext, ConnectorError, ErrorCode, Output, ProviderRequest, Result};
 use reqwest::Method;
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::compose::recipient;
 use super::invalid;
 use crate::calendar::{self as shape, recurrence};
 use crate::wire::{self, seg};
-
-fn primary() -> String {
-    "primary".into()
-}
-
-fn yes() -> bool {
-    true
-}
-
-fn all() -> String {
-    "all".into()
-}
-
-fn hundred() -> u32 {
-    100
-}
-
-fn fifty() -> u32 {
-    50
-}
-
-/// calendars.list
-#[derive(Deserialize, Serialize)]
-pub struct CalendarsListParams {
-    #[serde(default = "hundred")]
-    max_results: u32,
-    page_token: Option<String>,
-}
-
-/// calendars.get
-#[derive(Deserialize, Serialize)]
-pub struct CalendarsGetParams {
-    #[serde(default = "primary")]
-    calendar_id: String,
-}
-
-/// events.list
-#[derive(Deserialize, Serialize)]
-pub struct EventsListParams {
-    #[serde(default = "primary")]
-    calendar_id: String,
-    time_min: Option<String>,
-    time_max: Option<String>,
-    #[serde(default = "yes")]
-    expand_recurring: bool,
-    time_zone: Option<String>,
-    #[serde(default = "fifty")]
-    max_results: u32,
-    page_token: Option<String>,
-}
-
-/// events.get
-#[derive(Deserialize, Serialize)]
-pub struct EventsGetParams {
-    #[serde(default = "primary")]
-    calendar_id: String,
-    event_id: String,
-    time_zone: Option<String>,
-}
-
-/// A start or end as given: `{date_time, time_zone}` or `{date}`.
-#[derive(Deserialize, Serialize, Clone)]
-pub struct TimeIn {
-    date_time: Option<String>,
-    time_zone: Option<String>,
-    date: Option<String>,
-}
-
-/// events.create / events.update
-#[derive(Deserialize, Serialize)]
-pub struct EventWriteParams {
-    #[serde(default = "primary")]
-    calendar_id: String,
-    /// update only
-    event_id: Option<String>,
-    summary: Option<String>,
-    description: Option<String>,
-    location: Option<String>,
-    start: Option<TimeIn>,
-    end: Option<TimeIn>,
-    attendees: Option<Vec<String>>,
-    optional_attendees: Option<Vec<String>>,
-    recurrence: Option<Vec<String>>,
-    online_meeting: Option<bool>,
-    show_as: Option<String>,
-    visibility: Option<String>,
-    #[serde(default = "all")]
-    send_updates: String,
-}
-
-/// events.delete
-#[derive(Deserialize, Serialize)]
-pub struct EventsDeleteParams {
-    #[serde(default = "primary")]
-    calendar_id: String,
-    event_id: String,
-    #[serde(default = "all")]
-    send_updates: String,
-}
-
-/// events.respond
-#[derive(Deserialize, Serialize)]
-pub struct EventsRespondParams {
-    #[serde(default = "primary")]
-    calendar_id: String,
-    event_id: String,
-    response: String,
-    comment: Option<String>,
-    #[serde(default = "yes")]
-    send_response: bool,
-}
-
-/// events.sync
-#[derive(Deserialize, Serialize)]
-pub struct EventsSyncParams {
-    #[serde(default = "primary")]
-    calendar_id: String,
-    sync_token: Option<String>,
-    time_min: Option<String>,
-    time_max: Option<String>,
-    #[serde(default = "hundred")]
-    max_results: u32,
-    page_token: Option<String>,
-}
-
-/// freebusy.query
-#[derive(Deserialize, Serialize)]
-pub struct FreebusyParams {
-    people: Vec<String>,
-    time_min: String,
-    time_max: String,
-}
 
 fn is_primary(calendar_id: &str) -> bool {
     calendar_id.eq_ignore_ascii_case("primary")

@@ -114,16 +114,16 @@ typed_handlers! {
     "subscriptions_create" => SubscriptionCreate(manage::SubscriptionCreateParams) = manage::subscription_create;
     "subscriptions_renew" => SubscriptionRenew(manage::SubscriptionParams) = manage::subscription_renew;
     "subscriptions_delete" => SubscriptionDelete(manage::SubscriptionParams) = manage::subscription_delete;
-    "calendars_list" => CalendarsList(calendar::CalendarsListParams) = calendar::calendars_list;
-    "calendars_get" => CalendarsGet(calendar::CalendarsGetParams) = calendar::calendars_get;
-    "events_list" => EventsList(calendar::EventsListParams) = calendar::events_list;
-    "events_get" => EventsGet(calendar::EventsGetParams) = calendar::events_get;
-    "events_create" => EventsCreate(calendar::EventWriteParams) = calendar::events_create;
-    "events_update" => EventsUpdate(calendar::EventWriteParams) = calendar::events_update;
-    "events_delete" => EventsDelete(calendar::EventsDeleteParams) = calendar::events_delete;
-    "events_respond" => EventsRespond(calendar::EventsRespondParams) = calendar::events_respond;
-    "events_sync" => EventsSync(calendar::EventsSyncParams) = calendar::events_sync;
-    "freebusy_query" => FreebusyQuery(calendar::FreebusyParams) = calendar::freebusy_query;
+    "calendars_list" => CalendarsList(connector_core::calendar::params::CalendarsListParams) = calendar::calendars_list;
+    "calendars_get" => CalendarsGet(connector_core::calendar::params::CalendarsGetParams) = calendar::calendars_get;
+    "events_list" => EventsList(connector_core::calendar::params::EventsListParams) = calendar::events_list;
+    "events_get" => EventsGet(connector_core::calendar::params::EventsGetParams) = calendar::events_get;
+    "events_create" => EventsCreate(connector_core::calendar::params::EventWriteParams) = calendar::events_create;
+    "events_update" => EventsUpdate(connector_core::calendar::params::EventWriteParams) = calendar::events_update;
+    "events_delete" => EventsDelete(connector_core::calendar::params::EventsDeleteParams) = calendar::events_delete;
+    "events_respond" => EventsRespond(connector_core::calendar::params::EventsRespondParams) = calendar::events_respond;
+    "events_sync" => EventsSync(connector_core::calendar::params::EventsSyncParams) = calendar::events_sync;
+    "freebusy_query" => FreebusyQuery(connector_core::calendar::params::FreebusyParams) = calendar::freebusy_query;
 }
 
 #[cfg(test)]

@@ -63,7 +63,8 @@ pub async fn from_store(
     let hidden = kind
         .descriptor
         .changes
-        .map(|c| c.replica_hidden_labels())
+        .and_then(|c| c.replica())
+        .map(|r| r.hidden_labels())
         .unwrap_or(&[])
         .iter()
         .map(|s| s.to_string())
@@ -91,6 +92,7 @@ pub async fn from_store(
         thread_id: p.thread_id.clone(),
         limit: limit + 1,
         offset,
+        rank_window: None,
     };
     let mut hits = store.context_search(&row.id, &q).await.map_err(db)?;
     let more = hits.len() as i64 > limit;

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use connector_core::changes::{Actions, MailChanges};
-use connector_core::replica::{ReplicaMessage, ReplicaScope};
+use connector_core::changes::Actions;
+use connector_core::replica::{self, Replica, ReplicaMessage, ReplicaScope};
 use connector_core::{ConnectorError, Output};
 use serde_json::Value;
 use tokio::sync::Notify;
@@ -251,15 +251,11 @@ impl Context {
         {
             return Ok(Some(self.config.tick.max(Duration::from_millis(200))));
         }
-        let source = self
-            .registry
-            .get(&row.connector_type)
-            .and_then(|t| t.descriptor.changes)
-            .ok_or_else(|| {
-                ConnectorError::invalid_params(
-                    "this connector type cannot replicate its mailbox; set replication_config.enabled to false",
-                )
-            })?;
+        let source = replica::of(
+            self.registry
+                .get(&row.connector_type)
+                .and_then(|t| t.descriptor.changes),
+        )?;
         let api = RowActions {
             runtime: &self.runtime,
             row: &row,
@@ -269,7 +265,7 @@ impl Context {
             Some(f) => ids_of(f),
             None => {
                 // A fresh start: resolve the labels, prune what the config no longer covers.
-                let resolved = source.replica_labels(&api, &scope).await?;
+                let resolved = source.labels(&api, &scope).await?;
                 let text = serde_json::to_string(&resolved).expect("serializes");
                 self.store
                     .context_set_folders(&row.id, &text)
@@ -283,13 +279,11 @@ impl Context {
         if sync.state != LIVE {
             let mut checkpoint = sync.checkpoint.clone();
             for _ in 0..self.config.pages_per_claim {
-                let page = source
-                    .replica_page(&api, &scope, checkpoint.as_deref())
-                    .await?;
+                let page = source.page(&api, &scope, checkpoint.as_deref()).await?;
                 let keep: Vec<ReplicaMessage> = page
                     .messages
                     .into_iter()
-                    .filter(|m| source.replica_in_scope(m, &scope, &label_ids))
+                    .filter(|m| source.in_scope(m, &scope, &label_ids))
                     .collect();
                 let held = self
                     .store
@@ -317,7 +311,7 @@ impl Context {
     async fn apply_marked(
         &self,
         row: &ConnectorRow,
-        source: &dyn MailChanges,
+        source: &dyn Replica,
         api: &dyn Actions,
         scope: &ReplicaScope,
         label_ids: &[String],
@@ -328,12 +322,12 @@ impl Context {
                 return Ok(());
             }
             let ids: Vec<String> = marks.iter().map(|(id, _)| id.clone()).collect();
-            let got = source.replica_get(api, &ids, scope.with_body).await?;
+            let got = source.get(api, &ids, scope.with_body).await?;
             let mut upserts = Vec::new();
             let mut removals = Vec::new();
             for (id, m) in ids.iter().zip(got) {
                 match m {
-                    Some(m) if source.replica_in_scope(&m, scope, label_ids) => upserts.push(m),
+                    Some(m) if source.in_scope(&m, scope, label_ids) => upserts.push(m),
                     _ => removals.push(id.clone()),
                 }
             }
@@ -352,7 +346,7 @@ impl Context {
     async fn prune(
         &self,
         row: &ConnectorRow,
-        source: &dyn MailChanges,
+        source: &dyn Replica,
         scope: &ReplicaScope,
         label_ids: &[String],
     ) -> Result<(), ConnectorError> {
@@ -365,7 +359,7 @@ impl Context {
                     received_ms: *date,
                     ..Default::default()
                 };
-                !source.replica_in_scope(&m, scope, label_ids)
+                !source.in_scope(&m, scope, label_ids)
             })
             .map(|(id, _, _)| id)
             .collect();
