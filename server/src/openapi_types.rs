@@ -83,7 +83,10 @@ fn policy_schema() -> Value {
             .collect(),
     };
     let others: Vec<Value> = variants.into_iter().filter(|v| *v != counting).collect();
-    assert!(!others.is_empty(), "the approval rules are read off the schema");
+    assert!(
+        !others.is_empty(),
+        "the approval rules are read off the schema"
+    );
     schema["anyOf"] = json!([
         {"properties": {"require_approval": {"enum": others}}},
         {

@@ -63,7 +63,12 @@ async fn killed_halfway_resumes_without_duplicate_rows(kind: &str, db: Db) {
                 &UNPACED_GMAIL,
                 provider,
             )]));
-            let runtime = Runtime::new(store.clone(), e.h.state.vault.clone(), registry.clone());
+            let runtime = Runtime::new(
+                store.clone(),
+                e.h.state.vault.clone(),
+                registry.clone(),
+                e.h.state.config.public_url.clone(),
+            );
             (registry, Arc::new(runtime))
         }
         _ => (e.h.state.registry.clone(), e.h.state.runtime.clone()),
