@@ -23,6 +23,31 @@ pub struct ConnectSessionRequest {
     /// mode and the connector keeps its id, settings and policies.
     #[serde(default)]
     pub reconnect_connector_id: Option<String>,
+    /// What the application asks to do in the mailbox; the page lists only these, in plain
+    /// words, and the consent asks only their scopes. Default: every mail capability (`read`,
+    /// `send`, `modify`, `labels`), without `calendar`; with `reconnect_connector_id`, that
+    /// plus `calendar` when the connector's grant had calendar access. `calendar` needs at
+    /// least one mail capability beside it. A grant with fewer of these scopes than asked ends
+    /// in `error=insufficient_scopes`.
+    #[serde(default)]
+    #[schema(min_items = 1)]
+    pub capabilities: Option<Vec<ConnectCapability>>,
+}
+
+/// What a connect session may ask to do in the end user's mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectCapability {
+    /// Read mail, labels or folders, and settings.
+    Read,
+    /// Send mail.
+    Send,
+    /// Change mail: read state, moves, drafts.
+    Modify,
+    /// Manage labels (Gmail) or categories and mailbox settings (Outlook).
+    Labels,
+    /// See and change calendars and events.
+    Calendar,
 }
 
 /// A connect session: open `connect_url` in the end user's browser (a redirect, a link, or the
@@ -31,6 +56,22 @@ pub struct ConnectSessionRequest {
 #[serde(deny_unknown_fields)]
 pub struct ConnectSession {
     pub connect_url: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+    /// Seconds from now.
+    pub expires_in: i64,
+}
+
+/// A re-authorization link for a connector in `needs_reauth` (`POST
+/// .../connectors/{id}/reconnect_link`, and `reconnect_url` in its `connector.status_changed`
+/// event): opening `reconnect_url` starts a fresh connect session in reconnect mode. It works
+/// until `expires_at` (days, not minutes) and stops working once the connector is active again
+/// or deleted. It ends at the organization's `connect_return_url`, else on the server's own
+/// page.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReconnectLink {
+    pub reconnect_url: String,
     /// Unix seconds.
     pub expires_at: i64,
     /// Seconds from now.

@@ -22,7 +22,7 @@ pub mod webhook;
 
 pub use applications::{ApplicationList, ApplicationView, RotatedSecret};
 pub use attachments::AttachmentHandle;
-pub use connect::{ConnectSession, ConnectSessionRequest};
+pub use connect::{ConnectCapability, ConnectSession, ConnectSessionRequest, ReconnectLink};
 pub use connector_types::{ConnectorTypeList, ConnectorTypeView, ToolSets};
 pub use connectors::{
     Bodies, ConnectorList, ConnectorStatus, ConnectorStatusView, ConnectorTools, ConnectorView,

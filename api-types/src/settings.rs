@@ -32,6 +32,13 @@ pub struct SettingsChange {
     /// The logo the connect page shows: an http(s) URL; empty string removes it.
     #[serde(default)]
     pub logo_url: Option<String>,
+    /// Where the connect page returns the end user after a reconnect link (the
+    /// `reconnect_url` of a `connector.status_changed` event): a URL on
+    /// `redirect_allowlist`, which gets `connector_id` or `error` in its query. Empty string
+    /// removes it; without it the flow ends on the server's own "you can close this window"
+    /// page.
+    #[serde(default)]
+    pub connect_return_url: Option<String>,
 }
 
 /// The organization's settings as responses show them (never the webhook secret).
@@ -55,4 +62,8 @@ pub struct SettingsView {
     #[serde(default)]
     #[schema(required)]
     pub logo_url: Option<String>,
+    /// Where a reconnect link's flow returns the end user (null: the server's own page).
+    #[serde(default)]
+    #[schema(required)]
+    pub connect_return_url: Option<String>,
 }

@@ -32,6 +32,16 @@ pub struct StatusChangedEvent {
     /// Position in the connector's events (1, 2, 3, ... without gaps; see `events`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sequence: Option<i64>,
+    /// With `status: needs_reauth`: a link for the end user that opens the connect page in
+    /// reconnect mode (the connector keeps its id, settings and policies). It works for days
+    /// (until `reconnect_expires_at`), each opening starts a fresh connect session, and it
+    /// stops working once the connector is active again or deleted. Treat it as a secret of
+    /// that end user: send it to them, do not log it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconnect_url: Option<String>,
+    /// Unix seconds: when `reconnect_url` stops working.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconnect_expires_at: Option<i64>,
 }
 
 /// A connector's status in a webhook event.

@@ -21,7 +21,7 @@
 //!     connector,
 //!     api_base_url: "https://api.example.com",
 //!     oauth: OAuthEndpoints { authorize_url, token_url, revoke_url: None, default_tenant: None },
-//!     scopes: ScopeSets { full: &["notes"], read: &["notes.read"], send: &[], modify: &["notes"], labels: &[], granted_prefix: None },
+//!     scopes: ScopeSets { full: &["notes"], read: &["notes.read"], send: &[], modify: &["notes"], labels: &[], calendar: &[], calendar_read: &[], granted_prefix: None },
 //!     consent_params: &[],
 //!     refresh: RefreshRules { scopes_on_refresh: false, rotates_refresh_tokens: false, client_secret_required: true },
 //!     changes: None,
@@ -116,6 +116,18 @@ pub enum Capability {
     Modify,
     /// Managing labels or categories.
     Labels,
+    /// Seeing and changing calendars and events (only when asked: mail does not need it).
+    Calendar,
+}
+
+impl Capability {
+    /// The mail capabilities: all of them together ask for the full set (without calendars).
+    pub const MAIL: [Capability; 4] = [
+        Capability::Read,
+        Capability::Send,
+        Capability::Modify,
+        Capability::Labels,
+    ];
 }
 
 /// Scope sets per capability. An empty set means the capability has no narrower scope than
@@ -127,6 +139,12 @@ pub struct ScopeSets {
     pub send: &'static [&'static str],
     pub modify: &'static [&'static str],
     pub labels: &'static [&'static str],
+    /// Calendar access (read and write): asked only with [`Capability::Calendar`]; empty when
+    /// the provider has no calendar.
+    pub calendar: &'static [&'static str],
+    /// The read-only calendar scopes that `read` or `full` may hold (a mail-only ask leaves
+    /// them out, as it leaves out `calendar`).
+    pub calendar_read: &'static [&'static str],
     /// A prefix the token endpoint may put before the granted scopes it echoes (Microsoft:
     /// `https://graph.microsoft.com/`), ignored when they are compared with the asked ones.
     pub granted_prefix: Option<&'static str>,
@@ -141,12 +159,45 @@ impl ScopeSets {
             Capability::Send => self.send,
             Capability::Modify => self.modify,
             Capability::Labels => self.labels,
+            Capability::Calendar => self.calendar,
         };
         if set.is_empty() {
             self.full
         } else {
             set
         }
+    }
+
+    /// Whether a scope grants calendar access (which no mail capability needs).
+    pub fn is_calendar(&self, scope: &str) -> bool {
+        self.calendar.contains(&scope) || self.calendar_read.contains(&scope)
+    }
+
+    /// The scopes to ask for `capabilities` (a connect session's ask): every mail capability
+    /// together asks for the full set, fewer the union of their own sets; calendar scopes only
+    /// with [`Capability::Calendar`]. In the order of the sets, without repeats.
+    pub fn for_capabilities(&self, capabilities: &[Capability]) -> Vec<&'static str> {
+        let has = |c: Capability| capabilities.contains(&c);
+        let mut out: Vec<&'static str> = Vec::new();
+        let add = |set: &[&'static str], out: &mut Vec<&'static str>| {
+            for s in set {
+                if !out.contains(s) {
+                    out.push(s);
+                }
+            }
+        };
+        if Capability::MAIL.iter().all(|c| has(*c)) || has(Capability::Full) {
+            add(self.full, &mut out);
+        } else {
+            for c in Capability::MAIL.into_iter().filter(|c| has(*c)) {
+                add(self.for_capability(c), &mut out);
+            }
+        }
+        out.retain(|s| !self.is_calendar(s));
+        if has(Capability::Calendar) {
+            add(self.calendar, &mut out);
+        }
+        out
     }
 }
 
@@ -261,6 +312,8 @@ mod tests {
                 send: &[],
                 modify: &[],
                 labels: &[],
+                calendar: &[],
+                calendar_read: &[],
                 granted_prefix: None,
             },
             consent_params: &[],
@@ -290,11 +343,48 @@ mod tests {
             send: &[],
             modify: &["modify"],
             labels: &[],
+            calendar: &[],
+            calendar_read: &[],
             granted_prefix: None,
         };
         assert_eq!(sets.for_capability(Capability::Read), &["read"]);
         assert_eq!(sets.for_capability(Capability::Send), &["all"]);
         assert_eq!(sets.for_capability(Capability::Labels), &["all"]);
         assert_eq!(sets.for_capability(Capability::Full), &["all"]);
+    }
+
+    #[test]
+    fn a_mail_ask_leaves_calendars_out_unless_calendar_is_asked() {
+        let sets = ScopeSets {
+            full: &["mail", "settings", "cal"],
+            read: &["mail.read", "cal.read"],
+            send: &["mail.send"],
+            modify: &["mail.modify"],
+            labels: &[],
+            calendar: &["cal"],
+            calendar_read: &["cal.read"],
+            granted_prefix: None,
+        };
+        assert_eq!(
+            sets.for_capabilities(&Capability::MAIL),
+            ["mail", "settings"],
+            "every mail capability: the full set without calendars"
+        );
+        let mut all = Capability::MAIL.to_vec();
+        all.push(Capability::Calendar);
+        assert_eq!(sets.for_capabilities(&all), ["mail", "settings", "cal"]);
+        assert_eq!(
+            sets.for_capabilities(&[Capability::Read, Capability::Send]),
+            ["mail.read", "mail.send"]
+        );
+        assert_eq!(
+            sets.for_capabilities(&[Capability::Read, Capability::Calendar]),
+            ["mail.read", "cal"]
+        );
+        assert_eq!(
+            sets.for_capabilities(&[Capability::Labels]),
+            ["mail", "settings"],
+            "no narrower set: the full one, still without calendars"
+        );
     }
 }

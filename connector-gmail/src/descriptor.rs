@@ -26,6 +26,8 @@ pub static PROVIDER: ProviderDescriptor = ProviderDescriptor {
         send: &["https://www.googleapis.com/auth/gmail.send"],
         modify: &["https://www.googleapis.com/auth/gmail.modify"],
         labels: &["https://www.googleapis.com/auth/gmail.labels"],
+        calendar: &[crate::calendar::SCOPE_FULL],
+        calendar_read: &[crate::calendar::SCOPE_READONLY],
         granted_prefix: None,
     },
     // A refresh token only with `access_type=offline`, and again on a repeated consent only

@@ -27,6 +27,9 @@ pub static PROVIDER: ProviderDescriptor = ProviderDescriptor {
         send: &["offline_access", "User.Read", "Mail.Send"],
         modify: &["offline_access", "User.Read", "Mail.ReadWrite"],
         labels: &["offline_access", "User.Read", "MailboxSettings.ReadWrite"],
+        // Asked with a mail capability, which brings `offline_access` and `User.Read`.
+        calendar: &["Calendars.ReadWrite"],
+        calendar_read: &["Calendars.Read"],
         granted_prefix: Some("https://graph.microsoft.com/"),
     },
     // `offline_access` (a refresh token) is one of the scopes; the code comes back in the query.

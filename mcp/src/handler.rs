@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use connector_core::{ConnectorError, ErrorCode};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, InitializeResult,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, InitializeResult,
     ListResourceTemplatesResult, ListToolsResult, PaginatedRequestParams,
     ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
 };
@@ -108,10 +108,7 @@ impl ServerHandler for McpHandler {
             }
             Mode::Compact => compact(session.as_ref(), &request.name, args, meta_key).await?,
         };
-        let mut result = result;
-        result["resultType"] = json!("complete");
-        let result: CallToolResult = from_json(result)?;
-        Ok(result.into())
+        Ok(result?.into())
     }
 
     async fn list_resource_templates(
@@ -213,7 +210,7 @@ async fn run(
     selector: Option<String>,
     mut params: Value,
     idempotency_key: Option<String>,
-) -> Value {
+) -> Result<CallToolResult, McpError> {
     let outcome = async {
         let target = pick(
             session.targets(),
@@ -246,14 +243,32 @@ async fn run(
     }
     .await;
     match outcome {
-        Ok((out, links)) => {
-            let structured = json!({"result": out.result, "metadata": out.metadata});
-            let mut content = vec![json!({"type": "text", "text": structured.to_string()})];
-            content.extend(links);
-            json!({"content": content, "structuredContent": structured, "isError": false})
-        }
-        Err(e) => errors::tool_error(&e),
+        Ok((out, links)) => structured(
+            json!({"result": out.result, "metadata": out.metadata}),
+            links,
+        ),
+        Err(e) => tool_error(&e),
     }
+}
+
+/// A successful tool result: `structuredContent`, the same JSON as text, then `links`. Built
+/// as rmcp's type directly (a large result is not rebuilt node by node from a `Value`).
+fn structured(value: Value, links: Vec<Value>) -> Result<CallToolResult, McpError> {
+    let mut content = Vec::with_capacity(1 + links.len());
+    content.push(ContentBlock::text(value.to_string()));
+    for link in links {
+        content.push(from_json(link)?);
+    }
+    let mut result = CallToolResult::success(content);
+    result.structured_content = Some(value);
+    Ok(result)
+}
+
+/// A tool error ([`errors::tool_error`]) as rmcp's type.
+fn tool_error(e: &ConnectorError) -> Result<CallToolResult, McpError> {
+    let mut v = errors::tool_error(e);
+    v["resultType"] = json!("complete");
+    from_json(v)
 }
 
 /// The compact tools.
@@ -262,7 +277,7 @@ async fn compact(
     name: &str,
     args: Value,
     meta_key: Option<String>,
-) -> Result<Value, McpError> {
+) -> Result<Result<CallToolResult, McpError>, McpError> {
     let targets = session.targets();
     let str_arg = |k: &str| args.get(k).and_then(Value::as_str).map(str::to_string);
     let connector_type = || -> Result<String, ConnectorError> {
@@ -290,15 +305,14 @@ async fn compact(
             )
         })
     };
-    let structured = |v: Value| json!({"content": [{"type": "text", "text": v.to_string()}], "structuredContent": v, "isError": false});
     Ok(match name {
-        tools::LIST_ACTIONS => structured(tools::list_actions(
-            targets,
-            str_arg("connector_type").as_deref(),
-        )),
+        tools::LIST_ACTIONS => structured(
+            tools::list_actions(targets, str_arg("connector_type").as_deref()),
+            Vec::new(),
+        ),
         tools::DESCRIBE_ACTION => match find() {
-            Ok(a) => structured(tools::describe(&a)),
-            Err(e) => errors::tool_error(&e),
+            Ok(a) => structured(tools::describe(&a), Vec::new()),
+            Err(e) => tool_error(&e),
         },
         tools::EXECUTE => match find() {
             Ok(a) => {
@@ -309,7 +323,7 @@ async fn compact(
                 let key = str_arg("idempotency_key").or(meta_key);
                 run(session, a, str_arg(CONNECTOR_ARG), params, key).await
             }
-            Err(e) => errors::tool_error(&e),
+            Err(e) => tool_error(&e),
         },
         other => return Err(unknown_tool(other)),
     })

@@ -3,9 +3,10 @@ headless Chromium (Debian's `chromium`, driven by Playwright) against a `connect
 --sandbox` whose OAuth flow goes to the emulators' consent and token endpoints.
 
 An "application" is served on 127.0.0.1 (its origin is on the organization's allow-list) and
-the same page on localhost (a different origin, not on it). Where the end user acts on the
-provider's consent screen (deny, untick a permission), the test does at the consent request
-what the provider's screen would answer: the emulators' consent approves at once.
+the same page on localhost (a different origin, not on it). The emulators of `serve --sandbox`
+show their providers' consent pages (docs/provider-behaviour.md, "Consent screens"), so the
+end user's choices there are real clicks: Google's "Continue" / "Cancel" with a checkbox per
+scope, Microsoft's "Accept" / "Cancel" for the whole set.
 
 Without Chromium the tests skip, except in CI (CI=1), where they fail. With
 CONNECT_SCREENSHOTS=DIR each state is saved as a PNG there (docs/connect/ holds them).
@@ -31,7 +32,7 @@ from typing import Any
 
 import pytest
 
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 MESSAGE_TYPE = "agent-connectors:connect"
@@ -212,6 +213,28 @@ def connector(env: Env, cid: str) -> Any:
     return env.call("GET", f"/api/v1/integrations/connectors/{cid}")
 
 
+# The emulators' consent screens: (heading, accept button) per provider.
+CONSENT = {"gmail": ("Sign in with Google", "Continue"), "outlook": ("Permissions requested", "Accept")}
+
+
+def consent(page: Page, kind: str, accept: bool = True, untick: tuple[str, ...] = (), name: str = "") -> None:
+    """The end user on the provider's consent screen: unticks `untick` (Google's granular
+    consent), then accepts or cancels."""
+    heading, accept_label = CONSENT[kind]
+    page.get_by_role("heading", level=1, name=heading).wait_for()
+    for scope in untick:
+        page.get_by_role("checkbox", name=scope).uncheck()
+    if name:
+        shot(page, name)
+    page.get_by_role("button", name=accept_label if accept else "Cancel", exact=True).click()
+
+
+def consent_scopes(page: Page) -> list[str]:
+    """The scopes the consent screen lists."""
+    items: list[str] = page.locator("fieldset li").all_inner_texts()
+    return [i.strip() for i in items]
+
+
 @pytest.mark.parametrize("kind", ["gmail", "outlook"])
 def test_redirect_flow_returns_to_the_app_with_a_connector_id(env: Env, page: Page, kind: str) -> None:
     url = env.session(["gmail", "outlook"])
@@ -220,6 +243,7 @@ def test_redirect_flow_returns_to_the_app_with_a_connector_id(env: Env, page: Pa
     assert "Acme Mail Assistant" in page.inner_text("header")
     shot(page, "connect-choose")
     provider_button(page, kind).click()
+    consent(page, kind, name=f"consent-{kind}")
     page.wait_for_url(re.compile(re.escape(env.back) + r"\?connector_id="))
     cid = query(page.url)["connector_id"]
     c = connector(env, cid)
@@ -236,6 +260,7 @@ def test_the_page_works_with_the_keyboard_alone(env: Env, page: Page) -> None:
     else:
         pytest.fail("the provider button is not reachable with Tab")
     page.keyboard.press("Enter")
+    consent(page, "outlook")
     page.wait_for_url(re.compile(re.escape(env.back) + r"\?connector_id="))
 
 
@@ -249,8 +274,9 @@ def test_popup_flow_reports_the_connector_to_the_opener(env: Env, page: Page, ki
     popup.wait_for_load_state()
     assert "mode=popup" in popup.url
     shot(popup, f"connect-popup-{kind}")
+    provider_button(popup, kind).click()
     with popup.expect_event("close"):
-        provider_button(popup, kind).click()
+        consent(popup, kind)
     page.wait_for_function("window.results.length > 0")
     results = page.evaluate("window.results")
     assert len(results) == 1 and set(results[0]) == {"connector_id"}, results
@@ -264,6 +290,7 @@ def test_a_blocked_popup_falls_back_to_the_redirect(env: Env, page: Page) -> Non
     page.wait_for_url(re.compile(r"/connect/s/"))
     assert "mode=popup" not in page.url
     provider_button(page, "gmail").click()
+    consent(page, "gmail")
     page.wait_for_url(re.compile(re.escape(env.back) + r"\?connector_id="))
 
 
@@ -275,6 +302,7 @@ def test_a_disallowed_opener_gets_no_message(env: Env, page: Page) -> None:
         page.click("#connect")
     popup = info.value
     provider_button(popup, "gmail").click()
+    consent(popup, "gmail")
     popup.wait_for_selector("#result", state="attached")
     assert popup.get_attribute("#result", "data-target-origin") == ""
     assert popup.get_by_role("heading", level=1).inner_text() == "Connected"
@@ -284,66 +312,73 @@ def test_a_disallowed_opener_gets_no_message(env: Env, page: Page) -> None:
     assert page.evaluate("window.results") == []
 
 
-def at_consent(page: Page, answer: Callable[[str], str]) -> None:
-    """Stands in for the end user on the provider's consent screen: the page's form post is
-    sent to the server as is, and the browser goes on to `answer(consent_url)` instead of the
-    consent URL. (Playwright routes no request that a redirect made, so the post is routed.)"""
-
-    def handler(route: Route) -> None:
-        if route.request.method != "POST":
-            route.continue_()
-            return
-        resp = route.fetch(max_redirects=0)
-        assert resp.status == 303, resp.status
-        route.fulfill(status=303, headers={"location": answer(resp.headers["location"])})
-
-    page.context.route(re.compile(r".*/connect/s/[^/?]+$"), handler)
-
-
-def deny(consent_url: str) -> str:
-    """The provider's consent screen answered with "Cancel" (OAuth 2.0: error=access_denied)."""
-    q = query(consent_url)
-    return q["redirect_uri"] + "?" + urllib.parse.urlencode({"error": "access_denied", "state": q["state"]})
-
-
-def untick_full_mail(consent_url: str) -> str:
-    """The end user unticks the full-mail permission on Google's consent screen (granular
-    consent): the emulator then grants only what is left."""
-    parts = urllib.parse.urlparse(consent_url)
-    q = dict(urllib.parse.parse_qsl(parts.query))
-    q["scope"] = "https://www.googleapis.com/auth/gmail.settings.basic"
-    return parts._replace(query=urllib.parse.urlencode(q)).geturl()
-
-
-def test_denial_at_the_provider_is_a_clear_error_in_the_popup_and_the_redirect(env: Env, page: Page) -> None:
-    at_consent(page, deny)
+def test_cancel_on_the_consent_screen_is_a_clear_error_in_the_popup_and_the_redirect(env: Env, page: Page) -> None:
+    # Google's screen, in the popup: the opener gets access_denied.
     page.goto(f"{env.app}/app")
     page.eval_on_selector("#connect", "(b, u) => b.setAttribute('data-agent-connect-url', u)", env.session(["gmail"]))
     with page.expect_popup() as info:
         page.click("#connect")
     popup = info.value
+    provider_button(popup, "gmail").click()
     with popup.expect_event("close"):
-        provider_button(popup, "gmail").click()
+        consent(popup, "gmail", accept=False)
     page.wait_for_function("window.results.length > 0")
     assert page.evaluate("window.results")[0]["error"] == "access_denied"
 
+    # Microsoft's screen, in the redirect flow.
     page.goto(env.session(["outlook"]))
     provider_button(page, "outlook").click()
+    consent(page, "outlook", accept=False)
     page.wait_for_url(re.compile(re.escape(env.back) + r"\?error=access_denied"))
+    assert "AADSTS65004" in query(page.url)["error_description"]
+    shot(page, "connect-denied-back-in-the-app")
 
 
-def test_fewer_scopes_granted_is_a_clear_error(env: Env, page: Page) -> None:
-    at_consent(page, untick_full_mail)
+def test_unticking_a_needed_permission_is_a_clear_error(env: Env, page: Page) -> None:
     page.goto(env.session(["gmail"]))
     provider_button(page, "gmail").click()
+    consent(page, "gmail", untick=("https://mail.google.com/",), name="consent-gmail-unticked")
     page.wait_for_url(re.compile(re.escape(env.back) + r"\?error=insufficient_scopes"))
     assert "https://mail.google.com/" in query(page.url)["error_description"]
+
+
+def test_a_session_asks_only_the_capabilities_it_names(env: Env, page: Page) -> None:
+    # Read-only mail plus the calendar: the page says just that, the consent asks just that,
+    # and unticking the calendar (asked) fails while the grant of both succeeds.
+    url = env.session(["gmail", "outlook"], capabilities=["read", "calendar"])
+    page.goto(url)
+    gmail = page.get_by_role("region", name="Google (Gmail)")
+    assert gmail.get_by_role("listitem").all_inner_texts() == [
+        "Read your email and labels",
+        "See, create and change your calendars and events",
+    ]
+    assert "Send email as you" not in page.inner_text("main")
+    shot(page, "connect-choose-read-and-calendar")
+    provider_button(page, "gmail").click()
+    page.get_by_role("heading", level=1, name="Sign in with Google").wait_for()
+    assert consent_scopes(page) == [
+        "https://www.googleapis.com/auth/gmail.readonly",
+        "https://www.googleapis.com/auth/calendar",
+    ]
+    consent(page, "gmail", untick=("https://www.googleapis.com/auth/calendar",))
+    page.wait_for_url(re.compile(re.escape(env.back) + r"\?error=insufficient_scopes"))
+    assert "https://www.googleapis.com/auth/calendar" in query(page.url)["error_description"]
+
+    # Without `calendar` (the default) no calendar scope is asked at all.
+    page.goto(env.session(["outlook"]))
+    assert "calendar" not in page.inner_text("main")
+    provider_button(page, "outlook").click()
+    page.get_by_role("heading", level=1, name="Permissions requested").wait_for()
+    assert not [s for s in consent_scopes(page) if "Calendars" in s], consent_scopes(page)
+    consent(page, "outlook")
+    page.wait_for_url(re.compile(re.escape(env.back) + r"\?connector_id="))
 
 
 def test_a_used_or_expired_session_sends_the_user_back_with_a_clear_error(env: Env, page: Page) -> None:
     url = env.session(["gmail"])
     page.goto(url)
     provider_button(page, "gmail").click()
+    consent(page, "gmail")
     page.wait_for_url(re.compile(re.escape(env.back) + r"\?connector_id="))
     page.goto(url)
     page.wait_for_url(re.compile(re.escape(env.back) + r"\?error=session_used"))
@@ -373,6 +408,7 @@ def test_a_used_or_expired_session_sends_the_user_back_with_a_clear_error(env: E
 def test_reconnect_keeps_the_connector_id(env: Env, page: Page) -> None:
     page.goto(env.session(["gmail"]))
     provider_button(page, "gmail").click()
+    consent(page, "gmail")
     page.wait_for_url(re.compile(re.escape(env.back) + r"\?connector_id="))
     cid = query(page.url)["connector_id"]
     env.call("PATCH", f"/api/v1/integrations/connectors/{cid}", {"name": "Ada's mail"})
@@ -384,6 +420,7 @@ def test_reconnect_keeps_the_connector_id(env: Env, page: Page) -> None:
     assert page.get_by_role("heading", level=1).inner_text() == "Reconnect your account"
     shot(page, "connect-reconnect")
     page.get_by_role("button", name="Reconnect Google (Gmail)").click()
+    consent(page, "gmail")
     page.wait_for_url(re.compile(re.escape(env.back) + r"\?connector_id="))
     assert query(page.url)["connector_id"] == cid
     c = connector(env, cid)
@@ -431,7 +468,36 @@ def test_serve_sandbox_prints_a_connect_url_that_ends_in_a_connector(env: Env, p
     page.goto(m.group(1))
     shot(page, "connect-sandbox")
     provider_button(page, "gmail").click()
+    consent(page, "gmail")
     page.wait_for_url(re.compile(r"/connect/finished\?connector_id="))
     shot(page, "connect-finished")
     cid = page.inner_text("#connector-id")
     assert connector(env, cid)["connector_type"] == "gmail"
+
+
+def test_a_reconnect_link_from_the_api_reconnects_and_ends_on_the_close_this_window_page(
+    env: Env, page: Page
+) -> None:
+    page.goto(env.session(["outlook"]))
+    provider_button(page, "outlook").click()
+    consent(page, "outlook")
+    page.wait_for_url(re.compile(re.escape(env.back) + r"\?connector_id="))
+    cid = query(page.url)["connector_id"]
+    with env.db() as db:
+        db.execute("UPDATE connectors SET status = 'needs_reauth', status_reason = 'revoked' WHERE id = ?", (cid,))
+    link = env.call("POST", f"/api/v1/integrations/connectors/{cid}/reconnect_link")
+    url: str = link["reconnect_url"]
+    assert url.startswith(env.base + "/connect/r/") and link["expires_in"] == 7 * 86400
+    page.goto(url)
+    assert page.get_by_role("heading", level=1).inner_text() == "Reconnect your account"
+    shot(page, "connect-reconnect-link")
+    page.get_by_role("button", name="Reconnect Microsoft (Outlook)").click()
+    consent(page, "outlook")
+    page.wait_for_url(re.compile(r"/connect/finished\?connector_id="))
+    assert page.inner_text("#connector-id") == cid
+    assert "You can close this window" in page.inner_text("main")
+    shot(page, "connect-reconnected")
+    assert connector(env, cid)["status"] == "active"
+    # Active again: the link is void.
+    page.goto(url)
+    assert page.get_by_role("heading", level=1).inner_text() == "Link not valid"

@@ -223,6 +223,11 @@ pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "CONNECTORS_BIND")]
     pub bind: Option<SocketAddr>,
+    /// The origin at which end users' browsers reach this server (e.g.
+    /// https://connectors.example.com), for links made outside a request: the `reconnect_url`
+    /// of a `connector.status_changed` event [default: http://<bind>].
+    #[arg(long, env = "CONNECTORS_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Data directory: SQLite database, generated master key file, sandbox.json [default: ./data].
     #[arg(long, env = "CONNECTORS_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
@@ -402,6 +407,8 @@ impl ProviderConfig {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub bind: SocketAddr,
+    /// The origin end users reach this server at (no trailing slash).
+    pub public_url: String,
     pub data_dir: PathBuf,
     pub database_url: String,
     pub master_key: Option<Secret>,
@@ -552,11 +559,28 @@ impl Config {
         for d in descriptors {
             provider_env(providers.entry(d.name), &d.name.to_ascii_uppercase())?;
         }
+        let bind = args
+            .bind
+            .or(file.bind)
+            .unwrap_or_else(|| "127.0.0.1:8080".parse().expect("valid address"));
+        let public_url = match args.public_url.or(file.public_url) {
+            None => format!("http://{bind}"),
+            Some(u) => match url::Url::parse(&u) {
+                Ok(p)
+                    if matches!(p.scheme(), "http" | "https")
+                        && p.host_str().is_some()
+                        && p.query().is_none() =>
+                {
+                    u.trim_end_matches('/').to_string()
+                }
+                _ => anyhow::bail!(
+                    "public_url must be the http(s) origin end users reach this server at, e.g. https://connectors.example.com"
+                ),
+            },
+        };
         Ok(Config {
-            bind: args
-                .bind
-                .or(file.bind)
-                .unwrap_or_else(|| "127.0.0.1:8080".parse().expect("valid address")),
+            bind,
+            public_url,
             data_dir,
             database_url,
             master_key: args.master_key.or(file.master_key).map(Secret::new),

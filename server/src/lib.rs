@@ -71,7 +71,12 @@ impl AppState {
         let master = MasterKey::load(&config)?;
         let vault = Vault::new(master, store.clone());
         let registry = Arc::new(registry);
-        let runtime = Arc::new(Runtime::new(store.clone(), vault.clone(), registry.clone()));
+        let runtime = Arc::new(Runtime::new(
+            store.clone(),
+            vault.clone(),
+            registry.clone(),
+            config.public_url.clone(),
+        ));
         let services = Services::new(
             &config,
             store.clone(),

@@ -1,6 +1,7 @@
 //! Logs: tracing with a request id per request, text or JSON. The root span records the method,
 //! the route pattern and the path only: never the query string (OAuth `code` and `state`) or
-//! any header.
+//! any header, and for a path whose `{token}` is the credential (connect and reconnect links)
+//! the pattern instead of the path.
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -29,11 +30,16 @@ impl RootSpanBuilder for RequestSpan {
         let route = request
             .match_pattern()
             .unwrap_or_else(|| "unmatched".into());
+        let path = if route.contains("{token}") {
+            route.clone()
+        } else {
+            request.path().to_string()
+        };
         tracing::info_span!(
             "request",
             method = %request.method(),
             route = %route,
-            path = %request.path(),
+            path = %path,
             request_id = %request_id,
             status = tracing::field::Empty,
         )

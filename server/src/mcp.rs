@@ -51,7 +51,8 @@ impl ServerSession {
     ) -> Result<ServerSession, ConnectorError> {
         let connectors = &state.services.connectors;
         let rows = match &scope {
-            Scope::Connector(id) => vec![connectors.get(organization_id, id).await?],
+            // As on the execute route: the row from the connector cache (`connector_cache`).
+            Scope::Connector(id) => vec![connectors.get_cached(organization_id, id).await?],
             Scope::Customer(_) | Scope::Organization => {
                 let filter = ConnectorFilter {
                     customer_name: match &scope {

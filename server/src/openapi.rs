@@ -85,6 +85,8 @@ Limits (defaults; see docs/limits.md): request bodies are one JSON object sent w
         routes::connect::choose,
         routes::connect::done,
         routes::connect::finished,
+        routes::connect::reconnect_link,
+        routes::connect::reconnect,
         routes::oauth_apps::create,
         routes::oauth_apps::list,
         routes::oauth_apps::get,

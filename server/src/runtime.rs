@@ -46,7 +46,8 @@ pub struct ExecuteCall {
 }
 
 impl Runtime {
-    pub fn new(store: Store, vault: Vault, registry: Arc<Registry>) -> Runtime {
+    /// `public_url`: the origin end users reach the server at (links in status events).
+    pub fn new(store: Store, vault: Vault, registry: Arc<Registry>, public_url: String) -> Runtime {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -55,6 +56,7 @@ impl Runtime {
             store.clone(),
             vault.clone(),
             registry.clone(),
+            public_url,
         ));
         Runtime {
             store,

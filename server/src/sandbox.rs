@@ -56,9 +56,12 @@ pub fn start_emulators(quotas: bool) -> anyhow::Result<Vec<Emulator>> {
         .collect()
 }
 
+/// The emulators of `serve --sandbox` show their consent pages: a newcomer clicks through the
+/// connect flow as an end user would (accept, cancel, untick a Google scope).
 fn emulator_config(quotas: bool) -> sandbox_kit::SandboxConfig {
     sandbox_kit::SandboxConfig {
         quotas,
+        interactive_consent: true,
         ..Default::default()
     }
 }
@@ -104,7 +107,7 @@ pub async fn start(state: &AppState, emulators: &[Emulator]) -> anyhow::Result<(
     enable_push_urls(state, later);
     let connect = connect_url(state, &file).await?;
     announce(state, &file);
-    println!("Connect page (one use, valid for 15 minutes; the emulators' consent approves at once): {connect}");
+    println!("Connect page (one use, valid for 15 minutes; the emulators show their consent pages): {connect}");
     Ok(())
 }
 
@@ -177,6 +180,7 @@ async fn connect_url(state: &AppState, file: &SandboxFile) -> anyhow::Result<Str
                 connector_types: types,
                 redirect_url: finished,
                 reconnect_connector_id: None,
+                capabilities: None,
             },
             &base,
         )

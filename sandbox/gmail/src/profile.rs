@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use sandbox_kit::{AuthorizeError, AuthorizeFailure, Issued, Profile, QuotaRules, TokenFailure};
+use sandbox_kit::{
+    AuthorizeError, AuthorizeFailure, ConsentScreen, Issued, Profile, QuotaRules, TokenFailure,
+};
 use serde_json::{json, Value};
 
 use crate::auth::expand_scope;
@@ -49,6 +51,14 @@ pub(crate) static GOOGLE: Profile = Profile {
     authorize_error,
     consent_params,
     denied_params: &[("error", "access_denied")],
+    // Google's granular consent: one checkbox per scope, "Cancel" and "Continue"
+    // (docs/provider-behaviour.md, "Consent screens").
+    consent_screen: ConsentScreen {
+        title: "Sign in with Google",
+        granular: true,
+        accept: "Continue",
+        cancel: "Cancel",
+    },
     fault_response,
 };
 

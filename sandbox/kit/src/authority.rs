@@ -50,6 +50,8 @@ pub(crate) struct Authority {
     pub rotate: bool,
     pub access_ttl: Duration,
     pub deny_consent: bool,
+    /// The consent screen is a page with the provider's choices (else it approves at once).
+    pub interactive_consent: bool,
     /// Unknown tokens are checked at an introspection URL instead of being the default user.
     pub introspection: bool,
 }
@@ -80,6 +82,7 @@ impl Authority {
             rotate,
             access_ttl: profile.access_ttl,
             deny_consent: false,
+            interactive_consent: false,
             introspection,
         }
     }

@@ -117,6 +117,11 @@ pub struct SandboxConfig {
     /// When set, an active token is accepted only if its `aud` (a string or an array) names
     /// this audience (the API's resource indicator, e.g. `https://graph.microsoft.com/`).
     pub introspection_audience: Option<String>,
+    /// The consent screen is an HTML page on which a person decides, as at the provider:
+    /// Google's lists each scope with a checkbox (granular consent), Microsoft's accepts or
+    /// cancels the whole set. Off (approve at once) by default, for programs and tests;
+    /// `connectors serve --sandbox` turns it on.
+    pub interactive_consent: bool,
 }
 
 impl Default for SandboxConfig {
@@ -132,6 +137,7 @@ impl Default for SandboxConfig {
             introspection_client_id: None,
             introspection_client_secret: None,
             introspection_audience: None,
+            interactive_consent: false,
         }
     }
 }

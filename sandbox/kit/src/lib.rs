@@ -31,7 +31,7 @@ pub use authority::{random_token, Grant, Rejection};
 pub use config::{SandboxConfig, Seed, TokenRule};
 pub use faults::{Fault, FaultKind};
 pub use introspect::grant_from;
-pub use profile::{AuthorizeError, AuthorizeFailure, Issued, Profile, TokenFailure};
+pub use profile::{AuthorizeError, AuthorizeFailure, ConsentScreen, Issued, Profile, TokenFailure};
 pub use quota::{QuotaRules, Refusal};
 pub use serve::Server;
 
@@ -108,7 +108,7 @@ impl Kit {
             ),
             audience: cfg.introspection_audience.clone(),
         });
-        let auth = Authority::new(
+        let mut auth = Authority::new(
             profile,
             DEFAULT_USER,
             rules,
@@ -116,6 +116,7 @@ impl Kit {
                 .unwrap_or(profile.rotates_refresh_tokens),
             issuer.is_some(),
         );
+        auth.interactive_consent = cfg.interactive_consent;
         Ok(Arc::new(Kit {
             profile,
             directory,
@@ -193,6 +194,11 @@ impl Kit {
     /// Makes the consent screen answer `error=access_denied` (or approve again).
     pub fn set_consent_denied(&self, denied: bool) {
         self.auth().deny_consent = denied;
+    }
+
+    /// Makes the consent screen a page on which a person decides (or approve at once again).
+    pub fn set_consent_interactive(&self, interactive: bool) {
+        self.auth().interactive_consent = interactive;
     }
 
     /// Adds a fault; faults match by HTTP method and path substring, in order.

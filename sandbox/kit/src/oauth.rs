@@ -1,13 +1,15 @@
 //! The OAuth endpoints every emulator serves, in its provider's shapes: the token endpoint
 //! (`refresh_token` and `authorization_code` grants, client credentials in the form or as HTTP
-//! Basic) and the consent screen, approved at once (or denied, when told to).
+//! Basic) and the consent screen: approved at once (or denied, when told to), or, in the
+//! interactive mode, a page on which a person accepts or cancels, and with Google's granular
+//! consent unticks scopes (`GET` shows it, `POST` to the same path is the decision).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::{OriginalUri, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -24,7 +26,7 @@ use crate::Kit;
 pub fn routes(kit: Arc<Kit>, token_path: &str, authorize_paths: &[&str]) -> Router {
     let mut router = Router::new().route(token_path, post(token));
     for path in authorize_paths {
-        router = router.route(path, get(authorize));
+        router = router.route(path, get(authorize).post(decide));
     }
     router.with_state(kit)
 }
@@ -104,70 +106,246 @@ fn redirect(to: &str, pairs: &[(&str, String)], state: Option<&String>) -> Respo
         .into_response()
 }
 
-/// The consent screen: approved at once, as `login_hint` when it names an emulated user, else
-/// the default user; 302 back to `redirect_uri` with `code` and `state`.
-async fn authorize(
-    State(kit): State<Arc<Kit>>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
+/// A consent request that passed the checks.
+struct Asked {
+    redirect_uri: String,
+    scopes: Vec<String>,
+    code_challenge: Option<String>,
+}
+
+/// Checks a consent request as the provider does; a failure is already the answer.
+fn check(kit: &Kit, q: &HashMap<String, String>) -> Result<Asked, Box<Response>> {
     let profile = kit.profile;
     let state = q.get("state");
     let redirect_uri = q.get("redirect_uri").filter(|r| !r.is_empty());
-    let fail = |f: AuthorizeFailure| match ((profile.authorize_error)(f), redirect_uri) {
-        (AuthorizeError::Page(r), _) => r,
-        (AuthorizeError::Redirect(pairs), Some(to)) => redirect(to, &pairs, state),
-        (AuthorizeError::Redirect(_), None) => StatusCode::BAD_REQUEST.into_response(),
+    let fail = |f: AuthorizeFailure| {
+        Box::new(match ((profile.authorize_error)(f), redirect_uri) {
+            (AuthorizeError::Page(r), _) => r,
+            (AuthorizeError::Redirect(pairs), Some(to)) => redirect(to, &pairs, state),
+            (AuthorizeError::Redirect(_), None) => StatusCode::BAD_REQUEST.into_response(),
+        })
     };
     let Some(to) = redirect_uri else {
-        return fail(AuthorizeFailure::MissingRedirectUri);
+        return Err(fail(AuthorizeFailure::MissingRedirectUri));
     };
     if q.get("client_id").is_none_or(|c| c.is_empty()) {
-        return fail(AuthorizeFailure::MissingClientId);
+        return Err(fail(AuthorizeFailure::MissingClientId));
     }
     if q.get("response_type").map(String::as_str) != Some("code") {
-        return fail(AuthorizeFailure::UnsupportedResponseType);
+        return Err(fail(AuthorizeFailure::UnsupportedResponseType));
     }
-    let scopes: Vec<String> = q
+    let mut scopes: Vec<String> = Vec::new();
+    for s in q
         .get("scope")
-        .map(|s| s.split_whitespace().map(profile.normalize_scope).collect())
-        .unwrap_or_default();
+        .map(|s| {
+            s.split_whitespace()
+                .map(profile.normalize_scope)
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default()
+    {
+        if !scopes.contains(&s) {
+            scopes.push(s);
+        }
+    }
     if scopes.is_empty() {
-        return fail(AuthorizeFailure::MissingScope);
+        return Err(fail(AuthorizeFailure::MissingScope));
     }
     let code_challenge = match (
         q.get("code_challenge"),
         q.get("code_challenge_method").map(String::as_str),
     ) {
         (Some(c), Some("S256")) => Some(c.clone()),
-        (Some(_), _) => return fail(AuthorizeFailure::UnsupportedChallengeMethod),
+        (Some(_), _) => return Err(fail(AuthorizeFailure::UnsupportedChallengeMethod)),
         (None, _) => None,
     };
+    Ok(Asked {
+        redirect_uri: to.clone(),
+        scopes,
+        code_challenge,
+    })
+}
+
+/// Back to the client with `error=access_denied` (in the provider's words).
+fn denied(kit: &Kit, asked: &Asked, q: &HashMap<String, String>) -> Response {
+    let pairs: Vec<(&str, String)> = kit
+        .profile
+        .denied_params
+        .iter()
+        .map(|(k, v)| (*k, v.to_string()))
+        .collect();
+    redirect(&asked.redirect_uri, &pairs, q.get("state"))
+}
+
+/// Issues a code for `scopes` (as `login_hint` when it names an emulated user, else the
+/// default user); 302 back to `redirect_uri` with `code` and `state`.
+fn approve(kit: &Kit, asked: Asked, scopes: Vec<String>, q: &HashMap<String, String>) -> Response {
+    let profile = kit.profile;
     let mut auth = kit.auth();
-    if auth.deny_consent {
-        let pairs: Vec<(&str, String)> = profile
-            .denied_params
-            .iter()
-            .map(|(k, v)| (*k, v.to_string()))
-            .collect();
-        return redirect(to, &pairs, state);
-    }
     let user = q
         .get("login_hint")
         .and_then(|h| kit.directory.resolve(h))
         .unwrap_or_else(|| auth.default_user.clone());
-    let refresh = (profile.wants_refresh_token)(&q, &scopes);
+    // Whether a refresh token comes is decided by what was asked (Microsoft's `offline_access`
+    // is not one of the consent's choices).
+    let refresh = (profile.wants_refresh_token)(q, &asked.scopes);
     let code = auth.add_code(PendingCode {
         grant: Grant {
             user,
             scopes: Some(scopes.clone()),
         },
-        redirect_uri: to.clone(),
-        code_challenge,
+        redirect_uri: asked.redirect_uri.clone(),
+        code_challenge: asked.code_challenge,
         refresh,
         expires: Instant::now() + Duration::from_secs(600),
     });
     drop(auth);
     let mut pairs = vec![("code", code)];
     pairs.extend((profile.consent_params)(&scopes));
-    redirect(to, &pairs, state)
+    redirect(&asked.redirect_uri, &pairs, q.get("state"))
+}
+
+/// The consent screen: approved at once, or denied when told to; in the interactive mode the
+/// provider's consent page.
+async fn authorize(
+    State(kit): State<Arc<Kit>>,
+    OriginalUri(uri): OriginalUri,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let asked = match check(&kit, &q) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    let (deny, interactive) = {
+        let auth = kit.auth();
+        (auth.deny_consent, auth.interactive_consent)
+    };
+    if deny {
+        return denied(&kit, &asked, &q);
+    }
+    if interactive {
+        return consent_page(&kit, uri.path(), &asked, &q);
+    }
+    let scopes = asked.scopes.clone();
+    approve(&kit, asked, scopes, &q)
+}
+
+/// The person's decision on the consent page: `decision=accept|cancel`, the request's own
+/// parameters, and (granular consent) a `granted` field per ticked scope.
+async fn decide(State(kit): State<Arc<Kit>>, body: Bytes) -> Response {
+    let mut q: HashMap<String, String> = HashMap::new();
+    let mut ticked: Vec<String> = Vec::new();
+    for (k, v) in url::form_urlencoded::parse(&body) {
+        match k.as_ref() {
+            "granted" => ticked.push(v.into_owned()),
+            _ => {
+                q.insert(k.into_owned(), v.into_owned());
+            }
+        }
+    }
+    let asked = match check(&kit, &q) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    match q.get("decision").map(String::as_str) {
+        Some("accept") => {
+            let scopes: Vec<String> = if kit.profile.consent_screen.granular {
+                asked
+                    .scopes
+                    .iter()
+                    .filter(|s| ticked.contains(s))
+                    .cloned()
+                    .collect()
+            } else {
+                asked.scopes.clone()
+            };
+            approve(&kit, asked, scopes, &q)
+        }
+        Some("cancel") => denied(&kit, &asked, &q),
+        _ => (StatusCode::BAD_REQUEST, "decision must be accept or cancel").into_response(),
+    }
+}
+
+/// HTML-escapes text for element content and double-quoted attributes.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// The provider's consent page: who asks, the scopes (each with a checkbox on a granular
+/// screen), and the accept and cancel buttons, in a form that posts back here.
+fn consent_page(kit: &Kit, path: &str, asked: &Asked, q: &HashMap<String, String>) -> Response {
+    let screen = kit.profile.consent_screen;
+    let client = q.get("client_id").map(String::as_str).unwrap_or("");
+    let mut keys: Vec<&String> = q.keys().collect();
+    keys.sort();
+    let hidden: String = keys
+        .iter()
+        .map(|k| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">\n",
+                esc(k),
+                esc(&q[*k])
+            )
+        })
+        .collect();
+    let items: String = asked
+        .scopes
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            if screen.granular {
+                format!(
+                    "<li><input type=\"checkbox\" id=\"scope-{i}\" name=\"granted\" value=\"{0}\" checked> \
+                     <label for=\"scope-{i}\">{0}</label></li>\n",
+                    esc(s)
+                )
+            } else {
+                format!("<li>{}</li>\n", esc(s))
+            }
+        })
+        .collect();
+    let user = q
+        .get("login_hint")
+        .and_then(|h| kit.directory.resolve(h))
+        .unwrap_or_else(|| kit.auth().default_user.clone());
+    let body = format!(
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <title>{title}</title>\n</head>\n<body>\n<main>\n<h1>{title}</h1>\n\
+         <p>The application <strong>{client}</strong> wants to access your account \
+         <strong>{user}</strong> ({name} emulator).</p>\n\
+         <form method=\"post\" action=\"{action}\">\n{hidden}\
+         <fieldset>\n<legend>{legend}</legend>\n<ul>\n{items}</ul>\n</fieldset>\n\
+         <button type=\"submit\" name=\"decision\" value=\"cancel\">{cancel}</button>\n\
+         <button type=\"submit\" name=\"decision\" value=\"accept\">{accept}</button>\n\
+         </form>\n</main>\n</body>\n</html>\n",
+        title = esc(screen.title),
+        client = esc(client),
+        user = esc(&user),
+        name = esc(kit.profile.name),
+        action = esc(path),
+        legend = if screen.granular {
+            "Select what the application can access"
+        } else {
+            "This application will be able to"
+        },
+        cancel = esc(screen.cancel),
+        accept = esc(screen.accept),
+    );
+    let mut r = (StatusCode::OK, body).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        "content-type",
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert("cache-control", HeaderValue::from_static("no-store"));
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert(
+        "content-security-policy",
+        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+    );
+    r
 }

@@ -47,6 +47,8 @@ pub struct Profile {
     pub consent_params: fn(&[String]) -> Vec<(&'static str, String)>,
     /// The pairs of the redirect when consent is denied.
     pub denied_params: &'static [(&'static str, &'static str)],
+    /// The interactive consent screen (when the kit is told to show one).
+    pub consent_screen: ConsentScreen,
     /// The answer of an injected status fault, in the provider's error shape.
     pub fault_response: fn(u16) -> Response,
 }
@@ -85,6 +87,21 @@ pub enum AuthorizeFailure {
     UnsupportedResponseType,
     MissingScope,
     UnsupportedChallengeMethod,
+}
+
+/// How the provider's consent screen looks to the end user, in the kit's interactive consent
+/// mode ([`crate::SandboxConfig::interactive_consent`]); see docs/provider-behaviour.md.
+#[derive(Debug, Clone, Copy)]
+pub struct ConsentScreen {
+    /// The page's heading.
+    pub title: &'static str,
+    /// Each scope has its own checkbox that the end user may untick (Google's granular
+    /// consent); else the set is accepted or cancelled whole (Microsoft).
+    pub granular: bool,
+    /// The label of the button that grants.
+    pub accept: &'static str,
+    /// The label of the button that declines.
+    pub cancel: &'static str,
 }
 
 /// How the consent screen reports a failure.

@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::response::{IntoResponse, Response};
-use sandbox_kit::{AuthorizeError, AuthorizeFailure, Issued, Profile, QuotaRules, TokenFailure};
+use sandbox_kit::{
+    AuthorizeError, AuthorizeFailure, ConsentScreen, Issued, Profile, QuotaRules, TokenFailure,
+};
 use serde_json::{json, Value};
 
 use crate::auth::short_scope;
@@ -42,6 +44,14 @@ pub(crate) static MICROSOFT: Profile = Profile {
             "AADSTS65004: User declined to consent to access the app.",
         ),
     ],
+    // Microsoft's consent prompt: the permissions listed, "Accept" or "Cancel" for the whole
+    // set (docs/provider-behaviour.md, "Consent screens").
+    consent_screen: ConsentScreen {
+        title: "Permissions requested",
+        granular: false,
+        accept: "Accept",
+        cancel: "Cancel",
+    },
     fault_response,
 };
 

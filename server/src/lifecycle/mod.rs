@@ -93,12 +93,18 @@ enum Attempt {
 }
 
 impl Lifecycle {
-    pub fn new(store: Store, vault: Vault, registry: Arc<Registry>) -> Lifecycle {
+    /// `public_url`: the origin end users reach the server at (reconnect links in events).
+    pub fn new(
+        store: Store,
+        vault: Vault,
+        registry: Arc<Registry>,
+        public_url: String,
+    ) -> Lifecycle {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("the HTTP client builds");
-        let webhooks = webhook::Webhooks::new(store.clone());
+        let webhooks = webhook::Webhooks::new(store.clone(), public_url);
         Lifecycle {
             store,
             vault,

@@ -5,7 +5,10 @@
 //! Body (JSON, [`api_types::StatusChangedEvent`]):
 //! `{"id": "evt_...", "type": "connector.status_changed", "created_at": <unix>,
 //!   "organization_id", "connector_id", "customer_name", "connector_type",
-//!   "status": "needs_reauth" | "active" | "deleted", "previous_status", "reason", "sequence"}`
+//!   "status": "needs_reauth" | "active" | "deleted", "previous_status", "reason", "sequence",
+//!   "reconnect_url", "reconnect_expires_at"}` (the last two with `needs_reauth` only: a link
+//!   that opens the connect page in reconnect mode, see [`crate::services::reconnect`]; never
+//!   logged)
 //!
 //! Headers: `X-Connectors-Event-Id`, `X-Connectors-Event-Type`, and, when the organization
 //! set a webhook secret, `X-Connectors-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret,
@@ -39,11 +42,13 @@ pub struct StatusEvent {
 #[derive(Clone)]
 pub struct Webhooks {
     store: Store,
+    /// The origin of the reconnect links the events carry.
+    public_url: String,
 }
 
 impl Webhooks {
-    pub fn new(store: Store) -> Webhooks {
-        Webhooks { store }
+    pub fn new(store: Store, public_url: String) -> Webhooks {
+        Webhooks { store, public_url }
     }
 
     /// Logs the change and writes it to the outbox in the background.
@@ -66,7 +71,7 @@ impl Webhooks {
 
     /// Writes one event to the outbox; whether it was written.
     pub async fn record(&self, event: StatusEvent) -> bool {
-        match crate::services::events::record_status(&self.store, &event).await {
+        match crate::services::events::record_status(&self.store, &event, &self.public_url).await {
             Ok(()) => true,
             Err(e) => {
                 tracing::error!(connector_id = %event.connector_id, error = %e, "recording a status event failed");

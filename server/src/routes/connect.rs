@@ -7,14 +7,17 @@
 //!   application's `redirect_url` with `connector_id` or `error`, or in a popup a page that
 //!   posts the result to the opener (only to an allowed origin) and closes;
 //! - `GET /connect/button.js`, `/connect/assets/*`: the embeddable script, the page's script and
-//!   style (no inline script or style: the page's Content-Security-Policy forbids both).
+//!   style (no inline script or style: the page's Content-Security-Policy forbids both);
+//! - `POST /api/v1/integrations/connectors/{id}/reconnect_link` (API) and `GET /connect/r/{token}`:
+//!   a re-authorization link that lasts days and opens a fresh session in reconnect mode
+//!   ([`crate::services::reconnect`]).
 //!
 //! The pages hold no secret, cannot be framed (`frame-ancestors 'none'`, `X-Frame-Options`)
 //! and are not cached.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use api_types::{ConnectSession, ConnectSessionRequest};
+use api_types::{ConnectSession, ConnectSessionRequest, ReconnectLink};
 use serde_json::{json, Value};
 
 use crate::auth::Auth;
@@ -25,9 +28,11 @@ use crate::services::connect::{
     origin_of, permissions, provider_label, Branding, Closed, Session, Start,
 };
 use crate::services::oauth::with_query;
+use crate::services::reconnect::Opened;
 use crate::AppState;
 
 pub const SESSIONS_PATH: &str = "/api/v1/integrations/connectors/connect/sessions";
+pub const RECONNECT_LINK_PATH: &str = "/api/v1/integrations/connectors/{id}/reconnect_link";
 /// The `type` of the message the popup posts to its opener.
 pub const MESSAGE_TYPE: &str = "agent-connectors:connect";
 
@@ -43,7 +48,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/connect/finished", web::get().to(finished))
         .route("/connect/s/{token}", web::get().to(page))
         .route("/connect/s/{token}", web::post().to(choose))
-        .route("/connect/s/{token}/done", web::get().to(done));
+        .route("/connect/s/{token}/done", web::get().to(done))
+        .route("/connect/r/{token}", web::get().to(reconnect))
+        .route(RECONNECT_LINK_PATH, web::post().to(reconnect_link));
 }
 
 fn base_url(req: &HttpRequest) -> String {
@@ -433,7 +440,7 @@ async fn page(
         };
         let label = provider_label(kind);
         let id = format!("provider-{}", esc(&kind.name));
-        let items: String = permissions(kind)
+        let items: String = permissions(kind, &session.request.capabilities)
             .iter()
             .map(|p| format!("<li>{}</li>", esc(p)))
             .collect();
@@ -615,7 +622,7 @@ async fn finished(req: HttpRequest) -> HttpResponse {
     let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let main = match (get("connector_id"), get("error")) {
         (Some(id), _) => format!(
-            "<h1>Connected</h1>\n<p role=\"status\">The account is connected. Connector id: <code id=\"connector-id\">{}</code></p>",
+            "<h1>Connected</h1>\n<p role=\"status\">The account is connected. You can close this window.</p>\n<p>Connector id: <code id=\"connector-id\">{}</code></p>",
             esc(id)
         ),
         (None, Some(e)) => format!(
@@ -666,4 +673,98 @@ async fn done(state: web::Data<AppState>, token: web::Path<String>) -> HttpRespo
         return internal();
     };
     finish(&session, start, outcome, &branding)
+}
+
+/// A re-authorization link for a connector in `needs_reauth`: send `reconnect_url` to the end
+/// user (it is also in the connector's `connector.status_changed` event). It opens the connect
+/// page in reconnect mode, works for 7 days, and stops working once the connector is active
+/// again or deleted.
+#[utoipa::path(
+    post,
+    path = "/api/v1/integrations/connectors/{id}/reconnect_link",
+    operation_id = "create_reconnect_link",
+    tag = "connect",
+    params(("id" = String, Path, description = "Connector id")),
+    responses(
+        (status = 200, description = "The link", body = ReconnectLink),
+        (status = 404, description = "`not_found`: no such connector", body = crate::error::ErrorBody),
+        (status = 409, description = "`conflict`: the connector is not in `needs_reauth`", body = crate::error::ErrorBody),
+    )
+)]
+async fn reconnect_link(
+    auth: Auth,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let link = state
+        .services
+        .oauth
+        .reconnect_link(&auth.organization_id, &id, &base_url(&req))
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(link))
+}
+
+/// Opens a re-authorization link: a fresh connect session in reconnect mode (no API token: the
+/// link is the credential). The page's `mode` and `origin` are passed on.
+#[utoipa::path(
+    get,
+    path = "/connect/r/{token}",
+    operation_id = "connect_reconnect",
+    tag = "connect",
+    params(("token" = String, Path, description = "The link's token (from `reconnect_url`)"), PageQuery),
+    responses(
+        (status = 303, description = "To the connect page of a fresh session in reconnect mode",
+            headers(("Location" = String, description = "The session's connect URL"))),
+        (status = 404, description = "Unknown link, or no longer needed (the connector is active again or deleted): an HTML page", content_type = "text/html", body = String),
+        (status = 410, description = "Expired link: an HTML page", content_type = "text/html", body = String),
+        (status = 500, description = "Internal error: an HTML page", content_type = "text/html", body = String),
+    )
+)]
+async fn reconnect(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    token: web::Path<String>,
+) -> HttpResponse {
+    match state
+        .services
+        .oauth
+        .open_reconnect_link(&token, &base_url(&req))
+        .await
+    {
+        Ok(Opened::Session(url)) => {
+            let (popup, origin) = start_of(&query_pairs(&req));
+            let mut pairs: Vec<(&str, &str)> = Vec::new();
+            if popup {
+                pairs.push(("mode", "popup"));
+            }
+            if let Some(o) = &origin {
+                pairs.push(("origin", o));
+            }
+            let to = if pairs.is_empty() {
+                url
+            } else {
+                with_query(&url, &pairs)
+            };
+            HttpResponse::SeeOther()
+                .insert_header(("Location", to))
+                .insert_header(("Cache-Control", "no-store"))
+                .insert_header(("Referrer-Policy", "no-referrer"))
+                .finish()
+        }
+        Ok(Opened::Unknown) => message_page(
+            StatusCode::NOT_FOUND,
+            "Link not valid",
+            "This reconnect link is not valid any more: the account may be connected already. \
+             If the application still asks you to reconnect, start again from there.",
+        ),
+        Ok(Opened::Expired) => message_page(
+            StatusCode::GONE,
+            "Link expired",
+            "This reconnect link has expired. Start again from the application.",
+        ),
+        Err(_) => internal(),
+    }
 }

@@ -253,6 +253,11 @@ async fn serve(
     {
         response.content_type("text/plain; charset=utf-8");
     }
+    // A JSON answer is one message: sent whole, with its length, instead of as a chunked stream.
+    let whole = answer
+        .headers
+        .iter()
+        .any(|(n, v)| n.eq_ignore_ascii_case("content-type") && v.starts_with(b"application/json"));
     for (name, value) in answer.headers {
         if let (Ok(n), Ok(v)) = (
             header::HeaderName::from_bytes(name.as_bytes()),
@@ -260,6 +265,14 @@ async fn serve(
         ) {
             response.append_header((n, v));
         }
+    }
+    if whole {
+        let mut chunks: Vec<web::Bytes> = futures::StreamExt::collect(answer.body).await;
+        let body = match chunks.len() {
+            1 => chunks.pop().unwrap_or_default(),
+            _ => chunks.concat().into(),
+        };
+        return response.body(body);
     }
     response.streaming(futures::StreamExt::map(
         answer.body,

@@ -2,16 +2,19 @@
 //! starts the OAuth flow of [`OAuthFlow`] for the provider the end user picks and records how it
 //! ended, so that the page can send the end user back (redirect) or tell the opener (popup).
 
-use api_types::{ConnectSession, ConnectSessionRequest, InitiateRequest, ReauthorizeRequest};
+use api_types::{
+    ConnectCapability, ConnectSession, ConnectSessionRequest, InitiateRequest, ReauthorizeRequest,
+};
 use base64::Engine;
+use connector_core::provider::Capability;
 use connector_core::ConnectorError;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::oauth::{hash_state, OAuthFlow};
+use super::oauth::{hash_state, ConnectStart, OAuthFlow};
 use crate::error::db;
-use crate::oauth::provider::{endpoints, scopes_for};
+use crate::oauth::provider::endpoints;
 use crate::oauth::redirect::valid_entry;
 use crate::registry::ConnectorType;
 use crate::store::now;
@@ -27,6 +30,91 @@ pub struct SessionRequest {
     pub redirect_url: String,
     #[serde(default)]
     pub reconnect_connector_id: Option<String>,
+    /// What the session asks (resolved: never empty).
+    #[serde(default = "mail_capabilities")]
+    pub capabilities: Vec<ConnectCapability>,
+}
+
+/// A session's default ask: every mail capability, no calendar.
+pub fn mail_capabilities() -> Vec<ConnectCapability> {
+    vec![
+        ConnectCapability::Read,
+        ConnectCapability::Send,
+        ConnectCapability::Modify,
+        ConnectCapability::Labels,
+    ]
+}
+
+fn capability(c: ConnectCapability) -> Capability {
+    match c {
+        ConnectCapability::Read => Capability::Read,
+        ConnectCapability::Send => Capability::Send,
+        ConnectCapability::Modify => Capability::Modify,
+        ConnectCapability::Labels => Capability::Labels,
+        ConnectCapability::Calendar => Capability::Calendar,
+    }
+}
+
+/// The scopes a session asking `capabilities` asks of a connector type (the provider's
+/// descriptor says which scopes each capability needs).
+pub fn session_scopes(kind: &ConnectorType, capabilities: &[ConnectCapability]) -> Vec<String> {
+    let caps: Vec<Capability> = capabilities.iter().map(|c| capability(*c)).collect();
+    kind.descriptor
+        .scopes
+        .for_capabilities(&caps)
+        .into_iter()
+        .map(str::to_string)
+        .collect()
+}
+
+/// What a reconnect asks by default: every mail capability, and calendar when the
+/// connector's grant (`granted`, space-separated) had calendar access.
+pub fn reconnect_capabilities(
+    kind: &ConnectorType,
+    granted: Option<&str>,
+) -> Vec<ConnectCapability> {
+    let sets = &kind.descriptor.scopes;
+    let had_calendar = granted.unwrap_or("").split_whitespace().any(|s| {
+        let s = sets
+            .granted_prefix
+            .and_then(|p| s.strip_prefix(p))
+            .unwrap_or(s);
+        sets.calendar
+            .iter()
+            .chain(sets.calendar_read)
+            .any(|c| c.eq_ignore_ascii_case(s))
+    });
+    let mut caps = mail_capabilities();
+    if had_calendar {
+        caps.push(ConnectCapability::Calendar);
+    }
+    caps
+}
+
+/// Checks an ask against the connector types it is for.
+fn check_capabilities(
+    caps: &[ConnectCapability],
+    kinds: &[&ConnectorType],
+) -> Result<(), ConnectorError> {
+    let invalid =
+        |m: String| ConnectorError::invalid_params(m).with_details(json!({"path": "capabilities"}));
+    if !caps.iter().any(|c| *c != ConnectCapability::Calendar) {
+        return Err(invalid(
+            "`capabilities` must name at least one mail capability: read, send, modify or labels (calendar comes with one of them)".into(),
+        ));
+    }
+    if caps.contains(&ConnectCapability::Calendar) {
+        if let Some(k) = kinds
+            .iter()
+            .find(|k| k.descriptor.scopes.calendar.is_empty())
+        {
+            return Err(invalid(format!(
+                "`capabilities`: connector type `{}` has no calendar; leave `calendar` out",
+                k.name
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// How the end user started (stored as JSON when they pick a provider).
@@ -77,12 +165,19 @@ impl Closed {
     }
 }
 
+/// 32 random bytes, URL-safe base64 (43 characters).
+pub(crate) fn new_token() -> String {
+    let mut random = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut random);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random)
+}
+
 fn token_hash(token: &str) -> String {
     hash_state(&format!("connect:{token}"))
 }
 
 /// Whether a token has the shape this server issues (43 URL-safe base64 characters).
-fn well_formed(token: &str) -> bool {
+pub(crate) fn well_formed(token: &str) -> bool {
     token.len() == 43
         && token
             .bytes()
@@ -142,10 +237,11 @@ pub fn scope_words(scope: &str) -> String {
     }
 }
 
-/// The plain-words list of what a provider's consent will grant.
-pub fn permissions(kind: &ConnectorType) -> Vec<String> {
+/// The plain-words list of what a provider's consent will grant to a session asking
+/// `capabilities`.
+pub fn permissions(kind: &ConnectorType, capabilities: &[ConnectCapability]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for s in scopes_for(kind, false) {
+    for s in session_scopes(kind, capabilities) {
         let w = scope_words(&s);
         if !out.contains(&w) {
             out.push(w);
@@ -180,8 +276,14 @@ impl OAuthFlow {
                 types.push(kind.name.clone());
             }
         }
+        let mut asked = r.capabilities;
         if let Some(id) = &r.reconnect_connector_id {
             let row = self.connectors_get(org, id).await?;
+            if asked.is_none() {
+                if let Ok(kind) = self.kind_of(Some(&row.connector_type), None) {
+                    asked = Some(reconnect_capabilities(kind, row.scopes.as_deref()));
+                }
+            }
             if row.customer_name != r.customer_name {
                 return Err(ConnectorError::invalid_params(
                     "`customer_name` must be the customer of `reconnect_connector_id`",
@@ -201,16 +303,36 @@ impl OAuthFlow {
             )
             .with_details(json!({"path": "connector_types"})));
         }
+        let mut capabilities: Vec<ConnectCapability> = Vec::new();
+        for c in asked.unwrap_or_else(mail_capabilities) {
+            if !capabilities.contains(&c) {
+                capabilities.push(c);
+            }
+        }
+        let kinds: Vec<&ConnectorType> = types
+            .iter()
+            .filter_map(|t| self.kind_of(Some(t), None).ok())
+            .collect();
+        check_capabilities(&capabilities, &kinds)?;
         self.check_redirect(org, &r.redirect_url).await?;
-        let mut random = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut random);
-        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random);
         let request = SessionRequest {
             customer_name: r.customer_name,
             connector_types: types,
             redirect_url: r.redirect_url,
             reconnect_connector_id: r.reconnect_connector_id,
+            capabilities,
         };
+        self.store_connect_session(org, request, base).await
+    }
+
+    /// Stores a checked session request; its connect URL (origin `base`).
+    pub(crate) async fn store_connect_session(
+        &self,
+        org: &str,
+        request: SessionRequest,
+        base: &str,
+    ) -> Result<ConnectSession, ConnectorError> {
+        let token = new_token();
         let expires_at = now() + CONNECT_TTL_SECS;
         self.store_ref()
             .insert_connect_session(
@@ -340,6 +462,14 @@ impl OAuthFlow {
             }));
         }
         let org = &session.organization_id;
+        let scopes = session_scopes(
+            self.kind_of(Some(connector_type), None)?,
+            &session.request.capabilities,
+        );
+        let connect = Some(ConnectStart {
+            session: hash.clone(),
+            scopes,
+        });
         let done = format!("{}/connect/s/{token}/done", base.trim_end_matches('/'));
         let began = match &session.request.reconnect_connector_id {
             Some(id) => {
@@ -352,7 +482,7 @@ impl OAuthFlow {
                         tenant: None,
                     },
                     callback_url,
-                    Some(hash.clone()),
+                    connect,
                 )
                 .await
             }
@@ -371,7 +501,7 @@ impl OAuthFlow {
                         oauth_app_id: None,
                     },
                     callback_url,
-                    Some(hash.clone()),
+                    connect,
                 )
                 .await
             }

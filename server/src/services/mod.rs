@@ -18,6 +18,7 @@ pub mod guardrails;
 pub mod idempotency;
 pub mod oauth;
 pub mod oauth_apps;
+pub mod reconnect;
 pub mod settings;
 
 pub use applications::{AppInfo, Applications, RevokedApp};

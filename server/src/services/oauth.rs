@@ -40,6 +40,13 @@ pub struct OAuthFlow {
     callbacks_by_source: RateLimiter,
 }
 
+/// A flow started by a connect session: its token's hash and the scopes it asks.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnectStart {
+    pub session: String,
+    pub scopes: Vec<String>,
+}
+
 /// What a consent request is bound to (stored server side with the hashed state).
 #[derive(Serialize, Deserialize)]
 pub struct Pending {
@@ -123,7 +130,7 @@ impl OAuthFlow {
         org: &str,
         r: InitiateRequest,
         callback_url: &str,
-        connect: Option<String>,
+        connect: Option<ConnectStart>,
     ) -> Result<ConsentUrl, ConnectorError> {
         if r.customer_name.trim().is_empty() {
             return Err(ConnectorError::invalid_params(
@@ -148,7 +155,10 @@ impl OAuthFlow {
             replication_config: r
                 .replication_config
                 .map(|c| serde_json::to_value(c).expect("serializes")),
-            scopes: scopes_for(kind, readonly(r.scopes.as_deref())?),
+            scopes: match &connect {
+                Some(c) => c.scopes.clone(),
+                None => scopes_for(kind, readonly(r.scopes.as_deref())?),
+            },
             tenant: if kind.has_tenants() {
                 tenant
             } else {
@@ -156,7 +166,7 @@ impl OAuthFlow {
             },
             oauth_app_id: chosen.app_id.clone(),
             connector_id: None,
-            connect_session: connect,
+            connect_session: connect.map(|c| c.session),
         };
         Ok(ConsentUrl {
             consent_url: self.consent_url(org, kind, &chosen, &pending).await?,
@@ -182,7 +192,7 @@ impl OAuthFlow {
         id: &str,
         r: ReauthorizeRequest,
         callback_url: &str,
-        connect: Option<String>,
+        connect: Option<ConnectStart>,
     ) -> Result<ConsentUrl, ConnectorError> {
         let row = self.connectors.get(org, id).await?;
         let kind = self.kind_of(Some(&row.connector_type), None)?;
@@ -200,7 +210,10 @@ impl OAuthFlow {
             redirect_uri: redirect_uri(kind, callback_url),
             name: None,
             replication_config: None,
-            scopes: scopes_for(kind, readonly(r.scopes.as_deref())?),
+            scopes: match &connect {
+                Some(c) => c.scopes.clone(),
+                None => scopes_for(kind, readonly(r.scopes.as_deref())?),
+            },
             tenant: if kind.has_tenants() {
                 tenant
             } else {
@@ -208,7 +221,7 @@ impl OAuthFlow {
             },
             oauth_app_id: chosen.app_id.clone(),
             connector_id: Some(row.id.clone()),
-            connect_session: connect,
+            connect_session: connect.map(|c| c.session),
         };
         Ok(ConsentUrl {
             consent_url: self.consent_url(org, kind, &chosen, &pending).await?,

@@ -8,7 +8,7 @@ use connector_core::ConnectorError;
 use serde_json::json;
 
 use crate::error::db;
-use crate::oauth::redirect::valid_entry;
+use crate::oauth::redirect::{allowed, valid_entry};
 use crate::store::{SettingsRow, Store};
 use crate::vault::Vault;
 
@@ -77,6 +77,18 @@ impl Settings {
                 s.logo_url = Some(u);
             }
         }
+        if let Some(u) = c.connect_return_url {
+            s.connect_return_url = (!u.is_empty()).then_some(u);
+        }
+        // Checked against the allow-list as it is after this change (either may have moved).
+        if let Some(u) = &s.connect_return_url {
+            if !allowed(&s.redirect_allowlist, u) {
+                return Err(ConnectorError::invalid_params(
+                    "`connect_return_url` must be on the organization's `redirect_allowlist` (scheme, host, port and path prefix must match)",
+                )
+                .with_details(json!({"path": "connect_return_url"})));
+            }
+        }
         self.store.put_org_settings(org, &s).await.map_err(db)?;
         Ok(s)
     }
@@ -92,5 +104,6 @@ pub fn view(s: &SettingsRow) -> SettingsView {
         event_bodies: s.event_bodies,
         display_name: s.display_name.clone(),
         logo_url: s.logo_url.clone(),
+        connect_return_url: s.connect_return_url.clone(),
     }
 }

@@ -73,6 +73,8 @@ pub struct StoreQuery {
     pub thread_id: Option<String>,
     pub limit: i64,
     pub offset: i64,
+    /// How many of the newest text matches are ranked ([`RANK_WINDOW`] when `None`).
+    pub rank_window: Option<i64>,
 }
 
 /// One hit of a store search.
@@ -106,11 +108,13 @@ fn labels_text(labels: &[String]) -> String {
 }
 
 /// A parameter of a query being built.
+#[derive(Clone)]
 enum Arg {
     Text(String),
     Int(i64),
 }
 
+#[derive(Clone)]
 struct Sql {
     sql: String,
     args: Vec<Arg>,
@@ -340,6 +344,14 @@ impl Store {
             upsert(&mut tx, connector_id, m).await?;
         }
         tx.commit().await?;
+        if next.is_none() && self.backend == Backend::Postgres {
+            // A backfill can write most of the table at once: fresh statistics let the
+            // planner tell rare words (GIN index) from common ones (newest-first walk) now,
+            // not when autovacuum gets to it.
+            sqlx::query("ANALYZE context_messages")
+                .execute(&self.pool)
+                .await?;
+        }
         Ok(true)
     }
 
@@ -457,140 +469,272 @@ impl Store {
             .map(|r| r.get("n"))
     }
 
-    /// Searches a connector's replica: text matches ranked first (then newest first), or
-    /// newest first without text.
+    /// Searches a connector's replica: without words, newest first; with words, the newest
+    /// [`RANK_WINDOW`] matches ranked by relevance (then newest first), then every further
+    /// match newest first (docs/context-store.md, "Ranking").
     pub async fn context_search(
         &self,
         connector_id: &str,
         q: &StoreQuery,
     ) -> Result<Vec<StoreHit>, sqlx::Error> {
-        let mut s = Sql {
-            sql: String::new(),
-            args: Vec::new(),
-        };
-        let mut conds: Vec<String> = Vec::new();
-        let c = s.arg(Arg::Text(connector_id.to_string()));
-        conds.push(format!("m.connector_id = {c}"));
-        for (col, v) in [
-            ("m.from_text", &q.from),
-            ("m.to_text", &q.to),
-            ("m.cc_text", &q.cc),
-            ("lower(m.subject)", &q.subject),
-        ] {
-            if let Some(v) = v {
-                let p = s.arg(Arg::Text(like(v)));
-                conds.push(format!("{col} LIKE {p} ESCAPE '\\'"));
-            }
-        }
-        match &q.label {
-            Some(l) => {
-                let p = s.arg(Arg::Text(like_label(l)));
-                conds.push(format!("m.labels LIKE {p} ESCAPE '\\'"));
-            }
-            None => {
-                for h in &q.hidden {
-                    let p = s.arg(Arg::Text(like_label(h)));
-                    conds.push(format!("m.labels NOT LIKE {p} ESCAPE '\\'"));
-                }
-            }
-        }
-        if let Some(r) = q.is_read {
-            let p = s.arg(Arg::Int(i64::from(r)));
-            conds.push(format!("m.is_read = {p}"));
-        }
-        if let Some(a) = q.has_attachments {
-            let p = s.arg(Arg::Int(i64::from(a)));
-            conds.push(format!("m.has_attachments = {p}"));
-        }
-        if let Some(a) = q.after_ms {
-            let p = s.arg(Arg::Int(a));
-            conds.push(format!("m.date_ms >= {p}"));
-        }
-        if let Some(b) = q.before_ms {
-            let p = s.arg(Arg::Int(b));
-            conds.push(format!("m.date_ms < {p}"));
-        }
-        if let Some(t) = &q.thread_id {
-            let p = s.arg(Arg::Text(t.clone()));
-            conds.push(format!("m.thread_id = {p}"));
-        }
-        const COLS: &str = "m.message_id, m.thread_id, m.subject, m.from_name, m.from_email, \
-            m.date_ms, m.labels, m.is_read, m.has_attachments, m.snippet";
+        let f = filters(connector_id, q);
         let words: Vec<&String> = q.words.iter().filter(|w| !w.is_empty()).collect();
         if words.is_empty() {
+            let mut s = f.sql.clone();
             let (l, o) = (s.arg(Arg::Int(q.limit)), s.arg(Arg::Int(q.offset)));
             s.sql = format!(
                 "SELECT {COLS}, NULL AS highlight FROM context_messages m WHERE {} \
                  ORDER BY m.date_ms DESC, m.message_id LIMIT {l} OFFSET {o}",
-                conds.join(" AND ")
+                f.conds
             );
-        } else {
-            match self.backend {
-                Backend::Sqlite => {
-                    let text = words
-                        .iter()
-                        .map(|w| format!("\"{}\"", w.replace('"', "")))
-                        .collect::<Vec<_>>()
-                        .join(" ");
-                    let m = s.arg(Arg::Text(text));
-                    let (l, o) = (s.arg(Arg::Int(q.limit)), s.arg(Arg::Int(q.offset)));
-                    s.sql = format!(
-                        "SELECT {COLS}, snippet(context_fts, -1, '**', '**', '…', 12) AS highlight \
-                         FROM context_fts JOIN context_messages m ON m.rid = context_fts.rowid \
-                         WHERE context_fts MATCH {m} AND {} \
-                         ORDER BY bm25(context_fts, 4.0, 2.0, 1.0, 1.0), m.date_ms DESC, \
-                         m.message_id LIMIT {l} OFFSET {o}",
-                        conds.join(" AND ")
-                    );
-                }
-                Backend::Postgres => {
-                    let text = words
-                        .iter()
-                        .map(|w| {
-                            w.chars()
-                                .filter(|c| c.is_alphanumeric())
-                                .collect::<String>()
-                        })
-                        .filter(|w| !w.is_empty())
-                        .collect::<Vec<_>>()
-                        .join(" & ");
-                    let m = s.arg(Arg::Text(text));
-                    let (l, o) = (s.arg(Arg::Int(q.limit)), s.arg(Arg::Int(q.offset)));
-                    // The page first, then headlines for its rows only.
-                    s.sql = format!(
-                        "SELECT {COLS}, ts_headline('simple', coalesce(m.body_text, m.snippet, \
-                         m.subject, ''), to_tsquery('simple', {m}), \
-                         'StartSel=**, StopSel=**, MaxWords=18, MinWords=6') AS highlight \
-                         FROM (SELECT m.rid, ts_rank(m.fts, to_tsquery('simple', {m})) AS rank \
-                         FROM context_messages m WHERE m.fts @@ to_tsquery('simple', {m}) AND {} \
-                         ORDER BY rank DESC, m.date_ms DESC, m.message_id LIMIT {l} OFFSET {o}) p \
-                         JOIN context_messages m ON m.rid = p.rid \
-                         ORDER BY p.rank DESC, m.date_ms DESC, m.message_id",
-                        conds.join(" AND ")
-                    );
-                }
+            let rows = s.query().fetch_all(&self.pool).await?;
+            return Ok(rows.iter().map(hit).collect());
+        }
+        let text = match self.backend {
+            Backend::Sqlite => words
+                .iter()
+                .map(|w| format!("\"{}\"", w.replace('"', "")))
+                .collect::<Vec<_>>()
+                .join(" "),
+            Backend::Postgres => words
+                .iter()
+                .map(|w| {
+                    w.chars()
+                        .filter(|c| c.is_alphanumeric())
+                        .collect::<String>()
+                })
+                .filter(|w| !w.is_empty())
+                .collect::<Vec<_>>()
+                .join(" & "),
+        };
+        let plan = match self.backend {
+            Backend::Postgres => Plan::Postgres,
+            Backend::Sqlite if self.fts_matches_many(&text).await? => Plan::SqliteNewestFirst,
+            Backend::Sqlite => Plan::SqliteIndexFirst,
+        };
+        let window = q.rank_window.unwrap_or(RANK_WINDOW).max(0);
+        let (offset, end) = (q.offset, q.offset + q.limit);
+        let mut rids = Vec::new();
+        if offset < window {
+            let mut s = f.sql.clone();
+            let m = s.arg(Arg::Text(text.clone()));
+            let (w, l, o) = (
+                s.arg(Arg::Int(window)),
+                s.arg(Arg::Int(end.min(window) - offset)),
+                s.arg(Arg::Int(offset)),
+            );
+            let matches = plan.matches(&f.conds, &m);
+            s.sql = match plan {
+                Plan::Postgres => format!(
+                    "SELECT c.rid FROM ({matches} LIMIT {w}) c \
+                     ORDER BY ts_rank(c.fts, to_tsquery('simple', {m})) DESC, c.date_ms DESC, \
+                     c.message_id LIMIT {l} OFFSET {o}"
+                ),
+                // bm25 over the candidates only: one pass over the word's index entries
+                // between the candidates' smallest and largest row id (the newest messages
+                // sit together: the backfill writes them in date order, events append).
+                _ => format!(
+                    "WITH cand AS MATERIALIZED ({matches} LIMIT {w}), \
+                     f AS MATERIALIZED (SELECT rowid AS rid, \
+                     bm25(context_fts, 4.0, 2.0, 1.0, 1.0) AS r FROM context_fts \
+                     WHERE context_fts MATCH {m} AND rowid BETWEEN (SELECT min(rid) FROM cand) \
+                     AND (SELECT max(rid) FROM cand) AND +rowid IN (SELECT rid FROM cand)) \
+                     SELECT c.rid FROM f JOIN cand c ON c.rid = f.rid \
+                     ORDER BY f.r, c.date_ms DESC, c.message_id LIMIT {l} OFFSET {o}"
+                ),
+            };
+            let rows = s.query().fetch_all(&self.pool).await?;
+            rids.extend(rows.iter().map(|r| r.get::<i64, _>("rid")));
+        }
+        let from = offset.max(window);
+        if end > from {
+            let mut s = f.sql.clone();
+            let m = s.arg(Arg::Text(text.clone()));
+            let (l, o) = (s.arg(Arg::Int(end - from)), s.arg(Arg::Int(from)));
+            s.sql = format!(
+                "SELECT d.rid FROM ({} LIMIT {l} OFFSET {o}) d \
+                 ORDER BY d.date_ms DESC, d.message_id",
+                plan.matches(&f.conds, &m)
+            );
+            let rows = s.query().fetch_all(&self.pool).await?;
+            rids.extend(rows.iter().map(|r| r.get::<i64, _>("rid")));
+        }
+        self.decorate(&rids, &text).await
+    }
+
+    /// Whether more than [`FTS_FIRST_MAX`] rows (of every connector) match `text`: a count
+    /// that stops there, so it costs little even for a word in every message.
+    async fn fts_matches_many(&self, text: &str) -> Result<bool, sqlx::Error> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM context_fts WHERE context_fts MATCH $1 \
+             LIMIT $2)",
+        )
+        .bind(text)
+        .bind(FTS_FIRST_MAX + 1)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > FTS_FIRST_MAX)
+    }
+
+    /// The rows of a page (in the order given) with their highlights, computed for these rows
+    /// only.
+    async fn decorate(&self, rids: &[i64], text: &str) -> Result<Vec<StoreHit>, sqlx::Error> {
+        if rids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = rids
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = match self.backend {
+            Backend::Sqlite => format!(
+                "SELECT {COLS}, m.rid, snippet(context_fts, -1, '**', '**', '…', 12) AS highlight \
+                 FROM context_fts CROSS JOIN context_messages m ON m.rid = context_fts.rowid \
+                 WHERE context_fts MATCH $1 AND context_fts.rowid IN ({list})"
+            ),
+            Backend::Postgres => format!(
+                "SELECT {COLS}, m.rid, ts_headline('simple', coalesce(m.body_text, m.snippet, \
+                 m.subject, ''), to_tsquery('simple', $1), \
+                 'StartSel=**, StopSel=**, MaxWords=18, MinWords=6') AS highlight \
+                 FROM context_messages m WHERE m.rid IN ({list})"
+            ),
+        };
+        let rows = sqlx::query(&sql).bind(text).fetch_all(&self.pool).await?;
+        let mut by_rid: std::collections::HashMap<i64, StoreHit> = rows
+            .iter()
+            .map(|r| (r.get::<i64, _>("rid"), hit(r)))
+            .collect();
+        Ok(rids.iter().filter_map(|r| by_rid.remove(r)).collect())
+    }
+}
+
+/// How many of a text search's newest matches are ranked by relevance; later matches follow
+/// newest first. Ranking is what costs: a word in most of a mailbox would otherwise be scored
+/// in every message before the first page (and there its weight is near zero anyway: FTS5's
+/// bm25 floors the weight of a word in more than half the rows).
+pub const RANK_WINDOW: i64 = 200;
+
+/// SQLite: text matched by at most this many rows is searched through the full-text index
+/// first; more common text by walking the connector's newest messages.
+const FTS_FIRST_MAX: i64 = 5_000;
+
+const COLS: &str = "m.message_id, m.thread_id, m.subject, m.from_name, m.from_email, \
+    m.date_ms, m.labels, m.is_read, m.has_attachments, m.snippet";
+
+/// How a text search finds its matches.
+#[derive(Debug, Clone, Copy)]
+enum Plan {
+    /// One SQL; the planner picks the GIN index or the date index from the statistics.
+    Postgres,
+    /// FTS5 first, then the messages (rare words).
+    SqliteIndexFirst,
+    /// The date index first, each row tested against the word's index entries (common words).
+    SqliteNewestFirst,
+}
+
+impl Plan {
+    /// Every match (`rid`, `date_ms`, `message_id`, and `fts` on PostgreSQL), newest first;
+    /// `m` names the text parameter.
+    fn matches(self, conds: &str, m: &str) -> String {
+        match self {
+            Plan::Postgres => format!(
+                "SELECT m.rid, m.date_ms, m.message_id, m.fts FROM context_messages m \
+                 WHERE m.fts @@ to_tsquery('simple', {m}) AND {conds} \
+                 ORDER BY m.date_ms DESC, m.message_id"
+            ),
+            Plan::SqliteIndexFirst => format!(
+                "SELECT m.rid, m.date_ms, m.message_id FROM context_fts \
+                 CROSS JOIN context_messages m ON m.rid = context_fts.rowid \
+                 WHERE context_fts MATCH {m} AND {conds} ORDER BY m.date_ms DESC, m.message_id"
+            ),
+            // `+` keeps SQLite from driving the search by the (large) set of matching rows.
+            Plan::SqliteNewestFirst => format!(
+                "SELECT m.rid, m.date_ms, m.message_id FROM context_messages m WHERE {conds} \
+                 AND +m.rid IN (SELECT rowid FROM context_fts WHERE context_fts MATCH {m}) \
+                 ORDER BY m.date_ms DESC, m.message_id"
+            ),
+        }
+    }
+}
+
+/// The filters of a search as SQL conditions over `m` (context_messages) and their arguments.
+struct Filters {
+    sql: Sql,
+    conds: String,
+}
+
+fn filters(connector_id: &str, q: &StoreQuery) -> Filters {
+    let mut s = Sql {
+        sql: String::new(),
+        args: Vec::new(),
+    };
+    let mut conds: Vec<String> = Vec::new();
+    let c = s.arg(Arg::Text(connector_id.to_string()));
+    conds.push(format!("m.connector_id = {c}"));
+    for (col, v) in [
+        ("m.from_text", &q.from),
+        ("m.to_text", &q.to),
+        ("m.cc_text", &q.cc),
+        ("lower(m.subject)", &q.subject),
+    ] {
+        if let Some(v) = v {
+            let p = s.arg(Arg::Text(like(v)));
+            conds.push(format!("{col} LIKE {p} ESCAPE '\\'"));
+        }
+    }
+    match &q.label {
+        Some(l) => {
+            let p = s.arg(Arg::Text(like_label(l)));
+            conds.push(format!("m.labels LIKE {p} ESCAPE '\\'"));
+        }
+        None => {
+            for h in &q.hidden {
+                let p = s.arg(Arg::Text(like_label(h)));
+                conds.push(format!("m.labels NOT LIKE {p} ESCAPE '\\'"));
             }
         }
-        let rows = s.query().fetch_all(&self.pool).await?;
-        Ok(rows
-            .iter()
-            .map(|r| {
-                let labels: String = r.get("labels");
-                StoreHit {
-                    message_id: r.get("message_id"),
-                    thread_id: r.get("thread_id"),
-                    subject: r.get("subject"),
-                    from_name: r.get("from_name"),
-                    from_email: r.get("from_email"),
-                    date_ms: r.get("date_ms"),
-                    labels: labels.split_whitespace().map(str::to_string).collect(),
-                    is_read: r.get::<i64, _>("is_read") != 0,
-                    has_attachments: r.get::<i64, _>("has_attachments") != 0,
-                    snippet: r.get("snippet"),
-                    highlight: r.get("highlight"),
-                }
-            })
-            .collect())
+    }
+    if let Some(r) = q.is_read {
+        let p = s.arg(Arg::Int(i64::from(r)));
+        conds.push(format!("m.is_read = {p}"));
+    }
+    if let Some(a) = q.has_attachments {
+        let p = s.arg(Arg::Int(i64::from(a)));
+        conds.push(format!("m.has_attachments = {p}"));
+    }
+    if let Some(a) = q.after_ms {
+        let p = s.arg(Arg::Int(a));
+        conds.push(format!("m.date_ms >= {p}"));
+    }
+    if let Some(b) = q.before_ms {
+        let p = s.arg(Arg::Int(b));
+        conds.push(format!("m.date_ms < {p}"));
+    }
+    if let Some(t) = &q.thread_id {
+        let p = s.arg(Arg::Text(t.clone()));
+        conds.push(format!("m.thread_id = {p}"));
+    }
+    Filters {
+        sql: s,
+        conds: conds.join(" AND "),
+    }
+}
+
+fn hit(r: &super::Row) -> StoreHit {
+    let labels: String = r.get("labels");
+    StoreHit {
+        message_id: r.get("message_id"),
+        thread_id: r.get("thread_id"),
+        subject: r.get("subject"),
+        from_name: r.get("from_name"),
+        from_email: r.get("from_email"),
+        date_ms: r.get("date_ms"),
+        labels: labels.split_whitespace().map(str::to_string).collect(),
+        is_read: r.get::<i64, _>("is_read") != 0,
+        has_attachments: r.get::<i64, _>("has_attachments") != 0,
+        snippet: r.get("snippet"),
+        highlight: r.get("highlight"),
     }
 }
 

@@ -146,6 +146,11 @@ const SQLITE_MIGRATIONS: MigrationSource = &[
         include_str!("../../migrations/sqlite/0700_connect.sql"),
     ),
     (
+        710,
+        "reconnect_links",
+        include_str!("../../migrations/sqlite/0710_reconnect_links.sql"),
+    ),
+    (
         730,
         "approval_uses",
         include_str!("../../migrations/sqlite/0730_approval_uses.sql"),
@@ -213,6 +218,11 @@ const POSTGRES_MIGRATIONS: MigrationSource = &[
         700,
         "connect",
         include_str!("../../migrations/postgres/0700_connect.sql"),
+    ),
+    (
+        710,
+        "reconnect_links",
+        include_str!("../../migrations/postgres/0710_reconnect_links.sql"),
     ),
     (
         730,

@@ -17,6 +17,8 @@ pub struct SettingsRow {
     pub display_name: Option<String>,
     /// The logo the connect page shows (an https URL).
     pub logo_url: Option<String>,
+    /// Where a reconnect link's flow returns the end user (else the server's own page).
+    pub connect_return_url: Option<String>,
 }
 
 /// A connect session (issue 25) as stored.
@@ -86,7 +88,8 @@ impl Store {
     pub async fn org_settings(&self, org: &str) -> Result<SettingsRow, sqlx::Error> {
         let row = sqlx::query(
             "SELECT redirect_allowlist, webhook_url, webhook_secret, raw_credential_apps, \
-             event_bodies, display_name, logo_url FROM org_settings WHERE organization_id = $1",
+             event_bodies, display_name, logo_url, connect_return_url FROM org_settings \
+             WHERE organization_id = $1",
         )
         .bind(org)
         .fetch_optional(self.pool())
@@ -100,6 +103,7 @@ impl Store {
                 event_bodies: r.get::<i64, _>("event_bodies") != 0,
                 display_name: r.get("display_name"),
                 logo_url: r.get("logo_url"),
+                connect_return_url: r.get("connect_return_url"),
             })
             .unwrap_or_default())
     }
@@ -108,10 +112,10 @@ impl Store {
         sqlx::query(
             "INSERT INTO org_settings (organization_id, redirect_allowlist, webhook_url, \
              webhook_secret, raw_credential_apps, updated_at, event_bodies, display_name, \
-             logo_url) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             logo_url, connect_return_url) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
              ON CONFLICT (organization_id) DO UPDATE SET redirect_allowlist = $2, \
              webhook_url = $3, webhook_secret = $4, raw_credential_apps = $5, updated_at = $6, \
-             event_bodies = $7, display_name = $8, logo_url = $9",
+             event_bodies = $7, display_name = $8, logo_url = $9, connect_return_url = $10",
         )
         .bind(org)
         .bind(serde_json::to_string(&s.redirect_allowlist).expect("serializes"))
@@ -122,6 +126,7 @@ impl Store {
         .bind(i64::from(s.event_bodies))
         .bind(&s.display_name)
         .bind(&s.logo_url)
+        .bind(&s.connect_return_url)
         .execute(self.pool())
         .await
         .map(|_| ())
@@ -436,6 +441,73 @@ impl Store {
         sqlx::query("UPDATE connectors SET scopes = $1 WHERE id = $2")
             .bind(scopes)
             .bind(id)
+            .execute(self.pool())
+            .await
+            .map(|_| ())
+    }
+
+    /// Stores a reconnect link (its token's hash) for a connector; drops long-expired links.
+    pub async fn insert_reconnect_link(
+        &self,
+        token_hash: &str,
+        org: &str,
+        connector_id: &str,
+        expires_at: i64,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM reconnect_links WHERE expires_at < $1")
+            .bind(now() - 86_400)
+            .execute(self.pool())
+            .await?;
+        sqlx::query(
+            "INSERT INTO reconnect_links (token_hash, organization_id, connector_id, expires_at, \
+             created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(token_hash)
+        .bind(org)
+        .bind(connector_id)
+        .bind(expires_at)
+        .bind(now())
+        .execute(self.pool())
+        .await
+        .map(|_| ())
+    }
+
+    /// `(organization_id, connector_id, expires_at)` of a reconnect link.
+    pub async fn reconnect_link(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(String, String, i64)>, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT organization_id, connector_id, expires_at FROM reconnect_links \
+             WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| {
+            Ok((
+                r.try_get("organization_id")?,
+                r.try_get("connector_id")?,
+                r.try_get("expires_at")?,
+            ))
+        })
+        .transpose()
+    }
+
+    /// Voids every reconnect link of a connector (it is active again, or deleted).
+    pub async fn void_reconnect_links(&self, connector_id: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM reconnect_links WHERE connector_id = $1")
+            .bind(connector_id)
+            .execute(self.pool())
+            .await
+            .map(|_| ())
+    }
+
+    /// Test hook: moves every reconnect link of an organization into the past.
+    pub async fn expire_reconnect_links(&self, org: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE reconnect_links SET expires_at = $1 WHERE organization_id = $2")
+            .bind(now() - 1)
+            .bind(org)
             .execute(self.pool())
             .await
             .map(|_| ())

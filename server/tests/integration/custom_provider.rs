@@ -123,6 +123,8 @@ static NOTES: ProviderDescriptor = ProviderDescriptor {
         send: &[],
         modify: &["notes.write"],
         labels: &[],
+        calendar: &[],
+        calendar_read: &[],
         granted_prefix: None,
     },
     consent_params: &[("offline", "yes")],

@@ -228,38 +228,50 @@ async fn store_case(
     };
     let registry = Registry::builtin(&Default::default());
     let kind = registry.get("gmail").expect("gmail is built in");
+    let shapes = store_queries();
     let mut all = Samples::default();
-    let mut worst = ("", 0.0f64);
+    let mut per_shape: Vec<Samples> = shapes.iter().map(|_| Samples::default()).collect();
     for _ in 0..sizes.store_runs {
-        for (name, q) in store_queries() {
+        for ((_, q), samples) in shapes.iter().zip(per_shape.iter_mut()) {
             let t = Instant::now();
-            let out = server::services::context::search::from_store(&store, kind, &row, &q)
+            let out = server::services::context::search::from_store(&store, kind, &row, q)
                 .await
                 .expect("the store answers")
                 .expect("replication is live");
             let d = t.elapsed();
             assert_eq!(out.metadata["source"], "store");
             all.push(d);
-            let ms = d.as_secs_f64() * 1e3;
-            if ms > worst.1 {
-                worst = (name, ms);
-            }
+            samples.push(d);
         }
     }
     let (p50, p99) = (all.median_us() / 1e3, all.p99_us() / 1e3);
+    let slowest = shapes
+        .iter()
+        .zip(&per_shape)
+        .map(|((name, _), s)| (*name, s.p99_us() / 1e3))
+        .fold(("", 0.0f64), |a, b| if b.1 > a.1 { b } else { a });
     figs.push(
         Figure::new(&case, "messages.search from the store", "ms")
             .median(p50)
             .p99(p99)
             .target("p50 <= 20 ms, p99 <= 100 ms", p50 <= 20.0 && p99 <= 100.0)
             .note(format!(
-                "{} queries of {} shapes, 20 hits a page; slowest: {} {:.1} ms",
+                "{} queries of {} shapes, 20 hits a page; shape with the highest p99: {} {:.1} ms",
                 all.len(),
-                store_queries().len(),
-                worst.0,
-                worst.1
+                shapes.len(),
+                slowest.0,
+                slowest.1
             )),
     );
+    // Per shape, so the tail is explained (with 40 runs a shape's p99 is its slowest run).
+    for ((name, q), s) in shapes.iter().zip(&per_shape) {
+        figs.push(
+            Figure::new(&case, &format!("shape: {name}"), "ms")
+                .median(s.median_us() / 1e3)
+                .p99(s.p99_us() / 1e3)
+                .note(format!("{} runs of {q}", s.len())),
+        );
+    }
     figs.push(
         Figure::new(&case, "backfill write rate (bodies on)", "messages/s")
             .median(rate)

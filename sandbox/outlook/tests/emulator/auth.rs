@@ -243,3 +243,81 @@ async fn should_trust_an_issuer_through_introspection() {
         "an unknown token is no longer the default user"
     );
 }
+
+#[tokio::test]
+async fn should_show_an_interactive_consent_that_accepts_or_cancels_the_whole_set() {
+    let sb = start(SandboxConfig {
+        interactive_consent: true,
+        ..Default::default()
+    });
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let ask: Vec<(&str, &str)> = vec![
+        ("client_id", "app"),
+        ("response_type", "code"),
+        ("redirect_uri", "http://localhost/cb"),
+        ("scope", "offline_access User.Read Mail.ReadWrite"),
+        ("state", "xyz"),
+    ];
+    let r = http
+        .get(sb.authorize_url())
+        .query(&ask)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "a page, not a redirect");
+    let page = r.text().await.unwrap();
+    assert!(page.contains("<li>Mail.ReadWrite</li>"), "{page}");
+    assert!(!page.contains("checkbox"), "no per-scope choice: {page}");
+    assert!(page.contains(">Accept</button>") && page.contains(">Cancel</button>"));
+
+    // Accept grants the whole set, whatever a crafted form says.
+    let mut form = ask.clone();
+    form.extend([("granted", "User.Read"), ("decision", "accept")]);
+    let r = http
+        .post(sb.authorize_url())
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    let loc = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    let q: std::collections::HashMap<_, _> = loc.query_pairs().into_owned().collect();
+    assert_eq!(q["state"], "xyz");
+    let v: Value = http
+        .post(sb.token_url())
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", q["code"].as_str()),
+            ("redirect_uri", "http://localhost/cb"),
+            ("client_id", "app"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let scope = v["scope"].as_str().unwrap_or_default();
+    assert!(scope.contains("Mail.ReadWrite"), "{v}");
+    assert!(v["refresh_token"].is_string(), "{v}");
+
+    let mut form = ask.clone();
+    form.push(("decision", "cancel"));
+    let r = http
+        .post(sb.authorize_url())
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let loc = r.headers()["location"].to_str().unwrap().to_string();
+    assert!(
+        loc.contains("error=access_denied")
+            && loc.contains("AADSTS65004")
+            && loc.contains("state=xyz"),
+        "{loc}"
+    );
+    assert!(!loc.contains("code="), "{loc}");
+}

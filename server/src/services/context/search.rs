@@ -92,6 +92,7 @@ pub async fn from_store(
         thread_id: p.thread_id.clone(),
         limit: limit + 1,
         offset,
+        rank_window: None,
     };
     let mut hits = store.context_search(&row.id, &q).await.map_err(db)?;
     let more = hits.len() as i64 > limit;

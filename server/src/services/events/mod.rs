@@ -276,8 +276,14 @@ impl Events {
     }
 }
 
-/// Writes a status change to the outbox (delivered by whichever replica's loop claims it).
-pub async fn record_status(store: &Store, event: &StatusEvent) -> Result<(), ConnectorError> {
+/// Writes a status change to the outbox (delivered by whichever replica's loop claims it). A
+/// `needs_reauth` event carries a fresh reconnect link (origin `public_url`); `active` and
+/// `deleted` void the connector's links.
+pub async fn record_status(
+    store: &Store,
+    event: &StatusEvent,
+    public_url: &str,
+) -> Result<(), ConnectorError> {
     let deliver = store
         .org_settings(&event.organization_id)
         .await
@@ -292,6 +298,30 @@ pub async fn record_status(store: &Store, event: &StatusEvent) -> Result<(), Con
     };
     let Some(new_status) = status(&event.status) else {
         return Err(ConnectorError::internal("an unknown connector status"));
+    };
+    let link = match new_status {
+        // The event goes out even when no link can be made (the connector is gone already).
+        EventStatus::NeedsReauth => match crate::services::reconnect::mint(
+            store,
+            &event.organization_id,
+            &event.connector_id,
+            public_url,
+        )
+        .await
+        {
+            Ok(link) => Some(link),
+            Err(e) => {
+                tracing::warn!(connector_id = %event.connector_id, code = %e.code.as_str(), "no reconnect link for the status event");
+                None
+            }
+        },
+        EventStatus::Active | EventStatus::Deleted => {
+            store
+                .void_reconnect_links(&event.connector_id)
+                .await
+                .map_err(db)?;
+            None
+        }
     };
     let mut tx = store
         .begin_events(&event.connector_id, &event.organization_id, None)
@@ -312,6 +342,8 @@ pub async fn record_status(store: &Store, event: &StatusEvent) -> Result<(), Con
         previous_status: event.previous_status.as_deref().and_then(status),
         reason: event.reason.clone(),
         sequence: Some(seq),
+        reconnect_expires_at: link.as_ref().map(|l| l.expires_at),
+        reconnect_url: link.map(|l| l.reconnect_url),
     };
     let body = serde_json::to_string(&body).expect("an event serializes");
     tx.insert(NewEvent {

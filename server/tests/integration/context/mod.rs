@@ -4,6 +4,7 @@
 mod backfill;
 mod config;
 mod consistency;
+mod search;
 
 use std::time::{Duration, Instant};
 
@@ -66,11 +67,11 @@ pub fn fast() -> ContextConfig {
 /// the events and context loops running. `None` when PostgreSQL is wanted and not reachable
 /// outside CI.
 pub async fn env(db: Db) -> Option<Env> {
-    env_seeded(db, Seed::Empty).await
+    env_seeded(db, "outlook", Seed::Empty).await
 }
 
-/// [`env`] with the Outlook emulator seeded with `seed`.
-pub async fn env_seeded(db: Db, seed: Seed) -> Option<Env> {
+/// [`env`] with the emulator of `kind` (`gmail` or `outlook`) seeded with `seed`.
+pub async fn env_seeded(db: Db, kind: &str, seed: Seed) -> Option<Env> {
     let pg = match db {
         Db::Postgres => Some(pgdb::fresh().await?),
         Db::Sqlite => None,
@@ -80,8 +81,12 @@ pub async fn env_seeded(db: Db, seed: Seed) -> Option<Env> {
         seed,
         ..Default::default()
     };
-    let gmail = GmailSandbox::start(quiet(Seed::Empty)).unwrap();
-    let outlook = OutlookSandbox::start(quiet(seed)).unwrap();
+    let (gmail_seed, outlook_seed) = match kind {
+        "gmail" => (seed, Seed::Empty),
+        _ => (Seed::Empty, seed),
+    };
+    let gmail = GmailSandbox::start(quiet(gmail_seed)).unwrap();
+    let outlook = OutlookSandbox::start(quiet(outlook_seed)).unwrap();
     let (g, o) = (
         provider(gmail.base_url(), gmail.token_url()),
         provider(outlook.base_url(), outlook.token_url()),

@@ -260,6 +260,15 @@ async fn the_health_check_finds_a_revoked_grant_and_signed_webhooks_report_it() 
     assert_eq!(body["customer_name"], "cust");
     assert!(body["reason"].as_str().unwrap().contains("invalid_grant"));
     assert!(!String::from_utf8_lossy(&got.body).contains("1//sandbox-"));
+    // ...with a link the end user can reconnect through, for days.
+    let link = body["reconnect_url"]
+        .as_str()
+        .expect("a needs_reauth event carries a reconnect link");
+    assert!(link.contains("/connect/r/"), "{link}");
+    assert!(
+        body["reconnect_expires_at"].as_i64().unwrap()
+            > body["created_at"].as_i64().unwrap() + 86_400
+    );
     // A user's call now fails fast without asking the provider.
     let (s, v) = e.execute(&e.a, &id).await;
     assert_eq!(s.as_u16(), 424, "{v}");
@@ -279,6 +288,10 @@ async fn the_health_check_finds_a_revoked_grant_and_signed_webhooks_report_it() 
     let got = hooks.wait_for("active", Duration::from_secs(10)).await;
     assert_signed(&got, SECRET);
     assert_eq!(got.json()["previous_status"], "needs_reauth");
+    assert!(
+        got.json().get("reconnect_url").is_none(),
+        "only needs_reauth has a link"
+    );
     assert_eq!(e.execute(&e.a, &id).await.0, StatusCode::OK);
 
     // Deletion is an event too.

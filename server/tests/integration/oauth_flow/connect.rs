@@ -8,10 +8,10 @@ use server::create_app;
 
 use super::harness::*;
 
-const SESSIONS: &str = "/api/v1/integrations/connectors/connect/sessions";
+pub(super) const SESSIONS: &str = "/api/v1/integrations/connectors/connect/sessions";
 
 /// (status, headers, body) of a request to a page.
-async fn page(
+pub(super) async fn page(
     env: &Env,
     method: Method,
     uri: &str,
@@ -31,7 +31,7 @@ async fn page(
     (status, headers, body)
 }
 
-fn path_of(url: &str) -> String {
+pub(super) fn path_of(url: &str) -> String {
     let u = url::Url::parse(url).unwrap();
     match u.query() {
         Some(q) => format!("{}?{q}", u.path()),
@@ -39,19 +39,19 @@ fn path_of(url: &str) -> String {
     }
 }
 
-fn hdr(h: &actix_web::http::header::HeaderMap, name: &str) -> String {
+pub(super) fn hdr(h: &actix_web::http::header::HeaderMap, name: &str) -> String {
     h.get(name)
         .map(|v| v.to_str().unwrap().to_string())
         .unwrap_or_default()
 }
 
-fn location(h: &actix_web::http::header::HeaderMap) -> String {
+pub(super) fn location(h: &actix_web::http::header::HeaderMap) -> String {
     h.get("location")
         .map(|v| v.to_str().unwrap().to_string())
         .unwrap_or_default()
 }
 
-async fn session(env: &Env, org: &Org, body: Value) -> String {
+pub(super) async fn session(env: &Env, org: &Org, body: Value) -> String {
     let (s, v) = env.call(org, Method::POST, SESSIONS, Some(body)).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert!(v["expires_in"].as_i64().unwrap() > 60, "{v}");
@@ -60,7 +60,7 @@ async fn session(env: &Env, org: &Org, body: Value) -> String {
 
 /// Picks `kind` on the page, consents at the emulator, and follows the callback to the result
 /// page; returns the answer of the result page (a 303 in redirect mode).
-async fn complete(
+pub(super) async fn complete(
     env: &Env,
     connect: &str,
     form: &str,
@@ -363,4 +363,147 @@ async fn sessions_refuse_unknown_types_and_redirects_off_the_allow_list() {
     // ...which did not use the session up.
     let (s, _, _) = page(&env, Method::GET, &connect, None).await;
     assert_eq!(s, StatusCode::OK);
+}
+
+/// The `scope` of the consent request a session's page starts for `kind`.
+async fn asked_scope(env: &Env, connect: &str, kind: &str) -> String {
+    let (s, h, body) = page(
+        env,
+        Method::POST,
+        connect,
+        Some(&format!("connector_type={kind}")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
+    query(&location(&h))["scope"].clone()
+}
+
+#[actix_web::test]
+async fn a_session_asks_mail_without_calendar_unless_calendar_is_asked() {
+    let env = env_with(|_| {}).await;
+    let org = env.org("acme").await;
+    let both = json!(["gmail", "outlook"]);
+    // Default: the full mail sets, no calendar, and no calendar words on the page.
+    let connect = session(
+        &env,
+        &org,
+        json!({"customer_name": "ada", "connector_types": both, "redirect_url": ALLOWED}),
+    )
+    .await;
+    let (_, _, body) = page(&env, Method::GET, &connect, None).await;
+    assert!(!body.contains("calendars"), "{body}");
+    assert!(body.contains("Read, send, organize (labels) and delete your email"));
+    assert_eq!(
+        asked_scope(&env, &connect, "gmail").await,
+        "https://mail.google.com/ https://www.googleapis.com/auth/gmail.settings.basic"
+    );
+    let connect = session(
+        &env,
+        &org,
+        json!({"customer_name": "ada", "connector_types": both, "redirect_url": ALLOWED}),
+    )
+    .await;
+    assert_eq!(
+        asked_scope(&env, &connect, "outlook").await,
+        "offline_access User.Read Mail.ReadWrite Mail.Send MailboxSettings.ReadWrite"
+    );
+
+    // Read and calendar: only those, in plain words and in the consent request.
+    let ask = json!({"customer_name": "ada", "connector_types": both, "redirect_url": ALLOWED,
+        "capabilities": ["read", "calendar"]});
+    let connect = session(&env, &org, ask.clone()).await;
+    let (_, _, body) = page(&env, Method::GET, &connect, None).await;
+    assert!(
+        body.contains("<li>Read your email and labels</li>"),
+        "{body}"
+    );
+    assert!(body.contains("<li>See, create and change your calendars and events</li>"));
+    assert!(!body.contains("Send email as you"), "{body}");
+    assert!(!body.contains("delete your email"), "{body}");
+    assert_eq!(
+        asked_scope(&env, &connect, "gmail").await,
+        "https://www.googleapis.com/auth/gmail.readonly https://www.googleapis.com/auth/calendar"
+    );
+    let connect = session(&env, &org, ask).await;
+    assert_eq!(
+        asked_scope(&env, &connect, "outlook").await,
+        "offline_access User.Read Mail.Read MailboxSettings.Read Calendars.ReadWrite"
+    );
+}
+
+#[actix_web::test]
+async fn fewer_scopes_are_judged_against_what_the_session_asked() {
+    let env = env_with(|_| {}).await;
+    let org = env.org("acme").await;
+    // A read-only session is satisfied by a read-only grant...
+    let connect = session(
+        &env,
+        &org,
+        json!({"customer_name": "ada", "connector_types": ["gmail"], "redirect_url": ALLOWED,
+            "capabilities": ["read"]}),
+    )
+    .await;
+    let (_, h, _) = complete(&env, &connect, "connector_type=gmail").await;
+    let id = query(&location(&h))["connector_id"].clone();
+    let (_, st) = env
+        .call(
+            &org,
+            Method::GET,
+            &format!("/api/v1/integrations/connectors/{id}/status"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        st["scopes"],
+        json!(["https://www.googleapis.com/auth/gmail.readonly"]),
+        "{st}"
+    );
+
+    // ...and one that asked for the calendar is not satisfied without it.
+    let connect = session(
+        &env,
+        &org,
+        json!({"customer_name": "bob", "connector_types": ["gmail"], "redirect_url": ALLOWED,
+            "capabilities": ["read", "calendar"]}),
+    )
+    .await;
+    let (s, h, _) = page(&env, Method::POST, &connect, Some("connector_type=gmail")).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let unticked = set_param(
+        &location(&h),
+        "scope",
+        "https://www.googleapis.com/auth/gmail.readonly",
+    );
+    let back = consent(&unticked).await;
+    let (_, loc, _) = env.callback(&back).await;
+    let (_, h, _) = page(&env, Method::GET, &path_of(&loc), None).await;
+    let q = query(&location(&h));
+    assert_eq!(q["error"], "insufficient_scopes");
+    assert!(
+        q["error_description"].contains("https://www.googleapis.com/auth/calendar"),
+        "{q:?}"
+    );
+}
+
+#[actix_web::test]
+async fn capabilities_are_checked_with_errors_naming_the_field() {
+    let env = env_with(|_| {}).await;
+    let org = env.org("acme").await;
+    for caps in [json!([]), json!(["calendar"]), json!(["read", "fax"])] {
+        let (s, v) = env
+            .call(
+                &org,
+                Method::POST,
+                SESSIONS,
+                Some(json!({"customer_name": "ada", "connector_types": ["gmail"],
+                    "redirect_url": ALLOWED, "capabilities": caps})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{caps} -> {v}");
+        assert_eq!(v["error"]["code"], "invalid_params");
+        assert!(
+            v.to_string().contains("capabilities"),
+            "the error names the field: {v}"
+        );
+    }
 }

@@ -174,7 +174,7 @@ fn settings_cli_sets_the_allow_list_and_hides_the_webhook_secret() {
 }
 
 #[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
+pub(super) struct Logs(pub(super) Arc<Mutex<Vec<u8>>>);
 
 impl std::io::Write for Logs {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -196,7 +196,7 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
 /// One process-wide capture: a thread-local `set_default` subscriber missed events when other
 /// tests ran in parallel (callsite interest is cached globally), so the capture is global and
 /// every test of this binary logs into it; the check below only gets stricter for that.
-fn captured_logs() -> &'static Logs {
+pub(super) fn captured_logs() -> &'static Logs {
     static LOGS: std::sync::OnceLock<Logs> = std::sync::OnceLock::new();
     LOGS.get_or_init(|| {
         let logs = Logs::default();

@@ -5,6 +5,7 @@ mod calendar_scopes;
 mod connect;
 mod harness;
 mod lifecycle;
+mod reconnect;
 mod rejections;
 
 use actix_web::http::{Method, StatusCode};

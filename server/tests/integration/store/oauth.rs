@@ -85,11 +85,13 @@ both_backends! {
             event_bodies: true,
             display_name: Some("Acme".into()),
             logo_url: Some("https://cdn.acme.example/logo.png".into()),
+            connect_return_url: Some("https://app.example/cb/reconnected".into()),
         };
         store.put_org_settings(&acme.id, &s).await.unwrap();
         let got = store.org_settings(&acme.id).await.unwrap();
         assert_eq!(got.display_name, s.display_name);
         assert_eq!(got.logo_url, s.logo_url);
+        assert_eq!(got.connect_return_url, s.connect_return_url);
         assert_eq!(got.redirect_allowlist, s.redirect_allowlist);
         assert_eq!(got.webhook_url, s.webhook_url);
         assert_eq!(got.webhook_secret, s.webhook_secret);
