@@ -6,7 +6,9 @@
 //! next oldest the admin; the CLI, which works on the database directly, always can.
 //!
 //! Revoking an application deletes its bearer tokens, and token lookups also refuse tokens of
-//! revoked applications, so its tokens stop working at once (on every replica). Rotating the
+//! revoked applications, so its tokens stop working at once on this replica and on every other
+//! as soon as the change's announcement reaches it (PostgreSQL `NOTIFY`, delivered after the
+//! commit: milliseconds; [`crate::store::auth`]). Rotating the
 //! secret also deletes its tokens: a rotation usually means the old secret leaked.
 
 use std::sync::atomic::{AtomicBool, Ordering};
