@@ -482,8 +482,17 @@ impl Store {
         if words.is_empty() {
             let mut s = f.sql.clone();
             let (l, o) = (s.arg(Arg::Int(q.limit)), s.arg(Arg::Int(q.offset)));
+            // A thread holds a handful of messages: read them by the thread index. Without
+            // statistics SQLite walks the date index instead to spare the sort, every message
+            // of the connector (90 ms at 100,000 messages, docs/benchmarks.md).
+            let table = match (self.backend, &q.thread_id) {
+                (Backend::Sqlite, Some(_)) => {
+                    "context_messages m INDEXED BY context_messages_thread"
+                }
+                _ => "context_messages m",
+            };
             s.sql = format!(
-                "SELECT {COLS}, NULL AS highlight FROM context_messages m WHERE {} \
+                "SELECT {COLS}, NULL AS highlight FROM {table} WHERE {} \
                  ORDER BY m.date_ms DESC, m.message_id LIMIT {l} OFFSET {o}",
                 f.conds
             );
