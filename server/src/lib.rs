@@ -183,8 +183,8 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     );
     let _events = state.services.events.spawn();
     let _context = state.services.context.spawn();
-    let _credential_changes = state.services.applications.spawn_listener();
-    // Policy changes made by other replicas or the CLI (the policy cache's trust).
+    // Credential and policy changes made by other replicas or the CLI: one listener, whose
+    // generation of changes both the verified-token cache and the policy cache follow.
     let _changes = state.store.spawn_change_listener();
     let state = web::Data::new(state);
     let workers = state.config.workers;

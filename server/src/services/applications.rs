@@ -11,8 +11,8 @@
 //! commit: milliseconds; [`crate::store::auth`]). Rotating the
 //! secret also deletes its tokens: a rotation usually means the old secret leaked.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use connector_core::{ConnectorError, Secret};
@@ -41,30 +41,25 @@ pub struct AppInfo {
 pub struct Applications {
     store: Store,
     /// Verified tokens by token hash (see [`crate::auth`] for the trade-off).
-    tokens: Arc<HotCache<TokenRecord>>,
+    tokens: HotCache<TokenRecord>,
     /// Whether the cache may be used now: changes made by other processes reach this one
     /// ([`crate::store::auth`]).
-    trust: Arc<Trust>,
+    trust: Trust,
     /// Lifetime of an issued bearer token.
     token_ttl_secs: u64,
     /// What a token request may cost (see [`Applications::issue_token`]).
     checks: SecretChecks,
 }
 
-/// What tells this process that another one changed application credentials.
+/// What of the changes announced by other processes the token cache has followed: the
+/// store's generation of changes ([`Store::changes_seen`], fed by the one listener or marker
+/// watch of this process, which the policy cache follows too) as of the cache's last clear.
 struct Trust {
-    /// PostgreSQL: this process `LISTEN`s now (off while starting and while reconnecting:
-    /// every lookup then asks the database).
-    listening: AtomicBool,
-    /// SQLite: how the marker is checked; a change empties the cache.
-    marker: Mutex<MarkerCheck>,
-}
-
-/// The SQLite marker's check: its inotify watch while there is one, else its `stat` as last
-/// seen (taken again at each change the watch reports and when the watch is lost).
-struct MarkerCheck {
-    watch: Option<crate::store::auth::MarkerWatch>,
-    seen: crate::store::auth::Marker,
+    /// The generation the cache was last emptied for.
+    seen: AtomicU64,
+    /// Held across a clear and the move of `seen`: no lookup uses the cache between a newer
+    /// generation's discovery and the clear.
+    clearing: Mutex<()>,
 }
 
 /// The bounds around client-secret checks.
@@ -113,20 +108,20 @@ impl Applications {
         token_ttl_secs: u64,
         limits: &Limits,
     ) -> Applications {
-        // Watch first, then look: a change between the two is seen twice, never missed.
-        let watch = if token_cache.is_zero() {
-            None
+        // Starts following announced changes now (on SQLite the marker's watch is made at the
+        // first look); the cache is empty, so whatever came before needs no clear.
+        let seen = if token_cache.is_zero() {
+            0
         } else {
-            store.auth_marker_watch()
+            store.changes_seen().unwrap_or(0)
         };
-        let seen = store.auth_marker();
         Applications {
             store,
-            tokens: Arc::new(HotCache::new(token_cache)),
-            trust: Arc::new(Trust {
-                listening: AtomicBool::new(false),
-                marker: Mutex::new(MarkerCheck { watch, seen }),
-            }),
+            tokens: HotCache::new(token_cache),
+            trust: Trust {
+                seen: AtomicU64::new(seen),
+                clearing: Mutex::new(()),
+            },
             token_ttl_secs,
             checks: SecretChecks::new(limits),
         }
@@ -338,96 +333,32 @@ impl Applications {
         Ok(record)
     }
 
-    /// Whether cached tokens may be used now, emptying the cache when another process
-    /// changed credentials (SQLite marker). On PostgreSQL only while listening.
+    /// Whether cached tokens may be used now, emptying the cache when a change was announced
+    /// since it was last emptied. Never while this process cannot learn of changes
+    /// (PostgreSQL while its listener is starting or reconnecting).
     fn cache_trusted(&self) -> bool {
-        if self.store.auth_notifies() {
-            return self.trust.listening.load(Ordering::SeqCst);
-        }
-        // Held across the check and the clear: a lookup that finds no new event must not
-        // use the cache while another one has consumed the event and not yet cleared it.
-        let mut check = self
-            .trust
-            .marker
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(watch) = &check.watch {
-            match watch.changed() {
-                Ok(false) => return true,
-                Ok(true) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, "the credential-change marker is no longer watched; it is checked with stat on each lookup");
-                    check.watch = None;
-                }
-            }
-            self.tokens.clear();
-            check.seen = self.store.auth_marker();
+        let Some(generation) = self.store.changes_seen() else {
+            return false;
+        };
+        // Generations only move on: one at or below the last cleared for is followed already.
+        if self.trust.seen.load(Ordering::SeqCst) >= generation {
             return true;
         }
-        let now = self.store.auth_marker();
-        if check.seen != now {
+        let _clearing = self
+            .trust
+            .clearing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.trust.seen.load(Ordering::SeqCst) < generation {
             self.tokens.clear();
-            check.seen = now;
+            self.trust.seen.store(generation, Ordering::SeqCst);
         }
         true
-    }
-
-    /// Whether the SQLite marker is watched (rather than compared by `stat` on each lookup).
-    #[cfg(test)]
-    fn watches_marker(&self) -> bool {
-        self.trust
-            .marker
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .watch
-            .is_some()
     }
 
     /// Tells the other processes on the database that credentials changed (after the change).
     async fn announce(&self) -> Result<(), ConnectorError> {
         self.store.auth_changed().await.map_err(db)
-    }
-
-    /// PostgreSQL: listens for credential changes made by other replicas and the CLI, emptying
-    /// the token cache on each, and reconnects when the connection is lost (the cache is not
-    /// used until it listens again). `None` on SQLite or with the cache off.
-    pub fn spawn_listener(&self) -> Option<tokio::task::JoinHandle<()>> {
-        if !self.tokens.enabled() || !self.store.auth_notifies() {
-            return None;
-        }
-        let (store, tokens, trust) = (self.store.clone(), self.tokens.clone(), self.trust.clone());
-        Some(tokio::spawn(async move {
-            let mut wait = Duration::from_millis(200);
-            loop {
-                match store.auth_listener().await {
-                    Some(Ok(mut listener)) => {
-                        // Whatever changed while nobody listened is unknown: start empty.
-                        tokens.clear();
-                        trust.listening.store(true, Ordering::SeqCst);
-                        tracing::debug!("listening for credential changes");
-                        wait = Duration::from_millis(200);
-                        loop {
-                            match listener.try_recv().await {
-                                Ok(Some(_)) => tokens.clear(),
-                                Ok(None) => break,
-                                Err(e) => {
-                                    tracing::warn!(error = %e, "credential-change listener failed");
-                                    break;
-                                }
-                            }
-                        }
-                        trust.listening.store(false, Ordering::SeqCst);
-                        tokens.clear();
-                    }
-                    Some(Err(e)) => {
-                        tracing::warn!(error = %e, "cannot listen for credential changes; tokens are checked in the database meanwhile");
-                    }
-                    None => return,
-                }
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(Duration::from_secs(10));
-            }
-        }))
     }
 
     /// Drops every cached token: for tests and admin tools that edit tokens in the database
@@ -546,7 +477,7 @@ mod tests {
         assert!(server.find_token(&hash).await.unwrap().is_some());
         assert!(server.tokens.contains(&hash), "verified once, then cached");
         assert_eq!(
-            server.watches_marker(),
+            store.watches_marker(),
             cfg!(target_os = "linux"),
             "the marker is watched, not stat'ed per lookup"
         );

@@ -5,7 +5,9 @@
 //! ([`Store::policy_of`]) in memory instead of asking the database on every request.
 //!
 //! - PostgreSQL: the change is followed by `NOTIFY` on [`CHANNEL`]; every server `LISTEN`s
-//!   ([`Store::auth_listener`]) and drops its cached tokens on each notification.
+//!   with one connection ([`Store::spawn_change_listener`]) and moves its generation of changes
+//!   on with each notification; both caches follow that generation ([`Store::changes_seen`]),
+//!   so one notification ends the cached tokens and the cached policies alike.
 //! - SQLite file: one server per data directory (`serve.lock`), so the only other writer is the
 //!   CLI, which replaces a marker file beside the database after a change
 //!   (`<database>.auth-changed`); before it trusts its cache the server reads the inotify
@@ -186,21 +188,6 @@ struct MarkerCheck {
 }
 
 impl Store {
-    /// A watch of the SQLite marker (`None` on PostgreSQL, in memory, or when the system gives
-    /// none: the marker is then compared by [`Store::auth_marker`]).
-    pub fn auth_marker_watch(&self) -> Option<MarkerWatch> {
-        let Signal::Marker { path } = &self.auth_signal else {
-            return None;
-        };
-        match MarkerWatch::new(path) {
-            Ok(w) => Some(w),
-            Err(e) => {
-                tracing::info!(error = %e, "no inotify watch of the credential-change marker; it is checked with stat on each lookup");
-                None
-            }
-        }
-    }
-
     /// Tells the other processes on this database that application credentials changed. Call
     /// once the change is committed.
     pub async fn auth_changed(&self) -> Result<(), sqlx::Error> {
@@ -317,7 +304,7 @@ impl Store {
                         watch.generation.fetch_add(1, Ordering::SeqCst);
                     }
                     Some(Err(e)) => {
-                        tracing::warn!(error = %e, "cannot listen for changes; policies are read from the database meanwhile");
+                        tracing::warn!(error = %e, "cannot listen for changes; policies and tokens are read from the database meanwhile");
                     }
                     None => return,
                 }
@@ -325,6 +312,17 @@ impl Store {
                 wait = (wait * 2).min(Duration::from_secs(10));
             }
         }))
+    }
+
+    /// Whether the SQLite marker is watched (rather than compared by `stat` on each look).
+    #[cfg(test)]
+    pub(crate) fn watches_marker(&self) -> bool {
+        self.watch
+            .marker
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .watch
+            .is_some()
     }
 
     /// The SQLite marker as it is now (`None` without a marker file, and on PostgreSQL).
@@ -345,8 +343,8 @@ impl Store {
 
     /// A connection that `LISTEN`s on [`CHANNEL`] (PostgreSQL); `None` on SQLite. It does not
     /// reconnect by itself: `try_recv` answers `Ok(None)` when the connection is lost, and the
-    /// caller makes a new one.
-    pub async fn auth_listener(&self) -> Option<Result<PgListener, sqlx::Error>> {
+    /// caller makes a new one. One per process: [`Store::spawn_change_listener`]'s.
+    async fn auth_listener(&self) -> Option<Result<PgListener, sqlx::Error>> {
         let Signal::Notify { url } = &self.auth_signal else {
             return None;
         };

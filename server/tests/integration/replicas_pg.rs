@@ -380,6 +380,20 @@ async fn two_serve_processes_on_one_postgres_database_act_as_one_service() {
     }
     assert_eq!(second.execute(&b.base, gmail, list).await.0, 401);
 
+    // One `LISTEN` connection per replica feeds both its caches (tokens and policies).
+    {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(db.url()).await.unwrap();
+        let listening: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query LIKE 'LISTEN %'",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!(listening, 2, "one listener per replica");
+    }
+
     // Each replica's gauge of connectors by status counts the rows in the shared database.
     for base in [&a.base, &b.base] {
         let text = reqwest::Client::new()
