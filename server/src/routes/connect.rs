@@ -201,13 +201,40 @@ fn document(title: &str, branding: Option<&Branding>, main: &str) -> String {
     )
 }
 
+/// A page of the connect flow: the frame ([`document`]), branded when `branding` is given (its
+/// logo's origin then allowed as an image source), with the page headers ([`html`]); `forms`
+/// are the origins its form may submit to besides this server.
+fn render(
+    status: StatusCode,
+    title: &str,
+    branding: Option<&Branding>,
+    main: &str,
+    forms: &[String],
+) -> HttpResponse {
+    let img: Vec<String> = branding
+        .and_then(|b| b.logo_url.as_deref())
+        .and_then(origin_of)
+        .into_iter()
+        .collect();
+    html(status, document(title, branding, main), &img, forms)
+}
+
+/// A 303 to `to`, neither cached nor telling it where the browser came from.
+fn see_other(to: String) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header(("Location", to))
+        .insert_header(("Cache-Control", "no-store"))
+        .insert_header(("Referrer-Policy", "no-referrer"))
+        .finish()
+}
+
 fn message_page(status: StatusCode, title: &str, text: &str) -> HttpResponse {
     let main = format!(
         "<h1>{}</h1>\n<p role=\"alert\">{}</p>",
         esc(title),
         esc(text)
     );
-    html(status, document(title, None, &main), &[], &[])
+    render(status, title, None, &main, &[])
 }
 
 fn unknown() -> HttpResponse {
@@ -271,11 +298,7 @@ fn finish(session: &Session, start: &Start, outcome: &Value, branding: &Branding
     let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let back = with_query(&session.request.redirect_url, &borrowed);
     if !start.popup {
-        return HttpResponse::SeeOther()
-            .insert_header(("Location", back))
-            .insert_header(("Cache-Control", "no-store"))
-            .insert_header(("Referrer-Policy", "no-referrer"))
-            .finish();
+        return see_other(back);
     }
     let mut message = json!({"type": MESSAGE_TYPE});
     for (k, v) in &pairs {
@@ -314,18 +337,7 @@ fn finish(session: &Session, start: &Start, outcome: &Value, branding: &Branding
         esc(&back),
         esc(&branding.name),
     );
-    let img: Vec<String> = branding
-        .logo_url
-        .as_deref()
-        .and_then(origin_of)
-        .into_iter()
-        .collect();
-    html(
-        StatusCode::OK,
-        document(&title, Some(branding), &main),
-        &img,
-        &[],
-    )
+    render(StatusCode::OK, &title, Some(branding), &main, &[])
 }
 
 async fn closed(
@@ -519,12 +531,6 @@ async fn page(
         esc(&json!({"type": MESSAGE_TYPE, "error": "access_denied", "error_description": "the end user cancelled"}).to_string()),
         esc(&branding.name),
     );
-    let img: Vec<String> = branding
-        .logo_url
-        .as_deref()
-        .and_then(origin_of)
-        .into_iter()
-        .collect();
     // The form's navigation goes to the provider's consent page; a consent that approves at
     // once (an emulator, an earlier grant) redirects on through the callback to
     // `redirect_url`, which form-action also covers.
@@ -533,12 +539,7 @@ async fn page(
         .oauth
         .consent_origins(&session.request.connector_types);
     forms.extend(origin_of(&session.request.redirect_url));
-    html(
-        StatusCode::OK,
-        document(&title, Some(&branding), &main),
-        &img,
-        &forms,
-    )
+    render(StatusCode::OK, &title, Some(&branding), &main, &forms)
 }
 
 /// The end user's provider choice: starts the OAuth flow (once per session).
@@ -598,11 +599,7 @@ async fn choose(
         .start_connect(&token, &session, &kind, start, &base, &callback)
         .await
     {
-        Ok(Ok(to)) => HttpResponse::SeeOther()
-            .insert_header(("Location", to))
-            .insert_header(("Cache-Control", "no-store"))
-            .insert_header(("Referrer-Policy", "no-referrer"))
-            .finish(),
+        Ok(Ok(to)) => see_other(to),
         Ok(Err(why)) => closed(&state, &session, why, popup, origin).await,
         Err(e) => message_page(StatusCode::BAD_REQUEST, "Cannot connect", &e.message),
     }
@@ -632,7 +629,7 @@ async fn finished(req: HttpRequest) -> HttpResponse {
         ),
         (None, None) => "<h1>Nothing to show</h1>\n<p>This page shows the end of a connect flow.</p>".to_string(),
     };
-    html(StatusCode::OK, document("Connect", None, &main), &[], &[])
+    render(StatusCode::OK, "Connect", None, &main, &[])
 }
 
 /// Where the OAuth callback sends the end user back: the outcome recorded by the callback.
@@ -748,11 +745,7 @@ async fn reconnect(
             } else {
                 with_query(&url, &pairs)
             };
-            HttpResponse::SeeOther()
-                .insert_header(("Location", to))
-                .insert_header(("Cache-Control", "no-store"))
-                .insert_header(("Referrer-Policy", "no-referrer"))
-                .finish()
+            see_other(to)
         }
         Ok(Opened::Unknown) => message_page(
             StatusCode::NOT_FOUND,
