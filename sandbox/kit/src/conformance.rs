@@ -1,5 +1,6 @@
 //! The control-surface test every emulator runs (feature `conformance`): the same steps against
-//! any [`Emulator`], over real HTTP, so that each control is proven to work for each provider.
+//! any [`Emulator`], over real HTTP, so that each control is proven to work for each provider;
+//! and the steps its tests share ([`consent`]: the interactive consent screen's round trip).
 //!
 //! ```text
 //! #[tokio::test]
@@ -8,6 +9,8 @@
 //!     sandbox_kit::conformance::control_surface(&sb, &Probe { path: "/v1.0/me", scopes: &["User.Read"] }).await;
 //! }
 //! ```
+
+pub mod consent;
 
 use std::time::{Duration, Instant};
 

@@ -7,6 +7,7 @@ use crate::support::{demo, id_of, start, Client, API};
 use base64::engine::general_purpose::URL_SAFE;
 use base64::Engine;
 use sandbox_gmail::{Behaviour, QuotaProfile, SandboxConfig, Seed, TokenRule};
+use sandbox_kit::conformance::consent::{ClientAuth, Consent};
 use serde_json::{json, Value};
 
 #[tokio::test]
@@ -509,11 +510,7 @@ async fn an_interactive_consent_page_lets_a_person_untick_a_scope_or_cancel() {
         interactive_consent: true,
         ..Default::default()
     });
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let ask: Vec<(&str, &str)> = vec![
+    let ask = [
         ("client_id", "cid"),
         ("redirect_uri", "http://localhost:9/cb"),
         ("response_type", "code"),
@@ -524,14 +521,8 @@ async fn an_interactive_consent_page_lets_a_person_untick_a_scope_or_cancel() {
         ("state", "st-9"),
         ("access_type", "offline"),
     ];
-    let r = http
-        .get(sb.authorize_url())
-        .query(&ask)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "a page, not a redirect");
-    let page = r.text().await.unwrap();
+    let flow = Consent::new(&sb, &ask);
+    let page = flow.page().await;
     for scope in [
         "https://mail.google.com/",
         "https://www.googleapis.com/auth/calendar",
@@ -548,51 +539,19 @@ async fn an_interactive_consent_page_lets_a_person_untick_a_scope_or_cancel() {
     assert!(page.contains("name=\"state\" value=\"st-9\""), "{page}");
 
     // The person unticks the calendar and continues: the grant has the mail scope only.
-    let mut form = ask.clone();
-    form.extend([
-        ("granted", "https://mail.google.com/"),
-        ("decision", "accept"),
-    ]);
-    let r = http
-        .post(sb.authorize_url())
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 302);
-    let loc = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
-    let q: std::collections::HashMap<_, _> = loc.query_pairs().into_owned().collect();
-    assert_eq!(q["state"], "st-9");
-    let v: Value = http
-        .post(sb.token_url())
-        .basic_auth("cid", Some("secret"))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", q["code"].as_str()),
-            ("redirect_uri", "http://localhost:9/cb"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let code = flow
+        .accept(&[("granted", "https://mail.google.com/")])
+        .await;
+    let v = flow
+        .exchange(&code, ClientAuth::Basic("cid", "secret"))
+        .await;
     assert_eq!(v["scope"], "https://mail.google.com/", "{v}");
     assert!(v["refresh_token"].is_string(), "{v}");
 
     // Cancel: back with access_denied and no code.
-    let mut form = ask.clone();
-    form.push(("decision", "cancel"));
-    let r = http
-        .post(sb.authorize_url())
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    let loc = r.headers()["location"].to_str().unwrap().to_string();
+    let loc = flow.cancel().await;
     assert!(
         loc.starts_with("http://localhost:9/cb?error=access_denied") && loc.contains("state=st-9"),
         "{loc}"
     );
-    assert!(!loc.contains("code="), "{loc}");
 }

@@ -1,6 +1,7 @@
 //! The emulator's tokens over raw HTTP: token rules, scopes, the Microsoft token endpoint
 //! with rotation, the authorization-code flow with PKCE, and introspection.
 
+use sandbox_kit::conformance::consent::{ClientAuth, Consent};
 use sandbox_outlook::{OutlookSandbox, SandboxConfig, TokenRule};
 use serde_json::{json, Value};
 
@@ -250,74 +251,31 @@ async fn should_show_an_interactive_consent_that_accepts_or_cancels_the_whole_se
         interactive_consent: true,
         ..Default::default()
     });
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let ask: Vec<(&str, &str)> = vec![
+    let ask = [
         ("client_id", "app"),
         ("response_type", "code"),
         ("redirect_uri", "http://localhost/cb"),
         ("scope", "offline_access User.Read Mail.ReadWrite"),
         ("state", "xyz"),
     ];
-    let r = http
-        .get(sb.authorize_url())
-        .query(&ask)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "a page, not a redirect");
-    let page = r.text().await.unwrap();
+    let flow = Consent::new(&sb, &ask);
+    let page = flow.page().await;
     assert!(page.contains("<li>Mail.ReadWrite</li>"), "{page}");
     assert!(!page.contains("checkbox"), "no per-scope choice: {page}");
     assert!(page.contains(">Accept</button>") && page.contains(">Cancel</button>"));
 
     // Accept grants the whole set, whatever a crafted form says.
-    let mut form = ask.clone();
-    form.extend([("granted", "User.Read"), ("decision", "accept")]);
-    let r = http
-        .post(sb.authorize_url())
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 302);
-    let loc = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
-    let q: std::collections::HashMap<_, _> = loc.query_pairs().into_owned().collect();
-    assert_eq!(q["state"], "xyz");
-    let v: Value = http
-        .post(sb.token_url())
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", q["code"].as_str()),
-            ("redirect_uri", "http://localhost/cb"),
-            ("client_id", "app"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let code = flow.accept(&[("granted", "User.Read")]).await;
+    let v = flow.exchange(&code, ClientAuth::Form("app")).await;
     let scope = v["scope"].as_str().unwrap_or_default();
     assert!(scope.contains("Mail.ReadWrite"), "{v}");
     assert!(v["refresh_token"].is_string(), "{v}");
 
-    let mut form = ask.clone();
-    form.push(("decision", "cancel"));
-    let r = http
-        .post(sb.authorize_url())
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    let loc = r.headers()["location"].to_str().unwrap().to_string();
+    let loc = flow.cancel().await;
     assert!(
         loc.contains("error=access_denied")
             && loc.contains("AADSTS65004")
             && loc.contains("state=xyz"),
         "{loc}"
     );
-    assert!(!loc.contains("code="), "{loc}");
 }
