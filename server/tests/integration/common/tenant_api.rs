@@ -39,6 +39,28 @@ pub async fn org(state: &web::Data<AppState>, name: &str, allowed: &str) -> Org 
     org
 }
 
+/// `GET /api/v1/integrations/connectors/{id}{rest}` (`rest`: `""`, `"/status"`, `"/account"`, ...)
+/// as the organization's application: the body of its 200.
+pub async fn connector_get(state: &web::Data<AppState>, org: &Org, id: &str, rest: &str) -> Value {
+    let (s, v) = call(
+        state,
+        org,
+        Method::GET,
+        &format!("/api/v1/integrations/connectors/{id}{rest}"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    v
+}
+
+/// Deletes a connector as the organization's application (204).
+pub async fn delete_connector(state: &web::Data<AppState>, org: &Org, id: &str) {
+    let path = format!("/api/v1/integrations/connectors/{id}");
+    let (s, v) = call(state, org, Method::DELETE, &path, None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+}
+
 /// An API call as the organization's application.
 pub async fn call(
     state: &web::Data<AppState>,

@@ -445,14 +445,7 @@ async fn fewer_scopes_are_judged_against_what_the_session_asked() {
     .await;
     let (_, h, _) = complete(&env, &connect, "connector_type=gmail").await;
     let id = query(&location(&h))["connector_id"].clone();
-    let (_, st) = env
-        .call(
-            &org,
-            Method::GET,
-            &format!("/api/v1/integrations/connectors/{id}/status"),
-            None,
-        )
-        .await;
+    let st = connector_get(&env.state, &org, &id, "/status").await;
     assert_eq!(
         st["scopes"],
         json!(["https://www.googleapis.com/auth/gmail.readonly"]),

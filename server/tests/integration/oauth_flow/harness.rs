@@ -22,7 +22,7 @@ pub struct Env {
     _dir: tempfile::TempDir,
 }
 
-pub use crate::common::tenant_api::Org;
+pub use crate::common::tenant_api::{connector_get, delete_connector, Org};
 
 pub async fn env_with(tweak: impl FnOnce(&mut Config)) -> Env {
     let gmail = GmailSandbox::start(GmailConfig {

@@ -104,15 +104,7 @@ async fn delete_succeeds_when_the_provider_cannot_be_reached() {
     )
     .await;
     let id = query(&loc)["connector_id"].clone();
-    let (s, _) = env
-        .call(
-            &org,
-            Method::DELETE,
-            &format!("/api/v1/integrations/connectors/{id}"),
-            None,
-        )
-        .await;
-    assert_eq!(s, StatusCode::NO_CONTENT);
+    delete_connector(&env.state, &org, &id).await;
 }
 
 #[test]

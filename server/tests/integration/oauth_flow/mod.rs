@@ -70,14 +70,7 @@ async fn gmail_consent_ends_in_a_connector_that_executes() {
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert!(!v["result"].as_array().unwrap().is_empty());
-    let (_, acct) = env
-        .call(
-            &org,
-            Method::GET,
-            &format!("/api/v1/integrations/connectors/{id}/account"),
-            None,
-        )
-        .await;
+    let acct = connector_get(&env.state, &org, &id, "/account").await;
     assert_eq!(acct["account"], "ada@example.com");
     assert!(
         acct["aliases"]
@@ -87,14 +80,7 @@ async fn gmail_consent_ends_in_a_connector_that_executes() {
             .any(|a| a == "ada@example.com"),
         "{acct}"
     );
-    let (_, st) = env
-        .call(
-            &org,
-            Method::GET,
-            &format!("/api/v1/integrations/connectors/{id}/status"),
-            None,
-        )
-        .await;
+    let st = connector_get(&env.state, &org, &id, "/status").await;
     assert_eq!(st["status"], "active");
     assert!(st["scopes"]
         .as_array()

@@ -112,14 +112,7 @@ async fn a_needs_reauth_event_carries_a_link_that_reconnects_the_same_connector_
     assert_eq!(s, StatusCode::OK);
     assert!(body.contains("You can close this window"), "{body}");
     assert_eq!(env.connector_count(&org).await, 1);
-    let (_, c) = env
-        .call(
-            &org,
-            Method::GET,
-            &format!("/api/v1/integrations/connectors/{id}"),
-            None,
-        )
-        .await;
+    let c = connector_get(&env.state, &org, &id, "").await;
     assert_eq!(c["status"], "active");
 
     // Active again: the link (and the session opened earlier but never used) no longer
@@ -224,15 +217,7 @@ async fn the_api_gives_a_link_that_returns_to_the_organizations_connect_return_u
     let (_, v) = env.call(&org, Method::POST, &mint, None).await;
     let fresh = path_of(v["reconnect_url"].as_str().unwrap());
     assert_ne!(fresh, live);
-    let (s, _) = env
-        .call(
-            &org,
-            Method::DELETE,
-            &format!("/api/v1/integrations/connectors/{id}"),
-            None,
-        )
-        .await;
-    assert_eq!(s, StatusCode::NO_CONTENT);
+    delete_connector(&env.state, &org, &id).await;
     let (s, _, _) = page(&env, Method::GET, &fresh, None).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     let (s, _, _) = page(

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::{active, connector_id, env_or_skip, Org, ALLOWED, CALLBACK, GMAIL_API, GMAIL_CLIENT};
 use crate::common::auth_server::{grant_tokens, post_form, query, Browser};
+use crate::common::tenant_api::{connector_get, delete_connector};
 
 const LONG: u64 = 3600;
 /// Under the server's 5-minute margin: every execute refreshes first.
@@ -88,23 +89,9 @@ async fn gmail_consent_at_the_authorization_server_ends_in_a_connector_that_exec
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert!(!v["result"].as_array().unwrap().is_empty(), "{v}");
-    let (_, st) = env
-        .call(
-            &org,
-            Method::GET,
-            &format!("/api/v1/integrations/connectors/{id}/status"),
-            None,
-        )
-        .await;
+    let st = connector_get(&env.state, &org, &id, "/status").await;
     assert_eq!(st["status"], "active");
-    let (_, acct) = env
-        .call(
-            &org,
-            Method::GET,
-            &format!("/api/v1/integrations/connectors/{id}/account"),
-            None,
-        )
-        .await;
+    let acct = connector_get(&env.state, &org, &id, "/account").await;
     assert_eq!(acct["account"], "ada@example.com");
 
     // A token the authorization server never issued gets nowhere at the emulator.
@@ -230,14 +217,7 @@ async fn refresh_rotates_and_the_newest_refresh_token_is_stored_and_reuse_is_cau
     let (s, v) = env.execute(&org, &id, "profile", "get").await;
     assert_eq!(s.as_u16(), 424, "{v}");
     assert_eq!(v["error"]["code"], "needs_reauth");
-    let (_, st) = env
-        .call(
-            &org,
-            Method::GET,
-            &format!("/api/v1/integrations/connectors/{id}/status"),
-            None,
-        )
-        .await;
+    let st = connector_get(&env.state, &org, &id, "/status").await;
     assert_eq!(st["status"], "needs_reauth");
 }
 
@@ -292,15 +272,7 @@ async fn deleting_a_connector_revokes_its_grant_at_the_authorization_server() {
     let at = &env.auth.google;
     assert!(active(at, GMAIL_API, &access).await && active(at, GMAIL_API, &refresh).await);
 
-    let (s, _) = env
-        .call(
-            &org,
-            Method::DELETE,
-            &format!("/api/v1/integrations/connectors/{id}"),
-            None,
-        )
-        .await;
-    assert_eq!(s, StatusCode::NO_CONTENT);
+    delete_connector(&env.state, &org, &id).await;
     assert!(
         !active(at, GMAIL_API, &refresh).await,
         "the refresh token is revoked"
