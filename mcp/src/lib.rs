@@ -4,8 +4,9 @@
 //! of a transport, a server or a provider:
 //!
 //! * [`tools`]: one tool per action of each spec (annotations from the spec's `effect` and
-//!   `idempotent`, `inputSchema` = the params schema, `outputSchema` from the result schema),
-//!   or the compact set (`list_actions`, `describe_action`, `execute`).
+//!   `idempotent`, `inputSchema` = the params schema, `outputSchema` from the result schema:
+//!   its top-level shape by default, the whole of it when asked, see [`OutputSchemas`]), or the
+//!   compact set (`list_actions`, `describe_action`, `execute`).
 //! * [`budget`]: a list result over the output budget is cut at a record boundary and carries
 //!   a page token that resumes exactly after the last record returned.
 //! * [`resources`]: attachments are `resource_link`s in results and bytes through
@@ -79,6 +80,36 @@ impl Mode {
     }
 }
 
+/// How much of each action's result schema a full-mode tool's `outputSchema` carries.
+///
+/// The complete result schemas are most of a full-mode `tools/list` (the calendar's event shape
+/// alone is a third of them), so by default a tool carries only the result's top-level shape;
+/// a client that wants the rest asks for it (`?output_schemas=full`, `--output-schemas full`)
+/// or reads it from compact mode's `describe_action`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutputSchemas {
+    /// The result's type; for an object its property names with their types, for an array its
+    /// item type. No descriptions, formats, patterns or nested shapes. Structured content
+    /// conforms to it as it does to the complete schema.
+    #[default]
+    Brief,
+    /// The action's complete result schema.
+    Full,
+}
+
+impl OutputSchemas {
+    /// The values of the `output_schemas` parameter, as the parameter spells them.
+    pub const VALUES: [&'static str; 2] = ["brief", "full"];
+
+    pub fn parse(s: &str) -> Option<OutputSchemas> {
+        match s {
+            "brief" => Some(OutputSchemas::Brief),
+            "full" => Some(OutputSchemas::Full),
+            _ => None,
+        }
+    }
+}
+
 /// Default output budget: 40 000 characters of result JSON, about 10 000 tokens.
 pub const DEFAULT_MAX_OUTPUT_CHARS: usize = 40_000;
 /// The smallest budget a session may set.
@@ -88,6 +119,8 @@ pub const MIN_MAX_OUTPUT_CHARS: usize = 500;
 #[derive(Debug, Clone)]
 pub struct Options {
     pub mode: Mode,
+    /// How much of the result schemas full-mode tools carry as `outputSchema`.
+    pub output_schemas: OutputSchemas,
     /// Output budget: the most characters of result JSON one tool result carries (at least
     /// one record is always returned).
     pub max_output_chars: usize,
@@ -105,6 +138,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             mode: Mode::Full,
+            output_schemas: OutputSchemas::Brief,
             max_output_chars: DEFAULT_MAX_OUTPUT_CHARS,
             select_by_argument: false,
             fence_untrusted: true,

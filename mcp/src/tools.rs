@@ -5,7 +5,9 @@
 //! - `inputSchema` is the action's params schema (`$schema`/`$id` dropped); when the session
 //!   selects connectors by argument it gains one property, `connector`;
 //! - `outputSchema` is `{result, metadata}` with `result` the action's result schema (an
-//!   attachment's `content_base64` becomes `resource_uri`, see [`crate::resources`]);
+//!   attachment's `content_base64` becomes `resource_uri`, see [`crate::resources`]): by
+//!   default only its top-level shape ([`brief_schema`]), the whole of it with
+//!   [`OutputSchemas::Full`];
 //! - `annotations` come from the spec: `readOnlyHint` = `effect` is `read`,
 //!   `destructiveHint` = `effect` is `update` or `delete`, `idempotentHint` = `idempotent`,
 //!   `openWorldHint` = true (every action reaches the provider's mailbox, whose content comes
@@ -21,7 +23,7 @@ use connector_core::spec::{ActionSpec, ConnectorSpec};
 use connector_core::tools::tool_name;
 use serde_json::{json, Map, Value};
 
-use crate::{Mode, Session, Target};
+use crate::{Mode, OutputSchemas, Session, Target};
 
 /// The argument that picks a connector (by id or customer name) when the session asks for it.
 pub const CONNECTOR_ARG: &str = "connector";
@@ -101,10 +103,11 @@ pub fn selects_by_argument(session: &dyn Session) -> bool {
 /// The `tools/list` answer of a session (as JSON tool objects).
 pub fn list(session: &dyn Session) -> Vec<Value> {
     let select = selects_by_argument(session);
-    match session.options().mode {
+    let options = session.options();
+    match options.mode {
         Mode::Full => actions(session.targets())
             .iter()
-            .map(|a| action_tool(a, select))
+            .map(|a| action_tool(a, select, options.output_schemas))
             .collect(),
         Mode::Compact => compact_tools(session.targets(), select),
     }
@@ -125,7 +128,7 @@ pub fn annotations(def: &ActionSpec) -> Value {
 }
 
 /// One full-mode tool.
-pub fn action_tool(a: &ActionRef<'_>, select: bool) -> Value {
+pub fn action_tool(a: &ActionRef<'_>, select: bool, output: OutputSchemas) -> Value {
     let mut description = a.def.description.trim().to_string();
     if let Some(p) = &a.def.pagination {
         let _ = write!(
@@ -148,7 +151,7 @@ pub fn action_tool(a: &ActionRef<'_>, select: bool) -> Value {
         "name": a.tool_name(),
         "description": description,
         "inputSchema": input_schema(&a.def.params, select),
-        "outputSchema": output_schema(&a.def.result),
+        "outputSchema": output_schema(&a.def.result, output),
         "annotations": annotations(a.def),
     })
 }
@@ -180,17 +183,108 @@ fn connector_arg_schema() -> Value {
         "description": "Which connector: its id, or the customer name it belongs to."})
 }
 
-/// `{result, metadata}` with `result` the action's result schema.
-pub fn output_schema(result: &Value) -> Value {
+/// `{result, metadata}` with `result` the action's result schema, whole or brief.
+pub fn output_schema(result: &Value, output: OutputSchemas) -> Value {
     let result = crate::resources::result_schema(&strip_meta(result));
+    let (result, metadata) = match output {
+        OutputSchemas::Full => (
+            result,
+            json!({"type": "object", "description": "Paging (`next_page_token`), counts, and `truncated` when the output budget cut the result."}),
+        ),
+        OutputSchemas::Brief => (brief_schema(&result), json!({"type": "object"})),
+    };
     json!({
         "type": "object",
-        "properties": {
-            "result": result,
-            "metadata": {"type": "object", "description": "Paging (`next_page_token`), counts, and `truncated` when the output budget cut the result."}
-        },
+        "properties": {"result": result, "metadata": metadata},
         "required": ["result", "metadata"]
     })
+}
+
+/// The top-level shape of a result schema: its type; for an object its property names, each
+/// with its type only; for an array its item type. Everything a value satisfies in `schema` it
+/// satisfies here (the types of `const`, `enum`, `oneOf` and `anyOf` are read from their values
+/// and branches; a part whose type cannot be read is left open, `{}`).
+pub fn brief_schema(schema: &Value) -> Value {
+    let types = json_types(schema);
+    let mut out = type_only(types.as_deref());
+    let has = |t: &str| types.as_ref().is_some_and(|ts| ts.iter().any(|x| x == t));
+    if has("object") {
+        if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+            let brief: Map<String, Value> = props
+                .iter()
+                .map(|(k, v)| (k.clone(), type_only(json_types(v).as_deref())))
+                .collect();
+            out["properties"] = Value::Object(brief);
+        }
+    }
+    if has("array") {
+        if let Some(items) = schema.get("items").filter(|i| i.is_object()) {
+            out["items"] = type_only(json_types(items).as_deref());
+        }
+    }
+    out
+}
+
+/// `{"type": ...}` for the types given, `{}` when they are unknown.
+fn type_only(types: Option<&[String]>) -> Value {
+    match types {
+        Some([one]) => json!({"type": one}),
+        Some(many) if !many.is_empty() => json!({"type": many}),
+        _ => json!({}),
+    }
+}
+
+/// The JSON types a schema admits, when its top level says (`type`, or the values of `const`
+/// and `enum`, or the union over every branch of `oneOf` / `anyOf`).
+fn json_types(schema: &Value) -> Option<Vec<String>> {
+    fn push(out: &mut Vec<String>, t: &str) {
+        if !out.iter().any(|x| x == t) {
+            out.push(t.to_string());
+        }
+    }
+    let o = schema.as_object()?;
+    if let Some(t) = o.get("type") {
+        return match t {
+            Value::String(s) => Some(vec![s.clone()]),
+            Value::Array(a) => a.iter().map(|v| v.as_str().map(str::to_string)).collect(),
+            _ => None,
+        };
+    }
+    if let Some(c) = o.get("const") {
+        return Some(vec![type_of(c).to_string()]);
+    }
+    if let Some(values) = o.get("enum").and_then(Value::as_array) {
+        let mut out = Vec::new();
+        for v in values {
+            push(&mut out, type_of(v));
+        }
+        return Some(out);
+    }
+    for key in ["oneOf", "anyOf"] {
+        if let Some(branches) = o.get(key).and_then(Value::as_array) {
+            let mut out = Vec::new();
+            for b in branches {
+                for t in json_types(b)? {
+                    push(&mut out, &t);
+                }
+            }
+            return Some(out);
+        }
+    }
+    None
+}
+
+/// The JSON Schema type of a value (`integer` for whole numbers).
+fn type_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
 }
 
 fn strip_meta(schema: &Value) -> Value {
@@ -350,10 +444,56 @@ mod tests {
 
     #[test]
     fn output_schema_wraps_the_result_schema() {
-        let s = output_schema(&json!({"type": "array", "items": {"type": "object"}}));
-        assert_eq!(s["type"], "object");
-        assert_eq!(s["properties"]["result"]["type"], "array");
-        assert_eq!(s["required"], json!(["result", "metadata"]));
+        let result = json!({"type": "array", "description": "Records.",
+            "items": {"type": "object", "properties": {"id": {"type": "string"}}}});
+        for output in [OutputSchemas::Brief, OutputSchemas::Full] {
+            let s = output_schema(&result, output);
+            assert_eq!(s["type"], "object");
+            assert_eq!(s["properties"]["result"]["type"], "array");
+            assert_eq!(s["required"], json!(["result", "metadata"]));
+        }
+        assert_eq!(
+            output_schema(&result, OutputSchemas::Full)["properties"]["result"],
+            result
+        );
+        assert_eq!(
+            output_schema(&result, OutputSchemas::Brief)["properties"]["result"],
+            json!({"type": "array", "items": {"type": "object"}})
+        );
+    }
+
+    #[test]
+    fn a_brief_schema_keeps_the_top_level_shape_and_nothing_else() {
+        let record = json!({"type": "object", "required": ["id"], "additionalProperties": false,
+            "properties": {
+                "id": {"type": "string", "description": "The id.", "minLength": 1},
+                "subject": {"type": ["string", "null"], "description": "Subject."},
+                "date": {"type": "string", "format": "date-time"},
+                "ok": {"const": true},
+                "status": {"enum": ["a", "b", null]},
+                "from": {"oneOf": [{"type": "string"}, {"type": "null"}]},
+                "owner": {"anyOf": [{"$ref": "#/$defs/x"}, {"type": "null"}]},
+                "labels": {"type": "array", "items": {"type": "string", "pattern": "^L"}},
+                "start": {"type": "object", "properties": {"date_time": {"type": "string"}}}}});
+        assert_eq!(
+            brief_schema(&record),
+            json!({"type": "object", "properties": {
+                "id": {"type": "string"},
+                "subject": {"type": ["string", "null"]},
+                "date": {"type": "string"},
+                "ok": {"type": "boolean"},
+                "status": {"type": ["string", "null"]},
+                "from": {"type": ["string", "null"]},
+                "owner": {},
+                "labels": {"type": "array"},
+                "start": {"type": "object"}}})
+        );
+        let list = json!({"type": "array", "items": {"oneOf": [record, {"type": "object"}]}});
+        assert_eq!(
+            brief_schema(&list),
+            json!({"type": "array", "items": {"type": "object"}})
+        );
+        assert_eq!(brief_schema(&json!({"$ref": "#/$defs/x"})), json!({}));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use actix_web::web;
 use api_types::ExecuteRequest;
 use clap::Args;
 use connector_core::{ConnectorError, ErrorCode, Output};
-use connectors_mcp::{Call, Mode, Options, Session, Target};
+use connectors_mcp::{Call, Mode, Options, OutputSchemas, Session, Target};
 use serde_json::{Map, Value};
 
 use crate::config::ServeArgs;
@@ -189,6 +189,12 @@ pub struct McpArgs {
     /// action, for clients with small contexts.
     #[arg(long)]
     pub compact: bool,
+    /// Full mode's `outputSchema` per tool: `brief`, the result's top-level shape (its type
+    /// and, for an object, its property names with their types), or `full`, the action's
+    /// complete result schema.
+    #[arg(long, value_name = "brief|full", default_value = "brief",
+        value_parser = clap::builder::PossibleValuesParser::new(OutputSchemas::VALUES))]
+    pub output_schemas: String,
     /// Output budget: the most characters of result JSON in one tool result; longer lists are
     /// cut at a record boundary with a page token.
     #[arg(long, default_value_t = connectors_mcp::DEFAULT_MAX_OUTPUT_CHARS as u64,
@@ -269,6 +275,7 @@ async fn serve_stdio(args: &McpArgs, data_dir: PathBuf) -> anyhow::Result<()> {
         } else {
             Mode::Full
         },
+        output_schemas: OutputSchemas::parse(&args.output_schemas).unwrap_or_default(),
         max_output_chars: args.max_output_chars as usize,
         select_by_argument: false,
         fence_untrusted: true,

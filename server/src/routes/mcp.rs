@@ -6,8 +6,9 @@
 //! - `/mcp`: every connector of the organization, chosen per call by the tools' `connector`
 //!   argument (a connector id or a customer name).
 //!
-//! Query: `mode=compact` (three tools instead of one per action), `max_output_chars=N` (the
-//! output budget).
+//! Query: `mode=compact` (three tools instead of one per action), `output_schemas=full` (the
+//! complete result schema in each full-mode tool's `outputSchema` instead of its top-level
+//! shape), `max_output_chars=N` (the output budget).
 //!
 //! The caller is an application of an organization, as on the API: `Authorization: Bearer`
 //! with a token from `POST /api/v1/account/applications/token`. The token names the
@@ -24,7 +25,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use api_types::ProtectedResourceMetadata;
 use connector_core::{ConnectorError, ErrorCode};
-use connectors_mcp::{Mode, Options};
+use connectors_mcp::{Mode, Options, OutputSchemas};
 use serde::Deserialize;
 
 use crate::auth::hash_token;
@@ -48,7 +49,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/mcp/customers/{customer_name}", web::to(customer));
 }
 
-/// `mode` and `max_output_chars`.
+/// `mode`, `output_schemas` and `max_output_chars`.
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct McpParams {
@@ -56,6 +57,11 @@ pub struct McpParams {
     /// `describe_action`, `execute`).
     #[param(pattern = "^(full|compact)$")]
     mode: Option<String>,
+    /// Full mode's `outputSchema` per tool: `brief` (the default: the result's top-level shape,
+    /// its type and, for an object, its property names with their types) or `full` (the
+    /// action's complete result schema, as compact mode's `describe_action` gives it).
+    #[param(pattern = "^(brief|full)$")]
+    output_schemas: Option<String>,
     /// The output budget: the most characters of result JSON in one tool result (at least 500;
     /// default 40000).
     #[param(minimum = 500)]
@@ -318,6 +324,13 @@ fn options(req: &HttpRequest) -> Result<Options, ApiError> {
     if let Some(m) = q.mode.as_deref() {
         options.mode = Mode::parse(m).ok_or_else(|| {
             ApiError::invalid("`mode` must be `full` (one tool per action) or `compact`")
+        })?;
+    }
+    if let Some(o) = q.output_schemas.as_deref() {
+        options.output_schemas = OutputSchemas::parse(o).ok_or_else(|| {
+            ApiError::invalid(format!(
+                "`output_schemas` must be `brief` (the default: each result's top-level shape) or `full` (the complete result schemas), not {o:?}"
+            ))
         })?;
     }
     if let Some(n) = q.max_output_chars {

@@ -481,7 +481,7 @@ async fn calendar_actions_are_tools_that_schedule_and_read_back() {
 /// Calendar text is written by whoever made the event (an invitation lands in the calendar
 /// unasked): on both providers an event's summary, description and location reach the model
 /// fenced with the result's nonce, a fake closing marker stays inside, and the fenced result
-/// still matches the tool's outputSchema.
+/// still matches the tool's complete outputSchema.
 #[actix_web::test]
 async fn calendar_text_reaches_the_model_fenced_on_both_providers() {
     let gmail = sandbox_gmail::GmailSandbox::start(Default::default()).unwrap();
@@ -554,10 +554,10 @@ async fn calendar_text_reaches_the_model_fenced_on_both_providers() {
             assert!(fields.contains(&json!(p)), "{kind}: {s}");
         }
         assert_eq!(s["result"]["id"], json!(event_id), "ids are not fenced");
-        // The fenced result is what the tool's outputSchema promises.
+        // The fenced result is what the tool's complete outputSchema promises.
         let listed = post(
             &h,
-            &path,
+            &format!("{path}?output_schemas=full"),
             Some(&a.token),
             None,
             rpc("tools/list", json!({})),
@@ -573,5 +573,217 @@ async fn calendar_text_reaches_the_model_fenced_on_both_providers() {
         let validator = jsonschema::validator_for(&schema).unwrap();
         let errors: Vec<String> = validator.iter_errors(s).map(|e| e.to_string()).collect();
         assert!(errors.is_empty(), "{kind}: {errors:?}");
+    }
+}
+
+/// The connectors of both types, against their emulators, in one organization: (harness,
+/// tenant, `[(type, /mcp path)]`, the emulators to keep alive).
+async fn gmail_and_outlook() -> (
+    Harness,
+    Tenant,
+    Vec<(&'static str, String)>,
+    (sandbox_gmail::GmailSandbox, sandbox_outlook::OutlookSandbox),
+) {
+    let gmail = sandbox_gmail::GmailSandbox::start(Default::default()).unwrap();
+    let outlook = sandbox_outlook::OutlookSandbox::start(Default::default()).unwrap();
+    let h = harness_with(|c| {
+        c.providers.entry("gmail").base_url = Some(gmail.base_url());
+        c.providers.entry("gmail").token_url = Some(gmail.token_url());
+        c.providers.entry("outlook").base_url = Some(outlook.base_url());
+        c.providers.entry("outlook").token_url = Some(outlook.token_url());
+    })
+    .await;
+    let a = h.tenant("acme").await;
+    let mut paths = Vec::new();
+    for kind in ["gmail", "outlook"] {
+        let (s, v) = h
+            .post(
+                "/api/v1/integrations/connectors",
+                &a,
+                json!({"customer_name": "alice", "connector_type": kind,
+                    "credentials": {"access_token": "tok-a"}}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        paths.push((
+            kind,
+            format!("/mcp/connectors/{}", v["id"].as_str().unwrap()),
+        ));
+    }
+    (h, a, paths, (gmail, outlook))
+}
+
+async fn tools_list(h: &Harness, path: &str, t: &Tenant) -> Vec<Value> {
+    let a = post(h, path, Some(&t.token), None, rpc("tools/list", json!({}))).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    a.body["result"]["tools"].as_array().unwrap().clone()
+}
+
+/// The bench's measure (tests/src/bench/agent.rs): the tools as compact JSON, bytes / 4.
+fn approx_tokens(tools: &[Value]) -> usize {
+    Value::Array(tools.to_vec()).to_string().len() / 4
+}
+
+/// Full mode's `tools/list` for one connector stays within a tenth of a 200k context (the
+/// bench's target) because each tool carries its result's top-level shape only; the complete
+/// result schemas are one query parameter away, and compact mode's `describe_action` keeps
+/// giving them.
+#[actix_web::test]
+async fn full_mode_sends_brief_output_schemas_and_the_complete_ones_when_asked() {
+    let (h, a, paths, _emulators) = gmail_and_outlook().await;
+    for (kind, path) in &paths {
+        let brief = tools_list(&h, path, &a).await;
+        let full = tools_list(&h, &format!("{path}?output_schemas=full"), &a).await;
+        let explicit = tools_list(&h, &format!("{path}?output_schemas=brief"), &a).await;
+        assert_eq!(explicit, brief, "{kind}: brief is the default");
+        let (b, f) = (approx_tokens(&brief), approx_tokens(&full));
+        eprintln!("{kind}: tools/list full mode ~{b} tokens, with output_schemas=full ~{f}");
+        assert!(b <= 20_000, "{kind}: full mode is ~{b} tokens, over 20,000");
+        assert!(b < f, "{kind}: ~{b} vs ~{f}");
+
+        let spec = h.state.registry.get(kind).unwrap().spec.clone();
+        for (entity, e) in &spec.entities {
+            for (action, def) in &e.actions {
+                let name = format!("{kind}_{entity}_{action}");
+                let find = |tools: &[Value]| {
+                    tools
+                        .iter()
+                        .find(|t| t["name"] == name.as_str())
+                        .unwrap_or_else(|| panic!("no tool {name}"))
+                        .clone()
+                };
+                let (b, f) = (find(&brief), find(&full));
+                // Only the output schema differs.
+                for field in ["description", "inputSchema", "annotations"] {
+                    assert_eq!(b[field], f[field], "{name}: {field}");
+                }
+                let mut complete = def.result.clone();
+                complete.as_object_mut().unwrap().remove("$schema");
+                let full_result = &f["outputSchema"]["properties"]["result"];
+                if complete["properties"].get("content_base64").is_some() {
+                    assert!(
+                        full_result["properties"]["resource_uri"].is_object(),
+                        "{name}"
+                    );
+                } else {
+                    assert_eq!(full_result, &complete, "{name}: the complete result schema");
+                }
+                let brief_result = &b["outputSchema"]["properties"]["result"];
+                assert_eq!(
+                    brief_result,
+                    &connectors_mcp::tools::brief_schema(full_result),
+                    "{name}"
+                );
+                assert_eq!(brief_result["type"], complete["type"], "{name}");
+                assert_eq!(
+                    b["outputSchema"]["required"],
+                    json!(["result", "metadata"]),
+                    "{name}"
+                );
+                // Types, property names and item types only: no descriptions, formats,
+                // patterns, required lists or nested shapes.
+                let keys =
+                    |v: &Value| -> Vec<String> { v.as_object().unwrap().keys().cloned().collect() };
+                for k in keys(brief_result) {
+                    assert!(
+                        ["type", "properties", "items"].contains(&k.as_str()),
+                        "{name}: {k}"
+                    );
+                }
+                let nested = brief_result["properties"]
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|p| p.values())
+                    .chain(brief_result.get("items"));
+                for n in nested {
+                    assert!(keys(n).iter().all(|k| k == "type"), "{name}: {n}");
+                }
+            }
+        }
+
+        // describe_action still gives the complete result schema.
+        let described = call(
+            &h,
+            &format!("{path}?mode=compact"),
+            &a,
+            "describe_action",
+            json!({"entity": "events", "action": "get"}),
+        )
+        .await;
+        let events_get = full
+            .iter()
+            .find(|t| t["name"] == format!("{kind}_events_get"))
+            .unwrap();
+        assert_eq!(
+            described["structuredContent"]["result"],
+            events_get["outputSchema"]["properties"]["result"],
+            "{kind}"
+        );
+    }
+
+    // An unknown value is refused, naming the parameter and the values it takes.
+    let bad = post(
+        &h,
+        &format!("{}?output_schemas=complete", paths[0].1),
+        Some(&a.token),
+        None,
+        rpc("tools/list", json!({})),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+    assert_eq!(bad.body["error"]["code"], "invalid_params", "{}", bad.body);
+    let message = bad.body["error"]["message"].as_str().unwrap();
+    for word in ["`output_schemas`", "`brief`", "`full`", "complete"] {
+        assert!(message.contains(word), "{message}");
+    }
+}
+
+/// Real results, fenced as the model gets them, conform to the brief output schema of their
+/// tool and to the complete one.
+#[actix_web::test]
+async fn structured_content_conforms_to_the_brief_and_the_complete_output_schemas() {
+    let (h, a, paths, _emulators) = gmail_and_outlook().await;
+    for (kind, path) in &paths {
+        let brief = tools_list(&h, path, &a).await;
+        let full = tools_list(&h, &format!("{path}?output_schemas=full"), &a).await;
+        let listed = call(&h, path, &a, &format!("{kind}_messages_list"), json!({})).await;
+        let first = listed["structuredContent"]["result"][0]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{kind}: {listed}"))
+            .to_string();
+        let calls = [
+            ("profile_get", json!({})),
+            ("messages_list", json!({})),
+            ("messages_get", json!({"message_id": first})),
+            ("messages_get_many", json!({"message_ids": [first]})),
+            (
+                "events_list",
+                json!({"time_min": "2026-01-01T00:00:00Z", "time_max": "2027-01-01T00:00:00Z"}),
+            ),
+            (
+                if *kind == "gmail" {
+                    "labels_list"
+                } else {
+                    "mail_folders_list"
+                },
+                json!({}),
+            ),
+        ];
+        for (action, args) in calls {
+            let tool = format!("{kind}_{action}");
+            let got = call(&h, path, &a, &tool, args).await;
+            assert_ne!(got["isError"], true, "{tool}: {got}");
+            let content = &got["structuredContent"];
+            for (which, tools) in [("brief", &brief), ("full", &full)] {
+                let schema =
+                    &tools.iter().find(|t| t["name"] == tool.as_str()).unwrap()["outputSchema"];
+                let validator = jsonschema::validator_for(schema).unwrap();
+                let errors: Vec<String> = validator
+                    .iter_errors(content)
+                    .map(|e| e.to_string())
+                    .collect();
+                assert!(errors.is_empty(), "{tool} ({which}): {errors:?}");
+            }
+        }
     }
 }
