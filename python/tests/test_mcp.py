@@ -284,12 +284,24 @@ async def test_mcp_and_the_python_bindings_share_one_execute_path() -> None:
             assert mcp_err.meta["error"]["message"] == py_err.value.message, bad_params
 
 
+def _brief(schema: dict[str, Any]) -> dict[str, Any]:
+    """The vocabulary of a brief output schema: a type, an object's property names each with a
+    type only, an array's item type only (a part whose type the spec leaves open is `{}`)."""
+    assert set(schema) <= {"type", "properties", "items"}, schema
+    for part in [*schema.get("properties", {}).values(), *([schema["items"]] if "items" in schema else [])]:
+        assert set(part) <= {"type"}, part
+    return schema
+
+
 async def test_annotations_and_schemas_come_from_the_spec_for_every_action() -> None:
     for name, spec in _specs().items():
         async with stdio_session(name, "--sandbox") as s:
             tools = {t.name: t for t in (await s.list_tools()).tools}
+        async with stdio_session(name, "--sandbox", "--output-schemas", "full") as s:
+            complete = {t.name: t for t in (await s.list_tools()).tools}
         expected = {f"{name}_{e}_{a}" for e, ent in spec["entities"].items() for a in ent["actions"]}
         assert set(tools) == expected
+        assert set(complete) == expected
         for entity, ent in spec["entities"].items():
             for action, a in ent["actions"].items():
                 tool = tools[f"{name}_{entity}_{action}"]
@@ -302,13 +314,53 @@ async def test_annotations_and_schemas_come_from_the_spec_for_every_action() -> 
                 assert hints.open_world_hint is True, tool.name
                 params = {k: v for k, v in a["params"].items() if k not in ("$schema", "$id")}
                 assert tool.input_schema == params, tool.name
-                assert tool.output_schema is not None
-                result = tool.output_schema["properties"]["result"]
-                if "content_base64" in a["result"].get("properties", {}):
+                assert tool.description and tool.description.startswith(a["description"].strip()[:40])
+                # With output_schemas=full the tool is the same but for the complete result schema.
+                whole = complete[tool.name]
+                assert (whole.description, whole.input_schema) == (tool.description, tool.input_schema)
+                assert whole.output_schema is not None and tool.output_schema is not None
+                result = whole.output_schema["properties"]["result"]
+                props = list(a["result"].get("properties", {}))
+                if "content_base64" in props:
                     assert "resource_uri" in result["properties"], tool.name
+                    props = [p for p in props if p != "content_base64"] + ["resource_uri"]
                 else:
                     assert result == {k: v for k, v in a["result"].items() if k != "$schema"}, tool.name
-                assert tool.description and tool.description.startswith(a["description"].strip()[:40])
+                # By default: the result's top-level shape only.
+                assert tool.output_schema["required"] == ["result", "metadata"], tool.name
+                brief = _brief(tool.output_schema["properties"]["result"])
+                assert brief["type"] == a["result"]["type"], tool.name
+                assert sorted(brief.get("properties", {})) == sorted(props), tool.name
+                if "type" in a["result"].get("items", {}):
+                    assert brief["items"] == {"type": a["result"]["items"]["type"]}, tool.name
+
+
+async def test_structured_content_conforms_to_the_brief_and_the_complete_output_schemas() -> None:
+    """The client validates structured content against the listed outputSchema on every call
+    (the brief one here); the same results are checked again against the complete schemas."""
+    for name in ("gmail", "outlook"):
+        async with (
+            stdio_session(name, "--sandbox") as s,
+            stdio_session(name, "--sandbox", "--output-schemas", "full") as full,
+        ):
+            await s.list_tools()
+            await full.list_tools()
+            listed = await call(s, f"{name}_messages_list", {})
+            assert not listed.is_error, _text(listed)
+            first = (listed.structured_content or {})["result"][0]["id"]
+            calls: list[tuple[str, dict[str, Any]]] = [
+                ("profile_get", {}),
+                ("messages_list", {}),
+                ("messages_get", {"message_id": first}),
+                ("messages_get_many", {"message_ids": [first]}),
+                ("events_list", {"time_min": "2026-01-01T00:00:00Z", "time_max": "2027-01-01T00:00:00Z"}),
+            ]
+            for action, args in calls:
+                tool = f"{name}_{action}"
+                result = await call(s, tool, args)
+                assert not result.is_error, _text(result)
+                await s.validate_tool_result(tool, result)
+                await full.validate_tool_result(tool, result)
 
 
 async def _follow(session: ClientSession, tool: str, args: dict[str, Any], token_param: str) -> tuple[list[str], int]:
@@ -587,13 +639,14 @@ async def test_tools_list_size_matches_docs(server: dict[str, Any], token: str) 
     """docs/mcp.md states the size of tools/list per mode; it stays right (within 10%)."""
     measured: dict[str, int] = {}
     base = f"{server['server_url']}/mcp/customers/{server['customer_name']}"
+    queries = {"full": "mode=full", "compact": "mode=compact", "full, output_schemas=full": "output_schemas=full"}
     for name in ("gmail", "outlook"):
         url = f"{server['server_url']}/mcp/connectors/{server['connectors'][name]}"
-        for mode in ("full", "compact"):
-            async with http_session(f"{url}?mode={mode}", token) as s:
+        for mode, query in queries.items():
+            async with http_session(f"{url}?{query}", token) as s:
                 measured[f"{name} {mode}"] = _approx_tokens((await s.list_tools()).tools)
-    for mode in ("full", "compact"):
-        async with http_session(f"{base}?mode={mode}", token) as s:
+    for mode, query in queries.items():
+        async with http_session(f"{base}?{query}", token) as s:
             measured[f"gmail+outlook {mode}"] = _approx_tokens((await s.list_tools()).tools)
     doc = (REPO / "docs" / "mcp.md").read_text()
     wrong = []
