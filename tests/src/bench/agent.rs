@@ -129,7 +129,7 @@ async fn measure(
             .median(tokens(fb))
             .target("<= 20,000 (a tenth of a 200k context)", tokens(fb) <= 20_000.0)
             .note(format!(
-                "{} tools, {fb} bytes of JSON (names, descriptions, input and output schemas, annotations)",
+                "{} tools, {fb} bytes of JSON (names, descriptions, input schemas, brief output schemas: each result's top-level shape; annotations)",
                 count(&full)
             )),
     );
