@@ -94,6 +94,16 @@ struct Caller {
 }
 
 impl Caller {
+    /// As the application, with a token issued through `base`.
+    async fn issued(base: &str, client_id: &str, secret: &str, org: &str) -> Caller {
+        let issued: Value = token(base, client_id, secret).await.json().await.unwrap();
+        Caller {
+            http: reqwest::Client::new(),
+            token: issued["access_token"].as_str().unwrap().to_string(),
+            org: org.to_string(),
+        }
+    }
+
     async fn execute(&self, base: &str, connector: &str, body: Value) -> (u16, bool, Value) {
         let r = self
             .http
@@ -112,6 +122,52 @@ impl Caller {
             .get("idempotent-replayed")
             .is_some_and(|v| v == "true");
         (status, replayed, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A send without an idempotency key through `base`, which the connector's policy judges.
+    async fn policy_probe(&self, base: &str, connector: &str, subject: &str) -> (u16, Value) {
+        let body = json!({"entity": "messages", "action": "send",
+            "params": {"to": ["grace@example.com"], "subject": subject, "text": "policy"}});
+        let (status, _, v) = self.execute(base, connector, body).await;
+        (status, v)
+    }
+
+    /// [`Caller::policy_probe`] until it answers `want`: a policy change through the other
+    /// replica is announced by a NOTIFY that arrives a moment after that replica answers, and on
+    /// a loaded machine the next request can be faster (up to 20 tries in a second). The last
+    /// answer.
+    async fn policy_probe_until(
+        &self,
+        base: &str,
+        connector: &str,
+        subject: &str,
+        want: u16,
+    ) -> (u16, Value) {
+        let mut last = (0, Value::Null);
+        for _ in 0..20 {
+            last = self.policy_probe(base, connector, subject).await;
+            if last.0 == want {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        last
+    }
+
+    /// Sets the connector's policy through `base` (`null`: removes it).
+    async fn set_policy(&self, base: &str, connector: &str, policy: Value) {
+        let r = self
+            .http
+            .put(format!(
+                "{base}/api/v1/integrations/connectors/{connector}/policy"
+            ))
+            .bearer_auth(&self.token)
+            .header("X-Organization-Id", &self.org)
+            .json(&json!({ "policy": policy }))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
     }
 
     /// Sent messages with this subject, read through `base`.
@@ -169,16 +225,8 @@ async fn two_serve_processes_on_one_postgres_database_act_as_one_service() {
     let gmail = sandbox["connectors"]["gmail"].as_str().unwrap();
 
     // A token issued by A is accepted by B, and B executes the connector A created.
-    let issued: Value = token(&a.base, client_id, secret)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let caller = Caller {
-        http: reqwest::Client::new(),
-        token: issued["access_token"].as_str().unwrap().to_string(),
-        org: sandbox["organization_id"].as_str().unwrap().to_string(),
-    };
+    let org = sandbox["organization_id"].as_str().unwrap();
+    let caller = Caller::issued(&a.base, client_id, secret, org).await;
     let (status, _, listed) = caller
         .execute(
             &b.base,
@@ -228,11 +276,7 @@ async fn two_serve_processes_on_one_postgres_database_act_as_one_service() {
 
     // A policy set through A holds on B at once. B keeps the policy in force in memory: a
     // version written behind both backs, unannounced, is not seen...
-    let draft = |subject: &str| {
-        json!({"entity": "messages", "action": "send",
-            "params": {"to": ["grace@example.com"], "subject": subject, "text": "policy"}})
-    };
-    assert_eq!(caller.execute(&b.base, gmail, draft("before")).await.0, 200);
+    assert_eq!(caller.policy_probe(&b.base, gmail, "before").await.0, 200);
     {
         use sqlx::Connection;
         let mut conn = sqlx::PgConnection::connect(db.url()).await.unwrap();
@@ -246,54 +290,19 @@ async fn two_serve_processes_on_one_postgres_database_act_as_one_service() {
         .await
         .unwrap();
     }
-    assert_eq!(caller.execute(&b.base, gmail, draft("cached")).await.0, 200);
+    assert_eq!(caller.policy_probe(&b.base, gmail, "cached").await.0, 200);
     // ...until a change is announced: A's new version (draft only) is B's at once.
-    let put = caller
-        .http
-        .put(format!(
-            "{}/api/v1/integrations/connectors/{gmail}/policy",
-            a.base
-        ))
-        .bearer_auth(&caller.token)
-        .header("X-Organization-Id", &caller.org)
-        .json(&json!({"policy": {"mode": "draft_only"}}))
-        .send()
-        .await
-        .unwrap();
-    assert!(put.status().is_success(), "{}", put.text().await.unwrap());
-    // (The NOTIFY reaches B a moment after A answers: on a loaded machine the next request
-    // can be faster, so B gets a few tries within a second.)
-    let mut refused = Value::Null;
-    for _ in 0..20 {
-        let (status, _, v) = caller.execute(&b.base, gmail, draft("after")).await;
-        refused = v;
-        if status == 403 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    caller
+        .set_policy(&a.base, gmail, json!({"mode": "draft_only"}))
+        .await;
+    let (_, refused) = caller
+        .policy_probe_until(&b.base, gmail, "after", 403)
+        .await;
     assert!(refused.to_string().contains("may only draft"), "{refused}");
-    let removed = caller
-        .http
-        .put(format!(
-            "{}/api/v1/integrations/connectors/{gmail}/policy",
-            b.base
-        ))
-        .bearer_auth(&caller.token)
-        .header("X-Organization-Id", &caller.org)
-        .json(&json!({"policy": null}))
-        .send()
-        .await
-        .unwrap();
-    assert!(removed.status().is_success());
-    let mut status = 0;
-    for _ in 0..20 {
-        status = caller.execute(&a.base, gmail, draft("again")).await.0;
-        if status == 200 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    caller.set_policy(&b.base, gmail, Value::Null).await;
+    let (status, _) = caller
+        .policy_probe_until(&a.base, gmail, "again", 200)
+        .await;
     assert_eq!(status, 200, "the policy removed through B holds on A");
 
     // An application made by the CLI on the same database; revoked through A, its token is
@@ -317,16 +326,8 @@ async fn two_serve_processes_on_one_postgres_database_act_as_one_service() {
     );
     let app: Value = serde_json::from_slice(&out.stdout).unwrap();
     let app_id = app["client_id"].as_str().unwrap();
-    let second: Value = token(&b.base, app_id, app["client_secret"].as_str().unwrap())
-        .await
-        .json()
-        .await
-        .unwrap();
-    let second = Caller {
-        http: reqwest::Client::new(),
-        token: second["access_token"].as_str().unwrap().to_string(),
-        org: caller.org.clone(),
-    };
+    let app_secret = app["client_secret"].as_str().unwrap();
+    let second = Caller::issued(&b.base, app_id, app_secret, &caller.org).await;
     let list = json!({"entity": "messages", "action": "list", "params": {"max_results": 1}});
     // Verified by both replicas before the revocation (so neither may keep trusting it).
     assert_eq!(second.execute(&a.base, gmail, list.clone()).await.0, 200);
