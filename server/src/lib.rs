@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod oauth;
 pub mod openapi;
 mod openapi_links;
+mod openapi_responses;
 mod openapi_types;
 pub mod registry;
 pub mod routes;

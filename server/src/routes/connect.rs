@@ -415,8 +415,8 @@ struct FinishedQuery {
         (status = 200, description = "The page; or, in a popup, the result page of a used or expired session", content_type = "text/html", body = String),
         (status = 303, description = "A used (`session_used`) or expired (`session_expired`) session: to `redirect_url` with `error` and `error_description`",
             headers(("Location" = String, description = "The session's redirect_url with the error"))),
-        (status = 404, description = "Unknown link: an HTML page", content_type = "text/html", body = String),
-        (status = 500, description = "Internal error: an HTML page", content_type = "text/html", body = String),
+        crate::openapi_responses::UnknownLinkPage,
+        crate::openapi_responses::InternalErrorPage,
     )
 )]
 async fn page(
@@ -555,8 +555,8 @@ async fn page(
         (status = 303, description = "To the provider's consent page; or, for a used or expired session, to `redirect_url` with the error",
             headers(("Location" = String, description = "Where the browser goes next"))),
         (status = 400, description = "No provider chosen, or one the session does not offer: an HTML page", content_type = "text/html", body = String),
-        (status = 404, description = "Unknown link: an HTML page", content_type = "text/html", body = String),
-        (status = 500, description = "Internal error: an HTML page", content_type = "text/html", body = String),
+        crate::openapi_responses::UnknownLinkPage,
+        crate::openapi_responses::InternalErrorPage,
     )
 )]
 async fn choose(
@@ -644,8 +644,8 @@ async fn finished(req: HttpRequest) -> HttpResponse {
         (status = 303, description = "To `redirect_url` with `connector_id`, or `error` and `error_description`",
             headers(("Location" = String, description = "The session's redirect_url with the outcome"))),
         (status = 400, description = "The flow has not finished: an HTML page", content_type = "text/html", body = String),
-        (status = 404, description = "Unknown link: an HTML page", content_type = "text/html", body = String),
-        (status = 500, description = "Internal error: an HTML page", content_type = "text/html", body = String),
+        crate::openapi_responses::UnknownLinkPage,
+        crate::openapi_responses::InternalErrorPage,
     )
 )]
 async fn done(state: web::Data<AppState>, token: web::Path<String>) -> HttpResponse {
@@ -684,7 +684,7 @@ async fn done(state: web::Data<AppState>, token: web::Path<String>) -> HttpRespo
     params(("id" = String, Path, description = "Connector id")),
     responses(
         (status = 200, description = "The link", body = ReconnectLink),
-        (status = 404, description = "`not_found`: no such connector", body = crate::error::ErrorBody),
+        crate::openapi_responses::ConnectorNotFound,
         (status = 409, description = "`conflict`: the connector is not in `needs_reauth`", body = crate::error::ErrorBody),
     )
 )]
@@ -717,7 +717,7 @@ async fn reconnect_link(
             headers(("Location" = String, description = "The session's connect URL"))),
         (status = 404, description = "Unknown link, or no longer needed (the connector is active again or deleted): an HTML page", content_type = "text/html", body = String),
         (status = 410, description = "Expired link: an HTML page", content_type = "text/html", body = String),
-        (status = 500, description = "Internal error: an HTML page", content_type = "text/html", body = String),
+        crate::openapi_responses::InternalErrorPage,
     )
 )]
 async fn reconnect(

@@ -52,7 +52,7 @@ struct FeedQuery {
     responses(
         (status = 200, description = "Events after the cursor", body = EventFeed),
         (status = 400, description = "`invalid_params`: a bad cursor", body = crate::error::ErrorBody),
-        (status = 404, description = "`not_found`: no such connector", body = crate::error::ErrorBody),
+        crate::openapi_responses::ConnectorNotFound,
     )
 )]
 async fn feed(
@@ -140,7 +140,7 @@ struct DeliveriesQuery {
     responses(
         (status = 200, description = "The deliveries", body = DeliveryList),
         (status = 400, description = "`invalid_params`: an unknown state", body = crate::error::ErrorBody),
-        (status = 404, description = "`not_found`: no such connector", body = crate::error::ErrorBody),
+        crate::openapi_responses::ConnectorNotFound,
     )
 )]
 async fn deliveries(

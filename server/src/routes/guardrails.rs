@@ -64,7 +64,7 @@ fn by(auth: &Auth) -> String {
     params(("id" = String, Path, description = "Connector id")),
     responses(
         (status = 200, description = "The policy in force", body = PolicyView),
-        (status = 404, description = "`not_found`: no such connector", body = crate::error::ErrorBody),
+        crate::openapi_responses::ConnectorNotFound,
     )
 )]
 async fn get_connector_policy(
@@ -92,8 +92,8 @@ async fn get_connector_policy(
     request_body = SetPolicyRequest,
     responses(
         (status = 200, description = "The policy in force now", body = PolicyView),
-        (status = 400, description = "`invalid_params`: the field and the fix", body = crate::error::ErrorBody),
-        (status = 404, description = "`not_found`: no such connector", body = crate::error::ErrorBody),
+        crate::openapi_responses::InvalidField,
+        crate::openapi_responses::ConnectorNotFound,
     )
 )]
 async fn put_connector_policy(
@@ -137,7 +137,7 @@ async fn get_org_policy(auth: Auth, state: web::Data<AppState>) -> ApiResult<Htt
     request_body = SetPolicyRequest,
     responses(
         (status = 200, description = "The default policy now", body = PolicyView),
-        (status = 400, description = "`invalid_params`: the field and the fix", body = crate::error::ErrorBody),
+        crate::openapi_responses::InvalidField,
     )
 )]
 async fn put_org_policy(
@@ -216,7 +216,7 @@ struct GetQuery {
     responses(
         (status = 200, description = "The approval", body = ApprovalView),
         (status = 400, description = "`invalid_params`: a bad query parameter", body = crate::error::ErrorBody),
-        (status = 404, description = "`not_found`: no such approval in this organization", body = crate::error::ErrorBody),
+        crate::openapi_responses::ApprovalNotFound,
     )
 )]
 async fn get(
@@ -243,8 +243,8 @@ async fn get(
     params(("id" = String, Path, description = "Approval id")),
     responses(
         (status = 200, description = "The decided approval", body = ApprovalView),
-        (status = 404, description = "`not_found`: no such approval in this organization", body = crate::error::ErrorBody),
-        (status = 409, description = "`conflict`: decided already, or expired", body = crate::error::ErrorBody),
+        crate::openapi_responses::ApprovalNotFound,
+        crate::openapi_responses::ApprovalDecided,
     )
 )]
 async fn approve(
@@ -264,8 +264,8 @@ async fn approve(
     params(("id" = String, Path, description = "Approval id")),
     responses(
         (status = 200, description = "The decided approval", body = ApprovalView),
-        (status = 404, description = "`not_found`: no such approval in this organization", body = crate::error::ErrorBody),
-        (status = 409, description = "`conflict`: decided already, or expired", body = crate::error::ErrorBody),
+        crate::openapi_responses::ApprovalNotFound,
+        crate::openapi_responses::ApprovalDecided,
     )
 )]
 async fn reject(
@@ -301,7 +301,7 @@ async fn decide(
     request_body = LinkRequest,
     responses(
         (status = 200, description = "The link", body = ApprovalLink),
-        (status = 404, description = "`not_found`: no such approval in this organization", body = crate::error::ErrorBody),
+        crate::openapi_responses::ApprovalNotFound,
         (status = 409, description = "`conflict`: the approval is not pending", body = crate::error::ErrorBody),
     )
 )]

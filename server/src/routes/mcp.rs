@@ -120,9 +120,7 @@ fn metadata(req: &HttpRequest) -> HttpResponse {
         (status = 202, description = "A notification or response was accepted"),
         (status = 401, description = "No valid bearer token; `WWW-Authenticate` names the resource metadata", body = crate::error::ErrorBody,
             headers(("WWW-Authenticate" = String, description = "`Bearer resource_metadata=\"<base>/.well-known/oauth-protected-resource/mcp\"`"))),
-        (status = 403, description = "`X-Organization-Id` names another organization", body = crate::error::ErrorBody),
-        (status = 406, description = "The client does not accept both `application/json` and `text/event-stream`", content_type = "text/plain", body = String),
-        (status = 415, description = "The body is not `application/json`", content_type = "text/plain", body = String),
+        crate::openapi_responses::McpRefusals,
     ),
     security(("bearer" = []))
 )]
@@ -148,9 +146,7 @@ async fn organization(
             (String = "text/event-stream"))),
         (status = 202, description = "A notification or response was accepted"),
         (status = 401, description = "No valid bearer token; `WWW-Authenticate` names the resource metadata", body = crate::error::ErrorBody),
-        (status = 403, description = "`X-Organization-Id` names another organization", body = crate::error::ErrorBody),
-        (status = 406, description = "The client does not accept both `application/json` and `text/event-stream`", content_type = "text/plain", body = String),
-        (status = 415, description = "The body is not `application/json`", content_type = "text/plain", body = String),
+        crate::openapi_responses::McpRefusals,
     ),
     security(("bearer" = []))
 )]
@@ -177,9 +173,7 @@ async fn connector(
             (String = "text/event-stream"))),
         (status = 202, description = "A notification or response was accepted"),
         (status = 401, description = "No valid bearer token; `WWW-Authenticate` names the resource metadata", body = crate::error::ErrorBody),
-        (status = 403, description = "`X-Organization-Id` names another organization", body = crate::error::ErrorBody),
-        (status = 406, description = "The client does not accept both `application/json` and `text/event-stream`", content_type = "text/plain", body = String),
-        (status = 415, description = "The body is not `application/json`", content_type = "text/plain", body = String),
+        crate::openapi_responses::McpRefusals,
     ),
     security(("bearer" = []))
 )]
