@@ -281,7 +281,8 @@ impl Connector {
         options: ExecuteOptions,
     ) -> Result<Output> {
         let started = std::time::Instant::now();
-        let result = self.run(entity, action, params, &options);
+        // Boxed: the handler's future is large; callers' futures hold a pointer instead.
+        let result = Box::pin(self.run(entity, action, params, &options));
         // Entity and action come from the caller: the log carries at most a short prefix.
         let (entity, action) = (log_excerpt(entity), log_excerpt(action));
         let result = result

@@ -87,7 +87,8 @@ impl Runtime {
             ConnectorError::internal("this connector's type is not available on this server")
         })?;
         let params = apply_replication_defaults(kind, &call, &row.replication_config);
-        let mut row = row.clone();
+        // The cached row as it is; a copy only when another replica's credential is re-read.
+        let mut row = std::borrow::Cow::Borrowed(row);
         for attempt in 0..2 {
             if row.status == STATUS_NEEDS_REAUTH {
                 return Err(needs_reauth(row.status_reason.as_deref()));
@@ -110,7 +111,7 @@ impl Runtime {
                         .map_err(db)?
                         .ok_or_else(|| ConnectorError::not_found("the connector was deleted"))?;
                     if attempt == 0 && fresh.credentials != row.credentials {
-                        row = fresh;
+                        row = std::borrow::Cow::Owned(fresh);
                         continue;
                     }
                     if e.code == ErrorCode::NeedsReauth {

@@ -164,11 +164,21 @@ impl<'w> Writer<'w> {
                 !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':');
             if !valid_name
                 || skip.iter().any(|s| s.eq_ignore_ascii_case(name))
-                || name.to_ascii_lowercase().starts_with("x-gcon-")
+                || name
+                    .get(..7)
+                    .is_some_and(|p| p.eq_ignore_ascii_case("x-gcon-"))
             {
                 continue;
             }
-            self.line(&format!("{name}: {}", sanitize(value)));
+            // Written in place: this runs for every header of every part of every decode.
+            self.out.extend_from_slice(name.as_bytes());
+            self.out.extend_from_slice(b": ");
+            if value.contains(['\r', '\n']) {
+                self.out.extend_from_slice(sanitize(value).as_bytes());
+            } else {
+                self.out.extend_from_slice(value.as_bytes());
+            }
+            self.out.extend_from_slice(b"\r\n");
         }
     }
 
@@ -200,6 +210,9 @@ fn header_name(h: &Value) -> &str {
 /// break goes, the whitespace after it stays), and any other CR or LF, which would start a new
 /// header, becomes a space.
 fn sanitize(value: &str) -> String {
+    if !value.contains(['\r', '\n']) {
+        return value.to_string();
+    }
     let unfolded = value
         .replace("\r\n ", " ")
         .replace("\r\n\t", "\t")

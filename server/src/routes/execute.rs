@@ -6,7 +6,7 @@
 //! for the bearer token only when its verified-token cache cannot be used (`crate::auth`).
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpResponse, ResponseError};
 use api_types::{ExecuteRequest, ExecuteResponse};
 
 use crate::auth::Auth;
@@ -43,19 +43,43 @@ async fn execute(
     path: web::Path<String>,
     body: ExecuteBody,
 ) -> ApiResult<HttpResponse> {
-    let answer = state
-        .services
-        .executions
-        .execute(&auth.organization_id, &path, body.0)
-        .await?;
+    // Boxed: the execute future (service, runtime, connector, HTTP client) is several KB, and
+    // each middleware layer and actix's dispatcher would otherwise move it by value.
+    let answer = Box::pin(
+        state
+            .services
+            .executions
+            .execute(&auth.organization_id, &path, body.0),
+    )
+    .await?;
     Ok(match answer {
-        Answer::Fresh(response) => HttpResponse::Ok().json(response),
-        Answer::Replayed { status, body } => HttpResponse::build(
-            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        )
-        .insert_header((REPLAYED_HEADER, "true"))
-        .json(body),
+        Answer::Fresh(response) => json(HttpResponse::Ok(), &response),
+        Answer::Replayed { status, body } => {
+            let mut res = HttpResponse::build(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            );
+            res.insert_header((REPLAYED_HEADER, "true"));
+            json(res, &body)
+        }
     })
+}
+
+/// `builder.json(value)` into a buffer sized for a typical message up front: serde_json's own
+/// starts at 128 bytes and grows (and copies) several times for every answer.
+fn json(
+    mut builder: actix_web::HttpResponseBuilder,
+    value: &impl serde::Serialize,
+) -> HttpResponse {
+    let mut body = Vec::with_capacity(4096);
+    match serde_json::to_writer(&mut body, value) {
+        Ok(()) => builder
+            .content_type(actix_web::http::header::ContentType::json())
+            .body(body),
+        Err(e) => ApiError::from(connector_core::ConnectorError::internal(format!(
+            "the answer could not be serialized: {e}"
+        )))
+        .error_response(),
+    }
 }
 
 /// The execute body with the execute limit.
