@@ -6,7 +6,8 @@ use connector_core::{CallContext, ProviderRequest};
 use serde_json::{json, Map, Value};
 
 use crate::mime::{
-    decode_base64url, decode_mime, decode_payload, decode_payload_metadata, MimeDecoded,
+    decode_base64url, decode_mime, decode_payload, decode_payload_metadata, HeaderField,
+    MimeDecoded,
 };
 
 /// The `format` a message was fetched in (the `format` param; `full` unless given).
@@ -64,22 +65,23 @@ pub fn decode_message(msg: &Value, format: Format) -> Value {
     };
     let mut text_from_html = false;
     if let Some(d) = decoded {
+        // The decoded strings move into the record (bodies can be large): no copies.
         text_from_html = d.text_from_html && format != Format::Metadata;
-        warnings.extend(d.warnings.iter().cloned());
-        out.insert("subject".into(), json!(d.subject));
+        warnings.extend(d.warnings);
+        out.insert("subject".into(), Value::from(d.subject));
         out.insert("from".into(), json!(d.from));
         out.insert("to".into(), json!(d.to));
         out.insert("cc".into(), json!(d.cc));
         out.insert("bcc".into(), json!(d.bcc));
         out.insert("reply_to".into(), json!(d.reply_to));
-        out.insert("date".into(), json!(d.date));
-        out.insert("message_id".into(), json!(d.message_id));
-        out.insert("in_reply_to".into(), json!(d.in_reply_to));
-        out.insert("references".into(), json!(d.references));
-        out.insert("headers".into(), json!(d.headers));
+        out.insert("date".into(), Value::from(d.date));
+        out.insert("message_id".into(), Value::from(d.message_id));
+        out.insert("in_reply_to".into(), Value::from(d.in_reply_to));
+        out.insert("references".into(), Value::from(d.references));
+        out.insert("headers".into(), headers_value(d.headers));
         if format != Format::Metadata {
-            out.insert("text".into(), json!(d.text));
-            out.insert("html".into(), json!(d.html));
+            out.insert("text".into(), Value::from(d.text));
+            out.insert("html".into(), Value::from(d.html));
             out.insert("attachments".into(), json!(d.attachments));
         }
     }
@@ -182,6 +184,21 @@ pub fn summary(msg: &Value) -> Value {
         "label_ids": base["label_ids"],
         "has_attachments": content_type.starts_with("multipart/mixed"),
     })
+}
+
+/// `[{name, value}, ...]` as `json!(headers)` gives it, built from the owned strings.
+fn headers_value(headers: Vec<HeaderField>) -> Value {
+    Value::Array(
+        headers
+            .into_iter()
+            .map(|h| {
+                let mut m = Map::with_capacity(2);
+                m.insert("name".into(), Value::String(h.name));
+                m.insert("value".into(), Value::String(h.value));
+                Value::Object(m)
+            })
+            .collect(),
+    )
 }
 
 fn base_fields(msg: &Value) -> Map<String, Value> {
