@@ -341,3 +341,55 @@ async fn outlook_connectors_execute_against_the_graph_emulator_with_rotating_ref
         .await;
     assert_eq!(by_type["data"].as_array().unwrap().len(), 1);
 }
+
+/// A provider stand-in that answers `{}` to every request and counts the TCP connections it
+/// accepts.
+async fn counting_provider() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::Ordering;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let (mut buf, mut seen) = (vec![0u8; 8192], Vec::new());
+                while let Ok(n @ 1..) = sock.read(&mut buf).await {
+                    seen.extend_from_slice(&buf[..n]);
+                    while let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                        seen.drain(..end + 4);
+                        let answer = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+                        if sock.write_all(answer.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (base, accepted)
+}
+
+/// Every connector instance of the server sends over one keep-alive pool: one reqwest client
+/// per instance (its TLS roots, pool and idle connections) held hundreds of MB once every
+/// stored connector was polled for events.
+#[actix_web::test]
+async fn the_connectors_of_a_server_share_one_provider_connection_pool() {
+    let (base, accepted) = counting_provider().await;
+    let h = harness_with(move |c| c.providers.entry("gmail").base_url = Some(base)).await;
+    let t = h.tenant("acme").await;
+    for i in 0..5 {
+        let id = h
+            .connector(&t, &format!("c{i}"), json!({"access_token": "t"}))
+            .await;
+        // The stand-in's `{}` is no Gmail message; only the connection it came over counts.
+        exec(&h, &t, &id, "messages", "get", json!({"message_id": "m1"})).await;
+    }
+    let n = accepted.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        (1..=2).contains(&n),
+        "5 connectors' calls opened {n} connections"
+    );
+}
