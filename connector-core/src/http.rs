@@ -63,6 +63,58 @@ pub struct HttpConfig {
     /// A reqwest client to share (one keep-alive pool for many connector instances). Build it
     /// without redirects ([`ProviderClient::build_reqwest`]); `None` builds one per instance.
     pub shared_client: Option<reqwest::Client>,
+    /// Clients shared by many instances, one per sending thread ([`PerThreadClient`]); takes
+    /// precedence over `shared_client`.
+    pub per_thread_client: Option<PerThreadClient>,
+}
+
+/// A reqwest client for each thread that sends through it, all built alike, shared by any
+/// number of connector instances (issue 27).
+///
+/// A pooled HTTP/1 connection is driven by a task on the runtime that opened it. One client
+/// shared by several single-threaded runtimes (actix-web runs one per worker thread, and the
+/// event pollers run on another) hands most requests to a connection another thread drives:
+/// two cross-thread wake-ups per request (the request over, the answer back), which on a
+/// loaded machine cost more than the request. With a client per thread, a thread's requests
+/// go out on connections its own runtime drives.
+#[derive(Clone)]
+pub struct PerThreadClient {
+    inner: std::sync::Arc<PerThreadInner>,
+}
+
+struct PerThreadInner {
+    clients: thread_local::ThreadLocal<reqwest::Client>,
+    build: Box<dyn Fn() -> reqwest::Client + Send + Sync>,
+}
+
+impl PerThreadClient {
+    /// Clients made by `build`, the first time each thread sends.
+    pub fn new(build: impl Fn() -> reqwest::Client + Send + Sync + 'static) -> Self {
+        PerThreadClient {
+            inner: std::sync::Arc::new(PerThreadInner {
+                clients: thread_local::ThreadLocal::new(),
+                build: Box::new(build),
+            }),
+        }
+    }
+
+    /// This thread's client.
+    pub fn get(&self) -> &reqwest::Client {
+        self.inner.clients.get_or(|| (self.inner.build)())
+    }
+
+    /// How many threads have a client so far.
+    pub fn threads(&self) -> usize {
+        self.inner.clients.iter().count()
+    }
+}
+
+impl std::fmt::Debug for PerThreadClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PerThreadClient")
+            .field("threads", &self.threads())
+            .finish()
+    }
 }
 
 impl HttpConfig {
@@ -77,6 +129,7 @@ impl HttpConfig {
             retry: RetryConfig::default(),
             user_agent: concat!("agent-connectors/", env!("CARGO_PKG_VERSION")).into(),
             shared_client: None,
+            per_thread_client: None,
         }
     }
 
@@ -89,6 +142,12 @@ impl HttpConfig {
     /// Shares `client`'s keep-alive pool with other instances.
     pub fn with_shared_client(mut self, client: reqwest::Client) -> Self {
         self.shared_client = Some(client);
+        self
+    }
+
+    /// Sends through `clients`: the sending thread's client ([`PerThreadClient`]).
+    pub fn with_per_thread_client(mut self, clients: PerThreadClient) -> Self {
+        self.per_thread_client = Some(clients);
         self
     }
 

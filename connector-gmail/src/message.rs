@@ -5,6 +5,7 @@ use base64::Engine;
 use connector_core::{CallContext, ProviderRequest};
 use serde_json::{json, Map, Value};
 
+use crate::mime::view::{MessageView, PartView, WireMessage, WirePart};
 use crate::mime::{
     decode_base64url, decode_mime, decode_payload, decode_payload_metadata, HeaderField,
     MimeDecoded,
@@ -36,12 +37,12 @@ impl Format {
 pub const SUMMARY_HEADERS: &[&str] = &["Subject", "From", "Date", "Content-Type"];
 
 /// Decodes one Gmail message resource fetched with `format`.
-pub fn decode_message(msg: &Value, format: Format) -> Value {
+pub fn decode_message<M: MessageView>(msg: &M, format: Format) -> Value {
     let mut out = base_fields(msg);
     let mut warnings: Vec<String> = Vec::new();
     let decoded: Option<MimeDecoded> = match format {
         Format::Minimal => None,
-        Format::Raw => match msg["raw"].as_str() {
+        Format::Raw => match msg.raw() {
             Some(raw) => match decode_base64url(raw) {
                 Some(bytes) => {
                     out.insert("raw".into(), json!(STANDARD.encode(&bytes)));
@@ -54,13 +55,9 @@ pub fn decode_message(msg: &Value, format: Format) -> Value {
             },
             None => None,
         },
-        Format::Full => msg
-            .get("payload")
-            .filter(|p| p.is_object())
-            .map(|p| decode_payload(p, &mut warnings)),
+        Format::Full => msg.payload().map(|p| decode_payload(p, &mut warnings)),
         Format::Metadata => msg
-            .get("payload")
-            .filter(|p| p.is_object())
+            .payload()
             .map(|p| decode_payload_metadata(p, &mut warnings)),
     };
     let mut text_from_html = false;
@@ -96,18 +93,15 @@ pub fn decode_message(msg: &Value, format: Format) -> Value {
 /// When a `format=full` message's text body is a part Gmail holds behind an attachment id (a
 /// text part with a file name), that attachment id: fetch its bytes and put them back with
 /// [`fill_held_body`] so the text is not lost.
-pub fn held_body_attachment(msg: &Value) -> Option<String> {
-    let payload = msg.get("payload").filter(|p| p.is_object())?;
+pub fn held_body_attachment<M: MessageView>(msg: &M) -> Option<String> {
+    let payload = msg.payload()?;
     // Cheap look first: only a payload with a held text leaf needs the decoder's answer.
-    fn has_held_text(part: &Value, depth: usize) -> bool {
-        let text = part["mimeType"]
-            .as_str()
-            .is_some_and(|t| t.to_ascii_lowercase().starts_with("text/"));
-        (text && part["body"]["attachmentId"].is_string())
-            || (depth < 40
-                && part["parts"]
-                    .as_array()
-                    .is_some_and(|ps| ps.iter().any(|p| has_held_text(p, depth + 1))))
+    fn has_held_text<P: PartView>(part: &P, depth: usize) -> bool {
+        let text = part
+            .mime_type()
+            .is_some_and(|t| t.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("text/")));
+        (text && part.attachment_id().is_some())
+            || (depth < 40 && part.parts().iter().any(|p| has_held_text(p, depth + 1)))
     }
     if !has_held_text(payload, 0) {
         return None;
@@ -135,9 +129,47 @@ pub fn fill_held_body(msg: &mut Value, attachment_id: &str, data: &str) -> bool 
         .is_some_and(|p| fill(p, attachment_id, data, 0))
 }
 
+/// [`fill_held_body`] for a message parsed from its bytes ([`WireMessage`]).
+pub fn fill_held_body_wire(msg: &mut WireMessage<'_>, attachment_id: &str, data: &str) -> bool {
+    fn fill(part: &mut WirePart<'_>, id: &str, data: &str, depth: usize) -> bool {
+        if let Some(body) = part.body.as_mut() {
+            if body.attachment_id.as_deref() == Some(id) {
+                body.attachment_id = None;
+                body.data = Some(data.to_string().into());
+                return true;
+            }
+        }
+        depth < 40
+            && part
+                .parts
+                .as_mut()
+                .is_some_and(|ps| ps.iter_mut().any(|p| fill(p, id, data, depth + 1)))
+    }
+    msg.payload
+        .as_mut()
+        .is_some_and(|p| fill(p, attachment_id, data, 0))
+}
+
+/// A message whose held text body [`fetch_held_body`] can put back.
+pub(crate) trait HoldsBody: MessageView {
+    fn fill(&mut self, attachment_id: &str, data: &str) -> bool;
+}
+
+impl HoldsBody for Value {
+    fn fill(&mut self, attachment_id: &str, data: &str) -> bool {
+        fill_held_body(self, attachment_id, data)
+    }
+}
+
+impl HoldsBody for WireMessage<'_> {
+    fn fill(&mut self, attachment_id: &str, data: &str) -> bool {
+        fill_held_body_wire(self, attachment_id, data)
+    }
+}
+
 /// Gmail holds a text part with a file name behind an attachment id even when it is the body
 /// (issue 26): fetch it so the text is not lost. On failure the decoder's warning says so.
-pub(crate) async fn fetch_held_body(cx: &CallContext<'_>, id: &str, msg: &mut Value) {
+pub(crate) async fn fetch_held_body<M: HoldsBody>(cx: &CallContext<'_>, id: &str, msg: &mut M) {
     let Some(attachment_id) = held_body_attachment(msg) else {
         return;
     };
@@ -150,7 +182,7 @@ pub(crate) async fn fetch_held_body(cx: &CallContext<'_>, id: &str, msg: &mut Va
     let Ok(resp) = cx.send(req).await else { return };
     if let Ok(body) = resp.json::<Value>() {
         if let Some(data) = body["data"].as_str() {
-            fill_held_body(msg, &attachment_id, data);
+            msg.fill(&attachment_id, data);
         }
     }
 }
@@ -201,37 +233,30 @@ fn headers_value(headers: Vec<HeaderField>) -> Value {
     )
 }
 
-fn base_fields(msg: &Value) -> Map<String, Value> {
-    let mut out = Map::new();
-    out.insert("id".into(), json!(msg["id"].as_str().unwrap_or_default()));
+fn base_fields<M: MessageView>(msg: &M) -> Map<String, Value> {
+    // Room for every field a full record gets: the map is not grown (and rehashed) on the way.
+    let mut out = Map::with_capacity(32);
+    out.insert("id".into(), json!(msg.id().unwrap_or_default()));
     out.insert(
         "thread_id".into(),
-        json!(msg["threadId"].as_str().unwrap_or_default()),
+        json!(msg.thread_id().unwrap_or_default()),
     );
     out.insert(
         "label_ids".into(),
-        msg.get("labelIds").cloned().unwrap_or_else(|| json!([])),
+        msg.label_ids().unwrap_or_else(|| json!([])),
     );
-    out.insert(
-        "snippet".into(),
-        json!(msg["snippet"].as_str().map(unescape_html)),
-    );
-    out.insert("history_id".into(), json!(msg["historyId"].as_str()));
+    out.insert("snippet".into(), json!(msg.snippet().map(unescape_html)));
+    out.insert("history_id".into(), json!(msg.history_id()));
     out.insert(
         "internal_date".into(),
-        json!(internal_date(&msg["internalDate"])),
+        json!(msg.internal_date_ms().and_then(internal_date)),
     );
-    out.insert("size_estimate".into(), json!(msg["sizeEstimate"].as_i64()));
+    out.insert("size_estimate".into(), json!(msg.size_estimate()));
     out
 }
 
-/// Gmail's `internalDate` (epoch milliseconds, as a string) as RFC 3339.
-fn internal_date(v: &Value) -> Option<String> {
-    let ms = match v {
-        Value::String(s) => s.parse::<i64>().ok()?,
-        Value::Number(n) => n.as_i64()?,
-        _ => return None,
-    };
+/// Gmail's `internalDate` (epoch milliseconds) as RFC 3339.
+fn internal_date(ms: i64) -> Option<String> {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }

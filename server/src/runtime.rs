@@ -81,8 +81,9 @@ pub struct Runtime {
     http: reqwest::Client,
     /// One keep-alive pool for every connector instance's provider calls. Each instance built
     /// its own before: a reqwest client (its TLS roots, its pool and idle connections) per
-    /// cached connector, hundreds of MB with 10,000 polled connectors.
-    provider_http: reqwest::Client,
+    /// cached connector, hundreds of MB with 10,000 polled connectors. One pool per thread
+    /// that sends (`PerThreadClient`): a connection is driven by the runtime that opened it.
+    provider_http: connector_core::http::PerThreadClient,
     cache: Mutex<Instances>,
     lifecycle: Arc<Lifecycle>,
 }
@@ -102,9 +103,15 @@ impl Runtime {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("the HTTP client builds");
-        let provider_http =
-            connector_core::http::ProviderClient::build_reqwest(&HttpConfig::new(String::new()))
-                .expect("the provider HTTP client builds");
+        let settings = HttpConfig::new(String::new());
+        connector_core::http::ProviderClient::build_reqwest(&settings)
+            .expect("the provider HTTP client builds");
+        // One client per thread (see `PerThreadClient`): each actix worker's provider calls go
+        // out on connections its own runtime drives, not another worker's.
+        let provider_http = connector_core::http::PerThreadClient::new(move || {
+            connector_core::http::ProviderClient::build_reqwest(&settings)
+                .expect("the provider HTTP client builds (it did at start)")
+        });
         let lifecycle = Arc::new(Lifecycle::new(
             store.clone(),
             vault.clone(),
@@ -253,7 +260,7 @@ impl Runtime {
         Ok(kind
             .connector(
                 tokens,
-                HttpConfig::new(base_url).with_shared_client(self.provider_http.clone()),
+                HttpConfig::new(base_url).with_per_thread_client(self.provider_http.clone()),
             )?
             .with_guard(Arc::new(guard)))
     }

@@ -25,12 +25,27 @@ pub struct ProviderClient {
 }
 
 struct Inner {
-    http: reqwest::Client,
+    http: Http,
     config: HttpConfig,
     base: Url,
     /// [`HttpConfig::roots`], parsed.
     roots: HashMap<String, Url>,
     limit: Option<Arc<Semaphore>>,
+}
+
+/// Where an instance's reqwest client comes from.
+enum Http {
+    One(reqwest::Client),
+    PerThread(super::PerThreadClient),
+}
+
+impl Http {
+    fn get(&self) -> &reqwest::Client {
+        match self {
+            Http::One(c) => c,
+            Http::PerThread(p) => p.get(),
+        }
+    }
 }
 
 /// An API root as a URL without a trailing slash; http(s) only.
@@ -82,17 +97,22 @@ impl ProviderClient {
     /// A client with its own keep-alive pool, built from `config`.
     /// Uses `config.shared_client` when set.
     pub fn new(config: HttpConfig) -> Result<ProviderClient> {
-        let http = match &config.shared_client {
-            Some(c) => c.clone(),
-            None => Self::build_reqwest(&config)?,
+        let http = match (&config.per_thread_client, &config.shared_client) {
+            (Some(p), _) => Http::PerThread(p.clone()),
+            (None, Some(c)) => Http::One(c.clone()),
+            (None, None) => Http::One(Self::build_reqwest(&config)?),
         };
-        Self::with_client(config, http)
+        Self::with_http(config, http)
     }
 
     /// A client over a shared reqwest pool. Build it with
     /// `redirect(reqwest::redirect::Policy::none())` (see [`ProviderClient::build_reqwest`]);
     /// the total and read timeouts of `config` are applied per request here.
     pub fn with_client(config: HttpConfig, http: reqwest::Client) -> Result<ProviderClient> {
+        Self::with_http(config, Http::One(http))
+    }
+
+    fn with_http(config: HttpConfig, http: Http) -> Result<ProviderClient> {
         let base = parse_root(&config.base_url)?;
         let roots = config
             .roots
@@ -133,7 +153,7 @@ impl ProviderClient {
 
     /// The underlying reqwest client (to share its pool).
     pub fn reqwest(&self) -> &reqwest::Client {
-        &self.inner.http
+        self.inner.http.get()
     }
 
     /// The root a request's path is relative to: its named root, else the base URL.
@@ -310,6 +330,7 @@ impl ProviderClient {
         let mut rb = self
             .inner
             .http
+            .get()
             .request(req.method.clone(), url.clone())
             .timeout(cfg.total_timeout)
             .headers(req.headers.clone());

@@ -17,7 +17,9 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::text::{html_hidden_counts, html_to_visible_text, strip_invisible, Hidden};
+use crate::text::{
+    html_hidden_counts, html_to_visible_text, is_invisible, strip_invisible, Hidden,
+};
 
 /// The fields of a decoded message that its sender controls.
 pub const UNTRUSTED_FIELDS: &[&str] = &[
@@ -246,6 +248,10 @@ pub fn annotate(record: &mut Map<String, Value>, text_from_html: bool) {
     }
     for field in ["text", "snippet", "subject"] {
         if let Some(s) = record.get(field).and_then(Value::as_str) {
+            // Every invisible character is non-ASCII: most text needs no second copy.
+            if s.is_ascii() || !s.chars().any(is_invisible) {
+                continue;
+            }
             let (clean, n) = strip_invisible(s);
             if n > 0 {
                 hidden.invisible_chars += n;

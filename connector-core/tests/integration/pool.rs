@@ -1,5 +1,5 @@
 //! The keep-alive pool: calls on one connector instance (and on instances sharing a reqwest
-//! client) reuse one connection.
+//! client) reuse one connection; a per-thread client gives each sending thread its own pool.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -76,4 +76,57 @@ async fn instances_sharing_a_reqwest_client_share_its_pool() {
             .unwrap();
     }
     assert_eq!(connections.load(Ordering::SeqCst), 1);
+}
+
+/// Issue 27: with a [`PerThreadClient`], each thread that sends gets its own pool, so the
+/// connection a thread's request goes out on is driven by that thread's runtime (actix-web runs
+/// one single-threaded runtime per worker). Instances still share the pool of the thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_per_thread_client_gives_each_sending_thread_its_own_pool() {
+    use connector_core::http::PerThreadClient;
+    let (base, connections) = counting_server().await;
+    let cfg = crate::common::http(&base);
+    let built = Arc::new(AtomicUsize::new(0));
+    let clients = PerThreadClient::new({
+        let (cfg, built) = (cfg.clone(), built.clone());
+        move || {
+            built.fetch_add(1, Ordering::SeqCst);
+            ProviderClient::build_reqwest(&cfg).unwrap()
+        }
+    });
+    let a = ProviderClient::new(cfg.clone().with_per_thread_client(clients.clone())).unwrap();
+    let b = ProviderClient::new(cfg.with_per_thread_client(clients.clone())).unwrap();
+    // Two worker threads, each on its own single-threaded runtime, alive together (a thread id
+    // is reused once its thread ends, and its client with it).
+    let both_done = Arc::new(std::sync::Barrier::new(2));
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            let (a, b, both_done) = (a.clone(), b.clone(), both_done.clone());
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    let token = StaticToken::new("t");
+                    for c in [&a, &b, &a, &b] {
+                        c.send(&ProviderRequest::get("/x"), Some(&token), true)
+                            .await
+                            .unwrap();
+                    }
+                });
+                both_done.wait();
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(built.load(Ordering::SeqCst), 2, "one client per thread");
+    assert_eq!(clients.threads(), 2);
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        2,
+        "each thread's four calls, over two instances, share its one connection"
+    );
 }

@@ -12,6 +12,7 @@ use super::batch_get::Throttle;
 use super::{batch_get_messages, USER};
 use crate::batch::DEFAULT_PARTS;
 use crate::message::{decode_message, fetch_held_body, summary, Format, SUMMARY_HEADERS};
+use crate::mime::view::{parse_message, ParsedMessage};
 
 /// messages.list; its summaries come through paced batches.
 pub struct List {
@@ -150,11 +151,31 @@ impl TypedHandler for Get {
         let format = params.format;
         let req = ProviderRequest::get(format!("{USER}/messages/{}", seg(&params.message_id)))
             .query("format", format.as_str());
-        let mut msg: Value = cx.send(req).await?.json()?;
-        if format == Format::Full {
-            fetch_held_body(cx, &params.message_id, &mut msg).await;
-        }
-        Ok(Output::new(decode_message(&msg, format)))
+        let resp = cx.send(req).await?;
+        // Read typed, borrowed from the body (the `Value` reading is the fallback for a message
+        // whose fields have unexpected types): see `crate::mime::view`.
+        let parsed = parse_message(&resp.body).map_err(|e| {
+            ConnectorError::new(
+                connector_core::ErrorCode::ProviderError,
+                "the provider answered with a body that is not the expected JSON",
+            )
+            .with_source(e)
+        })?;
+        let record = match parsed {
+            ParsedMessage::Wire(mut msg) => {
+                if format == Format::Full {
+                    fetch_held_body(cx, &params.message_id, &mut msg).await;
+                }
+                decode_message(&msg, format)
+            }
+            ParsedMessage::Json(mut msg) => {
+                if format == Format::Full {
+                    fetch_held_body(cx, &params.message_id, &mut msg).await;
+                }
+                decode_message(&msg, format)
+            }
+        };
+        Ok(Output::new(record))
     }
 }
 

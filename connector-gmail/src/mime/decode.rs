@@ -444,6 +444,10 @@ fn header_raw(raw: &[u8], start: u32, end: u32) -> String {
 
 /// Unfolds a header value and trims it.
 fn clean_line(s: &str) -> String {
+    // Most values are one line: then this is `trim` (a leading tab is whitespace to it too).
+    if !s.contains(['\r', '\n']) {
+        return s.trim().to_string();
+    }
     let mut out = String::with_capacity(s.len());
     for piece in s.split(['\r', '\n']) {
         let piece = piece.trim_start_matches(['\t']);

@@ -18,21 +18,22 @@
 //! `tests/integration/payload_direct.rs` checks the equality on the MIME corpus.
 
 use std::borrow::Cow;
+use std::panic::AssertUnwindSafe;
 
+use super::view::PartView;
 use mail_parser::decoders::charsets::map::charset_decoder;
 use mail_parser::{
     ContentType, Encoding, Header, HeaderName, HeaderValue, Message, MessageParser, MessagePart,
     PartType,
 };
-use serde_json::Value;
 
 use super::decode::{decode_bodies, decode_headers, decode_mime, MimeDecoded};
 use super::payload::{decode_base64url, payload_to_mime, Writer, MAX_DEPTH};
 
 /// Decodes a `format=full` (or `metadata`) payload tree. Problems go to the result's
 /// `warnings` and to `warnings` (as [`payload_to_mime`] reports them).
-pub fn decode_payload(payload: &Value, warnings: &mut Vec<String>) -> MimeDecoded {
-    match std::panic::catch_unwind(|| direct(payload)) {
+pub fn decode_payload<P: PartView>(payload: &P, warnings: &mut Vec<String>) -> MimeDecoded {
+    match std::panic::catch_unwind(AssertUnwindSafe(|| direct(payload))) {
         Ok(Some(d)) => d,
         _ => decode_payload_rebuilt(payload, warnings),
     }
@@ -44,11 +45,14 @@ pub fn decode_payload(payload: &Value, warnings: &mut Vec<String>) -> MimeDecode
 /// are not decoded. A metadata payload of a multipart message is a multipart without parts,
 /// which [`decode_payload`] can only rebuild as MIME and parse again; here its header block is
 /// parsed alone.
-pub fn decode_payload_metadata(payload: &Value, warnings: &mut Vec<String>) -> MimeDecoded {
-    let childless_multipart = payload["mimeType"]
-        .as_str()
+pub fn decode_payload_metadata<P: PartView>(
+    payload: &P,
+    warnings: &mut Vec<String>,
+) -> MimeDecoded {
+    let childless_multipart = payload
+        .mime_type()
         .is_some_and(|t| t.to_ascii_lowercase().starts_with("multipart/"))
-        && payload["parts"].as_array().is_none_or(Vec::is_empty);
+        && payload.parts().is_empty();
     if childless_multipart {
         if let Some(d) = decode_payload_metadata_direct(payload) {
             return d;
@@ -60,16 +64,16 @@ pub fn decode_payload_metadata(payload: &Value, warnings: &mut Vec<String>) -> M
 /// The header-block decode of [`decode_payload_metadata`] alone: `None` where it decodes the
 /// payload as [`decode_payload`] does (a payload with parts, a leaf). For tests.
 #[doc(hidden)]
-pub fn decode_payload_metadata_direct(payload: &Value) -> Option<MimeDecoded> {
-    std::panic::catch_unwind(|| root_headers(payload))
+pub fn decode_payload_metadata_direct<P: PartView>(payload: &P) -> Option<MimeDecoded> {
+    std::panic::catch_unwind(AssertUnwindSafe(|| root_headers(payload)))
         .ok()
         .flatten()
 }
 
 /// The root header block of a multipart without parts, written as the rebuild writes it and
 /// parsed by mail-parser, decoded by the same `decode_headers`.
-fn root_headers(payload: &Value) -> Option<MimeDecoded> {
-    if payload["parts"].as_array().is_some_and(|p| !p.is_empty()) {
+fn root_headers<P: PartView>(payload: &P) -> Option<MimeDecoded> {
+    if !payload.parts().is_empty() {
         return None;
     }
     let mut unused = Vec::new();
@@ -78,15 +82,11 @@ fn root_headers(payload: &Value) -> Option<MimeDecoded> {
         msg: Message::default(),
         root_head: None,
     };
-    let mime_type = payload["mimeType"].as_str()?.to_ascii_lowercase();
+    let mime_type = payload.mime_type()?.to_ascii_lowercase();
     if !mime_type.starts_with("multipart/") {
         return None;
     }
-    let headers = payload["headers"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or(&[]);
-    b.writer.multipart_head(headers, &mime_type);
+    b.writer.multipart_head(payload.headers(), &mime_type);
     let headers = b.head()?;
     let root_head = b.root_head?;
     let len = u32::try_from(root_head.len()).ok()?;
@@ -109,7 +109,7 @@ fn root_headers(payload: &Value) -> Option<MimeDecoded> {
 /// The rebuild + re-parse decode ([`payload_to_mime`], then [`decode_mime`]): the fallback of
 /// [`decode_payload`] and the oracle its tests compare with.
 #[doc(hidden)]
-pub fn decode_payload_rebuilt(payload: &Value, warnings: &mut Vec<String>) -> MimeDecoded {
+pub fn decode_payload_rebuilt<P: PartView>(payload: &P, warnings: &mut Vec<String>) -> MimeDecoded {
     decode_mime(&payload_to_mime(payload, warnings))
 }
 
@@ -179,7 +179,7 @@ struct Builder<'w> {
     root_head: Option<Vec<u8>>,
 }
 
-fn direct(payload: &Value) -> Option<MimeDecoded> {
+fn direct<P: PartView>(payload: &P) -> Option<MimeDecoded> {
     let mut unused = Vec::new();
     let mut b = Builder {
         writer: Writer::new(&mut unused, 512),
@@ -242,16 +242,16 @@ impl Builder<'_> {
         Some(headers)
     }
 
-    fn part(&mut self, node: &Value, depth: usize, state: &mut State) -> Option<()> {
+    fn part<P: PartView>(&mut self, node: &P, depth: usize, state: &mut State) -> Option<()> {
         if depth > MAX_DEPTH {
             return None;
         }
-        let mime_type = node["mimeType"]
-            .as_str()
+        let mime_type = node
+            .mime_type()
             .unwrap_or("text/plain")
             .to_ascii_lowercase();
-        let children: &[Value] = node["parts"].as_array().map(Vec::as_slice).unwrap_or(&[]);
-        let headers = node["headers"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+        let children = node.parts();
+        let headers = node.headers();
         state.parts += 1;
         let id = self.msg.parts.len() as u32;
         state.sub_part_ids.push(id);
@@ -319,7 +319,7 @@ impl Builder<'_> {
         }
         self.writer.leaf_head(node, &mime_type, headers);
         let headers = self.head()?;
-        let data = match node["body"]["data"].as_str() {
+        let data = match node.body_data() {
             Some(d) => decode_base64url(d)?,
             None => Vec::new(),
         };
@@ -405,6 +405,8 @@ impl Builder<'_> {
 /// The direct decode alone: `None` where [`decode_payload`] falls back to the rebuild (see the
 /// module docs). For tests and benchmarks.
 #[doc(hidden)]
-pub fn decode_payload_direct(payload: &Value) -> Option<MimeDecoded> {
-    std::panic::catch_unwind(|| direct(payload)).ok().flatten()
+pub fn decode_payload_direct<P: PartView>(payload: &P) -> Option<MimeDecoded> {
+    std::panic::catch_unwind(AssertUnwindSafe(|| direct(payload)))
+        .ok()
+        .flatten()
 }

@@ -4,6 +4,7 @@ pub mod decode;
 mod direct;
 pub mod payload;
 mod repair;
+pub mod view;
 
 pub use decode::{decode_mime, AttachmentInfo, EmailAddress, HeaderField, MimeDecoded};
 pub use direct::{

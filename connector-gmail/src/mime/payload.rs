@@ -6,9 +6,9 @@
 //! under its own headers (Content-Transfer-Encoding replaced), give multiparts fresh boundaries,
 //! and carry Gmail's `attachmentId`, `partId` and size in private headers the decoder reads.
 
+use super::view::{HeaderView, PartView};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine;
-use serde_json::Value;
 
 use super::decode::{X_ATTACHMENT_ID, X_BODY_SIZE, X_MIME_TYPE, X_PART_ID};
 
@@ -16,7 +16,7 @@ use super::decode::{X_ATTACHMENT_ID, X_BODY_SIZE, X_MIME_TYPE, X_PART_ID};
 pub(crate) const MAX_DEPTH: usize = 40;
 
 /// MIME bytes for a Gmail payload. Problems go to `warnings`.
-pub fn payload_to_mime(payload: &Value, warnings: &mut Vec<String>) -> Vec<u8> {
+pub fn payload_to_mime<P: PartView>(payload: &P, warnings: &mut Vec<String>) -> Vec<u8> {
     let mut w = Writer::new(warnings, 4096);
     w.part(payload, 0);
     w.out
@@ -50,19 +50,19 @@ impl<'w> Writer<'w> {
         }
     }
 
-    fn part(&mut self, part: &Value, depth: usize) {
+    fn part<P: PartView>(&mut self, part: &P, depth: usize) {
         if depth > MAX_DEPTH {
             self.warnings
                 .push("message parts nested too deeply were left out".into());
             self.out.extend_from_slice(b"\r\n");
             return;
         }
-        let mime_type = part["mimeType"]
-            .as_str()
+        let mime_type = part
+            .mime_type()
             .unwrap_or("text/plain")
             .to_ascii_lowercase();
-        let children: &[Value] = part["parts"].as_array().map(Vec::as_slice).unwrap_or(&[]);
-        let headers = part["headers"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+        let children = part.parts();
+        let headers = part.headers();
 
         if mime_type.starts_with("multipart/") {
             let boundary = self.multipart_head(headers, &mime_type);
@@ -85,7 +85,11 @@ impl<'w> Writer<'w> {
     }
 
     /// A multipart's header block (blank line included), with a fresh boundary; returns it.
-    pub(crate) fn multipart_head(&mut self, headers: &[Value], mime_type: &str) -> String {
+    pub(crate) fn multipart_head<H: HeaderView>(
+        &mut self,
+        headers: &[H],
+        mime_type: &str,
+    ) -> String {
         self.next_boundary += 1;
         let boundary = format!("gcon.{}.{}", self.next_boundary, self.nonce);
         self.headers(headers, &["content-type", "content-transfer-encoding"]);
@@ -96,12 +100,12 @@ impl<'w> Writer<'w> {
         boundary
     }
 
-    fn leaf(&mut self, part: &Value, mime_type: &str, headers: &[Value]) {
-        let data = match part["body"]["data"].as_str() {
+    fn leaf<P: PartView>(&mut self, part: &P, mime_type: &str, headers: &[P::Header]) {
+        let data = match part.body_data() {
             Some(d) => decode_base64url(d).unwrap_or_else(|| {
                 self.warnings.push(format!(
                     "the body of part {} is not valid base64url and was left out",
-                    part["partId"].as_str().unwrap_or("?")
+                    part.part_id().unwrap_or("?")
                 ));
                 Vec::new()
             }),
@@ -117,8 +121,13 @@ impl<'w> Writer<'w> {
 
     /// A leaf's header block (blank line included): its headers, Content-Transfer-Encoding
     /// base64, and Gmail's part metadata in private headers.
-    pub(crate) fn leaf_head(&mut self, part: &Value, mime_type: &str, headers: &[Value]) {
-        let attachment_id = part["body"]["attachmentId"].as_str();
+    pub(crate) fn leaf_head<P: PartView>(
+        &mut self,
+        part: &P,
+        mime_type: &str,
+        headers: &[P::Header],
+    ) {
+        let attachment_id = part.attachment_id();
         let has_content_type = headers
             .iter()
             .any(|h| header_name(h).eq_ignore_ascii_case("content-type"));
@@ -128,7 +137,7 @@ impl<'w> Writer<'w> {
             && (mime_type.starts_with("message/") || mime_type.starts_with("multipart/"));
         if opaque {
             self.headers(headers, &["content-type", "content-transfer-encoding"]);
-            let name = part["filename"].as_str().filter(|f| !f.is_empty());
+            let name = part.filename().filter(|f| !f.is_empty());
             match name {
                 Some(n) => self.line(&format!(
                     "Content-Type: application/octet-stream; name=\"{}\"",
@@ -145,21 +154,21 @@ impl<'w> Writer<'w> {
         }
         if let Some(id) = attachment_id {
             self.line(&format!("{X_ATTACHMENT_ID}: {}", sanitize(id)));
-            if let Some(size) = part["body"]["size"].as_u64() {
+            if let Some(size) = part.body_size() {
                 self.line(&format!("{X_BODY_SIZE}: {size}"));
             }
         }
-        if let Some(pid) = part["partId"].as_str().filter(|p| !p.is_empty()) {
+        if let Some(pid) = part.part_id().filter(|p| !p.is_empty()) {
             self.line(&format!("{X_PART_ID}: {}", sanitize(pid)));
         }
         self.line("Content-Transfer-Encoding: base64");
         self.out.extend_from_slice(b"\r\n");
     }
 
-    fn headers(&mut self, headers: &[Value], skip: &[&str]) {
+    fn headers<H: HeaderView>(&mut self, headers: &[H], skip: &[&str]) {
         for h in headers {
             let name = header_name(h);
-            let value = h["value"].as_str().unwrap_or_default();
+            let value = h.value().unwrap_or_default();
             let valid_name =
                 !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':');
             if !valid_name
@@ -202,8 +211,8 @@ fn boundary_nonce() -> String {
     )
 }
 
-fn header_name(h: &Value) -> &str {
-    h["name"].as_str().unwrap_or_default().trim()
+fn header_name<H: HeaderView>(h: &H) -> &str {
+    h.name().unwrap_or_default().trim()
 }
 
 /// Header values arrive unfolded; a value still folded is unfolded as RFC 5322 says (the line

@@ -18,6 +18,7 @@ mod e2e_write;
 mod exactly_once;
 mod fuzz;
 mod injection;
+mod message_views;
 mod mime_corpus;
 mod mime_malformed;
 mod payload_direct;
