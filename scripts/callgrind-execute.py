@@ -3,7 +3,7 @@
 for the same request (issue 27; docs/benchmarks.md, "Server hot path (issue 27)").
 
 Starts the Gmail emulator (`connectors sandbox gmail --no-quotas --seed 50`) and the server
-(`connectors serve --workers 1`, pointed at it) each under `valgrind --tool=callgrind`, sends
+(`connectors serve --workers 1 --poll-interval-ms 0`, pointed at it) each under `valgrind --tool=callgrind`, sends
 WARM executes, zeroes both counters (`callgrind_control -z`), sends N executes over one
 keep-alive connection, dumps both (`callgrind_control -d`), then does the same with N requests
 sent straight to the emulator. Prints instructions per request of each process and their
@@ -111,7 +111,10 @@ def main():
     app = cli("apps", "create", "--org", org)
     # MIMALLOC_PURGE_DELAY set: the server would otherwise re-exec itself at start (out of valgrind).
     env = dict(os.environ, CONNECTORS_GMAIL_BASE_URL=base, RUST_LOG="warn", MIMALLOC_PURGE_DELAY="0")
+    # Mailbox polling off: a poll landing in the window would count its own requests to the
+    # emulator and its work in the server against the executes.
     srv = callgrind(a.out, "server", [a.bin, "serve", "--data-dir", data, "--workers", "1",
+                                       "--poll-interval-ms", "0",
                                        "--bind", f"127.0.0.1:{sport}"], env)
     wait_up(sport, srv)
 

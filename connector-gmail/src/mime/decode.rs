@@ -11,6 +11,8 @@ use mail_parser::{
 };
 use serde::Serialize;
 
+use super::payload::has_line_break;
+
 /// Headers the payload rebuilder adds to carry Gmail's part metadata through MIME.
 pub(crate) const X_ATTACHMENT_ID: &str = "X-Gcon-Attachment-Id";
 pub(crate) const X_PART_ID: &str = "X-Gcon-Part-Id";
@@ -445,7 +447,7 @@ fn header_raw(raw: &[u8], start: u32, end: u32) -> String {
 /// Unfolds a header value and trims it.
 fn clean_line(s: &str) -> String {
     // Most values are one line: then this is `trim` (a leading tab is whitespace to it too).
-    if !s.contains(['\r', '\n']) {
+    if !has_line_break(s) {
         return s.trim().to_string();
     }
     let mut out = String::with_capacity(s.len());

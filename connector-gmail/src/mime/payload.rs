@@ -182,7 +182,7 @@ impl<'w> Writer<'w> {
             // Written in place: this runs for every header of every part of every decode.
             self.out.extend_from_slice(name.as_bytes());
             self.out.extend_from_slice(b": ");
-            if value.contains(['\r', '\n']) {
+            if has_line_break(value) {
                 self.out.extend_from_slice(sanitize(value).as_bytes());
             } else {
                 self.out.extend_from_slice(value.as_bytes());
@@ -211,6 +211,11 @@ fn boundary_nonce() -> String {
     )
 }
 
+/// Whether `s` has a CR or LF (bytewise: `str::contains` with a char set decodes every char).
+pub(crate) fn has_line_break(s: &str) -> bool {
+    s.bytes().any(|b| b == b'\r' || b == b'\n')
+}
+
 fn header_name<H: HeaderView>(h: &H) -> &str {
     h.name().unwrap_or_default().trim()
 }
@@ -219,7 +224,7 @@ fn header_name<H: HeaderView>(h: &H) -> &str {
 /// break goes, the whitespace after it stays), and any other CR or LF, which would start a new
 /// header, becomes a space.
 fn sanitize(value: &str) -> String {
-    if !value.contains(['\r', '\n']) {
+    if !has_line_break(value) {
         return value.to_string();
     }
     let unfolded = value

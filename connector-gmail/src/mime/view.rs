@@ -346,6 +346,8 @@ impl<'a> MessageView for WireMessage<'a> {
 
 /// A Gmail message read from its JSON bytes: typed and borrowed when its fields have the types
 /// Gmail gives them, else as a `Value` (any JSON object decodes; see the module docs).
+// Held on the stack for one call: boxing the typed message would cost the allocation it saves.
+#[allow(clippy::large_enum_variant)]
 pub enum ParsedMessage<'a> {
     Wire(WireMessage<'a>),
     Json(Value),
