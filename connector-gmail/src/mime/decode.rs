@@ -446,10 +446,18 @@ fn header_raw(raw: &[u8], start: u32, end: u32) -> String {
 
 /// Unfolds a header value and trims it.
 fn clean_line(s: &str) -> String {
-    // Most values are one line: then this is `trim` (a leading tab is whitespace to it too).
-    if !has_line_break(s) {
-        return s.trim().to_string();
+    // Most values are one line (a raw value ends with its CRLF): then this is `trim` (a
+    // leading tab is whitespace to it too).
+    let one_line = s.trim_end_matches(['\r', '\n']);
+    if !has_line_break(one_line) {
+        return one_line.trim().to_string();
     }
+    unfold_lines(s)
+}
+
+/// [`clean_line`] without its short cut: the line breaks go, a space joins pieces that would
+/// touch, leading tabs of continuation lines go, the result is trimmed.
+fn unfold_lines(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for piece in s.split(['\r', '\n']) {
         let piece = piece.trim_start_matches(['\t']);
@@ -477,6 +485,13 @@ fn truncate(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn clean_line_short_cut_gives_what_the_unfolding_gives(s in "[a \t\r\n\u{e9}]{0,14}") {
+            proptest::prop_assert_eq!(clean_line(&s), unfold_lines(&s));
+        }
+    }
 
     #[test]
     fn decodes_quoted_printable_latin1_and_encoded_words() {

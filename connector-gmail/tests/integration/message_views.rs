@@ -104,6 +104,11 @@ fn fields_of_other_types_read_as_the_value_reads_them() {
         json!({"id": "m", "internalDate": "soon", "labelIds": "INBOX"}),
         json!({"id": 7, "sizeEstimate": 1.5, "payload": {"mimeType": "text/plain"}}),
         json!({"id": "m", "payload": "not an object"}),
+        // serde's derived structs take an array of their fields; the Value reading takes no
+        // payload (found by the proptest below).
+        json!({"id": "m", "payload": []}),
+        json!([]),
+        json!({"id": "m", "payload": {"mimeType": "multipart/mixed", "parts": [[], {"body": []}]}}),
         json!({"id": "m", "payload": {"parts": "none", "body": {"size": -1, "data": "aGk"}}}),
         json!({"id": "m", "payload": {"headers": [{"name": 1, "value": "x"}, 3]}}),
         json!({"id": "m", "payload": {"mimeType": "text/plain", "body": {"data": "aGk", "size": 2}, "headers": [{"name": "Subject", "value": "S"}]}}),
