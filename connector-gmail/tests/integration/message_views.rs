@@ -48,24 +48,6 @@ fn both(msg: &Value, format: Format) -> (String, String, bool) {
     )
 }
 
-fn corpus() -> Vec<(String, Vec<u8>)> {
-    let dir =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/corpora/mime/messages");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .map(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            (name, std::fs::read(&p).unwrap())
-        })
-        .collect()
-}
-
 fn message(payload: Value) -> Value {
     json!({
         "id": "m1", "threadId": "t1", "labelIds": ["INBOX", "UNREAD"],
@@ -76,7 +58,7 @@ fn message(payload: Value) -> Value {
 
 #[test]
 fn every_corpus_message_gives_the_same_record_read_typed() {
-    let corpus = corpus();
+    let corpus = crate::payload_direct::corpus();
     assert_eq!(corpus.len(), 88);
     for (name, raw) in &corpus {
         let msg = message(sandbox_gmail::render_full_payload("m1", raw));

@@ -32,7 +32,8 @@ fn without_nonce(mut d: MimeDecoded) -> MimeDecoded {
     d
 }
 
-fn corpus() -> Vec<(String, Vec<u8>)> {
+/// The MIME corpus's messages, by file name, in name order.
+pub(crate) fn corpus() -> Vec<(String, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/corpora/mime/messages");
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
