@@ -11,7 +11,9 @@ use std::sync::Arc;
 use super::batch_get::Throttle;
 use super::{batch_get_messages, USER};
 use crate::batch::DEFAULT_PARTS;
-use crate::message::{decode_message, fetch_held_body, summary, Format, SUMMARY_HEADERS};
+use crate::message::{
+    decode_message, fetch_held_body, summary, Format, HoldsBody, SUMMARY_HEADERS,
+};
 use crate::mime::view::{parse_message, ParsedMessage};
 
 /// messages.list; its summaries come through paced batches.
@@ -162,21 +164,19 @@ impl TypedHandler for Get {
             .with_source(e)
         })?;
         let record = match parsed {
-            ParsedMessage::Wire(mut msg) => {
-                if format == Format::Full {
-                    fetch_held_body(cx, &params.message_id, &mut msg).await;
-                }
-                decode_message(&msg, format)
-            }
-            ParsedMessage::Json(mut msg) => {
-                if format == Format::Full {
-                    fetch_held_body(cx, &params.message_id, &mut msg).await;
-                }
-                decode_message(&msg, format)
-            }
+            ParsedMessage::Wire(msg) => record(cx, &params.message_id, format, msg).await,
+            ParsedMessage::Json(msg) => record(cx, &params.message_id, format, msg).await,
         };
         Ok(Output::new(record))
     }
+}
+
+/// The record of message `id` fetched in `format`, its held text body fetched first.
+async fn record<M: HoldsBody>(cx: &CallContext<'_>, id: &str, format: Format, mut msg: M) -> Value {
+    if format == Format::Full {
+        fetch_held_body(cx, id, &mut msg).await;
+    }
+    decode_message(&msg, format)
 }
 
 #[async_trait]
