@@ -85,6 +85,8 @@ pub struct PerThreadClient {
 struct PerThreadInner {
     clients: thread_local::ThreadLocal<reqwest::Client>,
     build: Box<dyn Fn() -> reqwest::Client + Send + Sync>,
+    /// A client built ahead (by [`PerThreadClient::checked`]) for the first thread that sends.
+    first: std::sync::Mutex<Option<reqwest::Client>>,
 }
 
 impl PerThreadClient {
@@ -94,13 +96,45 @@ impl PerThreadClient {
             inner: std::sync::Arc::new(PerThreadInner {
                 clients: thread_local::ThreadLocal::new(),
                 build: Box::new(build),
+                first: std::sync::Mutex::new(None),
             }),
         }
     }
 
+    /// Like [`PerThreadClient::new`], but builds one client now, so that a client that cannot
+    /// be built (a bad TLS setting) fails here, at start, and not on some thread's first call.
+    /// That client goes to the first thread that sends; later threads build theirs with the
+    /// same `build`, which then panics only if a build that worked once stops working.
+    pub fn checked<E>(
+        build: impl Fn() -> Result<reqwest::Client, E> + Send + Sync + 'static,
+    ) -> Result<Self, E>
+    where
+        E: std::fmt::Display,
+    {
+        let first = build()?;
+        let clients = PerThreadClient::new(move || match build() {
+            Ok(c) => c,
+            Err(e) => panic!("the HTTP client built at start no longer builds: {e}"),
+        });
+        *clients
+            .inner
+            .first
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(first);
+        Ok(clients)
+    }
+
     /// This thread's client.
     pub fn get(&self) -> &reqwest::Client {
-        self.inner.clients.get_or(|| (self.inner.build)())
+        self.inner.clients.get_or(|| {
+            let first = self
+                .inner
+                .first
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take();
+            first.unwrap_or_else(|| (self.inner.build)())
+        })
     }
 
     /// How many threads have a client so far.

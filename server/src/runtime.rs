@@ -103,15 +103,14 @@ impl Runtime {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("the HTTP client builds");
-        let settings = HttpConfig::new(String::new());
-        connector_core::http::ProviderClient::build_reqwest(&settings)
-            .expect("the provider HTTP client builds");
         // One client per thread (see `PerThreadClient`): each actix worker's provider calls go
-        // out on connections its own runtime drives, not another worker's.
-        let provider_http = connector_core::http::PerThreadClient::new(move || {
+        // out on connections its own runtime drives, not another worker's. The first is built
+        // here, so a client that cannot be built stops the start.
+        let settings = HttpConfig::new(String::new());
+        let provider_http = connector_core::http::PerThreadClient::checked(move || {
             connector_core::http::ProviderClient::build_reqwest(&settings)
-                .expect("the provider HTTP client builds (it did at start)")
-        });
+        })
+        .expect("the provider HTTP client builds");
         let lifecycle = Arc::new(Lifecycle::new(
             store.clone(),
             vault.clone(),
@@ -127,6 +126,12 @@ impl Runtime {
             cache: Mutex::new(Instances::default()),
             lifecycle,
         }
+    }
+
+    /// HTTP settings for a connector on `base_url` over the provider pools every instance
+    /// shares.
+    pub fn provider_config(&self, base_url: String) -> HttpConfig {
+        HttpConfig::new(base_url).with_per_thread_client(self.provider_http.clone())
     }
 
     /// Refreshes under the row lock, health checks, status events.
@@ -258,10 +263,7 @@ impl Runtime {
             &row.id,
         );
         Ok(kind
-            .connector(
-                tokens,
-                HttpConfig::new(base_url).with_per_thread_client(self.provider_http.clone()),
-            )?
+            .connector(tokens, self.provider_config(base_url))?
             .with_guard(Arc::new(guard)))
     }
 }

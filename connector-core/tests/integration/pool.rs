@@ -130,3 +130,45 @@ async fn a_per_thread_client_gives_each_sending_thread_its_own_pool() {
         "each thread's four calls, over two instances, share its one connection"
     );
 }
+
+/// `PerThreadClient::checked` builds one client at start (a build that fails stops the start,
+/// not some worker's first call) and hands that client to the first thread that sends: no
+/// client is built only to be thrown away.
+#[test]
+fn a_checked_per_thread_client_builds_at_start_and_gives_that_client_to_the_first_thread() {
+    use connector_core::http::PerThreadClient;
+    let built = Arc::new(AtomicUsize::new(0));
+    let clients = PerThreadClient::checked({
+        let built = built.clone();
+        move || {
+            built.fetch_add(1, Ordering::SeqCst);
+            reqwest::Client::builder().build()
+        }
+    })
+    .unwrap();
+    assert_eq!(built.load(Ordering::SeqCst), 1, "built at start");
+    assert_eq!(clients.threads(), 0);
+    let both_done = Arc::new(std::sync::Barrier::new(2));
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            let (clients, both_done) = (clients.clone(), both_done.clone());
+            std::thread::spawn(move || {
+                let _ = clients.get();
+                let _ = clients.get();
+                both_done.wait();
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(
+        built.load(Ordering::SeqCst),
+        2,
+        "the first thread took the client built at start; the second built one"
+    );
+    assert_eq!(clients.threads(), 2);
+
+    let failing = PerThreadClient::checked(|| Err::<reqwest::Client, _>("no TLS roots"));
+    assert_eq!(failing.err(), Some("no TLS roots"));
+}

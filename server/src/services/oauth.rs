@@ -493,7 +493,12 @@ impl OAuthFlow {
                 format!("these permissions were not granted: {}", missing.join(" ")),
             ));
         }
-        let (account, aliases) = read_account(kind, &ep.api_base, &tokens.access_token).await?;
+        let (account, aliases) = read_account(
+            kind,
+            self.connectors.runtime.provider_config(ep.api_base.clone()),
+            &tokens.access_token,
+        )
+        .await?;
         let creds = stored_credentials(kind, &chosen, p, &tokens);
         let store = &self.store;
         let connectors = &self.connectors;
@@ -597,14 +602,11 @@ fn stored_credentials(
 /// The account's address and send-as aliases, read through the connector itself.
 async fn read_account(
     kind: &ConnectorType,
-    api_base: &str,
+    http: HttpConfig,
     token: &Secret,
 ) -> Result<(String, Vec<String>), Fail> {
     let connector = kind
-        .connector(
-            Arc::new(StaticToken(token.clone())),
-            HttpConfig::new(api_base.to_string()),
-        )
+        .connector(Arc::new(StaticToken(token.clone())), http)
         .map_err(internal)?;
     let unavailable = |e: connector_core::ConnectorError| {
         tracing::warn!(code = %e.code, "reading the account profile failed");
