@@ -367,7 +367,13 @@ async fn open_sqlite(database_url: &str) -> anyhow::Result<AnyPool> {
             .context("parsing the database URL (--database-url)")?;
         owner_only(options.get_filename())?;
     }
-    let mut pool = AnyPoolOptions::new().max_connections(8);
+    // No ping before each acquire: a SQLite connection is a file handle in this process that
+    // cannot drop, and sqlx's ping is a round trip to the connection's worker thread, as long
+    // as a short query, on every query (issue 27: the policy's counted send, the approval
+    // round). PostgreSQL keeps the ping: its connections can die with the server.
+    let mut pool = AnyPoolOptions::new()
+        .max_connections(8)
+        .test_before_acquire(false);
     if in_memory {
         // The database lives as long as one connection to it: keep one open.
         pool = pool
