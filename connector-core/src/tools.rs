@@ -55,9 +55,26 @@ impl ToolFormat {
 
 /// A tool name from parts: only `[A-Za-z0-9_-]`, at most 64 characters.
 pub fn tool_name(parts: &[&str]) -> String {
-    let joined = parts.join("_");
-    let mut name: String = joined
-        .chars()
+    tool_name_chars(parts).collect()
+}
+
+/// Whether `name` is [`tool_name`]`(parts)`, compared without building it (a tool call looks
+/// its tool up among every action's name).
+pub fn is_tool_name(parts: &[&str], name: &str) -> bool {
+    // The built name is ASCII: its length in bytes is its length in characters, known before
+    // any character is compared (most names differ in length).
+    let chars: usize = parts.iter().map(|p| p.chars().count()).sum();
+    let len = (chars + parts.len().saturating_sub(1)).min(64);
+    len == name.len() && tool_name_chars(parts).eq(name.chars())
+}
+
+/// The parts joined by `_`, every other character than `[A-Za-z0-9_-]` as `_` (so the name
+/// is ASCII), cut at 64.
+fn tool_name_chars<'a>(parts: &'a [&'a str]) -> impl Iterator<Item = char> + 'a {
+    parts
+        .iter()
+        .enumerate()
+        .flat_map(|(i, p)| (i > 0).then_some('_').into_iter().chain(p.chars()))
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
                 c
@@ -65,9 +82,7 @@ pub fn tool_name(parts: &[&str]) -> String {
                 '_'
             }
         })
-        .collect();
-    name.truncate(64);
-    name
+        .take(64)
 }
 
 /// The single tool: `{name, description, input_schema}` (Anthropic shape; the name is
@@ -415,5 +430,30 @@ mod tests {
     fn tool_names_use_the_valid_charset() {
         assert_eq!(tool_name(&["send as", "list.all"]), "send_as_list_all");
         assert_eq!(tool_name(&[&"x".repeat(80)]).len(), 64);
+        assert_eq!(tool_name(&["gmail", "été", "list"]), "gmail__t__list");
+    }
+
+    #[test]
+    fn is_tool_name_matches_exactly_the_built_name() {
+        let long = "y".repeat(70);
+        for parts in [
+            vec!["gmail", "messages", "get"],
+            vec!["send as", "list.all"],
+            vec!["gmail", "été", "list"],
+            vec!["x", long.as_str()],
+        ] {
+            let name = tool_name(&parts);
+            assert!(is_tool_name(&parts, &name), "{parts:?}");
+            assert!(!is_tool_name(&parts, &name[..name.len() - 1]), "a prefix");
+            assert!(!is_tool_name(&parts, &format!("{name}x")), "a longer name");
+        }
+        assert!(!is_tool_name(
+            &["gmail", "messages", "get"],
+            "gmail_messages_list"
+        ));
+        assert!(!is_tool_name(
+            &["gmail", "messages", "get"],
+            "gmail_messages.get"
+        ));
     }
 }

@@ -102,10 +102,29 @@ pub fn unwrap_params(def: &ActionSpec, params: &mut Value) -> Result<Resume, Con
     }
 }
 
+/// The length in bytes of `value`'s compact JSON (what `value.to_string()` would give),
+/// counted without building the string.
+fn json_len(value: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing a `Value` into a sink that never fails cannot fail.
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
+}
+
 /// Skips the records returned before and cuts the rest at the budget.
 pub fn apply(def: &ActionSpec, output: &mut Output, resume: &Resume, max_chars: usize) {
     let Value::Array(records) = &mut output.result else {
-        let size = output.result.to_string().len();
+        let size = json_len(&output.result);
         if size > max_chars {
             output.metadata.insert(
                 "over_budget".into(),
@@ -121,7 +140,7 @@ pub fn apply(def: &ActionSpec, output: &mut Output, resume: &Resume, max_chars: 
     let mut used = 2;
     let mut keep = 0;
     for (i, r) in records.iter().enumerate() {
-        let size = r.to_string().len() + usize::from(i > 0);
+        let size = json_len(r) + usize::from(i > 0);
         if keep > 0 && used + size > max_chars {
             break;
         }

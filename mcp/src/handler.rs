@@ -255,7 +255,12 @@ async fn run(
 /// as rmcp's type directly (a large result is not rebuilt node by node from a `Value`).
 fn structured(value: Value, links: Vec<Value>) -> Result<CallToolResult, McpError> {
     let mut content = Vec::with_capacity(1 + links.len());
-    content.push(ContentBlock::text(value.to_string()));
+    // `serde_json::to_string`, not `Value`'s `Display` (the same JSON through `fmt::Write`,
+    // about twice the instructions on a full message).
+    let text = serde_json::to_string(&value).map_err(|e| {
+        McpError::internal_error(format!("the result could not be serialized: {e}"), None)
+    })?;
+    content.push(ContentBlock::text(text));
     for link in links {
         content.push(from_json(link)?);
     }

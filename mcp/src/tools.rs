@@ -20,7 +20,7 @@
 use std::fmt::Write as _;
 
 use connector_core::spec::{ActionSpec, ConnectorSpec};
-use connector_core::tools::tool_name;
+use connector_core::tools::{is_tool_name, tool_name};
 use serde_json::{json, Map, Value};
 
 use crate::{Mode, OutputSchemas, Session, Target};
@@ -44,6 +44,11 @@ pub struct ActionRef<'a> {
 impl ActionRef<'_> {
     pub fn tool_name(&self) -> String {
         tool_name(&[self.connector_type, self.entity, self.action])
+    }
+
+    /// Whether `name` is this action's [`ActionRef::tool_name`] (compared without building it).
+    pub fn is_named(&self, name: &str) -> bool {
+        is_tool_name(&[self.connector_type, self.entity, self.action], name)
     }
 }
 
@@ -79,7 +84,7 @@ pub fn actions(targets: &[Target]) -> Vec<ActionRef<'_>> {
 
 /// The action a full-mode tool name stands for.
 pub fn find_tool<'a>(targets: &'a [Target], name: &str) -> Option<ActionRef<'a>> {
-    actions(targets).into_iter().find(|a| a.tool_name() == name)
+    actions(targets).into_iter().find(|a| a.is_named(name))
 }
 
 /// The action `entity.action` of a connector type.
