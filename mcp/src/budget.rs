@@ -121,10 +121,18 @@ fn json_len(value: &Value) -> usize {
     count.0
 }
 
-/// Skips the records returned before and cuts the rest at the budget.
-pub fn apply(def: &ActionSpec, output: &mut Output, resume: &Resume, max_chars: usize) {
+/// Skips the records returned before and cuts the rest at the budget. A result that is not a
+/// list is measured whole: its JSON is returned, for the tool result's text to reuse.
+pub fn apply(
+    def: &ActionSpec,
+    output: &mut Output,
+    resume: &Resume,
+    max_chars: usize,
+) -> Option<String> {
     let Value::Array(records) = &mut output.result else {
-        let size = json_len(&output.result);
+        // Writing a `Value` cannot fail.
+        let json = serde_json::to_string(&output.result).unwrap_or_default();
+        let size = json.len();
         if size > max_chars {
             output.metadata.insert(
                 "over_budget".into(),
@@ -132,7 +140,7 @@ pub fn apply(def: &ActionSpec, output: &mut Output, resume: &Resume, max_chars: 
                     "note": "one record is never cut, so it is returned whole"}),
             );
         }
-        return;
+        return Some(json);
     };
     let skip = resume.offset.min(records.len());
     records.drain(..skip);
@@ -149,7 +157,7 @@ pub fn apply(def: &ActionSpec, output: &mut Output, resume: &Resume, max_chars: 
     }
     let omitted = records.len() - keep;
     if omitted == 0 {
-        return;
+        return None;
     }
     records.truncate(keep);
     let mut truncated = json!({
@@ -178,6 +186,7 @@ pub fn apply(def: &ActionSpec, output: &mut Output, resume: &Resume, max_chars: 
         }
     }
     output.metadata.insert("truncated".into(), truncated);
+    None
 }
 
 #[cfg(test)]

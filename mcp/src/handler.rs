@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use connector_core::{ConnectorError, ErrorCode};
+use connector_core::{ConnectorError, ErrorCode, Output};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, InitializeResult,
     ListResourceTemplatesResult, ListToolsResult, PaginatedRequestParams,
@@ -232,34 +232,60 @@ async fn run(
         if session.options().fence_untrusted {
             out = out.fence_untrusted();
         }
-        budget::apply(
+        let measured = budget::apply(
             action.def,
             &mut out,
             &resume,
             session.options().max_output_chars,
         );
         let links = resources::link_attachments(target, &mut out.result);
-        Ok::<_, ConnectorError>((out, links))
+        // The budget's JSON of the result is still the result's unless a link replaced content.
+        let result_json = measured.filter(|_| links.is_empty());
+        Ok::<_, ConnectorError>((out, result_json, links))
     }
     .await;
     match outcome {
-        Ok((out, links)) => structured(
-            json!({"result": out.result, "metadata": out.metadata}),
-            links,
-        ),
+        Ok((out, result_json, links)) => action_result(out, result_json, links),
         Err(e) => tool_error(&e),
     }
 }
 
-/// A successful tool result: `structuredContent`, the same JSON as text, then `links`. Built
-/// as rmcp's type directly (a large result is not rebuilt node by node from a `Value`).
+/// An action's tool result: `structuredContent` is `{result, metadata}`. `result_json`, when
+/// given, is `out.result` already serialized (by the output budget): the text is then put
+/// together around it instead of serializing the result a second time.
+fn action_result(
+    out: Output,
+    result_json: Option<String>,
+    links: Vec<Value>,
+) -> Result<CallToolResult, McpError> {
+    let metadata = Value::Object(out.metadata);
+    let text = match result_json {
+        Some(result) => {
+            let metadata = serde_json::to_string(&metadata).map_err(unserializable)?;
+            format!("{{\"result\":{result},\"metadata\":{metadata}}}")
+        }
+        None => serde_json::to_string(&json!({"result": &out.result, "metadata": &metadata}))
+            .map_err(unserializable)?,
+    };
+    tool_result(
+        json!({"result": out.result, "metadata": metadata}),
+        text,
+        links,
+    )
+}
+
+/// A successful tool result of `value` (a compact tool's answer).
 fn structured(value: Value, links: Vec<Value>) -> Result<CallToolResult, McpError> {
+    let text = serde_json::to_string(&value).map_err(unserializable)?;
+    tool_result(value, text, links)
+}
+
+/// `structuredContent`, the same JSON as text (`text`, which is `value` serialized), then
+/// `links`. Built as rmcp's type directly (a large result is not rebuilt node by node from a
+/// `Value`). The text is made with `serde_json::to_string`, not `Value`'s `Display` (the same
+/// JSON through `fmt::Write`, about twice the instructions on a full message).
+fn tool_result(value: Value, text: String, links: Vec<Value>) -> Result<CallToolResult, McpError> {
     let mut content = Vec::with_capacity(1 + links.len());
-    // `serde_json::to_string`, not `Value`'s `Display` (the same JSON through `fmt::Write`,
-    // about twice the instructions on a full message).
-    let text = serde_json::to_string(&value).map_err(|e| {
-        McpError::internal_error(format!("the result could not be serialized: {e}"), None)
-    })?;
     content.push(ContentBlock::text(text));
     for link in links {
         content.push(from_json(link)?);
@@ -267,6 +293,10 @@ fn structured(value: Value, links: Vec<Value>) -> Result<CallToolResult, McpErro
     let mut result = CallToolResult::success(content);
     result.structured_content = Some(value);
     Ok(result)
+}
+
+fn unserializable(e: serde_json::Error) -> McpError {
+    McpError::internal_error(format!("the result could not be serialized: {e}"), None)
 }
 
 /// A tool error ([`errors::tool_error`]) as rmcp's type.
@@ -332,4 +362,42 @@ async fn compact(
         },
         other => return Err(unknown_tool(other)),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text_and_structured(r: CallToolResult) -> (String, Value) {
+        let v = serde_json::to_value(r).unwrap();
+        (
+            v["content"][0]["text"].as_str().unwrap().to_string(),
+            v["structuredContent"].clone(),
+        )
+    }
+
+    /// The text block is exactly `structuredContent` serialized, whether the result's JSON
+    /// came from the budget or not.
+    #[test]
+    fn the_text_block_is_the_structured_content_as_json() {
+        let result = json!({"id": "m1", "subject": "Tschüß \"quoted\"", "to": [{"email": "a@x"}],
+            "size": 12, "nothing": null});
+        let mut metadata = Map::new();
+        metadata.insert("fence_nonce".into(), json!("abc"));
+        metadata.insert("over_budget".into(), json!({"chars": 9}));
+        for given in [true, false] {
+            let out = Output {
+                result: result.clone(),
+                metadata: metadata.clone(),
+            };
+            let json = given.then(|| serde_json::to_string(&result).unwrap());
+            let (text, structured) = text_and_structured(action_result(out, json, vec![]).unwrap());
+            assert_eq!(structured, json!({"result": result, "metadata": metadata}));
+            assert_eq!(
+                text,
+                serde_json::to_string(&structured).unwrap(),
+                "given: {given}"
+            );
+        }
+    }
 }
