@@ -770,6 +770,12 @@ pub struct EventTx {
 }
 
 impl EventTx {
+    /// The transaction, for rows that must commit with these events (an approval and its
+    /// event).
+    pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
+
     /// The sequence number the next event gets.
     pub fn next_seq(&self) -> i64 {
         self.next_seq

@@ -307,27 +307,7 @@ impl Store {
     }
 
     pub async fn insert_approval(&self, a: &ApprovalRow) -> Result<(), sqlx::Error> {
-        sqlx::query(&format!(
-            "INSERT INTO approvals ({APPROVAL_COLUMNS}) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-        ))
-        .bind(&a.id)
-        .bind(&a.organization_id)
-        .bind(&a.connector_id)
-        .bind(&a.content_hash)
-        .bind(&a.entity)
-        .bind(&a.action)
-        .bind(&a.reason)
-        .bind(&a.preview)
-        .bind(&a.link_key)
-        .bind(&a.status)
-        .bind(a.created_at_ms)
-        .bind(a.expires_at_ms)
-        .bind(a.decided_at_ms)
-        .bind(&a.decided_by)
-        .execute(&self.pool)
-        .await
-        .map(|_| ())
+        insert_approval_on(&self.pool, a).await
     }
 
     /// The newest approval of this content on this connector.
@@ -414,36 +394,76 @@ impl Store {
         to: &str,
         decided_by: Option<&str>,
     ) -> Result<bool, sqlx::Error> {
-        let t = now_ms();
-        let done = match decided_by {
-            Some(by) => {
-                sqlx::query(
-                    "UPDATE approvals SET status = $1, decided_at_ms = $2, decided_by = $3 \
-                     WHERE id = $4 AND status = $5 AND expires_at_ms > $2",
-                )
-                .bind(to)
-                .bind(t)
-                .bind(by)
-                .bind(id)
-                .bind(from)
-                .execute(&self.pool)
-                .await?
-            }
-            None => {
-                sqlx::query(
-                    "UPDATE approvals SET status = $1 WHERE id = $2 AND status = $3 \
-                     AND expires_at_ms > $4",
-                )
-                .bind(to)
-                .bind(id)
-                .bind(from)
-                .bind(t)
-                .execute(&self.pool)
-                .await?
-            }
-        };
-        Ok(done.rows_affected() == 1)
+        move_approval_on(&self.pool, id, from, to, decided_by).await
     }
+}
+
+/// [`Store::insert_approval`] on any executor (the pool, or a transaction that also writes the
+/// approval's event).
+pub(crate) async fn insert_approval_on<'e>(
+    exec: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    a: &ApprovalRow,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!(
+        "INSERT INTO approvals ({APPROVAL_COLUMNS}) VALUES \
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+    ))
+    .bind(&a.id)
+    .bind(&a.organization_id)
+    .bind(&a.connector_id)
+    .bind(&a.content_hash)
+    .bind(&a.entity)
+    .bind(&a.action)
+    .bind(&a.reason)
+    .bind(&a.preview)
+    .bind(&a.link_key)
+    .bind(&a.status)
+    .bind(a.created_at_ms)
+    .bind(a.expires_at_ms)
+    .bind(a.decided_at_ms)
+    .bind(&a.decided_by)
+    .execute(exec)
+    .await
+    .map(|_| ())
+}
+
+/// [`Store::move_approval`] on any executor.
+pub(crate) async fn move_approval_on<'e>(
+    exec: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    id: &str,
+    from: &str,
+    to: &str,
+    decided_by: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    let t = now_ms();
+    let done = match decided_by {
+        Some(by) => {
+            sqlx::query(
+                "UPDATE approvals SET status = $1, decided_at_ms = $2, decided_by = $3 \
+                 WHERE id = $4 AND status = $5 AND expires_at_ms > $2",
+            )
+            .bind(to)
+            .bind(t)
+            .bind(by)
+            .bind(id)
+            .bind(from)
+            .execute(exec)
+            .await?
+        }
+        None => {
+            sqlx::query(
+                "UPDATE approvals SET status = $1 WHERE id = $2 AND status = $3 \
+                 AND expires_at_ms > $4",
+            )
+            .bind(to)
+            .bind(id)
+            .bind(from)
+            .bind(t)
+            .execute(exec)
+            .await?
+        }
+    };
+    Ok(done.rows_affected() == 1)
 }
 
 #[cfg(test)]

@@ -1,43 +1,77 @@
 //! `approval.requested` and `approval.decided` in the connector's event outbox (delivered to
-//! the organization's webhook, listed in the feed), like status changes.
+//! the organization's webhook, listed in the feed), like status changes. Each is written in
+//! the same transaction as the change it reports: an approval is never stored without its
+//! event, nor its event without it, and the two cost one commit (one `fsync` on SQLite).
 
 use api_types::guardrails::{ApprovalEvent, APPROVAL_DECIDED, APPROVAL_REQUESTED};
 
-use crate::store::guardrails::ApprovalRow;
+use crate::store::events::{EventTx, NewEvent};
+use crate::store::guardrails::{insert_approval_on, move_approval_on, ApprovalRow};
 use crate::store::Store;
 
-/// Writes `approval.requested`; a failure is logged (the approval stands without its event).
-pub async fn requested(store: &Store, row: &ApprovalRow) {
-    if let Err(e) = write(store, row, APPROVAL_REQUESTED, None, None).await {
-        tracing::warn!(approval_id = %row.id, error = %e, "writing approval.requested failed");
-    }
+/// Stores a new approval with its `approval.requested` event.
+pub async fn insert_requested(store: &Store, row: &ApprovalRow) -> Result<(), sqlx::Error> {
+    let Some((mut tx, deliver)) = open(store, row).await? else {
+        // No event stream to write to (the connector is being deleted): the approval alone.
+        return store.insert_approval(row).await;
+    };
+    insert_approval_on(tx.conn(), row).await?;
+    add(&mut tx, row, APPROVAL_REQUESTED, None, None, deliver).await?;
+    commit(tx).await
 }
 
-/// Writes `approval.decided`.
-pub async fn decided(store: &Store, row: &ApprovalRow, decision: &str, by: &str) {
-    if let Err(e) = write(store, row, APPROVAL_DECIDED, Some(decision), Some(by)).await {
-        tracing::warn!(approval_id = %row.id, error = %e, "writing approval.decided failed");
-    }
-}
-
-async fn write(
+/// Moves a pending approval to `decision` (`approved`, `rejected`) by `by`, with its
+/// `approval.decided` event. `false`, and nothing written, when it was not pending any more
+/// or had expired (compare-and-set).
+pub async fn decide(
     store: &Store,
     row: &ApprovalRow,
-    kind: &str,
-    decision: Option<&str>,
-    by: Option<&str>,
-) -> Result<(), sqlx::Error> {
+    decision: &str,
+    by: &str,
+) -> Result<bool, sqlx::Error> {
+    let Some((mut tx, deliver)) = open(store, row).await? else {
+        return store
+            .move_approval(&row.id, "pending", decision, Some(by))
+            .await;
+    };
+    if !move_approval_on(tx.conn(), &row.id, "pending", decision, Some(by)).await? {
+        // Dropped: the transaction rolls back (it wrote nothing).
+        return Ok(false);
+    }
+    add(
+        &mut tx,
+        row,
+        APPROVAL_DECIDED,
+        Some(decision),
+        Some(by),
+        deliver,
+    )
+    .await?;
+    commit(tx).await?;
+    Ok(true)
+}
+
+/// The connector's event transaction, and whether its events go to a webhook.
+async fn open(store: &Store, row: &ApprovalRow) -> Result<Option<(EventTx, bool)>, sqlx::Error> {
     let deliver = store
         .org_settings(&row.organization_id)
         .await?
         .webhook_url
         .is_some();
-    let Some(mut tx) = store
+    Ok(store
         .begin_events(&row.connector_id, &row.organization_id, None)
         .await?
-    else {
-        return Ok(());
-    };
+        .map(|tx| (tx, deliver)))
+}
+
+async fn add(
+    tx: &mut EventTx,
+    row: &ApprovalRow,
+    kind: &str,
+    decision: Option<&str>,
+    by: Option<&str>,
+    deliver: bool,
+) -> Result<(), sqlx::Error> {
     let seq = tx.next_seq();
     // Stable per approval and kind: a replay of the same decision is the same event.
     let id = format!("evt_{}_{}", row.id, kind.rsplit('.').next().unwrap_or(kind));
@@ -57,14 +91,17 @@ async fn write(
         sequence: seq,
     };
     let body = serde_json::to_string(&body).expect("an event serializes");
-    tx.insert(crate::store::events::NewEvent {
+    tx.insert(NewEvent {
         id: &id,
         kind,
         body: &body,
         seq,
         deliver,
     })
-    .await?;
+    .await
+}
+
+async fn commit(tx: EventTx) -> Result<(), sqlx::Error> {
     tx.commit(None).await?;
     crate::services::events::WRITTEN.notify_waiters();
     Ok(())

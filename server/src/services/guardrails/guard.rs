@@ -157,8 +157,9 @@ impl Guard for ServerGuard {
             decided_at_ms: None,
             decided_by: None,
         };
-        self.store.insert_approval(&row).await.map_err(db)?;
-        super::events::requested(&self.store, &row).await;
+        super::events::insert_requested(&self.store, &row)
+            .await
+            .map_err(db)?;
         Ok(ApprovalTicket {
             expires_at: super::rfc3339_ms(row.expires_at_ms),
             details: json!({

@@ -152,9 +152,7 @@ impl Guardrails {
         by: &str,
     ) -> Result<ApprovalView, ConnectorError> {
         let to = if approve { "approved" } else { "rejected" };
-        let moved = self
-            .store
-            .move_approval(&row.id, "pending", to, Some(by))
+        let moved = events::decide(&self.store, &row, to, by)
             .await
             .map_err(db)?;
         let now = self
@@ -175,7 +173,6 @@ impl Guardrails {
             .with_details(json!({"reason": "already_decided", "status": status})));
         }
         tracing::info!(approval_id = %row.id, decision = to, by, "approval decided");
-        events::decided(&self.store, &now, to, by).await;
         self.view(&now).await
     }
 
