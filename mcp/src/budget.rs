@@ -130,9 +130,11 @@ pub fn apply(
     max_chars: usize,
 ) -> Option<String> {
     let Value::Array(records) = &mut output.result else {
-        // Writing a `Value` cannot fail.
-        let json = serde_json::to_string(&output.result).unwrap_or_default();
-        let size = json.len();
+        // Writing a `Value` does not fail; were it to, the caller serializes again.
+        let json = serde_json::to_string(&output.result).ok();
+        let size = json
+            .as_ref()
+            .map_or_else(|| json_len(&output.result), String::len);
         if size > max_chars {
             output.metadata.insert(
                 "over_budget".into(),
@@ -140,7 +142,7 @@ pub fn apply(
                     "note": "one record is never cut, so it is returned whole"}),
             );
         }
-        return Some(json);
+        return json;
     };
     let skip = resume.offset.min(records.len());
     records.drain(..skip);

@@ -258,20 +258,19 @@ fn action_result(
     result_json: Option<String>,
     links: Vec<Value>,
 ) -> Result<CallToolResult, McpError> {
-    let metadata = Value::Object(out.metadata);
+    // Moved in, not through `json!` (which serializes every value it is given into a copy).
+    let mut both = Map::with_capacity(2);
+    both.insert("result".into(), out.result);
+    both.insert("metadata".into(), Value::Object(out.metadata));
+    let value = Value::Object(both);
     let text = match result_json {
         Some(result) => {
-            let metadata = serde_json::to_string(&metadata).map_err(unserializable)?;
+            let metadata = serde_json::to_string(&value["metadata"]).map_err(unserializable)?;
             format!("{{\"result\":{result},\"metadata\":{metadata}}}")
         }
-        None => serde_json::to_string(&json!({"result": &out.result, "metadata": &metadata}))
-            .map_err(unserializable)?,
+        None => serde_json::to_string(&value).map_err(unserializable)?,
     };
-    tool_result(
-        json!({"result": out.result, "metadata": metadata}),
-        text,
-        links,
-    )
+    tool_result(value, text, links)
 }
 
 /// A successful tool result of `value` (a compact tool's answer).
