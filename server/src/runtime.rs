@@ -168,38 +168,50 @@ impl Runtime {
                 .await
             {
                 Err(e) if matches!(e.code, ErrorCode::NeedsReauth | ErrorCode::Unauthenticated) => {
-                    // Another replica may have rotated the credential: re-read before giving up.
-                    self.forget(&row.id).await;
-                    let fresh = self
-                        .store
-                        .get_connector(&row.organization_id, &row.id)
-                        .await
-                        .map_err(db)?
-                        .ok_or_else(|| ConnectorError::not_found("the connector was deleted"))?;
-                    if attempt == 0 && fresh.credentials != row.credentials {
-                        row = std::borrow::Cow::Owned(fresh);
-                        continue;
-                    }
-                    if e.code == ErrorCode::NeedsReauth {
-                        crate::metrics::global().token_refresh("invalid_grant");
-                    }
-                    let reason = if e.code == ErrorCode::NeedsReauth {
-                        format!("refreshing the access token failed: {}", e.message)
-                    } else {
-                        "the provider rejected the access token and it cannot be refreshed"
-                            .to_string()
-                    };
-                    // Conditional: the status event is sent once, by whoever changed it.
-                    self.lifecycle
-                        .mark_needs_reauth(&row.organization_id, &row.id, &reason)
-                        .await?;
-                    tracing::warn!(connector_id = %row.id, "connector needs re-authorization");
-                    return Err(needs_reauth(Some(&reason)));
+                    // Boxed: the rejected-token path reads and writes the store; every other
+                    // execute's future would otherwise carry room for it.
+                    row = std::borrow::Cow::Owned(Box::pin(self.rejected(&row, attempt, e)).await?);
                 }
                 other => return other,
             }
         }
         unreachable!("the loop returns")
+    }
+
+    /// A call the provider refused for its token: the fresh row when another replica
+    /// rotated the credential (try again, once), else the connector is marked needs-reauth
+    /// and the error comes back.
+    async fn rejected(
+        &self,
+        row: &ConnectorRow,
+        attempt: usize,
+        e: ConnectorError,
+    ) -> Result<ConnectorRow, ConnectorError> {
+        // Another replica may have rotated the credential: re-read before giving up.
+        self.forget(&row.id).await;
+        let fresh = self
+            .store
+            .get_connector(&row.organization_id, &row.id)
+            .await
+            .map_err(db)?
+            .ok_or_else(|| ConnectorError::not_found("the connector was deleted"))?;
+        if attempt == 0 && fresh.credentials != row.credentials {
+            return Ok(fresh);
+        }
+        if e.code == ErrorCode::NeedsReauth {
+            crate::metrics::global().token_refresh("invalid_grant");
+        }
+        let reason = if e.code == ErrorCode::NeedsReauth {
+            format!("refreshing the access token failed: {}", e.message)
+        } else {
+            "the provider rejected the access token and it cannot be refreshed".to_string()
+        };
+        // Conditional: the status event is sent once, by whoever changed it.
+        self.lifecycle
+            .mark_needs_reauth(&row.organization_id, &row.id, &reason)
+            .await?;
+        tracing::warn!(connector_id = %row.id, "connector needs re-authorization");
+        Err(needs_reauth(Some(&reason)))
     }
 
     async fn instance(

@@ -262,15 +262,17 @@ impl Attachments {
             }
             _ => Delivery::Inline,
         };
+        // A reference is rare: its resolution (database, provider) is boxed, so that every
+        // execute's future does not carry room for it.
         if params.contains_key("content_ref") {
-            self.resolve_one(org, connectors, row, params, "").await?;
+            Box::pin(self.resolve_one(org, connectors, row, params, "")).await?;
         }
         if let Some(Value::Array(items)) = params.get_mut("attachments") {
             for (i, item) in items.iter_mut().enumerate() {
                 if let Some(obj) = item.as_object_mut() {
                     if obj.contains_key("content_ref") {
                         let at = format!("/attachments/{i}");
-                        self.resolve_one(org, connectors, row, obj, &at).await?;
+                        Box::pin(self.resolve_one(org, connectors, row, obj, &at)).await?;
                     }
                 }
             }
@@ -393,16 +395,17 @@ impl Attachments {
             f => f.to_string(),
         };
         let mime = text("mime_type").to_string();
-        let h = self
-            .put(
-                org,
-                &filename,
-                &mime,
-                &bytes,
-                &format!("connector:{}", row.id),
-                None,
-            )
-            .await?;
+        // Boxed: only an `attachments.get` by reference stores bytes; every other execute's
+        // future would otherwise carry room for the store's future.
+        let h = Box::pin(self.put(
+            org,
+            &filename,
+            &mime,
+            &bytes,
+            &format!("connector:{}", row.id),
+            None,
+        ))
+        .await?;
         res.insert("handle".into(), Value::String(h.handle));
         res.insert("sha256".into(), Value::String(h.sha256));
         res.insert("expires_at".into(), Value::String(h.expires_at));

@@ -434,8 +434,14 @@ impl Connectors {
             return self.runtime.execute(row, call).await;
         }
         let kind = self.kind(Some(&row.connector_type), None)?;
-        if let Some(out) =
-            super::context::search::from_store(&self.store, kind, row, &call.params).await?
+        // Boxed: only a search reads the store here; other executes' futures stay small.
+        if let Some(out) = Box::pin(super::context::search::from_store(
+            &self.store,
+            kind,
+            row,
+            &call.params,
+        ))
+        .await?
         {
             return Ok(out);
         }
