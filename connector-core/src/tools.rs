@@ -68,6 +68,13 @@ pub fn is_tool_name(parts: &[&str], name: &str) -> bool {
     len == name.len() && tool_name_chars(parts).eq(name.chars())
 }
 
+/// Whether `name` starts with [`tool_name`]`(parts)`, compared without building it.
+pub fn starts_with_tool_name(parts: &[&str], name: &str) -> bool {
+    let mut name = name.bytes();
+    // The built name is ASCII: one byte per character.
+    tool_name_chars(parts).all(|c| name.next() == Some(c as u8))
+}
+
 /// The parts joined by `_`, every other character than `[A-Za-z0-9_-]` as `_` (so the name
 /// is ASCII), cut at 64.
 fn tool_name_chars<'a>(parts: &'a [&'a str]) -> impl Iterator<Item = char> + 'a {
@@ -446,7 +453,24 @@ mod tests {
             assert!(is_tool_name(&parts, &name), "{parts:?}");
             assert!(!is_tool_name(&parts, &name[..name.len() - 1]), "a prefix");
             assert!(!is_tool_name(&parts, &format!("{name}x")), "a longer name");
+            assert!(starts_with_tool_name(&parts, &name), "{parts:?}");
+            assert!(
+                starts_with_tool_name(&parts, &format!("{name}x")),
+                "a longer name"
+            );
+            assert!(
+                !starts_with_tool_name(&parts, &name[..name.len() - 1]),
+                "a prefix"
+            );
         }
+        assert!(!starts_with_tool_name(
+            &["gmail", "messages", ""],
+            "gmail_message_get"
+        ));
+        assert!(starts_with_tool_name(
+            &["gmail", "été", ""],
+            "gmail__t__list"
+        ));
         assert!(!is_tool_name(
             &["gmail", "messages", "get"],
             "gmail_messages_list"

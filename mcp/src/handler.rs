@@ -266,7 +266,11 @@ fn action_result(
     let text = match result_json {
         Some(result) => {
             let metadata = serde_json::to_string(&value["metadata"]).map_err(unserializable)?;
-            format!("{{\"result\":{result},\"metadata\":{metadata}}}")
+            let mut text = String::with_capacity(result.len() + metadata.len() + 24);
+            for piece in ["{\"result\":", &result, ",\"metadata\":", &metadata, "}"] {
+                text.push_str(piece);
+            }
+            text
         }
         None => serde_json::to_string(&value).map_err(unserializable)?,
     };

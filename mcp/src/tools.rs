@@ -20,7 +20,7 @@
 use std::fmt::Write as _;
 
 use connector_core::spec::{ActionSpec, ConnectorSpec};
-use connector_core::tools::{is_tool_name, tool_name};
+use connector_core::tools::{is_tool_name, starts_with_tool_name, tool_name};
 use serde_json::{json, Map, Value};
 
 use crate::{Mode, OutputSchemas, Session, Target};
@@ -82,9 +82,38 @@ pub fn actions(targets: &[Target]) -> Vec<ActionRef<'_>> {
     out
 }
 
-/// The action a full-mode tool name stands for.
+/// The action a full-mode tool name stands for: the first of [`actions`] whose
+/// [`ActionRef::tool_name`] it is. Every call looks its tool up here, so an entity is passed
+/// over whole when the name does not start with its prefix (`gmail_messages_`), instead of
+/// comparing the name with every action's.
 pub fn find_tool<'a>(targets: &'a [Target], name: &str) -> Option<ActionRef<'a>> {
-    actions(targets).into_iter().find(|a| a.is_named(name))
+    for t in types(targets) {
+        for (entity, e) in &t.spec.entities {
+            if !starts_with_tool_prefix(&[&t.connector_type, entity], name) {
+                continue;
+            }
+            for (action, def) in &e.actions {
+                let a = ActionRef {
+                    connector_type: &t.connector_type,
+                    spec: &t.spec,
+                    entity,
+                    action,
+                    def,
+                };
+                if a.is_named(name) {
+                    return Some(a);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Whether `name` starts as every tool name of `parts` followed by one more part does:
+/// [`tool_name`]`(parts + [""])`, i.e. the parts and the `_` after them, cut at 64 as the
+/// whole name is (so a name that is cut inside the prefix still matches it).
+fn starts_with_tool_prefix(parts: &[&str; 2], name: &str) -> bool {
+    starts_with_tool_name(&[parts[0], parts[1], ""], name)
 }
 
 /// The action `entity.action` of a connector type.
@@ -404,6 +433,7 @@ pub fn describe(a: &ActionRef<'_>) -> Value {
 mod tests {
     use super::*;
     use connector_core::spec::Effect;
+    use std::sync::Arc;
 
     fn action(effect: Option<Effect>, idempotent: bool) -> ActionSpec {
         let mut a: ActionSpec = serde_json::from_value(json!({
@@ -499,6 +529,74 @@ mod tests {
             json!({"type": "array", "items": {"type": "object"}})
         );
         assert_eq!(brief_schema(&json!({"$ref": "#/$defs/x"})), json!({}));
+    }
+
+    /// `find_tool` (which skips entities by prefix) finds exactly what the plain search over
+    /// every action finds: for every tool name of both specs, for names cut at 64 characters
+    /// and names with characters the tool names replace, and for names that are no tool.
+    #[test]
+    fn find_tool_agrees_with_the_search_over_every_action() {
+        let spec = |text: &str| {
+            Arc::new(connector_core::spec::ConnectorSpec::from_json(text).expect("spec parses"))
+        };
+        let mut odd = (*spec(include_str!("../../specs/gmail.json"))).clone();
+        let messages = odd.entities["messages"].clone();
+        // A long entity (every name of it cut at 64) and one the names rewrite (`.` -> `_`).
+        odd.entities.insert("x".repeat(70), messages.clone());
+        odd.entities.insert("mail.box-é".into(), messages.clone());
+        odd.entities.insert("mail_box-_".into(), messages);
+        let target = |id: &str, ty: &str, spec| Target {
+            id: id.into(),
+            connector_type: ty.into(),
+            customer_name: "c".into(),
+            spec,
+        };
+        let targets = vec![
+            target("c1", "gmail", spec(include_str!("../../specs/gmail.json"))),
+            target(
+                "c2",
+                "outlook",
+                spec(include_str!("../../specs/outlook.json")),
+            ),
+            target("c3", "odd", Arc::new(odd)),
+        ];
+        let every = actions(&targets);
+        let key = |a: &ActionRef<'_>| {
+            (
+                a.connector_type.to_string(),
+                a.entity.to_string(),
+                a.action.to_string(),
+            )
+        };
+        let mut names: Vec<String> = every.iter().map(ActionRef::tool_name).collect();
+        names.extend(
+            [
+                "",
+                "gmail",
+                "gmail_",
+                "gmail_messages_",
+                "gmail_messages_gets",
+                "outlook_nothing_get",
+                "odd_mail_box",
+            ]
+            .map(String::from),
+        );
+        names.push(format!("odd_{}", "x".repeat(59)));
+        names.push(format!("odd_{}", "x".repeat(60)));
+        let mut found = 0;
+        for name in &names {
+            let plain = every.iter().find(|a| a.is_named(name)).map(key);
+            assert_eq!(
+                find_tool(&targets, name).as_ref().map(key),
+                plain,
+                "{name:?}"
+            );
+            found += usize::from(plain.is_some());
+        }
+        // Every action's name names one action, the cut and rewritten ones included.
+        assert!(found >= every.len(), "{found} of {}", every.len());
+        assert!(find_tool(&targets, &format!("odd_{}", "x".repeat(60))).is_some());
+        assert!(find_tool(&targets, "odd_mail_box-__get").is_some());
     }
 
     #[test]

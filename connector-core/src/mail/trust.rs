@@ -302,7 +302,28 @@ pub fn fence(field: &str, text: &str, nonce: &str) -> String {
 
 /// [`fence`] with another tag (`untrusted_calendar_content` for calendar text).
 pub fn fence_as(tag: &str, field: &str, text: &str, nonce: &str) -> String {
-    format!("<{tag} field=\"{field}\" nonce=\"{nonce}\">\n{text}\n</{tag} nonce=\"{nonce}\">")
+    // Pushed piece by piece into one allocation of the final size (`format!` parses its
+    // arguments and grows the string as it goes; every record of every call is fenced).
+    let mut out =
+        String::with_capacity(2 * tag.len() + field.len() + text.len() + 2 * nonce.len() + 40);
+    for piece in [
+        "<",
+        tag,
+        " field=\"",
+        field,
+        "\" nonce=\"",
+        nonce,
+        "\">\n",
+        text,
+        "\n</",
+        tag,
+        " nonce=\"",
+        nonce,
+        "\">",
+    ] {
+        out.push_str(piece);
+    }
+    out
 }
 
 /// Fences the [`FENCED_FIELDS`] (and [`CALENDAR_FENCED_FIELDS`]) of every record in `value`
@@ -321,9 +342,9 @@ pub fn fence_records(value: &mut Value, nonce: &str) {
                             .map(|f| ("untrusted_calendar_content", f)),
                     );
                 for (tag, field) in fields {
-                    if let Some(Value::String(s)) = map.get(*field) {
-                        let fenced = fence_as(tag, field, s, nonce);
-                        map.insert((*field).into(), Value::String(fenced));
+                    // Replaced in place: one lookup, and the key is not allocated again.
+                    if let Some(Value::String(s)) = map.get_mut(*field) {
+                        *s = fence_as(tag, field, s, nonce);
                     }
                 }
                 map.insert("fence_nonce".into(), json!(nonce));
@@ -383,6 +404,21 @@ mod tests {
             sender_warnings(Some("Ada"), Some("ada@xn--pypal-4ve.com"))[0].contains("punycode")
         );
         assert!(sender_warnings(Some("Ada <ada@example.com>"), Some("ada@example.com")).is_empty());
+    }
+
+    #[test]
+    fn a_fence_is_the_tag_field_and_nonce_around_the_text_on_its_own_lines() {
+        assert_eq!(
+            fence_as("untrusted_email_content", "text", "Hi,\nAda", "n0"),
+            "<untrusted_email_content field=\"text\" nonce=\"n0\">\nHi,\nAda\n</untrusted_email_content nonce=\"n0\">"
+        );
+        let mut v = json!({"untrusted_fields": [], "subject": "S", "id": "m1"});
+        fence_records(&mut v, "n1");
+        assert_eq!(
+            v["subject"],
+            fence_as("untrusted_email_content", "subject", "S", "n1")
+        );
+        assert_eq!(v["id"], "m1");
     }
 
     #[test]
