@@ -118,7 +118,7 @@ async fn list(
         .collect();
 
     let result = if params.ids_only {
-        json!(ids)
+        Value::from(ids)
     } else {
         let query = format_query(Format::Metadata, true);
         let fetched = batch_get_messages(cx, throttle, &ids, &query, DEFAULT_PARTS).await?;
@@ -134,7 +134,7 @@ async fn list(
                 }),
             })
             .collect();
-        json!(summaries)
+        Value::Array(summaries)
     };
     let mut out = Output::new(result);
     if let Some(t) = page["nextPageToken"].as_str() {
@@ -212,7 +212,7 @@ impl TypedHandler for GetMany {
                 }
             })
             .collect();
-        Ok(Output::new(json!(result))
+        Ok(Output::new(Value::Array(result))
             .with_meta("requested", ids.len())
             .with_meta("failed", failed))
     }

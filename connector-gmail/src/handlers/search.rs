@@ -9,7 +9,7 @@ use connector_core::search::{self, Hit, SearchParams};
 use connector_core::{
     CallContext, ConnectorError, ErrorCode, Output, ProviderRequest, TypedHandler,
 };
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::batch_get::Throttle;
 use super::messages::format_query;
@@ -163,7 +163,7 @@ impl TypedHandler for Search {
                 hits.push(h.to_value());
             }
         }
-        let mut out = Output::new(json!(hits))
+        let mut out = Output::new(Value::Array(hits))
             .with_meta("source", "provider")
             .with_meta("provider_query", q);
         if let Some(t) = page["nextPageToken"].as_str() {
