@@ -38,6 +38,7 @@ macro_rules! both_backends {
 mod attachments;
 mod connectors;
 mod fixtures;
+mod guardrails;
 mod idempotency;
 mod keys;
 mod oauth;
