@@ -16,6 +16,10 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
+use crate::error::{excerpt, ApiError};
+
+/// How much of a server error's message the request log quotes.
+const MAX_LOGGED_MESSAGE: usize = 300;
 
 /// Root span without the query string.
 pub struct RequestSpan;
@@ -45,13 +49,28 @@ impl RootSpanBuilder for RequestSpan {
         )
     }
 
+    /// One event per request: its status and, for an error answer, the error code. Never the
+    /// error's details, which can carry what the caller sent (a held send's preview quotes the
+    /// message); a server error (5xx) also gets its message, at `error` level.
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
-        let status = match outcome {
-            Ok(res) => res.status().as_u16(),
-            Err(e) => e.as_response_error().status_code().as_u16(),
+        let (status, error) = match outcome {
+            Ok(res) => (res.status(), res.response().error()),
+            Err(e) => (e.as_response_error().status_code(), Some(e)),
         };
-        span.record("status", status);
-        tracing::info!(parent: &span, status, "request finished");
+        span.record("status", status.as_u16());
+        let status = status.as_u16();
+        let api = error.and_then(|e| e.as_error::<ApiError>());
+        let code = api.map(|e| e.0.code.as_str());
+        if status >= 500 {
+            let message = match (api, error) {
+                (Some(e), _) => excerpt(&e.0.message, MAX_LOGGED_MESSAGE),
+                (None, Some(e)) => excerpt(&e.to_string(), MAX_LOGGED_MESSAGE),
+                (None, None) => String::new(),
+            };
+            tracing::error!(parent: &span, status, code, message, "request finished");
+        } else {
+            tracing::info!(parent: &span, status, code, "request finished");
+        }
     }
 }
 

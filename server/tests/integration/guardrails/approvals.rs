@@ -372,3 +372,36 @@ async fn external_and_recipient_count_rules_ask_only_when_they_apply() {
         );
     }
 }
+
+/// A held send answers with the message's preview (recipients, subject, text) in the error's
+/// details. The logs name the failed request and its error code, never that content: an error
+/// answer is not logged with its details.
+#[actix_web::test]
+async fn the_logs_of_a_held_send_carry_its_error_code_but_not_the_message() {
+    let env = env().await;
+    for kind in KINDS {
+        let id = with_approval(&env, kind, json!({"require_approval": "all"})).await;
+        let subject = format!("Quarterly-{kind}-7f3a");
+        let params = json!({"to": ["Grace <grace.private@partner.example>"], "subject": subject,
+            "text": format!("Confidential body {kind} 91c2")});
+        let held = asks(&env, &id, params).await;
+        let logs = env.h.logs.text();
+        for secret in [
+            subject.as_str(),
+            "grace.private@partner.example",
+            "Confidential body",
+        ] {
+            assert!(
+                !logs.contains(secret),
+                "{kind}: {secret:?} reached the logs"
+            );
+        }
+        assert!(
+            logs.contains("approval_required"),
+            "{kind}: the failed request's error code is logged"
+        );
+        // The approval itself shows the preview to whoever may decide.
+        let a = approval(&env, &held).await;
+        assert_eq!(a["preview"]["subject"], subject, "{a}");
+    }
+}
