@@ -239,7 +239,7 @@ pub async fn read_calendar(
 fn record_version(record: &Value) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(record.to_string().as_bytes());
-    digest[..12].iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(&digest[..12])
 }
 
 /// What a push subscription points at.
