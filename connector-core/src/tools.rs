@@ -65,7 +65,7 @@ pub fn is_tool_name(parts: &[&str], name: &str) -> bool {
     // any character is compared (most names differ in length).
     let chars: usize = parts.iter().map(|p| p.chars().count()).sum();
     let len = (chars + parts.len().saturating_sub(1)).min(64);
-    len == name.len() && tool_name_chars(parts).eq(name.chars())
+    len == name.len() && starts_with_tool_name(parts, name)
 }
 
 /// Whether `name` starts with [`tool_name`]`(parts)`, compared without building it.

@@ -89,7 +89,9 @@ pub fn actions(targets: &[Target]) -> Vec<ActionRef<'_>> {
 pub fn find_tool<'a>(targets: &'a [Target], name: &str) -> Option<ActionRef<'a>> {
     for t in types(targets) {
         for (entity, e) in &t.spec.entities {
-            if !starts_with_tool_prefix(&[&t.connector_type, entity], name) {
+            // The prefix every tool name of the entity starts with (`gmail_messages_`), cut at
+            // 64 as the whole name is: a name cut inside the prefix still matches it.
+            if !starts_with_tool_name(&[&t.connector_type, entity, ""], name) {
                 continue;
             }
             for (action, def) in &e.actions {
@@ -107,13 +109,6 @@ pub fn find_tool<'a>(targets: &'a [Target], name: &str) -> Option<ActionRef<'a>>
         }
     }
     None
-}
-
-/// Whether `name` starts as every tool name of `parts` followed by one more part does:
-/// [`tool_name`]`(parts + [""])`, i.e. the parts and the `_` after them, cut at 64 as the
-/// whole name is (so a name that is cut inside the prefix still matches it).
-fn starts_with_tool_prefix(parts: &[&str; 2], name: &str) -> bool {
-    starts_with_tool_name(&[parts[0], parts[1], ""], name)
 }
 
 /// The action `entity.action` of a connector type.

@@ -57,8 +57,8 @@ impl RootSpanBuilder for RequestSpan {
             Ok(res) => (res.status(), res.response().error()),
             Err(e) => (e.as_response_error().status_code(), Some(e)),
         };
-        span.record("status", status.as_u16());
         let status = status.as_u16();
+        span.record("status", status);
         let api = error.and_then(|e| e.as_error::<ApiError>());
         let code = api.map(|e| e.0.code.as_str());
         if status >= 500 {

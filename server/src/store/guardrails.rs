@@ -252,9 +252,7 @@ impl Store {
     ///
     /// Both counts come from one walk of the `policy_sends_time` index over the widest window
     /// a limit needs (the last hour's sends are among the last day's), not one walk per limit.
-    /// Each row costs SQLite more this way (a CASE and two aggregates), so the saving is
-    /// modest (callgrind, ~250 sends in the window: 787,649 -> 775,014 instructions per
-    /// send); the walk still grows with the sends in the window (docs/benchmarks.md).
+    /// The walk still grows with the sends in the window (docs/benchmarks.md).
     pub async fn reserve_send(
         &self,
         id: &str,
