@@ -10,6 +10,15 @@ sent straight to the emulator. Prints instructions per request of each process a
 ratio; the dumps stay in OUT for `callgrind_annotate`.
 
     scripts/callgrind-execute.py [--bin target/release/connectors] [--n 500] [--out /tmp/cg]
+                                 [--phases via,direct,mcp,send,policy_send,approval]
+
+Phases beyond the default two (each counted on its own, after its own warm-up):
+- mcp: the same message through MCP `tools/call` (`gmail_messages_get`);
+- send: `messages.send` on a connector without a policy;
+- policy_send: the same send on a connector with the agent bench's policy (allow-list,
+  deny-list, hourly and daily limits);
+- approval: the approval round (a held send, `POST /api/v1/approvals/{id}/approve`, the send
+  again), per round.
 
 Needs valgrind (`apt-get install -y valgrind`). Instruction counts are user space only (the
 kernel's socket work is not in them) and do not depend on the machine's load.
@@ -91,6 +100,8 @@ def main():
     ap.add_argument("--warm", type=int, default=100)
     ap.add_argument("--out", default="/tmp/cg-execute")
     ap.add_argument("--format", default=None, help="params.format (full when absent)")
+    ap.add_argument("--phases", default="via,direct",
+                    help="comma-separated: via, direct, mcp, send, policy_send, approval")
     a = ap.parse_args()
     shutil.rmtree(a.out, ignore_errors=True)
     os.makedirs(a.out)
@@ -148,15 +159,87 @@ def main():
     body = {"entity": "messages", "action": "get", "params": params}
     direct = f"/gmail/v1/users/me/messages/{mid}?format={fmt or 'full'}"
 
+    phases = a.phases.split(",")
+    execute = f"/api/v1/integrations/connectors/{cid}/execute"
+
+    def connector(name, policy=None):
+        c = call(s, "POST", "/api/v1/integrations/connectors",
+                 {"customer_name": name, "connector_type": "gmail",
+                  "credentials": {"access_token": "cg-token"}}, h)["id"]
+        if policy is not None:
+            call(s, "PUT", f"/api/v1/integrations/connectors/{c}/policy", {"policy": policy}, h)
+        return f"/api/v1/integrations/connectors/{c}/execute"
+
+    sends = [0]
+
+    def send(path):
+        sends[0] += 1
+        b = {"entity": "messages", "action": "send",
+             "params": {"to": ["Bob <bob@example.com>"], "subject": f"cg {sends[0]}",
+                        "text": "A short note from the benchmark."}}
+        return call(s, "POST", path, b, h)
+
+    def approval_round(path):
+        sends[0] += 1
+        b = json.dumps({"entity": "messages", "action": "send",
+                        "params": {"to": ["Bob <bob@example.com>"], "subject": f"cg {sends[0]}",
+                                   "text": "A short note from the benchmark."}})
+        s.request("POST", path, body=b, headers=h)
+        r = s.getresponse()
+        v = json.loads(r.read())
+        aid = v["error"]["details"]["approval_id"]
+        call(s, "POST", f"/api/v1/approvals/{aid}/approve", {}, h)
+        s.request("POST", path, body=b, headers=h)
+        r = s.getresponse()
+        if r.status != 200:
+            sys.exit(f"approved send: {r.status} {r.read()[:300]!r}")
+        r.read()
+
+    fns = {
+        "via": lambda: call(s, "POST", execute, body, h),
+        "direct": lambda: call(e, "GET", direct, headers=eh),
+    }
+    if "mcp" in phases:
+        mh = dict(h, Accept="application/json, text/event-stream")
+        mh["MCP-Protocol-Version"] = "2025-11-25"
+        mpath = f"/mcp/connectors/{cid}"
+        init = call(s, "POST", mpath, {"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                                       "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                                                  "clientInfo": {"name": "cg", "version": "1"}}}, mh)
+        del init
+        ids = [1]
+
+        def mcp_call():
+            ids[0] += 1
+            r = call(s, "POST", mpath, {"jsonrpc": "2.0", "id": ids[0], "method": "tools/call",
+                                        "params": {"name": "gmail_messages_get",
+                                                   "arguments": {"message_id": mid}}}, mh)
+            if r.get("result", {}).get("isError"):
+                sys.exit(f"tools/call: {r}")
+        fns["mcp"] = mcp_call
+    if "send" in phases:
+        plain = connector("cg-send")
+        fns["send"] = lambda: send(plain)
+    if "policy_send" in phases:
+        guarded = connector("cg-policy", {"mode": "send", "allow_recipients": ["example.com"],
+                                          "deny_recipients": ["rival.example"],
+                                          "max_sends_per_hour": 1_000_000,
+                                          "max_sends_per_day": 10_000_000})
+        fns["policy_send"] = lambda: send(guarded)
+    if "approval" in phases:
+        approved = connector("cg-approval", {"require_approval": "all"})
+        fns["approval"] = lambda: approval_round(approved)
+
     for _ in range(a.warm):
-        call(s, "POST", f"/api/v1/integrations/connectors/{cid}/execute", body, h)
+        call(s, "POST", execute, body, h)
         call(e, "GET", direct, headers=eh)
     time.sleep(0.5)
     results = {}
-    for phase, fn in [
-        ("via", lambda: call(s, "POST", f"/api/v1/integrations/connectors/{cid}/execute", body, h)),
-        ("direct", lambda: call(e, "GET", direct, headers=eh)),
-    ]:
+    for phase in phases:
+        fn = fns[phase]
+        if phase not in ("via", "direct"):
+            for _ in range(a.warm):
+                fn()
         control("-z", srv.pid)
         control("-z", emu.pid)
         for _ in range(a.n):
@@ -175,20 +258,27 @@ def main():
             p.kill()
     shutil.rmtree(data, ignore_errors=True)
 
-    (sv, sfile), (ev, efile) = results["via"]
-    (_, _), (ed, edfile) = results["direct"]
     n = a.n
-    print(json.dumps({
-        "n": n,
-        "format": fmt or "full",
-        "server_instr_per_execute": sv // n,
-        "emulator_instr_per_request_via_server": ev // n,
-        "emulator_instr_per_request_direct": ed // n,
-        "ratio_server_to_emulator": round(sv / ev, 2),
-        "server_dump": sfile,
-        "emulator_dump": efile,
-        "emulator_direct_dump": edfile,
-    }, indent=2))
+    out = {"n": n, "format": fmt or "full"}
+    if "via" in results:
+        (sv, sfile), (ev, efile) = results["via"]
+        out.update({
+            "server_instr_per_execute": sv // n,
+            "emulator_instr_per_request_via_server": ev // n,
+            "ratio_server_to_emulator": round(sv / ev, 2),
+            "server_dump": sfile,
+            "emulator_dump": efile,
+        })
+    if "direct" in results:
+        (_, _), (ed, edfile) = results["direct"]
+        out.update({"emulator_instr_per_request_direct": ed // n, "emulator_direct_dump": edfile})
+    for phase in phases:
+        if phase in ("via", "direct"):
+            continue
+        (sv, sfile), (ev, _) = results[phase]
+        out[phase] = {"server_instr_per_call": sv // n, "emulator_instr_per_call": ev // n,
+                      "server_dump": sfile}
+    print(json.dumps(out, indent=2))
 
 
 if __name__ == "__main__":
