@@ -4,8 +4,9 @@
 mod compiled;
 mod declarative;
 
+use std::any::Any;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use serde_json::{json, Map, Value};
@@ -69,6 +70,25 @@ pub struct CallContext<'a> {
     client: &'a ProviderClient,
     token: &'a dyn TokenProvider,
     fresh_key: bool,
+    memo: Option<&'a CallMemo>,
+}
+
+/// What a call's run knows from the steps before it (the guard's admission and the preview).
+#[derive(Clone, Copy, Default)]
+struct Before<'a> {
+    /// `options.idempotency_key` is known never to have been used before
+    /// ([`CallContext::lookup_marker`]).
+    fresh_key: bool,
+    /// What the call's preview kept ([`CallContext::keep`]).
+    memo: Option<&'a CallMemo>,
+}
+
+/// What the steps of one guarded call share: a provider read its preview made, which its run
+/// may reuse instead of reading again (a Gmail reply reads its original once, not twice).
+/// Lives for one `execute`.
+#[derive(Default)]
+pub(crate) struct CallMemo {
+    kept: Mutex<Vec<(String, Arc<dyn Any + Send + Sync>)>>,
 }
 
 impl CallContext<'_> {
@@ -102,6 +122,26 @@ impl CallContext<'_> {
     /// the first time), when no earlier attempt can exist to look for.
     pub fn lookup_marker<'m>(&self, marker: Option<&'m str>) -> Option<&'m str> {
         marker.filter(|_| !self.fresh_key)
+    }
+
+    /// What an earlier step of this call kept under `key` ([`CallContext::keep`]): the preview's
+    /// read, for the run. `None` when nothing was kept (or under another type).
+    pub fn recall<T: Clone + Send + Sync + 'static>(&self, key: &str) -> Option<T> {
+        let kept = self.memo?.kept.lock().unwrap_or_else(|e| e.into_inner());
+        kept.iter()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, v)| v.downcast_ref::<T>().cloned())
+    }
+
+    /// Keeps `value` under `key` for the later steps of this call. Only a call with a preview
+    /// step keeps anything; elsewhere this does nothing. Keep only what cannot change between
+    /// the steps (a message's thread and headers, not its labels).
+    pub fn keep<T: Send + Sync + 'static>(&self, key: &str, value: T) {
+        if let Some(memo) = self.memo {
+            let mut kept = memo.kept.lock().unwrap_or_else(|e| e.into_inner());
+            kept.retain(|(k, _)| k != key);
+            kept.push((key.to_string(), Arc::new(value)));
+        }
     }
 }
 
@@ -329,7 +369,7 @@ impl Connector {
         );
         let output = match &inner.guard {
             None => {
-                self.dispatch(entity, action, spec, params, options, false)
+                self.dispatch(entity, action, spec, params, options, Before::default())
                     .await
             }
             Some(guard) => {
@@ -362,15 +402,18 @@ impl Connector {
         };
         let Some(policy) = policy else {
             return self
-                .dispatch(entity, action, spec, params, options, false)
+                .dispatch(entity, action, spec, params, options, Before::default())
                 .await;
         };
         let mut as_send = None;
+        // What the preview reads from the provider, for the run to reuse.
+        let memo = CallMemo::default();
         let preview = if kind == crate::guard::CallKind::Send {
             // Only a rule that reads the message needs it (the sender's mode and the send
             // limits judge the call alone).
             if policy.reads_message() {
-                self.preview(entity, action, spec, &params, options).await?
+                self.preview(entity, action, spec, &params, options, &memo)
+                    .await?
             } else {
                 None
             }
@@ -411,7 +454,17 @@ impl Connector {
             None => options,
         };
         let output = self
-            .dispatch(entity, action, spec, params, options, admission.fresh_key())
+            .dispatch(
+                entity,
+                action,
+                spec,
+                params,
+                options,
+                Before {
+                    fresh_key: admission.fresh_key(),
+                    memo: Some(&memo),
+                },
+            )
             .await;
         if let Err(e) = admission.settle(guard, &output).await {
             tracing::warn!(code = %e.code, "settling a guarded call failed");
@@ -437,7 +490,14 @@ impl Connector {
             }
             match self.inner.spec.accept(entity, "get", get) {
                 Ok(a) => self
-                    .dispatch(a.entity, a.action, a.spec, a.params, options, false)
+                    .dispatch(
+                        a.entity,
+                        a.action,
+                        a.spec,
+                        a.params,
+                        options,
+                        Before::default(),
+                    )
                     .await
                     .ok()
                     .map(|out| out.result),
@@ -461,6 +521,7 @@ impl Connector {
         spec: &ActionSpec,
         params: &Value,
         options: &ExecuteOptions,
+        memo: &CallMemo,
     ) -> Result<Option<Preview>> {
         let inner = &*self.inner;
         if let Implementation::Handler(name) = &spec.implementation {
@@ -473,6 +534,7 @@ impl Connector {
                     client: &inner.client,
                     token: inner.token.as_ref(),
                     fresh_key: false,
+                    memo: Some(memo),
                 };
                 if let Some(p) = handler.preview(&cx, params).await? {
                     return Ok(Some(p));
@@ -482,8 +544,7 @@ impl Connector {
         Ok(Preview::from_params(params))
     }
 
-    /// Runs the action. `fresh_key`: `options.idempotency_key` is known never to have been
-    /// used before ([`CallContext::lookup_marker`]).
+    /// Runs the action, with what the steps before it learned ([`Before`]).
     async fn dispatch(
         &self,
         entity: &str,
@@ -491,7 +552,7 @@ impl Connector {
         spec: &ActionSpec,
         params: Value,
         options: &ExecuteOptions,
-        fresh_key: bool,
+        before: Before<'_>,
     ) -> Result<Output> {
         let inner = &*self.inner;
         let cx = CallContext {
@@ -501,7 +562,8 @@ impl Connector {
             options,
             client: &inner.client,
             token: inner.token.as_ref(),
-            fresh_key,
+            fresh_key: before.fresh_key,
+            memo: before.memo,
         };
         match &spec.implementation {
             Implementation::Handler(name) => {

@@ -192,8 +192,24 @@ fn check_size(len: usize, limit: usize) -> Result<(), ConnectorError> {
     Ok(())
 }
 
-/// The thread of the message a reply answers, and what the reply takes from it.
+/// The thread of the message a reply answers, and what the reply takes from it. Read once per
+/// call: a send under a policy builds its message twice (the preview the rules judge, then the
+/// message that goes out), and the second build reuses the first's read. The thread and these
+/// headers of a message never change.
 async fn original(cx: &CallContext<'_>, id: &str) -> Result<(String, Replying), ConnectorError> {
+    let key = format!("gmail.original:{id}");
+    if let Some(found) = cx.recall::<(String, Replying)>(&key) {
+        return Ok(found);
+    }
+    let found = read_original(cx, id).await?;
+    cx.keep(&key, found.clone());
+    Ok(found)
+}
+
+async fn read_original(
+    cx: &CallContext<'_>,
+    id: &str,
+) -> Result<(String, Replying), ConnectorError> {
     let mut req = ProviderRequest::get(format!("{USER}/messages/{}", seg(id)))
         .query("format", "metadata")
         .idempotent(true);

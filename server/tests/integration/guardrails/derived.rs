@@ -305,3 +305,34 @@ async fn a_forward_carries_the_originals_attachments_into_the_approval() {
     assert!(p["attachments"][0]["sha256"].is_string(), "{a}");
     assert!(p["note"].as_str().unwrap().contains("quotes the original"));
 }
+
+/// A Gmail reply under a policy builds its message twice (the preview the rules judge, then the
+/// message that goes out), but reads its original once: it makes as many provider requests as
+/// the same reply without a policy.
+#[actix_web::test]
+async fn a_reply_under_a_policy_reads_its_original_once() {
+    use sandbox_kit::Emulator;
+    let env = env().await;
+    let free = env.connector("gmail").await;
+    let guarded = env.connector("gmail").await;
+    env.set_policy(&guarded, json!({"deny_recipients": ["rival.example"]}))
+        .await;
+    let mut requests = Vec::new();
+    for (n, id) in [&free, &guarded].into_iter().enumerate() {
+        let original = received(
+            &env,
+            "gmail",
+            &format!("ask-{n}"),
+            "grace@example.com",
+            "bob@example.com",
+        );
+        let before = env.gmail.kit().counts().http_requests;
+        let (s, v) = reply(&env, "gmail", id, &original, false).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        requests.push(env.gmail.kit().counts().http_requests - before);
+    }
+    assert_eq!(
+        requests[1], requests[0],
+        "provider requests of the reply without a policy, then under one: {requests:?}"
+    );
+}
