@@ -710,10 +710,27 @@ impl Store {
         organization_id: &str,
         owner: Option<&str>,
     ) -> Result<Option<EventTx>, sqlx::Error> {
-        if owner.is_none() {
-            self.ensure_stream(connector_id, organization_id, None)
-                .await?;
+        let found = self
+            .lock_stream(connector_id, organization_id, owner)
+            .await?;
+        if found.is_some() || owner.is_some() {
+            return Ok(found);
         }
+        // The connector's first event: create its stream, then lock it. (Creating it on every
+        // call was one more write per event: an approval's, a status change's.)
+        self.ensure_stream(connector_id, organization_id, None)
+            .await?;
+        self.lock_stream(connector_id, organization_id, None).await
+    }
+
+    /// [`Store::begin_events`] on an existing stream row: `None` when there is none (or, with
+    /// `owner`, when that poll lease is not held).
+    async fn lock_stream(
+        &self,
+        connector_id: &str,
+        organization_id: &str,
+        owner: Option<&str>,
+    ) -> Result<Option<EventTx>, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         let row = match owner {
             Some(owner) => {
