@@ -403,7 +403,7 @@ impl Store {
         to: &str,
         decided_by: Option<&str>,
     ) -> Result<bool, sqlx::Error> {
-        move_approval_on(&self.pool, id, from, to, decided_by).await
+        move_approval_on(&self.pool, id, from, to, decided_by, now_ms()).await
     }
 }
 
@@ -436,15 +436,16 @@ pub(crate) async fn insert_approval_on<'e>(
     .map(|_| ())
 }
 
-/// [`Store::move_approval`] on any executor.
+/// [`Store::move_approval`] on any executor, at `at_ms` (the decision's time, when decided).
 pub(crate) async fn move_approval_on<'e>(
     exec: impl sqlx::Executor<'e, Database = sqlx::Any>,
     id: &str,
     from: &str,
     to: &str,
     decided_by: Option<&str>,
+    at_ms: i64,
 ) -> Result<bool, sqlx::Error> {
-    let t = now_ms();
+    let t = at_ms;
     let done = match decided_by {
         Some(by) => {
             sqlx::query(

@@ -5,7 +5,7 @@
 
 use api_types::guardrails::{ApprovalEvent, APPROVAL_DECIDED, APPROVAL_REQUESTED};
 
-use crate::store::events::{EventTx, NewEvent};
+use crate::store::events::{now_ms, EventTx, NewEvent};
 use crate::store::guardrails::{insert_approval_on, move_approval_on, ApprovalRow};
 use crate::store::Store;
 
@@ -21,22 +21,24 @@ pub async fn insert_requested(store: &Store, row: &ApprovalRow) -> Result<(), sq
 }
 
 /// Moves a pending approval to `decision` (`approved`, `rejected`) by `by`, with its
-/// `approval.decided` event. `false`, and nothing written, when it was not pending any more
-/// or had expired (compare-and-set).
+/// `approval.decided` event. The decision's time (ms) when it moved; `None`, and nothing
+/// written, when it was not pending any more or had expired (compare-and-set).
 pub async fn decide(
     store: &Store,
     row: &ApprovalRow,
     decision: &str,
     by: &str,
-) -> Result<bool, sqlx::Error> {
+) -> Result<Option<i64>, sqlx::Error> {
+    let t = now_ms();
+    let moved = |done: bool| done.then_some(t);
     let Some((mut tx, deliver)) = open(store, row).await? else {
-        return store
-            .move_approval(&row.id, "pending", decision, Some(by))
-            .await;
+        return move_approval_on(store.pool(), &row.id, "pending", decision, Some(by), t)
+            .await
+            .map(moved);
     };
-    if !move_approval_on(tx.conn(), &row.id, "pending", decision, Some(by)).await? {
+    if !move_approval_on(tx.conn(), &row.id, "pending", decision, Some(by), t).await? {
         // Dropped: the transaction rolls back (it wrote nothing).
-        return Ok(false);
+        return Ok(None);
     }
     add(
         &mut tx,
@@ -48,7 +50,7 @@ pub async fn decide(
     )
     .await?;
     commit(tx).await?;
-    Ok(true)
+    Ok(Some(t))
 }
 
 /// The connector's event transaction, and whether its events go to a webhook.
@@ -73,11 +75,10 @@ async fn add(
     deliver: bool,
 ) -> Result<(), sqlx::Error> {
     let seq = tx.next_seq();
-    // Stable per approval and kind: a replay of the same decision is the same event.
+    // One per approval and kind. None can exist yet: the request is written with its new
+    // approval, and the decision with the move out of `pending`, which happens once (a
+    // duplicate would fail the transaction on `events.id`, not pass unseen).
     let id = format!("evt_{}_{}", row.id, kind.rsplit('.').next().unwrap_or(kind));
-    if tx.has_event(&id).await? {
-        return Ok(());
-    }
     let body = ApprovalEvent {
         id: id.clone(),
         kind: kind.to_string(),

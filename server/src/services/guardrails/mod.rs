@@ -155,13 +155,13 @@ impl Guardrails {
         let moved = events::decide(&self.store, &row, to, by)
             .await
             .map_err(db)?;
-        let now = self
-            .store
-            .approval(&row.organization_id, &row.id)
-            .await
-            .map_err(db)?
-            .ok_or_else(|| ConnectorError::not_found("the approval was deleted"))?;
-        if !moved {
+        let Some(decided_at_ms) = moved else {
+            let now = self
+                .store
+                .approval(&row.organization_id, &row.id)
+                .await
+                .map_err(db)?
+                .ok_or_else(|| ConnectorError::not_found("the approval was deleted"))?;
             let status = now.status_now(now_ms()).to_string();
             return Err(ConnectorError::new(
                 ErrorCode::Conflict,
@@ -171,8 +171,15 @@ impl Guardrails {
                 ),
             )
             .with_details(json!({"reason": "already_decided", "status": status})));
-        }
+        };
         tracing::info!(approval_id = %row.id, decision = to, by, "approval decided");
+        // The row as the move wrote it (no second read).
+        let now = ApprovalRow {
+            status: to.to_string(),
+            decided_at_ms: Some(decided_at_ms),
+            decided_by: Some(by.to_string()),
+            ..row
+        };
         self.view(&now).await
     }
 

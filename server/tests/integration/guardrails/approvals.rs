@@ -101,6 +101,9 @@ async fn an_approved_send_goes_out_exactly_once_after_the_wait() {
             "{decided}"
         );
         assert!(decided["decided_at"].is_string());
+        // The decision's answer is the approval as stored (it is built from the move, not read
+        // again): the same as a later read.
+        assert_eq!(approval(&env, &apr).await, decided, "{kind}");
 
         // The same message now goes out, once. The approval's first use sends under a key
         // nobody sent with before, so Gmail's sent mail is not searched for an earlier attempt.
