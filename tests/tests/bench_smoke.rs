@@ -117,6 +117,7 @@ async fn the_agent_case_measures_mcp_policy_approval_and_calendar() {
         "latency via /mcp",
         "send under a policy",
         "approval round: held send, approve, send again",
+        "one durable commit's write on the data directory's disk",
         "execute latency",
     ] {
         let f = figs

@@ -98,7 +98,11 @@ async fn server_parts(sizes: AgentSizes, figs: &mut Vec<Figure>) -> Result<(), S
     let server = Server::spawn(&bin, &dir, free_port(), &args, &env).await?;
     let result = measure(&server, &ids[0], sizes, figs).await;
     drop(server);
+    let disk = durable_writes(&dir, sizes.sends);
     let _ = std::fs::remove_dir_all(&dir);
+    if result.is_ok() {
+        figs.push(disk?);
+    }
     result
 }
 
@@ -301,6 +305,40 @@ async fn measure(
             )),
     );
     Ok(())
+}
+
+/// What the disk under the server's data directory takes to make one commit durable: three
+/// WAL frames (4,120 bytes each) appended to a file and `fsync`ed, as SQLite commits a counted
+/// send. No target: it is the disk's share of the send figures above (a send under a policy
+/// commits once; an approval round three times, the plain send never), and the part of them
+/// that a faster disk, not the server, lowers.
+fn durable_writes(dir: &std::path::Path, n: usize) -> Result<Figure, String> {
+    use std::io::Write;
+    let path = dir.join("bench-durable-writes");
+    let mut file = std::fs::File::create(&path).map_err(|e| e.to_string())?;
+    let frames = vec![0x5a_u8; 3 * 4_120];
+    let mut synced = Samples::default();
+    for _ in 0..n.max(20) {
+        file.write_all(&frames).map_err(|e| e.to_string())?;
+        let t = Instant::now();
+        file.sync_all().map_err(|e| e.to_string())?;
+        synced.push(t.elapsed());
+    }
+    drop(file);
+    let _ = std::fs::remove_file(&path);
+    let (m, p) = ms(&synced);
+    Ok(Figure::new(
+        "send policy and approval (Gmail messages.send via the server, c=1)",
+        "one durable commit's write on the data directory's disk",
+        "ms",
+    )
+    .median(m)
+    .p99(p)
+    .target_text("none (context)")
+    .note(format!(
+        "{} appends of 12,360 bytes to a file beside the server's database, each followed by fsync: the disk's share of each SQLite commit (a send under a policy commits once, an approval round three times)",
+        synced.len()
+    )))
 }
 
 /// `events.list` of the calendar in process against a raw GET of the same events.
