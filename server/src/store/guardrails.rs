@@ -445,7 +445,6 @@ pub(crate) async fn move_approval_on<'e>(
     decided_by: Option<&str>,
     at_ms: i64,
 ) -> Result<bool, sqlx::Error> {
-    let t = at_ms;
     let done = match decided_by {
         Some(by) => {
             sqlx::query(
@@ -453,7 +452,7 @@ pub(crate) async fn move_approval_on<'e>(
                  WHERE id = $4 AND status = $5 AND expires_at_ms > $2",
             )
             .bind(to)
-            .bind(t)
+            .bind(at_ms)
             .bind(by)
             .bind(id)
             .bind(from)
@@ -468,7 +467,7 @@ pub(crate) async fn move_approval_on<'e>(
             .bind(to)
             .bind(id)
             .bind(from)
-            .bind(t)
+            .bind(at_ms)
             .execute(exec)
             .await?
         }
