@@ -89,7 +89,7 @@ impl Preview {
     /// to it, so any change needs a new approval.
     pub fn content_hash(&self, entity: &str, action: &str) -> String {
         let canonical = serde_json::to_vec(&(entity, action, self)).expect("a preview serializes");
-        hex(&Sha256::digest(canonical))
+        hex::encode(Sha256::digest(canonical))
     }
 }
 
@@ -99,7 +99,7 @@ impl PreviewAttachment {
             filename: filename.to_string(),
             mime_type: mime_type.to_string(),
             size: bytes.len() as u64,
-            sha256: Some(hex(&Sha256::digest(bytes))),
+            sha256: Some(hex::encode(Sha256::digest(bytes))),
         }
     }
 }
@@ -111,9 +111,4 @@ pub fn body_text(text: Option<&str>, html: Option<&str>) -> String {
         (_, Some(h)) => html_to_text(h),
         _ => String::new(),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    // `format!` per byte cost about 1,700 instructions per hash (every held and approved send).
-    hex::encode(bytes)
 }
