@@ -19,6 +19,23 @@ use super::Store;
 pub const HOUR_MS: i64 = 3_600_000;
 pub const DAY_MS: i64 = 86_400_000;
 
+/// A connector's counted sends against two windows (`$1` the connector, `$2` and `$3` the
+/// instants the windows start after, unix ms), from its send numbers (`seq`, ascending with
+/// `sent_at_ms`; migration 0740): the sends in a window are the newest number minus the
+/// window's first plus one, less the forgotten ones in it. Every column is an index seek:
+/// `last`/`last_at` (the newest send; 0 when none), `first_a`/`first_b` (NULL: the window is
+/// empty), `gone_a`/`gone_b` (forgotten sends in the window, a partial index of the few).
+const WINDOWS: &str = "SELECT \
+     COALESCE((SELECT seq FROM policy_sends WHERE connector_id = $1 ORDER BY seq DESC LIMIT 1), 0) AS last, \
+     COALESCE((SELECT sent_at_ms FROM policy_sends WHERE connector_id = $1 ORDER BY seq DESC LIMIT 1), 0) AS last_at, \
+     (SELECT seq FROM policy_sends WHERE connector_id = $1 AND sent_at_ms > $2 ORDER BY sent_at_ms, seq LIMIT 1) AS first_a, \
+     (SELECT seq FROM policy_sends WHERE connector_id = $1 AND sent_at_ms > $3 ORDER BY sent_at_ms, seq LIMIT 1) AS first_b, \
+     (SELECT COUNT(*) FROM policy_sends WHERE connector_id = $1 AND forgotten AND sent_at_ms > $2) AS gone_a, \
+     (SELECT COUNT(*) FROM policy_sends WHERE connector_id = $1 AND forgotten AND sent_at_ms > $3) AS gone_b";
+
+/// How often [`Store::reserve_send`] counts again after another replica took its number.
+const MAX_NUMBER_COLLISIONS: u32 = 64;
+
 /// The scope of an organization's default policy.
 pub const ORG_SCOPE: &str = "";
 
@@ -223,36 +240,36 @@ impl Store {
         })
     }
 
-    /// Sends of a connector since each of two instants (unix ms): `(since_a, since_b)`. One
-    /// range of the `policy_sends_time` index (from the earlier instant).
+    /// Sends of a connector since each of two instants (unix ms): `(since_a, since_b)`. Index
+    /// seeks only ([`WINDOWS`]): the cost does not grow with the sends in the windows.
     pub async fn count_sends(
         &self,
         connector_id: &str,
         since_a_ms: i64,
         since_b_ms: i64,
     ) -> Result<(u64, u64), sqlx::Error> {
-        let row = sqlx::query(
-            "SELECT COALESCE(SUM(CASE WHEN sent_at_ms > $2 THEN 1 ELSE 0 END), 0) AS a, \
-             COALESCE(SUM(CASE WHEN sent_at_ms > $3 THEN 1 ELSE 0 END), 0) AS b \
-             FROM policy_sends WHERE connector_id = $1 AND sent_at_ms > $4",
-        )
-        .bind(connector_id)
-        .bind(since_a_ms)
-        .bind(since_b_ms)
-        .bind(since_a_ms.min(since_b_ms))
-        .fetch_one(&self.pool)
-        .await?;
-        let n = |c: &str| row.try_get::<i64, _>(c).unwrap_or(0).max(0) as u64;
-        Ok((n("a"), n("b")))
+        let row = sqlx::query(&format!("SELECT * FROM ({WINDOWS}) AS c"))
+            .bind(connector_id)
+            .bind(since_a_ms)
+            .bind(since_b_ms)
+            .fetch_one(&self.pool)
+            .await?;
+        let last: i64 = row.try_get("last")?;
+        let in_window = |first: &str, gone: &str| -> Result<u64, sqlx::Error> {
+            let first: Option<i64> = row.try_get(first)?;
+            let gone: i64 = row.try_get(gone)?;
+            Ok(first.map_or(0, |f| (last - f + 1 - gone).max(0) as u64))
+        };
+        Ok((
+            in_window("first_a", "gone_a")?,
+            in_window("first_b", "gone_b")?,
+        ))
     }
 
     /// Counts a send now unless the connector already has `max_hour` sends in the last hour or
     /// `max_day` in the last day (`None`: no such limit): one statement, so two racing sends
-    /// do not both take the last one on SQLite. `false`: refused, nothing counted.
-    ///
-    /// Both counts come from one walk of the `policy_sends_time` index over the widest window
-    /// a limit needs (the last hour's sends are among the last day's), not one walk per limit.
-    /// The walk still grows with the sends in the window (docs/benchmarks.md).
+    /// do not both take the last one (on PostgreSQL the second one's number collides with the
+    /// first's, and it counts again). `false`: refused, nothing counted.
     pub async fn reserve_send(
         &self,
         id: &str,
@@ -260,39 +277,44 @@ impl Store {
         max_hour: Option<u64>,
         max_day: Option<u64>,
     ) -> Result<bool, sqlx::Error> {
-        let t = now_ms();
         let max = |m: Option<u64>| m.map_or(i64::MAX, |m| i64::try_from(m).unwrap_or(i64::MAX));
-        let since = if max_day.is_some() {
-            t - DAY_MS
-        } else {
-            t - HOUR_MS
-        };
-        let done = sqlx::query(
-            "INSERT INTO policy_sends (id, connector_id, sent_at_ms) SELECT $1, $2, $3 \
-             FROM (SELECT COALESCE(SUM(CASE WHEN sent_at_ms > $4 THEN 1 ELSE 0 END), 0) AS hour, \
-                          COUNT(*) AS day \
-                   FROM policy_sends WHERE connector_id = $2 AND sent_at_ms > $6) AS counts \
-             WHERE counts.hour < $5 AND counts.day < $7",
-        )
-        .bind(id)
-        .bind(connector_id)
-        .bind(t)
-        .bind(t - HOUR_MS)
-        .bind(max(max_hour))
-        .bind(since)
-        .bind(max(max_day))
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let sql = format!(
+            "INSERT INTO policy_sends (id, connector_id, sent_at_ms, seq) \
+             SELECT $4, $1, CASE WHEN c.last_at > $5 THEN c.last_at ELSE $5 END, c.last + 1 \
+             FROM ({WINDOWS}) AS c \
+             WHERE (c.first_a IS NULL OR c.last - c.first_a + 1 - c.gone_a < $6) \
+             AND (c.first_b IS NULL OR c.last - c.first_b + 1 - c.gone_b < $7)"
+        );
+        let mut collisions = 0;
+        loop {
+            let t = now_ms();
+            let done = sqlx::query(&sql)
+                .bind(connector_id)
+                .bind(t - HOUR_MS)
+                .bind(t - DAY_MS)
+                .bind(id)
+                .bind(t)
+                .bind(max(max_hour))
+                .bind(max(max_day))
+                .execute(&self.pool)
+                .await;
+            match done {
+                Ok(done) => return Ok(done.rows_affected() == 1),
+                // Another replica took this number between the count and the insert: the
+                // count is stale, so count again (a bounded number of times).
+                Err(sqlx::Error::Database(e))
+                    if e.is_unique_violation() && collisions < MAX_NUMBER_COLLISIONS =>
+                {
+                    collisions += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
-    /// Counts a send.
+    /// Counts a send whatever the limits.
     pub async fn record_send(&self, id: &str, connector_id: &str) -> Result<(), sqlx::Error> {
-        sqlx::query("INSERT INTO policy_sends (id, connector_id, sent_at_ms) VALUES ($1, $2, $3)")
-            .bind(id)
-            .bind(connector_id)
-            .bind(now_ms())
-            .execute(&self.pool)
+        self.reserve_send(id, connector_id, None, None)
             .await
             .map(|_| ())
     }
@@ -307,8 +329,10 @@ impl Store {
             .map(|_| ())
     }
 
+    /// Takes back a counted send: marked, not deleted, so the connector's numbers stay
+    /// contiguous ([`WINDOWS`] subtracts the marked ones).
     pub async fn forget_send(&self, id: &str) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM policy_sends WHERE id = $1")
+        sqlx::query("UPDATE policy_sends SET forgotten = TRUE WHERE id = $1")
             .bind(id)
             .execute(&self.pool)
             .await

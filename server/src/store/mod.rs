@@ -155,6 +155,11 @@ const SQLITE_MIGRATIONS: MigrationSource = &[
         "approval_uses",
         include_str!("../../migrations/sqlite/0730_approval_uses.sql"),
     ),
+    (
+        740,
+        "policy_send_numbers",
+        include_str!("../../migrations/sqlite/0740_policy_send_numbers.sql"),
+    ),
 ];
 
 /// Same versions and names as [`SQLITE_MIGRATIONS`] (a test checks they stay twins).
@@ -228,6 +233,11 @@ const POSTGRES_MIGRATIONS: MigrationSource = &[
         730,
         "approval_uses",
         include_str!("../../migrations/postgres/0730_approval_uses.sql"),
+    ),
+    (
+        740,
+        "policy_send_numbers",
+        include_str!("../../migrations/postgres/0740_policy_send_numbers.sql"),
     ),
 ];
 
@@ -512,6 +522,55 @@ mod tests {
             err.contains("--database-url") && !err.contains("pw"),
             "{err}"
         );
+    }
+
+    /// Migration 0740 numbers the sends counted before it: per connector, in the order of
+    /// their times, from 1, so the counts by numbers match what a walk counted.
+    #[tokio::test]
+    async fn existing_counted_sends_get_numbers_in_the_order_of_their_times() {
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        let (before, after): (Vec<_>, Vec<_>) =
+            SQLITE_MIGRATIONS.iter().partition(|(v, _, _)| *v < 740);
+        for (_, _, sql) in &before {
+            sqlx::raw_sql(sql).execute(&pool).await.unwrap();
+        }
+        // Rows of connectors this test does not create (one connection: the pragma holds).
+        sqlx::query("PRAGMA foreign_keys = OFF")
+            .execute(&pool)
+            .await
+            .unwrap();
+        for (id, connector, at) in [
+            ("b", "c1", 300),
+            ("a", "c1", 100),
+            ("z", "c2", 100),
+            ("d", "c1", 200),
+            ("c", "c1", 200),
+        ] {
+            sqlx::query("INSERT INTO policy_sends (id, connector_id, sent_at_ms) VALUES (?, ?, ?)")
+                .bind(id)
+                .bind(connector)
+                .bind(at)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        for (_, _, sql) in &after {
+            sqlx::raw_sql(sql).execute(&pool).await.unwrap();
+        }
+        let rows: Vec<(String, i64, bool)> = sqlx::query_as(
+            "SELECT id, seq, forgotten FROM policy_sends ORDER BY connector_id, seq",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let expected = [("a", 1), ("c", 2), ("d", 3), ("b", 4), ("z", 1)];
+        let got: Vec<(&str, i64)> = rows.iter().map(|(id, n, _)| (id.as_str(), *n)).collect();
+        assert_eq!(got, expected);
+        assert!(rows.iter().all(|(_, _, forgotten)| !forgotten));
     }
 
     #[test]
