@@ -116,6 +116,7 @@ async fn the_agent_case_measures_mcp_policy_approval_and_calendar() {
         "compact mode: list_actions, describe_action, execute",
         "latency via /mcp",
         "send under a policy",
+        "send under a policy, busy day",
         "approval round: held send, approve, send again",
         "one durable commit's write on the data directory's disk",
         "execute latency",
