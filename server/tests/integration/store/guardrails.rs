@@ -167,3 +167,66 @@ both_backends! {
         check("after pruning").await;
     }
 }
+
+/// Migration 0740 on PostgreSQL numbers the sends counted before it as on SQLite (the unit test
+/// `existing_counted_sends_get_numbers_in_the_order_of_their_times`): per connector, in the
+/// order of their times, from 1. The migrations before it run from their files, then the rows
+/// go in, then 0740.
+#[tokio::test]
+async fn existing_counted_sends_get_numbers_on_postgres() {
+    use sqlx::{Connection, Executor};
+    let Some(db) = crate::common::pgdb::fresh().await else {
+        return;
+    };
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+        .collect();
+    files.sort();
+    let before: Vec<_> = files
+        .into_iter()
+        .filter(|p| p.file_name().unwrap().to_str().unwrap() < "0740")
+        .collect();
+    let mut conn = sqlx::PgConnection::connect(db.url()).await.unwrap();
+    for f in &before {
+        conn.execute(std::fs::read_to_string(f).unwrap().as_str())
+            .await
+            .unwrap();
+    }
+    // Rows of connectors this test does not create: foreign keys are not checked meanwhile.
+    conn.execute("SET session_replication_role = replica")
+        .await
+        .unwrap();
+    for (id, connector, at) in [
+        ("b", "c1", 300_i64),
+        ("a", "c1", 100),
+        ("z", "c2", 100),
+        ("d", "c1", 200),
+        ("c", "c1", 200),
+    ] {
+        sqlx::query("INSERT INTO policy_sends (id, connector_id, sent_at_ms) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(connector)
+            .bind(at)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    conn.execute("SET session_replication_role = DEFAULT")
+        .await
+        .unwrap();
+    let numbering = std::fs::read_to_string(dir.join("0740_policy_send_numbers.sql")).unwrap();
+    conn.execute(numbering.as_str()).await.unwrap();
+    let rows: Vec<(String, i64, bool)> =
+        sqlx::query_as("SELECT id, seq, forgotten FROM policy_sends ORDER BY connector_id, seq")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    let got: Vec<(&str, i64)> = rows.iter().map(|(id, n, _)| (id.as_str(), *n)).collect();
+    assert_eq!(got, [("a", 1), ("c", 2), ("d", 3), ("b", 4), ("z", 1)]);
+    assert!(rows.iter().all(|(_, _, forgotten)| !forgotten));
+    conn.close().await.unwrap();
+    drop(db);
+}
