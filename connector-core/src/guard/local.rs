@@ -88,6 +88,26 @@ impl LocalGuard {
     }
 }
 
+/// The sends of the last hour and day.
+fn counts(sends: &[(String, Instant)], now: Instant) -> SendCounts {
+    let within = |d: u64| {
+        sends
+            .iter()
+            .filter(|(_, at)| now.duration_since(*at) < Duration::from_secs(d))
+            .count() as u64
+    };
+    SendCounts {
+        last_hour: within(3600),
+        last_day: within(86_400),
+    }
+}
+
+/// Records a send now, dropping those older than a day (no limit counts them).
+fn record(sends: &mut Vec<(String, Instant)>, id: &str, now: Instant) {
+    sends.retain(|(_, at)| now.duration_since(*at) < Duration::from_secs(86_400));
+    sends.push((id.to_string(), now));
+}
+
 fn status(a: &Approval) -> ApprovalStatus {
     if matches!(a.status, ApprovalStatus::Pending | ApprovalStatus::Approved)
         && a.expires <= Instant::now()
@@ -106,28 +126,26 @@ impl Guard for LocalGuard {
 
     async fn send_counts(&self) -> Result<SendCounts> {
         let state = self.state.lock().expect("guard state");
-        let now = Instant::now();
-        let within = |d: u64| {
-            state
-                .sends
-                .iter()
-                .filter(|(_, at)| now.duration_since(*at) < Duration::from_secs(d))
-                .count() as u64
-        };
-        Ok(SendCounts {
-            last_hour: within(3600),
-            last_day: within(86_400),
-        })
+        Ok(counts(&state.sends, Instant::now()))
     }
 
     async fn record_send(&self, id: &str) -> Result<()> {
         let mut state = self.state.lock().expect("guard state");
-        let now = Instant::now();
-        state
-            .sends
-            .retain(|(_, at)| now.duration_since(*at) < Duration::from_secs(86_400));
-        state.sends.push((id.to_string(), now));
+        record(&mut state.sends, id, Instant::now());
         Ok(())
+    }
+
+    /// Counts and records under one lock: two racing sends cannot both take the last place
+    /// (the trait's default releases the lock between the two).
+    async fn reserve_send(&self, id: &str, policy: &Policy) -> Result<Option<SendCounts>> {
+        let mut state = self.state.lock().expect("guard state");
+        let now = Instant::now();
+        let counts = counts(&state.sends, now);
+        if super::policy::over_limits(policy, counts) {
+            return Ok(Some(counts));
+        }
+        record(&mut state.sends, id, now);
+        Ok(None)
     }
 
     async fn forget_send(&self, id: &str) -> Result<()> {
@@ -202,5 +220,40 @@ impl Guard for LocalGuard {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    /// Sends racing for the last places of a limit take exactly the places left: counting and
+    /// recording happen under one lock (Python's `asyncio.gather` of sends on one connector
+    /// runs them on several runtime threads at once).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn racing_sends_take_exactly_the_places_the_limit_leaves() {
+        let policy = Policy {
+            max_sends_per_hour: Some(5),
+            ..Policy::default()
+        };
+        for round in 0..50 {
+            let guard = Arc::new(LocalGuard::new(Some(policy.clone())));
+            let start = Arc::new(tokio::sync::Barrier::new(16));
+            let tries = (0..16).map(|i| {
+                let (guard, start, policy) = (guard.clone(), start.clone(), policy.clone());
+                tokio::spawn(async move {
+                    start.wait().await;
+                    guard.reserve_send(&format!("s{i}"), &policy).await.unwrap()
+                })
+            });
+            let mut taken = 0;
+            for t in futures::future::join_all(tries).await {
+                taken += usize::from(t.unwrap().is_none());
+            }
+            assert_eq!(taken, 5, "round {round}");
+            assert_eq!(guard.send_counts().await.unwrap().last_hour, 5);
+        }
     }
 }

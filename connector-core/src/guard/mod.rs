@@ -124,9 +124,9 @@ pub trait Guard: Send + Sync {
     async fn record_send(&self, id: &str) -> Result<()>;
     /// Counts a send that is about to go out (under `id`) only if the policy's send limits
     /// allow one more; otherwise counts nothing and answers the counts that refuse it. The
-    /// default asks [`Guard::send_counts`], then [`Guard::record_send`]; a host with a database
-    /// does both in one statement (one round trip, and two racing sends cannot both take the
-    /// last one).
+    /// default asks [`Guard::send_counts`], then [`Guard::record_send`], which is not atomic:
+    /// two racing sends can both take the last place. Every guard here does both at once
+    /// ([`LocalGuard`] under one lock, the server in one statement).
     async fn reserve_send(&self, id: &str, policy: &Policy) -> Result<Option<SendCounts>> {
         let counts = self.send_counts().await?;
         if policy::over_limits(policy, counts) {
