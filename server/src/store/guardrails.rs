@@ -24,14 +24,19 @@ pub const DAY_MS: i64 = 86_400_000;
 /// `sent_at_ms`; migration 0740): the sends in a window are the newest number minus the
 /// window's first plus one, less the forgotten ones in it. Every column is an index seek:
 /// `last`/`last_at` (the newest send; 0 when none), `first_a`/`first_b` (NULL: the window is
-/// empty), `gone_a`/`gone_b` (forgotten sends in the window, a partial index of the few).
-const WINDOWS: &str = "SELECT \
-     COALESCE((SELECT seq FROM policy_sends WHERE connector_id = $1 ORDER BY seq DESC LIMIT 1), 0) AS last, \
-     COALESCE((SELECT sent_at_ms FROM policy_sends WHERE connector_id = $1 ORDER BY seq DESC LIMIT 1), 0) AS last_at, \
-     (SELECT seq FROM policy_sends WHERE connector_id = $1 AND sent_at_ms > $2 ORDER BY sent_at_ms, seq LIMIT 1) AS first_a, \
-     (SELECT seq FROM policy_sends WHERE connector_id = $1 AND sent_at_ms > $3 ORDER BY sent_at_ms, seq LIMIT 1) AS first_b, \
-     (SELECT COUNT(*) FROM policy_sends WHERE connector_id = $1 AND forgotten AND sent_at_ms > $2) AS gone_a, \
-     (SELECT COUNT(*) FROM policy_sends WHERE connector_id = $1 AND forgotten AND sent_at_ms > $3) AS gone_b";
+/// empty), `gone_a`/`gone_b` (forgotten sends in the window, a partial index of the few). A
+/// macro, so the statements that use it are literals (`concat!`).
+macro_rules! windows_sql {
+    () => {
+        "SELECT \
+         COALESCE((SELECT seq FROM policy_sends WHERE connector_id = $1 ORDER BY seq DESC LIMIT 1), 0) AS last, \
+         COALESCE((SELECT sent_at_ms FROM policy_sends WHERE connector_id = $1 ORDER BY seq DESC LIMIT 1), 0) AS last_at, \
+         (SELECT seq FROM policy_sends WHERE connector_id = $1 AND sent_at_ms > $2 ORDER BY sent_at_ms, seq LIMIT 1) AS first_a, \
+         (SELECT seq FROM policy_sends WHERE connector_id = $1 AND sent_at_ms > $3 ORDER BY sent_at_ms, seq LIMIT 1) AS first_b, \
+         (SELECT COUNT(*) FROM policy_sends WHERE connector_id = $1 AND forgotten AND sent_at_ms > $2) AS gone_a, \
+         (SELECT COUNT(*) FROM policy_sends WHERE connector_id = $1 AND forgotten AND sent_at_ms > $3) AS gone_b"
+    };
+}
 
 /// How often [`Store::reserve_send`] counts again after another replica took its number.
 const MAX_NUMBER_COLLISIONS: u32 = 64;
@@ -241,14 +246,14 @@ impl Store {
     }
 
     /// Sends of a connector since each of two instants (unix ms): `(since_a, since_b)`. Index
-    /// seeks only ([`WINDOWS`]): the cost does not grow with the sends in the windows.
+    /// seeks only (`windows_sql!`): the cost does not grow with the sends in the windows.
     pub async fn count_sends(
         &self,
         connector_id: &str,
         since_a_ms: i64,
         since_b_ms: i64,
     ) -> Result<(u64, u64), sqlx::Error> {
-        let row = sqlx::query(&format!("SELECT * FROM ({WINDOWS}) AS c"))
+        let row = sqlx::query(concat!("SELECT * FROM (", windows_sql!(), ") AS c"))
             .bind(connector_id)
             .bind(since_a_ms)
             .bind(since_b_ms)
@@ -278,17 +283,19 @@ impl Store {
         max_day: Option<u64>,
     ) -> Result<bool, sqlx::Error> {
         let max = |m: Option<u64>| m.map_or(i64::MAX, |m| i64::try_from(m).unwrap_or(i64::MAX));
-        let sql = format!(
+        const SQL: &str = concat!(
             "INSERT INTO policy_sends (id, connector_id, sent_at_ms, seq) \
              SELECT $4, $1, CASE WHEN c.last_at > $5 THEN c.last_at ELSE $5 END, c.last + 1 \
-             FROM ({WINDOWS}) AS c \
+             FROM (",
+            windows_sql!(),
+            ") AS c \
              WHERE (c.first_a IS NULL OR c.last - c.first_a + 1 - c.gone_a < $6) \
              AND (c.first_b IS NULL OR c.last - c.first_b + 1 - c.gone_b < $7)"
         );
         let mut collisions = 0;
         loop {
             let t = now_ms();
-            let done = sqlx::query(&sql)
+            let done = sqlx::query(SQL)
                 .bind(connector_id)
                 .bind(t - HOUR_MS)
                 .bind(t - DAY_MS)
@@ -330,7 +337,7 @@ impl Store {
     }
 
     /// Takes back a counted send: marked, not deleted, so the connector's numbers stay
-    /// contiguous ([`WINDOWS`] subtracts the marked ones).
+    /// contiguous (`windows_sql!` subtracts the marked ones).
     pub async fn forget_send(&self, id: &str) -> Result<(), sqlx::Error> {
         sqlx::query("UPDATE policy_sends SET forgotten = TRUE WHERE id = $1")
             .bind(id)
