@@ -3,6 +3,7 @@ applies, held by `Connector.set_policy`, decided with `approve` / `reject`."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -68,6 +69,20 @@ def test_the_deny_list_and_the_hourly_limit_hold(outlook: OutlookConnector) -> N
     outlook.execute_sync("messages", "send", _send("ada@example.com", "first"))
     with pytest.raises(RateLimitedError):
         outlook.execute_sync("messages", "send", _send("ada@example.com", "second"))
+
+
+async def test_racing_sends_take_exactly_the_places_the_hourly_limit_leaves(gmail: GmailConnector) -> None:
+    # Sends gathered at once run on several runtime threads: each checks the limit and counts
+    # itself in one step, so no two take the same last place.
+    gmail.set_policy({"max_sends_per_hour": 4})
+    outcomes = await asyncio.gather(
+        *(gmail.execute("messages", "send", _send("ada@example.com", f"race-{i}")) for i in range(16)),
+        return_exceptions=True,
+    )
+    sent = [o for o in outcomes if not isinstance(o, BaseException)]
+    refused = [o for o in outcomes if isinstance(o, RateLimitedError)]
+    assert (len(sent), len(refused)) == (4, 12), outcomes
+    assert sum(_sent(gmail, f"race-{i}") for i in range(16)) == 4
 
 
 @pytest.mark.parametrize("kind", ["gmail", "outlook"])
