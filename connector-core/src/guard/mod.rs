@@ -239,10 +239,11 @@ pub async fn admit_under(
     }
     let limited = kind == CallKind::Send
         && (policy.max_sends_per_hour.is_some() || policy.max_sends_per_day.is_some());
-    // Without an approval rule, the limits are checked as the send is counted (one step,
-    // [`Guard::reserve_send`]); before an approval is asked for, they are checked first.
-    let reserve = limited && policy.require_approval == ApprovalRule::None;
-    let counts = if limited && !reserve {
+    // The limits are checked as the send is counted (one step, [`Guard::reserve_send`], at the
+    // end). Under an approval rule they are also checked first, so that no approval is asked
+    // for a send the limits would refuse.
+    let approvals = limited && policy.require_approval != ApprovalRule::None;
+    let counts = if approvals {
         guard.send_counts().await?
     } else {
         SendCounts::default()
@@ -309,16 +310,18 @@ pub async fn admit_under(
         }
     }
     if limited {
+        // Checked again as the send is counted, in one step, also after an approval: sends
+        // racing at the limit (approved ones too) take exactly the places left.
         let id = uuid_like();
-        if reserve {
-            if let Some(counts) = guard.reserve_send(&id, policy).await? {
-                if let Verdict::Deny(e) = limits(policy, &format!("{entity}.{action}"), counts) {
-                    return Err(e);
+        if let Some(counts) = guard.reserve_send(&id, policy).await? {
+            if let Verdict::Deny(e) = limits(policy, &format!("{entity}.{action}"), counts) {
+                // The approval this send took stays usable once a place frees.
+                if let Some(approval) = &admission.approval_id {
+                    guard.release_approval(approval).await?;
                 }
-                // A send aged out between the refusal and the count: count this one now.
-                guard.record_send(&id).await?;
+                return Err(e);
             }
-        } else {
+            // A send aged out between the refusal and the count: count this one now.
             guard.record_send(&id).await?;
         }
         admission.send_id = Some(id);

@@ -466,3 +466,47 @@ async fn a_send_without_an_approval_needs_no_fresh_key_and_limits_alone_need_no_
         assert!(policy(p.clone()).reads_message(), "{p}");
     }
 }
+
+/// Approved sends racing at a limit take exactly the places left (the limit is checked again
+/// as each is counted); the ones refused keep their approval for later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn approved_sends_racing_at_a_limit_take_exactly_its_places_and_keep_their_approvals() {
+    let g = std::sync::Arc::new(LocalGuard::new(Some(policy(
+        json!({"require_approval": "all", "max_sends_per_hour": 3}),
+    ))));
+    let message = |i: usize| json!({"to": ["a@x.example"], "subject": format!("m{i}")});
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        let id = approval_id(&send(&g, message(i)).await.unwrap_err());
+        g.decide(&id, true).unwrap();
+        ids.push(id);
+    }
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(12));
+    let tries = (0..12).map(|i| {
+        let (g, start) = (g.clone(), start.clone());
+        tokio::spawn(async move {
+            start.wait().await;
+            send(&g, message(i)).await.map(|_| ())
+        })
+    });
+    let outcomes: Vec<Result<()>> = futures::future::join_all(tries)
+        .await
+        .into_iter()
+        .map(|t| t.unwrap())
+        .collect();
+    let sent = outcomes.iter().filter(|o| o.is_ok()).count();
+    assert_eq!(sent, 3, "{outcomes:?}");
+    for (o, id) in outcomes.iter().zip(&ids) {
+        let status = g.approval(id).unwrap().0;
+        match o {
+            Ok(()) => assert_eq!(status, ApprovalStatus::Used),
+            Err(e) => {
+                assert_eq!(
+                    (e.code, rule(e)),
+                    (ErrorCode::RateLimited, "max_sends_per_hour")
+                );
+                assert_eq!(status, ApprovalStatus::Approved, "{id} was given back");
+            }
+        }
+    }
+}
