@@ -408,3 +408,42 @@ async fn the_logs_of_a_held_send_carry_its_error_code_but_not_the_message() {
         assert_eq!(a["preview"]["subject"], subject, "{a}");
     }
 }
+
+/// Approved sends racing at a send limit take exactly its places: the limit is checked again
+/// as each is counted, in one statement. The ones refused (429) keep their approval, still
+/// `approved`, and nothing of theirs went out.
+#[actix_web::test]
+async fn approved_sends_racing_at_a_limit_take_exactly_its_places_and_keep_their_approvals() {
+    let env = env().await;
+    let kind = "gmail";
+    let id = with_approval(
+        &env,
+        kind,
+        json!({"require_approval": "all", "max_sends_per_hour": 3}),
+    )
+    .await;
+    let subject = |i: usize| format!("race-{i}");
+    let mut approvals = Vec::new();
+    for i in 0..8 {
+        let apr = asks(&env, &id, message(&subject(i))).await;
+        let (s, v) = decide(&env, &env.t, &apr, "approve").await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        approvals.push(apr);
+    }
+    let outcomes =
+        futures::future::join_all((0..8).map(|i| env.send(&id, message(&subject(i))))).await;
+    let sent = outcomes.iter().filter(|(s, _)| s.is_success()).count();
+    assert_eq!(sent, 3, "{outcomes:?}");
+    for (i, ((s, v), apr)) in outcomes.iter().zip(&approvals).enumerate() {
+        let a = approval(&env, apr).await;
+        if s.is_success() {
+            assert_eq!(a["status"], "used", "{a}");
+            assert_eq!(env.sent(kind, &subject(i)), 1);
+        } else {
+            assert_eq!(s.as_u16(), 429, "{v}");
+            assert_eq!(v["error"]["code"], "rate_limited", "{v}");
+            assert_eq!(a["status"], "approved", "{a}");
+            assert_eq!(env.sent(kind, &subject(i)), 0);
+        }
+    }
+}
