@@ -209,14 +209,15 @@ async fn measure(
     );
 
     // A send with a policy (allow-list, send limits) against one without.
+    let send_policy = json!({"policy": {"mode": "send", "allow_recipients": ["example.com"],
+        "deny_recipients": ["rival.example"], "max_sends_per_hour": 1_000_000,
+        "max_sends_per_day": 10_000_000}});
     let guarded = server.create_connector_of("gmail", "guarded").await?;
     server
         .call(
             Method::PUT,
             &format!("/api/v1/integrations/connectors/{guarded}/policy"),
-            &json!({"policy": {"mode": "send", "allow_recipients": ["example.com"],
-                "deny_recipients": ["rival.example"], "max_sends_per_hour": 1_000_000,
-                "max_sends_per_day": 10_000_000}}),
+            &send_policy,
         )
         .await?;
     let send = |id: &str, i: usize| {
@@ -266,9 +267,7 @@ async fn measure(
         .call(
             Method::PUT,
             &format!("/api/v1/integrations/connectors/{busy}/policy"),
-            &json!({"policy": {"mode": "send", "allow_recipients": ["example.com"],
-                "deny_recipients": ["rival.example"], "max_sends_per_hour": 1_000_000,
-                "max_sends_per_day": 10_000_000}}),
+            &send_policy,
         )
         .await?;
     for i in 0..sizes.busy_window {
