@@ -223,6 +223,10 @@ pub async fn admit(
     admit_under(guard, &policy, entity, action, spec, preview).await
 }
 
+/// How often [`admit_under`] asks [`Guard::reserve_send`] again when a refusal's counts show a
+/// free place (a send aged out of the window between the two).
+const RESERVE_TRIES: u32 = 4;
+
 /// [`admit`] under a policy the caller already read (so it can skip the preview when
 /// [`Policy::reads_message`] says no rule looks at it).
 pub async fn admit_under(
@@ -313,16 +317,26 @@ pub async fn admit_under(
         // Checked again as the send is counted, in one step, also after an approval: sends
         // racing at the limit (approved ones too) take exactly the places left.
         let id = uuid_like();
-        if let Some(counts) = guard.reserve_send(&id, policy).await? {
-            if let Verdict::Deny(e) = limits(policy, &format!("{entity}.{action}"), counts) {
-                // The approval this send took stays usable once a place frees.
-                if let Some(approval) = &admission.approval_id {
-                    guard.release_approval(approval).await?;
-                }
-                return Err(e);
+        let mut tries = 0;
+        while let Some(counts) = guard.reserve_send(&id, policy).await? {
+            tries += 1;
+            let refusal = match limits(policy, &format!("{entity}.{action}"), counts) {
+                Verdict::Deny(e) => e,
+                // A send aged out between the refusal and the counts it answers: reserve
+                // again (not a plain record, which a racer for the same freed place could
+                // also do), a bounded number of times.
+                Verdict::Allow if tries < RESERVE_TRIES => continue,
+                _ => ConnectorError::new(
+                    ErrorCode::RateLimited,
+                    format!("{entity}.{action} refused: other sends kept taking the send limit's last places; try again"),
+                )
+                .with_details(json!({"policy": true, "allowed_by": "try again"})),
+            };
+            // The approval this send took stays usable once a place frees.
+            if let Some(approval) = &admission.approval_id {
+                guard.release_approval(approval).await?;
             }
-            // A send aged out between the refusal and the count: count this one now.
-            guard.record_send(&id).await?;
+            return Err(refusal);
         }
         admission.send_id = Some(id);
     }

@@ -510,3 +510,114 @@ async fn approved_sends_racing_at_a_limit_take_exactly_its_places_and_keep_their
         }
     }
 }
+
+/// A [`LocalGuard`] whose first `stale` refusals answer counts with a place free: the window
+/// lost a send between the refusing count and the counts read after it (as the server's two
+/// statements can see it).
+struct AgedOut {
+    inner: LocalGuard,
+    stale: std::sync::atomic::AtomicU32,
+    /// A racer that takes the freed place right after each stale answer.
+    racer: bool,
+}
+
+#[async_trait]
+impl Guard for AgedOut {
+    async fn policy(&self) -> Result<Option<Policy>> {
+        self.inner.policy().await
+    }
+    async fn send_counts(&self) -> Result<SendCounts> {
+        self.inner.send_counts().await
+    }
+    async fn record_send(&self, id: &str) -> Result<()> {
+        self.inner.record_send(id).await
+    }
+    async fn reserve_send(&self, id: &str, policy: &Policy) -> Result<Option<SendCounts>> {
+        use std::sync::atomic::Ordering;
+        let refused = self.inner.reserve_send(id, policy).await?;
+        let Some(counts) = refused else {
+            return Ok(None);
+        };
+        if self.stale.load(Ordering::SeqCst) == 0 {
+            return Ok(Some(counts));
+        }
+        self.stale.fetch_sub(1, Ordering::SeqCst);
+        if !self.racer {
+            // The place really did free: the oldest send, "a", left the window.
+            self.inner.forget_send("a").await?;
+        }
+        Ok(Some(SendCounts {
+            last_hour: counts.last_hour - 1,
+            last_day: counts.last_day - 1,
+        }))
+    }
+    async fn forget_send(&self, id: &str) -> Result<()> {
+        self.inner.forget_send(id).await
+    }
+    async fn find_approval(&self, content_hash: &str) -> Result<Option<ApprovalState>> {
+        self.inner.find_approval(content_hash).await
+    }
+    async fn request_approval(&self, request: ApprovalRequest) -> Result<ApprovalTicket> {
+        self.inner.request_approval(request).await
+    }
+    async fn consume_approval(&self, id: &str) -> Result<Consumed> {
+        self.inner.consume_approval(id).await
+    }
+    async fn release_approval(&self, id: &str) -> Result<()> {
+        self.inner.release_approval(id).await
+    }
+}
+
+async fn send_via(g: &AgedOut, params: Value) -> Result<Admission> {
+    admit(
+        g,
+        "messages",
+        "send",
+        &spec(Some(Effect::Send)),
+        mail(params),
+    )
+    .await
+}
+
+/// A refusal whose counts show a free place is not taken as leave to count the send: the send
+/// is reserved again, so a racer that took the freed place keeps the limit exact, and a place
+/// that really freed is taken.
+#[tokio::test]
+async fn a_refusal_whose_counts_show_a_free_place_reserves_again_instead_of_counting() {
+    let to = json!({"to": ["a@x.example"]});
+    let full = |stale, racer| async move {
+        let inner = LocalGuard::new(Some(policy(json!({"max_sends_per_hour": 2}))));
+        for id in ["a", "b"] {
+            inner.record_send(id).await.unwrap();
+        }
+        AgedOut {
+            inner,
+            stale: std::sync::atomic::AtomicU32::new(stale),
+            racer,
+        }
+    };
+
+    // The freed place went to a racer: refused, and the window holds the limit, not one more.
+    let g = full(1, true).await;
+    let e = send_via(&g, to.clone()).await.unwrap_err();
+    assert_eq!(
+        (e.code, rule(&e)),
+        (ErrorCode::RateLimited, "max_sends_per_hour")
+    );
+    assert_eq!(g.send_counts().await.unwrap().last_hour, 2);
+
+    // The place really freed: the send takes it.
+    let g = full(1, false).await;
+    assert!(send_via(&g, to.clone()).await.unwrap().send_id.is_some());
+    assert_eq!(g.send_counts().await.unwrap().last_hour, 2);
+
+    // Places that keep freeing and going to racers: refused after a bounded number of tries.
+    let g = full(u32::MAX, true).await;
+    let e = send_via(&g, to).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::RateLimited);
+    assert_eq!(g.send_counts().await.unwrap().last_hour, 2);
+    assert_eq!(
+        g.stale.load(std::sync::atomic::Ordering::SeqCst),
+        u32::MAX - RESERVE_TRIES
+    );
+}
