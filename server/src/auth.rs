@@ -117,6 +117,51 @@ pub fn is_current(hash: &str) -> bool {
         && params.p_cost() == SECRET_LANES
 }
 
+/// Runs argon2 work (deliberately slow, [`SECRET_MEMORY_KIB`] of memory) off the async workers,
+/// on a thread of its own. The server runs mimalloc with a 10 ms purge delay (`main.rs`): freed
+/// memory goes back to the OS once 10 ms have passed, at a later allocation of the thread that
+/// freed it or when a thread ends. A pooled blocking thread would keep a check's memory
+/// resident until it idles out (10 s); this thread hands the result over, waits out the delay
+/// and ends, which gives the memory back. Checks are few and bounded
+/// (`limits.secret_checks`), so is the thread count. `None`: no thread could be started, or
+/// the work panicked.
+pub async fn on_own_thread<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    own_thread(work, move |v| {
+        let _ = tx.send(v);
+    })?;
+    rx.await.ok()
+}
+
+/// [`on_own_thread`] for a caller that is not async (the decoy hash made at start).
+pub fn on_own_thread_blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    own_thread(work, move |v| {
+        let _ = tx.send(v);
+    })?;
+    rx.recv().ok()
+}
+
+fn own_thread<T>(
+    work: impl FnOnce() -> T + Send + 'static,
+    hand_over: impl FnOnce(T) + Send + 'static,
+) -> Option<()> {
+    /// Longer than the purge delay, so that the thread's end finds the memory due.
+    const LINGER: std::time::Duration = std::time::Duration::from_millis(30);
+    std::thread::Builder::new()
+        .name("secret-check".into())
+        .spawn(move || {
+            hand_over(work());
+            std::thread::sleep(LINGER);
+        })
+        .ok()
+        .map(|_| ())
+}
+
 /// An issued bearer token.
 pub struct IssuedToken {
     pub access_token: Secret,
@@ -151,8 +196,7 @@ pub async fn verify_client(
         (None, None) => return Ok(None),
     };
     let secret = client_secret.to_string();
-    // argon2 is deliberately slow: keep it off the async workers.
-    let ok = tokio::task::spawn_blocking(move || verify_secret(&secret, &hash))
+    let ok = on_own_thread(move || verify_secret(&secret, &hash))
         .await
         .unwrap_or(false);
     let Some(app) = app.filter(|_| ok) else {
@@ -160,7 +204,7 @@ pub async fn verify_client(
     };
     if !is_current(&app.secret_hash) {
         let secret = client_secret.to_string();
-        if let Ok(Ok(new)) = tokio::task::spawn_blocking(move || hash_secret(&secret)).await {
+        if let Some(Ok(new)) = on_own_thread(move || hash_secret(&secret)).await {
             if let Err(e) = store.set_application_secret(&app.id, &new).await {
                 tracing::warn!(cause = %e, "re-hashing a client secret failed; the old hash stays");
             }
@@ -308,5 +352,35 @@ impl FromRequest for Auth {
             .get::<Auth>()
             .cloned();
         std::future::ready(auth.ok_or_else(|| ApiError::unauthenticated("missing bearer token")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The work runs on a thread of its own (not the caller's, not a pooled one), its result
+    /// comes back before the thread lingers, and a panic in it is `None`, not a panic here.
+    #[tokio::test(flavor = "current_thread")]
+    async fn own_thread_work_runs_apart_and_hands_its_result_back() {
+        let caller = std::thread::current().id();
+        let (id, name) = on_own_thread(|| {
+            let t = std::thread::current();
+            (t.id(), t.name().map(str::to_string))
+        })
+        .await
+        .unwrap();
+        assert_ne!(id, caller);
+        assert_eq!(name.as_deref(), Some("secret-check"));
+        let hash = on_own_thread(|| hash_secret("s3cret"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(on_own_thread(move || verify_secret("s3cret", &hash))
+            .await
+            .unwrap());
+        assert_eq!(on_own_thread(|| -> u8 { panic!("boom") }).await, None);
+        assert_eq!(on_own_thread_blocking(|| 7), Some(7));
+        assert_eq!(on_own_thread_blocking(|| -> u8 { panic!("boom") }), None);
     }
 }

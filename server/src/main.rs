@@ -16,13 +16,18 @@ fn main() -> anyhow::Result<()> {
 }
 
 /// mimalloc reads its options from the environment once, when the process starts, before
-/// `main`. By default it gives freed memory back to the OS only after a delay that elapses
-/// on a later allocation of the same thread, so the 19 MiB an argon2 secret check uses (token
-/// issue) stayed resident on an idle server (44 MB instead of 24 MB). `MIMALLOC_PURGE_DELAY=0`
-/// returns it at once at no measurable cost on the hot path; when it is not set, the process
-/// runs itself again (same pid, same arguments) with it set. An explicit value wins.
+/// `main`. By default it gives freed memory back to the OS 1 s after it was freed, at a later
+/// allocation of the same thread, so an idle server kept what its last burst freed (an argon2
+/// secret check's memory stayed resident). Giving it back at once
+/// (`0`) cost two `madvise` calls and two page faults per execute: the boxed execute future
+/// and the answer's buffer each empty a page that the next request faults in again
+/// (docs/benchmarks.md). 10 ms keeps those pages while requests come, and secret checks run on
+/// threads that end with them (`auth::on_own_thread`), which gives their memory back at once.
+/// When the variable is not set, the process runs itself again (same pid, same arguments)
+/// with it set. An explicit value wins.
 fn allocator_settings() {
     const VAR: &str = "MIMALLOC_PURGE_DELAY";
+    const PURGE_DELAY_MS: &str = "10";
     if std::env::var_os(VAR).is_some() {
         return;
     }
@@ -34,11 +39,11 @@ fn allocator_settings() {
         };
         let err = std::process::Command::new(exe)
             .args(std::env::args_os().skip(1))
-            .env(VAR, "0")
+            .env(VAR, PURGE_DELAY_MS)
             .exec();
         // `exec` returns only when it failed: carry on with the defaults.
         eprintln!(
-            "note: could not re-run with {VAR}=0 ({err}); freed memory returns to the OS later"
+            "note: could not re-run with {VAR}={PURGE_DELAY_MS} ({err}); freed memory returns to the OS later"
         );
     }
 }

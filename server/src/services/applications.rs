@@ -80,7 +80,11 @@ impl SecretChecks {
             wait: limits.secret_check_wait,
             by_source: RateLimiter::new(limits.token_per_source),
             failures_by_client: RateLimiter::new(limits.token_failures_per_client),
-            decoy: crate::auth::hash_secret(new_client_secret().expose()).expect("argon2 hashes"),
+            decoy: crate::auth::on_own_thread_blocking(|| {
+                crate::auth::hash_secret(new_client_secret().expose())
+            })
+            .expect("a thread for the decoy hash")
+            .expect("argon2 hashes"),
         }
     }
 }
@@ -285,12 +289,12 @@ impl Applications {
             return Ok(Some(Err(RevokedApp)));
         }
         let secret = new_client_secret();
-        let hash = tokio::task::spawn_blocking({
+        let hash = crate::auth::on_own_thread({
             let s = secret.expose().to_string();
             move || crate::auth::hash_secret(&s)
         })
         .await
-        .map_err(internal)?
+        .ok_or_else(|| internal("the new secret could not be hashed"))?
         .map_err(internal)?;
         self.store
             .set_application_secret(&id, &hash)
