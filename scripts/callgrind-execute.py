@@ -106,11 +106,13 @@ def main():
     shutil.rmtree(a.out, ignore_errors=True)
     os.makedirs(a.out)
     data = tempfile.mkdtemp(prefix="cg-data-")
+    # The value the server sets for itself (server/src/main.rs) unless the caller sets one.
+    purge_delay = os.environ.get("MIMALLOC_PURGE_DELAY", "10")
 
     eport, sport = free_port(), free_port()
     emu = callgrind(a.out, "emulator", [a.bin, "sandbox", "gmail", "--no-quotas", "--seed", "50",
                                          "--bind", f"127.0.0.1:{eport}"],
-                   dict(os.environ, MIMALLOC_PURGE_DELAY="0"))
+                   dict(os.environ, MIMALLOC_PURGE_DELAY=purge_delay))
     wait_up(eport, emu)
     base = f"http://127.0.0.1:{eport}"
 
@@ -121,7 +123,7 @@ def main():
     org = cli("orgs", "create", "cg")["organization_id"]
     app = cli("apps", "create", "--org", org)
     # MIMALLOC_PURGE_DELAY set: the server would otherwise re-exec itself at start (out of valgrind).
-    env = dict(os.environ, CONNECTORS_GMAIL_BASE_URL=base, RUST_LOG="warn", MIMALLOC_PURGE_DELAY="0")
+    env = dict(os.environ, CONNECTORS_GMAIL_BASE_URL=base, RUST_LOG="warn", MIMALLOC_PURGE_DELAY=purge_delay)
     # Mailbox polling off: a poll landing in the window would count its own requests to the
     # emulator and its work in the server against the executes.
     srv = callgrind(a.out, "server", [a.bin, "serve", "--data-dir", data, "--workers", "1",
