@@ -124,17 +124,10 @@ pub trait Guard: Send + Sync {
     async fn record_send(&self, id: &str) -> Result<()>;
     /// Counts a send that is about to go out (under `id`) only if the policy's send limits
     /// allow one more; otherwise counts nothing and answers the counts that refuse it. The
-    /// default asks [`Guard::send_counts`], then [`Guard::record_send`], which is not atomic:
-    /// two racing sends can both take the last place. Every guard here does both at once
-    /// ([`LocalGuard`] under one lock, the server in one statement).
-    async fn reserve_send(&self, id: &str, policy: &Policy) -> Result<Option<SendCounts>> {
-        let counts = self.send_counts().await?;
-        if policy::over_limits(policy, counts) {
-            return Ok(Some(counts));
-        }
-        self.record_send(id).await?;
-        Ok(None)
-    }
+    /// count and the record are one step ([`LocalGuard`] under one lock, the server in one
+    /// statement): [`Guard::send_counts`] then [`Guard::record_send`] would let two racing
+    /// sends both take the last place, so there is no default built from them.
+    async fn reserve_send(&self, id: &str, policy: &Policy) -> Result<Option<SendCounts>>;
     /// Takes back a recorded send that certainly did not go out.
     async fn forget_send(&self, id: &str) -> Result<()>;
     /// The latest approval of this exact content on this connector.
