@@ -602,9 +602,13 @@ impl Store {
 
     /// Forgets the provider cursor and the messages seen (the connector now points at another
     /// mailbox, e.g. a sandbox emulator started afresh): the next poll starts a new baseline.
+    /// A poll lease is dropped too: a poll of the old mailbox still running (or left by a
+    /// process that died mid-poll, whose lease would hold the stream for a minute) can no
+    /// longer write, since its events and cursor need the lease ([`Store::begin_events`]).
     pub async fn reset_stream(&self, connector_id: &str) -> Result<(), sqlx::Error> {
         sqlx::query(
             "UPDATE event_streams SET cursor = NULL, poll_at_ms = $1, poll_failures = 0, \
+             poll_owner = NULL, poll_lease_until_ms = 0, \
              poll_error = NULL, push_kind = NULL, push_id = NULL, push_renew_at_ms = NULL, \
              calendar_cursor = NULL, calendar_retry_at_ms = NULL, epoch = epoch + 1 \
              WHERE connector_id = $2",
@@ -953,5 +957,55 @@ impl EventTx {
             .await?;
         }
         self.tx.commit().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A process killed mid-poll leaves its lease on the stream for a minute. When the
+    /// connector is pointed at a fresh mailbox (the sandbox's emulators after a restart), the
+    /// stream is polled at once, and the old poll, were it still running, can no longer write.
+    #[tokio::test]
+    async fn a_reset_stream_drops_the_poll_lease_of_the_old_mailbox() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = Store::open(&url).await.unwrap();
+        let org = store.create_org("acme").await.unwrap().id;
+        let t = now_ms();
+        store.ensure_stream("c1", &org, Some(t)).await.unwrap();
+        let claimed = store.claim_polls("dead", t, t + 60_000, 10).await.unwrap();
+        assert_eq!(claimed.len(), 1);
+        // Held: nobody else gets it while the lease runs.
+        assert!(store
+            .claim_polls("new", t + 1, t + 60_000, 10)
+            .await
+            .unwrap()
+            .is_empty());
+
+        store.reset_stream("c1").await.unwrap();
+        let later = now_ms().max(t + 1);
+        let claimed = store
+            .claim_polls("new", later, later + 60_000, 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            claimed
+                .iter()
+                .map(|c| c.connector_id.as_str())
+                .collect::<Vec<_>>(),
+            ["c1"]
+        );
+        assert!(store
+            .begin_events("c1", &org, Some("dead"))
+            .await
+            .unwrap()
+            .is_none());
+        assert!(store
+            .begin_events("c1", &org, Some("new"))
+            .await
+            .unwrap()
+            .is_some());
     }
 }
