@@ -740,19 +740,23 @@ impl Store {
             Some(owner) => {
                 sqlx::query(
                     "UPDATE event_streams SET gen = gen + 1 WHERE connector_id = $1 \
-                     AND poll_owner = $2 RETURNING next_seq",
+                     AND poll_owner = $2 RETURNING next_seq, (SELECT webhook_url \
+                     FROM org_settings WHERE organization_id = $3) AS webhook_url",
                 )
                 .bind(connector_id)
                 .bind(owner)
+                .bind(organization_id)
                 .fetch_optional(&mut *tx)
                 .await?
             }
             None => {
                 sqlx::query(
                     "UPDATE event_streams SET gen = gen + 1 WHERE connector_id = $1 \
-                     RETURNING next_seq",
+                     RETURNING next_seq, (SELECT webhook_url FROM org_settings \
+                     WHERE organization_id = $2) AS webhook_url",
                 )
                 .bind(connector_id)
+                .bind(organization_id)
                 .fetch_optional(&mut *tx)
                 .await?
             }
@@ -768,6 +772,7 @@ impl Store {
             next_seq: row.get::<i64, _>("next_seq") + 1,
             first_seq: row.get::<i64, _>("next_seq") + 1,
             deliver: false,
+            webhook: row.get::<Option<String>, _>("webhook_url").is_some(),
         }))
     }
 }
@@ -788,6 +793,9 @@ pub struct EventTx {
     next_seq: i64,
     first_seq: i64,
     deliver: bool,
+    /// The organization has a webhook URL: read by the statement that locks the stream, so
+    /// knowing whether events are for delivery costs no statement of its own.
+    webhook: bool,
 }
 
 impl EventTx {
@@ -795,6 +803,12 @@ impl EventTx {
     /// event).
     pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
         &mut self.tx
+    }
+
+    /// Whether the organization has a webhook (read in this transaction): its events are
+    /// written for delivery.
+    pub fn webhook(&self) -> bool {
+        self.webhook
     }
 
     /// The sequence number the next event gets.
@@ -1007,5 +1021,52 @@ mod tests {
             .await
             .unwrap()
             .is_some());
+    }
+
+    /// Whether events are for delivery is read by the statement that opens their
+    /// transaction: no webhook, then one set, then cleared, each seen by the next one.
+    #[tokio::test]
+    async fn an_event_transaction_knows_whether_the_organization_has_a_webhook() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = Store::open(&url).await.unwrap();
+        let org = store.create_org("acme").await.unwrap().id;
+        let other = store.create_org("other").await.unwrap().id;
+        let t = now_ms();
+        store.ensure_stream("c1", &org, Some(t)).await.unwrap();
+        let webhook = |owner: Option<&'static str>| {
+            let (store, org) = (store.clone(), org.clone());
+            async move {
+                let tx = store
+                    .begin_events("c1", &org, owner)
+                    .await
+                    .unwrap()
+                    .unwrap();
+                tx.webhook()
+            }
+        };
+        assert!(!webhook(None).await, "no settings row");
+        let mut settings = store.org_settings(&other).await.unwrap();
+        settings.webhook_url = Some("https://hooks.example/other".into());
+        store.put_org_settings(&other, &settings).await.unwrap();
+        assert!(!webhook(None).await, "another organization's webhook");
+
+        let mut settings = store.org_settings(&org).await.unwrap();
+        settings.webhook_url = Some("https://hooks.example/acme".into());
+        store.put_org_settings(&org, &settings).await.unwrap();
+        assert!(webhook(None).await);
+        assert_eq!(
+            store
+                .claim_polls("me", t, t + 60_000, 1)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert!(webhook(Some("me")).await, "under a poll lease too");
+
+        settings.webhook_url = None;
+        store.put_org_settings(&org, &settings).await.unwrap();
+        assert!(!webhook(None).await);
     }
 }

@@ -284,12 +284,6 @@ pub async fn record_status(
     event: &StatusEvent,
     public_url: &str,
 ) -> Result<(), ConnectorError> {
-    let deliver = store
-        .org_settings(&event.organization_id)
-        .await
-        .map_err(db)?
-        .webhook_url
-        .is_some();
     let status = |s: &str| match s {
         "active" => Some(EventStatus::Active),
         "needs_reauth" => Some(EventStatus::NeedsReauth),
@@ -329,6 +323,7 @@ pub async fn record_status(
         .map_err(db)?
         .ok_or_else(|| ConnectorError::internal("the event stream vanished"))?;
     let seq = tx.next_seq();
+    let deliver = tx.webhook();
     let id = format!("evt_{}", new_id().replace('-', ""));
     let body = StatusChangedEvent {
         id: id.clone(),

@@ -53,17 +53,16 @@ pub async fn decide(
     Ok(Some(t))
 }
 
-/// The connector's event transaction, and whether its events go to a webhook.
+/// The connector's event transaction, and whether its events go to a webhook (read by the
+/// statement that opens it).
 async fn open(store: &Store, row: &ApprovalRow) -> Result<Option<(EventTx, bool)>, sqlx::Error> {
-    let deliver = store
-        .org_settings(&row.organization_id)
-        .await?
-        .webhook_url
-        .is_some();
     Ok(store
         .begin_events(&row.connector_id, &row.organization_id, None)
         .await?
-        .map(|tx| (tx, deliver)))
+        .map(|tx| {
+            let deliver = tx.webhook();
+            (tx, deliver)
+        }))
 }
 
 async fn add(
