@@ -978,15 +978,22 @@ impl EventTx {
 mod tests {
     use super::*;
 
+    /// A fresh SQLite store (in a directory kept as long as the first value) with one
+    /// organization.
+    async fn store_with_org() -> (tempfile::TempDir, Store, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = Store::open(&url).await.unwrap();
+        let org = store.create_org("acme").await.unwrap().id;
+        (dir, store, org)
+    }
+
     /// A process killed mid-poll leaves its lease on the stream for a minute. When the
     /// connector is pointed at a fresh mailbox (the sandbox's emulators after a restart), the
     /// stream is polled at once, and the old poll, were it still running, can no longer write.
     #[tokio::test]
     async fn a_reset_stream_drops_the_poll_lease_of_the_old_mailbox() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = Store::open(&url).await.unwrap();
-        let org = store.create_org("acme").await.unwrap().id;
+        let (_dir, store, org) = store_with_org().await;
         let t = now_ms();
         store.ensure_stream("c1", &org, Some(t)).await.unwrap();
         let claimed = store.claim_polls("dead", t, t + 60_000, 10).await.unwrap();
@@ -1027,10 +1034,7 @@ mod tests {
     /// transaction: no webhook, then one set, then cleared, each seen by the next one.
     #[tokio::test]
     async fn an_event_transaction_knows_whether_the_organization_has_a_webhook() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = Store::open(&url).await.unwrap();
-        let org = store.create_org("acme").await.unwrap().id;
+        let (_dir, store, org) = store_with_org().await;
         let other = store.create_org("other").await.unwrap().id;
         let t = now_ms();
         store.ensure_stream("c1", &org, Some(t)).await.unwrap();

@@ -11,12 +11,12 @@ use crate::store::Store;
 
 /// Stores a new approval with its `approval.requested` event.
 pub async fn insert_requested(store: &Store, row: &ApprovalRow) -> Result<(), sqlx::Error> {
-    let Some((mut tx, deliver)) = open(store, row).await? else {
+    let Some(mut tx) = open(store, row).await? else {
         // No event stream to write to (the connector is being deleted): the approval alone.
         return store.insert_approval(row).await;
     };
     insert_approval_on(tx.conn(), row).await?;
-    add(&mut tx, row, APPROVAL_REQUESTED, None, None, deliver).await?;
+    add(&mut tx, row, APPROVAL_REQUESTED, None, None).await?;
     commit(tx).await
 }
 
@@ -31,7 +31,7 @@ pub async fn decide(
 ) -> Result<Option<i64>, sqlx::Error> {
     let t = now_ms();
     let moved = |done: bool| done.then_some(t);
-    let Some((mut tx, deliver)) = open(store, row).await? else {
+    let Some(mut tx) = open(store, row).await? else {
         return move_approval_on(store.pool(), &row.id, "pending", decision, Some(by), t)
             .await
             .map(moved);
@@ -40,29 +40,16 @@ pub async fn decide(
         // Dropped: the transaction rolls back (it wrote nothing).
         return Ok(None);
     }
-    add(
-        &mut tx,
-        row,
-        APPROVAL_DECIDED,
-        Some(decision),
-        Some(by),
-        deliver,
-    )
-    .await?;
+    add(&mut tx, row, APPROVAL_DECIDED, Some(decision), Some(by)).await?;
     commit(tx).await?;
     Ok(Some(t))
 }
 
-/// The connector's event transaction, and whether its events go to a webhook (read by the
-/// statement that opens it).
-async fn open(store: &Store, row: &ApprovalRow) -> Result<Option<(EventTx, bool)>, sqlx::Error> {
-    Ok(store
+/// The connector's event transaction (`None`: the connector has no event stream).
+async fn open(store: &Store, row: &ApprovalRow) -> Result<Option<EventTx>, sqlx::Error> {
+    store
         .begin_events(&row.connector_id, &row.organization_id, None)
-        .await?
-        .map(|tx| {
-            let deliver = tx.webhook();
-            (tx, deliver)
-        }))
+        .await
 }
 
 async fn add(
@@ -71,7 +58,6 @@ async fn add(
     kind: &str,
     decision: Option<&str>,
     by: Option<&str>,
-    deliver: bool,
 ) -> Result<(), sqlx::Error> {
     let seq = tx.next_seq();
     // One per approval and kind. None can exist yet: the request is written with its new
@@ -96,7 +82,8 @@ async fn add(
         kind,
         body: &body,
         seq,
-        deliver,
+        // For the organization's webhook, when it has one (read with the stream's lock).
+        deliver: tx.webhook(),
     })
     .await
 }
