@@ -21,10 +21,20 @@ async fn bodies(e: &Env, id: &str) -> i64 {
     .unwrap()
 }
 
-async fn until(what: &str, mut f: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
+/// Waits for `f` (the worker's loop, not a timing claim: as long as `wait_live` allows); on a
+/// timeout, says what the replica held, so a failure on a loaded machine can be read.
+async fn until(e: &Env, id: &str, what: &str, mut f: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
     while !f().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        if Instant::now() >= deadline {
+            let store = &e.h.state.store;
+            panic!(
+                "timed out waiting for {what}: {} messages stored {:?}; replication row {:?}",
+                e.count(id).await,
+                store.context_scope_rows(id).await.unwrap(),
+                store.context_sync(id).await.unwrap(),
+            );
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -86,7 +96,10 @@ async fn lifecycle(db: Db) {
         json!({"replication_config": {"enabled": true, "labels": ["inbox"], "retention_days": 10}}),
     )
     .await;
-    until("the narrower replica", async || e.count(&id).await == 2).await;
+    until(&e, &id, "the narrower replica", async || {
+        e.count(&id).await == 2
+    })
+    .await;
     e.wait_live(&id).await;
     assert_eq!(
         bodies(&e, &id).await,
@@ -99,7 +112,7 @@ async fn lifecycle(db: Db) {
     // Off: everything goes, and the provider answers again.
     e.patch(&id, json!({"replication_config": {"enabled": false}}))
         .await;
-    until("the replica to go", async || {
+    until(&e, &id, "the replica to go", async || {
         e.count(&id).await == 0 && e.h.state.store.context_sync(&id).await.unwrap().is_none()
     })
     .await;
