@@ -17,6 +17,13 @@ mod local;
 mod sandbox;
 mod spec;
 
+/// mimalloc for the Rust side of the module, as in the `connectors` binary: glibc's malloc and
+/// free were about 30% of an in-process `messages.get` (callgrind, docs/benchmarks.md). A
+/// `#[global_allocator]` applies to the artifact that declares it, so this one covers the
+/// module's own allocations only; CPython's allocator and other extensions are untouched.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The one tokio runtime every connector, sandbox and awaitable of this process shares.
 pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
     pyo3_async_runtimes::tokio::get_runtime()

@@ -10,6 +10,12 @@ use clap::Parser;
 use tests::bench::inproc::OutlookDelay;
 use tests::bench::{self, inproc, mime, report, stampede, Figure, Sizes};
 
+/// mimalloc, as in the programs that run the connectors (the `connectors` binary and the
+/// Python module): the in-process cases measure the code as they run it, and both sides of
+/// each pair (execute and the raw request) run on it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const ALL: &[&str] = &[
     "overhead", "bulk", "stampede", "mime", "server", "python", "context", "events", "agent",
 ];
