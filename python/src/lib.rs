@@ -18,9 +18,10 @@ mod sandbox;
 mod spec;
 
 /// mimalloc for the Rust side of the module, as in the `connectors` binary: glibc's malloc and
-/// free were about 30% of an in-process `messages.get` (callgrind, docs/benchmarks.md). A
-/// `#[global_allocator]` applies to the artifact that declares it, so this one covers the
-/// module's own allocations only; CPython's allocator and other extensions are untouched.
+/// free were 27% of the in-process `messages.get` bench's instructions (callgrind,
+/// docs/benchmarks.md). A `#[global_allocator]` applies to the artifact that declares it, so
+/// this one covers the module's own allocations only; CPython's allocator and other extensions
+/// are untouched.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
