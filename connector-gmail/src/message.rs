@@ -7,8 +7,8 @@ use serde_json::{json, Map, Value};
 
 use crate::mime::view::{MessageView, PartView, WireMessage, WirePart};
 use crate::mime::{
-    decode_base64url, decode_mime, decode_payload, decode_payload_metadata, HeaderField,
-    MimeDecoded,
+    decode_base64url, decode_mime, decode_payload, decode_payload_metadata, EmailAddress,
+    HeaderField, MimeDecoded,
 };
 
 /// The `format` a message was fetched in (the `format` param; `full` unless given).
@@ -66,11 +66,14 @@ pub fn decode_message<M: MessageView>(msg: &M, format: Format) -> Value {
         text_from_html = d.text_from_html && format != Format::Metadata;
         warnings.extend(d.warnings);
         out.insert("subject".into(), Value::from(d.subject));
-        out.insert("from".into(), json!(d.from));
-        out.insert("to".into(), json!(d.to));
-        out.insert("cc".into(), json!(d.cc));
-        out.insert("bcc".into(), json!(d.bcc));
-        out.insert("reply_to".into(), json!(d.reply_to));
+        out.insert(
+            "from".into(),
+            d.from.map_or(Value::Null, EmailAddress::into_value),
+        );
+        out.insert("to".into(), EmailAddress::list_value(d.to));
+        out.insert("cc".into(), EmailAddress::list_value(d.cc));
+        out.insert("bcc".into(), EmailAddress::list_value(d.bcc));
+        out.insert("reply_to".into(), EmailAddress::list_value(d.reply_to));
         out.insert("date".into(), Value::from(d.date));
         out.insert("message_id".into(), Value::from(d.message_id));
         out.insert("in_reply_to".into(), Value::from(d.in_reply_to));
@@ -86,7 +89,10 @@ pub fn decode_message<M: MessageView>(msg: &M, format: Format) -> Value {
         out.insert("raw".into(), raw);
     }
     connector_core::mail::trust::annotate(&mut out, text_from_html);
-    out.insert("decode_warnings".into(), json!(warnings));
+    out.insert(
+        "decode_warnings".into(),
+        Value::Array(warnings.into_iter().map(Value::String).collect()),
+    );
     Value::Object(out)
 }
 

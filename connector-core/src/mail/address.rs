@@ -4,6 +4,7 @@
 
 use mail_parser::{Address, MessageParser};
 use serde::Serialize;
+use serde_json::{Map, Value};
 
 use crate::ConnectorError;
 
@@ -13,6 +14,22 @@ pub struct Mailbox {
     /// The display name, when one is given.
     pub name: Option<String>,
     pub email: String,
+}
+
+impl Mailbox {
+    /// `{name, email}` as `json!(mailbox)` gives it, built from the owned strings (no
+    /// serializer in between: decoded messages make many of these).
+    pub fn into_value(self) -> Value {
+        let mut m = Map::with_capacity(2);
+        m.insert("name".into(), self.name.map_or(Value::Null, Value::String));
+        m.insert("email".into(), Value::String(self.email));
+        Value::Object(m)
+    }
+
+    /// A list of addresses as `json!(list)` gives it.
+    pub fn list_value(list: Vec<Mailbox>) -> Value {
+        Value::Array(list.into_iter().map(Mailbox::into_value).collect())
+    }
 }
 
 /// Parses one address; `None` when it is not a usable email address.
@@ -87,6 +104,11 @@ pub fn header_mailboxes(
             }
             continue;
         }
+        if !email.contains(char::is_whitespace) {
+            // One address (what the split below finds in it too).
+            out.push(Mailbox { name, email });
+            continue;
+        }
         let words: Vec<&str> = email.split_whitespace().collect();
         let first_at = words.iter().position(|w| w.contains('@'));
         match first_at {
@@ -121,6 +143,10 @@ fn clean_address(raw: &str) -> String {
             addr = rest.trim();
         }
     }
+    // Most addresses have no white space left after the trim: nothing to drop.
+    if !addr.contains(char::is_whitespace) {
+        return addr.to_string();
+    }
     let mut out = String::with_capacity(addr.len());
     let chars: Vec<char> = addr.chars().collect();
     for (i, c) in chars.iter().enumerate() {
@@ -138,6 +164,9 @@ fn clean_address(raw: &str) -> String {
 
 /// A display name on one line, trimmed.
 fn unfold(s: &str) -> String {
+    if !s.contains(['\r', '\n']) {
+        return s.trim().to_string();
+    }
     s.replace(['\r', '\n'], "").trim().to_string()
 }
 
@@ -211,6 +240,18 @@ mod tests {
         Mailbox {
             name: name.map(str::to_string),
             email: email.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_mailbox_value_is_what_its_serialization_gives() {
+        let list = vec![mb(Some("Ada"), "ada@example.com"), mb(None, "")];
+        assert_eq!(
+            Mailbox::list_value(list.clone()),
+            serde_json::to_value(&list).unwrap()
+        );
+        for m in list {
+            assert_eq!(m.clone().into_value(), serde_json::to_value(&m).unwrap());
         }
     }
 

@@ -259,7 +259,7 @@ pub fn annotate(record: &mut Map<String, Value>, text_from_html: bool) {
             }
         }
     }
-    let from = record.get("from").cloned().unwrap_or(Value::Null);
+    let from = record.get("from").unwrap_or(&Value::Null);
     let from_email = from["email"].as_str().map(str::to_string);
     let from_name = from["name"].as_str().map(str::to_string);
     let from_domain = from_email
@@ -277,14 +277,30 @@ pub fn annotate(record: &mut Map<String, Value>, text_from_html: bool) {
         ),
         None => (Value::Null, false),
     };
-    record.insert("untrusted_fields".into(), json!(UNTRUSTED_FIELDS));
-    record.insert("hidden_content".into(), json!(hidden));
+    // Built as the values `json!` would give, without a serializer in between.
+    record.insert("untrusted_fields".into(), strings_value(UNTRUSTED_FIELDS));
+    record.insert("hidden_content".into(), hidden_value(hidden));
     record.insert("authentication".into(), authentication);
-    record.insert("sender_verified".into(), json!(verified));
+    record.insert("sender_verified".into(), Value::Bool(verified));
+    let warnings = sender_warnings(from_name.as_deref(), from_email.as_deref());
     record.insert(
         "sender_warnings".into(),
-        json!(sender_warnings(from_name.as_deref(), from_email.as_deref())),
+        Value::Array(warnings.into_iter().map(Value::String).collect()),
     );
+}
+
+/// `json!(list)` for a list of strings.
+fn strings_value(list: &[&str]) -> Value {
+    Value::Array(list.iter().map(|s| Value::String((*s).into())).collect())
+}
+
+/// `json!(hidden)`.
+fn hidden_value(h: Hidden) -> Value {
+    let mut m = Map::with_capacity(3);
+    m.insert("hidden_elements".into(), h.hidden_elements.into());
+    m.insert("comments".into(), h.comments.into());
+    m.insert("invisible_chars".into(), h.invisible_chars.into());
+    Value::Object(m)
 }
 
 /// A fresh nonce for one response's fences.
@@ -363,6 +379,20 @@ pub fn fence_records(value: &mut Value, nonce: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_built_values_are_what_json_gives() {
+        assert_eq!(strings_value(UNTRUSTED_FIELDS), json!(UNTRUSTED_FIELDS));
+        let h = Hidden {
+            hidden_elements: 1,
+            comments: 2,
+            invisible_chars: 3,
+        };
+        assert_eq!(hidden_value(h), json!(h));
+        // In the same order too (records keep their keys' order).
+        let keys = |v: Value| -> Vec<String> { v.as_object().unwrap().keys().cloned().collect() };
+        assert_eq!(keys(hidden_value(h)), keys(json!(h)));
+    }
 
     #[test]
     fn gmail_and_microsoft_results_parse() {

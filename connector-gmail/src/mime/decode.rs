@@ -6,8 +6,8 @@
 
 use connector_core::mail::header_mailboxes;
 use mail_parser::{
-    decoders::charsets::map::charset_decoder, HeaderName, HeaderValue, Message, MessageParser,
-    MessagePart, MimeHeaders, PartType,
+    decoders::charsets::map::charset_decoder, Header, HeaderName, HeaderValue, Message,
+    MessageParser, MessagePart, MimeHeaders, PartType,
 };
 use serde::Serialize;
 
@@ -149,7 +149,7 @@ pub(crate) fn decode_headers(msg: &Message<'_>, out: &mut MimeDecoded) {
         .root_part()
         .headers
         .iter()
-        .find(|h| h.name == HeaderName::Subject)
+        .find(|h| is(&h.name, &HeaderName::Subject))
         .and_then(|h| {
             h.value()
                 .as_text()
@@ -165,8 +165,8 @@ pub(crate) fn decode_headers(msg: &Message<'_>, out: &mut MimeDecoded) {
     out.bcc = header_addresses(root, raw, HeaderName::Bcc, false, &mut warnings);
     out.reply_to = header_addresses(root, raw, HeaderName::ReplyTo, true, &mut warnings);
     out.warnings.extend(warnings);
-    out.date = msg.date().map(|d| d.to_rfc3339());
-    out.message_id = msg.message_id().map(|s| format!("<{s}>"));
+    out.date = msg.date().map(rfc3339);
+    out.message_id = msg.message_id().map(bracketed);
     out.in_reply_to = id_list(msg.in_reply_to()).into_iter().next();
     out.references = id_list(msg.references());
 
@@ -187,14 +187,17 @@ pub(crate) fn decode_headers(msg: &Message<'_>, out: &mut MimeDecoded) {
         (HeaderName::Cc, "Cc"),
         (HeaderName::Date, "Date"),
     ] {
-        if let Some(h) = root.headers.iter().find(|h| h.name == name) {
+        if let Some(h) = root.headers.iter().find(|h| is(&h.name, &name)) {
             let bad = match (&name, h.value()) {
                 (HeaderName::Date, v) => v.as_datetime().is_none(),
                 (_, v) => v.as_address().is_none_or(|a| a.iter().next().is_none()),
             };
+            if !bad {
+                continue;
+            }
             let raw_value = header_raw(raw, h.offset_start, h.offset_end);
             // `<>` alone is the null address (bounces), not a parse failure.
-            if bad && !raw_value.trim().is_empty() && raw_value.trim() != "<>" {
+            if !raw_value.trim().is_empty() && raw_value.trim() != "<>" {
                 out.warnings.push(format!(
                     "the {kind} header could not be parsed: {:?}",
                     truncate(&raw_value, 120)
@@ -378,27 +381,96 @@ fn header_addresses(
     last_only: bool,
     warnings: &mut Vec<String>,
 ) -> Vec<EmailAddress> {
-    let headers: Vec<_> = root.headers.iter().filter(|h| h.name == name).collect();
-    let chosen = if last_only {
-        &headers[headers.len().saturating_sub(1)..]
-    } else {
-        &headers[..]
+    let mut read = |h: &Header<'_>| {
+        let raw_value = header_raw(raw, h.offset_start, h.offset_end);
+        header_mailboxes(h.value().as_address(), &raw_value, h.name(), warnings)
     };
-    chosen
-        .iter()
-        .flat_map(|h| {
-            let raw_value = header_raw(raw, h.offset_start, h.offset_end);
-            header_mailboxes(h.value().as_address(), &raw_value, h.name(), warnings)
-        })
-        .collect()
+    if last_only {
+        return root
+            .headers
+            .iter()
+            .rfind(|h| is(&h.name, &name))
+            .map(&mut read)
+            .unwrap_or_default();
+    }
+    let mut out = Vec::new();
+    for h in root.headers.iter().filter(|h| is(&h.name, &name)) {
+        let list = read(h);
+        if out.is_empty() {
+            out = list;
+        } else {
+            out.extend(list);
+        }
+    }
+    out
+}
+
+/// `name` is the known header `known` (what `==` answers for a `known` that is not
+/// `HeaderName::Other`, without its call: `decode_headers` asks it for every header).
+fn is(name: &HeaderName<'_>, known: &HeaderName<'_>) -> bool {
+    debug_assert!(!matches!(known, HeaderName::Other(_)));
+    !matches!(name, HeaderName::Other(_))
+        && std::mem::discriminant(name) == std::mem::discriminant(known)
+}
+
+/// mail-parser's `DateTime::to_rfc3339`, written without the formatting machinery.
+fn rfc3339(d: &mail_parser::DateTime) -> String {
+    let mut s = String::with_capacity(25);
+    zero_padded(&mut s, d.year.into(), 4);
+    s.push('-');
+    zero_padded(&mut s, d.month.into(), 2);
+    s.push('-');
+    zero_padded(&mut s, d.day.into(), 2);
+    s.push('T');
+    zero_padded(&mut s, d.hour.into(), 2);
+    s.push(':');
+    zero_padded(&mut s, d.minute.into(), 2);
+    s.push(':');
+    zero_padded(&mut s, d.second.into(), 2);
+    if d.tz_hour != 0 || d.tz_minute != 0 {
+        s.push(if d.tz_before_gmt { '-' } else { '+' });
+        zero_padded(&mut s, d.tz_hour.into(), 2);
+        s.push(':');
+        zero_padded(&mut s, d.tz_minute.into(), 2);
+    } else {
+        s.push('Z');
+    }
+    s
+}
+
+/// `n` in decimal, at least `width` digits (`format!("{n:0width$}")`).
+fn zero_padded(s: &mut String, n: u32, width: usize) {
+    let mut digits = [0u8; 10];
+    let (mut i, mut n) = (digits.len(), n);
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for _ in digits.len() - i..width {
+        s.push('0');
+    }
+    s.extend(digits[i..].iter().map(|&b| char::from(b)));
 }
 
 fn id_list(v: &HeaderValue<'_>) -> Vec<String> {
     match v {
-        HeaderValue::Text(t) => vec![format!("<{}>", t.trim())],
-        HeaderValue::TextList(l) => l.iter().map(|t| format!("<{}>", t.trim())).collect(),
+        HeaderValue::Text(t) => vec![bracketed(t.trim())],
+        HeaderValue::TextList(l) => l.iter().map(|t| bracketed(t.trim())).collect(),
         _ => Vec::new(),
     }
+}
+
+/// `<id>` (what `format!("<{id}>")` gives, without the formatting machinery).
+fn bracketed(id: &str) -> String {
+    let mut s = String::with_capacity(id.len() + 2);
+    s.push('<');
+    s.push_str(id);
+    s.push('>');
+    s
 }
 
 fn header_text(v: &HeaderValue<'_>, raw: &[u8], start: u32, end: u32) -> String {
@@ -490,6 +562,35 @@ mod tests {
         #[test]
         fn clean_line_short_cut_gives_what_the_unfolding_gives(s in "[a \t\r\n\u{e9}]{0,14}") {
             proptest::prop_assert_eq!(clean_line(&s), unfold_lines(&s));
+        }
+
+        #[test]
+        fn rfc3339_gives_what_mail_parser_gives(
+            year: u16, month: u8, day: u8, hour: u8, minute: u8, second: u8,
+            tz_before_gmt: bool, tz_hour in proptest::prop_oneof![0u8..3, proptest::num::u8::ANY],
+            tz_minute in proptest::prop_oneof![0u8..3, proptest::num::u8::ANY],
+        ) {
+            let d = mail_parser::DateTime {
+                year, month, day, hour, minute, second, tz_before_gmt, tz_hour, tz_minute,
+            };
+            proptest::prop_assert_eq!(rfc3339(&d), d.to_rfc3339());
+        }
+    }
+
+    #[test]
+    fn a_known_header_is_what_equality_says() {
+        let names = [
+            HeaderName::From,
+            HeaderName::To,
+            HeaderName::Subject,
+            HeaderName::Date,
+            HeaderName::Other("From".into()),
+            HeaderName::Other("X-Other".into()),
+        ];
+        for name in &names {
+            for known in &names[..4] {
+                assert_eq!(is(name, known), name == known, "{name:?} {known:?}");
+            }
         }
     }
 
