@@ -22,6 +22,7 @@ use std::panic::AssertUnwindSafe;
 
 use super::view::PartView;
 use mail_parser::decoders::charsets::map::charset_decoder;
+use mail_parser::parsers::MessageStream;
 use mail_parser::{
     ContentType, Encoding, Header, HeaderName, HeaderValue, Message, MessageParser, MessagePart,
     PartType,
@@ -227,15 +228,14 @@ impl Builder<'_> {
     /// whole message) and takes it out of the writer.
     fn head(&mut self) -> Option<Vec<Header<'static>>> {
         let block = std::mem::take(&mut self.writer.out);
-        let headers: Vec<Header<'static>> = MessageParser::new()
-            .parse_headers(&block)?
-            .parts
-            .into_iter()
-            .next()?
-            .headers
-            .into_iter()
-            .map(Header::into_owned)
-            .collect();
+        // What `MessageParser::parse_headers` does with a header block (the same header
+        // parser, `None` when it finds no header), without the `Message` it builds around them.
+        let mut parsed = Vec::new();
+        MessageStream::new(&block).parse_headers(&MessageParser::new(), &mut parsed);
+        if parsed.is_empty() {
+            return None;
+        }
+        let headers: Vec<Header<'static>> = parsed.into_iter().map(Header::into_owned).collect();
         if self.root_head.is_none() {
             self.root_head = Some(block);
         }

@@ -36,7 +36,8 @@ pub fn decode_base64url(data: &str) -> Option<Vec<u8>> {
 pub(crate) struct Writer<'w> {
     pub(crate) out: Vec<u8>,
     next_boundary: usize,
-    nonce: String,
+    /// Drawn at the first boundary: a message without parts needs none.
+    nonce: Option<String>,
     warnings: &'w mut Vec<String>,
 }
 
@@ -45,7 +46,7 @@ impl<'w> Writer<'w> {
         Writer {
             out: Vec::with_capacity(capacity),
             next_boundary: 0,
-            nonce: boundary_nonce(),
+            nonce: None,
             warnings,
         }
     }
@@ -91,7 +92,8 @@ impl<'w> Writer<'w> {
         mime_type: &str,
     ) -> String {
         self.next_boundary += 1;
-        let boundary = format!("gcon.{}.{}", self.next_boundary, self.nonce);
+        let nonce = self.nonce.get_or_insert_with(boundary_nonce);
+        let boundary = format!("gcon.{}.{}", self.next_boundary, nonce);
         self.headers(headers, &["content-type", "content-transfer-encoding"]);
         self.line(&format!(
             "Content-Type: {mime_type}; boundary=\"{boundary}\""
