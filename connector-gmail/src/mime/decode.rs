@@ -393,16 +393,11 @@ fn header_addresses(
             .map(&mut read)
             .unwrap_or_default();
     }
-    let mut out = Vec::new();
-    for h in root.headers.iter().filter(|h| is(&h.name, &name)) {
-        let list = read(h);
-        if out.is_empty() {
-            out = list;
-        } else {
-            out.extend(list);
-        }
-    }
-    out
+    root.headers
+        .iter()
+        .filter(|h| is(&h.name, &name))
+        .flat_map(read)
+        .collect()
 }
 
 /// `name` is the known header `known` (what `==` answers for a `known` that is not
