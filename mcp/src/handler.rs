@@ -87,7 +87,6 @@ impl ServerHandler for McpHandler {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let session = self.session(&context)?;
-        let args = Value::Object(request.arguments.clone().unwrap_or_default());
         // rmcp may lift `_meta` out of the params into the request context.
         let meta_key = request
             .meta
@@ -96,19 +95,14 @@ impl ServerHandler for McpHandler {
             .or_else(|| context.meta.0 .0.get(IDEMPOTENCY_META))
             .and_then(Value::as_str)
             .map(str::to_string);
-        let result = match session.options().mode {
-            Mode::Full => {
-                let targets = session.targets();
-                let Some(action) = tools::find_tool(targets, &request.name) else {
-                    return Err(unknown_tool(&request.name));
-                };
-                let mut params = args;
-                let selector = take_selector(&mut params);
-                run(session.as_ref(), action, selector, params, meta_key).await
-            }
-            Mode::Compact => compact(session.as_ref(), &request.name, args, meta_key).await?,
-        };
-        Ok(result?.into())
+        call_tool(
+            session.as_ref(),
+            &request.name,
+            request.arguments.clone(),
+            meta_key,
+        )
+        .await
+        .map(Into::into)
     }
 
     async fn list_resource_templates(
@@ -144,6 +138,29 @@ impl ServerHandler for McpHandler {
                 Some(json!({"uri": request.uri, "code": e.code.as_str()})),
             )),
         }
+    }
+}
+
+/// `tools/call` of the tool `name` with `arguments` on `session` (and the idempotency key of
+/// the call's `_meta`, if any): what [`McpHandler::call_tool`] answers, also for the direct
+/// path of `crate::http` that does not go through rmcp's service.
+pub(crate) async fn call_tool(
+    session: &dyn Session,
+    name: &str,
+    arguments: Option<Map<String, Value>>,
+    meta_key: Option<String>,
+) -> Result<CallToolResult, McpError> {
+    let args = Value::Object(arguments.unwrap_or_default());
+    match session.options().mode {
+        Mode::Full => {
+            let Some(action) = tools::find_tool(session.targets(), name) else {
+                return Err(unknown_tool(name));
+            };
+            let mut params = args;
+            let selector = take_selector(&mut params);
+            run(session, action, selector, params, meta_key).await
+        }
+        Mode::Compact => compact(session, name, args, meta_key).await?,
     }
 }
 
@@ -287,6 +304,9 @@ fn structured(value: Value, links: Vec<Value>) -> Result<CallToolResult, McpErro
 /// `links`. Built as rmcp's type directly (a large result is not rebuilt node by node from a
 /// `Value`). The text is made with `serde_json::to_string`, not `Value`'s `Display` (the same
 /// JSON through `fmt::Write`, about twice the instructions on a full message).
+///
+/// `crate::http`'s direct path writes `structuredContent` by copying `text`: the two must stay
+/// the same JSON (checked there in debug builds).
 fn tool_result(value: Value, text: String, links: Vec<Value>) -> Result<CallToolResult, McpError> {
     let mut content = Vec::with_capacity(1 + links.len());
     content.push(ContentBlock::text(text));

@@ -7,7 +7,10 @@
 //! session into its extensions ([`SessionHandle`]; rmcp passes the request parts on to the
 //! handler) and returns rmcp's response as status, headers and a body stream, which the route
 //! streams back. Everything MCP-specific on the wire (JSON-RPC framing, protocol version
-//! negotiation and headers, `server/discover`, JSON or SSE answers) stays rmcp's.
+//! negotiation and headers, `server/discover`, JSON or SSE answers) stays rmcp's, with one
+//! exception: a plain `tools/call` (one request, protocol version before 2026-07-28, no
+//! `_meta`) is read, run and answered in `direct` with the bytes rmcp would send, without
+//! rmcp's per-request service task and second serialization of the result.
 //!
 //! The service runs **stateless** (`legacy_session_mode: false`): no `Mcp-Session-Id`, no
 //! session kept in memory, so any replica serves any request, like the rest of the API.
@@ -24,6 +27,8 @@ use rmcp::transport::streamable_http_server::session::never::NeverSessionManager
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 
 use crate::{McpHandler, Session, SessionHandle};
+
+mod direct;
 
 type Service = StreamableHttpService<McpHandler, NeverSessionManager>;
 
@@ -51,7 +56,27 @@ pub struct Answer {
 }
 
 /// Serves one HTTP request of the MCP endpoint for `session`.
+///
+/// A plain `tools/call` (see [`direct`]) is answered without rmcp's per-request service; every
+/// other request goes to rmcp.
 pub async fn handle(
+    method: &str,
+    uri: &str,
+    headers: impl IntoIterator<Item = (String, Vec<u8>)>,
+    body: Bytes,
+    session: Arc<dyn Session>,
+) -> Answer {
+    let headers: Vec<(String, Vec<u8>)> = headers.into_iter().collect();
+    if method == "POST" {
+        if let Some(call) = direct::PlainCall::read(&headers, &body) {
+            return call.answer(session.as_ref()).await;
+        }
+    }
+    through_rmcp(method, uri, headers, body, session).await
+}
+
+/// [`handle`] through rmcp's streamable HTTP service, whatever the request.
+pub async fn through_rmcp(
     method: &str,
     uri: &str,
     headers: impl IntoIterator<Item = (String, Vec<u8>)>,
