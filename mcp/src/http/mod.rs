@@ -57,7 +57,7 @@ pub struct Answer {
 
 /// Serves one HTTP request of the MCP endpoint for `session`.
 ///
-/// A plain `tools/call` (see [`direct`]) is answered without rmcp's per-request service; every
+/// A plain `tools/call` (see the `direct` module) is answered without rmcp's per-request service; every
 /// other request goes to rmcp.
 pub async fn handle(
     method: &str,
@@ -76,7 +76,7 @@ pub async fn handle(
 }
 
 /// [`handle`] through rmcp's streamable HTTP service, whatever the request.
-pub async fn through_rmcp(
+async fn through_rmcp(
     method: &str,
     uri: &str,
     headers: impl IntoIterator<Item = (String, Vec<u8>)>,
