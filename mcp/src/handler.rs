@@ -95,14 +95,9 @@ impl ServerHandler for McpHandler {
             .or_else(|| context.meta.0 .0.get(IDEMPOTENCY_META))
             .and_then(Value::as_str)
             .map(str::to_string);
-        call_tool(
-            session.as_ref(),
-            &request.name,
-            request.arguments.clone(),
-            meta_key,
-        )
-        .await
-        .map(Into::into)
+        call_tool(session.as_ref(), &request.name, request.arguments, meta_key)
+            .await
+            .map(Into::into)
     }
 
     async fn list_resource_templates(

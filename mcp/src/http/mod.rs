@@ -57,8 +57,8 @@ pub struct Answer {
 
 /// Serves one HTTP request of the MCP endpoint for `session`.
 ///
-/// A plain `tools/call` (see the `direct` module) is answered without rmcp's per-request service; every
-/// other request goes to rmcp.
+/// A plain `tools/call` (see the `direct` module) is answered without rmcp's per-request
+/// service; every other request goes to rmcp.
 pub async fn handle(
     method: &str,
     uri: &str,
