@@ -10,10 +10,11 @@ sent straight to the emulator. Prints instructions per request of each process a
 ratio; the dumps stay in OUT for `callgrind_annotate`.
 
     scripts/callgrind-execute.py [--bin target/release/connectors] [--n 500] [--out /tmp/cg]
-                                 [--phases via,direct,mcp,send,policy_send,approval]
+                                 [--phases via,direct,mcp,mcp2026,send,policy_send,approval]
 
 Phases beyond the default two (each counted on its own, after its own warm-up):
-- mcp: the same message through MCP `tools/call` (`gmail_messages_get`);
+- mcp: the same message through MCP `tools/call` (`gmail_messages_get`), protocol 2025-11-25;
+- mcp2026: the same call on protocol 2026-07-28 (client context in `_meta`, SEP-2243 headers);
 - send: `messages.send` on a connector without a policy;
 - policy_send: the same send on a connector with the agent bench's policy (allow-list,
   deny-list, hourly and daily limits);
@@ -101,7 +102,7 @@ def main():
     ap.add_argument("--out", default="/tmp/cg-execute")
     ap.add_argument("--format", default=None, help="params.format (full when absent)")
     ap.add_argument("--phases", default="via,direct",
-                    help="comma-separated: via, direct, mcp, send, policy_send, approval")
+                    help="comma-separated: via, direct, mcp, mcp2026, send, policy_send, approval")
     a = ap.parse_args()
     shutil.rmtree(a.out, ignore_errors=True)
     os.makedirs(a.out)
@@ -219,6 +220,26 @@ def main():
             if r.get("result", {}).get("isError"):
                 sys.exit(f"tools/call: {r}")
         fns["mcp"] = mcp_call
+    if "mcp2026" in phases:
+        # Protocol 2026-07-28: no handshake; the client context in `_meta` and the SEP-2243
+        # headers on every request.
+        nh = dict(h, Accept="application/json, text/event-stream")
+        nh.update({"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call",
+                   "Mcp-Name": "gmail_messages_get"})
+        npath = f"/mcp/connectors/{cid}"
+        meta = {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientInfo": {"name": "cg", "version": "1"},
+                "io.modelcontextprotocol/clientCapabilities": {}}
+        nids = [1]
+
+        def mcp2026_call():
+            nids[0] += 1
+            r = call(s, "POST", npath, {"jsonrpc": "2.0", "id": nids[0], "method": "tools/call",
+                                        "params": {"name": "gmail_messages_get", "_meta": meta,
+                                                   "arguments": {"message_id": mid}}}, nh)
+            if "result" not in r or r["result"].get("isError"):
+                sys.exit(f"tools/call (2026-07-28): {r}")
+        fns["mcp2026"] = mcp2026_call
     if "send" in phases:
         plain = connector("cg-send")
         fns["send"] = lambda: send(plain)

@@ -8,9 +8,10 @@
 //! handler) and returns rmcp's response as status, headers and a body stream, which the route
 //! streams back. Everything MCP-specific on the wire (JSON-RPC framing, protocol version
 //! negotiation and headers, `server/discover`, JSON or SSE answers) stays rmcp's, with one
-//! exception: a plain `tools/call` (one request, protocol version before 2026-07-28, no
-//! `_meta`) is read, run and answered in `direct` with the bytes rmcp would send, without
-//! rmcp's per-request service task and second serialization of the result.
+//! exception: a plain `tools/call` (one request, nothing in it but the tool, its arguments
+//! and the per-request context its protocol version asks for) is read, run and answered in
+//! `direct` with the bytes rmcp would send, without rmcp's per-request service task and
+//! second serialization of the result.
 //!
 //! The service runs **stateless** (`legacy_session_mode: false`): no `Mcp-Session-Id`, no
 //! session kept in memory, so any replica serves any request, like the rest of the API.
