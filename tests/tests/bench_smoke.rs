@@ -115,6 +115,7 @@ async fn the_agent_case_measures_mcp_policy_approval_and_calendar() {
         "full mode: one tool per action",
         "compact mode: list_actions, describe_action, execute",
         "latency via /mcp",
+        "latency via /mcp, protocol 2026-07-28",
         "send under a policy",
         "send under a policy, busy day",
         "approval round: held send, approve, send again",

@@ -62,19 +62,56 @@ fn ms(s: &Samples) -> (f64, f64) {
     (s.median_us() / 1e3, s.p99_us() / 1e3)
 }
 
+/// The MCP protocol version a request is sent on. 2025-11-25 (after `initialize`) sends the
+/// version header only; 2026-07-28 (no handshake) sends the client context in each request's
+/// `_meta` and the SEP-2243 `Mcp-Method` / `Mcp-Name` headers, as the SDKs do.
+#[derive(Clone, Copy, PartialEq)]
+enum Protocol {
+    V2025,
+    V2026,
+}
+
+impl Protocol {
+    fn version(self) -> &'static str {
+        match self {
+            Protocol::V2025 => "2025-11-25",
+            Protocol::V2026 => "2026-07-28",
+        }
+    }
+}
+
 /// One JSON-RPC request to the connector's MCP endpoint (streamable HTTP, stateless).
 async fn mcp(server: &Server, path: &str, method: &str, params: Value) -> Result<Value, String> {
-    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-    let r = server
+    mcp_on(server, path, method, params, Protocol::V2025).await
+}
+
+/// [`mcp`] on the given protocol version.
+async fn mcp_on(
+    server: &Server,
+    path: &str,
+    method: &str,
+    mut params: Value,
+    protocol: Protocol,
+) -> Result<Value, String> {
+    let mut req = server
         .http
         .post(format!("{}{path}", server.base))
         .bearer_auth(&server.token)
         .header("Accept", "application/json, text/event-stream")
-        .header("MCP-Protocol-Version", "2025-11-25")
-        .json(&body)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
+        .header("MCP-Protocol-Version", protocol.version());
+    if protocol == Protocol::V2026 {
+        params["_meta"] = json!({
+            "io.modelcontextprotocol/protocolVersion": protocol.version(),
+            "io.modelcontextprotocol/clientInfo": {"name": "bench", "version": "1"},
+            "io.modelcontextprotocol/clientCapabilities": {},
+        });
+        req = req.header("Mcp-Method", method);
+        if let Some(name) = params["name"].as_str() {
+            req = req.header("Mcp-Name", name);
+        }
+    }
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    let r = req.json(&body).send().await.map_err(|e| e.to_string())?;
     let status = r.status();
     let v: Value = r.json().await.map_err(|e| e.to_string())?;
     if !status.is_success() || v.get("error").is_some() {
@@ -170,43 +207,48 @@ async fn measure(
     let exec_body =
         json!({"entity": "messages", "action": "get", "params": {"message_id": message_id}});
     let call = json!({"name": tool, "arguments": {"message_id": message_id}});
-    let (mut via_mcp, mut via_exec) = (Samples::default(), Samples::default());
-    let warmup = (sizes.calls / 10).max(10);
-    for i in 0..warmup + sizes.calls {
-        let t = Instant::now();
-        let r = mcp(server, &path, "tools/call", call.clone()).await?;
-        let d_mcp = t.elapsed();
-        if r["isError"] == json!(true) {
-            return Err(format!("tools/call: {r}"));
+    for protocol in [Protocol::V2025, Protocol::V2026] {
+        let (mut via_mcp, mut via_exec) = (Samples::default(), Samples::default());
+        let warmup = (sizes.calls / 10).max(10);
+        for i in 0..warmup + sizes.calls {
+            let t = Instant::now();
+            let r = mcp_on(server, &path, "tools/call", call.clone(), protocol).await?;
+            let d_mcp = t.elapsed();
+            if r["isError"] == json!(true) {
+                return Err(format!("tools/call ({}): {r}", protocol.version()));
+            }
+            let t = Instant::now();
+            server.call(Method::POST, &exec_path, &exec_body).await?;
+            let d_exec = t.elapsed();
+            if i >= warmup {
+                via_mcp.push(d_mcp);
+                via_exec.push(d_exec);
+            }
         }
-        let t = Instant::now();
-        server.call(Method::POST, &exec_path, &exec_body).await?;
-        let d_exec = t.elapsed();
-        if i >= warmup {
-            via_mcp.push(d_mcp);
-            via_exec.push(d_exec);
-        }
+        let (m, mp) = (via_mcp.median_us(), via_mcp.p99_us());
+        let e = via_exec.median_us();
+        let (figure, how) = match protocol {
+            Protocol::V2025 => ("latency via /mcp", ""),
+            Protocol::V2026 => (
+                "latency via /mcp, protocol 2026-07-28",
+                "; each call carries the client context in `_meta` and the Mcp-Method / Mcp-Name headers",
+            ),
+        };
+        figs.push(
+            Figure::new("MCP tools/call over HTTP (messages.get, c=1)", figure, "µs")
+                .median(m)
+                .p99(mp)
+                .baseline(e)
+                .ratio(m / e)
+                .target("<= 1.25x execute", m / e <= 1.25)
+                .note(format!(
+                    "{} calls alternating with POST .../execute of the same message (baseline, p99 {:.0} µs); added median {:.0} µs: JSON-RPC, the output budget, fencing of untrusted text, the result as text and structuredContent{how}",
+                    via_mcp.len(),
+                    via_exec.p99_us(),
+                    m - e
+                )),
+        );
     }
-    let (m, mp) = (via_mcp.median_us(), via_mcp.p99_us());
-    let e = via_exec.median_us();
-    figs.push(
-        Figure::new(
-            "MCP tools/call over HTTP (messages.get, c=1)",
-            "latency via /mcp",
-            "µs",
-        )
-        .median(m)
-        .p99(mp)
-        .baseline(e)
-        .ratio(m / e)
-        .target("<= 1.25x execute", m / e <= 1.25)
-        .note(format!(
-            "{} calls alternating with POST .../execute of the same message (baseline, p99 {:.0} µs); added median {:.0} µs: JSON-RPC, the output budget, fencing of untrusted text, the result as text and structuredContent",
-            via_mcp.len(),
-            via_exec.p99_us(),
-            m - e
-        )),
-    );
 
     // A send with a policy (allow-list, send limits) against one without.
     let send_policy = json!({"policy": {"mode": "send", "allow_recipients": ["example.com"],
