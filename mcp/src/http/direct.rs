@@ -176,11 +176,11 @@ impl PlainCall {
         };
         match serde_json::to_vec(&message) {
             Ok(body) => json_answer(status, body),
-            Err(e) => Answer {
-                status: 500,
-                headers: Vec::new(),
-                body: once(Bytes::from(format!("serialize json response: {e}"))),
-            },
+            Err(e) => Answer::whole(
+                500,
+                Vec::new(),
+                Bytes::from(format!("serialize json response: {e}")),
+            ),
         }
     }
 }
@@ -334,15 +334,11 @@ fn write_json_string(out: &mut Vec<u8>, s: &str) {
 }
 
 fn json_answer(status: u16, body: Vec<u8>) -> Answer {
-    Answer {
+    Answer::whole(
         status,
-        headers: vec![("content-type".into(), b"application/json".to_vec())],
-        body: once(Bytes::from(body)),
-    }
-}
-
-fn once(b: Bytes) -> std::pin::Pin<Box<dyn futures::Stream<Item = Bytes> + Send>> {
-    Box::pin(futures::stream::once(std::future::ready(b)))
+        vec![("content-type".into(), b"application/json".to_vec())],
+        Bytes::from(body),
+    )
 }
 
 #[cfg(test)]

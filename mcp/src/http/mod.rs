@@ -56,6 +56,17 @@ pub struct Answer {
     pub body: std::pin::Pin<Box<dyn Stream<Item = Bytes> + Send>>,
 }
 
+impl Answer {
+    /// An answer whose body is `body`, whole.
+    fn whole(status: u16, headers: Vec<(String, Vec<u8>)>, body: Bytes) -> Answer {
+        Answer {
+            status,
+            headers,
+            body: Box::pin(futures::stream::once(std::future::ready(body))),
+        }
+    }
+}
+
 /// Serves one HTTP request of the MCP endpoint for `session`.
 ///
 /// A plain `tools/call` (see the `direct` module) is answered without rmcp's per-request
@@ -80,7 +91,7 @@ pub async fn handle(
 async fn through_rmcp(
     method: &str,
     uri: &str,
-    headers: impl IntoIterator<Item = (String, Vec<u8>)>,
+    headers: Vec<(String, Vec<u8>)>,
     body: Bytes,
     session: Arc<dyn Session>,
 ) -> Answer {
@@ -112,11 +123,9 @@ async fn through_rmcp(
 }
 
 fn bad_request(message: &str) -> Answer {
-    Answer {
-        status: 400,
-        headers: vec![("content-type".into(), b"text/plain".to_vec())],
-        body: Box::pin(futures::stream::once(std::future::ready(Bytes::from(
-            format!("bad request: {message}"),
-        )))),
-    }
+    Answer::whole(
+        400,
+        vec![("content-type".into(), b"text/plain".to_vec())],
+        Bytes::from(format!("bad request: {message}")),
+    )
 }
