@@ -539,8 +539,21 @@ mod tests {
         assert_eq!(all_day["end"], json!({"date": "2026-05-02"}));
     }
 
-    /// Every name the shaping reads, at any depth, and one it does not.
-    const NAMES: &[&str] = &[
+    /// The members of an attendee (a person's are among them).
+    const ATTENDEE: &[&str] = &[
+        "email",
+        "displayName",
+        "responseStatus",
+        "comment",
+        "optional",
+        "organizer",
+        "resource",
+        "self",
+    ];
+    /// The members of a time.
+    const TIME: &[&str] = &["date", "dateTime", "timeZone"];
+    /// The members of an event the shaping reads, and one it does not.
+    const EVENT: &[&str] = &[
         "id",
         "status",
         "start",
@@ -561,24 +574,22 @@ mod tests {
         "updated",
         "conferenceData",
         "hangoutLink",
-        "date",
-        "dateTime",
-        "timeZone",
-        "email",
-        "displayName",
-        "self",
-        "responseStatus",
-        "comment",
-        "optional",
-        "resource",
+        "unknownMember",
+    ];
+    /// The members of conference data, at any depth.
+    const CONFERENCE: &[&str] = &[
         "entryPoints",
         "entryPointType",
         "uri",
         "conferenceSolution",
         "key",
         "type",
-        "unknownMember",
     ];
+
+    /// Every name the shaping reads, at any depth, and one it does not.
+    fn names() -> Vec<&'static str> {
+        [EVENT, TIME, ATTENDEE, CONFERENCE].concat()
+    }
 
     fn wire_value() -> impl proptest::strategy::Strategy<Value = Value> {
         use proptest::prelude::*;
@@ -611,9 +622,11 @@ mod tests {
         leaf.prop_recursive(4, 96, 10, |inner| {
             prop_oneof![
                 prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
-                prop::collection::vec((prop::sample::select(NAMES), inner), 0..12).prop_map(|kv| {
-                    Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
-                }),
+                prop::collection::vec((prop::sample::select(names()), inner), 0..12).prop_map(
+                    |kv| {
+                        Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+                    }
+                ),
             ]
         })
     }
@@ -632,40 +645,6 @@ mod tests {
     /// of their own members) with any member's value replaced now and then by anything.
     fn google_like() -> impl proptest::strategy::Strategy<Value = Value> {
         use proptest::prelude::*;
-        const ATTENDEE: &[&str] = &[
-            "email",
-            "displayName",
-            "responseStatus",
-            "comment",
-            "optional",
-            "organizer",
-            "resource",
-            "self",
-        ];
-        const TIME: &[&str] = &["date", "dateTime", "timeZone"];
-        const EVENT: &[&str] = &[
-            "id",
-            "status",
-            "start",
-            "end",
-            "attendees",
-            "transparency",
-            "visibility",
-            "iCalUID",
-            "recurringEventId",
-            "summary",
-            "description",
-            "location",
-            "originalStartTime",
-            "recurrence",
-            "organizer",
-            "htmlLink",
-            "created",
-            "updated",
-            "conferenceData",
-            "hangoutLink",
-            "unknownMember",
-        ];
         let anything = wire_value().boxed();
         let attendee = object_of(
             ATTENDEE,
